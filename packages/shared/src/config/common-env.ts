@@ -1,0 +1,143 @@
+// Variables every service reads the same way, so one compose anchor configures them all.
+
+import { hostname } from "node:os";
+import { DEFAULT_STREAM_RETENTION, type StreamRetention } from "../jetstream/streams.ts";
+import { DEFAULT_SUBJECT_PREFIX } from "../subjects/subjects.ts";
+import {
+  type EnvValues,
+  envEnum,
+  envInteger,
+  envOptionalString,
+  envString,
+  envUrl,
+  envUrlList,
+} from "./env-spec.ts";
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+const HOUR_MS = 3600_000;
+
+export const commonEnv = {
+  CROWSNEST_NATS_URL: envUrlList({
+    description: "NATS server URLs, comma-separated (several for a cluster).",
+    default: ["nats://127.0.0.1:4222"],
+    protocols: ["nats", "tls", "ws", "wss"],
+  }),
+  CROWSNEST_NATS_TOKEN: envOptionalString({
+    description: "Token for NATS authentication, when the server requires one.",
+  }),
+  CROWSNEST_SUBJECT_PREFIX: envString({
+    description: "First token(s) of every subject and the base of the JetStream stream names.",
+    default: DEFAULT_SUBJECT_PREFIX,
+    pattern: /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+    patternText: 'dot-separated tokens of letters, digits, "-" and "_"',
+  }),
+  CROWSNEST_LOG_LEVEL: envEnum(LOG_LEVELS, {
+    description: "Least severe level that is logged.",
+    default: "info",
+  }),
+  CROWSNEST_SHUTDOWN_TIMEOUT_MS: envInteger({
+    description: "On SIGTERM, how long in-flight work may take before the process exits anyway.",
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+  }),
+  CROWSNEST_HEARTBEAT_INTERVAL_MS: envInteger({
+    description: "How often the service publishes its heartbeat on the agents subject.",
+    default: 15_000,
+    min: 1000,
+    max: 3_600_000,
+  }),
+  CROWSNEST_LIVENESS_FILE: envOptionalString({
+    description:
+      "File whose modification time the service refreshes with every heartbeat, for container healthchecks; unset: none.",
+  }),
+  CROWSNEST_STREAM_TELEMETRY_MAX_AGE_MS: envInteger({
+    description: "How long the bus keeps stats for a store that is down (JetStream max age).",
+    default: DEFAULT_STREAM_RETENTION.telemetryMaxAgeMs,
+    min: 60_000,
+    max: 90 * 24 * HOUR_MS,
+  }),
+  CROWSNEST_STREAM_EVENTS_MAX_AGE_MS: envInteger({
+    description: "How long the bus keeps events, inventories, alerts and dead letters (JetStream max age).",
+    default: DEFAULT_STREAM_RETENTION.eventsMaxAgeMs,
+    min: 60_000,
+    max: 365 * 24 * HOUR_MS,
+  }),
+} as const;
+
+export interface CommonConfig {
+  natsServers: readonly string[];
+  natsToken: string | undefined;
+  subjectPrefix: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  shutdownTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  livenessFile: string | undefined;
+  streamRetention: StreamRetention;
+}
+
+export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonConfig {
+  return {
+    natsServers: values.CROWSNEST_NATS_URL,
+    natsToken: values.CROWSNEST_NATS_TOKEN,
+    subjectPrefix: values.CROWSNEST_SUBJECT_PREFIX,
+    logLevel: values.CROWSNEST_LOG_LEVEL,
+    shutdownTimeoutMs: values.CROWSNEST_SHUTDOWN_TIMEOUT_MS,
+    heartbeatIntervalMs: values.CROWSNEST_HEARTBEAT_INTERVAL_MS,
+    livenessFile: values.CROWSNEST_LIVENESS_FILE,
+    streamRetention: {
+      telemetryMaxAgeMs: values.CROWSNEST_STREAM_TELEMETRY_MAX_AGE_MS,
+      eventsMaxAgeMs: values.CROWSNEST_STREAM_EVENTS_MAX_AGE_MS,
+      duplicateWindowMs: DEFAULT_STREAM_RETENTION.duplicateWindowMs,
+    },
+  };
+}
+
+/**
+ * CROWSNEST_HOST_NAME of the services that read a container runtime (collector, watcher).
+ * Unset, they use the host name the runtime reports, which stays right when the service itself
+ * runs in a container (whose own host name is its id), and is the same for both services.
+ */
+export const runtimeHostNameVar = envOptionalString({
+  description:
+    "Name of this host in subjects and payloads. Unset: the host name the container runtime reports (dockerd's `Name`), which stays right when the service runs in a container.",
+  pattern: /^\S{1,253}$/,
+  patternText: "1 to 253 characters without whitespace",
+});
+
+/**
+ * The variables of the services that read a container runtime through its socket (collector,
+ * watcher): which host they are, and where dockerd listens.
+ */
+export const runtimeEnv = {
+  CROWSNEST_HOST_NAME: runtimeHostNameVar,
+  CROWSNEST_DOCKER_SOCKET: envString({
+    description: "Path of dockerd's Unix socket (a read-only mount is enough).",
+    default: "/var/run/docker.sock",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+} as const;
+
+/** The variables of the services that use Postgres (store, api); `service` names them in the texts. */
+export function postgresEnv(service: "store" | "api") {
+  return {
+    CROWSNEST_HOST_NAME: envString({
+      description: `Name this ${service} instance reports in its heartbeat.`,
+      default: hostname(),
+      shownDefault: "the machine's host name",
+    }),
+    CROWSNEST_DATABASE_URL: envUrl({
+      description: "Postgres connection URL.",
+      default: "postgres://crowsnest@127.0.0.1:5432/crowsnest",
+      protocols: ["postgres", "postgresql"],
+    }),
+    CROWSNEST_DATABASE_POOL_SIZE: envInteger({
+      description: `Most connections the ${service} opens to Postgres.`,
+      default: 10,
+      min: 2,
+      max: 200,
+    }),
+  } as const;
+}

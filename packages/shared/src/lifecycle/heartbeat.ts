@@ -1,0 +1,65 @@
+// Publishes a service's heartbeat on `<prefix>.v1.agents.<host>.<service>` at a fixed interval.
+import { writeFileSync } from "node:fs";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { codecs } from "../codec/codecs.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Runtime } from "../messages/common.ts";
+import type { ServiceName, Subjects } from "../subjects/subjects.ts";
+import { CROWSNEST_VERSION } from "../version.ts";
+
+export interface HeartbeatOptions {
+  nc: NatsConnection;
+  subjects: Subjects;
+  host: string;
+  service: ServiceName;
+  runtime: Runtime | null;
+  intervalMs: number;
+  /** Whether the service can reach what it reads (runtime or database) right now. */
+  isConnected: () => boolean;
+  logger: Logger;
+  /** Rewritten on every beat so a container healthcheck can test its age (CROWSNEST_LIVENESS_FILE). */
+  livenessFile?: string | undefined;
+}
+
+export interface Heartbeat {
+  stop(): void;
+}
+
+export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
+  const startedAt = new Date().toISOString();
+  const subject = options.subjects.agent(options.host, options.service);
+  const beat = (): void => {
+    const encoded = codecs.heartbeat.encode({
+      v: 1,
+      host: options.host,
+      service: options.service,
+      version: CROWSNEST_VERSION,
+      runtime: options.runtime,
+      connected: options.isConnected(),
+      started_at: startedAt,
+      ts: new Date().toISOString(),
+      interval_ms: options.intervalMs,
+    });
+    if (!encoded.ok) {
+      options.logger.error({ detail: encoded.detail }, "heartbeat failed validation");
+      return;
+    }
+    try {
+      options.nc.publish(subject, encoded.data);
+    } catch (error) {
+      // Publishing on a closed or draining connection throws; the next beat tries again.
+      options.logger.debug({ err: error }, "heartbeat not published");
+    }
+    if (options.livenessFile !== undefined) {
+      try {
+        writeFileSync(options.livenessFile, encoded.data);
+      } catch (error) {
+        options.logger.warn({ err: error, file: options.livenessFile }, "could not write the liveness file");
+      }
+    }
+  };
+  beat();
+  const timer = setInterval(beat, options.intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

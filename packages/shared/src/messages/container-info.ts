@@ -1,0 +1,51 @@
+// What the watcher knows about one container: carried by inventory and inspect replies.
+import { z } from "zod";
+import { byteCount, containerRef, labels, timestamp } from "./common.ts";
+
+export const containerState = z.enum([
+  "created",
+  "running",
+  "paused",
+  "restarting",
+  "removing",
+  "exited",
+  "dead",
+  "unknown",
+]);
+export type ContainerState = z.infer<typeof containerState>;
+
+export const healthStatus = z.enum(["none", "starting", "healthy", "unhealthy"]);
+export type HealthStatus = z.infer<typeof healthStatus>;
+
+export const containerInfo = containerRef.extend({
+  image: z.string(),
+  image_id: z.string().nullable(),
+  state: containerState,
+  labels,
+  created_at: timestamp.nullable(),
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+  restart_count: z.number().int().nonnegative().nullable(),
+  exit_code: z.number().int().nullable(),
+  pid: z.number().int().nonnegative().nullable(),
+  health: z
+    .object({
+      status: healthStatus,
+      failing_streak: z.number().int().nonnegative().nullable(),
+      last_output: z.string().nullable(),
+    })
+    .nullable(),
+  limits: z.object({
+    mem_limit: byteCount.nullable(),
+    cpu_limit_cores: z.number().positive().nullable(),
+    pids_limit: z.number().int().positive().nullable(),
+  }),
+  compose: z
+    .object({
+      project: z.string(),
+      service: z.string(),
+      number: z.number().int().nonnegative().nullable(),
+    })
+    .nullable(),
+});
+export type ContainerInfo = z.infer<typeof containerInfo>;

@@ -1,0 +1,54 @@
+// A normalized lifecycle event: `<prefix>.v1.events.<host>.<runtime>.<kind>.<action>`.
+import { z } from "zod";
+import { containerRef, epochNanos, hostName, labels, runtime, schemaVersion, timestamp } from "./common.ts";
+import { healthStatus } from "./container-info.ts";
+
+export const eventKind = z.enum(["container", "pod", "service", "node", "unit"]);
+export type EventKind = z.infer<typeof eventKind>;
+
+/**
+ * Actions published today. The schema accepts any lower-case word so that a subscriber
+ * written against v1 keeps working when a runtime adds an action; these are the known ones.
+ */
+export const KNOWN_EVENT_ACTIONS = [
+  "create",
+  "start",
+  "restart",
+  "stop",
+  "kill",
+  "die",
+  "oom",
+  "pause",
+  "unpause",
+  "destroy",
+  "rename",
+  "health_status",
+] as const;
+
+export const eventMessage = z.object({
+  v: schemaVersion,
+  /** Unique per real-world event, also used as the JetStream message id, so a republished event is stored once. */
+  event_id: z.string().min(1).max(1024),
+  host: hostName,
+  runtime,
+  kind: eventKind,
+  action: z.string().regex(/^[a-z][a-z_]{0,63}$/, "expected a lower-case action word"),
+  actor: containerRef,
+  /** When the runtime says it happened. */
+  ts: timestamp,
+  /** The runtime's own nanosecond timestamp when it gives one. */
+  ts_nano: epochNanos.nullable(),
+  image: z.string().nullable(),
+  /** `die`: the exit code. */
+  exit_code: z.number().int().nullable(),
+  /** `die`: true when the container was killed for running out of memory. */
+  oom_killed: z.boolean().nullable(),
+  /** `kill`: the signal sent. */
+  signal: z.string().nullable(),
+  /** `health_status`: the new status. */
+  health_status: healthStatus.nullable(),
+  /** True when the watcher inferred the event after a reconnect instead of seeing it happen. */
+  synthesized: z.boolean(),
+  attributes: labels,
+});
+export type EventMessage = z.infer<typeof eventMessage>;

@@ -1,0 +1,61 @@
+// Request/reply bodies of `<prefix>.v1.rpc.<host>.logs` and `.inspect`, answered by the host's watcher.
+import { z } from "zod";
+import { schemaVersion, timestamp } from "./common.ts";
+import { containerInfo } from "./container-info.ts";
+
+export const MAX_LOG_TAIL = 5000;
+
+export const rpcErrorCode = z.enum(["bad_request", "not_found", "runtime_unavailable", "internal"]);
+
+const rpcError = z.object({
+  v: schemaVersion,
+  ok: z.literal(false),
+  error: z.object({ code: rpcErrorCode, message: z.string() }),
+});
+export type RpcError = z.infer<typeof rpcError>;
+
+export const logsRequest = z.object({
+  v: schemaVersion,
+  /** Container id, unique id prefix, or name. */
+  container: z.string().min(1).max(512),
+  tail: z.number().int().min(0).max(MAX_LOG_TAIL).default(100),
+  since: timestamp.nullable().default(null),
+  until: timestamp.nullable().default(null),
+  timestamps: z.boolean().default(false),
+  follow: z.boolean().default(false),
+  stream: z.enum(["stdout", "stderr", "both"]).default("both"),
+});
+export type LogsRequest = z.infer<typeof logsRequest>;
+
+export const logLine = z.object({
+  /** `tty` for containers with a terminal, whose output has no separate streams. */
+  stream: z.enum(["stdout", "stderr", "tty"]),
+  ts: timestamp.nullable(),
+  text: z.string(),
+});
+
+export const logsReply = z.discriminatedUnion("ok", [
+  z.object({
+    v: schemaVersion,
+    ok: z.literal(true),
+    /** Position of this chunk in the reply, from 0, so a requester can detect a gap. */
+    seq: z.number().int().nonnegative(),
+    lines: z.array(logLine),
+    /** True on the last chunk. */
+    done: z.boolean(),
+  }),
+  rpcError,
+]);
+export type LogsReply = z.infer<typeof logsReply>;
+
+export const inspectRequest = z.object({
+  v: schemaVersion,
+  container: z.string().min(1).max(512),
+});
+export type InspectRequest = z.infer<typeof inspectRequest>;
+
+export const inspectReply = z.discriminatedUnion("ok", [
+  z.object({ v: schemaVersion, ok: z.literal(true), container: containerInfo }),
+  rpcError,
+]);
+export type InspectReply = z.infer<typeof inspectReply>;

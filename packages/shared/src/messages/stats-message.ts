@@ -1,0 +1,41 @@
+// One container's resource sample: `<prefix>.v1.stats.<host>.<runtime>.<container>`.
+import { z } from "zod";
+import {
+  byteCount,
+  bytesPerSecond,
+  containerRef,
+  hostName,
+  runtime,
+  schemaVersion,
+  timestamp,
+} from "./common.ts";
+
+export const statsMessage = z.object({
+  v: schemaVersion,
+  host: hostName,
+  runtime,
+  container: containerRef,
+  /** When the runtime read the counters. */
+  ts: timestamp,
+  /** Milliseconds since this container's previous sample; null on the first one. */
+  interval_ms: z.number().int().positive().nullable(),
+  /** 100 = one full core (the `docker stats` convention). Null on a first sample or after a counter reset. */
+  cpu_percent: z.number().nonnegative().nullable(),
+  online_cpus: z.number().int().positive().nullable(),
+  /** The container's CPU limit in cores; null when unlimited. */
+  cpu_limit_cores: z.number().positive().nullable(),
+  /** Usage minus inactive file cache, in bytes. */
+  mem_used: byteCount.nullable(),
+  /** The container's memory limit in bytes; null when unlimited. */
+  mem_limit: byteCount.nullable(),
+  net_rx_bytes: byteCount.nullable(),
+  net_tx_bytes: byteCount.nullable(),
+  net_rx_bytes_per_s: bytesPerSecond.nullable(),
+  net_tx_bytes_per_s: bytesPerSecond.nullable(),
+  blk_read_bytes: byteCount.nullable(),
+  blk_write_bytes: byteCount.nullable(),
+  blk_read_bytes_per_s: bytesPerSecond.nullable(),
+  blk_write_bytes_per_s: bytesPerSecond.nullable(),
+  pids: z.number().int().nonnegative().nullable(),
+});
+export type StatsMessage = z.infer<typeof statsMessage>;

@@ -1,0 +1,51 @@
+// The bus as every service opens it: a NATS connection that reconnects forever, a JetStream
+// client, the subject builders, and the streams created or updated before anything is published.
+import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { CommonConfig } from "../config/common-env.ts";
+import { ensureStreams, streamDefinitions } from "../jetstream/streams.ts";
+import type { Logger } from "../log/logger.ts";
+import { createSubjects, type ServiceName, type Subjects } from "../subjects/subjects.ts";
+import { connectNats } from "./nats-connection.ts";
+
+export interface Bus {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly subjects: Subjects;
+  /** Flushes what was published and closes the connection. */
+  drain(): Promise<void>;
+}
+
+export async function openBus(options: {
+  config: CommonConfig;
+  service: ServiceName;
+  host: string;
+  logger: Logger;
+}): Promise<Bus> {
+  const { config, logger } = options;
+  const subjects = createSubjects(config.subjectPrefix);
+  const nc = await connectNats({
+    servers: config.natsServers,
+    token: config.natsToken,
+    name: `crowsnest-${options.service}@${options.host}`,
+    logger,
+  });
+  try {
+    await ensureStreams(
+      await jetstreamManager(nc),
+      streamDefinitions(subjects, config.streamRetention),
+      logger,
+    );
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+  return {
+    nc,
+    js: jetstream(nc),
+    subjects,
+    async drain() {
+      if (!nc.isClosed()) await nc.drain();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// Connects to NATS the way every service should: retry forever (also for the first
+// connection, so start-up order does not matter), and log each change of connectivity once.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../log/logger.ts";
+
+export interface NatsConnectOptions {
+  servers: readonly string[];
+  /** Shown in the server's connection list: `crowsnest-<service>@<host>`. */
+  name: string;
+  token: string | undefined;
+  logger: Logger;
+}
+
+export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
+  const { logger } = options;
+  logger.info({ servers: options.servers }, "connecting to NATS");
+  const nc = await connect({
+    servers: [...options.servers],
+    name: options.name,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    reconnectTimeWait: 1000,
+    pingInterval: 10_000,
+  });
+  logger.info({ server: nc.getServer() }, "connected to NATS");
+  void logStatusChanges(nc, logger);
+  return nc;
+}
+
+async function logStatusChanges(nc: NatsConnection, logger: Logger): Promise<void> {
+  let connected = true;
+  for await (const status of nc.status()) {
+    switch (status.type) {
+      case "disconnect":
+        if (connected) logger.warn({ server: status.server }, "NATS connection lost; reconnecting");
+        connected = false;
+        break;
+      case "reconnect":
+        connected = true;
+        logger.info({ server: status.server }, "NATS connection restored");
+        break;
+      case "error":
+        logger.error({ err: status.error }, "NATS server reported an error");
+        break;
+      case "slowConsumer":
+        logger.warn({ subject: status.sub.getSubject(), pending: status.pending }, "NATS slow consumer");
+        break;
+      case "staleConnection":
+        logger.warn("NATS connection stale; reconnecting");
+        break;
+      default:
+        // reconnecting, ping, update, ldm, close: routine, and already covered by the lines above.
+        break;
+    }
+  }
+}

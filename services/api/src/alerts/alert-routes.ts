@@ -1,0 +1,241 @@
+// Alerts as they stand and as they happened: GET /alerts/active, /alerts/history, and the
+// history of one container. What is active is what the store's engine has fired and not
+// resolved (docs/store.md, State and history).
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { type Kysely, sql } from "kysely";
+import type { ApiDatabase } from "../db/api-database.ts";
+import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
+import { cursorParam, encodeCursor, idParam, limitParam, textParam } from "../http/params.ts";
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: errorEnvelope } },
+});
+const timestampParam = z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" });
+const METRICS = ["cpu", "memory", "oom", "restart_loop"] as const;
+
+const activeJson = z
+  .object({
+    container_id: z.number().int(),
+    name: z.string(),
+    host: z.string(),
+    state: z.enum(["normal", "cpu_alert", "mem_alert", "both_alert"]),
+    alerts: z.array(
+      z.object({
+        metric: z.enum(["cpu", "memory", "restart_loop"]),
+        fired_at: z.string(),
+        value: z.number().nullable(),
+        threshold: z.number().nullable(),
+      }),
+    ),
+  })
+  .openapi("ActiveAlerts");
+
+const transitionJson = z
+  .object({
+    id: z.number().int(),
+    container_id: z.number().int(),
+    name: z.string(),
+    host: z.string(),
+    ts: z.string(),
+    metric: z.enum(METRICS),
+    change: z.enum(["fired", "resolved"]),
+    value: z.number().nullable(),
+    threshold: z.number().nullable(),
+    previous_state: z.string(),
+    new_state: z.string(),
+  })
+  .openapi("AlertTransition");
+
+const historyQuery = {
+  metric: z.enum(METRICS).optional(),
+  change: z.enum(["fired", "resolved"]).optional(),
+  from: timestampParam.optional(),
+  to: timestampParam.optional(),
+  limit: limitParam({ default: 100, max: 500 }),
+  cursor: cursorParam(z.object({ before_ts: z.iso.datetime(), before_id: z.number().int() })).optional(),
+};
+
+interface HistoryFilters {
+  containerId?: number | undefined;
+  host?: string | undefined;
+  metric?: (typeof METRICS)[number] | undefined;
+  change?: "fired" | "resolved" | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  limit: number;
+  cursor?: { before_ts: string; before_id: number } | undefined;
+}
+
+async function historyPage(db: Kysely<ApiDatabase>, filters: HistoryFilters) {
+  let select = db
+    .selectFrom("alert_history as h")
+    .innerJoin("containers as c", "c.id", "h.container_id")
+    .select([
+      "h.id",
+      "h.container_id",
+      "c.name",
+      "c.host",
+      "h.ts",
+      "h.metric",
+      "h.change",
+      "h.value",
+      "h.threshold",
+      "h.previous_state",
+      "h.new_state",
+    ])
+    .orderBy("h.ts", "desc")
+    .orderBy("h.id", "desc")
+    .limit(filters.limit + 1);
+  if (filters.containerId !== undefined) select = select.where("h.container_id", "=", filters.containerId);
+  if (filters.host !== undefined) select = select.where("c.host", "=", filters.host);
+  if (filters.metric !== undefined) select = select.where("h.metric", "=", filters.metric);
+  if (filters.change !== undefined) select = select.where("h.change", "=", filters.change);
+  if (filters.from !== undefined) select = select.where("h.ts", ">=", new Date(filters.from));
+  if (filters.to !== undefined) select = select.where("h.ts", "<", new Date(filters.to));
+  if (filters.cursor !== undefined) {
+    const { before_ts: beforeTs, before_id: beforeId } = filters.cursor;
+    select = select.where(sql<boolean>`(h.ts, h.id) < (${beforeTs}::timestamptz, ${beforeId}::bigint)`);
+  }
+  const rows = await select.execute();
+  const page = rows.slice(0, filters.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map((row) => ({
+      ...row,
+      ts: row.ts.toISOString(),
+      metric: row.metric as (typeof METRICS)[number],
+      change: row.change as "fired" | "resolved",
+    })),
+    next_cursor:
+      rows.length > filters.limit && last
+        ? encodeCursor({ before_ts: last.ts.toISOString(), before_id: last.id })
+        : null,
+  };
+}
+
+const pageJson = z.object({ data: z.array(transitionJson), next_cursor: z.string().nullable() });
+
+export function alertRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/alerts/active",
+      summary: "Containers with alerts firing now, and what fired with its value and threshold",
+      request: { query: z.object({ host: textParam(253).optional() }) },
+      responses: {
+        200: {
+          description: "Firing alerts",
+          content: { "application/json": { schema: z.object({ data: z.array(activeJson) }) } },
+        },
+        400: errorResponse("A parameter is invalid"),
+      },
+    }),
+    async (c) => {
+      const { host } = c.req.valid("query");
+      let select = c.var.db
+        .selectFrom("alert_states as s")
+        .innerJoin("containers as c", "c.id", "s.container_id")
+        .selectAll("s")
+        .select(["c.name", "c.host"])
+        .where((eb) =>
+          eb.or([
+            eb("s.cpu_fired_at", "is not", null),
+            eb("s.mem_fired_at", "is not", null),
+            eb("s.restart_loop_fired_at", "is not", null),
+          ]),
+        )
+        .orderBy("s.container_id");
+      if (host !== undefined) select = select.where("c.host", "=", host);
+      const rows = await select.execute();
+      const data = rows.map((row) => {
+        const fired = [
+          ["cpu", row.cpu_fired_at, row.cpu_fired_value, row.cpu_fired_threshold],
+          ["memory", row.mem_fired_at, row.mem_fired_value, row.mem_fired_threshold],
+          [
+            "restart_loop",
+            row.restart_loop_fired_at,
+            row.restart_loop_fired_value,
+            row.restart_loop_fired_threshold,
+          ],
+        ] as const;
+        return {
+          container_id: row.container_id,
+          name: row.name,
+          host: row.host,
+          state: row.state as "normal" | "cpu_alert" | "mem_alert" | "both_alert",
+          alerts: fired
+            .filter(([, at]) => at !== null)
+            .map(([metric, at, value, threshold]) => ({
+              metric,
+              fired_at: (at as Date).toISOString(),
+              value,
+              threshold,
+            })),
+        };
+      });
+      return c.json({ data }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/alerts/history",
+      summary: "Alert transitions of every container, newest first",
+      request: {
+        query: z.object({
+          host: textParam(253).optional(),
+          container_id: idParam.optional().openapi({ type: "integer" }),
+          ...historyQuery,
+        }),
+      },
+      responses: {
+        200: {
+          description: "One page of transitions",
+          content: { "application/json": { schema: pageJson } },
+        },
+        400: errorResponse("A parameter is invalid"),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      return c.json(await historyPage(c.var.db, { ...query, containerId: query.container_id }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/containers/{id}/alerts/history",
+      summary: "One container's alert transitions, newest first",
+      request: {
+        params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
+        query: z.object(historyQuery),
+      },
+      responses: {
+        200: {
+          description: "One page of transitions",
+          content: { "application/json": { schema: pageJson } },
+        },
+        400: errorResponse("A parameter is invalid"),
+        404: errorResponse("No such container"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const exists = await c.var.db
+        .selectFrom("containers")
+        .select("id")
+        .where("id", "=", id)
+        .executeTakeFirst();
+      if (!exists) throw new ApiError("not_found", `no container with id ${id}`);
+      return c.json(await historyPage(c.var.db, { ...c.req.valid("query"), containerId: id }), 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,121 @@
+// Builds the HTTP application from its services; main.ts serves it, tests call app.request().
+import type { Logger } from "@crowsnest/shared";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import type { Kysely } from "kysely";
+import type { AgentDirectory } from "./agents/agent-registry.ts";
+import { agentRoutes } from "./agents/agent-routes.ts";
+import { alertConfigRoutes } from "./alerts/alert-config-routes.ts";
+import { alertRoutes } from "./alerts/alert-routes.ts";
+import { type AuthOptions, bearerAuth } from "./auth/bearer-auth.ts";
+import { containerRoutes } from "./containers/container-routes.ts";
+import type { ApiDatabase } from "./db/api-database.ts";
+import { DOCS_PATH, OPENAPI_PATH, registerDocs } from "./docs/docs-routes.ts";
+import { eventRoutes } from "./events/event-routes.ts";
+import { healthRoutes, type ReadinessProbe } from "./health/health-routes.ts";
+import { historyRoutes } from "./history/history-routes.ts";
+import { hostRoutes } from "./hosts/host-routes.ts";
+import { ApiError } from "./http/api-error.ts";
+import type { AppEnv } from "./http/app-env.ts";
+import { createErrorHandler, handleNotFound } from "./http/error-handling.ts";
+import type { LiveHub } from "./live/live-hub.ts";
+import { liveRoutes } from "./live/live-routes.ts";
+import { logRoutes } from "./logs/log-routes.ts";
+import type { LogsClient } from "./logs/watcher-logs-client.ts";
+import type { ApiMetrics } from "./metrics/api-metrics.ts";
+import { metricsRoutes } from "./metrics/metrics-routes.ts";
+import { topRoutes } from "./top/top-routes.ts";
+
+const MAX_BODY_BYTES = 64 * 1024;
+// A client-supplied X-Request-Id is kept only when it is short and plain, so it cannot inject into logs.
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export interface AppServices {
+  db: Kysely<ApiDatabase>;
+  logger: Logger;
+  readiness: ReadinessProbe;
+  agents: AgentDirectory;
+  logs: LogsClient;
+  live: { hub: LiveHub; heartbeatMs: number; maxBacklog: number };
+  metrics: ApiMetrics;
+  /** Origins allowed cross-origin; empty: CORS off (no Access-Control headers at all). */
+  corsOrigins: readonly string[];
+  /** Token lists; undefined serves everything without a token (explicitly configured). */
+  auth: Omit<AuthOptions, "publicPaths"> | undefined;
+}
+
+/** Served without a token: probes for load balancers and orchestrators, and the API's own description. */
+const PUBLIC_PATHS = ["/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH];
+
+export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(services.metrics.middleware());
+  if (services.corsOrigins.length > 0) {
+    // Before auth, so a browser's preflight (which carries no token) is answered.
+    app.use(
+      cors({
+        origin: [...services.corsOrigins],
+        allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
+        allowMethods: ["GET", "PUT", "POST", "DELETE"],
+        exposeHeaders: ["X-Request-Id"],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use(
+    requestId({
+      generator: () => crypto.randomUUID(),
+      limitLength: 128,
+      headerName: "X-Request-Id",
+    }),
+  );
+  app.use(async function rejectUnsafeRequestId(c, next) {
+    if (!SAFE_REQUEST_ID.test(c.get("requestId"))) c.set("requestId", crypto.randomUUID());
+    await next();
+  });
+  app.use(async function injectServices(c, next) {
+    c.set("db", services.db);
+    await next();
+  });
+  if (services.auth) {
+    const publicPaths = [...PUBLIC_PATHS];
+    const authenticate = bearerAuth({ ...services.auth, publicPaths });
+    app.use(async function authenticateUnlessDocsAsset(c, next) {
+      if (c.req.path.startsWith(`${DOCS_PATH}/assets/`)) return next();
+      return authenticate(c, next);
+    });
+  }
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  app.route("/", healthRoutes(services.readiness));
+  app.route("/api/v1", containerRoutes());
+  app.route("/api/v1", eventRoutes());
+  app.route("/api/v1", historyRoutes());
+  app.route("/api/v1", hostRoutes());
+  app.route("/api/v1", topRoutes());
+  app.route("/api/v1", alertConfigRoutes());
+  app.route("/api/v1", alertRoutes());
+  app.route("/api/v1", agentRoutes(services.agents));
+  app.route("/api/v1", logRoutes(services.logs, { heartbeatMs: services.live.heartbeatMs }));
+  app.route(
+    "/api/v1",
+    liveRoutes(services.live.hub, {
+      logger: services.logger,
+      heartbeatMs: services.live.heartbeatMs,
+      maxBacklog: services.live.maxBacklog,
+    }),
+  );
+  app.route("/", metricsRoutes(services.metrics));
+  registerDocs(app);
+  app.notFound(handleNotFound);
+  app.onError(createErrorHandler(services.logger));
+  return app;
+}

@@ -1,0 +1,130 @@
+// History as the api serves it, from what the real store wrote and rolled up: hand-computed
+// averages and maxima per hour across the rollup/raw seam, and per minute from raw samples.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishStats, statsFixture } from "../../../../test/support/bus-fixtures.ts";
+import { type StoreBackedApi, startStoreBackedApi } from "../../../../test/support/store-backed-api.ts";
+import { eventually } from "../../../../test/support/test-env.ts";
+
+const HOUR = 3600_000;
+const CONTAINER = { external_id: "e".repeat(64), name: "hist" };
+
+interface Point {
+  ts: string;
+  samples: number;
+  cpu_percent: { avg: number | null; max: number | null };
+  mem_limit: { avg: number | null };
+}
+
+describe("stats history", () => {
+  let api: StoreBackedApi;
+  let containerId: number;
+  // Four full hours back from the start of the current hour, plus the current hour so far.
+  const hourStart = Math.floor(Date.now() / HOUR) * HOUR;
+  const samples: { ts: number; cpu: number }[] = [];
+  for (let hour = 4; hour >= 0; hour--) {
+    for (let minute = 0; minute < 60; minute += 15) {
+      const ts = hourStart - hour * HOUR + minute * 60_000 + 7_000;
+      if (ts < Date.now() - 60_000) samples.push({ ts, cpu: hour * 10 + minute / 15 });
+    }
+  }
+  // Early in an hour the current one may have no sample yet.
+  const expectedHours = [...new Set(samples.map((s) => Math.floor(s.ts / HOUR) * HOUR))];
+  const get = <T>(path: string) => api.call<T>("GET", path);
+
+  beforeAll(async () => {
+    api = await startStoreBackedApi({ storeEnv: { CROWSNEST_ROLLUP_INTERVAL_MS: "1000" } });
+    for (const sample of samples) {
+      const ts = new Date(sample.ts).toISOString();
+      await publishStats(
+        api.js,
+        api.subjects,
+        statsFixture({ container: CONTAINER, ts, cpu_percent: sample.cpu, mem_limit: 1000 }),
+      );
+    }
+    containerId = await eventually(
+      async () => {
+        const row = await api.postgres.db
+          .selectFrom("containers")
+          .select("id")
+          .where("name", "=", "hist")
+          .executeTakeFirst();
+        return row && (await api.count("container_stats")) === samples.length ? row.id : undefined;
+      },
+      { timeoutMs: 15_000, what: "the samples stored" },
+    );
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("serves hourly points from rollups and raw samples alike, with exact avg and max", async () => {
+    // Wait until the store has rolled up the closed hours (its job runs every second here).
+    const body = await eventually(
+      async () => {
+        const { status, body } = await get<{ sources: string[]; points: Point[]; granularity: string }>(
+          `/api/v1/containers/${containerId}/stats/history?range=7d`,
+        );
+        return status === 200 &&
+          body.sources.includes("hourly") &&
+          body.points.length === expectedHours.length
+          ? body
+          : undefined;
+      },
+      { timeoutMs: 20_000, what: "hourly history with rollups" },
+    );
+    expect(body.granularity).toBe("1h");
+    expect(body.sources).toEqual(["hourly", "raw"]);
+    for (const point of body.points) {
+      const bucket = Date.parse(point.ts);
+      const inBucket = samples.filter((s) => s.ts >= bucket && s.ts < bucket + HOUR).map((s) => s.cpu);
+      expect(point.samples, point.ts).toBe(inBucket.length);
+      expect(point.cpu_percent.avg).toBeCloseTo(inBucket.reduce((a, b) => a + b, 0) / inBucket.length, 9);
+      expect(point.cpu_percent.max).toBe(Math.max(...inBucket));
+      expect(point.mem_limit.avg).toBe(1000);
+    }
+    expect(body.points.map((p) => Date.parse(p.ts))).toEqual(expectedHours);
+  });
+
+  it("serves raw samples for 1h and per-step points for an explicit window", async () => {
+    const raw = await get<{ granularity: string; from: string; points: Point[] }>(
+      `/api/v1/containers/${containerId}/stats/history?range=1h`,
+    );
+    expect(raw.body.granularity).toBe("raw");
+    const lastHour = samples.filter((s) => s.ts >= Date.parse(raw.body.from));
+    expect(raw.body.points.map((p) => p.cpu_percent.avg)).toEqual(lastHour.map((s) => s.cpu));
+    const from = new Date(hourStart - 2 * HOUR).toISOString();
+    const to = new Date(hourStart - HOUR).toISOString();
+    const halfHours = await get<{ points: Point[] }>(
+      `/api/v1/containers/${containerId}/stats/history?from=${from}&to=${to}&step=30m`,
+    );
+    const expected = [0, 1].map((half) => {
+      const start = hourStart - 2 * HOUR + half * 1800_000;
+      return samples.filter((s) => s.ts >= start && s.ts < start + 1800_000).map((s) => s.cpu);
+    });
+    expect(halfHours.body.points.map((p) => p.cpu_percent.max)).toEqual(
+      expected.map((values) => Math.max(...values)),
+    );
+  });
+
+  it.each([
+    ["?range=2d", "range"],
+    ["?range=1h&step=1m", "range"],
+    ["?from=2026-01-01T00:00:00Z", "from"],
+    ["?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z&step=1h", "to"],
+    ["?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&step=1d", "from"],
+    ["?from=2026-01-01T00:00:00Z&to=2026-01-10T00:00:00Z&step=1s", "step"],
+    ["?from=2026-01-01T00:00:00Z&step=0s", "step"],
+  ])("answers %s with a 400 naming %s", async (query, field) => {
+    const { status, body } = await get<{ error: { code: string; message: string } }>(
+      `/api/v1/containers/${containerId}/stats/history${query}`,
+    );
+    expect(status).toBe(400);
+    expect(body.error.message).toContain(field);
+  });
+
+  it("answers 404 for an unknown container or host", async () => {
+    expect((await get(`/api/v1/containers/987654/stats/history`)).status).toBe(404);
+    expect((await get(`/api/v1/hosts/987654/stats/history`)).status).toBe(404);
+  });
+});

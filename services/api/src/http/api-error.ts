@@ -1,0 +1,44 @@
+// The one error type handlers throw, and the exhaustive map from error code to HTTP status.
+// Every error leaves the api as {"error": {"code", "message", "request_id"}}.
+import { z } from "@hono/zod-openapi";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  no_data: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  service_unavailable: 503,
+  watcher_unavailable: 503,
+  runtime_unavailable: 503,
+  internal: 500,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+  }
+
+  get status(): ContentfulStatusCode {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const errorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      request_id: z.string(),
+    }),
+  })
+  .openapi("Error");
+export type ErrorEnvelope = z.infer<typeof errorEnvelope>;

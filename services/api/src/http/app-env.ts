@@ -1,0 +1,19 @@
+// What every handler can reach through the Hono context: the request id and the services
+// main.ts injected. Tests build the same context with their own database.
+import { describeIssues } from "@crowsnest/shared";
+import type { Hook } from "@hono/zod-openapi";
+import type { Kysely } from "kysely";
+import type { ApiDatabase } from "../db/api-database.ts";
+import { ApiError } from "./api-error.ts";
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    db: Kysely<ApiDatabase>;
+  };
+}
+
+/** Every route validates with this: a bad parameter is a 400 that names it and says what was expected. */
+export const rejectInvalidInput: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (!result.success) throw new ApiError("invalid_request", describeIssues(result.error));
+};

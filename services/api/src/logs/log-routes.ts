@@ -1,0 +1,123 @@
+// GET /api/v1/containers/:id/logs: the container's logs, fetched live from its host's watcher.
+import { MAX_LOG_TAIL } from "@crowsnest/shared";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
+import { booleanParam, idParam } from "../http/params.ts";
+import type { LogsClient, LogsFailure } from "./watcher-logs-client.ts";
+
+function failureError(failure: LogsFailure): ApiError {
+  return new ApiError(failure.code === "bad_request" ? "invalid_request" : failure.code, failure.message);
+}
+
+const timestampParam = z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" });
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: errorEnvelope } },
+});
+
+const logLineJson = z
+  .object({
+    stream: z.enum(["stdout", "stderr", "tty"]),
+    ts: z.string().nullable().openapi({ description: "Set when timestamps=true." }),
+    text: z.string(),
+  })
+  .openapi("LogLine");
+
+const getLogs = createRoute({
+  method: "get",
+  path: "/containers/{id}/logs",
+  summary: "The container's recent log lines, in order, from its host's watcher",
+  request: {
+    params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
+    query: z.object({
+      tail: z
+        .string()
+        .regex(/^[0-9]{1,5}$/, `must be an integer from 0 to ${MAX_LOG_TAIL}`)
+        .transform(Number)
+        .refine((n) => n <= MAX_LOG_TAIL, `must be an integer from 0 to ${MAX_LOG_TAIL}`)
+        .optional()
+        .openapi({ type: "integer", minimum: 0, maximum: MAX_LOG_TAIL, default: 100 }),
+      since: timestampParam.optional(),
+      until: timestampParam.optional(),
+      timestamps: booleanParam.optional().openapi({ type: "boolean", default: false }),
+      stream: z.enum(["stdout", "stderr", "both"]).optional().openapi({ default: "both" }),
+      follow: booleanParam.optional().openapi({
+        type: "boolean",
+        default: false,
+        description:
+          "Stream lines as Server-Sent Events (`line`, then `end` or `error`) until the client leaves.",
+      }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "The lines, oldest first; with follow=true an event stream",
+      content: {
+        "application/json": {
+          schema: z.object({ container_id: z.number().int(), host: z.string(), lines: z.array(logLineJson) }),
+        },
+        "text/event-stream": { schema: z.string() },
+      },
+    },
+    400: errorResponse("A parameter is invalid"),
+    404: errorResponse("No such container, or it no longer exists on its host"),
+    503: errorResponse("The host's watcher or container runtime is not answering"),
+  },
+});
+
+export function logRoutes(logs: LogsClient, options: { heartbeatMs: number }): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
+  app.openapi(getLogs, async (c) => {
+    const { id } = c.req.valid("param");
+    const query = c.req.valid("query");
+    const container = await c.var.db
+      .selectFrom("containers")
+      .select(["host", "external_id"])
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!container) throw new ApiError("not_found", `no container with id ${id}`);
+    const toUtc = (value: string | undefined) => (value === undefined ? null : new Date(value).toISOString());
+    const request = {
+      v: 1 as const,
+      container: container.external_id,
+      tail: query.tail ?? 100,
+      since: toUtc(query.since),
+      until: toUtc(query.until),
+      timestamps: query.timestamps ?? false,
+      follow: query.follow ?? false,
+      stream: query.stream ?? "both",
+    };
+    if (request.follow) {
+      const session = await logs.follow(container.host, request);
+      if ("ok" in session) throw failureError(session);
+      return streamSSE(c, async (sse) => {
+        const heartbeat = setInterval(() => {
+          void sse.write(": keep-alive\n\n").catch(() => undefined);
+        }, options.heartbeatMs);
+        sse.onAbort(() => session.close());
+        try {
+          for await (const item of session) {
+            if (item.type === "lines") {
+              for (const line of item.lines)
+                await sse.writeSSE({ event: "line", data: JSON.stringify(line) });
+            } else if (item.type === "end") {
+              await sse.writeSSE({ event: "end", data: JSON.stringify({ reason: "done" }) });
+            } else {
+              const code = item.code === "bad_request" ? "invalid_request" : item.code;
+              await sse.writeSSE({ event: "error", data: JSON.stringify({ code, message: item.message }) });
+            }
+          }
+        } finally {
+          clearInterval(heartbeat);
+          session.close();
+        }
+      });
+    }
+    const outcome = await logs.fetch(container.host, request);
+    if (!outcome.ok) throw failureError(outcome);
+    return c.json({ container_id: id, host: container.host, lines: outcome.lines }, 200);
+  });
+  return app;
+}

@@ -1,0 +1,101 @@
+// The api's composition root: Postgres, the bus (heartbeat, readiness), the HTTP server.
+import {
+  createDeadletterSink,
+  createLogger,
+  exitOnShutdownSignal,
+  loadConfigOrExit,
+  openBus,
+  startHeartbeat,
+} from "@crowsnest/shared";
+import { openPostgres } from "@crowsnest/shared/postgres";
+import { serve } from "@hono/node-server";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { AgentRegistry } from "./agents/agent-registry.ts";
+import { createApp } from "./app.ts";
+import { readConfig } from "./config.ts";
+import type { ApiDatabase } from "./db/api-database.ts";
+import { LiveHub } from "./live/live-hub.ts";
+import { createLogsClient } from "./logs/watcher-logs-client.ts";
+import { ApiMetrics } from "./metrics/api-metrics.ts";
+
+const config = loadConfigOrExit("api", readConfig);
+const logger = createLogger({ service: "api", level: config.common.logLevel, host: config.hostName });
+const database = openPostgres<ApiDatabase>({
+  url: config.databaseUrl,
+  poolSize: config.databasePoolSize,
+  applicationName: `crowsnest-api@${config.hostName}`,
+  onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
+});
+const bus = await openBus({ config: config.common, service: "api", host: config.hostName, logger });
+let natsConnected = true;
+void (async () => {
+  for await (const status of bus.nc.status()) {
+    if (status.type === "disconnect") natsConnected = false;
+    if (status.type === "reconnect") natsConnected = true;
+  }
+})();
+
+const deadletters = createDeadletterSink({ js: bus.js, subjects: bus.subjects, service: "api", logger });
+const agents = new AgentRegistry({ source: bus.nc, subjects: bus.subjects, deadletters, logger });
+agents.start();
+
+if (!config.auth) logger.warn("CROWSNEST_API_AUTH_DISABLED=true: every route is served without a token");
+const liveHub = new LiveHub({
+  bus: { js: bus.js, jsm: await jetstreamManager(bus.nc), subjects: bus.subjects },
+  maxStreams: config.live.maxStreams,
+});
+const metrics = new ApiMetrics(
+  {
+    agents,
+    openStreams: () => liveHub.openStreams,
+    deadletters,
+    maxContainers: config.metricsMaxContainers,
+  },
+  database.db,
+);
+const app = createApp({
+  db: database.db,
+  logger,
+  readiness: { natsConnected: () => natsConnected },
+  agents,
+  metrics,
+  live: { hub: liveHub, heartbeatMs: config.live.heartbeatMs, maxBacklog: config.live.maxBacklog },
+  logs: createLogsClient({
+    nc: bus.nc,
+    subjects: bus.subjects,
+    timeoutMs: config.rpcTimeoutMs,
+    followSilenceMs: config.logsFollowSilenceMs,
+  }),
+  corsOrigins: config.corsOrigins,
+  auth: config.auth,
+});
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.listenHost }, (info) => {
+  logger.info({ address: info.address, port: info.port }, "api listening");
+});
+const heartbeat = startHeartbeat({
+  nc: bus.nc,
+  subjects: bus.subjects,
+  host: config.hostName,
+  service: "api",
+  runtime: null,
+  intervalMs: config.common.heartbeatIntervalMs,
+  livenessFile: config.common.livenessFile,
+  isConnected: () => natsConnected,
+  logger,
+});
+
+exitOnShutdownSignal({
+  logger,
+  timeoutMs: config.common.shutdownTimeoutMs,
+  stop: async () => {
+    heartbeat.stop();
+    await agents.stop();
+    // Stop accepting connections, end live streams (they would never finish on their own),
+    // and let other requests in flight finish.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await liveHub.closeAll();
+    await closed;
+    await bus.drain();
+    await database.destroy();
+  },
+});

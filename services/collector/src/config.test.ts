@@ -1,0 +1,119 @@
+import { ConfigError, DEFAULT_SUBJECT_PREFIX } from "@crowsnest/shared";
+import { describe, expect, it } from "vitest";
+import { collectorEnv, parseCollectorConfig } from "./config.ts";
+
+describe("parseCollectorConfig", () => {
+  it("runs with no variables set, on the documented defaults", () => {
+    const config = parseCollectorConfig({});
+    expect(config).toMatchObject({
+      hostName: undefined,
+      dockerSocketPath: "/var/run/docker.sock",
+      collectIntervalMs: 10_000,
+      collectConcurrency: 32,
+      dockerTimeoutMs: 5000,
+      statsSource: "auto",
+      cgroupRoot: "/sys/fs/cgroup",
+      procRoot: "/proc",
+      containerListMaxAgeMs: 60_000,
+      publishBufferMax: 100_000,
+      publishMaxInFlight: 256,
+    });
+    expect(config.common.subjectPrefix).toBe(DEFAULT_SUBJECT_PREFIX);
+    expect(config.common.natsServers).toEqual(["nats://127.0.0.1:4222"]);
+  });
+
+  it("reads every variable it documents", () => {
+    const config = parseCollectorConfig({
+      CROWSNEST_HOST_NAME: "node-7.example.com",
+      CROWSNEST_DOCKER_SOCKET: "/run/user/1000/docker.sock",
+      CROWSNEST_COLLECT_INTERVAL_MS: "2500",
+      CROWSNEST_COLLECT_CONCURRENCY: "2",
+      CROWSNEST_DOCKER_TIMEOUT_MS: "750",
+      CROWSNEST_STATS_SOURCE: "api",
+      CROWSNEST_CGROUP_ROOT: "/host/sys/fs/cgroup",
+      CROWSNEST_PROC_ROOT: "/host/proc",
+      CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: "0",
+      CROWSNEST_PUBLISH_BUFFER_MAX: "5000",
+      CROWSNEST_PUBLISH_MAX_IN_FLIGHT: "64",
+      CROWSNEST_SUBJECT_PREFIX: "acme.prod",
+      CROWSNEST_NATS_URL: "nats://a:4222,nats://b:4222",
+    });
+    expect(config).toMatchObject({
+      hostName: "node-7.example.com",
+      dockerSocketPath: "/run/user/1000/docker.sock",
+      collectIntervalMs: 2500,
+      collectConcurrency: 2,
+      dockerTimeoutMs: 750,
+      statsSource: "api",
+      cgroupRoot: "/host/sys/fs/cgroup",
+      procRoot: "/host/proc",
+      containerListMaxAgeMs: 0,
+      publishBufferMax: 5000,
+      publishMaxInFlight: 64,
+    });
+    expect(config.common.subjectPrefix).toBe("acme.prod");
+    expect(config.common.natsServers).toEqual(["nats://a:4222", "nats://b:4222"]);
+  });
+
+  it("rejects bad values, naming every one in a single error", () => {
+    let error: unknown;
+    try {
+      parseCollectorConfig({
+        CROWSNEST_HOST_NAME: "my host",
+        CROWSNEST_DOCKER_SOCKET: "docker.sock",
+        CROWSNEST_COLLECT_INTERVAL_MS: "500",
+        CROWSNEST_COLLECT_CONCURRENCY: "0",
+        CROWSNEST_DOCKER_TIMEOUT_MS: "soon",
+        CROWSNEST_STATS_SOURCE: "files",
+        CROWSNEST_CGROUP_ROOT: "sys/fs/cgroup",
+        CROWSNEST_PROC_ROOT: "host/proc",
+        CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: "-1",
+        CROWSNEST_PUBLISH_BUFFER_MAX: "10",
+        CROWSNEST_PUBLISH_MAX_IN_FLIGHT: "0",
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of [
+      "CROWSNEST_HOST_NAME",
+      "CROWSNEST_DOCKER_SOCKET",
+      "CROWSNEST_COLLECT_INTERVAL_MS",
+      "CROWSNEST_COLLECT_CONCURRENCY",
+      "CROWSNEST_DOCKER_TIMEOUT_MS",
+      "CROWSNEST_STATS_SOURCE",
+      "CROWSNEST_CGROUP_ROOT",
+      "CROWSNEST_PROC_ROOT",
+      "CROWSNEST_CONTAINER_LIST_MAX_AGE_MS",
+      "CROWSNEST_PUBLISH_BUFFER_MAX",
+      "CROWSNEST_PUBLISH_MAX_IN_FLIGHT",
+    ]) {
+      expect(message).toContain(name);
+    }
+    expect(message).toContain(
+      'CROWSNEST_COLLECT_INTERVAL_MS must be an integer from 1000 to 3600000, got "500"',
+    );
+  });
+});
+
+describe("collectorEnv", () => {
+  it("documents every variable, the shared ones included, and none is required", () => {
+    expect(Object.keys(collectorEnv)).toEqual(
+      expect.arrayContaining(["CROWSNEST_NATS_URL", "CROWSNEST_LOG_LEVEL", "CROWSNEST_HOST_NAME"]),
+    );
+    for (const variable of Object.values(collectorEnv)) {
+      expect(variable.description.length).toBeGreaterThan(10);
+      expect(variable.required).toBe(false);
+    }
+  });
+
+  it("leaves the host name to dockerd unless it is set, and rejects one with whitespace", () => {
+    expect(collectorEnv.CROWSNEST_HOST_NAME.defaultText).toBeUndefined();
+    expect(parseCollectorConfig({ CROWSNEST_HOST_NAME: "node-7" }).hostName).toBe("node-7");
+    expect(() => parseCollectorConfig({ CROWSNEST_HOST_NAME: "node 7" })).toThrow(
+      /CROWSNEST_HOST_NAME must be/,
+    );
+    expect(collectorEnv.CROWSNEST_COLLECT_INTERVAL_MS.defaultText).toBe("10000");
+  });
+});

@@ -1,0 +1,115 @@
+// The collector's configuration: every variable it reads, with meaning and default, and the
+// typed config built from them. The only module of the collector that reads process.env.
+import {
+  type CommonConfig,
+  commonConfigFrom,
+  commonEnv,
+  type EnvSource,
+  envEnum,
+  envInteger,
+  envString,
+  parseEnv,
+  runtimeEnv,
+} from "@crowsnest/shared";
+
+export const collectorEnv = {
+  ...commonEnv,
+  ...runtimeEnv,
+  CROWSNEST_COLLECT_INTERVAL_MS: envInteger({
+    description: "How often every running container is sampled.",
+    default: 10_000,
+    min: 1000,
+    max: 3_600_000,
+  }),
+  CROWSNEST_COLLECT_CONCURRENCY: envInteger({
+    description:
+      "How many containers are sampled at the same time within one tick. Docker 20.10 holds each one-shot call until its next 1 s collection round, so a tick takes about (running containers / this) seconds.",
+    default: 32,
+    min: 1,
+    max: 256,
+  }),
+  CROWSNEST_DOCKER_TIMEOUT_MS: envInteger({
+    description: "How long one Docker API call (list, stats, inspect) may take before it is abandoned.",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+  }),
+  CROWSNEST_STATS_SOURCE: envEnum(["auto", "api"], {
+    description:
+      "Where container stats come from. `auto`: each container's cgroup files (and /proc/<pid>/net/dev) where readable, the Docker API for the others; `api`: the Docker API for every container.",
+    default: "auto",
+  }),
+  CROWSNEST_CGROUP_ROOT: envString({
+    description:
+      "Where the host's cgroup filesystem is visible (read-only is enough); in a container, mount the host's /sys/fs/cgroup and point here.",
+    default: "/sys/fs/cgroup",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_PROC_ROOT: envString({
+    description:
+      "Where the host's /proc is visible (host stats, the host's CPU clock, containers' network counters); in a container, mount the host's /proc and point here.",
+    default: "/proc",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: envInteger({
+    description:
+      "With cgroup files as the source: the container list is fetched from dockerd only when the host's container cgroups change, and at the latest when it is this old (a `docker rename` shows within it); 0: every tick.",
+    default: 60_000,
+    min: 0,
+    max: 3_600_000,
+  }),
+  CROWSNEST_PUBLISH_BUFFER_MAX: envInteger({
+    description:
+      "Most messages kept while the bus does not take them (about 1 KB each); beyond it the oldest are dropped and counted.",
+    default: 100_000,
+    min: 100,
+    max: 10_000_000,
+  }),
+  CROWSNEST_PUBLISH_MAX_IN_FLIGHT: envInteger({
+    description: "Most publishes awaiting their JetStream acknowledgement at once.",
+    default: 256,
+    min: 1,
+    max: 10_000,
+  }),
+} as const;
+
+export interface CollectorConfig {
+  common: CommonConfig;
+  /** The host token of subjects and the `host` of every payload; undefined: the name dockerd reports. */
+  hostName: string | undefined;
+  dockerSocketPath: string;
+  collectIntervalMs: number;
+  collectConcurrency: number;
+  dockerTimeoutMs: number;
+  statsSource: "auto" | "api";
+  cgroupRoot: string;
+  procRoot: string;
+  containerListMaxAgeMs: number;
+  publishBufferMax: number;
+  publishMaxInFlight: number;
+}
+
+/** Throws a ConfigError naming every bad variable. */
+export function parseCollectorConfig(env: EnvSource): CollectorConfig {
+  const values = parseEnv(collectorEnv, env);
+  return {
+    common: commonConfigFrom(values),
+    hostName: values.CROWSNEST_HOST_NAME,
+    dockerSocketPath: values.CROWSNEST_DOCKER_SOCKET,
+    collectIntervalMs: values.CROWSNEST_COLLECT_INTERVAL_MS,
+    collectConcurrency: values.CROWSNEST_COLLECT_CONCURRENCY,
+    dockerTimeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
+    statsSource: values.CROWSNEST_STATS_SOURCE,
+    cgroupRoot: values.CROWSNEST_CGROUP_ROOT,
+    procRoot: values.CROWSNEST_PROC_ROOT,
+    containerListMaxAgeMs: values.CROWSNEST_CONTAINER_LIST_MAX_AGE_MS,
+    publishBufferMax: values.CROWSNEST_PUBLISH_BUFFER_MAX,
+    publishMaxInFlight: values.CROWSNEST_PUBLISH_MAX_IN_FLIGHT,
+  };
+}
+
+export function readConfig(): CollectorConfig {
+  return parseCollectorConfig(process.env);
+}

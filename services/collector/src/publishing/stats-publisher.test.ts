@@ -1,0 +1,96 @@
+import { codecs, createSubjects, type HostStatsMessage, type StatsMessage } from "@crowsnest/shared";
+import { describe, expect, it } from "vitest";
+import { HostStatsPublisher } from "./host-stats-publisher.ts";
+import type { OutgoingMessage } from "./publish-queue.ts";
+import { StatsPublisher } from "./stats-publisher.ts";
+
+const ID = "77d442b90627ae51ef8ed7c4cc05d0e0835cfbe8bc4ead991f65a563cd9cea6e";
+
+function message(overrides: Partial<StatsMessage> = {}): StatsMessage {
+  return {
+    v: 1,
+    host: "node-1.example.com",
+    runtime: "docker",
+    container: { external_id: ID, name: "shop.api.1" },
+    ts: "2026-11-21T21:00:10.124Z",
+    interval_ms: 10_001,
+    cpu_percent: 50,
+    online_cpus: 4,
+    cpu_limit_cores: null,
+    mem_used: 104_857_600,
+    mem_limit: null,
+    net_rx_bytes: 1_600_010,
+    net_tx_bytes: 350_005,
+    net_rx_bytes_per_s: 10_000,
+    net_tx_bytes_per_s: 5000,
+    blk_read_bytes: 0,
+    blk_write_bytes: 0,
+    blk_read_bytes_per_s: 0,
+    blk_write_bytes_per_s: 0,
+    pids: 12,
+    ...overrides,
+  };
+}
+
+function setup() {
+  const queued: OutgoingMessage[] = [];
+  const publisher = new StatsPublisher({
+    queue: { enqueue: (outgoing) => void queued.push(outgoing) },
+    subjects: createSubjects("acme"),
+  });
+  return { publisher, queued };
+}
+
+describe("StatsPublisher", () => {
+  it("queues the sample on the container's subject with a message id that names the sample", () => {
+    const { publisher, queued } = setup();
+    expect(publisher.publish(message())).toEqual({ status: "queued" });
+    expect(queued).toHaveLength(1);
+    const [sent] = queued;
+    expect(sent?.subject).toBe("acme.v1.stats.node-1~2Eexample~2Ecom.docker.shop~2Eapi~2E1");
+    expect(sent?.msgID).toBe(`node-1.example.com/docker/${ID}/2026-11-21T21:00:10.124Z`);
+    const decoded = codecs.stats.decode(sent?.payload ?? new Uint8Array());
+    expect(decoded).toEqual({ ok: true, value: message() });
+  });
+
+  it("does not queue a message that fails the contract", () => {
+    const { publisher, queued } = setup();
+    const result = publisher.publish(message({ cpu_percent: -1 }));
+    expect(result).toMatchObject({ status: "invalid", detail: expect.stringContaining("cpu_percent") });
+    expect(queued).toHaveLength(0);
+  });
+});
+
+describe("HostStatsPublisher", () => {
+  const hostMessage: HostStatsMessage = {
+    v: 1,
+    host: "node-1.example.com",
+    ts: "2026-11-21T21:00:10.000Z",
+    cpu_percent: 12.5,
+    online_cpus: 2,
+    mem_total: 1000,
+    mem_used: 400,
+    mem_available: 600,
+    load_1: 0.5,
+    load_5: 0.25,
+    load_15: 0.1,
+    uptime_s: 3600.5,
+  };
+
+  it("queues the host sample on the host's subject, with the message id `<host>/host/<ts>`", () => {
+    const queued: OutgoingMessage[] = [];
+    const publisher = new HostStatsPublisher({
+      queue: { enqueue: (outgoing) => void queued.push(outgoing) },
+      subjects: createSubjects("acme"),
+    });
+    expect(publisher.publish(hostMessage)).toEqual({ status: "queued" });
+    expect(queued[0]?.subject).toBe("acme.v1.host.node-1~2Eexample~2Ecom");
+    expect(queued[0]?.msgID).toBe("node-1.example.com/host/2026-11-21T21:00:10.000Z");
+    expect(codecs.hostStats.decode(queued[0]?.payload ?? new Uint8Array())).toEqual({
+      ok: true,
+      value: hostMessage,
+    });
+    expect(publisher.publish({ ...hostMessage, cpu_percent: 101 })).toMatchObject({ status: "invalid" });
+    expect(queued).toHaveLength(1);
+  });
+});

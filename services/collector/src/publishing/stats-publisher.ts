@@ -1,0 +1,42 @@
+// Hands stats samples to the publish queue: validates each against the contract and queues it on
+// its subject with a message id that makes a republished sample count once. The queue sends it in
+// the background and keeps it through a bus outage, so sampling never waits for the bus.
+import { codecs, type StatsMessage, type Subjects } from "@crowsnest/shared";
+import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
+import type { OutgoingMessage } from "./publish-queue.ts";
+
+/** The subset of PublishQueue the publishers need. */
+export interface MessageQueue {
+  enqueue(message: OutgoingMessage): void;
+}
+
+export interface StatsPublisherOptions {
+  queue: MessageQueue;
+  subjects: Subjects;
+}
+
+/** `<host>/<runtime>/<container id>/<ts>`: one sample of one container, whatever its name. */
+export function statsMessageId(message: StatsMessage): string {
+  return `${message.host}/${message.runtime}/${message.container.external_id}/${message.ts}`;
+}
+
+export class StatsPublisher implements StatsSink {
+  readonly #queue: MessageQueue;
+  readonly #subjects: Subjects;
+
+  constructor(options: StatsPublisherOptions) {
+    this.#queue = options.queue;
+    this.#subjects = options.subjects;
+  }
+
+  publish(message: StatsMessage): PublishResult {
+    const encoded = codecs.stats.encode(message);
+    if (!encoded.ok) return { status: "invalid", detail: encoded.detail };
+    this.#queue.enqueue({
+      subject: this.#subjects.stats(message.host, message.runtime, message.container.name),
+      payload: encoded.data,
+      msgID: statsMessageId(message),
+    });
+    return { status: "queued" };
+  }
+}

@@ -1,0 +1,142 @@
+// Which containers alerting applies to, and with which settings, as of the database: a
+// container's own row in alert_configs wins; else the matching label rule (its selector is
+// contained in the container's labels) with the highest priority, then the lowest id; else no
+// alerting. Reloaded when the api changes a configuration or rule (a trigger bumps
+// alert_config_version, checked every couple of seconds), when a container newer than the last
+// load shows up, and every minute (labels change through inventories).
+import type { Logger } from "@crowsnest/shared";
+import { type Kysely, sql } from "kysely";
+import type { StoreDatabase } from "../db/database.ts";
+import type { AlertSettings } from "./alert-rules.ts";
+
+export interface EffectiveSettings extends AlertSettings {
+  source: { kind: "container" } | { kind: "rule"; id: number; name: string };
+}
+
+export interface AlertConfigSnapshot {
+  settings: ReadonlyMap<number, EffectiveSettings>;
+  /** Containers whose alert state is not all clear: evaluated even without settings, so they resolve. */
+  attentive: Set<number>;
+}
+
+interface SettingsRow {
+  enabled: boolean;
+  cpu_threshold: number | null;
+  cpu_basis: "core" | "limit";
+  mem_threshold: number | null;
+  consecutive_breaches: number;
+  oom_alert: boolean;
+  restart_loop_count: number | null;
+  restart_loop_window_s: number;
+  id?: number;
+  name?: string;
+}
+
+function toSettings(row: SettingsRow): AlertSettings {
+  return {
+    enabled: row.enabled,
+    cpuThreshold: row.cpu_threshold,
+    cpuBasis: row.cpu_basis,
+    memThreshold: row.mem_threshold,
+    consecutiveBreaches: row.consecutive_breaches,
+    oomAlert: row.oom_alert,
+    restartLoopCount: row.restart_loop_count,
+    restartLoopWindowS: row.restart_loop_window_s,
+  };
+}
+
+export interface AlertConfigCacheOptions {
+  db: Kysely<StoreDatabase>;
+  logger: Logger;
+  versionCheckMs?: number;
+  fullReloadMs?: number;
+}
+
+export class AlertConfigCache {
+  readonly #db: Kysely<StoreDatabase>;
+  readonly #logger: Logger;
+  readonly #versionCheckMs: number;
+  readonly #fullReloadMs: number;
+  #snapshot: AlertConfigSnapshot | undefined;
+  #version: string | undefined;
+  #maxContainerId = 0;
+  #loadedAt = 0;
+  #checkedAt = 0;
+
+  constructor(options: AlertConfigCacheOptions) {
+    this.#db = options.db;
+    this.#logger = options.logger;
+    this.#versionCheckMs = options.versionCheckMs ?? 2000;
+    this.#fullReloadMs = options.fullReloadMs ?? 60_000;
+  }
+
+  /** The current snapshot, reloaded first when it may be stale for `containerIds`. */
+  async get(containerIds: Iterable<number> = []): Promise<AlertConfigSnapshot> {
+    const nowMs = Date.now();
+    let reload = this.#snapshot === undefined || nowMs - this.#loadedAt >= this.#fullReloadMs;
+    if (!reload && nowMs - this.#loadedAt >= 1000) {
+      for (const id of containerIds) {
+        if (id > this.#maxContainerId) {
+          reload = true;
+          break;
+        }
+      }
+    }
+    if (!reload && nowMs - this.#checkedAt >= this.#versionCheckMs) {
+      this.#checkedAt = nowMs;
+      reload = (await this.#readVersion()) !== this.#version;
+    }
+    if (reload || this.#snapshot === undefined) return this.reload();
+    return this.#snapshot;
+  }
+
+  /** Forgets the snapshot, so the next get() reloads (tests; after a change this process made). */
+  invalidate(): void {
+    this.#snapshot = undefined;
+  }
+
+  async reload(): Promise<AlertConfigSnapshot> {
+    const version = await this.#readVersion();
+    const [rows, attentive, maxId] = await Promise.all([
+      sql<{ id: number; own: SettingsRow | null; rule: SettingsRow | null }>`
+        SELECT c.id, to_jsonb(ac) AS own, to_jsonb(r) AS rule
+        FROM containers c
+        LEFT JOIN alert_configs ac ON ac.container_id = c.id
+        LEFT JOIN LATERAL (
+          SELECT * FROM alert_rules r WHERE c.labels @> r.selector ORDER BY r.priority DESC, r.id LIMIT 1
+        ) r ON ac.container_id IS NULL
+        WHERE ac.container_id IS NOT NULL OR r.id IS NOT NULL`.execute(this.#db),
+      sql<{ container_id: number }>`
+        SELECT container_id FROM alert_states
+        WHERE state <> 'normal' OR restart_loop_fired_at IS NOT NULL`.execute(this.#db),
+      sql<{ max: number | null }>`SELECT max(id) AS max FROM containers`.execute(this.#db),
+    ]);
+    const settings = new Map<number, EffectiveSettings>();
+    for (const row of rows.rows) {
+      if (row.own) settings.set(Number(row.id), { ...toSettings(row.own), source: { kind: "container" } });
+      else if (row.rule) {
+        settings.set(Number(row.id), {
+          ...toSettings(row.rule),
+          source: { kind: "rule", id: Number(row.rule.id), name: row.rule.name ?? "" },
+        });
+      }
+    }
+    const previous = this.#version;
+    this.#version = version;
+    this.#maxContainerId = Number(maxId.rows[0]?.max ?? 0);
+    this.#loadedAt = Date.now();
+    this.#checkedAt = this.#loadedAt;
+    this.#snapshot = { settings, attentive: new Set(attentive.rows.map((row) => Number(row.container_id))) };
+    if (previous !== undefined && previous !== version) {
+      this.#logger.info({ containers: settings.size }, "alert configuration reloaded");
+    }
+    return this.#snapshot;
+  }
+
+  async #readVersion(): Promise<string> {
+    const result = await sql<{ version: string }>`SELECT version::text FROM alert_config_version`.execute(
+      this.#db,
+    );
+    return result.rows[0]?.version ?? "0";
+  }
+}

@@ -1,0 +1,26 @@
+// The store's configuration: defaults of the retention and job settings, and bad values named.
+import { ConfigError } from "@crowsnest/shared";
+import { describe, expect, it } from "vitest";
+import { parseStoreConfig } from "./config.ts";
+
+describe("store configuration", () => {
+  it("defaults to raw 7 d, hourly 90 d, daily 400 d, events 30 d, alert history 90 d", () => {
+    const config = parseStoreConfig({});
+    expect(config.retentionDays).toEqual({ raw: 7, hourly: 90, daily: 400, events: 30, alertHistory: 90 });
+    expect(config.rollupIntervalMs).toBe(60_000);
+    expect(config.retentionIntervalMs).toBe(600_000);
+  });
+
+  it("reads the retention variables and refuses nonsense, naming each variable", () => {
+    expect(parseStoreConfig({ CROWSNEST_RETENTION_RAW_DAYS: "2" }).retentionDays.raw).toBe(2);
+    expect(() =>
+      parseStoreConfig({ CROWSNEST_RETENTION_RAW_DAYS: "0", CROWSNEST_RETENTION_DAILY_DAYS: "x" }),
+    ).toThrow(ConfigError);
+    try {
+      parseStoreConfig({ CROWSNEST_RETENTION_RAW_DAYS: "0", CROWSNEST_RETENTION_DAILY_DAYS: "x" });
+    } catch (error) {
+      expect(String(error)).toContain("CROWSNEST_RETENTION_RAW_DAYS");
+      expect(String(error)).toContain("CROWSNEST_RETENTION_DAILY_DAYS");
+    }
+  });
+});

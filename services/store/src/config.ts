@@ -1,0 +1,134 @@
+// The store's configuration: the only module that reads process.env.
+import {
+  type CommonConfig,
+  commonConfigFrom,
+  commonEnv,
+  type EnvSource,
+  envInteger,
+  parseEnv,
+  postgresEnv,
+} from "@crowsnest/shared";
+
+export const storeEnv = {
+  ...commonEnv,
+  ...postgresEnv("store"),
+  CROWSNEST_INGEST_BATCH_SIZE: envInteger({
+    description: "Most messages written in one insert; a batch closes when full or when the wait ends.",
+    default: 1000,
+    min: 1,
+    max: 20_000,
+  }),
+  CROWSNEST_INGEST_BATCH_WAIT_MS: envInteger({
+    description: "Longest a received message waits for its batch to fill before the batch is written.",
+    default: 200,
+    min: 1,
+    max: 60_000,
+  }),
+  CROWSNEST_INGEST_MAX_ACK_PENDING: envInteger({
+    description: "Messages per JetStream consumer handed out and not yet acknowledged (bounds memory).",
+    default: 20_000,
+    min: 100,
+    max: 1_000_000,
+  }),
+  CROWSNEST_INGEST_ACK_WAIT_MS: envInteger({
+    description: "How long JetStream waits for an acknowledgement before redelivering a message.",
+    default: 30_000,
+    min: 5000,
+    max: 600_000,
+  }),
+  CROWSNEST_RETENTION_RAW_DAYS: envInteger({
+    description:
+      "Days raw container and host samples are kept; they leave a whole UTC day at a time, so up to one day longer. Also bounds the rollup catch-up.",
+    default: 7,
+    min: 1,
+    max: 3650,
+  }),
+  CROWSNEST_RETENTION_HOURLY_DAYS: envInteger({
+    description: "Days hourly rollups are kept.",
+    default: 90,
+    min: 1,
+    max: 3650,
+  }),
+  CROWSNEST_RETENTION_DAILY_DAYS: envInteger({
+    description: "Days daily rollups are kept.",
+    default: 400,
+    min: 1,
+    max: 36_500,
+  }),
+  CROWSNEST_RETENTION_EVENTS_DAYS: envInteger({
+    description: "Days lifecycle events are kept.",
+    default: 30,
+    min: 1,
+    max: 3650,
+  }),
+  CROWSNEST_RETENTION_ALERT_HISTORY_DAYS: envInteger({
+    description: "Days alert transitions are kept in the alert history.",
+    default: 90,
+    min: 1,
+    max: 3650,
+  }),
+  CROWSNEST_ROLLUP_INTERVAL_MS: envInteger({
+    description:
+      "How often the store looks for closed hourly and daily buckets to roll up (also at start, catching up on what it missed).",
+    default: 60_000,
+    min: 1000,
+    max: 3_600_000,
+  }),
+  CROWSNEST_RETENTION_INTERVAL_MS: envInteger({
+    description: "How often expired data is removed and raw partitions are created ahead (also at start).",
+    default: 600_000,
+    min: 1000,
+    max: 86_400_000,
+  }),
+} as const;
+
+export interface StoreConfig {
+  common: CommonConfig;
+  hostName: string;
+  databaseUrl: string;
+  databasePoolSize: number;
+  ingest: {
+    batchSize: number;
+    batchWaitMs: number;
+    maxAckPending: number;
+    ackWaitMs: number;
+  };
+  retentionDays: {
+    raw: number;
+    hourly: number;
+    daily: number;
+    events: number;
+    alertHistory: number;
+  };
+  rollupIntervalMs: number;
+  retentionIntervalMs: number;
+}
+
+export function parseStoreConfig(env: EnvSource): StoreConfig {
+  const values = parseEnv(storeEnv, env);
+  return {
+    common: commonConfigFrom(values),
+    hostName: values.CROWSNEST_HOST_NAME,
+    databaseUrl: values.CROWSNEST_DATABASE_URL,
+    databasePoolSize: values.CROWSNEST_DATABASE_POOL_SIZE,
+    ingest: {
+      batchSize: values.CROWSNEST_INGEST_BATCH_SIZE,
+      batchWaitMs: values.CROWSNEST_INGEST_BATCH_WAIT_MS,
+      maxAckPending: values.CROWSNEST_INGEST_MAX_ACK_PENDING,
+      ackWaitMs: values.CROWSNEST_INGEST_ACK_WAIT_MS,
+    },
+    retentionDays: {
+      raw: values.CROWSNEST_RETENTION_RAW_DAYS,
+      hourly: values.CROWSNEST_RETENTION_HOURLY_DAYS,
+      daily: values.CROWSNEST_RETENTION_DAILY_DAYS,
+      events: values.CROWSNEST_RETENTION_EVENTS_DAYS,
+      alertHistory: values.CROWSNEST_RETENTION_ALERT_HISTORY_DAYS,
+    },
+    rollupIntervalMs: values.CROWSNEST_ROLLUP_INTERVAL_MS,
+    retentionIntervalMs: values.CROWSNEST_RETENTION_INTERVAL_MS,
+  };
+}
+
+export function readConfig(): StoreConfig {
+  return parseStoreConfig(process.env);
+}

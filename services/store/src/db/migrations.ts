@@ -1,0 +1,312 @@
+// Forward-only schema migrations, applied in order at start. Kysely's migrator holds a
+// Postgres advisory lock while it runs, so several store instances starting together apply
+// each migration once. Never edit a migration that has shipped: add a new one.
+// (0001 was restructured before anything shipped: container_stats became partitioned.)
+import { type Kysely, sql } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { rollupTableSql } from "../rollup/rollup-spec.ts";
+import type { StoreDatabase } from "./database.ts";
+
+const migrations: Record<string, Migration> = {
+  "0001-containers-stats-events": {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        CREATE TABLE containers (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          host text NOT NULL,
+          runtime text NOT NULL,
+          external_id text NOT NULL,
+          name text NOT NULL,
+          image text,
+          image_id text,
+          state text NOT NULL DEFAULT 'unknown',
+          labels jsonb NOT NULL DEFAULT '{}',
+          compose_project text,
+          compose_service text,
+          created_at timestamptz,
+          started_at timestamptz,
+          finished_at timestamptz,
+          exit_code integer,
+          health_status text,
+          state_changed_at timestamptz,
+          first_seen timestamptz NOT NULL DEFAULT now(),
+          last_seen timestamptz NOT NULL DEFAULT now(),
+          gone_at timestamptz,
+          CONSTRAINT containers_identity UNIQUE (host, runtime, external_id)
+        )`.execute(db);
+      await sql`CREATE INDEX containers_name ON containers (name)`.execute(db);
+
+      // Creates the day partition [day, day + 1) of a table partitioned by ts, unless it exists.
+      // Serialized by a transaction-level advisory lock so concurrent creators never collide.
+      // Without lock on the parent that would block writers or readers (see below).
+      await sql`
+        CREATE FUNCTION crowsnest_ensure_day_partition(parent text, day date) RETURNS boolean
+        LANGUAGE plpgsql AS $$
+        DECLARE
+          partition_name text := parent || '_p' || to_char(day, 'YYYYMMDD');
+        BEGIN
+          IF to_regclass(partition_name) IS NOT NULL THEN
+            RETURN false;
+          END IF;
+          PERFORM pg_advisory_xact_lock(1131573760, hashtext(parent));
+          IF to_regclass(partition_name) IS NOT NULL THEN
+            RETURN false;
+          END IF;
+          -- Created apart, then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE lock on the
+          -- parent, which does not conflict with reads and writes (CREATE … PARTITION OF would
+          -- queue every insert behind a long rollup query). The table is empty, so nothing is scanned.
+          EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name, parent);
+          EXECUTE format(
+            'ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+            parent, partition_name,
+            (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+          RETURN true;
+        END $$`.execute(db);
+
+      // One row per published sample, partitioned by UTC day so retention drops whole partitions.
+      // The primary key is the sample's natural key, so a redelivered or republished sample is
+      // stored once. It also serves history by container and time. The BRIN index on ts serves
+      // time-window scans (rollups, top consumers) at almost no ingest cost, rows arriving in
+      // time order. No foreign key to containers: rows are written in bulk, containers are never
+      // deleted by ingest.
+      await sql`
+        CREATE TABLE container_stats (
+          container_id bigint NOT NULL,
+          ts timestamptz NOT NULL,
+          interval_ms integer,
+          cpu_percent double precision,
+          online_cpus smallint,
+          cpu_limit_cores double precision,
+          mem_used bigint,
+          mem_limit bigint,
+          net_rx_bytes bigint,
+          net_tx_bytes bigint,
+          net_rx_bytes_per_s double precision,
+          net_tx_bytes_per_s double precision,
+          blk_read_bytes bigint,
+          blk_write_bytes bigint,
+          blk_read_bytes_per_s double precision,
+          blk_write_bytes_per_s double precision,
+          pids integer,
+          PRIMARY KEY (container_id, ts)
+        ) PARTITION BY RANGE (ts)`.execute(db);
+      await sql`CREATE INDEX container_stats_ts ON container_stats USING brin (ts) WITH (pages_per_range = 16)`.execute(
+        db,
+      );
+
+      await sql`
+        CREATE TABLE container_events (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          event_id text NOT NULL UNIQUE,
+          container_id bigint NOT NULL,
+          ts timestamptz NOT NULL,
+          ts_nano numeric(20, 0),
+          kind text NOT NULL,
+          action text NOT NULL,
+          exit_code integer,
+          oom_killed boolean,
+          signal text,
+          health_status text,
+          synthesized boolean NOT NULL,
+          image text,
+          attributes jsonb NOT NULL DEFAULT '{}'
+        )`.execute(db);
+      // Events of one container newest first, the API's per-container listing (and restart counting).
+      await sql`CREATE INDEX container_events_by_container ON container_events (container_id, ts DESC, id DESC)`.execute(
+        db,
+      );
+      // Retention deletes by age.
+      await sql`CREATE INDEX container_events_ts ON container_events (ts)`.execute(db);
+    },
+  },
+
+  "0002-hosts-host-stats": {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        CREATE TABLE hosts (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          online_cpus integer,
+          mem_total bigint,
+          first_seen timestamptz NOT NULL DEFAULT now(),
+          last_seen timestamptz NOT NULL
+        )`.execute(db);
+      await sql`
+        CREATE TABLE host_stats (
+          host_id bigint NOT NULL,
+          ts timestamptz NOT NULL,
+          cpu_percent double precision,
+          online_cpus integer NOT NULL,
+          mem_total bigint NOT NULL,
+          mem_used bigint NOT NULL,
+          mem_available bigint NOT NULL,
+          load_1 double precision NOT NULL,
+          load_5 double precision NOT NULL,
+          load_15 double precision NOT NULL,
+          uptime_s double precision NOT NULL,
+          PRIMARY KEY (host_id, ts)
+        ) PARTITION BY RANGE (ts)`.execute(db);
+      await sql`CREATE INDEX host_stats_ts ON host_stats USING brin (ts)`.execute(db);
+
+      // Parts of split inventories, kept until every part of a snapshot is in, so containers a
+      // host no longer has are marked gone only from a complete list.
+      await sql`
+        CREATE TABLE inventory_parts (
+          host text NOT NULL,
+          runtime text NOT NULL,
+          snapshot_id text NOT NULL,
+          part integer NOT NULL,
+          parts integer NOT NULL,
+          ts timestamptz NOT NULL,
+          external_ids text[] NOT NULL,
+          PRIMARY KEY (host, runtime, snapshot_id, part)
+        )`.execute(db);
+      await sql`CREATE INDEX inventory_parts_ts ON inventory_parts (ts)`.execute(db);
+      // The newest complete snapshot applied per host and runtime: an older one never undoes it.
+      await sql`
+        CREATE TABLE inventory_reconciliations (
+          host text NOT NULL,
+          runtime text NOT NULL,
+          snapshot_id text NOT NULL,
+          snapshot_ts timestamptz NOT NULL,
+          reconciled_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (host, runtime)
+        )`.execute(db);
+    },
+  },
+
+  "0003-rollups": {
+    async up(db: Kysely<unknown>) {
+      for (const statement of rollupTableSql()) await sql.raw(statement).execute(db);
+      // Which closed buckets are computed. Ingest bumps `generation` when it writes a sample into
+      // a closed (or closing) bucket; a bucket is due while computed_generation < generation or
+      // it has no row. `computations` counts how often it was computed (operations, tests).
+      await sql`
+        CREATE TABLE rollup_buckets (
+          series text NOT NULL,
+          bucket timestamptz NOT NULL,
+          generation bigint NOT NULL DEFAULT 1,
+          computed_generation bigint,
+          computed_at timestamptz,
+          computations integer NOT NULL DEFAULT 0,
+          source text,
+          PRIMARY KEY (series, bucket)
+        )`.execute(db);
+    },
+  },
+
+  "0004-alerts": {
+    async up(db: Kysely<unknown>) {
+      // The settings shared by a container's own configuration and a label rule. A null threshold
+      // turns that metric's alert off.
+      const settings = `
+          enabled boolean NOT NULL DEFAULT true,
+          cpu_threshold double precision DEFAULT 90 CHECK (cpu_threshold > 0 AND cpu_threshold <= 100000),
+          cpu_basis text NOT NULL DEFAULT 'core' CHECK (cpu_basis IN ('core', 'limit')),
+          mem_threshold double precision DEFAULT 90 CHECK (mem_threshold > 0 AND mem_threshold <= 100),
+          consecutive_breaches integer NOT NULL DEFAULT 2 CHECK (consecutive_breaches BETWEEN 1 AND 100),
+          oom_alert boolean NOT NULL DEFAULT true,
+          restart_loop_count integer DEFAULT 3 CHECK (restart_loop_count BETWEEN 1 AND 1000),
+          restart_loop_window_s integer NOT NULL DEFAULT 600 CHECK (restart_loop_window_s BETWEEN 10 AND 86400),
+          created_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now()`;
+      await sql
+        .raw(`
+        CREATE TABLE alert_configs (
+          container_id bigint PRIMARY KEY REFERENCES containers (id) ON DELETE CASCADE,
+          ${settings}
+        )`)
+        .execute(db);
+      await sql
+        .raw(`
+        CREATE TABLE alert_rules (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          selector jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(selector) = 'object'),
+          priority integer NOT NULL DEFAULT 0,
+          ${settings}
+        )`)
+        .execute(db);
+      // Bumped by every change to either table, so every store instance notices a change the api
+      // made within a second or two, without keeping a LISTEN connection.
+      await sql`
+        CREATE TABLE alert_config_version (
+          singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+          version bigint NOT NULL
+        )`.execute(db);
+      await sql`INSERT INTO alert_config_version (version) VALUES (1)`.execute(db);
+      await sql`
+        CREATE FUNCTION crowsnest_bump_alert_config_version() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE alert_config_version SET version = version + 1;
+          RETURN NULL;
+        END $$`.execute(db);
+      for (const table of ["alert_configs", "alert_rules"]) {
+        await sql
+          .raw(`
+          CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+          FOR EACH STATEMENT EXECUTE FUNCTION crowsnest_bump_alert_config_version()`)
+          .execute(db);
+      }
+
+      await sql`
+        CREATE TABLE alert_states (
+          container_id bigint PRIMARY KEY,
+          state text NOT NULL DEFAULT 'normal'
+            CHECK (state IN ('normal', 'cpu_alert', 'mem_alert', 'both_alert')),
+          cpu_breaches integer NOT NULL DEFAULT 0,
+          mem_breaches integer NOT NULL DEFAULT 0,
+          cpu_fired_at timestamptz,
+          cpu_fired_value double precision,
+          cpu_fired_threshold double precision,
+          mem_fired_at timestamptz,
+          mem_fired_value double precision,
+          mem_fired_threshold double precision,
+          restart_loop_fired_at timestamptz,
+          restart_loop_fired_value double precision,
+          restart_loop_fired_threshold double precision,
+          last_oom_at timestamptz,
+          evaluated_through timestamptz,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        )`.execute(db);
+
+      // Every transition, also the outbox of the bus: published_at is set once it is on
+      // <prefix>.v1.alerts.<host>.<container>.
+      await sql`
+        CREATE TABLE alert_history (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          container_id bigint NOT NULL,
+          ts timestamptz NOT NULL,
+          metric text NOT NULL CHECK (metric IN ('cpu', 'memory', 'oom', 'restart_loop')),
+          change text NOT NULL CHECK (change IN ('fired', 'resolved')),
+          value double precision,
+          threshold double precision,
+          previous_state text NOT NULL,
+          new_state text NOT NULL,
+          recorded_at timestamptz NOT NULL DEFAULT now(),
+          published_at timestamptz
+        )`.execute(db);
+      await sql`CREATE INDEX alert_history_by_container ON alert_history (container_id, ts DESC, id DESC)`.execute(
+        db,
+      );
+      await sql`CREATE INDEX alert_history_ts ON alert_history (ts)`.execute(db);
+      await sql`CREATE INDEX alert_history_unpublished ON alert_history (id) WHERE published_at IS NULL`.execute(
+        db,
+      );
+    },
+  },
+};
+
+const provider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};
+
+export async function migrateToLatest(db: Kysely<StoreDatabase>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return (results ?? [])
+    .filter((result) => result.status === "Success")
+    .map((result) => result.migrationName);
+}

@@ -1,0 +1,296 @@
+// Drains one durable JetStream consumer into the database in batches, closed by size or by
+// time, and acknowledges each message only after its batch is committed.
+//
+// What it guarantees:
+// - a message that does not decode is sent to dead letters with the reason, then acked: it
+//   never blocks the stream;
+// - when the database is unreachable it stops pulling (bounded buffer), keeps the messages it
+//   holds alive with `working()`, retries with capped backoff, and resumes in order;
+// - when one message's content makes the insert fail (a data error), the batch is split so the
+//   others are written and only that message is dead-lettered as unprocessable;
+// - up to `writeConcurrency` batches are written at once (so decoding the next batch overlaps
+//   the database's work on the current one), but `afterWrite` (alert evaluation) and the acks
+//   run strictly in batch order, as the messages were delivered.
+import type { DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
+import type { ConsumeOptions, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+
+/** The subset of a JetStream consumer this needs. */
+export interface PullSource {
+  consume(options: Partial<ConsumeOptions>): Promise<ConsumerMessages>;
+}
+
+export interface BatchConsumerOptions<T, R = unknown> {
+  /** For logs: which stream family this drains. */
+  name: string;
+  source: PullSource;
+  decode: (data: Uint8Array) => DecodeResult<T>;
+  /** Writes a batch durably; throws when it could not. Must be idempotent (redelivery). */
+  write: (values: readonly T[]) => Promise<R>;
+  /**
+   * Runs after `write` committed and before the messages are acked, one batch at a time in
+   * delivery order, with what `write` returned. Retried like `write` when it throws; must be
+   * idempotent too (a crash before the ack redelivers the batch).
+   */
+  afterWrite?: (values: readonly T[], written: R) => Promise<void>;
+  /** Batches written at the same time (default 1). */
+  writeConcurrency?: number;
+  /** Whether an error from `write` is caused by the data (so retrying cannot help). */
+  isDataError: (error: unknown) => boolean;
+  deadletters: DeadletterSink;
+  batchSize: number;
+  batchWaitMs: number;
+  ackWaitMs: number;
+  logger: Logger;
+  /** Told after every attempt to write, so the heartbeat can report database reachability. */
+  onWriteOutcome?: (ok: boolean) => void;
+}
+
+interface Item<T> {
+  msg: JsMsg;
+  value: T;
+}
+
+interface Received {
+  msg: JsMsg;
+  receivedAtMs: number;
+}
+
+const MIN_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 30_000;
+const RESUBSCRIBE_DELAY_MS = 1000;
+
+export class BatchConsumer<T, R = unknown> {
+  readonly #options: BatchConsumerOptions<T, R>;
+  readonly #queue: Received[] = [];
+  /** Above this many buffered messages the pump stops reading, so the client stops pulling. */
+  readonly #highWater: number;
+  readonly #concurrency: number;
+  #messages: ConsumerMessages | undefined;
+  #stopping = false;
+  #failingSince: number | undefined;
+  #pumpEnded = false;
+  #wakeWriter: (() => void) | undefined;
+  #wakePump: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(options: BatchConsumerOptions<T, R>) {
+    this.#options = options;
+    this.#concurrency = Math.max(1, options.writeConcurrency ?? 1);
+    this.#highWater = options.batchSize * (this.#concurrency + 1);
+  }
+
+  start(): void {
+    this.#running = this.#run();
+  }
+
+  /** Stops pulling, writes what was already received (or naks it if the database is down), and returns. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#messages?.close();
+    this.#wakeWriter?.();
+    this.#wakePump?.();
+    await this.#running;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      this.#pumpEnded = false;
+      const pump = this.#pump().catch((error: unknown) => {
+        this.#options.logger.error({ err: error, consumer: this.#options.name }, "JetStream consume failed");
+      });
+      const inFlight = new Set<Promise<void>>();
+      let ordered: Promise<void> = Promise.resolve();
+      for (let batch = await this.#nextBatch(); batch; batch = await this.#nextBatch()) {
+        const items = await this.#decode(batch);
+        if (items.length === 0) continue;
+        const writing = this.#writeWithRetry(items);
+        const previous = ordered;
+        const done = (async () => {
+          const written = await writing;
+          await previous;
+          for (const chunk of written) await this.#finish(chunk.items, chunk.result);
+        })().catch((error: unknown) => {
+          // #writeWithRetry and #finish handle their errors; this is a bug, not an outage.
+          this.#options.logger.error({ err: error, consumer: this.#options.name }, "batch processing failed");
+        });
+        ordered = done;
+        inFlight.add(done);
+        void done.finally(() => inFlight.delete(done));
+        while (inFlight.size >= this.#concurrency) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      await pump;
+      if (!this.#stopping) await sleep(RESUBSCRIBE_DELAY_MS);
+    }
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      this.#messages = await this.#options.source.consume({ max_messages: this.#highWater });
+      for await (const msg of this.#messages) {
+        this.#queue.push({ msg, receivedAtMs: Date.now() });
+        if (this.#queue.length === 1 || this.#queue.length >= this.#options.batchSize) this.#wakeWriter?.();
+        while (this.#queue.length >= this.#highWater && !this.#stopping) {
+          await new Promise<void>((resolve) => {
+            this.#wakePump = resolve;
+          });
+        }
+      }
+    } finally {
+      this.#pumpEnded = true;
+      this.#wakeWriter?.();
+    }
+  }
+
+  async #waitForWriterWake(timeoutMs: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
+      this.#wakeWriter = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wakeWriter = undefined;
+  }
+
+  async #nextBatch(): Promise<JsMsg[] | undefined> {
+    const { batchSize, batchWaitMs } = this.#options;
+    while (this.#queue.length === 0) {
+      if (this.#pumpEnded) return undefined;
+      await this.#waitForWriterWake(undefined);
+    }
+    while (this.#queue.length < batchSize && !this.#pumpEnded) {
+      const oldest = this.#queue[0];
+      const remainingMs = oldest ? oldest.receivedAtMs + batchWaitMs - Date.now() : 0;
+      if (remainingMs <= 0) break;
+      await this.#waitForWriterWake(remainingMs);
+    }
+    const batch = this.#queue.splice(0, batchSize).map((received) => received.msg);
+    this.#wakePump?.();
+    return batch;
+  }
+
+  async #decode(batch: JsMsg[]): Promise<Item<T>[]> {
+    const decoded: Item<T>[] = [];
+    for (const msg of batch) {
+      const result = this.#options.decode(msg.data);
+      if (result.ok) decoded.push({ msg, value: result.value });
+      else await this.#reject(msg, result.reason, result.detail);
+    }
+    return decoded;
+  }
+
+  /** afterWrite (retried until it works, or naks when stopping), then the acks. */
+  async #finish(items: Item<T>[], result: R): Promise<void> {
+    const { afterWrite } = this.#options;
+    if (afterWrite) {
+      const ok = await this.#retrying(async () => {
+        try {
+          await afterWrite(
+            items.map((item) => item.value),
+            result,
+          );
+        } catch (error) {
+          if (!this.#options.isDataError(error)) throw error;
+          // The batch is stored; retrying cannot help and must not block the stream.
+          this.#options.logger.error(
+            { err: error, consumer: this.#options.name, messages: items.length },
+            "post-write step refused by the database; batch acknowledged without it",
+          );
+        }
+      }, items);
+      if (!ok) return;
+    }
+    for (const item of items) item.msg.ack();
+  }
+
+  async #reject(msg: JsMsg, reason: "invalid_json" | "invalid_schema" | "unprocessable", detail: string) {
+    try {
+      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail);
+      msg.ack();
+    } catch (error) {
+      // Without its dead letter the message must not be lost: let JetStream deliver it again.
+      this.#options.logger.warn(
+        { err: error, subject: msg.subject },
+        "could not dead-letter a message; will retry",
+      );
+      msg.nak(MAX_RETRY_DELAY_MS);
+    }
+  }
+
+  /**
+   * Writes the items, bisecting around data errors (those messages are dead-lettered); returns
+   * the chunks that were written with what `write` returned for each. Items of a write abandoned
+   * because the consumer is stopping are nak'ed and not returned.
+   */
+  async #writeWithRetry(items: Item<T>[]): Promise<{ items: Item<T>[]; result: R }[]> {
+    let result: R | undefined;
+    let dataError: unknown;
+    const ok = await this.#retrying(async () => {
+      try {
+        result = await this.#options.write(items.map((item) => item.value));
+      } catch (error) {
+        if (!this.#options.isDataError(error)) throw error;
+        dataError = error;
+      }
+    }, items);
+    if (!ok) return [];
+    if (dataError === undefined) return [{ items, result: result as R }];
+    const [item] = items;
+    if (items.length === 1 && item) {
+      await this.#reject(
+        item.msg,
+        "unprocessable",
+        dataError instanceof Error ? dataError.message : String(dataError),
+      );
+      return [];
+    }
+    const middle = Math.ceil(items.length / 2);
+    return [
+      ...(await this.#writeWithRetry(items.slice(0, middle))),
+      ...(await this.#writeWithRetry(items.slice(middle))),
+    ];
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, with capped backoff, keeping the items' messages alive
+   * meanwhile and logging an outage once. False when it gave up because the consumer is stopping
+   * (the items are then nak'ed for redelivery).
+   */
+  async #retrying(attempt: () => Promise<void>, items: Item<T>[]): Promise<boolean> {
+    const { logger, name } = this.#options;
+    let delayMs = MIN_RETRY_DELAY_MS;
+    for (;;) {
+      try {
+        await attempt();
+        this.#options.onWriteOutcome?.(true);
+        if (this.#failingSince !== undefined) {
+          logger.info(
+            { consumer: name, outage_ms: Date.now() - this.#failingSince },
+            "database writes resumed",
+          );
+          this.#failingSince = undefined;
+        }
+        return true;
+      } catch (error) {
+        this.#options.onWriteOutcome?.(false);
+        // Once per outage of this consumer, however many batches are retrying.
+        if (this.#failingSince === undefined) {
+          this.#failingSince = Date.now();
+          logger.error({ err: error, consumer: name }, "database write failed; retrying with backoff");
+        }
+        if (this.#stopping) {
+          for (const item of items) item.msg.nak();
+          return false;
+        }
+        for (const item of items) item.msg.working();
+        await sleep(Math.min(delayMs, this.#options.ackWaitMs / 2));
+        delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS);
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

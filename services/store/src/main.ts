@@ -1,0 +1,189 @@
+// The store's composition root: migrates Postgres, then drains the bus's durable consumers
+// into it (evaluating alerts as samples and events land), and runs the rollup, retention and
+// alert jobs, until SIGTERM.
+import {
+  codecs,
+  createDeadletterSink,
+  createLogger,
+  ensureConsumers,
+  exitOnShutdownSignal,
+  loadConfigOrExit,
+  openBus,
+  retryUntilReady,
+  startHeartbeat,
+  storeConsumerDefinitions,
+  streamName,
+} from "@crowsnest/shared";
+import { openPostgres } from "@crowsnest/shared/postgres";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { AlertConfigCache } from "./alerts/alert-config-cache.ts";
+import { AlertEngine } from "./alerts/alert-engine.ts";
+import { AlertPublisher } from "./alerts/alert-publisher.ts";
+import { readConfig } from "./config.ts";
+import type { StoreDatabase } from "./db/database.ts";
+import { isDataError } from "./db/errors.ts";
+import { migrateToLatest } from "./db/migrations.ts";
+import { BatchConsumer } from "./ingest/batch-consumer.ts";
+import { ContainerDirectory } from "./ingest/container-directory.ts";
+import { writeEvents } from "./ingest/event-writer.ts";
+import { HostStatsWriter } from "./ingest/host-stats-writer.ts";
+import { writeInventories } from "./ingest/inventory-writer.ts";
+import { StatsWriter } from "./ingest/stats-writer.ts";
+import { PeriodicJob } from "./jobs/periodic-job.ts";
+import { RetentionJob } from "./retention/retention-job.ts";
+import { RollupJob } from "./rollup/rollup-job.ts";
+
+const config = loadConfigOrExit("store", readConfig);
+const logger = createLogger({ service: "store", level: config.common.logLevel, host: config.hostName });
+let stopping = false;
+let stop: () => Promise<void> = async () => {
+  stopping = true;
+};
+exitOnShutdownSignal({ logger, timeoutMs: config.common.shutdownTimeoutMs, stop: () => stop() });
+
+const database = openPostgres<StoreDatabase>({
+  url: config.databaseUrl,
+  poolSize: config.databasePoolSize,
+  applicationName: `crowsnest-store@${config.hostName}`,
+  onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
+});
+const applied = await retryUntilReady({
+  what: "Postgres migration",
+  attempt: () => migrateToLatest(database.db),
+  logger,
+  isStopping: () => stopping,
+});
+if (applied === undefined) {
+  await database.destroy();
+} else {
+  logger.info({ applied }, "database schema is current");
+  const bus = await openBus({ config: config.common, service: "store", host: config.hostName, logger });
+  const consumerDefinitions = storeConsumerDefinitions(bus.subjects, {
+    maxAckPending: config.ingest.maxAckPending,
+    ackWaitMs: config.ingest.ackWaitMs,
+  });
+  await ensureConsumers(await jetstreamManager(bus.nc), consumerDefinitions, logger);
+
+  const directory = new ContainerDirectory(database.db);
+  const statsWriter = new StatsWriter({ pool: database.pool, directory });
+  const hostStatsWriter = new HostStatsWriter({ pool: database.pool });
+  const deadletters = createDeadletterSink({ js: bus.js, subjects: bus.subjects, service: "store", logger });
+
+  const alertPublisher = new AlertPublisher({ db: database.db, js: bus.js, subjects: bus.subjects, logger });
+  const publisherJob = new PeriodicJob({
+    name: "alert publisher",
+    intervalMs: 1000,
+    run: async () => void (await alertPublisher.publishPending()),
+    logger,
+  });
+  const alertEngine = new AlertEngine({
+    db: database.db,
+    configs: new AlertConfigCache({ db: database.db, logger }),
+    logger,
+    onTransitions: () => void publisherJob.runNow(),
+  });
+  const rollups = new RollupJob({ db: database.db, logger, rawRetentionDays: config.retentionDays.raw });
+  const retention = new RetentionJob({
+    db: database.db,
+    pool: database.pool,
+    logger,
+    days: config.retentionDays,
+  });
+  const jobs = [
+    publisherJob,
+    new PeriodicJob({
+      name: "rollups",
+      intervalMs: config.rollupIntervalMs,
+      run: async () => void (await rollups.run()),
+      logger,
+    }),
+    new PeriodicJob({
+      name: "retention",
+      intervalMs: config.retentionIntervalMs,
+      run: async () => void (await retention.run()),
+      logger,
+    }),
+    new PeriodicJob({ name: "alert sweep", intervalMs: 30_000, run: () => alertEngine.sweep(), logger }),
+  ];
+
+  let databaseReachable = true;
+  const common = {
+    isDataError,
+    deadletters,
+    batchSize: config.ingest.batchSize,
+    batchWaitMs: config.ingest.batchWaitMs,
+    ackWaitMs: config.ingest.ackWaitMs,
+    logger,
+    onWriteOutcome: (ok: boolean) => {
+      databaseReachable = ok;
+    },
+  };
+  const source = (role: "stats" | "events" | "inventory" | "host", stream: "telemetry" | "events") =>
+    bus.js.consumers.get(streamName(bus.subjects, stream), `store-${role}`);
+  const consumers = [
+    new BatchConsumer({
+      ...common,
+      name: "stats",
+      source: await source("stats", "telemetry"),
+      decode: codecs.stats.decode,
+      write: (samples) => statsWriter.write(samples),
+      // Late rollup buckets are marked and alerts evaluated after the samples commit and before
+      // they are acked, batch after batch in delivery order (rollup-marks.ts, alert-engine.ts).
+      afterWrite: async (samples, ids) => {
+        await statsWriter.markLateBuckets(samples);
+        await alertEngine.evaluateSamples(samples, ids);
+      },
+      writeConcurrency: 2,
+    }),
+    new BatchConsumer({
+      ...common,
+      name: "host",
+      source: await source("host", "telemetry"),
+      decode: codecs.hostStats.decode,
+      write: (samples) => hostStatsWriter.write(samples),
+    }),
+    new BatchConsumer({
+      ...common,
+      name: "events",
+      source: await source("events", "events"),
+      decode: codecs.event.decode,
+      write: (events) => writeEvents(database.db, directory, events),
+      afterWrite: (events, ids) => alertEngine.evaluateEvents(events, ids),
+    }),
+    new BatchConsumer({
+      ...common,
+      name: "inventory",
+      source: await source("inventory", "events"),
+      decode: codecs.inventory.decode,
+      write: (inventories) => writeInventories(database.db, directory, inventories),
+    }),
+  ];
+  for (const consumer of consumers) consumer.start();
+  for (const job of jobs) job.start();
+  const heartbeat = startHeartbeat({
+    nc: bus.nc,
+    subjects: bus.subjects,
+    host: config.hostName,
+    service: "store",
+    runtime: null,
+    intervalMs: config.common.heartbeatIntervalMs,
+    livenessFile: config.common.livenessFile,
+    isConnected: () => databaseReachable,
+    logger,
+  });
+  logger.info({ consumers: consumerDefinitions.map((d) => d.config.durable_name) }, "store started");
+
+  stop = async () => {
+    heartbeat.stop();
+    rollups.stop();
+    retention.stop();
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
+    await Promise.all(jobs.map((job) => job.stop()));
+    // What the last batches fired goes out before the connection closes (the rest on next start).
+    await alertPublisher.publishPending().catch((error: unknown) => {
+      logger.warn({ err: error }, "could not publish the last alert transitions; they go out on next start");
+    });
+    await bus.drain();
+    await database.destroy();
+  };
+}

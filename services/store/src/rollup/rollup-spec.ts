@@ -1,0 +1,101 @@
+// What the hourly and daily rollups hold, declared once: migration 0003 creates the tables from
+// it and the rollup job builds its statements from it, so the two cannot disagree. The tables
+// have shipped with these columns: a new column needs a new migration and a new entry here.
+//
+// Every averaged value keeps its sum and the number of samples that had it, so daily rows
+// built from hourly rows are exact (sample-weighted), and the average is a generated column.
+
+export type RollupGranularity = "hourly" | "daily";
+export type RollupSubject = "container" | "host";
+export type RollupSeries = `${RollupSubject}_${RollupGranularity}`;
+
+export interface Gauge {
+  /** Raw column, also the prefix of the rollup columns `<column>_samples|_sum|_avg|_max`. */
+  column: string;
+  /** SQL type of the sum and max (bigint for bytes, exact; double for percentages and rates). */
+  type: "bigint" | "double precision";
+  max: boolean;
+}
+
+export interface RollupSpec {
+  subject: RollupSubject;
+  raw: "container_stats" | "host_stats";
+  key: "container_id" | "host_id";
+  gauges: readonly Gauge[];
+  /** Cumulative byte counters: `<column>` in the rollup is the bytes moved within the bucket. */
+  counters: readonly string[];
+}
+
+export const CONTAINER_ROLLUP: RollupSpec = {
+  subject: "container",
+  raw: "container_stats",
+  key: "container_id",
+  gauges: [
+    { column: "cpu_percent", type: "double precision", max: true },
+    { column: "mem_used", type: "bigint", max: true },
+    { column: "mem_limit", type: "bigint", max: false },
+    { column: "net_rx_bytes_per_s", type: "double precision", max: true },
+    { column: "net_tx_bytes_per_s", type: "double precision", max: true },
+    { column: "blk_read_bytes_per_s", type: "double precision", max: true },
+    { column: "blk_write_bytes_per_s", type: "double precision", max: true },
+  ],
+  counters: ["net_rx_bytes", "net_tx_bytes", "blk_read_bytes", "blk_write_bytes"],
+};
+
+export const HOST_ROLLUP: RollupSpec = {
+  subject: "host",
+  raw: "host_stats",
+  key: "host_id",
+  gauges: [
+    { column: "cpu_percent", type: "double precision", max: true },
+    { column: "mem_used", type: "bigint", max: true },
+    { column: "mem_total", type: "bigint", max: false },
+    { column: "load_1", type: "double precision", max: true },
+  ],
+  counters: [],
+};
+
+export const ROLLUP_SPECS: readonly RollupSpec[] = [CONTAINER_ROLLUP, HOST_ROLLUP];
+
+export function rollupTable(spec: RollupSpec, granularity: RollupGranularity): string {
+  return `${spec.raw}_${granularity}`;
+}
+
+/** The rollup columns in table order (without key and bucket), with their SQL types. */
+export function rollupColumns(spec: RollupSpec): { name: string; type: string }[] {
+  const columns: { name: string; type: string }[] = [{ name: "samples", type: "integer NOT NULL" }];
+  for (const gauge of spec.gauges) {
+    columns.push({ name: `${gauge.column}_samples`, type: "integer NOT NULL" });
+    columns.push({ name: `${gauge.column}_sum`, type: gauge.type });
+    if (gauge.max) columns.push({ name: `${gauge.column}_max`, type: gauge.type });
+  }
+  for (const counter of spec.counters) columns.push({ name: counter, type: "bigint" });
+  return columns;
+}
+
+/** DDL of the four rollup tables (migration 0003). */
+export function rollupTableSql(): string[] {
+  const statements: string[] = [];
+  for (const spec of ROLLUP_SPECS) {
+    for (const granularity of ["hourly", "daily"] as const) {
+      const table = rollupTable(spec, granularity);
+      const averages = spec.gauges.map(
+        (gauge) =>
+          `${gauge.column}_avg double precision GENERATED ALWAYS AS ` +
+          `(${gauge.column}_sum::double precision / NULLIF(${gauge.column}_samples, 0)) STORED`,
+      );
+      const columns = rollupColumns(spec).map((column) => `${column.name} ${column.type}`);
+      statements.push(
+        `CREATE TABLE ${table} (
+          ${spec.key} bigint NOT NULL,
+          bucket timestamptz NOT NULL,
+          ${[...columns, ...averages].join(",\n          ")},
+          PRIMARY KEY (${spec.key}, bucket)
+        )`,
+      );
+      // Top consumers over a period and retention both select by bucket across all keys.
+      statements.push(`CREATE INDEX ${table}_bucket ON ${table} (bucket)`);
+    }
+  }
+  return statements;
+}

@@ -1,0 +1,90 @@
+// The watcher's configuration: the only module that reads process.env. Every variable is
+// declared once in watcherEnv (which also documents them and is checked against
+// docker-compose.yml) and parsed into a typed WatcherConfig.
+import {
+  type CommonConfig,
+  commonConfigFrom,
+  commonEnv,
+  type EnvSource,
+  envInteger,
+  parseEnv,
+  runtimeEnv,
+} from "@crowsnest/shared";
+
+export const watcherEnv = {
+  ...commonEnv,
+  ...runtimeEnv,
+  CROWSNEST_INVENTORY_INTERVAL_MS: envInteger({
+    description:
+      "How often the full container inventory is republished, besides at start and after reconnects.",
+    default: 300_000,
+    min: 10_000,
+    max: 86_400_000,
+  }),
+  CROWSNEST_DOCKER_TIMEOUT_MS: envInteger({
+    description:
+      "How long one Docker API call (list, inspect, opening a log stream, replaying missed events) may take before it is abandoned.",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+  }),
+  CROWSNEST_INSPECT_CONCURRENCY: envInteger({
+    description:
+      "How many containers are inspected at the same time when the watcher looks at every container (inventories, resynchronization).",
+    default: 8,
+    min: 1,
+    max: 128,
+  }),
+  CROWSNEST_LOGS_MAX_CONCURRENT: envInteger({
+    description:
+      "Most log requests (follow or not) served at the same time; one more is answered `runtime_unavailable` at once.",
+    default: 16,
+    min: 1,
+    max: 1024,
+  }),
+  CROWSNEST_LOGS_FOLLOW_MAX_MS: envInteger({
+    description: "Longest a follow-mode log request streams before it ends with `done: true`.",
+    default: 600_000,
+    min: 1000,
+    max: 86_400_000,
+  }),
+  CROWSNEST_LOGS_FOLLOW_PROBE_INTERVAL_MS: envInteger({
+    description:
+      "How often a follow-mode log stream sends an empty chunk that tells the requester the stream is alive and ends the stream when nobody is subscribed to the reply inbox any more.",
+    default: 5000,
+    min: 200,
+    max: 600_000,
+  }),
+} as const;
+
+export interface WatcherConfig {
+  common: CommonConfig;
+  /** Undefined: use the host name dockerd reports. */
+  hostName: string | undefined;
+  dockerSocketPath: string;
+  inventoryIntervalMs: number;
+  dockerTimeoutMs: number;
+  inspectConcurrency: number;
+  logsMaxConcurrent: number;
+  logsFollowMaxMs: number;
+  logsFollowProbeIntervalMs: number;
+}
+
+export function parseWatcherConfig(env: EnvSource): WatcherConfig {
+  const values = parseEnv(watcherEnv, env);
+  return {
+    common: commonConfigFrom(values),
+    hostName: values.CROWSNEST_HOST_NAME,
+    dockerSocketPath: values.CROWSNEST_DOCKER_SOCKET,
+    inventoryIntervalMs: values.CROWSNEST_INVENTORY_INTERVAL_MS,
+    dockerTimeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
+    inspectConcurrency: values.CROWSNEST_INSPECT_CONCURRENCY,
+    logsMaxConcurrent: values.CROWSNEST_LOGS_MAX_CONCURRENT,
+    logsFollowMaxMs: values.CROWSNEST_LOGS_FOLLOW_MAX_MS,
+    logsFollowProbeIntervalMs: values.CROWSNEST_LOGS_FOLLOW_PROBE_INTERVAL_MS,
+  };
+}
+
+export function readConfig(): WatcherConfig {
+  return parseWatcherConfig(process.env);
+}

@@ -1,0 +1,184 @@
+// Lifecycle events as a subscriber of the bus sees them, from real containers on the real
+// dockerd: an OOM kill, a health check that flips, pause and unpause, rename and kill.
+import { ANY, type Bus, codecs, createLogger, type EventMessage, openBus } from "@crowsnest/shared";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteTestStreams } from "../../../test/support/bus-fixtures.ts";
+import { startWorkload, testDocker, type Workload } from "../../../test/support/docker-workloads.ts";
+import {
+  connectTestNats,
+  eventually,
+  natsUrl,
+  testSubjectPrefix,
+  uniqueSuffix,
+} from "../../../test/support/test-env.ts";
+import { parseWatcherConfig } from "./config.ts";
+import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
+import { createWatcher, type Watcher } from "./watcher.ts";
+
+const MiB = 1024 * 1024;
+const SECOND_NS = 1_000_000_000;
+
+describe("watcher events from real containers", () => {
+  const docker = testDocker();
+  const host = `itest-events-${uniqueSuffix()}`;
+  const prefix = testSubjectPrefix();
+  const config = parseWatcherConfig({
+    CROWSNEST_NATS_URL: natsUrl(),
+    CROWSNEST_SUBJECT_PREFIX: prefix,
+    CROWSNEST_HOST_NAME: host,
+  });
+  const events: EventMessage[] = [];
+  const undecodable: string[] = [];
+  const workloads: Workload[] = [];
+  let bus: Bus;
+  let nc: NatsConnection;
+  let subscription: Subscription;
+  let watcher: Watcher;
+
+  const eventsOf = (id: string, action?: string) =>
+    events.filter(
+      (event) => event.actor.external_id === id && (action === undefined || event.action === action),
+    );
+  const waitFor = (id: string, action: string, what: string, timeoutMs = 15_000) =>
+    eventually(() => eventsOf(id, action)[0], { timeoutMs, what });
+
+  beforeAll(async () => {
+    const logger = createLogger({ service: "watcher", level: "silent", host });
+    bus = await openBus({ config: config.common, service: "watcher", host, logger });
+    nc = await connectTestNats();
+    subscription = nc.subscribe(bus.subjects.event(host, "docker", ANY, ANY));
+    void (async () => {
+      for await (const message of subscription) {
+        const decoded = codecs.event.decode(message.data);
+        if (decoded.ok) events.push(decoded.value);
+        else undecodable.push(decoded.detail);
+      }
+    })();
+    await nc.flush();
+    watcher = createWatcher({
+      docker: createDockerodeApi({ socketPath: "/var/run/docker.sock" }),
+      js: bus.js,
+      subjects: bus.subjects,
+      host,
+      logger,
+      inventoryIntervalMs: config.inventoryIntervalMs,
+      dockerTimeoutMs: config.dockerTimeoutMs,
+      maxPayloadBytes: () => bus.nc.info?.max_payload ?? MiB,
+    });
+    watcher.start();
+    await eventually(() => (watcher.isConnected() ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the watcher to follow events",
+    });
+  });
+
+  afterAll(async () => {
+    await watcher?.stop();
+    subscription?.unsubscribe();
+    await Promise.all(workloads.map((workload) => workload.remove()));
+    if (nc) {
+      await deleteTestStreams(nc, prefix);
+      await nc.close();
+    }
+    await bus?.drain();
+  });
+
+  it("reports an OOM kill: the oom event, then a die with exit code 137 and oom_killed", async () => {
+    // /dev/shm is tmpfs charged to the container's memory; ShmSize is raised so that the
+    // memory limit, not the size of /dev/shm, is what stops dd.
+    const workload = await startWorkload(docker, {
+      script: "exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
+      namePrefix: "crowsnest-events-oom",
+      hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB, ShmSize: 512 * MiB },
+    });
+    workloads.push(workload);
+    const die = await waitFor(workload.id, "die", "the die of the OOM-killed container");
+    const oom = await waitFor(workload.id, "oom", "the oom event");
+    expect(die).toMatchObject({ exit_code: 137, oom_killed: true, synthesized: false });
+    expect(oom).toMatchObject({ exit_code: null, oom_killed: null });
+    expect(BigInt(oom.ts_nano ?? "0")).toBeLessThanOrEqual(BigInt(die.ts_nano ?? "0"));
+    expect((await workload.container.inspect()).State.OOMKilled).toBe(true);
+  });
+
+  it("does not call a plain SIGKILL an OOM kill", async () => {
+    const workload = await startWorkload(docker, { script: "sleep 60", namePrefix: "crowsnest-events-kill" });
+    workloads.push(workload);
+    await waitFor(workload.id, "start", "the start");
+    await workload.container.kill({ signal: "SIGKILL" });
+    const kill = await waitFor(workload.id, "kill", "the kill event");
+    const die = await waitFor(workload.id, "die", "the die after SIGKILL");
+    expect(kill.signal).toBe("9");
+    expect(die).toMatchObject({ exit_code: 137, oom_killed: false });
+  });
+
+  it("reports a health check that fails, then passes, with the failing streak and the probe's output", async () => {
+    const workload = await startWorkload(docker, {
+      script: "sleep 4; touch /tmp/ok; sleep 60",
+      namePrefix: "crowsnest-events-health",
+      healthcheck: {
+        Test: ["CMD-SHELL", "if test -f /tmp/ok; then echo ready; else echo not ready yet; exit 1; fi"],
+        Interval: SECOND_NS,
+        Timeout: SECOND_NS,
+        Retries: 1,
+        StartPeriod: 0,
+      },
+    });
+    workloads.push(workload);
+    const healthy = await eventually(
+      () => eventsOf(workload.id, "health_status").find((event) => event.health_status === "healthy"),
+      { timeoutMs: 20_000, what: "the healthy event" },
+    );
+    const statuses = eventsOf(workload.id, "health_status");
+    expect(statuses.map((event) => event.health_status)).toEqual(["unhealthy", "healthy"]);
+    const unhealthy = statuses[0];
+    expect(Number(unhealthy?.attributes.health_failing_streak)).toBeGreaterThanOrEqual(1);
+    expect(unhealthy?.attributes.health_output).toContain("not ready yet");
+    expect(healthy.attributes.health_failing_streak).toBe("0");
+    expect(healthy.attributes.health_output).toContain("ready");
+    expect(healthy.attributes.health_output).not.toContain("not ready");
+    expect(Date.parse(healthy.ts) - Date.parse(unhealthy?.ts ?? "")).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("reports pause and unpause, rename under the new name, and the kill's signal", async () => {
+    const workload = await startWorkload(docker, {
+      script: 'trap "exit 0" TERM; while :; do sleep 0.2; done',
+      namePrefix: "crowsnest-events-pause",
+    });
+    workloads.push(workload);
+    await waitFor(workload.id, "start", "the start");
+    await workload.container.pause();
+    await workload.container.unpause();
+    const renamed = `${workload.name}-renamed`;
+    await workload.container.rename({ name: renamed });
+    await workload.container.kill({ signal: "SIGTERM" });
+    await waitFor(workload.id, "die", "the die after SIGTERM");
+    await workload.container.remove();
+    await waitFor(workload.id, "destroy", "the destroy");
+
+    expect(eventsOf(workload.id).map((event) => event.action)).toEqual([
+      "create",
+      "start",
+      "pause",
+      "unpause",
+      "rename",
+      "kill",
+      "die",
+      "destroy",
+    ]);
+    expect(eventsOf(workload.id, "rename")[0]).toMatchObject({
+      actor: { name: renamed },
+      attributes: { oldName: `/${workload.name}` },
+    });
+    expect(eventsOf(workload.id, "kill")[0]?.signal).toBe("15");
+    expect(eventsOf(workload.id, "die")[0]).toMatchObject({
+      exit_code: 0,
+      oom_killed: false,
+      actor: { name: renamed },
+    });
+    const nanos = eventsOf(workload.id).map((event) => BigInt(event.ts_nano ?? "0"));
+    expect([...nanos].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(nanos);
+    expect(events.every((event) => !event.synthesized)).toBe(true);
+    expect(undecodable).toEqual([]);
+  });
+});

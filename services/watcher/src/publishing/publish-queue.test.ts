@@ -1,0 +1,58 @@
+import { createLogger } from "@crowsnest/shared";
+import { describe, expect, it } from "vitest";
+import { createPublishQueue, type JetStreamPublisher } from "./publish-queue.ts";
+
+const logger = createLogger({ service: "watcher", level: "silent" });
+const message = (n: number) => ({ subject: `s.${n}`, data: new Uint8Array([n]), msgID: `id-${n}` });
+
+/** Fails the first `failures` publish calls, then stores everything. */
+function flakyJetStream(failures: number): JetStreamPublisher & { stored: string[]; calls: number } {
+  const js = {
+    stored: [] as string[],
+    calls: 0,
+    async publish(subject: string, _payload: Uint8Array, options: { msgID: string }) {
+      js.calls += 1;
+      if (js.calls <= failures) throw new Error("timeout");
+      js.stored.push(`${subject} ${options.msgID}`);
+      return {};
+    },
+  };
+  return js;
+}
+
+describe("createPublishQueue", () => {
+  it("publishes in order, retrying a failed message before the ones behind it", async () => {
+    const js = flakyJetStream(3);
+    const queue = createPublishQueue({ js, logger, retry: { initialMs: 1, maxMs: 2 } });
+    for (const n of [1, 2, 3]) queue.enqueue(message(n));
+    await queue.drain();
+    expect(js.stored).toEqual(["s.1 id-1", "s.2 id-2", "s.3 id-3"]);
+    expect(queue.pending).toBe(0);
+  });
+
+  it("drops the oldest queued messages when full, never the one in flight", async () => {
+    const js = flakyJetStream(5);
+    const queue = createPublishQueue({ js, logger, maxQueued: 2, retry: { initialMs: 1, maxMs: 1 } });
+    for (const n of [1, 2, 3, 4]) queue.enqueue(message(n));
+    await queue.drain();
+    expect(js.stored).toEqual(["s.1 id-1", "s.4 id-4"]);
+    expect(queue.dropped).toBe(2);
+  });
+
+  it("gives up after a few attempts once closed, so shutdown ends while NATS is away", async () => {
+    const js = flakyJetStream(Number.POSITIVE_INFINITY);
+    const queue = createPublishQueue({
+      js,
+      logger,
+      retry: { initialMs: 1, maxMs: 1 },
+      attemptsAfterClose: 2,
+    });
+    queue.enqueue(message(1));
+    queue.enqueue(message(2));
+    await queue.close();
+    expect(queue.dropped).toBe(2);
+    queue.enqueue(message(3));
+    expect(queue.dropped).toBe(3);
+    expect(queue.pending).toBe(0);
+  });
+});

@@ -1,0 +1,128 @@
+// Publishes the watcher's messages to JetStream one at a time, in the order they were queued,
+// retrying each until the server has stored it. Reading dockerd's event stream never waits
+// on NATS: dockerd drops events for a subscriber that does not keep up, so a NATS outage
+// must back up here (bounded), not in the socket.
+import type { Logger } from "@crowsnest/shared";
+import { abortableSleep } from "../retry/abortable-sleep.ts";
+import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
+
+/** The subset of @nats-io/jetstream's JetStreamClient the queue uses. */
+export interface JetStreamPublisher {
+  publish(subject: string, payload: Uint8Array, options: { msgID: string }): Promise<unknown>;
+}
+
+export interface OutgoingMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** JetStream de-duplicates on it, which makes retrying a publish that timed out safe. */
+  readonly msgID: string;
+}
+
+export interface PublishQueueOptions {
+  js: JetStreamPublisher;
+  logger: Logger;
+  /** Messages held while NATS is unreachable; beyond it the oldest is dropped. */
+  maxQueued?: number;
+  retry?: BackoffOptions;
+  /** After close(), attempts per message before it is given up, so shutdown ends on its own. */
+  attemptsAfterClose?: number;
+}
+
+export interface PublishQueue {
+  enqueue(message: OutgoingMessage): void;
+  /** Resolves when everything queued so far has been published or given up. */
+  drain(): Promise<void>;
+  /** Stops accepting messages and drains what is queued. */
+  close(): Promise<void>;
+  readonly pending: number;
+  readonly dropped: number;
+}
+
+export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
+  const { js, logger } = options;
+  const maxQueued = options.maxQueued ?? 10_000;
+  const attemptsAfterClose = options.attemptsAfterClose ?? 3;
+  const backoff = new CappedBackoff(options.retry ?? { initialMs: 250, maxMs: 5000 });
+  const queue: OutgoingMessage[] = [];
+  const closing = new AbortController();
+  let worker: Promise<void> | undefined;
+  let dropped = 0;
+  let failing = false;
+  let overflowing = false;
+
+  const publishHead = async (message: OutgoingMessage): Promise<void> => {
+    let attemptsSinceClose = 0;
+    for (;;) {
+      try {
+        await js.publish(message.subject, message.data, { msgID: message.msgID });
+        if (failing) {
+          logger.info({ retries: backoff.failures }, "publishing to JetStream again");
+          failing = false;
+        }
+        backoff.reset();
+        return;
+      } catch (error) {
+        if (!failing) {
+          // Logged once per outage; every retry after this is debug.
+          logger.warn({ err: error, subject: message.subject }, "JetStream publish failed; retrying");
+          failing = true;
+        } else {
+          logger.debug({ err: error, subject: message.subject }, "JetStream publish failed again");
+        }
+        if (closing.signal.aborted && ++attemptsSinceClose >= attemptsAfterClose) {
+          dropped += 1;
+          logger.error({ subject: message.subject, msg_id: message.msgID }, "gave up publishing at shutdown");
+          return;
+        }
+        await abortableSleep(backoff.next(), closing.signal);
+      }
+    }
+  };
+
+  const work = async (): Promise<void> => {
+    for (let message = queue[0]; message !== undefined; message = queue[0]) {
+      await publishHead(message);
+      // An overflow never drops the head, so the head is still the message just published.
+      queue.shift();
+    }
+    worker = undefined;
+  };
+
+  const drain = async (): Promise<void> => {
+    while (worker !== undefined) await worker;
+  };
+
+  return {
+    enqueue(message) {
+      if (closing.signal.aborted) {
+        dropped += 1;
+        logger.warn({ subject: message.subject }, "message queued after shutdown began; dropped");
+        return;
+      }
+      queue.push(message);
+      if (queue.length > maxQueued) {
+        // Drop the oldest message that is not being published right now.
+        queue.splice(1, 1);
+        dropped += 1;
+        if (!overflowing) {
+          logger.error({ max_queued: maxQueued }, "publish queue full; dropping the oldest messages");
+          overflowing = true;
+        }
+      } else if (overflowing && queue.length < maxQueued / 2) {
+        overflowing = false;
+      }
+      worker ??= work();
+    },
+    drain,
+    async close() {
+      closing.abort();
+      await drain();
+    },
+    get pending() {
+      return queue.length;
+    },
+    get dropped() {
+      return dropped;
+    },
+  };
+}

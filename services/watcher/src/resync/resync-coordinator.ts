@@ -1,0 +1,125 @@
+// What happens once a Docker event subscription is in place: look at every container, publish
+// the transitions missed since the last look (none at startup: there is nothing to compare
+// with), then the inventory. Runs on the follower's event chain, so replayed events are
+// applied before and the new stream's events after it.
+import { codecs, type Logger, type Subjects } from "@crowsnest/shared";
+import type { SubscriptionReason } from "../events/docker-event-follower.ts";
+import type { ContainerObserver, ObservedContainer } from "../inventory/container-observer.ts";
+import type { InventoryPublisher } from "../inventory/inventory-publisher.ts";
+import type { PublishQueue } from "../publishing/publish-queue.ts";
+import { abortableSleep } from "../retry/abortable-sleep.ts";
+import type { ContainerSnapshot, ContainerStateTracker } from "./container-state-tracker.ts";
+
+export interface ResyncCoordinatorOptions {
+  observe: ContainerObserver;
+  tracker: ContainerStateTracker;
+  queue: Pick<PublishQueue, "enqueue">;
+  inventory: Pick<InventoryPublisher, "publishContainers">;
+  subjects: Subjects;
+  host: string;
+  logger: Logger;
+  /** Looks at the host this many times before giving up until the next reconnect. */
+  attempts?: number;
+  retryDelayMs?: number;
+  now?: () => number;
+}
+
+export type ResyncCoordinator = (reason: SubscriptionReason, signal: AbortSignal) => Promise<void>;
+
+export function toSnapshot(observed: ObservedContainer): ContainerSnapshot {
+  const { inspected, listed, info } = observed;
+  if (inspected !== undefined) {
+    return {
+      id: inspected.id,
+      name: inspected.name,
+      image: inspected.image,
+      labels: inspected.labels,
+      state: inspected.state,
+      detailed: true,
+      createdNano: inspected.createdNano,
+      startedNano: inspected.startedNano,
+      finishedNano: inspected.finishedNano,
+      exitCode: inspected.exitCode,
+      oomKilled: inspected.oomKilled,
+      health: inspected.health?.status ?? null,
+    };
+  }
+  const createdSeconds = listed.Created;
+  return {
+    id: info.external_id,
+    name: info.name,
+    image: info.image,
+    labels: info.labels,
+    state: info.state,
+    detailed: false,
+    createdNano:
+      createdSeconds !== undefined && Number.isSafeInteger(createdSeconds) && createdSeconds > 0
+        ? BigInt(createdSeconds) * 1_000_000_000n
+        : undefined,
+    startedNano: undefined,
+    finishedNano: undefined,
+    exitCode: null,
+    oomKilled: null,
+    health: null,
+  };
+}
+
+export function createResyncCoordinator(options: ResyncCoordinatorOptions): ResyncCoordinator {
+  const { observe, tracker, queue, inventory, subjects, host, logger } = options;
+  const attempts = options.attempts ?? 3;
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  const now = options.now ?? Date.now;
+
+  return async (reason, signal) => {
+    let observed: ObservedContainer[] | undefined;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
+      try {
+        observed = await observe();
+        break;
+      } catch (error) {
+        lastError = error;
+        if (attempt < attempts) await abortableSleep(retryDelayMs * attempt, signal);
+      }
+    }
+    if (observed === undefined) {
+      if (!signal.aborted) {
+        logger.warn(
+          { err: lastError, reason, attempts },
+          "cannot list containers; missed transitions and the inventory wait for the next reconnect",
+        );
+      }
+      return;
+    }
+    const events = tracker.reconcile(
+      observed.map(toSnapshot),
+      { host, nowMs: now() },
+      { seed: reason === "startup" },
+    );
+    for (const event of events) {
+      const encoded = codecs.event.encode(event);
+      if (!encoded.ok) {
+        logger.error(
+          { detail: encoded.detail, event_id: event.event_id },
+          "synthesized event failed validation; not published",
+        );
+        continue;
+      }
+      queue.enqueue({
+        subject: subjects.event(host, "docker", "container", event.action),
+        data: encoded.data,
+        msgID: event.event_id,
+      });
+    }
+    if (events.length > 0) {
+      logger.info(
+        { reason, synthesized: events.length, actions: events.map((event) => event.action) },
+        "published transitions missed while the event stream was down",
+      );
+    }
+    inventory.publishContainers(
+      reason,
+      observed.map((container) => container.info),
+    );
+  };
+}

@@ -1,0 +1,415 @@
+// Answers `<prefix>.v1.rpc.<host>.logs`: a container's log lines, demultiplexed and tagged
+// with their stream in the order they were written, sent to the request's reply subject as
+// chunks that each fit the server's max payload, `seq` counting from 0, the last with
+// `done: true` (or, when something broke midway, an error message ends the reply).
+//
+// Follow mode streams chunks as lines arrive, batched for a moment, until the container's
+// output ends, the time limit passes, the watcher stops (each a last chunk with `done: true`),
+// or the requester is gone. Gone is detected without asking anything of the requester: every
+// probe interval an empty chunk goes out as a NATS request, and the server answers "no
+// responders" as soon as nobody is subscribed to the reply inbox any more; a requester that is
+// still there simply receives an empty chunk (which also tells it the stream is alive).
+import { codecs, type Logger, type LogsRequest, type RpcError } from "@crowsnest/shared";
+import { withDeadline } from "@crowsnest/shared/util/call-deadline";
+import { parseContainerInspect } from "../docker/container-inspect-parser.ts";
+import type { DockerApi, DockerLogStream } from "../docker/docker-api.ts";
+import { dockerErrorMessage } from "../docker/docker-errors.ts";
+import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
+import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
+import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
+import { containerReference } from "./container-reference.ts";
+import { dockerFailureReply } from "./docker-failure-reply.ts";
+import { isNoRespondersError, type RpcConnection, type RpcMessage } from "./rpc-connection.ts";
+import { encodeLogsReply, errorReply, logsChunk } from "./rpc-replies.ts";
+
+export interface LogsResponderOptions {
+  docker: Pick<DockerApi, "inspectContainer" | "containerLogs">;
+  nc: Pick<RpcConnection, "publish" | "request" | "flush">;
+  logger: Logger;
+  /** Deadline of the inspect and of opening the log stream. */
+  dockerTimeoutMs: number;
+  /** Log requests served at once; one more is answered `runtime_unavailable`. */
+  maxConcurrent: number;
+  /** Longest a request streams (follow mode ends with `done: true` then). */
+  maxDurationMs: number;
+  /** How often a follow stream sends its empty probe chunk. */
+  probeIntervalMs: number;
+  /** How long a probe waits for "no responders" (a requester that is there never answers). */
+  probeTimeoutMs?: number;
+  /** How long follow mode gathers lines before it sends a chunk that is not full. */
+  batchDelayMs?: number;
+  /** The server's max payload, read for every request. */
+  maxPayloadBytes: () => number;
+}
+
+export interface LogsResponder {
+  handle(message: RpcMessage): Promise<void>;
+  /** Ends every stream in progress (follow ones with `done: true`) and waits for them. */
+  stop(): Promise<void>;
+  readonly active: number;
+}
+
+type EndReason = "stream_ended" | "time_limit" | "requester_gone" | "stopping" | "bus_unavailable";
+
+// Core NATS messages have no headers here, so a chunk may take the whole max payload but
+// for this margin, kept in case a server counts a little more than the payload.
+const PAYLOAD_MARGIN_BYTES = 64;
+
+/** Sends one reply's messages in order, numbering chunks. */
+class ReplySender {
+  readonly #nc: LogsResponderOptions["nc"];
+  readonly #inbox: string;
+  readonly #logger: Logger;
+  readonly #onFailure: () => void;
+  #seq = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #failed = false;
+
+  constructor(nc: LogsResponderOptions["nc"], inbox: string, logger: Logger, onFailure: () => void) {
+    this.#nc = nc;
+    this.#inbox = inbox;
+    this.#logger = logger;
+    this.#onFailure = onFailure;
+  }
+
+  get sentChunks(): number {
+    return this.#seq;
+  }
+
+  #encode(lines: readonly AssembledLine[], done: boolean): Uint8Array {
+    const { data, failure } = encodeLogsReply(logsChunk(this.#seq, lines, done));
+    this.#seq += 1;
+    if (failure !== undefined) this.#logger.error({ detail: failure }, "log chunk failed validation");
+    return data;
+  }
+
+  #enqueue(work: () => Promise<void> | void): Promise<void> {
+    this.#chain = this.#chain.then(async () => {
+      if (this.#failed) return;
+      try {
+        await work();
+      } catch (error) {
+        this.#failed = true;
+        this.#logger.warn({ err: error }, "cannot send log chunks; request abandoned");
+        this.#onFailure();
+      }
+    });
+    return this.#chain;
+  }
+
+  /** Queues a chunk; resolves once the server has it (backpressure for a fast container). */
+  send(lines: readonly AssembledLine[], done: boolean): Promise<void> {
+    return this.#enqueue(async () => {
+      this.#nc.publish(this.#inbox, this.#encode(lines, done));
+      await this.#nc.flush();
+    });
+  }
+
+  /** Queues an error message, which ends the reply. */
+  fail(reply: RpcError): Promise<void> {
+    return this.#enqueue(() => {
+      const { data } = encodeLogsReply(reply);
+      this.#nc.publish(this.#inbox, data);
+    });
+  }
+
+  /** Sends an empty chunk as a request: "gone" when the server says nobody listens to the inbox. */
+  probe(timeoutMs: number): Promise<"gone" | "there" | "unknown"> {
+    let pending: Promise<unknown> | undefined;
+    const queued = this.#enqueue(() => {
+      // request() publishes before it returns, so the chunk stays in order; its answer is not awaited here.
+      pending = this.#nc.request(this.#inbox, this.#encode([], false), { timeout: timeoutMs });
+      pending.catch(() => undefined);
+    });
+    return queued.then(async () => {
+      if (pending === undefined) return "unknown";
+      try {
+        await pending;
+        return "there";
+      } catch (error) {
+        if (isNoRespondersError(error)) return "gone";
+        return error instanceof Error && error.name === "TimeoutError" ? "there" : "unknown";
+      }
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.#chain;
+  }
+}
+
+function dockerTime(timestamp: string | null): string | undefined {
+  return timestamp === null ? undefined : nanosToDockerTime(msToNanos(Date.parse(timestamp)));
+}
+
+export function createLogsResponder(options: LogsResponderOptions): LogsResponder {
+  const { docker, nc, logger, dockerTimeoutMs } = options;
+  const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(1000, options.probeIntervalMs);
+  const batchDelayMs = options.batchDelayMs ?? 50;
+  const running = new Set<AbortController>();
+  const handlers = new Set<Promise<void>>();
+  let active = 0;
+
+  /** For answers outside a reply stream: a bus that is closing must not turn into an unhandled error. */
+  const publishQuietly = (inbox: string, reply: RpcError): void => {
+    try {
+      nc.publish(inbox, encodeLogsReply(reply).data);
+    } catch (error) {
+      logger.warn({ err: error }, "cannot answer a log request");
+    }
+  };
+
+  const serve = async (inbox: string, request: LogsRequest, ref: string, stopped: AbortSignal) => {
+    const log = logger.child({ container: ref, follow: request.follow });
+    let ended: EndReason | undefined;
+    let stream: DockerLogStream | undefined;
+    const end = (reason: EndReason): void => {
+      ended ??= reason;
+      stream?.destroy();
+    };
+    const sender = new ReplySender(nc, inbox, log, () => end("bus_unavailable"));
+
+    let inspected: ReturnType<typeof parseContainerInspect>;
+    try {
+      const json = await withDeadline(`inspecting container ${ref}`, dockerTimeoutMs, (signal) =>
+        docker.inspectContainer(ref, { signal: AbortSignal.any([signal, stopped]) }),
+      );
+      inspected = parseContainerInspect(json);
+    } catch (error) {
+      await sender.fail(dockerFailureReply(error, ref));
+      return;
+    }
+    if (inspected === undefined) {
+      await sender.fail(errorReply("internal", "dockerd answered the inspect without a container"));
+      return;
+    }
+    const since = dockerTime(request.since);
+    const until = dockerTime(request.until);
+    const window = {
+      ...(since === undefined ? {} : { since }),
+      ...(until === undefined ? {} : { until }),
+    };
+    // dockerd 20.10 (json-file) counts `tail` over both streams before it filters by stream, so
+    // "the last N stderr lines" can come back short, or empty when stdout wrote last. For one
+    // stream with a tail, find a tail that covers N lines of it, read that, keep the last N.
+    let dockerTail: number | undefined = request.tail;
+    const keepLast =
+      request.stream !== "both" && request.tail > 0 && !inspected.tty ? request.tail : undefined;
+    if (keepLast !== undefined) {
+      try {
+        dockerTail = await withDeadline(`reading the logs of ${ref}`, dockerTimeoutMs, (signal) =>
+          tailCoveringStream(docker, inspected.id, request, window, AbortSignal.any([signal, stopped])),
+        );
+      } catch (error) {
+        await sender.fail(dockerFailureReply(error, ref));
+        return;
+      }
+    }
+    try {
+      stream = await withDeadline(`opening the logs of ${ref}`, dockerTimeoutMs, (signal) =>
+        docker.containerLogs(
+          inspected.id,
+          {
+            stdout: request.stream !== "stderr",
+            stderr: request.stream !== "stdout",
+            timestamps: request.timestamps,
+            follow: request.follow,
+            ...(dockerTail === undefined ? {} : { tail: dockerTail }),
+            ...window,
+          },
+          AbortSignal.any([signal, stopped]),
+        ),
+      );
+    } catch (error) {
+      await sender.fail(dockerFailureReply(error, ref));
+      return;
+    }
+    const opened = stream;
+    const onStop = () => end("stopping");
+    stopped.addEventListener("abort", onStop, { once: true });
+    if (stopped.aborted) end("stopping");
+    const timeLimit = setTimeout(() => end("time_limit"), options.maxDurationMs);
+
+    const assembler = createLogLineAssembler({ tty: inspected.tty, timestamps: request.timestamps });
+    const packer = new LogChunkPacker(options.maxPayloadBytes() - PAYLOAD_MARGIN_BYTES);
+    let batchTimer: NodeJS.Timeout | undefined;
+    let probeTimer: NodeJS.Timeout | undefined;
+    if (request.follow) {
+      probeTimer = setInterval(() => {
+        void sender.probe(probeTimeoutMs).then((answer) => {
+          if (answer === "gone") end("requester_gone");
+        });
+      }, options.probeIntervalMs);
+    }
+
+    let readError: unknown;
+    let lines = 0;
+    /** With keepLast and no follow: the newest lines read so far, sent when the read ends. */
+    const lastLines: AssembledLine[] = [];
+    try {
+      for await (const chunk of opened) {
+        for (const line of assembler.push(chunk)) {
+          lines += 1;
+          if (keepLast !== undefined && !request.follow) {
+            lastLines.push(line);
+            if (lastLines.length > keepLast) lastLines.shift();
+            continue;
+          }
+          for (const full of packer.add(line)) await sender.send(full, false);
+        }
+        if (request.follow && packer.pendingLines > 0 && batchTimer === undefined) {
+          batchTimer = setTimeout(() => {
+            batchTimer = undefined;
+            if (packer.pendingLines > 0 && ended === undefined) void sender.send(packer.take(), false);
+          }, batchDelayMs);
+        }
+      }
+    } catch (error) {
+      // Destroying the stream to end it makes the read fail; that is not an error.
+      readError = error;
+    } finally {
+      clearTimeout(timeLimit);
+      clearTimeout(batchTimer);
+      clearInterval(probeTimer);
+      stopped.removeEventListener("abort", onStop);
+      opened.destroy();
+    }
+    for (const line of lastLines) for (const full of packer.add(line)) await sender.send(full, false);
+    if (assembler.corrupted) log.warn("log stream was not multiplexed as expected; passed on as stdout");
+    if (ended === undefined && readError !== undefined) {
+      // dockerd went away midway: what was read is sent, then an error ends the reply.
+      for (const line of assembler.end()) for (const full of packer.add(line)) void sender.send(full, false);
+      if (packer.pendingLines > 0) void sender.send(packer.take(), false);
+      await sender.fail(
+        errorReply("runtime_unavailable", `the log stream broke: ${dockerErrorMessage(readError)}`),
+      );
+      log.warn({ err: readError, lines }, "log stream broke");
+      return;
+    }
+    ended ??= "stream_ended";
+    if (ended === "requester_gone" || ended === "bus_unavailable") {
+      log.debug({ reason: ended, lines, chunks: sender.sentChunks }, "log stream ended");
+      await sender.idle();
+      return;
+    }
+    if (ended === "time_limit" && !request.follow) {
+      await sender.fail(
+        errorReply("runtime_unavailable", `dockerd did not send the logs within ${options.maxDurationMs} ms`),
+      );
+      return;
+    }
+    for (const line of assembler.end()) {
+      lines += 1;
+      for (const full of packer.add(line)) void sender.send(full, false);
+    }
+    await sender.send(packer.take(), true);
+    log.debug({ reason: ended, lines, chunks: sender.sentChunks }, "log request answered");
+  };
+
+  const handle = async (message: RpcMessage): Promise<void> => {
+    const inbox = message.reply;
+    if (inbox === undefined || inbox === "") {
+      logger.warn({ subject: message.subject }, "log request without a reply subject dropped");
+      return;
+    }
+    const refuse = (reply: RpcError): void => {
+      logger.debug({ code: reply.error.code, message: reply.error.message }, "log request refused");
+      publishQuietly(inbox, reply);
+    };
+    const decoded = codecs.logsRequest.decode(message.data);
+    if (!decoded.ok) {
+      refuse(errorReply("bad_request", `not a logs request: ${decoded.detail}`));
+      return;
+    }
+    const request = decoded.value;
+    const ref = containerReference(request.container);
+    if (ref === undefined) {
+      refuse(errorReply("bad_request", `"${request.container}" is not a container name, id or id prefix`));
+      return;
+    }
+    if (request.since !== null && request.until !== null && request.since > request.until) {
+      refuse(errorReply("bad_request", "since is after until"));
+      return;
+    }
+    if (active >= options.maxConcurrent) {
+      refuse(
+        errorReply(
+          "runtime_unavailable",
+          `${options.maxConcurrent} log requests are in progress, the most this watcher serves; try again later`,
+        ),
+      );
+      return;
+    }
+    active += 1;
+    const controller = new AbortController();
+    running.add(controller);
+    try {
+      await serve(inbox, request, ref, controller.signal);
+    } finally {
+      running.delete(controller);
+      active -= 1;
+    }
+  };
+
+  return {
+    handle(message) {
+      const handling = handle(message).catch((error: unknown) => {
+        logger.error({ err: error }, "log request failed");
+        if (message.reply) publishQuietly(message.reply, errorReply("internal", "log request failed"));
+      });
+      const tracked = handling.finally(() => handlers.delete(tracked));
+      handlers.add(tracked);
+      return tracked;
+    },
+    async stop() {
+      for (const controller of running) controller.abort();
+      await Promise.allSettled([...handlers]);
+    },
+    get active() {
+      return active;
+    },
+  };
+}
+
+/** Upper bound of the tail probed for one stream's lines; past it the whole log is read. */
+const MAX_PROBED_TAIL = 1 << 20;
+
+/**
+ * The smallest tail (growing fourfold from the one asked for) whose entries hold at least
+ * `request.tail` lines of the requested stream, or that already reaches the start of the log;
+ * undefined (the whole log) past MAX_PROBED_TAIL.
+ */
+async function tailCoveringStream(
+  docker: Pick<DockerApi, "containerLogs">,
+  id: string,
+  request: LogsRequest,
+  window: { since?: string; until?: string },
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  for (let tail = request.tail; ; tail *= 4) {
+    if (tail >= MAX_PROBED_TAIL) return undefined; // the whole log
+    const logs = await docker.containerLogs(
+      id,
+      { stdout: true, stderr: true, timestamps: false, follow: false, tail, ...window },
+      signal,
+    );
+    const assembler = createLogLineAssembler({ tty: false, timestamps: false });
+    let total = 0;
+    let wanted = 0;
+    try {
+      for await (const chunk of logs) {
+        for (const line of assembler.push(chunk)) {
+          total += 1;
+          if (line.stream === request.stream) wanted += 1;
+        }
+      }
+    } finally {
+      logs.destroy();
+    }
+    for (const line of assembler.end()) {
+      total += 1;
+      if (line.stream === request.stream) wanted += 1;
+    }
+    if (wanted >= request.tail || total < tail) return tail;
+  }
+}

@@ -1,0 +1,580 @@
+// What a collector tick costs, side by side in one run on 55 busybox containers (50 idle, 5 busy
+// loops capped at 0.05 core each so the shared machine stays usable): (a) the collector through
+// the Docker API, (b) the collector through cgroup files, (c) a bare loop of parallel one-shot
+// dockerode calls, (d) a bare loop reading the same cgroup files. For each: wall time per tick,
+// CPU per container sample of this process (process.cpuUsage around the tick and the flush of its
+// publishes) and of dockerd + containerd + shims (/proc/<pid>/stat around each tick). The
+// approaches take turns tick by tick, so all of them meet the same load on this shared machine.
+// Then the RSS of the real collector and watcher (their src/main.ts) with 100 containers.
+// Measures and prints; asserts nothing. Every container it creates is removed, also on failure.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { stripTypeScriptTypes } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  createLogger,
+  createSubjects,
+  DEFAULT_STREAM_RETENTION,
+  ensureStreams,
+  streamDefinitions,
+} from "@crowsnest/shared";
+import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import Docker from "dockerode";
+import { JetStreamAckPublisher } from "../../services/collector/src/publishing/jetstream-ack-publisher.ts";
+import { PublishQueue } from "../../services/collector/src/publishing/publish-queue.ts";
+import { StatsPublisher } from "../../services/collector/src/publishing/stats-publisher.ts";
+import type { DockerPort } from "../../services/collector/src/sampling/docker-port.ts";
+import { createDockerSocketPort } from "../../services/collector/src/sampling/docker-socket-port.ts";
+import { setUpFileReader } from "../../services/collector/src/sampling/file-reader-setup.ts";
+import { StatsCollector } from "../../services/collector/src/sampling/stats-collector.ts";
+import { type ServiceProcess, startService } from "../support/service-process.ts";
+
+const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
+const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
+const LABEL = "dev.crowsnest.bench";
+const IDLE = 50;
+const BUSY = 5;
+const RSS_CONTAINERS = 100;
+const API_ROUNDS = 10;
+const FILE_ROUNDS = 40;
+const RSS_SECONDS = 30;
+const CLOCK_TICKS_PER_SECOND = 100;
+
+interface Phase {
+  name: string;
+  tickWallMs: number[];
+  /** This process's CPU per tick (user + system), ms. */
+  tickCpuMs: number[];
+  samplesPerTick: number;
+  daemonCpuMs: number;
+  daemonWallMs: number;
+}
+
+export async function run(): Promise<void> {
+  const runId = `bench-${Date.now().toString(36)}`;
+  const docker = new Docker();
+  const cleanup = async () => {
+    const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
+    await forEachBounded(leftovers, 8, async (entry) => {
+      await docker
+        .getContainer(entry.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    });
+  };
+  const onSignal = () => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    await measure(docker, runId);
+  } finally {
+    await cleanup();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+async function measure(docker: Docker, runId: string): Promise<void> {
+  console.log(`creating ${IDLE} idle and ${BUSY} busy containers (busy ones capped at 0.05 core)…`);
+  // On the default bridge, so that network counters are read too, as on a real host. (Not a
+  // network of this run: dockerd 20.10 can keep endpoints of removed containers, and such a
+  // network can then not be removed.)
+  const network = await startContainers(docker, runId, IDLE, BUSY, "bridge");
+  const ids = await benchContainerIds(docker, runId);
+  console.log(`${ids.size} containers running (network: ${network})`);
+
+  const real = createDockerSocketPort({ socketPath: "/var/run/docker.sock", maxSockets: 64 });
+  // Only this run's containers: everyone's containers on this dockerd would make the figures noise.
+  const port: DockerPort = {
+    ...real,
+    async listContainers(signal) {
+      const listed = (await real.listContainers(signal)) as { Id: string }[];
+      return listed.filter((entry) => ids.has(entry.Id));
+    },
+  };
+  const quiet = createLogger({ service: "collector", level: "error" });
+  const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
+  const subjects = createSubjects(runId);
+  await ensureStreams(
+    await jetstreamManager(nc),
+    streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
+    quiet,
+  );
+  const phases: Phase[] = [];
+  try {
+    const files = setUpFileReader({
+      source: "auto",
+      cgroupRoot: "/sys/fs/cgroup",
+      procRoot: "/proc",
+      logger: quiet,
+    });
+    if (files === undefined) throw new Error("cgroup files not readable here; nothing to compare");
+    const collectorWith = (variant: { files: boolean; listMaxAgeMs?: number; publish?: boolean }) => {
+      const acks = new JetStreamAckPublisher({ nc });
+      // As main.ts configures it.
+      const queue = new PublishQueue({
+        js: acks,
+        logger: quiet,
+        maxBuffered: 100_000,
+        maxInFlight: 256,
+        batchDelayMs: 10,
+      });
+      const collector = new StatsCollector({
+        docker: port,
+        sink:
+          variant.publish === false
+            ? { publish: () => ({ status: "published" }) }
+            : new StatsPublisher({ queue, subjects }),
+        host: runId,
+        intervalMs: 60_000,
+        // Every container in one round, like (c): one-shot calls wait for dockerd's 1 s cycle together.
+        concurrency: 64,
+        dockerTimeoutMs: 10_000,
+        files: variant.files ? files : undefined,
+        listMaxAgeMs: variant.listMaxAgeMs ?? 60_000,
+        logger: quiet,
+      });
+      return {
+        // The tick's wall time is the sampling; the CPU also counts sending and acknowledging.
+        tick: async () => {
+          const startedAt = performance.now();
+          await collector.tick();
+          const wallMs = performance.now() - startedAt;
+          await queue.flush(10_000);
+          return wallMs;
+        },
+        close: () => acks.close(),
+      };
+    };
+
+    // A variable, not a literal, passes dockerode's typings (which lack one-shot) without a cast.
+    const oneShot = { stream: false, "one-shot": true } as const;
+    const api = collectorWith({ files: false });
+    const apiUnpublished = collectorWith({ files: false, publish: false });
+    phases.push(
+      ...(await interleaved(API_ROUNDS, ids.size, [
+        { name: "(a) collector, Docker API", tick: api.tick },
+        { name: "(a2) same, samples not published", tick: apiUnpublished.tick },
+        {
+          name: "(c) bare parallel one-shot calls",
+          tick: async () => {
+            await Promise.all([...ids].map((id) => docker.getContainer(id).stats(oneShot)));
+          },
+        },
+      ])),
+    );
+    api.close();
+    apiUnpublished.close();
+
+    const pids = await containerPids(docker, ids);
+    const viaFiles = collectorWith({ files: true });
+    const listing = collectorWith({ files: true, listMaxAgeMs: 0 });
+    const unpublished = collectorWith({ files: true, publish: false });
+    phases.push(
+      ...(await interleaved(FILE_ROUNDS, ids.size, [
+        { name: "(b) collector, cgroup files", tick: viaFiles.tick },
+        { name: "(b1) same, container list every tick", tick: listing.tick },
+        { name: "(b2) same, samples not published", tick: unpublished.tick },
+        { name: "(d) bare cgroup file reads", tick: () => bareFileReads(ids, pids) },
+      ])),
+    );
+    for (const collector of [viaFiles, listing, unpublished]) collector.close();
+  } finally {
+    real.close();
+    const jsm = await jetstreamManager(nc);
+    for (const { config } of streamDefinitions(subjects, DEFAULT_STREAM_RETENTION)) {
+      await jsm.streams.delete(config.name).catch(() => undefined);
+    }
+    await nc.close();
+  }
+  report(phases);
+
+  console.log(`\ntopping up to ${RSS_CONTAINERS} containers for the RSS run…`);
+  // Without a network: the services' memory does not depend on it, and dockerd has less to clean up.
+  await startContainers(docker, runId, RSS_CONTAINERS - IDLE - BUSY, 0, "none");
+  await measureServiceRss(runId, (await benchContainerIds(docker, runId)).size);
+}
+
+/** Creates and starts containers; returns the network mode that worked (bridge, else none). */
+async function startContainers(
+  docker: Docker,
+  runId: string,
+  idle: number,
+  busy: number,
+  network: string,
+): Promise<string> {
+  let mode = network;
+  const specs = [
+    ...Array.from({ length: idle }, () => ({ script: "sleep 3600", nanoCpus: 0 })),
+    ...Array.from({ length: busy }, () => ({ script: "while :; do :; done", nanoCpus: 50_000_000 })),
+  ];
+  const startOne = async (spec: { script: string; nanoCpus: number }, networkMode: string) => {
+    const container = await docker.createContainer({
+      Image: IMAGE,
+      Cmd: ["/bin/sh", "-c", spec.script],
+      Labels: { [LABEL]: runId, "dev.crowsnest.test": "1" },
+      HostConfig: { NetworkMode: networkMode, ...(spec.nanoCpus > 0 ? { NanoCpus: spec.nanoCpus } : {}) },
+    });
+    await container.start();
+  };
+  const [first, ...rest] = specs;
+  if (first) {
+    try {
+      await startOne(first, mode);
+    } catch (error) {
+      // A dockerd whose bridge is unusable still runs containers without a network.
+      console.log(`network ${mode} unusable (${(error as Error).message.slice(0, 120)}); using none`);
+      mode = "none";
+      await startOne(first, mode);
+    }
+  }
+  await forEachBounded(rest, 6, (spec) => startOne(spec, mode));
+  return mode;
+}
+
+async function benchContainerIds(docker: Docker, runId: string): Promise<Set<string>> {
+  const listed = await docker.listContainers({ filters: { label: [`${LABEL}=${runId}`] } });
+  return new Set(listed.map((entry) => entry.Id));
+}
+
+async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<Map<string, number>> {
+  const pids = new Map<string, number>();
+  for (const id of ids) {
+    const inspect = (await docker.getContainer(id).inspect()) as { State: { Pid: number } };
+    pids.set(id, inspect.State.Pid);
+  }
+  return pids;
+}
+
+/** (d): the files the collector reads for a v1 container, read and parsed as simply as possible. */
+function bareFileReads(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): void {
+  let sink = 0;
+  sink += readFileSync("/proc/stat", "utf8").length;
+  for (const id of ids) {
+    const dir = (controller: string) => `/sys/fs/cgroup/${controller}/docker/${id}`;
+    sink += Number(readFileSync(`${dir("cpuacct")}/cpuacct.usage`, "utf8"));
+    sink += Number(readFileSync(`${dir("memory")}/memory.usage_in_bytes`, "utf8"));
+    sink += readFileSync(`${dir("memory")}/memory.stat`, "utf8").length;
+    sink += readFileSync(`${dir("blkio")}/blkio.throttle.io_service_bytes`, "utf8").length;
+    sink += Number(readFileSync(`${dir("pids")}/pids.current`, "utf8"));
+    sink += readFileSync(`/proc/${pids.get(id)}/net/dev`, "utf8").length;
+  }
+  if (sink < 0) console.log(sink);
+}
+
+/**
+ * One warm-up tick of each approach (first inspects, JIT), then `rounds` rounds of one tick of
+ * each in turn: taking turns, every approach meets the same load from the other engineers on
+ * this machine, which sequential phases would not. Daemon CPU is read around every tick and
+ * summed per approach (its 10 ms resolution averages out over the rounds).
+ */
+async function interleaved(
+  rounds: number,
+  samplesPerTick: number,
+  /** A tick may return its own wall time (without what it waited for afterwards). */
+  approaches: readonly { name: string; tick: () => unknown }[],
+): Promise<Phase[]> {
+  for (const approach of approaches) await approach.tick();
+  const results = approaches.map(
+    (approach): Phase => ({
+      name: approach.name,
+      tickWallMs: [],
+      tickCpuMs: [],
+      samplesPerTick,
+      daemonCpuMs: 0,
+      daemonWallMs: 0,
+    }),
+  );
+  const daemons = daemonPids();
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, approach] of approaches.entries()) {
+      const result = results[index];
+      if (!result) continue;
+      const daemonBefore = daemonCpuTicks(daemons);
+      const cpuBefore = process.cpuUsage();
+      const wallBefore = performance.now();
+      const ownWallMs = await approach.tick();
+      const wallMs = typeof ownWallMs === "number" ? ownWallMs : performance.now() - wallBefore;
+      const cpu = process.cpuUsage(cpuBefore);
+      result.tickWallMs.push(wallMs);
+      result.tickCpuMs.push((cpu.user + cpu.system) / 1000);
+      result.daemonWallMs += wallMs;
+      result.daemonCpuMs += ((daemonCpuTicks(daemons) - daemonBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
+    }
+  }
+  return results;
+}
+
+/** dockerd, containerd and every shim (`containerd-shim-runc-v2`, its comm cut to 15 characters). */
+function daemonPids(): number[] {
+  const names = new Set(["dockerd", "containerd", "containerd-shim"]);
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.has(readFileSync(join("/proc", entry, "comm"), "utf8").trim())) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+function daemonCpuTicks(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may hold spaces), from `state`: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A shim that exited: its CPU is lost to the figure, which is why containers are not churned meanwhile.
+    }
+  }
+  return ticks;
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+const fixed = (value: number, digits = 3) => Number(value.toFixed(digits));
+
+function report(phases: readonly Phase[]): void {
+  const rows = phases.map((p) => {
+    const samples = p.samplesPerTick * p.tickWallMs.length;
+    const nodeMsPerSample = median(p.tickCpuMs) / p.samplesPerTick;
+    const daemonMsPerSample = p.daemonCpuMs / samples;
+    return {
+      approach: p.name,
+      ticks: p.tickWallMs.length,
+      "tick wall ms (median)": fixed(median(p.tickWallMs), 1),
+      "tick wall ms (min–max)": `${fixed(Math.min(...p.tickWallMs), 1)}–${fixed(Math.max(...p.tickWallMs), 1)}`,
+      "node CPU ms/sample": fixed(nodeMsPerSample),
+      "daemon CPU ms/sample": fixed(daemonMsPerSample),
+      "total CPU ms/sample": fixed(nodeMsPerSample + daemonMsPerSample),
+      "rss MB (bench process)": fixed(process.memoryUsage().rss / 1048576, 1),
+    };
+  });
+  console.log(
+    `\ncollector tick cost, ${phases[0]?.samplesPerTick ?? 0} containers (daemon = dockerd + containerd + shims; medians per tick, daemon summed over all ticks)`,
+  );
+  console.table(rows);
+  const byName = (prefix: string) => rows.find((row) => row.approach.startsWith(prefix));
+  const [a, b, c, d] = ["(a)", "(b)", "(c)", "(d)"].map((prefix) => byName(`${prefix} `));
+  if (!a || !b || !c || !d) return;
+  const ratio = (x: number, y: number) => (y > 0 ? fixed(x / y, 2) : Number.POSITIVE_INFINITY);
+  console.table([
+    { target: "(a) tick ≤ 1.2× (c)", ratio: ratio(a["tick wall ms (median)"], c["tick wall ms (median)"]) },
+    {
+      target: "(a) node CPU/sample ≤ 1.5× (c)",
+      ratio: ratio(a["node CPU ms/sample"], c["node CPU ms/sample"]),
+    },
+    {
+      target: "(b) node CPU/sample ≤ 1.5× (d)",
+      ratio: ratio(b["node CPU ms/sample"], d["node CPU ms/sample"]),
+    },
+    {
+      target: "(a)/(b) total CPU/sample incl. daemons ≥ 25",
+      ratio: ratio(a["total CPU ms/sample"], b["total CPU ms/sample"]),
+    },
+  ]);
+}
+
+interface MemoryFigures {
+  /** VmRSS: every page the process has in memory, the node binary's shared code included. */
+  rssMb: number;
+  /** Proportional set size: shared pages divided among the processes sharing them. */
+  pssMb: number;
+  /** Pages of this process alone (USS): what stopping it would free. */
+  privateMb: number;
+}
+
+/**
+ * Memory of the real collector and watcher with `containers` containers on the host, two ways at
+ * once: their src/main.ts through test/support/service-process.ts (Node strips the types of every
+ * module as it loads it), and the same sources with the types stripped beforehand, which is what
+ * the image runs (tsc emits the same JavaScript for this erasable-only TypeScript).
+ */
+async function measureServiceRss(runId: string, containers: number): Promise<void> {
+  const envFor = (prefix: string) => ({
+    CROWSNEST_NATS_URL: NATS_URL,
+    CROWSNEST_SUBJECT_PREFIX: prefix,
+    CROWSNEST_HOST_NAME: prefix,
+    CROWSNEST_COLLECT_INTERVAL_MS: "2000",
+    CROWSNEST_LOG_LEVEL: "warn",
+  });
+  const sourcePrefix = `${runId}-src`;
+  const builtPrefix = `${runId}-js`;
+  const built = buildStrippedCopy();
+  const services: ServiceProcess[] = [
+    startService("collector", envFor(sourcePrefix)),
+    startService("watcher", envFor(sourcePrefix)),
+  ];
+  const compiled = (["collector", "watcher"] as const).map((name) =>
+    spawn(process.execPath, [join(built.dir, name, "src", "main.js")], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...envFor(builtPrefix) },
+      stdio: ["ignore", "ignore", "inherit"],
+    }),
+  );
+  const last = new Map<string, MemoryFigures>();
+  const peakRss = new Map<string, number>();
+  const record = (key: string, pid: number | undefined) => {
+    const figures = pid === undefined ? undefined : memoryFigures(pid);
+    if (figures === undefined) return;
+    last.set(key, figures);
+    peakRss.set(key, Math.max(peakRss.get(key) ?? 0, figures.rssMb));
+  };
+  try {
+    for (let second = 0; second < RSS_SECONDS; second++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      for (const name of ["collector", "watcher"] as const) {
+        record(`${name} (main.ts)`, servicePid(name, sourcePrefix));
+      }
+      compiled.forEach((child, index) => {
+        record(`${index === 0 ? "collector" : "watcher"} (types stripped beforehand)`, child.pid);
+      });
+    }
+  } finally {
+    for (const service of services) await service.stop();
+    for (const child of compiled) {
+      if (child.exitCode === null) {
+        const exited = once(child, "exit");
+        child.kill("SIGTERM");
+        await exited;
+      }
+    }
+    built.cleanup();
+    const nc: NatsConnection = await connect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    for (const prefix of [sourcePrefix, builtPrefix]) {
+      for (const { config } of streamDefinitions(createSubjects(prefix), DEFAULT_STREAM_RETENTION)) {
+        await jsm.streams.delete(config.name).catch(() => undefined);
+      }
+    }
+    await nc.close();
+  }
+  console.log(
+    `\nmemory of the real services, ${containers} bench containers (and whatever else runs on this dockerd), after ${RSS_SECONDS} s, collect interval 2 s`,
+  );
+  const rows = [...last.entries()].map(([service, figures]) => ({
+    service,
+    "VmRSS MB": fixed(figures.rssMb, 1),
+    "VmRSS MB peak": fixed(peakRss.get(service) ?? Number.NaN, 1),
+    "PSS MB": fixed(figures.pssMb, 1),
+    "private MB": fixed(figures.privateMb, 1),
+  }));
+  console.table(rows);
+  for (const variant of ["main.ts", "types stripped beforehand"]) {
+    const pair = [...last.entries()].filter(([service]) => service.includes(variant)).map(([, f]) => f);
+    const sum = (pick: (f: MemoryFigures) => number) =>
+      fixed(
+        pair.reduce((total, f) => total + pick(f), 0),
+        1,
+      );
+    console.log(
+      `collector + watcher (${variant}): VmRSS ${sum((f) => f.rssMb)} MB, PSS ${sum((f) => f.pssMb)} MB, private ${sum((f) => f.privateMb)} MB (target ≤ 80 MB)`,
+    );
+  }
+  for (const service of services) {
+    const errors = service.logs.filter((line) => line.level === "error" || line.level === "fatal");
+    if (errors.length > 0) console.log(`${service.name} logged errors:`, errors.slice(0, 3));
+  }
+}
+
+/** The PID of this run's service: its command line names its main.ts, its environment our prefix. */
+function servicePid(name: string, prefix: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(join("/proc", entry, "cmdline"), "utf8");
+      if (!cmdline.includes(`services/${name}/src/main.ts`)) continue;
+      const environ = readFileSync(join("/proc", entry, "environ"), "utf8");
+      if (environ.split("\0").includes(`CROWSNEST_SUBJECT_PREFIX=${prefix}`)) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+function memoryFigures(pid: number): MemoryFigures | undefined {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(rollup)?.[1] ?? Number.NaN);
+    return {
+      rssMb: kb("Rss") / 1024,
+      pssMb: kb("Pss") / 1024,
+      privateMb: (kb("Private_Clean") + kb("Private_Dirty")) / 1024,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * shared, collector and watcher sources as plain JavaScript in a temporary directory (types
+ * stripped, `.ts` imports renamed), with their dependencies linked from the workspace.
+ */
+function buildStrippedCopy(): { dir: string; cleanup: () => void } {
+  const repo = fileURLToPath(new URL("../..", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "crowsnest-rss-build-"));
+  const copy = (from: string, to: string) => {
+    for (const entry of readdirSync(join(repo, from), { withFileTypes: true })) {
+      const source = join(from, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== "fixtures") copy(source, join(to, entry.name));
+        continue;
+      }
+      if (!entry.name.endsWith(".ts") || entry.name.endsWith(".test.ts")) continue;
+      const code = stripTypeScriptTypes(readFileSync(join(repo, source), "utf8"), { mode: "strip" }).replace(
+        /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\.ts\2/g,
+        "$1$2$3.js$2",
+      );
+      mkdirSync(join(dir, to), { recursive: true });
+      writeFileSync(join(dir, to, entry.name.replace(/\.ts$/, ".js")), code);
+    }
+  };
+  copy("packages/shared/src", "node_modules/@crowsnest/shared/src");
+  copy("services/collector/src", "collector/src");
+  copy("services/watcher/src", "watcher/src");
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  writeFileSync(
+    join(dir, "node_modules/@crowsnest/shared/package.json"),
+    JSON.stringify({ name: "@crowsnest/shared", type: "module", exports: { ".": "./src/index.js" } }),
+  );
+  for (const packageDir of ["packages/shared", "services/collector", "services/watcher"]) {
+    const manifest = JSON.parse(readFileSync(join(repo, packageDir, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
+    for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+      const link = join(dir, "node_modules", dependency);
+      if (dependency === "@crowsnest/shared" || existsSync(link)) continue;
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(realpathSync(join(repo, packageDir, "node_modules", dependency)), link);
+    }
+  }
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,287 @@
+// Store ingest, side by side on the same Postgres and NATS, from one backlog of samples in the
+// telemetry stream:
+//   (a) end to end: the real store process drains the backlog, samples published → committed;
+//   (b) a bare consumer that only fetches and acks the same messages;
+//   (c) a bare COPY of the same rows into the same table (rows already decoded, no bus).
+// Also the two set-based INSERT forms the store could have used, for the record of the choice.
+// Figures only; nothing is asserted. Needs CROWSNEST_TEST_DATABASE_URL / CROWSNEST_TEST_NATS_URL
+// (or Postgres and NATS on localhost).
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  codecs,
+  createLogger,
+  createSubjects,
+  DEFAULT_STREAM_RETENTION,
+  ensureStreams,
+  type StatsMessage,
+  streamDefinitions,
+  streamName,
+} from "@crowsnest/shared";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { benchDatabase, median } from "../../services/store/src/fixtures/bench-database.ts";
+import { spawnStore } from "../../services/store/src/fixtures/store-process.ts";
+
+const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? 300_000);
+const CONTAINERS = 1000;
+const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 3);
+const natsUrl = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
+const BASE_MS = Math.floor(Date.now() / 1000) * 1000 - (SAMPLES / CONTAINERS) * 10_000;
+
+function sampleAt(n: number): StatsMessage {
+  const container = n % CONTAINERS;
+  const step = Math.floor(n / CONTAINERS);
+  return {
+    v: 1,
+    host: "bench-host",
+    runtime: "docker",
+    container: { external_id: container.toString(16).padStart(64, "0"), name: `bench-${container}` },
+    // The last minutes before the run, as a live collector's samples would be.
+    ts: new Date(BASE_MS + step * 10_000).toISOString(),
+    interval_ms: 10_000,
+    cpu_percent: (n % 997) / 10,
+    online_cpus: 2,
+    cpu_limit_cores: null,
+    mem_used: 50_000_000 + n,
+    mem_limit: 268_435_456,
+    net_rx_bytes: step * 1500,
+    net_tx_bytes: step * 700,
+    net_rx_bytes_per_s: 150,
+    net_tx_bytes_per_s: 70,
+    blk_read_bytes: step * 4096,
+    blk_write_bytes: 0,
+    blk_read_bytes_per_s: 409.6,
+    blk_write_bytes_per_s: 0,
+    pids: 3,
+  };
+}
+
+const rate = (count: number, ms: number) => Math.round((count / ms) * 1000);
+
+export async function run(): Promise<void> {
+  const prefix = `bench-${Date.now().toString(36)}`;
+  const subjects = createSubjects(prefix);
+  const logger = createLogger({ service: "store", level: "silent" });
+  const nc = await connect({ servers: natsUrl, name: "crowsnest-bench" });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const telemetry = streamName(subjects, "telemetry");
+  const results: Record<string, number[]> = { a: [], b: [], c: [], unnest: [], multirow: [] };
+  const startup: number[] = [];
+  try {
+    await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION), logger);
+    const publishStarted = Date.now();
+    for (let start = 0; start < SAMPLES; start += 2000) {
+      const pending: Promise<unknown>[] = [];
+      for (let n = start; n < Math.min(start + 2000, SAMPLES); n++) {
+        const message = sampleAt(n);
+        const encoded = codecs.stats.encode(message);
+        if (!encoded.ok) throw new Error(encoded.detail);
+        pending.push(
+          js.publish(subjects.stats(message.host, message.runtime, message.container.name), encoded.data),
+        );
+      }
+      await Promise.all(pending);
+    }
+    console.log(
+      `backlog: ${SAMPLES} samples of ${CONTAINERS} containers published in ${Date.now() - publishStarted} ms`,
+    );
+
+    for (let round = 0; round < ROUNDS; round++) {
+      // (b) bare consumer: fetch and ack, nothing else.
+      const durable = `bench-bare-${round}`;
+      await jsm.consumers.add(telemetry, {
+        durable_name: durable,
+        filter_subject: subjects.all("stats"),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        max_ack_pending: 20_000,
+      });
+      const consumer = await js.consumers.get(telemetry, durable);
+      const bareStarted = Date.now();
+      const messages = await consumer.consume({ max_messages: 2000 });
+      let seen = 0;
+      for await (const msg of messages) {
+        msg.ack();
+        if (++seen === SAMPLES) break;
+      }
+      await messages.close();
+      results.b?.push(rate(SAMPLES, Date.now() - bareStarted));
+      await jsm.consumers.delete(telemetry, durable);
+
+      // (a) the real store process, from "store started" until the last sample is committed.
+      const database = await benchDatabase(`ingest_${round}`);
+      try {
+        await jsm.consumers.delete(telemetry, "store-stats").catch(() => undefined);
+        // A first start on an empty bus does what every start does once (migrations, the rollup
+        // catch-up over 7 days of empty buckets, the retention pass), so the measured start
+        // finds nothing left but the backlog, as a store restarted after a short stop would.
+        const warmPrefix = `${prefix}-warm`;
+        const warm = spawnStore({
+          CROWSNEST_DATABASE_URL: database.url,
+          CROWSNEST_NATS_URL: natsUrl,
+          CROWSNEST_SUBJECT_PREFIX: warmPrefix,
+          CROWSNEST_LOG_LEVEL: "info",
+        });
+        await warm.waitForLog(
+          (record) => record.msg === "computed rollups" && record.series === "host_daily",
+          60_000,
+        );
+        await warm.stop();
+        for (const role of ["telemetry", "events", "alerts", "deadletter"] as const) {
+          await jsm.streams.delete(streamName(createSubjects(warmPrefix), role)).catch(() => undefined);
+        }
+        const store = spawnStore({
+          CROWSNEST_DATABASE_URL: database.url,
+          CROWSNEST_NATS_URL: natsUrl,
+          CROWSNEST_SUBJECT_PREFIX: prefix,
+          CROWSNEST_LOG_LEVEL: "info",
+          CROWSNEST_ROLLUP_INTERVAL_MS: "3600000",
+        });
+        try {
+          const started = await store.waitForLog((record) => record.msg === "store started", 60_000);
+          const startedAt = Date.parse(String(started.time));
+          // Acks follow commits, so "nothing pending, nothing unacknowledged" means all committed;
+          // asking NATS spares Postgres a count(*) every few milliseconds while it ingests.
+          let firstAckAt: number | undefined;
+          for (;;) {
+            const info = await jsm.consumers.info(telemetry, "store-stats");
+            if (firstAckAt === undefined && info.ack_floor.stream_seq > 0) firstAckAt = Date.now();
+            if (info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= SAMPLES)
+              break;
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          startup.push((firstAckAt ?? Date.now()) - startedAt);
+          results.a?.push(rate(SAMPLES, Date.now() - startedAt));
+          const check = new pg.Client({ connectionString: database.url });
+          await check.connect();
+          const { rows } = await check.query("SELECT count(*)::int AS n FROM container_stats");
+          await check.end();
+          if (rows[0].n !== SAMPLES)
+            throw new Error(`store committed ${rows[0].n} rows, expected ${SAMPLES}`);
+        } finally {
+          await store.stop();
+        }
+
+        // (c) bare COPY of the same rows into the same (emptied) table, and the INSERT forms.
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        try {
+          const samples = Array.from({ length: SAMPLES }, (_, n) => sampleAt(n));
+          const ids = await client.query<{ id: string; external_id: string }>(
+            "SELECT id, external_id FROM containers",
+          );
+          const idOf = new Map(ids.rows.map((row) => [row.external_id, Number(row.id)]));
+          const fields = Object.keys(samples[0] ?? {}).filter(
+            (key) => !["v", "host", "runtime", "container"].includes(key),
+          ) as (keyof StatsMessage)[];
+          const columns = ["container_id", ...fields];
+          const timeCopy = async () => {
+            await client.query("TRUNCATE container_stats");
+            const started = Date.now();
+            for (let start = 0; start < SAMPLES; start += 5000) {
+              let text = "";
+              for (const sample of samples.slice(start, start + 5000)) {
+                text += `${idOf.get(sample.container.external_id)}`;
+                for (const field of fields) text += sample[field] === null ? "\t\\N" : `\t${sample[field]}`;
+                text += "\n";
+              }
+              await pipeline(
+                Readable.from([text]),
+                client.query(copyFrom(`COPY container_stats (${columns.join(", ")}) FROM STDIN`)),
+              );
+            }
+            return rate(SAMPLES, Date.now() - started);
+          };
+          const timeInsert = async (form: "unnest" | "multirow") => {
+            await client.query("TRUNCATE container_stats");
+            const started = Date.now();
+            for (let start = 0; start < SAMPLES; start += 1000) {
+              const chunk = samples.slice(start, start + 1000);
+              const rows = chunk.map((sample) => [
+                idOf.get(sample.container.external_id),
+                ...fields.map((f) => sample[f]),
+              ]);
+              if (form === "unnest") {
+                const types = await columnTypes(client, columns);
+                await client.query(
+                  `INSERT INTO container_stats (${columns.join(", ")}) SELECT * FROM unnest(${columns
+                    .map((column, index) => `$${index + 1}::${types[column]}[]`)
+                    .join(", ")}) ON CONFLICT DO NOTHING`,
+                  columns.map((_, index) => rows.map((row) => row[index])),
+                );
+              } else {
+                const placeholders = rows.map(
+                  (_, r) => `(${columns.map((_, c) => `$${r * columns.length + c + 1}`).join(", ")})`,
+                );
+                await client.query(
+                  `INSERT INTO container_stats (${columns.join(", ")}) VALUES ${placeholders.join(", ")} ON CONFLICT DO NOTHING`,
+                  rows.flat(),
+                );
+              }
+            }
+            return rate(SAMPLES, Date.now() - started);
+          };
+          results.c?.push(await timeCopy());
+          results.unnest?.push(await timeInsert("unnest"));
+          results.multirow?.push(await timeInsert("multirow"));
+        } finally {
+          await client.end();
+        }
+      } finally {
+        await database.drop();
+      }
+    }
+  } finally {
+    for (const role of ["telemetry", "events", "alerts", "deadletter"] as const) {
+      await jsm.streams.delete(streamName(subjects, role)).catch(() => undefined);
+    }
+    await nc.close();
+  }
+  const a = median(results.a ?? []);
+  const b = median(results.b ?? []);
+  console.log(`store ingest, ${SAMPLES} samples, ${ROUNDS} rounds (median; all runs in brackets)`);
+  console.table([
+    {
+      path: "(a) end to end: one store process, published → committed",
+      "samples/s": a,
+      runs: `${results.a}`,
+    },
+    { path: "(b) bare consumer: fetch + ack only", "samples/s": b, runs: `${results.b}` },
+    {
+      path: "(c) bare COPY of the same rows (5000 per COPY)",
+      "samples/s": median(results.c ?? []),
+      runs: `${results.c}`,
+    },
+    {
+      path: "    INSERT … SELECT unnest, 1000 rows, ON CONFLICT",
+      "samples/s": median(results.unnest ?? []),
+      runs: `${results.unnest}`,
+    },
+    {
+      path: "    multi-row INSERT VALUES, 1000 rows, ON CONFLICT",
+      "samples/s": median(results.multirow ?? []),
+      runs: `${results.multirow}`,
+    },
+  ]);
+  console.log(`(a) / (b) = ${b > 0 ? Math.round((a / b) * 100) : 0} %`);
+  console.log(
+    `(a) "store started" → first batch acknowledged (included above): ${median(startup)} ms (runs ${startup})`,
+  );
+}
+
+const typeCache = new Map<string, Record<string, string>>();
+async function columnTypes(client: pg.Client, columns: string[]): Promise<Record<string, string>> {
+  const cached = typeCache.get("container_stats");
+  if (cached) return cached;
+  const { rows } = await client.query<{ column_name: string; data_type: string }>(
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'container_stats' AND column_name = ANY($1)",
+    [columns],
+  );
+  const types = Object.fromEntries(rows.map((row) => [row.column_name, row.data_type]));
+  typeCache.set("container_stats", types);
+  return types;
+}

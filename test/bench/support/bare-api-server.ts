@@ -1,0 +1,43 @@
+// The benchmark's yardstick: plain Hono on @hono/node-server running the very same SQL text the
+// api runs for the history and top-consumer routes, with pg directly and no validation, auth,
+// middleware or response shaping. Started as a child process by test/bench/api.bench.ts.
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { CONTAINER_SERIES, seriesSql } from "../../../services/api/src/history/series-query.ts";
+import { topSql } from "../../../services/api/src/top/top-query.ts";
+
+const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: 10 });
+// Only used to turn the statements into SQL text and parameters; queries go to pg directly.
+const compiler = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+const HOUR = 3600_000;
+
+const app = new Hono();
+app.get("/history/:id", async (c) => {
+  const nowMs = Date.now();
+  const statement = seriesSql(CONTAINER_SERIES, Number(c.req.param("id")), {
+    fromMs: nowMs - 24 * HOUR,
+    toMs: nowMs,
+    stepMs: 5 * 60_000,
+    nowMs,
+  });
+  if (!statement) return c.json([]);
+  const compiled = statement.query.compile(compiler);
+  const result = await pool.query(compiled.sql, [...compiled.parameters]);
+  return c.json(result.rows);
+});
+app.get("/top", async (c) => {
+  const compiled = topSql({ metric: "cpu", period: "24h", limit: 10, labels: [], nowMs: Date.now() }).compile(
+    compiler,
+  );
+  const result = await pool.query(compiled.sql, [...compiled.parameters]);
+  return c.json(result.rows);
+});
+
+serve({ fetch: app.fetch, port: Number(process.env.BENCH_PORT), hostname: "127.0.0.1" }, () => {
+  console.log(JSON.stringify({ msg: "bare api listening" }));
+});
+process.on("SIGTERM", () => {
+  void pool.end().then(() => process.exit(0));
+});

@@ -1,0 +1,30 @@
+// A plain NATS subscriber, as a user's own program would be, for the compose smoke test: it
+// subscribes to subjects of the compose stack's NATS and prints one line per message,
+// `<subject> <payload>`, until SIGTERM or SIGINT. Its first line, `subscribed`, means the
+// server has the subscriptions, so nothing published after it is missed.
+//   node test/compose/bus-subscriber.ts nats://127.0.0.1:4222 'crowsnest.v1.stats.>' ...
+import { connect } from "@nats-io/transport-node";
+
+const [url, ...subjects] = process.argv.slice(2);
+if (url === undefined || subjects.length === 0) {
+  console.error("usage: bus-subscriber.ts <nats url> <subject>...");
+  process.exit(2);
+}
+
+const nc = await connect({ servers: url, maxReconnectAttempts: -1, name: "crowsnest-compose-smoke" });
+const decoder = new TextDecoder();
+for (const subject of subjects) {
+  const subscription = nc.subscribe(subject);
+  void (async () => {
+    for await (const message of subscription) {
+      process.stdout.write(`${message.subject} ${decoder.decode(message.data)}\n`);
+    }
+  })();
+}
+await nc.flush();
+console.log("subscribed");
+
+const stop = () => void nc.drain();
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
+await nc.closed();

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# The compose smoke test: runs the unmodified docker-compose.yml end to end, as a user would.
+#   1. builds local stand-ins for the public images it needs (build-stand-ins.sh; never pulls);
+#   2. `up --build -d` under a unique project name, with an .env file like the quick start's
+#      (a socket group, an API token) and the API on a free loopback port; an override used only
+#      here publishes NATS on a free loopback port for the subscriber and builds on the host's
+#      network (smoke.override.yml says why);
+#   3. waits until every service is healthy;
+#   4. starts a workload container on this host, then sees it in GET /api/v1/containers with
+#      current stats and its log line, sees its stats and its `start` event on the NATS subjects
+#      with a plain subscriber, stops it and sees the `die` event (on the bus and in the API),
+#      checks /readyz, that the API refuses a request without a token, and that no service
+#      restarted;
+#   5. always: removes the workload, `down -v`, and removes the image it built; on failure it
+#      first prints every service's logs.
+# The whole run is time-boxed (CROWSNEST_SMOKE_TIMEOUT_S, default 900 s).
+#
+#   bash test/compose/smoke-test.sh          from a prepared machine (test/infra/prepare-machine.sh)
+# CROWSNEST_SMOKE_COMPOSE="docker compose" runs it with Compose v2 where that is installed;
+# CROWSNEST_SMOKE_KEEP_IMAGE=1 keeps the built image and its build cache (faster reruns).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+budget_s=${CROWSNEST_SMOKE_TIMEOUT_S:-900}
+compose_command=${CROWSNEST_SMOKE_COMPOSE:-docker-compose}
+workload_image=${CROWSNEST_TEST_WORKLOAD_IMAGE:-crowsnest-test/busybox:1}
+prefix=crowsnest
+started_s=$SECONDS
+step_started_s=$SECONDS
+
+step() {
+  printf '\n[compose-smoke %3ds] ==> %s\n' "$((SECONDS - started_s))" "$*"
+  step_started_s=$SECONDS
+}
+say() { printf '[compose-smoke %3ds]     %s\n' "$((SECONDS - started_s))" "$*"; }
+fail() {
+  printf '[compose-smoke %3ds] FAILED: %s\n' "$((SECONDS - started_s))" "$*" >&2
+  exit 1
+}
+remaining_s() {
+  local left=$((budget_s - (SECONDS - started_s)))
+  [ "$left" -gt 0 ] || fail "out of time: the whole test may take ${budget_s}s"
+  echo "$left"
+}
+# A step's own limit, never past the test's.
+limit_s() {
+  local left
+  left=$(remaining_s)
+  echo $(($1 < left ? $1 : left))
+}
+
+# wait_until SECONDS WHAT COMMAND...: runs COMMAND every second until it succeeds.
+wait_until() {
+  local seconds what deadline
+  seconds=$(limit_s "$1")
+  what=$2
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "waited ${seconds}s for $what"
+    sleep 1
+  done
+}
+
+# json EXPRESSION: evaluates a JavaScript expression over the JSON document on stdin (`j`);
+# prints the value, or fails when it is undefined, null or false.
+json() {
+  node -e '
+    const j = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
+    const v = eval(process.argv[1]);
+    if (v === undefined || v === null || v === false) process.exit(1);
+    console.log(typeof v === "object" ? JSON.stringify(v) : String(v));
+  ' "$1"
+}
+
+# --- preflight ------------------------------------------------------------------------------
+step "preflight"
+command -v "${compose_command%% *}" >/dev/null || fail "$compose_command is not installed"
+docker info >/dev/null 2>&1 || fail "dockerd is not reachable"
+docker image inspect "$workload_image" >/dev/null 2>&1 ||
+  fail "the workload image $workload_image is missing (test/infra/prepare-machine.sh builds it)"
+[ -d node_modules/@nats-io/transport-node ] || fail "run pnpm install first (the subscriber uses @nats-io/transport-node)"
+if [ "$(docker network inspect bridge --format '{{ index .Options "com.docker.network.bridge.name" }}' 2>/dev/null)" = docker0 ] &&
+  [ ! -e /sys/class/net/docker0 ]; then
+  say "warning: dockerd's default bridge docker0 is gone (a dockerd started with --bridge=none deletes it);"
+  say "         containers on the default network cannot start. This test does not use it."
+fi
+say "$($compose_command version --short 2>/dev/null || $compose_command version | head -1), docker $(docker version --format '{{.Server.Version}}')"
+
+# --- stand-ins --------------------------------------------------------------------------------
+step "stand-in images for the tags docker-compose.yml and the Dockerfile use"
+timeout "$(limit_s 600)" bash test/compose/build-stand-ins.sh | sed 's/^/      /'
+say "stand-ins ready in $((SECONDS - step_started_s))s"
+
+# --- the stack ------------------------------------------------------------------------------
+suffix=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+project=crowsnest-smoke-$suffix
+workload=$project-workload
+image=crowsnest-smoke-$suffix:local
+token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+work=$(mktemp -d "${TMPDIR:-/tmp}/$project.XXXXXX")
+subscriber_pid=
+failed=1
+
+# What the quick start has a user put in .env, plus a free API port and this run's image tag.
+cat >"$work/env" <<EOF
+DOCKER_GID=$(stat -c %g /var/run/docker.sock)
+CROWSNEST_API_READ_TOKENS=$token
+CROWSNEST_API_PUBLISH=127.0.0.1:
+CROWSNEST_IMAGE=$image
+EOF
+
+# The compose command line of this run (an array, so `timeout` can run it).
+read -r -a compose_cmd <<<"$compose_command"
+compose_cmd+=(--env-file "$work/env" -p "$project" -f docker-compose.yml -f test/compose/smoke.override.yml)
+compose() { "${compose_cmd[@]}" "$@"; }
+
+service_logs() {
+  local service
+  for service in $(compose config --services 2>/dev/null); do
+    printf '\n----- logs of %s -----\n' "$service"
+    timeout 30 "${compose_cmd[@]}" logs --no-color --tail=300 "$service" 2>&1 || true
+  done
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  if [ "$failed" = 1 ]; then
+    printf '\n[compose-smoke] FAILED after %ss; state and logs of every service follow\n' "$((SECONDS - started_s))"
+    timeout 30 "${compose_cmd[@]}" ps 2>&1
+    service_logs
+    if [ -s "$work/bus.log" ]; then
+      printf '\n----- what the subscriber received (last 40 lines) -----\n'
+      tail -40 "$work/bus.log" | cut -c1-400
+    fi
+    [ "$rc" != 0 ] || rc=1
+  fi
+  printf '\n[compose-smoke] cleaning up %s\n' "$project"
+  [ -z "$subscriber_pid" ] || kill "$subscriber_pid" 2>/dev/null
+  docker rm -f "$workload" >/dev/null 2>&1
+  timeout 120 "${compose_cmd[@]}" down -v --remove-orphans --timeout 20 2>&1 | sed 's/^/      /'
+  if [ "${CROWSNEST_SMOKE_KEEP_IMAGE:-}" != 1 ]; then
+    docker rmi --no-prune "$image" >/dev/null 2>&1
+    if [ -s "$work/up.log" ]; then
+      # A failed build step leaves its container behind.
+      grep -oE 'Running in [0-9a-f]{12}$' "$work/up.log" | cut -d' ' -f3 | xargs -r docker rm -f >/dev/null 2>&1
+      # The images this run's build created (its stages' steps), not those it took from the
+      # build cache, which belong to whoever built them first. A step's image goes once the
+      # steps built on it are gone: repeat until a round removes nothing.
+      local ids id kept left
+      ids=$(grep -oE -e '---> [0-9a-f]{12}$' -e '^Successfully built [0-9a-f]{12}$' "$work/up.log" |
+        grep -oE '[0-9a-f]{12}$' | sort -u | while read -r id; do
+          grep -q "^sha256:$id" "$work/images-before" || echo "$id"
+        done)
+      while [ -n "$ids" ]; do
+        left=$(wc -w <<<"$ids")
+        kept=
+        for id in $ids; do
+          docker rmi --no-prune "$id" >/dev/null 2>&1 || kept="$kept $id"
+        done
+        ids=$kept
+        [ "$(wc -w <<<"$ids")" -lt "$left" ] || break
+      done
+    fi
+  fi
+  rm -rf "$work"
+  printf '[compose-smoke] done in %ss\n' "$((SECONDS - started_s))"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "docker-compose.yml is valid for $compose_command"
+compose config --quiet
+
+step "up --build -d (project $project)"
+docker images --all --quiet --no-trunc | sort -u >"$work/images-before"
+if ! timeout "$(limit_s 600)" "${compose_cmd[@]}" up --build -d >"$work/up.log" 2>&1; then
+  tail -60 "$work/up.log"
+  fail "up --build -d failed"
+fi
+grep -E '^(Creating|Starting|Successfully tagged|Step [0-9]+/[0-9]+ : FROM)' "$work/up.log" | sed 's/^/      /' || true
+say "built and started in $((SECONDS - step_started_s))s"
+
+step "every service healthy"
+services=$(compose config --services | sort)
+# Prints the services that are not healthy yet; fails as soon as one has restarted or exited.
+unhealthy_services() {
+  local ids service status health restarts
+  local -A seen=()
+  ids=$(compose ps -q)
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086 # one id per word
+    while read -r service status health restarts; do
+      seen[$service]=1
+      case "$status $health $restarts" in
+        "running healthy 0") ;;
+        running\ *\ 0) echo "$service($health)" ;;
+        *) fail "$service is not running cleanly: status $status, health $health, $restarts restarts" ;;
+      esac
+    done < <(docker inspect --format '{{ index .Config.Labels "com.docker.compose.service" }} {{ .State.Status }} {{ if .State.Health }}{{ .State.Health.Status }}{{ else }}none{{ end }} {{ .RestartCount }}' $ids)
+  fi
+  for service in $services; do
+    [ -n "${seen[$service]:-}" ] || echo "$service(no container)"
+  done
+}
+all_healthy() {
+  local pending
+  # A service that restarted or exited ends the test (the reason is printed by the check).
+  pending=$(unhealthy_services) || exit 1
+  [ -z "$pending" ] && return 0
+  if [ "$SECONDS" -ge "${next_report_s:-0}" ]; then
+    say "waiting for: ${pending//$'\n'/ }"
+    next_report_s=$((SECONDS + 10))
+  fi
+  return 1
+}
+wait_until 180 "every service to be healthy" all_healthy
+say "healthy: ${services//$'\n'/ } ($((SECONDS - step_started_s))s)"
+
+api_address=$(compose port api 8080)
+nats_address=$(compose port nats 4222)
+api_url=http://$api_address
+say "api at $api_url, nats at nats://$nats_address"
+api() { curl -fsS --max-time 5 -H "Authorization: Bearer $token" "$api_url$1"; }
+
+step "a plain subscriber on the NATS subjects"
+node test/compose/bus-subscriber.ts "nats://$nats_address" \
+  "$prefix.v1.stats.*.docker.$workload" "$prefix.v1.events.*.docker.container.*" \
+  >"$work/bus.log" 2>"$work/bus.err" &
+subscriber_pid=$!
+subscribed() { grep -q '^subscribed$' "$work/bus.log"; }
+wait_until 20 "the subscriber to subscribe" subscribed
+say "subscribed to $prefix.v1.stats.*.docker.$workload and $prefix.v1.events.*.docker.container.*"
+
+step "a workload container on this host: $workload"
+docker run -d --name "$workload" --network none --label "dev.crowsnest.smoke=$project" \
+  "$workload_image" sh -c 'echo "hello from $HOSTNAME"; trap "exit 0" TERM; while :; do sleep 1; done' >/dev/null
+workload_started_s=$SECONDS
+say "started from $workload_image"
+
+step "GET /api/v1/containers lists it, with current stats"
+container_id() {
+  api "/api/v1/containers?name=$workload" 2>/dev/null |
+    json "j.data.find((c) => c.name === '$workload' && c.state === 'running')?.id" >"$work/id"
+}
+wait_until 60 "GET /api/v1/containers to list $workload as running" container_id
+id=$(cat "$work/id")
+say "listed as container $id after $((SECONDS - workload_started_s))s"
+current_stats() {
+  api "/api/v1/containers/$id/stats/current" 2>/dev/null >"$work/stats.json" &&
+    json "Date.now() - Date.parse(j.ts) < 60000" <"$work/stats.json" >/dev/null
+}
+wait_until $((60 - (SECONDS - workload_started_s))) "current stats of $workload in the API within a minute of its start" current_stats
+say "current stats after $((SECONDS - workload_started_s))s: $(json "'ts ' + j.ts + ', mem_used ' + j.mem_used + ', pids ' + j.pids" <"$work/stats.json")"
+
+step "its logs through the API (api, the bus, the watcher, dockerd)"
+logs_have_hello() {
+  api "/api/v1/containers/$id/logs?tail=20" 2>/dev/null |
+    json "j.lines.find((line) => line.text.startsWith('hello from '))?.text" >"$work/hello"
+}
+wait_until 30 "the workload's first log line in GET /api/v1/containers/$id/logs" logs_have_hello
+say "log line: $(cat "$work/hello")"
+
+step "its stats and its start event on the bus"
+# bus_has SUBJECT-REGEX TEXT: a message on a matching subject whose line contains TEXT.
+bus_has() { grep -E "^$1 " "$work/bus.log" | grep -F "$2" >/dev/null; }
+subject_prefix="${prefix//./\\.}\\.v1"
+wait_until 60 "a stats message on $prefix.v1.stats.<host>.docker.$workload" \
+  bus_has "$subject_prefix\\.stats\\.[^ .]+\\.docker\\.$workload" "\"name\":\"$workload\""
+say "stats: $(grep -E "^$subject_prefix\\.stats\\." "$work/bus.log" | head -1 | cut -d' ' -f1)"
+wait_until 30 "a start event for $workload" \
+  bus_has "$subject_prefix\\.events\\.[^ .]+\\.docker\\.container\\.start" "\"name\":\"$workload\""
+say "start: $(grep -E "^$subject_prefix\\.events\\.[^ .]+\\.docker\\.container\\.start " "$work/bus.log" | grep -F "\"name\":\"$workload\"" | head -1 | cut -d' ' -f1)"
+
+step "stop it: the die event"
+docker stop --time 10 "$workload" >/dev/null
+wait_until 30 "a die event for $workload on the bus" \
+  bus_has "$subject_prefix\\.events\\.[^ .]+\\.docker\\.container\\.die" "\"name\":\"$workload\""
+say "die on the bus: $(grep -E "^$subject_prefix\\.events\\.[^ .]+\\.docker\\.container\\.die " "$work/bus.log" | grep -F "\"name\":\"$workload\"" | head -1 | cut -d' ' -f2- | json "'exit_code ' + j.exit_code")"
+die_in_api() {
+  api "/api/v1/containers/$id/events?action=die" 2>/dev/null | json "j.data.length > 0" >/dev/null
+}
+wait_until 30 "the die event in GET /api/v1/containers/$id/events" die_in_api
+say "die in GET /api/v1/containers/$id/events"
+
+step "readiness, and no service restarted"
+readyz=$(curl -fsS --max-time 5 "$api_url/readyz") || fail "/readyz did not answer 200"
+say "/readyz: $readyz"
+status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$api_url/api/v1/containers")
+[ "$status" = 401 ] || fail "GET /api/v1/containers without a token answered $status, not 401"
+say "without a token: 401"
+pending=$(unhealthy_services) || exit 1
+[ -z "$pending" ] || fail "not healthy any more: $pending"
+say "all healthy, none restarted"
+
+failed=0
+step "passed in $((SECONDS - started_s))s"

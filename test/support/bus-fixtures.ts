@@ -1,0 +1,131 @@
+// Contract messages as a collector or watcher would publish them, for tests that feed the
+// real store. Builders fill every field; tests override only what they are about.
+import {
+  codecs,
+  type EventMessage,
+  type InventoryMessage,
+  type MessageCodec,
+  type StatsMessage,
+  type Subjects,
+} from "@crowsnest/shared";
+import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+export const FIXTURE_HOST = "host-a";
+
+export function statsFixture(overrides: Partial<StatsMessage> & Pick<StatsMessage, "ts">): StatsMessage {
+  return {
+    v: 1,
+    host: FIXTURE_HOST,
+    runtime: "docker",
+    container: { external_id: "c".repeat(64), name: "web.1" },
+    interval_ms: 10_000,
+    cpu_percent: 50,
+    online_cpus: 2,
+    cpu_limit_cores: null,
+    mem_used: 1024,
+    mem_limit: null,
+    net_rx_bytes: null,
+    net_tx_bytes: null,
+    net_rx_bytes_per_s: null,
+    net_tx_bytes_per_s: null,
+    blk_read_bytes: 10,
+    blk_write_bytes: 20,
+    blk_read_bytes_per_s: null,
+    blk_write_bytes_per_s: null,
+    pids: 1,
+    ...overrides,
+  };
+}
+
+export function eventFixture(
+  overrides: Partial<EventMessage> & Pick<EventMessage, "action" | "ts">,
+): EventMessage {
+  const actor = overrides.actor ?? { external_id: "c".repeat(64), name: "web.1" };
+  const nanos = `${BigInt(Date.parse(overrides.ts)) * 1_000_000n}`;
+  return {
+    v: 1,
+    event_id: `${FIXTURE_HOST}/docker/${nanos}/${actor.external_id}/${overrides.action}`,
+    host: FIXTURE_HOST,
+    runtime: "docker",
+    kind: "container",
+    actor,
+    ts_nano: nanos,
+    image: "busybox",
+    exit_code: null,
+    oom_killed: null,
+    signal: null,
+    health_status: null,
+    synthesized: false,
+    attributes: {},
+    ...overrides,
+  };
+}
+
+type ContainerFixture = InventoryMessage["containers"][number];
+
+export function inventoryContainerFixture(
+  overrides: Partial<ContainerFixture> & Pick<ContainerFixture, "external_id" | "name">,
+): ContainerFixture {
+  return {
+    image: "busybox",
+    image_id: null,
+    state: "running",
+    labels: {},
+    created_at: null,
+    started_at: null,
+    finished_at: null,
+    restart_count: null,
+    exit_code: null,
+    pid: null,
+    health: null,
+    limits: { mem_limit: null, cpu_limit_cores: null, pids_limit: null },
+    compose: null,
+    ...overrides,
+  };
+}
+
+function encodeOrThrow<T>(codec: MessageCodec<T, unknown>, message: T): Uint8Array {
+  const encoded = codec.encode(message);
+  if (!encoded.ok) throw new Error(`fixture is not a valid message: ${encoded.detail}`);
+  return encoded.data;
+}
+
+export async function publishStats(
+  js: JetStreamClient,
+  subjects: Subjects,
+  message: StatsMessage,
+  msgID?: string,
+) {
+  const id = msgID ?? `${message.host}/${message.runtime}/${message.container.external_id}/${message.ts}`;
+  await js.publish(
+    subjects.stats(message.host, message.runtime, message.container.name),
+    encodeOrThrow(codecs.stats, message),
+    { msgID: id },
+  );
+}
+
+export async function publishEvent(js: JetStreamClient, subjects: Subjects, message: EventMessage) {
+  await js.publish(
+    subjects.event(message.host, message.runtime, message.kind, message.action),
+    encodeOrThrow(codecs.event, message),
+    { msgID: message.event_id },
+  );
+}
+
+export async function publishInventory(js: JetStreamClient, subjects: Subjects, message: InventoryMessage) {
+  await js.publish(
+    subjects.inventory(message.host, message.runtime),
+    encodeOrThrow(codecs.inventory, message),
+  );
+}
+
+/** Deletes the JetStream streams of a test's subject prefix. */
+export async function deleteTestStreams(nc: NatsConnection, prefix: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) names.push(name);
+  for (const name of names) {
+    if (name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(name);
+  }
+}

@@ -1,0 +1,49 @@
+// Finds the real servers the integration tests use. CI (and any machine prepared by
+// test/infra/prepare-machine.sh) names them in CROWSNEST_TEST_* variables; elsewhere,
+// Postgres and NATS are started with testcontainers, as a contributor with Docker would.
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Superuser URL of a Postgres server; tests create their own databases in it. */
+    adminDatabaseUrl: string;
+    natsUrl: string;
+    /** An image with busybox at /bin, for workload containers. */
+    workloadImage: string;
+  }
+}
+
+type Stop = () => Promise<void>;
+
+export default async function setup(project: TestProject): Promise<Stop> {
+  const stops: Stop[] = [];
+  const env = process.env;
+
+  let adminDatabaseUrl = env.CROWSNEST_TEST_DATABASE_URL;
+  if (!adminDatabaseUrl) {
+    const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+    const postgres = await new PostgreSqlContainer("postgres:15-alpine").start();
+    stops.push(async () => void (await postgres.stop()));
+    adminDatabaseUrl = postgres.getConnectionUri();
+  }
+
+  let natsUrl = env.CROWSNEST_TEST_NATS_URL;
+  if (!natsUrl) {
+    const { GenericContainer, Wait } = await import("testcontainers");
+    const nats = await new GenericContainer("nats:2.10-alpine")
+      .withCommand(["-js"])
+      .withExposedPorts(4222)
+      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .start();
+    stops.push(async () => void (await nats.stop()));
+    natsUrl = `nats://${nats.getHost()}:${nats.getMappedPort(4222)}`;
+  }
+
+  project.provide("adminDatabaseUrl", adminDatabaseUrl);
+  project.provide("natsUrl", natsUrl);
+  project.provide("workloadImage", env.CROWSNEST_TEST_WORKLOAD_IMAGE || "busybox:1.36");
+
+  return async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+}

@@ -81,6 +81,7 @@ export function inventoryContainerFixture(
     health: null,
     limits: { mem_limit: null, cpu_limit_cores: null, pids_limit: null },
     compose: null,
+    kubernetes: null,
     ...overrides,
   };
 }

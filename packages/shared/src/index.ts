@@ -16,6 +16,9 @@ export {
   commonEnv,
   LOG_LEVELS,
   postgresEnv,
+  RUNTIMES,
+  type RuntimeConfig,
+  runtimeConfigFrom,
   runtimeEnv,
 } from "./config/common-env.ts";
 export {

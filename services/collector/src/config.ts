@@ -9,6 +9,8 @@ import {
   envInteger,
   envString,
   parseEnv,
+  type RuntimeConfig,
+  runtimeConfigFrom,
   runtimeEnv,
 } from "@crowsnest/shared";
 
@@ -75,11 +77,8 @@ export const collectorEnv = {
   }),
 } as const;
 
-export interface CollectorConfig {
+export interface CollectorConfig extends RuntimeConfig {
   common: CommonConfig;
-  /** The host token of subjects and the `host` of every payload; undefined: the name dockerd reports. */
-  hostName: string | undefined;
-  dockerSocketPath: string;
   collectIntervalMs: number;
   collectConcurrency: number;
   dockerTimeoutMs: number;
@@ -96,8 +95,7 @@ export function parseCollectorConfig(env: EnvSource): CollectorConfig {
   const values = parseEnv(collectorEnv, env);
   return {
     common: commonConfigFrom(values),
-    hostName: values.CROWSNEST_HOST_NAME,
-    dockerSocketPath: values.CROWSNEST_DOCKER_SOCKET,
+    ...runtimeConfigFrom(values),
     collectIntervalMs: values.CROWSNEST_COLLECT_INTERVAL_MS,
     collectConcurrency: values.CROWSNEST_COLLECT_CONCURRENCY,
     dockerTimeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,

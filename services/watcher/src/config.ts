@@ -8,6 +8,8 @@ import {
   type EnvSource,
   envInteger,
   parseEnv,
+  type RuntimeConfig,
+  runtimeConfigFrom,
   runtimeEnv,
 } from "@crowsnest/shared";
 
@@ -57,11 +59,8 @@ export const watcherEnv = {
   }),
 } as const;
 
-export interface WatcherConfig {
+export interface WatcherConfig extends RuntimeConfig {
   common: CommonConfig;
-  /** Undefined: use the host name dockerd reports. */
-  hostName: string | undefined;
-  dockerSocketPath: string;
   inventoryIntervalMs: number;
   dockerTimeoutMs: number;
   inspectConcurrency: number;
@@ -74,8 +73,7 @@ export function parseWatcherConfig(env: EnvSource): WatcherConfig {
   const values = parseEnv(watcherEnv, env);
   return {
     common: commonConfigFrom(values),
-    hostName: values.CROWSNEST_HOST_NAME,
-    dockerSocketPath: values.CROWSNEST_DOCKER_SOCKET,
+    ...runtimeConfigFrom(values),
     inventoryIntervalMs: values.CROWSNEST_INVENTORY_INTERVAL_MS,
     dockerTimeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
     inspectConcurrency: values.CROWSNEST_INSPECT_CONCURRENCY,

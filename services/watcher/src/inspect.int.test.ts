@@ -113,6 +113,7 @@ describe("inspect requests over the bus", () => {
         health: { status: "healthy", failing_streak: 0, last_output: "fine\n" },
         limits: { mem_limit: 64 * MiB, cpu_limit_cores: 0.5, pids_limit: 50 },
         compose: { project: "shop", service: "web", number: 2 },
+        kubernetes: null,
       },
     });
   });

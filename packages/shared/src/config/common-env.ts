@@ -110,13 +110,32 @@ export const runtimeHostNameVar = envOptionalString({
  * The variables of the services that read a container runtime through its socket (collector,
  * watcher): which host they are, and where dockerd listens.
  */
+export const RUNTIMES = ["docker", "kubernetes"] as const;
+
 export const runtimeEnv = {
   CROWSNEST_HOST_NAME: runtimeHostNameVar,
+  CROWSNEST_RUNTIME: envEnum(RUNTIMES, {
+    description:
+      "Which container runtime this host runs: `docker` (dockerd's socket) or `kubernetes` (the API server).",
+    default: "docker",
+  }),
   CROWSNEST_DOCKER_SOCKET: envString({
-    description: "Path of dockerd's Unix socket (a read-only mount is enough).",
+    description: "Path of dockerd's Unix socket (a read-only mount is enough). Docker only.",
     default: "/var/run/docker.sock",
     pattern: /^\/\S*$/,
     patternText: "an absolute path",
+  }),
+  CROWSNEST_KUBECONFIG: envOptionalString({
+    description:
+      "Kubernetes only: kubeconfig file to reach the API server with. Unset: the pod's service account when running in a cluster (in-cluster detection), else `$KUBECONFIG` or `~/.kube/config`.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_KUBERNETES_NODE_NAME: envOptionalString({
+    description:
+      "Kubernetes only: watch and sample only the pods scheduled to this node (a DaemonSet sets it from `spec.nodeName`); it is also the host name unless CROWSNEST_HOST_NAME is set. Unset: every pod of the cluster.",
+    pattern: /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/,
+    patternText: "a Kubernetes node name (lower-case DNS subdomain)",
   }),
 } as const;
 
@@ -140,4 +159,30 @@ export function postgresEnv(service: "store" | "api") {
       max: 200,
     }),
   } as const;
+}
+
+/** Which runtime a collector or watcher reads, and how it reaches it. */
+export interface RuntimeConfig {
+  runtime: (typeof RUNTIMES)[number];
+  /** Undefined: use the host name the runtime reports (or the Kubernetes node name). */
+  hostName: string | undefined;
+  dockerSocketPath: string;
+  kubernetes: {
+    /** Undefined: in-cluster service account, else the default kubeconfig. */
+    kubeconfigPath: string | undefined;
+    /** Undefined: the whole cluster. */
+    nodeName: string | undefined;
+  };
+}
+
+export function runtimeConfigFrom(values: EnvValues<typeof runtimeEnv>): RuntimeConfig {
+  return {
+    runtime: values.CROWSNEST_RUNTIME,
+    hostName: values.CROWSNEST_HOST_NAME ?? values.CROWSNEST_KUBERNETES_NODE_NAME,
+    dockerSocketPath: values.CROWSNEST_DOCKER_SOCKET,
+    kubernetes: {
+      kubeconfigPath: values.CROWSNEST_KUBECONFIG,
+      nodeName: values.CROWSNEST_KUBERNETES_NODE_NAME,
+    },
+  };
 }

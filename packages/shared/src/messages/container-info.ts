@@ -47,5 +47,18 @@ export const containerInfo = containerRef.extend({
       number: z.number().int().nonnegative().nullable(),
     })
     .nullable(),
+  /** Where a Kubernetes container lives; null on Docker. */
+  kubernetes: z
+    .object({
+      namespace: z.string(),
+      pod: z.string(),
+      pod_uid: z.string(),
+      container: z.string(),
+      node: z.string().nullable(),
+      owner_kind: z.string().nullable(),
+      owner_name: z.string().nullable(),
+      ready: z.boolean().nullable(),
+    })
+    .nullable(),
 });
 export type ContainerInfo = z.infer<typeof containerInfo>;

@@ -23,6 +23,14 @@ export const KNOWN_EVENT_ACTIONS = [
   "destroy",
   "rename",
   "health_status",
+  // Kubernetes (container: start, die, restart, oom as above, plus readiness; pod, node, service):
+  "ready",
+  "unready",
+  "scheduled",
+  "delete",
+  "add",
+  "remove",
+  "not_ready",
 ] as const;
 
 export const eventMessage = z.object({

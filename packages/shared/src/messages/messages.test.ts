@@ -48,6 +48,7 @@ const info: ContainerInfo = {
   health: { status: "healthy", failing_streak: 0, last_output: "ok" },
   limits: { mem_limit: 512 * 1024 * 1024, cpu_limit_cores: 1.5, pids_limit: null },
   compose: { project: "shop", service: "db", number: 1 },
+  kubernetes: null,
 };
 
 const event: EventMessage = {

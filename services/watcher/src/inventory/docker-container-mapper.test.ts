@@ -70,6 +70,7 @@ describe("toContainerInfo", () => {
       health: null,
       limits: { mem_limit: null, cpu_limit_cores: null, pids_limit: null },
       compose: { project: "shop", service: "web", number: 1 },
+      kubernetes: null,
     });
   });
 
@@ -141,6 +142,7 @@ describe("inspectedToContainerInfo", () => {
       health: null,
       limits: { mem_limit: 268435456, cpu_limit_cores: 0.5, pids_limit: 64 },
       compose: { project: "shop", service: "web", number: null },
+      kubernetes: null,
     });
     const exited = inspect({ Status: "exited", Pid: 0, ExitCode: 3, FinishedAt: "2026-11-21T20:53:00Z" });
     if (exited === undefined) throw new Error("not parsed");

@@ -52,6 +52,7 @@ export function toContainerInfo(listed: ListedContainer): ContainerInfo {
     health: null,
     limits: { mem_limit: null, cpu_limit_cores: null, pids_limit: null },
     compose: composeInfo(labels),
+    kubernetes: null,
   };
 }
 
@@ -93,5 +94,6 @@ export function inspectedToContainerInfo(inspected: InspectedContainer): Contain
       pids_limit: inspected.limits.pidsLimit,
     },
     compose: composeInfo(labels),
+    kubernetes: null,
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that takes a fresh clone to a green test run, on a developer's machine or
-# in CI: prepares the machine (Node 24, pnpm, Postgres, NATS, dockerd, the test image),
+# in CI: prepares the machine (Node 24, pnpm, Postgres, NATS, dockerd, the test image, a
+# Kubernetes API server),
 # installs, lints, type-checks, builds, validates docker-compose.yml, runs every test, and
 # then runs docker-compose.yml for real (test/compose/smoke-test.sh; skipped with
 # CROWSNEST_SKIP_COMPOSE_SMOKE=1 for a quicker local run).
@@ -8,6 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# The test Kubernetes control plane that preparing the machine starts is stopped by its PIDs
+# when CI ends, however it ends (CROWSNEST_KEEP_KUBERNETES=1 keeps it for the next local run).
+stop_kubernetes() {
+  [ "${CROWSNEST_KEEP_KUBERNETES:-}" = 1 ] || bash test/infra/kubernetes/stop.sh || true
+}
+trap stop_kubernetes EXIT
 
 step "preparing the machine"
 # Captured first: `eval "$(...)"` alone would ignore the script failing and run the tests

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Makes a bare Debian 12 machine ready for Crowsnest's tests, idempotently:
 # Node 24 + pnpm, a running Postgres, a running NATS with JetStream, a running
-# dockerd, and the offline busybox workload image. Safe to run again: each step
-# checks first and does nothing when its thing is already there.
+# dockerd, the offline busybox workload image, and a Kubernetes control plane
+# built from Debian's source package (test/infra/kubernetes/). Safe to run again:
+# each step checks first and does nothing when its thing is already there.
 #
 # It prints `export` lines for the environment the tests read; callers do
 #   machine_env=$(bash test/infra/prepare-machine.sh) && eval "$machine_env"
 # Everything else it says goes to stderr.
 set -euo pipefail
 
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLCHAIN_DIR=${CROWSNEST_TOOLCHAIN_DIR:-/opt/crowsnest-toolchain}
 NODE_MAJOR=24
 PNPM_VERSION=10.34.8
@@ -176,9 +178,38 @@ prepare_compose() {
   command -v curl >/dev/null || apt_install curl
 }
 
+# --- Kubernetes API server ----------------------------------------------------
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback. The first
+# build takes ~5 min on 2 cores and is cached (/var/cache/crowsnest-kubernetes); afterwards
+# this step takes the cluster's start, ~10 s, or nothing when it is already running.
+# Time-boxed: a hung build or start fails the preparation instead of holding CI.
+KUBERNETES_BUILD_TIMEOUT_SECONDS=${CROWSNEST_KUBERNETES_BUILD_TIMEOUT:-1500}
+KUBERNETES_START_TIMEOUT_SECONDS=180
+KUBERNETES_LOG=/var/log/crowsnest-kubernetes-prepare.log
+
+kubernetes_failed() {
+  say "$1; the last lines of $KUBERNETES_LOG:"
+  tail -n 40 "$KUBERNETES_LOG" >&2 || true
+  exit 1
+}
+
+prepare_kubernetes() {
+  local started=$SECONDS env_line
+  : >"$KUBERNETES_LOG"
+  say "kubernetes: building (cached after the first time; log in $KUBERNETES_LOG)"
+  timeout -k 30 "$KUBERNETES_BUILD_TIMEOUT_SECONDS" bash "$SCRIPT_DIR/kubernetes/build.sh" \
+    >>"$KUBERNETES_LOG" 2>&1 || kubernetes_failed "building kubernetes failed or took over ${KUBERNETES_BUILD_TIMEOUT_SECONDS}s"
+  say "kubernetes: starting the control plane"
+  env_line=$(timeout -k 10 "$KUBERNETES_START_TIMEOUT_SECONDS" bash "$SCRIPT_DIR/kubernetes/start.sh" \
+    2>>"$KUBERNETES_LOG") || kubernetes_failed "starting the kubernetes control plane failed"
+  say "kubernetes: ready after $((SECONDS - started))s"
+  echo "$env_line"
+}
+
 prepare_node
 prepare_postgres
 prepare_nats
 prepare_docker
 prepare_workload_image
 prepare_compose
+prepare_kubernetes

@@ -10,10 +10,18 @@ declare module "vitest" {
     natsUrl: string;
     /** An image with busybox at /bin, for workload containers. */
     workloadImage: string;
+    /**
+     * Path of an admin kubeconfig (client certificate in system:masters) for a real Kubernetes
+     * API server, or "" when there is none: Kubernetes tests then skip.
+     */
+    kubeconfig: string;
   }
 }
 
 type Stop = () => Promise<void>;
+
+/** Test namespaces and fake nodes older than this are leftovers of runs that crashed. */
+const LEFTOVER_AGE_MS = 2 * 60 * 60 * 1000;
 
 export default async function setup(project: TestProject): Promise<Stop> {
   const stops: Stop[] = [];
@@ -42,6 +50,14 @@ export default async function setup(project: TestProject): Promise<Stop> {
   project.provide("adminDatabaseUrl", adminDatabaseUrl);
   project.provide("natsUrl", natsUrl);
   project.provide("workloadImage", env.CROWSNEST_TEST_WORKLOAD_IMAGE || "busybox:1.36");
+  const kubeconfig = env.CROWSNEST_TEST_KUBECONFIG ?? "";
+  if (kubeconfig) {
+    // The test cluster outlives runs; what a crashed run left (a fake node stays Ready and
+    // schedulable forever) goes once it is surely nobody's any more.
+    const { connectKubernetesCluster } = await import("./kubernetes-cluster.ts");
+    await connectKubernetesCluster(kubeconfig).sweepLeftovers(LEFTOVER_AGE_MS);
+  }
+  project.provide("kubeconfig", kubeconfig);
 
   return async () => {
     for (const stop of stops.reverse()) await stop();

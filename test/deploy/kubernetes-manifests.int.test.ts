@@ -1,0 +1,267 @@
+// deploy/kubernetes/ is accepted by a real API server (server-side apply, dry run: nothing is
+// stored), sets only variables the services read, and grants the agent exactly the access the
+// watcher and collector use.
+import { readdirSync, readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { SERVICE_ENV_SPECS } from "../support/config-reference.ts";
+import {
+  connectKubernetesCluster,
+  type KubernetesCluster,
+  type KubernetesObject,
+  type TestNamespace,
+} from "../support/kubernetes-cluster.ts";
+
+const DEPLOY_DIR = new URL("../../deploy/kubernetes/", import.meta.url);
+const NAMESPACE = "crowsnest";
+
+const manifestFiles = readdirSync(DEPLOY_DIR)
+  .filter((file) => file.endsWith(".yaml") && file !== "kustomization.yaml")
+  .sort();
+
+const objects: KubernetesObject[] = manifestFiles.flatMap((file) =>
+  parseAllDocuments(readFileSync(new URL(file, DEPLOY_DIR), "utf8"))
+    .map((document) => document.toJS() as KubernetesObject | null)
+    .filter((object) => object !== null),
+);
+
+interface EnvVarSource {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string };
+    secretKeyRef?: { name: string; key: string };
+  };
+}
+interface ContainerSpec {
+  name: string;
+  image: string;
+  command: string[];
+  env?: EnvVarSource[];
+  envFrom?: { configMapRef?: { name: string } }[];
+}
+interface PodTemplateSpec {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  containers: ContainerSpec[];
+}
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+function find(kind: string, name: string): KubernetesObject {
+  const object = objects.find((candidate) => candidate.kind === kind && candidate.metadata?.name === name);
+  if (object === undefined) throw new Error(`deploy/kubernetes has no ${kind} ${name}`);
+  return object;
+}
+
+function podSpecOf(kind: string, name: string): PodTemplateSpec {
+  return (find(kind, name) as { spec: { template: { spec: PodTemplateSpec } } }).spec.template.spec;
+}
+
+/** `group/resource verb` for every permission a rule list grants. */
+function permissions(rules: PolicyRule[]): string[] {
+  return rules
+    .flatMap((rule) =>
+      rule.apiGroups.flatMap((group) =>
+        rule.resources.flatMap((resource) =>
+          rule.verbs.map((verb) => `${group || "core"}/${resource} ${verb}`),
+        ),
+      ),
+    )
+    .sort();
+}
+
+const AGENT_PERMISSIONS = [
+  "core/pods list",
+  "core/pods watch",
+  "core/pods/log get",
+  "core/nodes get",
+  "core/nodes list",
+  "core/nodes watch",
+  "core/nodes/proxy get",
+  "core/services list",
+  "core/services watch",
+  "metrics.k8s.io/pods list",
+].sort();
+
+const WORKLOADS = [
+  { kind: "DaemonSet", name: "crowsnest-agent", services: ["watcher", "collector"] },
+  { kind: "Deployment", name: "crowsnest-store", services: ["store"] },
+  { kind: "Deployment", name: "crowsnest-api", services: ["api"] },
+] as const;
+
+describe("deploy/kubernetes", () => {
+  it("lists every manifest in its kustomization", () => {
+    const kustomization = parse(readFileSync(new URL("kustomization.yaml", DEPLOY_DIR), "utf8")) as {
+      resources: string[];
+    };
+    expect([...kustomization.resources].sort()).toEqual(manifestFiles);
+  });
+
+  it("puts every namespaced object into the crowsnest namespace", () => {
+    const clusterScoped = ["Namespace", "ClusterRole", "ClusterRoleBinding"];
+    for (const object of objects.filter((candidate) => !clusterScoped.includes(candidate.kind ?? ""))) {
+      expect(object.metadata?.namespace, `${object.kind} ${object.metadata?.name}`).toBe(NAMESPACE);
+    }
+  });
+
+  it("grants the agent exactly what the watcher and collector use", () => {
+    const role = find("ClusterRole", "crowsnest-agent") as { rules: PolicyRule[] };
+    expect(permissions(role.rules)).toEqual(AGENT_PERMISSIONS);
+    const binding = find("ClusterRoleBinding", "crowsnest-agent") as {
+      roleRef: { kind: string; name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
+    expect(binding.roleRef).toMatchObject({ kind: "ClusterRole", name: "crowsnest-agent" });
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "crowsnest-agent", namespace: NAMESPACE },
+    ]);
+    expect(podSpecOf("DaemonSet", "crowsnest-agent").serviceAccountName).toBe("crowsnest-agent");
+    // The store and the api never talk to the API server.
+    expect(podSpecOf("Deployment", "crowsnest-store").automountServiceAccountToken).toBe(false);
+    expect(podSpecOf("Deployment", "crowsnest-api").automountServiceAccountToken).toBe(false);
+  });
+
+  it("runs the watcher and collector of each node in Kubernetes mode for that node's pods", () => {
+    const containers = podSpecOf("DaemonSet", "crowsnest-agent").containers;
+    expect(containers.map((container) => container.name).sort()).toEqual(["collector", "watcher"]);
+    for (const container of containers) {
+      const env = new Map((container.env ?? []).map((variable) => [variable.name, variable]));
+      expect(env.get("CROWSNEST_RUNTIME")?.value).toBe("kubernetes");
+      expect(env.get("CROWSNEST_KUBERNETES_NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("spec.nodeName");
+    }
+  });
+
+  it.each(WORKLOADS)(
+    "runs the compose image and sets only variables the services read: $name",
+    (workload) => {
+      const compose = readFileSync(new URL("../../docker-compose.yml", import.meta.url), "utf8");
+      const composeImage = /image: \$\{CROWSNEST_IMAGE:-([^}]+)\}/.exec(compose)?.[1];
+      const config = find("ConfigMap", "crowsnest-config") as { data: Record<string, string> };
+      const secret = find("Secret", "crowsnest-credentials") as { stringData: Record<string, string> };
+      const containers = podSpecOf(workload.kind, workload.name).containers;
+      expect(containers).toHaveLength(workload.services.length);
+      for (const service of workload.services) {
+        const container = containers.find((candidate) =>
+          candidate.command.includes(`services/${service}/dist/main.js`),
+        );
+        if (container === undefined) throw new Error(`${workload.name} does not run the ${service}`);
+        expect(container.image).toBe(composeImage);
+        const spec = SERVICE_ENV_SPECS[service];
+        const fromConfigMap = (container.envFrom ?? []).flatMap((source) =>
+          source.configMapRef?.name === "crowsnest-config" ? Object.keys(config.data) : [],
+        );
+        const names = [...fromConfigMap, ...(container.env ?? []).map((variable) => variable.name)];
+        expect(names.filter((name) => !(name in spec))).toEqual([]);
+        for (const variable of container.env ?? []) {
+          const secretKey = variable.valueFrom?.secretKeyRef;
+          if (secretKey === undefined) continue;
+          expect(secretKey.name).toBe("crowsnest-credentials");
+          expect(Object.keys(secret.stringData)).toContain(secretKey.key);
+        }
+      }
+    },
+  );
+});
+
+describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (dry run)", () => {
+  let cluster: KubernetesCluster;
+  let namespace: TestNamespace;
+
+  // Into a namespace of the test's own: a dry run is checked against the namespace's existence,
+  // and another run of this test (or a real deployment) may own `crowsnest`.
+  function retargeted(object: KubernetesObject): KubernetesObject {
+    const copy = structuredClone(object);
+    if (copy.kind === "Namespace" && copy.metadata) copy.metadata.name = namespace.name;
+    if (copy.metadata?.namespace === NAMESPACE) copy.metadata.namespace = namespace.name;
+    for (const subject of (copy.subjects ?? []) as { namespace?: string }[]) {
+      if (subject.namespace === NAMESPACE) subject.namespace = namespace.name;
+    }
+    return copy;
+  }
+
+  beforeAll(async () => {
+    cluster = connectKubernetesCluster();
+    namespace = await cluster.createNamespace("crowsnest-deploy");
+  });
+
+  afterAll(async () => {
+    await namespace?.delete();
+  });
+
+  it.each(objects.map((object) => [`${object.kind} ${object.metadata?.name}`, object] as const))(
+    "accepts %s",
+    async (_name, object) => {
+      const applied = await cluster.apply(retargeted(object), { dryRun: true });
+
+      expect(applied.kind).toBe(object.kind);
+      expect(applied.metadata?.uid).toEqual(expect.any(String));
+      // A dry run stores nothing (checked where the test owns the namespace).
+      if (object.metadata?.namespace !== undefined) {
+        const stored = await cluster.request("GET", await cluster.pathOf(retargeted(object)));
+        expect(stored.status).toBe(404);
+      }
+    },
+  );
+
+  it("lets the agent's service account do what it needs and nothing more", async () => {
+    // Applied for real under names of the test's own, then asked of the authorizer.
+    const roleName = `${namespace.name}-agent`;
+    const role = structuredClone(find("ClusterRole", "crowsnest-agent"));
+    const binding = structuredClone(find("ClusterRoleBinding", "crowsnest-agent")) as KubernetesObject & {
+      roleRef: { name: string };
+      subjects: { namespace: string }[];
+    };
+    if (role.metadata) role.metadata.name = roleName;
+    if (binding.metadata) binding.metadata.name = roleName;
+    binding.roleRef.name = roleName;
+    for (const subject of binding.subjects) subject.namespace = namespace.name;
+    await cluster.apply(retargeted(find("ServiceAccount", "crowsnest-agent")));
+    await cluster.apply(role);
+    await cluster.apply(binding);
+    try {
+      const user = `system:serviceaccount:${namespace.name}:crowsnest-agent`;
+      const allowed = async (verb: string, resource: string, subresource = "", group = "") => {
+        const review = await cluster.create<{ status: { allowed: boolean } }>(
+          "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+          {
+            apiVersion: "authorization.k8s.io/v1",
+            kind: "SubjectAccessReview",
+            spec: {
+              user,
+              groups: ["system:serviceaccounts"],
+              resourceAttributes: { verb, resource, subresource, group },
+            },
+          },
+        );
+        return review.status.allowed;
+      };
+      // RBAC answers as soon as its cache has the binding.
+      await expect.poll(() => allowed("watch", "pods"), { timeout: 10_000 }).toBe(true);
+      expect(await allowed("list", "pods")).toBe(true);
+      expect(await allowed("get", "pods", "log")).toBe(true);
+      expect(await allowed("get", "nodes", "proxy")).toBe(true);
+      expect(await allowed("watch", "services")).toBe(true);
+      expect(await allowed("list", "pods", "", "metrics.k8s.io")).toBe(true);
+      expect(await allowed("get", "secrets")).toBe(false);
+      expect(await allowed("list", "configmaps")).toBe(false);
+      expect(await allowed("delete", "pods")).toBe(false);
+      expect(await allowed("create", "pods", "exec")).toBe(false);
+      expect(await allowed("patch", "nodes")).toBe(false);
+      expect(await allowed("create", "nodes", "proxy")).toBe(false);
+    } finally {
+      await cluster.delete(await cluster.pathOf(binding));
+      await cluster.delete(await cluster.pathOf(role));
+    }
+  });
+
+  it("keeps the agent's rules as written (the server normalizes nothing away)", async () => {
+    const applied = (await cluster.apply(retargeted(find("ClusterRole", "crowsnest-agent")), {
+      dryRun: true,
+    })) as { rules: PolicyRule[] };
+    expect(permissions(applied.rules)).toEqual(AGENT_PERMISSIONS);
+  });
+});

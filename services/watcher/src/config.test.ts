@@ -29,6 +29,40 @@ describe("parseWatcherConfig", () => {
     });
   });
 
+  it("reads the Kubernetes variables, and takes the node name as the host name", () => {
+    const config = parseWatcherConfig({
+      CROWSNEST_RUNTIME: "kubernetes",
+      CROWSNEST_KUBECONFIG: "/etc/crowsnest/kubeconfig",
+      CROWSNEST_KUBERNETES_NODE_NAME: "worker-3",
+      CROWSNEST_KUBERNETES_TIMEOUT_MS: "4000",
+      CROWSNEST_KUBERNETES_WATCH_STALL_MS: "120000",
+      KUBERNETES_SERVICE_HOST: "10.96.0.1",
+      KUBERNETES_SERVICE_PORT: "443",
+    });
+    expect(config).toMatchObject({
+      runtime: "kubernetes",
+      hostName: "worker-3",
+      kubernetesTimeoutMs: 4000,
+      kubernetesWatchStallMs: 120_000,
+      kubernetes: {
+        kubeconfigPath: "/etc/crowsnest/kubeconfig",
+        nodeName: "worker-3",
+        serviceHost: "10.96.0.1",
+        servicePort: "443",
+      },
+    });
+    expect(
+      parseWatcherConfig({ CROWSNEST_HOST_NAME: "edge", CROWSNEST_KUBERNETES_NODE_NAME: "worker-3" })
+        .hostName,
+    ).toBe("edge");
+  });
+
+  it("rejects an unknown runtime and a node name Kubernetes would not accept", () => {
+    const read = () =>
+      parseWatcherConfig({ CROWSNEST_RUNTIME: "podman", CROWSNEST_KUBERNETES_NODE_NAME: "Worker_3" });
+    expect(read).toThrow(/CROWSNEST_RUNTIME.*CROWSNEST_KUBERNETES_NODE_NAME/s);
+  });
+
   it("names every bad variable at once", () => {
     const read = () =>
       parseWatcherConfig({ CROWSNEST_HOST_NAME: "two words", CROWSNEST_INVENTORY_INTERVAL_MS: "5 min" });

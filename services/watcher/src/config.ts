@@ -57,6 +57,20 @@ export const watcherEnv = {
     min: 200,
     max: 600_000,
   }),
+  CROWSNEST_KUBERNETES_TIMEOUT_MS: envInteger({
+    description:
+      "Kubernetes only: how long one API server call (a page of a list, opening a watch or a log stream) may take before it is abandoned.",
+    default: 30_000,
+    min: 500,
+    max: 300_000,
+  }),
+  CROWSNEST_KUBERNETES_WATCH_STALL_MS: envInteger({
+    description:
+      "Kubernetes only: a watch that brings no event, bookmark or end for this long is considered dead and restarted (the API server is asked to end each watch after two thirds of it).",
+    default: 90_000,
+    min: 3000,
+    max: 3_600_000,
+  }),
 } as const;
 
 export interface WatcherConfig extends RuntimeConfig {
@@ -67,6 +81,8 @@ export interface WatcherConfig extends RuntimeConfig {
   logsMaxConcurrent: number;
   logsFollowMaxMs: number;
   logsFollowProbeIntervalMs: number;
+  kubernetesTimeoutMs: number;
+  kubernetesWatchStallMs: number;
 }
 
 export function parseWatcherConfig(env: EnvSource): WatcherConfig {
@@ -80,6 +96,8 @@ export function parseWatcherConfig(env: EnvSource): WatcherConfig {
     logsMaxConcurrent: values.CROWSNEST_LOGS_MAX_CONCURRENT,
     logsFollowMaxMs: values.CROWSNEST_LOGS_FOLLOW_MAX_MS,
     logsFollowProbeIntervalMs: values.CROWSNEST_LOGS_FOLLOW_PROBE_INTERVAL_MS,
+    kubernetesTimeoutMs: values.CROWSNEST_KUBERNETES_TIMEOUT_MS,
+    kubernetesWatchStallMs: values.CROWSNEST_KUBERNETES_WATCH_STALL_MS,
   };
 }
 

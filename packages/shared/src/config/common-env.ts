@@ -137,6 +137,19 @@ export const runtimeEnv = {
     pattern: /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/,
     patternText: "a Kubernetes node name (lower-case DNS subdomain)",
   }),
+  KUBERNETES_SERVICE_HOST: envOptionalString({
+    description:
+      "Set by Kubernetes in every pod (not by you): the API server's address; with KUBERNETES_SERVICE_PORT it tells a Kubernetes-mode service that it runs in a cluster and uses its service account.",
+  }),
+  KUBERNETES_SERVICE_PORT: envOptionalString({
+    description: "Set by Kubernetes in every pod (not by you): the API server's port.",
+    pattern: /^\d{1,5}$/,
+    patternText: "a port number",
+  }),
+  KUBECONFIG: envOptionalString({
+    description:
+      "Kubernetes only, the standard variable: the kubeconfig to use when CROWSNEST_KUBECONFIG is unset and the service is not in a cluster (first path of a colon-separated list).",
+  }),
 } as const;
 
 /** The variables of the services that use Postgres (store, api); `service` names them in the texts. */
@@ -172,6 +185,11 @@ export interface RuntimeConfig {
     kubeconfigPath: string | undefined;
     /** Undefined: the whole cluster. */
     nodeName: string | undefined;
+    /** KUBERNETES_SERVICE_HOST/PORT: both set inside a pod, which then uses its service account. */
+    serviceHost: string | undefined;
+    servicePort: string | undefined;
+    /** The standard KUBECONFIG variable. */
+    kubeconfigEnv: string | undefined;
   };
 }
 
@@ -183,6 +201,9 @@ export function runtimeConfigFrom(values: EnvValues<typeof runtimeEnv>): Runtime
     kubernetes: {
       kubeconfigPath: values.CROWSNEST_KUBECONFIG,
       nodeName: values.CROWSNEST_KUBERNETES_NODE_NAME,
+      serviceHost: values.KUBERNETES_SERVICE_HOST,
+      servicePort: values.KUBERNETES_SERVICE_PORT,
+      kubeconfigEnv: values.KUBECONFIG,
     },
   };
 }

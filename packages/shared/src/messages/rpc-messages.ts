@@ -24,6 +24,8 @@ export const logsRequest = z.object({
   timestamps: z.boolean().default(false),
   follow: z.boolean().default(false),
   stream: z.enum(["stdout", "stderr", "both"]).default("both"),
+  /** Kubernetes: the logs of the container's previous (last terminated) instance. Docker has none and ignores it. */
+  previous: z.boolean().optional(),
 });
 export type LogsRequest = z.infer<typeof logsRequest>;
 

@@ -19,8 +19,9 @@ import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
 import { containerReference } from "./container-reference.ts";
 import { dockerFailureReply } from "./docker-failure-reply.ts";
-import { isNoRespondersError, type RpcConnection, type RpcMessage } from "./rpc-connection.ts";
-import { encodeLogsReply, errorReply, logsChunk } from "./rpc-replies.ts";
+import { LogReplySender } from "./log-reply-sender.ts";
+import type { RpcConnection, RpcMessage } from "./rpc-connection.ts";
+import { encodeLogsReply, errorReply } from "./rpc-replies.ts";
 
 export interface LogsResponderOptions {
   docker: Pick<DockerApi, "inspectContainer" | "containerLogs">;
@@ -55,89 +56,6 @@ type EndReason = "stream_ended" | "time_limit" | "requester_gone" | "stopping" |
 // for this margin, kept in case a server counts a little more than the payload.
 const PAYLOAD_MARGIN_BYTES = 64;
 
-/** Sends one reply's messages in order, numbering chunks. */
-class ReplySender {
-  readonly #nc: LogsResponderOptions["nc"];
-  readonly #inbox: string;
-  readonly #logger: Logger;
-  readonly #onFailure: () => void;
-  #seq = 0;
-  #chain: Promise<void> = Promise.resolve();
-  #failed = false;
-
-  constructor(nc: LogsResponderOptions["nc"], inbox: string, logger: Logger, onFailure: () => void) {
-    this.#nc = nc;
-    this.#inbox = inbox;
-    this.#logger = logger;
-    this.#onFailure = onFailure;
-  }
-
-  get sentChunks(): number {
-    return this.#seq;
-  }
-
-  #encode(lines: readonly AssembledLine[], done: boolean): Uint8Array {
-    const { data, failure } = encodeLogsReply(logsChunk(this.#seq, lines, done));
-    this.#seq += 1;
-    if (failure !== undefined) this.#logger.error({ detail: failure }, "log chunk failed validation");
-    return data;
-  }
-
-  #enqueue(work: () => Promise<void> | void): Promise<void> {
-    this.#chain = this.#chain.then(async () => {
-      if (this.#failed) return;
-      try {
-        await work();
-      } catch (error) {
-        this.#failed = true;
-        this.#logger.warn({ err: error }, "cannot send log chunks; request abandoned");
-        this.#onFailure();
-      }
-    });
-    return this.#chain;
-  }
-
-  /** Queues a chunk; resolves once the server has it (backpressure for a fast container). */
-  send(lines: readonly AssembledLine[], done: boolean): Promise<void> {
-    return this.#enqueue(async () => {
-      this.#nc.publish(this.#inbox, this.#encode(lines, done));
-      await this.#nc.flush();
-    });
-  }
-
-  /** Queues an error message, which ends the reply. */
-  fail(reply: RpcError): Promise<void> {
-    return this.#enqueue(() => {
-      const { data } = encodeLogsReply(reply);
-      this.#nc.publish(this.#inbox, data);
-    });
-  }
-
-  /** Sends an empty chunk as a request: "gone" when the server says nobody listens to the inbox. */
-  probe(timeoutMs: number): Promise<"gone" | "there" | "unknown"> {
-    let pending: Promise<unknown> | undefined;
-    const queued = this.#enqueue(() => {
-      // request() publishes before it returns, so the chunk stays in order; its answer is not awaited here.
-      pending = this.#nc.request(this.#inbox, this.#encode([], false), { timeout: timeoutMs });
-      pending.catch(() => undefined);
-    });
-    return queued.then(async () => {
-      if (pending === undefined) return "unknown";
-      try {
-        await pending;
-        return "there";
-      } catch (error) {
-        if (isNoRespondersError(error)) return "gone";
-        return error instanceof Error && error.name === "TimeoutError" ? "there" : "unknown";
-      }
-    });
-  }
-
-  idle(): Promise<void> {
-    return this.#chain;
-  }
-}
-
 function dockerTime(timestamp: string | null): string | undefined {
   return timestamp === null ? undefined : nanosToDockerTime(msToNanos(Date.parse(timestamp)));
 }
@@ -167,7 +85,7 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
       ended ??= reason;
       stream?.destroy();
     };
-    const sender = new ReplySender(nc, inbox, log, () => end("bus_unavailable"));
+    const sender = new LogReplySender(nc, inbox, log, () => end("bus_unavailable"));
 
     let inspected: ReturnType<typeof parseContainerInspect>;
     try {

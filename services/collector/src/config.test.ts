@@ -37,8 +37,17 @@ describe("parseCollectorConfig", () => {
       CROWSNEST_PUBLISH_MAX_IN_FLIGHT: "64",
       CROWSNEST_SUBJECT_PREFIX: "acme.prod",
       CROWSNEST_NATS_URL: "nats://a:4222,nats://b:4222",
+      CROWSNEST_RUNTIME: "kubernetes",
+      CROWSNEST_KUBECONFIG: "/etc/crowsnest/kubeconfig",
+      CROWSNEST_KUBERNETES_NODE_NAME: "worker-3",
+      CROWSNEST_KUBERNETES_TIMEOUT_MS: "4000",
+      CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS: "30000",
     });
     expect(config).toMatchObject({
+      runtime: "kubernetes",
+      kubernetes: { kubeconfigPath: "/etc/crowsnest/kubeconfig", nodeName: "worker-3" },
+      kubernetesTimeoutMs: 4000,
+      kubernetesSpecMaxAgeMs: 30_000,
       hostName: "node-7.example.com",
       dockerSocketPath: "/run/user/1000/docker.sock",
       collectIntervalMs: 2500,

@@ -25,7 +25,7 @@ export const collectorEnv = {
   }),
   CROWSNEST_COLLECT_CONCURRENCY: envInteger({
     description:
-      "How many containers are sampled at the same time within one tick. Docker 20.10 holds each one-shot call until its next 1 s collection round, so a tick takes about (running containers / this) seconds.",
+      "How many containers (Docker) or nodes' summaries (Kubernetes) are sampled at the same time within one tick. Docker 20.10 holds each one-shot call until its next 1 s collection round, so a tick takes about (running containers / this) seconds.",
     default: 32,
     min: 1,
     max: 256,
@@ -62,6 +62,20 @@ export const collectorEnv = {
     min: 0,
     max: 3_600_000,
   }),
+  CROWSNEST_KUBERNETES_TIMEOUT_MS: envInteger({
+    description:
+      "Kubernetes only: how long one API server call (a node's summary, the pod or node list, pod metrics) may take before it is abandoned.",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+  }),
+  CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS: envInteger({
+    description:
+      "Kubernetes only: how long a pod and node list (containers' limits, nodes' CPU count) is reused before it is fetched again; a pod missing from it makes it fetched early, at most every 10 s.",
+    default: 60_000,
+    min: 1000,
+    max: 3_600_000,
+  }),
   CROWSNEST_PUBLISH_BUFFER_MAX: envInteger({
     description:
       "Most messages kept while the bus does not take them (about 1 KB each); beyond it the oldest are dropped and counted.",
@@ -86,6 +100,8 @@ export interface CollectorConfig extends RuntimeConfig {
   cgroupRoot: string;
   procRoot: string;
   containerListMaxAgeMs: number;
+  kubernetesTimeoutMs: number;
+  kubernetesSpecMaxAgeMs: number;
   publishBufferMax: number;
   publishMaxInFlight: number;
 }
@@ -103,6 +119,8 @@ export function parseCollectorConfig(env: EnvSource): CollectorConfig {
     cgroupRoot: values.CROWSNEST_CGROUP_ROOT,
     procRoot: values.CROWSNEST_PROC_ROOT,
     containerListMaxAgeMs: values.CROWSNEST_CONTAINER_LIST_MAX_AGE_MS,
+    kubernetesTimeoutMs: values.CROWSNEST_KUBERNETES_TIMEOUT_MS,
+    kubernetesSpecMaxAgeMs: values.CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS,
     publishBufferMax: values.CROWSNEST_PUBLISH_BUFFER_MAX,
     publishMaxInFlight: values.CROWSNEST_PUBLISH_MAX_IN_FLIGHT,
   };

@@ -10,6 +10,13 @@ import {
   timestamp,
 } from "./common.ts";
 
+/**
+ * Where a Kubernetes sample's figures came from: the kubelet's Summary API (through the API
+ * server's node proxy), or metrics.k8s.io when the summary is not reachable (CPU and memory only).
+ */
+export const statsSource = z.enum(["kubelet_summary", "metrics_api"]);
+export type StatsSource = z.infer<typeof statsSource>;
+
 export const statsMessage = z.object({
   v: schemaVersion,
   host: hostName,
@@ -37,5 +44,7 @@ export const statsMessage = z.object({
   blk_read_bytes_per_s: bytesPerSecond.nullable(),
   blk_write_bytes_per_s: bytesPerSecond.nullable(),
   pids: z.number().int().nonnegative().nullable(),
+  /** Kubernetes only (absent on Docker): which API the figures came from. */
+  source: statsSource.optional(),
 });
 export type StatsMessage = z.infer<typeof statsMessage>;

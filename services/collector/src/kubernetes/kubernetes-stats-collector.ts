@@ -1,0 +1,567 @@
+// Samples every container of one node (DaemonSet) or of every node (cluster-wide) at a fixed
+// interval from the kubelet's Summary API, reached through the API server's node proxy, and hands
+// one stats message per container per tick to a sink; in node mode also one host message from the
+// summary's node section. Where a node's summary is not available (the proxy forbidden, missing
+// or unavailable: 403/404/503) its pods are sampled from metrics.k8s.io instead, CPU and memory
+// only, each sample marked with its source and every switch logged once.
+//
+// Ticks never overlap (one still running when the next is due makes that one skip), nodes are
+// fetched a few at a time with a deadline each, and nothing a node, the API server or the bus
+// does stops the ticking.
+import type { Logger, StatsMessage } from "@crowsnest/shared";
+import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
+import { withDeadline } from "@crowsnest/shared/util/call-deadline";
+import { OutageLog } from "@crowsnest/shared/util/outage-log";
+import type { HostStatsSink } from "../host/host-stats-collector.ts";
+import { UNLIMITED } from "../sampling/container-limits.ts";
+import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
+import { ClusterFacts } from "./cluster-facts.ts";
+import type { KubernetesContainerReading } from "./container-reading.ts";
+import { httpStatusOf, type KubernetesApiPort } from "./kubernetes-api-port.ts";
+import { buildKubernetesStatsSample, type KubernetesStatsSource } from "./kubernetes-stats-sample.ts";
+import { readPodMetricsList } from "./metrics-api-reading.ts";
+import { buildNodeHostSample, type NodeLoadReading } from "./node-host-sample.ts";
+import type { PodFacts } from "./pod-facts.ts";
+import { readSummary, type SummaryNode, type SummaryPod } from "./summary-reading.ts";
+
+/** The answers of the node proxy that mean "no summary here, ask metrics.k8s.io". */
+const FALLBACK_STATUSES: ReadonlySet<number> = new Set([403, 404, 503]);
+
+export interface KubernetesStatsCollectorOptions {
+  api: KubernetesApiPort;
+  sink: StatsSink;
+  /** The host name every sample carries. */
+  host: string;
+  /** The one node to sample (DaemonSet); undefined: every node of the cluster. */
+  nodeName: string | undefined;
+  intervalMs: number;
+  /** At most this many nodes' summaries are fetched at once. */
+  concurrency: number;
+  /** Bound on each API call. */
+  timeoutMs: number;
+  /** How long pod and node lists (limits, capacity) are reused. */
+  specMaxAgeMs: number;
+  /**
+   * Node mode only: where the node's host samples go, with the node's load averages and uptime
+   * (which the summary lacks). Undefined: no host samples.
+   */
+  hostStats?: { sink: HostStatsSink; readLoad: () => NodeLoadReading | undefined } | undefined;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** What one tick did; logged at debug and returned for tests. */
+export interface KubernetesTickSummary {
+  /** Whether any call to the API server was answered this tick. */
+  apiReachable: boolean;
+  nodes: number;
+  /** Nodes read from their summary. */
+  viaSummary: number;
+  /** Nodes read from metrics.k8s.io. */
+  viaMetrics: number;
+  /** Nodes that could not be read at all. */
+  failedNodes: number;
+  containers: number;
+  published: number;
+  unpublished: number;
+  /** Containers whose figures had not changed since the previous tick (the kubelet had not read them again). */
+  unchanged: number;
+  hostPublished: boolean;
+}
+
+interface ContainerMemory {
+  node: string;
+  reading: KubernetesContainerReading;
+  invalidLogged: boolean;
+}
+
+/** One container ready to publish. */
+interface Pending {
+  node: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  reading: KubernetesContainerReading;
+  facts: PodFacts | undefined;
+  source: KubernetesStatsSource;
+}
+
+type NodeResult =
+  | { kind: "summary"; node: string; pods: SummaryPod[]; nodeSection: SummaryNode | null }
+  | { kind: "fallback"; node: string; status: number }
+  /** apiAnswered: the API server answered (with an error status, e.g. a kubelet it cannot reach). */
+  | { kind: "failed"; node: string; apiAnswered: boolean; detail: string };
+
+export class KubernetesStatsCollector {
+  readonly #options: KubernetesStatsCollectorOptions;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #facts: ClusterFacts;
+  readonly #memory = new Map<string, ContainerMemory>();
+  readonly #previousNode = new Map<string, SummaryNode>();
+  /** Which API each node was last read from, so each switch is logged once. */
+  readonly #nodeSources = new Map<string, KubernetesStatsSource>();
+  /** The summary problems last logged per node, so the same ones are not logged every tick. */
+  readonly #nodeProblems = new Map<string, string>();
+  readonly #apiOutage: OutageLog;
+  readonly #nodeTrouble: OutageLog;
+  readonly #hostTrouble: OutageLog;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #skippedTicks = 0;
+  #stopping = false;
+  #apiReachable = false;
+  #hostInvalidLogged = false;
+
+  constructor(options: KubernetesStatsCollectorOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#facts = new ClusterFacts({
+      api: options.api,
+      nodeName: options.nodeName,
+      timeoutMs: options.timeoutMs,
+      maxAgeMs: options.specMaxAgeMs,
+      logger: options.logger,
+      now: this.#now,
+    });
+    this.#apiOutage = new OutageLog({
+      logger: options.logger,
+      failureMessage: "the Kubernetes API server does not answer; retrying every tick",
+      recoveryMessage: "the Kubernetes API server answers again",
+    });
+    this.#nodeTrouble = new OutageLog({
+      logger: options.logger,
+      failureMessage:
+        "some nodes could not be sampled and were skipped (one example here, every one at debug level)",
+      recoveryMessage: "every node sampled again",
+    });
+    this.#hostTrouble = new OutageLog({
+      logger: options.logger,
+      failureMessage: "no host sample for the node",
+      recoveryMessage: "host samples for the node again",
+    });
+  }
+
+  /** Whether the last tick reached the API server: the heartbeat's `connected`. */
+  get apiReachable(): boolean {
+    return this.#apiReachable;
+  }
+
+  /** Runs a tick now, then one every interval; resolves when the first tick has finished. */
+  async start(): Promise<void> {
+    if (this.#timer !== undefined) return;
+    this.#stopping = false;
+    this.#timer = setInterval(() => this.#onTimer(), this.#options.intervalMs);
+    this.#onTimer();
+    await this.#inFlight;
+  }
+
+  /** Stops ticking and waits for the tick in flight, which fetches no new node once stopping. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#inFlight;
+  }
+
+  #onTimer(): void {
+    if (this.#inFlight !== undefined) {
+      this.#skippedTicks += 1;
+      if (this.#skippedTicks === 1) {
+        this.#logger.warn(
+          { interval_ms: this.#options.intervalMs },
+          "previous tick still running; skipping ticks until it finishes",
+        );
+      }
+      return;
+    }
+    const startedAtMs = Date.now();
+    this.#inFlight = this.tick()
+      .then((summary) => {
+        const durationMs = Date.now() - startedAtMs;
+        if (this.#skippedTicks > 0) {
+          this.#logger.info(
+            { skipped_ticks: this.#skippedTicks, duration_ms: durationMs },
+            "long tick finished",
+          );
+          this.#skippedTicks = 0;
+        }
+        this.#logger.debug(
+          {
+            api_reachable: summary.apiReachable,
+            nodes: summary.nodes,
+            via_summary: summary.viaSummary,
+            via_metrics: summary.viaMetrics,
+            failed_nodes: summary.failedNodes,
+            containers: summary.containers,
+            published: summary.published,
+            unpublished: summary.unpublished,
+            unchanged: summary.unchanged,
+            host_published: summary.hostPublished,
+            duration_ms: durationMs,
+          },
+          "tick finished",
+        );
+      })
+      .catch((error: unknown) => {
+        // tick() handles every failure it expects; this is a bug, but must not stop the ticking.
+        this.#logger.error({ err: error }, "tick failed unexpectedly");
+      })
+      .finally(() => {
+        this.#inFlight = undefined;
+      });
+  }
+
+  /** One pass over every node. Public so tests can drive ticks one by one. */
+  async tick(): Promise<KubernetesTickSummary> {
+    const summary: KubernetesTickSummary = {
+      apiReachable: false,
+      nodes: 0,
+      viaSummary: 0,
+      viaMetrics: 0,
+      failedNodes: 0,
+      containers: 0,
+      published: 0,
+      unpublished: 0,
+      unchanged: 0,
+      hostPublished: false,
+    };
+    await this.#facts.refreshStale();
+    const nodes = this.#facts.nodeNames() ?? [];
+    summary.nodes = nodes.length;
+
+    const results: NodeResult[] = [];
+    await forEachBounded(
+      nodes,
+      this.#options.concurrency,
+      async (node) => {
+        results.push(await this.#fetchSummary(node));
+      },
+      () => this.#stopping,
+    );
+    const answered = results.some((result) => result.kind !== "failed" || result.apiAnswered);
+    summary.apiReachable = answered;
+    this.#apiReachable = answered;
+
+    const pending: Pending[] = [];
+    const read = new Set<string>();
+    const summaries = results.filter((result) => result.kind === "summary");
+    if (summaries.some((result) => result.pods.some((pod) => this.#podFacts(pod) === undefined))) {
+      await this.#facts.refreshPodsEarly();
+    }
+    for (const result of summaries) {
+      read.add(result.node);
+      summary.viaSummary += 1;
+      this.#noteSource(result.node, "kubelet_summary");
+      for (const pod of result.pods) pending.push(...this.#fromSummaryPod(result.node, pod));
+    }
+    const fallbacks = results.filter((result) => result.kind === "fallback");
+    /** One failed node and why, for the warning that starts an episode of failures. */
+    let example: { node: string; error: string } | undefined;
+    for (const result of results) {
+      if (result.kind === "failed") {
+        summary.failedNodes += 1;
+        example ??= { node: result.node, error: result.detail };
+      }
+    }
+    if (fallbacks.length > 0) {
+      const fromMetrics = await this.#fromMetricsApi(fallbacks);
+      if (fromMetrics.ok) {
+        for (const { node } of fallbacks) {
+          read.add(node);
+          summary.viaMetrics += 1;
+        }
+        pending.push(...fromMetrics.pending);
+      } else {
+        summary.failedNodes += fallbacks.length;
+        const [first] = fallbacks;
+        if (first !== undefined) {
+          example ??= {
+            node: first.node,
+            error: `the summary answered ${first.status}, and metrics.k8s.io: ${fromMetrics.detail}`,
+          };
+        }
+      }
+    }
+
+    if (nodes.length === 0 || !answered) {
+      this.#apiOutage.failed({ nodes: nodes.length });
+    } else {
+      this.#apiOutage.succeeded();
+    }
+    if (summary.failedNodes > 0) {
+      this.#nodeTrouble.failed({
+        failed: summary.failedNodes,
+        nodes: nodes.length,
+        ...(example === undefined ? {} : { example_node: example.node, example_error: example.error }),
+      });
+    } else if (nodes.length > 0) {
+      this.#nodeTrouble.succeeded();
+    }
+
+    this.#forgetGone(nodes, read, pending);
+    summary.containers = pending.length;
+    const outcomes = await Promise.all(pending.map((container) => this.#publish(container)));
+    for (const outcome of outcomes) summary[outcome] += 1;
+
+    for (const result of summaries) {
+      if (result.node === this.#options.nodeName && this.#publishHost(result.node, result.nodeSection)) {
+        summary.hostPublished = true;
+      }
+    }
+    return summary;
+  }
+
+  async #fetchSummary(node: string): Promise<NodeResult> {
+    const log = () => this.#logger.child({ node });
+    let raw: unknown;
+    try {
+      raw = await withDeadline(`summary of node ${node}`, this.#options.timeoutMs, (signal) =>
+        this.#options.api.getJson(`/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`, {
+          signal,
+        }),
+      );
+    } catch (error) {
+      const status = httpStatusOf(error);
+      if (status !== undefined && FALLBACK_STATUSES.has(status)) return { kind: "fallback", node, status };
+      log().debug({ err: error }, "summary could not be fetched; node skipped this tick");
+      return { kind: "failed", node, apiAnswered: status !== undefined, detail: (error as Error).message };
+    }
+    const read = readSummary(raw);
+    if (!read.ok) {
+      this.#noteProblems(node, [read.detail]);
+      return { kind: "failed", node, apiAnswered: true, detail: read.detail };
+    }
+    this.#noteProblems(node, read.reading.problems);
+    return { kind: "summary", node, pods: read.reading.pods, nodeSection: read.reading.node };
+  }
+
+  /** Logs a node's summary problems when they change (so once, not every tick), and when they end. */
+  #noteProblems(node: string, problems: readonly string[]): void {
+    const key = problems.join("\n");
+    const last = this.#nodeProblems.get(node) ?? "";
+    if (key === last) return;
+    if (key === "") {
+      this.#nodeProblems.delete(node);
+      this.#logger.info({ node }, "the node's summary is complete again");
+      return;
+    }
+    this.#nodeProblems.set(node, key);
+    this.#logger.warn(
+      { node, problems: problems.slice(0, 10), problem_count: problems.length },
+      "the node's summary is partly malformed; what is valid is sampled, the rest skipped",
+    );
+  }
+
+  /** Logs once each time a node's figures start coming from another API. */
+  #noteSource(node: string, source: KubernetesStatsSource, status?: number): void {
+    const last = this.#nodeSources.get(node);
+    if (last === source) return;
+    this.#nodeSources.set(node, source);
+    if (source === "metrics_api") {
+      this.#logger.warn(
+        { node, status },
+        "the kubelet summary is not available through the node proxy; sampling this node's pods from metrics.k8s.io (CPU and memory only, marked source=metrics_api)",
+      );
+    } else if (last !== undefined) {
+      this.#logger.info({ node }, "the kubelet summary is available again; sampling the node from it");
+    }
+  }
+
+  #podFacts(pod: SummaryPod): PodFacts | undefined {
+    return this.#facts.pod(pod.namespace, pod.name, pod.uid);
+  }
+
+  #fromSummaryPod(node: string, pod: SummaryPod): Pending[] {
+    const facts = this.#podFacts(pod);
+    // The pod's network and process count are the pod's, not one container's: they go to the
+    // first of its containers in spec order (the main one, by convention) and to no other, so
+    // that summing containers gives the pod's figures once.
+    const order = (name: string) => {
+      const index = facts?.containerNames.indexOf(name) ?? -1;
+      return index === -1 ? Number.MAX_SAFE_INTEGER : index;
+    };
+    const containers = [...pod.containers].sort(
+      (a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name),
+    );
+    // A pod on the host's network has no network of its own (as Docker's `--network host`): null.
+    const network = facts?.hostNetwork ? null : pod.network;
+    return containers.map((container, index) => ({
+      node,
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: container.name,
+      facts,
+      source: "kubelet_summary" as const,
+      reading: {
+        readAtMs: container.readAtMs,
+        startedAtMs: container.startedAtMs,
+        usageNanoCores: container.usageNanoCores,
+        usageCoreNanoSeconds: container.usageCoreNanoSeconds,
+        workingSetBytes: container.workingSetBytes,
+        network: index === 0 ? network : null,
+        pids: index === 0 ? pod.processCount : null,
+      },
+    }));
+  }
+
+  /** The containers of the fallback nodes' pods from metrics.k8s.io, or why it cannot be read. */
+  async #fromMetricsApi(
+    fallbacks: readonly { node: string; status: number }[],
+  ): Promise<{ ok: true; pending: Pending[] } | { ok: false; detail: string }> {
+    let raw: unknown;
+    try {
+      raw = await withDeadline("pod metrics", this.#options.timeoutMs, (signal) =>
+        this.#options.api.getJson("/apis/metrics.k8s.io/v1beta1/pods", { signal }),
+      );
+    } catch (error) {
+      this.#logger.debug(
+        { err: error, nodes: fallbacks.map((fallback) => fallback.node) },
+        "neither the summary nor metrics.k8s.io could be read; nodes skipped this tick",
+      );
+      return { ok: false, detail: (error as Error).message };
+    }
+    const read = readPodMetricsList(raw);
+    if (!read.ok) {
+      this.#logger.debug({ detail: read.detail }, "metrics.k8s.io answer unusable; nodes skipped this tick");
+      return { ok: false, detail: read.detail };
+    }
+    if (read.problems.length > 0) {
+      this.#logger.debug({ problems: read.problems.slice(0, 10) }, "some pod metrics skipped");
+    }
+    for (const { node, status } of fallbacks) this.#noteSource(node, "metrics_api", status);
+    // Pod metrics do not say where a pod runs: the pod list does. Pods it lacks are left out
+    // rather than claimed for a node they may not be on.
+    const nodeOf = new Map(this.#facts.podsOn(new Set(fallbacks.map((fallback) => fallback.node))));
+    const pending: Pending[] = [];
+    for (const pod of read.pods) {
+      const facts = nodeOf.get(`${pod.namespace}/${pod.name}`);
+      if (facts === undefined || facts.nodeName === null) continue;
+      for (const container of pod.containers) {
+        pending.push({
+          node: facts.nodeName,
+          namespace: pod.namespace,
+          pod: pod.name,
+          container: container.name,
+          facts,
+          source: "metrics_api",
+          reading: {
+            readAtMs: pod.readAtMs,
+            startedAtMs: null,
+            usageNanoCores: container.usageNanoCores,
+            usageCoreNanoSeconds: null,
+            workingSetBytes: container.workingSetBytes,
+            network: null,
+            pids: null,
+          },
+        });
+      }
+    }
+    return { ok: true, pending };
+  }
+
+  /**
+   * Containers gone from a node that was read this tick take their previous readings with them;
+   * nodes gone from the cluster take everything remembered about them.
+   */
+  #forgetGone(nodes: readonly string[], readNodes: ReadonlySet<string>, pending: readonly Pending[]): void {
+    const current = new Set(nodes);
+    const seen = new Set(pending.map((container) => externalId(container)));
+    for (const [id, memory] of this.#memory) {
+      if (!current.has(memory.node) || (readNodes.has(memory.node) && !seen.has(id))) this.#memory.delete(id);
+    }
+    for (const perNode of [this.#previousNode, this.#nodeSources, this.#nodeProblems]) {
+      for (const node of perNode.keys()) if (!current.has(node)) perNode.delete(node);
+    }
+  }
+
+  /** Builds the sample and hands it to the sink. Never throws. */
+  async #publish(container: Pending): Promise<"published" | "unpublished" | "unchanged"> {
+    const id = externalId(container);
+    const memory = this.#memory.get(id);
+    // The kubelet (or metrics-server) has not read the container again since the last tick:
+    // the same sample again would be a duplicate with a zero interval.
+    if (memory !== undefined && container.reading.readAtMs <= memory.reading.readAtMs) return "unchanged";
+    this.#memory.set(id, {
+      node: container.node,
+      reading: container.reading,
+      invalidLogged: memory?.invalidLogged ?? false,
+    });
+    const message: StatsMessage = buildKubernetesStatsSample({
+      host: this.#options.host,
+      container: { external_id: id, name: `${container.pod}/${container.container}` },
+      reading: container.reading,
+      previous: memory?.reading,
+      limits: container.facts?.limits.get(container.container) ?? UNLIMITED,
+      onlineCpus: this.#facts.node(container.node)?.onlineCpus ?? null,
+      source: container.source,
+    });
+    const log = () => this.#logger.child({ container_id: id, node: container.node });
+    let result: PublishResult;
+    try {
+      result = await this.#options.sink.publish(message);
+    } catch (error) {
+      log().debug({ err: error }, "the sink failed; sample not published");
+      return "unpublished";
+    }
+    if (result.status === "invalid") {
+      const remembered = this.#memory.get(id);
+      if (remembered !== undefined && !remembered.invalidLogged) {
+        log().warn({ detail: result.detail }, "sample failed the stats schema; not published (logged once)");
+        remembered.invalidLogged = true;
+      }
+      return "unpublished";
+    }
+    return result.status === "failed" ? "unpublished" : "published";
+  }
+
+  /** The node's host sample from the summary's node section; whether it was handed to the sink. */
+  #publishHost(node: string, section: SummaryNode | null): boolean {
+    const hostStats = this.#options.hostStats;
+    if (hostStats === undefined) return false;
+    if (section === null) {
+      this.#hostTrouble.failed({ node, reason: "the summary has no node section" });
+      return false;
+    }
+    const previous = this.#previousNode.get(node);
+    if (previous?.readAtMs != null && section.readAtMs !== null && section.readAtMs <= previous.readAtMs) {
+      return false;
+    }
+    const load = hostStats.readLoad();
+    if (load === undefined) {
+      this.#hostTrouble.failed({ node, reason: "the node's load averages and uptime cannot be read" });
+      return false;
+    }
+    const built = buildNodeHostSample({
+      host: this.#options.host,
+      node: section,
+      previous,
+      capacity: this.#facts.node(node),
+      load,
+    });
+    if (!built.ok) {
+      this.#hostTrouble.failed({ node, reason: built.detail });
+      return false;
+    }
+    this.#previousNode.set(node, section);
+    const published = hostStats.sink.publish(built.message);
+    if (published.status === "invalid") {
+      if (!this.#hostInvalidLogged) {
+        this.#hostInvalidLogged = true;
+        this.#logger.warn(
+          { detail: published.detail },
+          "host sample failed its schema; not published (logged once)",
+        );
+      }
+      return false;
+    }
+    this.#hostTrouble.succeeded({ node });
+    return true;
+  }
+}
+
+/** `namespace/pod/container`: the container's id on the bus. */
+function externalId(container: { namespace: string; pod: string; container: string }): string {
+  return `${container.namespace}/${container.pod}/${container.container}`;
+}

@@ -1,0 +1,86 @@
+// The Kubernetes half of the collector's composition root: how main.ts reaches the API server
+// (a kubeconfig, or the pod's service account when it runs in a cluster), which host name it
+// publishes under, and the sampling of Kubernetes mode. main.ts imports it only when
+// CROWSNEST_RUNTIME=kubernetes, so Docker mode loads none of it.
+import { ConfigError, type Logger } from "@crowsnest/shared";
+import { createKubeClient, type KubeAccess, resolveKubeAccess } from "@crowsnest/shared/kubernetes";
+import type { CollectorConfig } from "../config.ts";
+import type { HostStatsSink } from "../host/host-stats-collector.ts";
+import type { StatsSink } from "../sampling/stats-sink.ts";
+import { KubernetesStatsCollector } from "./kubernetes-stats-collector.ts";
+import { readNodeLoad } from "./node-load.ts";
+
+/** What the collector runs on a runtime once the bus is up. */
+export interface Sampling {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The heartbeat's `connected`: whether the runtime answered the last tick. */
+  isConnected(): boolean;
+  /** Releases what the runtime holds (connections) once everything has stopped. */
+  close(): void;
+}
+
+/**
+ * CROWSNEST_HOST_NAME, else the node name (both already in config.hostName), else the
+ * kubeconfig's cluster name: the same rule as the watcher's, so both publish under one host.
+ */
+export function kubernetesHostName(
+  config: Pick<CollectorConfig, "hostName">,
+  access: Pick<KubeAccess, "clusterName">,
+): string {
+  const host = config.hostName ?? access.clusterName;
+  if (host === undefined) {
+    throw new ConfigError(
+      "CROWSNEST_HOST_NAME is required in Kubernetes mode when sampling a whole cluster from inside it (set it, or CROWSNEST_KUBERNETES_NODE_NAME for one node)",
+    );
+  }
+  return host;
+}
+
+export async function prepareKubernetes(config: CollectorConfig): Promise<{
+  host: string;
+  describe: Record<string, unknown>;
+  build(sinks: { stats: StatsSink; hostStats: HostStatsSink }, logger: Logger): Sampling;
+}> {
+  const access = await resolveKubeAccess(config.kubernetes);
+  const host = kubernetesHostName(config, access);
+  const { nodeName } = config.kubernetes;
+  return {
+    host,
+    describe: {
+      api_server: access.server.origin,
+      node: nodeName ?? null,
+      kubernetes_timeout_ms: config.kubernetesTimeoutMs,
+      spec_max_age_ms: config.kubernetesSpecMaxAgeMs,
+    },
+    build(sinks, logger) {
+      const client = createKubeClient({ access, timeoutMs: config.kubernetesTimeoutMs });
+      if (nodeName === undefined) {
+        logger.info(
+          "sampling the whole cluster: no host samples (a cluster has no load average or uptime, which host samples require; run one collector per node for them)",
+        );
+      }
+      const collector = new KubernetesStatsCollector({
+        api: client,
+        sink: sinks.stats,
+        host,
+        nodeName,
+        intervalMs: config.collectIntervalMs,
+        concurrency: config.collectConcurrency,
+        timeoutMs: config.kubernetesTimeoutMs,
+        specMaxAgeMs: config.kubernetesSpecMaxAgeMs,
+        hostStats:
+          nodeName === undefined
+            ? undefined
+            : { sink: sinks.hostStats, readLoad: () => readNodeLoad(config.procRoot) },
+        logger,
+      });
+      return {
+        start: () => collector.start(),
+        stop: () => collector.stop(),
+        isConnected: () => collector.apiReachable,
+        close: () => client.close(),
+      };
+    },
+  };
+}

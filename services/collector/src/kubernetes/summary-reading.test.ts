@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import { summary, summaryNode, summaryPod } from "./fixtures/summary-fixtures.ts";
+import { readSummary } from "./summary-reading.ts";
+
+const TIME = "2026-11-21T21:00:10Z";
+const T = Date.parse(TIME);
+
+function read(raw: unknown) {
+  const result = readSummary(raw);
+  if (!result.ok) throw new Error(result.detail);
+  return result.reading;
+}
+
+describe("readSummary", () => {
+  it("reads every container, the pod's network over all interfaces and its process count", () => {
+    const reading = read(
+      summary({ time: TIME, usageNanoCores: 700_000_000, availableBytes: 5e9, workingSetBytes: 3e9 }, [
+        {
+          namespace: "shop",
+          name: "web-7d9f",
+          uid: "u-1",
+          time: TIME,
+          containers: [
+            {
+              name: "app",
+              time: TIME,
+              usageNanoCores: 500_000_000,
+              usageCoreNanoSeconds: 9e9,
+              workingSetBytes: 52_428_800,
+            },
+            { name: "proxy", time: TIME, usageNanoCores: 10_000_000, workingSetBytes: 8_388_608 },
+          ],
+          interfaces: [
+            { name: "eth0", rxBytes: 1000, txBytes: 2000 },
+            { name: "eth1", rxBytes: 5, txBytes: 7 },
+          ],
+          processCount: 4,
+        },
+      ]),
+    );
+    expect(reading.problems).toEqual([]);
+    expect(reading.node).toEqual({
+      nodeName: "node-a",
+      readAtMs: T,
+      usageNanoCores: 700_000_000,
+      usageCoreNanoSeconds: null,
+      memoryAvailableBytes: 5e9,
+      memoryWorkingSetBytes: 3e9,
+    });
+    expect(reading.pods).toEqual([
+      {
+        namespace: "shop",
+        name: "web-7d9f",
+        uid: "u-1",
+        containers: [
+          {
+            name: "app",
+            readAtMs: T,
+            startedAtMs: Date.parse("2026-11-21T20:00:00Z"),
+            usageNanoCores: 500_000_000,
+            usageCoreNanoSeconds: 9e9,
+            workingSetBytes: 52_428_800,
+          },
+          {
+            name: "proxy",
+            readAtMs: T,
+            startedAtMs: Date.parse("2026-11-21T20:00:00Z"),
+            usageNanoCores: 10_000_000,
+            usageCoreNanoSeconds: null,
+            workingSetBytes: 8_388_608,
+          },
+        ],
+        network: { readAtMs: T, rxBytes: 1005, txBytes: 2007 },
+        processCount: 4,
+      },
+    ]);
+  });
+
+  it("takes the top-level counters when the network section lists no interfaces", () => {
+    const pod = summaryPod({
+      namespace: "ns",
+      name: "p",
+      uid: "u",
+      time: TIME,
+      containers: [],
+      interfaces: [{ name: "eth0", rxBytes: 11, txBytes: 22 }],
+    });
+    (pod.network as Record<string, unknown>).interfaces = undefined;
+    expect(read({ node: summaryNode({ time: TIME }), pods: [pod] }).pods[0]?.network).toEqual({
+      readAtMs: T,
+      rxBytes: 11,
+      txBytes: 22,
+    });
+  });
+
+  it("gives no network sum when one interface lacks its counter (a partial sum would be wrong)", () => {
+    const pod = summaryPod({
+      namespace: "ns",
+      name: "p",
+      uid: "u",
+      time: TIME,
+      containers: [],
+      interfaces: [
+        { name: "eth0", rxBytes: 11, txBytes: 22 },
+        { name: "eth1", rxBytes: 1, txBytes: 2 },
+      ],
+    });
+    const interfaces = (pod.network as { interfaces: Record<string, unknown>[] }).interfaces;
+    (interfaces[1] as Record<string, unknown>).rxBytes = "lots";
+    expect(read({ node: summaryNode({ time: TIME }), pods: [pod] }).pods[0]?.network).toEqual({
+      readAtMs: T,
+      rxBytes: null,
+      txBytes: 24,
+    });
+  });
+
+  it("rejects only an answer that is not an object", () => {
+    for (const raw of [null, "404 page not found", [], 42]) {
+      expect(readSummary(raw)).toEqual({ ok: false, detail: "summary is not a JSON object" });
+    }
+  });
+
+  it("skips what it cannot read, says what, and keeps the rest", () => {
+    const good = summaryPod({
+      namespace: "ns",
+      name: "good",
+      uid: "u-good",
+      time: TIME,
+      containers: [{ name: "app", time: TIME, workingSetBytes: 1024 }],
+    });
+    const reading = read({
+      pods: [
+        { containers: [] },
+        { podRef: { namespace: "ns", name: "" } },
+        "not a pod",
+        {
+          podRef: { namespace: "ns", name: "odd", uid: "u-odd" },
+          containers: [
+            { cpu: { time: TIME } },
+            { name: "timeless", cpu: { usageNanoCores: 5 }, memory: { workingSetBytes: 1 } },
+            {
+              name: "garbled",
+              cpu: { time: "yesterday", usageNanoCores: -3 },
+              memory: { time: TIME, workingSetBytes: "1Mi" },
+            },
+          ],
+          network: { time: "not a time", rxBytes: 1 },
+        },
+        good,
+      ],
+    });
+    expect(reading.node).toBeNull();
+    expect(reading.problems).toEqual([
+      "no `node` section",
+      "pods[0] has no podRef namespace and name; skipped",
+      "pods[1] has no podRef namespace and name; skipped",
+      "pods[2] has no podRef namespace and name; skipped",
+      "ns/odd containers[0]: no name; skipped",
+      "ns/odd containers[1]: timeless has no usable cpu.time or memory.time; skipped",
+    ]);
+    expect(reading.pods.map((pod) => pod.name)).toEqual(["odd", "good"]);
+    // The garbled container keeps its memory read time; its nonsense figures are unknown, not zero.
+    expect(reading.pods[0]?.containers).toEqual([
+      {
+        name: "garbled",
+        readAtMs: T,
+        startedAtMs: null,
+        usageNanoCores: null,
+        usageCoreNanoSeconds: null,
+        workingSetBytes: null,
+      },
+    ]);
+    expect(reading.pods[0]?.network).toBeNull();
+    expect(reading.pods[1]?.containers[0]?.workingSetBytes).toBe(1024);
+  });
+
+  it("notes a `pods` that is not a list, and reads the node anyway", () => {
+    const reading = read({ node: summaryNode({ time: TIME, usageNanoCores: 1 }), pods: { a: 1 } });
+    expect(reading.problems).toEqual(["`pods` is not a list"]);
+    expect(reading.node?.usageNanoCores).toBe(1);
+  });
+});

@@ -2,21 +2,14 @@
 // event stream, and periodically, so a consumer can always reconcile what it missed. The
 // startup and resync inventories are handed in by the resynchronization, which has just
 // looked at every container; the periodic ones are observed here.
-import { randomUUID } from "node:crypto";
-import {
-  type ContainerInfo,
-  codecs,
-  type InventoryMessage,
-  type Logger,
-  type Subjects,
-} from "@crowsnest/shared";
+import type { ContainerInfo, InventoryMessage, Logger, Subjects } from "@crowsnest/shared";
 import type { PublishQueue } from "../publishing/publish-queue.ts";
 import {
   type ContainerObserver,
   type ContainerObserverOptions,
   createContainerObserver,
 } from "./container-observer.ts";
-import { splitInventory } from "./inventory-splitter.ts";
+import { enqueueInventory } from "./inventory-enqueue.ts";
 
 export type InventoryReason = InventoryMessage["reason"];
 
@@ -47,9 +40,6 @@ export interface InventoryPublisher {
   publishContainers(reason: InventoryReason, containers: readonly ContainerInfo[]): void;
 }
 
-// Room for the Nats-Msg-Id header, which counts against max_payload too.
-const HEADER_ALLOWANCE_BYTES = 1024;
-
 export function createInventoryPublisher(options: InventoryPublisherOptions): InventoryPublisher {
   const { queue, subjects, host, logger } = options;
   const observe = createContainerObserver({
@@ -58,46 +48,18 @@ export function createInventoryPublisher(options: InventoryPublisherOptions): In
     concurrency: options.inspectConcurrency ?? 8,
     timeoutMs: options.dockerTimeoutMs ?? 5000,
   });
-  const subject = subjects.inventory(host, "docker");
   let timer: NodeJS.Timeout | undefined;
   // Snapshots run one after another; a periodic one is skipped while another is running or waiting.
   let tail: Promise<void> = Promise.resolve();
   let busy = 0;
   let listFailing = false;
 
-  const enqueueSnapshot = (reason: InventoryReason, containers: readonly ContainerInfo[]): void => {
-    const header = {
-      v: 1 as const,
-      host,
-      runtime: "docker" as const,
-      ts: new Date().toISOString(),
+  const enqueueSnapshot = (reason: InventoryReason, containers: readonly ContainerInfo[]): void =>
+    enqueueInventory(
+      { queue, subjects, host, runtime: "docker", logger, maxPayloadBytes: options.maxPayloadBytes },
       reason,
-      snapshot_id: randomUUID(),
-    };
-    const maxBytes = options.maxPayloadBytes() - HEADER_ALLOWANCE_BYTES;
-    const { messages, oversized } = splitInventory(header, containers, maxBytes);
-    for (const container of oversized) {
-      logger.error(
-        { container: container.external_id, max_bytes: maxBytes },
-        "container description exceeds the max payload; left out of the inventory",
-      );
-    }
-    for (const message of messages) {
-      const encoded = codecs.inventory.encode(message);
-      if (!encoded.ok) {
-        logger.error(
-          { detail: encoded.detail, snapshot_id: header.snapshot_id },
-          "inventory failed validation",
-        );
-        return;
-      }
-      queue.enqueue({ subject, data: encoded.data, msgID: `${header.snapshot_id}/${message.part}` });
-    }
-    logger.debug(
-      { reason, containers: containers.length, parts: messages.length, snapshot_id: header.snapshot_id },
-      "inventory queued",
+      containers,
     );
-  };
 
   const snapshot = async (reason: InventoryReason): Promise<void> => {
     let observed: Awaited<ReturnType<ContainerObserver>>;

@@ -404,6 +404,34 @@ describe("container routes", () => {
     expect((await get("/api/v1/containers/987654321/logs")).status).toBe(404);
   });
 
+  it("asks the host's watcher for a Kubernetes container's previous instance with previous=true", async () => {
+    const reply = codecs.logsReply.encode({
+      v: 1,
+      ok: true,
+      seq: 0,
+      done: true,
+      lines: [{ stream: "stdout", ts: null, text: "before the crash" }],
+    });
+    if (!reply.ok) throw new Error(reply.detail);
+    const received: unknown[] = [];
+    // Stands in for the host's watcher: records the request and answers it in one chunk.
+    const watcher = nc.subscribe(subjects.rpc(FIXTURE_HOST, "logs"), {
+      callback: (_error, message) => {
+        received.push(message.json());
+        message.respond(reply.data);
+      },
+    });
+    try {
+      const { status, body } = await get(`/api/v1/containers/${ids.web}/logs?previous=true&tail=3`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ lines: [{ stream: "stdout", text: "before the crash" }] });
+      expect(received).toEqual([expect.objectContaining({ previous: true, tail: 3 })]);
+      expect((await get(`/api/v1/containers/${ids.web}/logs?previous=maybe`)).status).toBe(400);
+    } finally {
+      watcher.unsubscribe();
+    }
+  });
+
   it("exports fresh samples and its own request metrics at /metrics, with a token only", async () => {
     const now = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     await publishStats(

@@ -43,6 +43,12 @@ const getLogs = createRoute({
       until: timestampParam.optional(),
       timestamps: booleanParam.optional().openapi({ type: "boolean", default: false }),
       stream: z.enum(["stdout", "stderr", "both"]).optional().openapi({ default: "both" }),
+      previous: booleanParam.optional().openapi({
+        type: "boolean",
+        default: false,
+        description:
+          "Kubernetes: the logs of the container's previous (last terminated) instance. Docker keeps no previous instance and ignores it.",
+      }),
       follow: booleanParam.optional().openapi({
         type: "boolean",
         default: false,
@@ -88,6 +94,7 @@ export function logRoutes(logs: LogsClient, options: { heartbeatMs: number }): O
       timestamps: query.timestamps ?? false,
       follow: query.follow ?? false,
       stream: query.stream ?? "both",
+      ...(query.previous === true ? { previous: true } : {}),
     };
     if (request.follow) {
       const session = await logs.follow(container.host, request);

@@ -6,14 +6,13 @@
 // last terminated instance. Timestamps are always asked for, so `since` and `until` are
 // applied exactly (the API server has no `until`, and `sinceTime` is cut to seconds).
 import type { Readable } from "node:stream";
-import { codecs, type Logger, type LogsRequest, type RpcError } from "@crowsnest/shared";
+import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
 import { KubeApiError, type KubeClient } from "@crowsnest/shared/kubernetes";
 import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
 import { type LogReplyConnection, LogReplySender } from "../rpc/log-reply-sender.ts";
-import type { LogsResponder } from "../rpc/logs-responder.ts";
-import type { RpcMessage } from "../rpc/rpc-connection.ts";
-import { encodeLogsReply, errorReply } from "../rpc/rpc-replies.ts";
+import { createLogRequestHandler, type LogsResponder } from "../rpc/log-request-handling.ts";
+import { errorReply } from "../rpc/rpc-replies.ts";
 import type { KubernetesWatcher } from "./kubernetes-watcher.ts";
 
 export interface KubeLogsResponderOptions {
@@ -57,18 +56,6 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
   const { nc, logger } = options;
   const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(1000, options.probeIntervalMs);
   const batchDelayMs = options.batchDelayMs ?? 50;
-  const running = new Set<AbortController>();
-  const handlers = new Set<Promise<void>>();
-  let active = 0;
-
-  const publishQuietly = (inbox: string, reply: RpcError): void => {
-    try {
-      nc.publish(inbox, encodeLogsReply(reply).data);
-    } catch (error) {
-      logger.warn({ err: error }, "cannot answer a log request");
-    }
-  };
-
   const serve = async (inbox: string, request: LogsRequest, stopped: AbortSignal): Promise<void> => {
     const log = logger.child({ container: request.container, follow: request.follow });
     let ended: EndReason | undefined;
@@ -196,61 +183,19 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
     log.debug({ reason: ended, chunks: sender.sentChunks }, "log request answered");
   };
 
-  const handle = async (message: RpcMessage): Promise<void> => {
-    const inbox = message.reply;
-    if (inbox === undefined || inbox === "") {
-      logger.warn({ subject: message.subject }, "log request without a reply subject dropped");
-      return;
-    }
-    const decoded = codecs.logsRequest.decode(message.data);
-    const refusal = !decoded.ok
-      ? errorReply("bad_request", `not a logs request: ${decoded.detail}`)
-      : decoded.value.stream === "stderr"
-        ? errorReply(
-            "bad_request",
-            "Kubernetes does not keep stderr apart from stdout; ask for stream `both` or `stdout`",
-          )
-        : decoded.value.since !== null &&
-            decoded.value.until !== null &&
-            decoded.value.since > decoded.value.until
-          ? errorReply("bad_request", "since is after until")
-          : active >= options.maxConcurrent
-            ? errorReply(
-                "runtime_unavailable",
-                `${options.maxConcurrent} log requests are in progress, the most this watcher serves; try again later`,
-              )
-            : undefined;
-    if (refusal !== undefined || !decoded.ok) {
-      if (refusal !== undefined) publishQuietly(inbox, refusal);
-      return;
-    }
-    active += 1;
-    const controller = new AbortController();
-    running.add(controller);
-    try {
-      await serve(inbox, decoded.value, controller.signal);
-    } finally {
-      running.delete(controller);
-      active -= 1;
-    }
-  };
-
-  return {
-    handle(message) {
-      const handling = handle(message).catch((error: unknown) => {
-        logger.error({ err: error }, "log request failed");
-        if (message.reply) publishQuietly(message.reply, errorReply("internal", "log request failed"));
-      });
-      const tracked = handling.finally(() => handlers.delete(tracked));
-      handlers.add(tracked);
-      return tracked;
-    },
-    async stop() {
-      for (const controller of running) controller.abort();
-      await Promise.allSettled([...handlers]);
-    },
-    get active() {
-      return active;
-    },
-  };
+  return createLogRequestHandler<undefined>({
+    nc,
+    logger,
+    maxConcurrent: options.maxConcurrent,
+    admit: (request) =>
+      request.stream === "stderr"
+        ? {
+            refusal: errorReply(
+              "bad_request",
+              "Kubernetes does not keep stderr apart from stdout; ask for stream `both` or `stdout`",
+            ),
+          }
+        : { target: undefined },
+    serve: (inbox, request, _target, stopped) => serve(inbox, request, stopped),
+  });
 }

@@ -9,7 +9,7 @@
 // probe interval an empty chunk goes out as a NATS request, and the server answers "no
 // responders" as soon as nobody is subscribed to the reply inbox any more; a requester that is
 // still there simply receives an empty chunk (which also tells it the stream is alive).
-import { codecs, type Logger, type LogsRequest, type RpcError } from "@crowsnest/shared";
+import type { Logger, LogsRequest } from "@crowsnest/shared";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { parseContainerInspect } from "../docker/container-inspect-parser.ts";
 import type { DockerApi, DockerLogStream } from "../docker/docker-api.ts";
@@ -20,8 +20,11 @@ import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-ass
 import { containerReference } from "./container-reference.ts";
 import { dockerFailureReply } from "./docker-failure-reply.ts";
 import { LogReplySender } from "./log-reply-sender.ts";
-import type { RpcConnection, RpcMessage } from "./rpc-connection.ts";
-import { encodeLogsReply, errorReply } from "./rpc-replies.ts";
+import { createLogRequestHandler, type LogsResponder } from "./log-request-handling.ts";
+import type { RpcConnection } from "./rpc-connection.ts";
+import { errorReply } from "./rpc-replies.ts";
+
+export type { LogsResponder } from "./log-request-handling.ts";
 
 export interface LogsResponderOptions {
   docker: Pick<DockerApi, "inspectContainer" | "containerLogs">;
@@ -43,13 +46,6 @@ export interface LogsResponderOptions {
   maxPayloadBytes: () => number;
 }
 
-export interface LogsResponder {
-  handle(message: RpcMessage): Promise<void>;
-  /** Ends every stream in progress (follow ones with `done: true`) and waits for them. */
-  stop(): Promise<void>;
-  readonly active: number;
-}
-
 type EndReason = "stream_ended" | "time_limit" | "requester_gone" | "stopping" | "bus_unavailable";
 
 // Core NATS messages have no headers here, so a chunk may take the whole max payload but
@@ -64,19 +60,6 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
   const { docker, nc, logger, dockerTimeoutMs } = options;
   const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(1000, options.probeIntervalMs);
   const batchDelayMs = options.batchDelayMs ?? 50;
-  const running = new Set<AbortController>();
-  const handlers = new Set<Promise<void>>();
-  let active = 0;
-
-  /** For answers outside a reply stream: a bus that is closing must not turn into an unhandled error. */
-  const publishQuietly = (inbox: string, reply: RpcError): void => {
-    try {
-      nc.publish(inbox, encodeLogsReply(reply).data);
-    } catch (error) {
-      logger.warn({ err: error }, "cannot answer a log request");
-    }
-  };
-
   const serve = async (inbox: string, request: LogsRequest, ref: string, stopped: AbortSignal) => {
     const log = logger.child({ container: ref, follow: request.follow });
     let ended: EndReason | undefined;
@@ -224,69 +207,23 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
     log.debug({ reason: ended, lines, chunks: sender.sentChunks }, "log request answered");
   };
 
-  const handle = async (message: RpcMessage): Promise<void> => {
-    const inbox = message.reply;
-    if (inbox === undefined || inbox === "") {
-      logger.warn({ subject: message.subject }, "log request without a reply subject dropped");
-      return;
-    }
-    const refuse = (reply: RpcError): void => {
-      logger.debug({ code: reply.error.code, message: reply.error.message }, "log request refused");
-      publishQuietly(inbox, reply);
-    };
-    const decoded = codecs.logsRequest.decode(message.data);
-    if (!decoded.ok) {
-      refuse(errorReply("bad_request", `not a logs request: ${decoded.detail}`));
-      return;
-    }
-    const request = decoded.value;
-    const ref = containerReference(request.container);
-    if (ref === undefined) {
-      refuse(errorReply("bad_request", `"${request.container}" is not a container name, id or id prefix`));
-      return;
-    }
-    if (request.since !== null && request.until !== null && request.since > request.until) {
-      refuse(errorReply("bad_request", "since is after until"));
-      return;
-    }
-    if (active >= options.maxConcurrent) {
-      refuse(
-        errorReply(
-          "runtime_unavailable",
-          `${options.maxConcurrent} log requests are in progress, the most this watcher serves; try again later`,
-        ),
-      );
-      return;
-    }
-    active += 1;
-    const controller = new AbortController();
-    running.add(controller);
-    try {
-      await serve(inbox, request, ref, controller.signal);
-    } finally {
-      running.delete(controller);
-      active -= 1;
-    }
-  };
-
-  return {
-    handle(message) {
-      const handling = handle(message).catch((error: unknown) => {
-        logger.error({ err: error }, "log request failed");
-        if (message.reply) publishQuietly(message.reply, errorReply("internal", "log request failed"));
-      });
-      const tracked = handling.finally(() => handlers.delete(tracked));
-      handlers.add(tracked);
-      return tracked;
+  return createLogRequestHandler<string>({
+    nc,
+    logger,
+    maxConcurrent: options.maxConcurrent,
+    admit(request) {
+      const ref = containerReference(request.container);
+      return ref === undefined
+        ? {
+            refusal: errorReply(
+              "bad_request",
+              `"${request.container}" is not a container name, id or id prefix`,
+            ),
+          }
+        : { target: ref };
     },
-    async stop() {
-      for (const controller of running) controller.abort();
-      await Promise.allSettled([...handlers]);
-    },
-    get active() {
-      return active;
-    },
-  };
+    serve,
+  });
 }
 
 /** Upper bound of the tail probed for one stream's lines; past it the whole log is read. */

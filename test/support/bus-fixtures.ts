@@ -9,7 +9,7 @@ import {
   type Subjects,
 } from "@crowsnest/shared";
 import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
 export const FIXTURE_HOST = "host-a";
 
@@ -129,4 +129,26 @@ export async function deleteTestStreams(nc: NatsConnection, prefix: string): Pro
   for (const name of names) {
     if (name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(name);
   }
+}
+
+/**
+ * Subscribes to `subject` and, in the background, appends every message `codec` accepts to
+ * `into` and every other one to `undecodable` (as `subject: why`), until unsubscribed.
+ */
+export function recordMessages<T>(
+  nc: NatsConnection,
+  subject: string,
+  codec: Pick<MessageCodec<unknown, T>, "decode">,
+  into: T[],
+  undecodable: string[],
+): Subscription {
+  const subscription = nc.subscribe(subject);
+  void (async () => {
+    for await (const message of subscription) {
+      const decoded = codec.decode(message.data);
+      if (decoded.ok) into.push(decoded.value);
+      else undecodable.push(`${message.subject}: ${decoded.detail}`);
+    }
+  })();
+  return subscription;
 }

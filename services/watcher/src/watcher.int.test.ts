@@ -15,6 +15,7 @@ import {
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordMessages } from "../../../test/support/bus-fixtures.ts";
 import {
   startWorkload,
   TEST_LABEL,
@@ -76,14 +77,6 @@ describe("watcher with dockerd and NATS", () => {
   const eventsOf = (containerId: string, action: string): EventMessage[] =>
     events.filter((event) => event.actor.external_id === containerId && event.action === action);
 
-  async function collect<T>(subscription: Subscription, decode: (data: Uint8Array) => T | string, into: T[]) {
-    for await (const message of subscription) {
-      const value = decode(message.data);
-      if (typeof value === "string") undecodable.push(`${message.subject}: ${value}`);
-      else into.push(value);
-    }
-  }
-
   beforeAll(async () => {
     preexisting = await startWorkload(docker, { script: "sleep 120", namePrefix: "crowsnest-watcher-pre" });
     workloads.push(preexisting);
@@ -91,25 +84,10 @@ describe("watcher with dockerd and NATS", () => {
     const logger = createLogger({ service: "watcher", level: "silent", host });
     bus = await openBus({ config: config.common, service: "watcher", host, logger });
     nc = await connectTestNats();
-    const eventSubscription = nc.subscribe(bus.subjects.event(host, "docker", ANY, ANY));
-    const inventorySubscription = nc.subscribe(bus.subjects.inventory(host, "docker"));
-    subscriptions = [eventSubscription, inventorySubscription];
-    void collect(
-      eventSubscription,
-      (data) => {
-        const decoded = codecs.event.decode(data);
-        return decoded.ok ? decoded.value : decoded.detail;
-      },
-      events,
-    );
-    void collect(
-      inventorySubscription,
-      (data) => {
-        const decoded = codecs.inventory.decode(data);
-        return decoded.ok ? decoded.value : decoded.detail;
-      },
-      inventories,
-    );
+    subscriptions = [
+      recordMessages(nc, bus.subjects.event(host, "docker", ANY, ANY), codecs.event, events, undecodable),
+      recordMessages(nc, bus.subjects.inventory(host, "docker"), codecs.inventory, inventories, undecodable),
+    ];
     await nc.flush();
 
     watcher = createWatcher({

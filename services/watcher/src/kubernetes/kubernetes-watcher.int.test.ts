@@ -29,6 +29,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { createInbox, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordMessages } from "../../../../test/support/bus-fixtures.ts";
 import { type KubeletStandIn, startKubeletStandIn } from "../../../../test/support/kubelet-stand-in.ts";
 import {
   connectKubernetesCluster,
@@ -146,14 +147,6 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
           .flatMap((inventory) => inventory.containers);
   };
 
-  async function collect<T>(subscription: Subscription, decode: (data: Uint8Array) => T | string, into: T[]) {
-    for await (const message of subscription) {
-      const value = decode(message.data);
-      if (typeof value === "string") undecodable.push(`${message.subject}: ${value}`);
-      else into.push(value);
-    }
-  }
-
   /** Acts as the kubelet: the pod's one container `app` running since `startedAt`. */
   async function setContainerStatus(pod: string, status: Record<string, unknown>): Promise<void> {
     await cluster.patch(`${podPath(pod)}/status`, {
@@ -235,25 +228,16 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
 
     bus = await openBus({ config: config.common, service: "watcher", host, logger });
     nc = await connectTestNats();
-    const eventSubscription = nc.subscribe(bus.subjects.event(host, "kubernetes", ANY, ANY));
-    const inventorySubscription = nc.subscribe(bus.subjects.inventory(host, "kubernetes"));
-    subscriptions = [eventSubscription, inventorySubscription];
-    void collect(
-      eventSubscription,
-      (data) => {
-        const decoded = codecs.event.decode(data);
-        return decoded.ok ? decoded.value : decoded.detail;
-      },
-      events,
-    );
-    void collect(
-      inventorySubscription,
-      (data) => {
-        const decoded = codecs.inventory.decode(data);
-        return decoded.ok ? decoded.value : decoded.detail;
-      },
-      inventories,
-    );
+    subscriptions = [
+      recordMessages(nc, bus.subjects.event(host, "kubernetes", ANY, ANY), codecs.event, events, undecodable),
+      recordMessages(
+        nc,
+        bus.subjects.inventory(host, "kubernetes"),
+        codecs.inventory,
+        inventories,
+        undecodable,
+      ),
+    ];
     await nc.flush();
 
     watcher = createKubernetesWatcher({
@@ -610,14 +594,12 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
     const problems: string[] = [];
     const limitedHost = `${host}-rbac`;
     const inventory: InventoryMessage[] = [];
-    const subscription = nc.subscribe(bus.subjects.inventory(limitedHost, "kubernetes"));
-    void collect(
-      subscription,
-      (data) => {
-        const decoded = codecs.inventory.decode(data);
-        return decoded.ok ? decoded.value : decoded.detail;
-      },
+    const subscription = recordMessages(
+      nc,
+      bus.subjects.inventory(limitedHost, "kubernetes"),
+      codecs.inventory,
       inventory,
+      undecodable,
     );
     await nc.flush();
     const limitedWatcher = createKubernetesWatcher({

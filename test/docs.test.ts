@@ -32,7 +32,11 @@ describe("docker-compose.yml", () => {
     const spec = SERVICE_ENV_SPECS[service as keyof typeof SERVICE_ENV_SPECS];
     const unknown = Object.keys(definition?.environment ?? {}).filter((name) => !(name in spec));
     expect(unknown).toEqual([]);
-    expect(definition?.command).toEqual(["node", `services/${service}/dist/main.js`]);
+    // node, optionally V8 flags, then the service's own entry point.
+    const command = definition?.command ?? [];
+    expect(command[0]).toBe("node");
+    expect(command.at(-1)).toBe(`services/${service}/dist/main.js`);
+    for (const flag of command.slice(1, -1)) expect(flag).toMatch(/^--[a-z0-9-]+(=\S+)?$/);
   });
 
   it("takes from the environment only settings .env.example documents", () => {

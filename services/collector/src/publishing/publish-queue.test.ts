@@ -93,6 +93,20 @@ describe("PublishQueue", () => {
     expect(js.stored).toEqual(["m1", "m2"]);
   });
 
+  it("sends what waits for the batch delay at once when told the batch is complete", () => {
+    const { js, queue } = setup({ batchDelayMs: 60_000 });
+    queue.enqueue(message(1));
+    queue.enqueue(message(2));
+    expect(js.attempts).toEqual([]);
+    queue.sendNow();
+    // Synchronously, without waiting out the minute.
+    expect(js.attempts).toEqual(["m1", "m2"]);
+    queue.enqueue(message(3));
+    expect(js.attempts).toEqual(["m1", "m2"]);
+    queue.sendNow();
+    expect(js.attempts).toEqual(["m1", "m2", "m3"]);
+  });
+
   it("keeps every message through an outage and sends them in order once the bus answers, logging the outage once", async () => {
     const { js, queue, lines } = setup();
     queue.enqueue(message(1));

@@ -147,6 +147,17 @@ export class PublishQueue {
     }
   }
 
+  /**
+   * Sends what is queued now, without waiting out the batch delay: the caller knows nothing more
+   * is coming for a while (a tick's samples are all queued).
+   */
+  sendNow(): void {
+    if (this.#batchTimer === undefined) return;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    this.#pump();
+  }
+
   counts(): PublishQueueCounts {
     return {
       waiting: this.#waitingCount(),

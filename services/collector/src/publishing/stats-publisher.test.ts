@@ -59,6 +59,42 @@ describe("StatsPublisher", () => {
     expect(result).toMatchObject({ status: "invalid", detail: expect.stringContaining("cpu_percent") });
     expect(queued).toHaveLength(0);
   });
+
+  it("never queues a non-finite, negative or fractional figure, and names the field", () => {
+    const { publisher, queued } = setup();
+    const bad: [keyof StatsMessage, number][] = [
+      ["cpu_percent", Number.NaN],
+      ["cpu_percent", Number.POSITIVE_INFINITY],
+      ["mem_used", Number.NaN],
+      ["mem_used", -4096],
+      ["mem_used", 1.5],
+      ["net_rx_bytes_per_s", Number.NEGATIVE_INFINITY],
+      ["blk_write_bytes", 2 ** 53],
+      ["interval_ms", 0],
+      ["online_cpus", 0],
+      ["cpu_limit_cores", 0],
+      ["pids", -1],
+    ];
+    for (const [field, value] of bad) {
+      expect(publisher.publish(message({ [field]: value }))).toMatchObject({
+        status: "invalid",
+        detail: expect.stringContaining(field),
+      });
+    }
+    expect(publisher.publish(message({ ts: "2026-02-30T21:00:10.124Z" }))).toMatchObject({
+      status: "invalid",
+    });
+    expect(queued).toHaveLength(0);
+  });
+
+  it("publishes a valid message the quick check leaves to the schema, as the schema reads it", () => {
+    const { publisher, queued } = setup();
+    expect(publisher.publish(message({ source: "metrics_api" }))).toEqual({ status: "queued" });
+    expect(codecs.stats.decode(queued[0]?.payload ?? new Uint8Array())).toEqual({
+      ok: true,
+      value: message({ source: "metrics_api" }),
+    });
+  });
 });
 
 describe("HostStatsPublisher", () => {

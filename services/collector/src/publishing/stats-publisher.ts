@@ -1,13 +1,20 @@
 // Hands stats samples to the publish queue: validates each against the contract and queues it on
 // its subject with a message id that makes a republished sample count once. The queue sends it in
 // the background and keeps it through a bus outage, so sampling never waits for the bus.
+//
+// Validation takes the quick check of stats-contract-check.ts where it recognises the message
+// (every sample this collector builds), and the contract's schema for anything else, which also
+// words the reason a message is refused.
 import { codecs, type StatsMessage, type Subjects } from "@crowsnest/shared";
 import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
 import type { OutgoingMessage } from "./publish-queue.ts";
+import { passesStatsContract } from "./stats-contract-check.ts";
 
 /** The subset of PublishQueue the publishers need. */
 export interface MessageQueue {
   enqueue(message: OutgoingMessage): void;
+  /** Sends what is queued now instead of after the queue's batch delay. */
+  sendNow?(): void;
 }
 
 export interface StatsPublisherOptions {
@@ -30,13 +37,23 @@ export class StatsPublisher implements StatsSink {
   }
 
   publish(message: StatsMessage): PublishResult {
-    const encoded = codecs.stats.encode(message);
-    if (!encoded.ok) return { status: "invalid", detail: encoded.detail };
+    let payload: Uint8Array;
+    if (passesStatsContract(message)) {
+      payload = Buffer.from(JSON.stringify(message));
+    } else {
+      const encoded = codecs.stats.encode(message);
+      if (!encoded.ok) return { status: "invalid", detail: encoded.detail };
+      payload = encoded.data;
+    }
     this.#queue.enqueue({
       subject: this.#subjects.stats(message.host, message.runtime, message.container.name),
-      payload: encoded.data,
+      payload,
       msgID: statsMessageId(message),
     });
     return { status: "queued" };
+  }
+
+  batchComplete(): void {
+    this.#queue.sendNow?.();
   }
 }

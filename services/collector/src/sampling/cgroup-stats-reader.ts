@@ -4,6 +4,8 @@
 // trip, no JSON, no wait for dockerd's 1 s collection cycle). Reads are synchronous on purpose:
 // for files this small, readFileSync costs a fifth of fs.promises, and a tick reads every
 // container in one pass, which also keeps each container's reading close to the host CPU clock.
+// Each file is opened once and read again with one pread per tick (kernel-file.ts), which costs a
+// third of readFileSync's open, read and close.
 //
 // Anything missing (the cgroup moved or is gone, the PID is not visible from here) is reported,
 // not guessed, so the collector can ask the Docker API for that container instead.
@@ -21,6 +23,7 @@ import {
   singleCounter,
 } from "../procfs/proc-parsers.ts";
 import { type ContainerProcess, hasOwnNetwork } from "./container-process.ts";
+import { type KernelFile, kernelFile, regeneratesOnRead } from "./kernel-file.ts";
 import type { StatsReading } from "./stats-reading.ts";
 
 export type FileReadResult =
@@ -48,34 +51,46 @@ export interface CgroupStatsReaderOptions {
   now?: () => number;
 }
 
-/** The absolute paths of one container's files, worked out once when its cgroup is found. */
+/** One container's files, found once when its cgroup is found. */
 type ContainerFiles =
   | {
       readonly version: 1;
-      readonly cpu: string;
-      readonly memUsage: string;
-      readonly memStat: string;
+      readonly cpu: KernelFile;
+      readonly memUsage: KernelFile;
+      readonly memStat: KernelFile;
       /** The CFQ scheduler's counters, when the kernel has them. */
-      readonly blkioCfq: string | null;
+      readonly blkioCfq: KernelFile | null;
       /** Null when the blkio controller is not mounted. */
-      readonly blkioThrottle: string | null;
-      readonly pids: string | null;
+      readonly blkioThrottle: KernelFile | null;
+      readonly pids: KernelFile | null;
     }
   | {
       readonly version: 2;
-      readonly cpu: string;
-      readonly memUsage: string;
-      readonly memStat: string;
+      readonly cpu: KernelFile;
+      readonly memUsage: KernelFile;
+      readonly memStat: KernelFile;
       /** Null when the io controller is not enabled for the container's cgroup. */
-      readonly io: string | null;
-      readonly pids: string | null;
+      readonly io: KernelFile | null;
+      readonly pids: KernelFile | null;
     };
 
 interface ResolvedContainer {
   files: ContainerFiles;
   /** The PID whose /proc/<pid>/cgroup was seen to name this container, and its net/dev. */
   verifiedPid: number | null;
-  netDevPath: string | null;
+  netDev: KernelFile | null;
+}
+
+function closeAll(resolved: ResolvedContainer): void {
+  const { files } = resolved;
+  const all =
+    files.version === 1
+      ? [files.cpu, files.memUsage, files.memStat, files.blkioCfq, files.blkioThrottle, files.pids]
+      : [files.cpu, files.memUsage, files.memStat, files.io, files.pids];
+  for (const file of all) file?.close();
+  resolved.netDev?.close();
+  resolved.netDev = null;
+  resolved.verifiedPid = null;
 }
 
 /** dockerd's default parents: `docker/<id>` (cgroupfs driver), `system.slice/docker-<id>.scope` (systemd). */
@@ -97,6 +112,10 @@ export class CgroupStatsReader implements ContainerFileReader {
   readonly #procRoot: string;
   readonly #now: () => number;
   readonly #resolved = new Map<string, ResolvedContainer>();
+  /** Whether the cgroup files, and those under the proc root, can be kept open (kernel-file.ts). */
+  readonly #keepCgroupsOpen: boolean;
+  readonly #keepProcOpen: boolean;
+  readonly #procStat: KernelFile;
   #systemCpuNs: number | null = null;
   #onlineCpus: number | null = null;
 
@@ -104,16 +123,24 @@ export class CgroupStatsReader implements ContainerFileReader {
     this.#layout = options.layout;
     this.#procRoot = options.procRoot;
     this.#now = options.now ?? Date.now;
+    const layout = options.layout;
+    this.#keepCgroupsOpen =
+      layout.version === 1
+        ? [layout.cpuacct, layout.memory, layout.blkio, layout.pids].every(
+            (hierarchy) => hierarchy === null || regeneratesOnRead(hierarchy),
+          )
+        : regeneratesOnRead(layout.root);
+    this.#keepProcOpen = regeneratesOnRead(options.procRoot);
+    this.#procStat = kernelFile(join(options.procRoot, "stat"), this.#keepProcOpen);
   }
 
   beginTick(): FileReadResult | { readonly ok: true } {
-    const path = join(this.#procRoot, "stat");
-    const text = readText(path);
+    const text = this.#procStat.read();
     const cpu = text === undefined ? undefined : parseProcStat(text);
     if (cpu === undefined) {
       this.#systemCpuNs = null;
       this.#onlineCpus = null;
-      return { ok: false, detail: `${path} is missing or not a /proc/stat` };
+      return { ok: false, detail: `${this.#procStat.path} is missing or not a /proc/stat` };
     }
     this.#systemCpuNs = dockerSystemCpuNs(cpu);
     this.#onlineCpus = cpu.onlineCpus;
@@ -122,13 +149,23 @@ export class CgroupStatsReader implements ContainerFileReader {
 
   read(id: string, process: ContainerProcess): FileReadResult {
     if (this.#systemCpuNs === null) return { ok: false, detail: "the host's /proc/stat is not readable" };
-    const resolved = this.#resolve(id, process.cgroupParent);
+    const known = this.#resolved.get(id);
+    let resolved = known ?? this.#resolve(id, process.cgroupParent);
     if (resolved === undefined) return { ok: false, detail: "no cgroup directory found for the container" };
-    const readAtMs = this.#now();
-    const counters = resolved.files.version === 1 ? readV1(resolved.files) : readV2(resolved.files);
+    let readAtMs = this.#now();
+    let counters = resolved.files.version === 1 ? readV1(resolved.files) : readV2(resolved.files);
+    if (!counters.ok && known !== undefined) {
+      // Files kept open since an earlier tick fail once their cgroup was removed, also when the
+      // container was restarted into a new cgroup of the same name: look for it again, once.
+      this.#forget(id, known);
+      resolved = this.#resolve(id, process.cgroupParent);
+      if (resolved === undefined) return { ok: false, detail: "no cgroup directory found for the container" };
+      readAtMs = this.#now();
+      counters = resolved.files.version === 1 ? readV1(resolved.files) : readV2(resolved.files);
+    }
     if (!counters.ok) {
       // The cgroup may have been recreated elsewhere (a restart with another parent): look again next time.
-      this.#resolved.delete(id);
+      this.#forget(id, resolved);
       return counters;
     }
     const network = this.#readNetwork(id, resolved, process);
@@ -151,7 +188,13 @@ export class CgroupStatsReader implements ContainerFileReader {
   }
 
   retainOnly(ids: ReadonlySet<string>): void {
-    for (const id of this.#resolved.keys()) if (!ids.has(id)) this.#resolved.delete(id);
+    for (const [id, resolved] of this.#resolved) if (!ids.has(id)) this.#forget(id, resolved);
+  }
+
+  /** Forgets the container and releases its kept files. */
+  #forget(id: string, resolved: ResolvedContainer): void {
+    closeAll(resolved);
+    this.#resolved.delete(id);
   }
 
   containerIds(): ReadonlySet<string> | undefined {
@@ -175,8 +218,6 @@ export class CgroupStatsReader implements ContainerFileReader {
   }
 
   #resolve(id: string, cgroupParent: string | null): ResolvedContainer | undefined {
-    const known = this.#resolved.get(id);
-    if (known) return known;
     // The CPU accounting file tells the container's directory apart from a stale empty one.
     const layout = this.#layout;
     for (const relative of containerCgroupCandidates(id, cgroupParent)) {
@@ -186,9 +227,9 @@ export class CgroupStatsReader implements ContainerFileReader {
           : join(layout.root, relative, "cpu.stat");
       if (!existsSync(cpu)) continue;
       const resolved: ResolvedContainer = {
-        files: containerFiles(layout, relative, cpu),
+        files: containerFiles(layout, relative, cpu, this.#keepCgroupsOpen),
         verifiedPid: null,
-        netDevPath: null,
+        netDev: null,
       };
       this.#resolved.set(id, resolved);
       return resolved;
@@ -204,22 +245,29 @@ export class CgroupStatsReader implements ContainerFileReader {
     if (!hasOwnNetwork(process.networkMode)) return { ok: true, rxBytes: null, txBytes: null };
     const { pid } = process;
     if (pid === null) return { ok: false, detail: "the container has no PID to read its network from" };
-    if (resolved.verifiedPid !== pid || resolved.netDevPath === null) {
+    let netDev = resolved.netDev;
+    if (resolved.verifiedPid !== pid || netDev === null) {
       // Once per PID: a proc root from another PID namespace could show an unrelated process
-      // under the same number, whose network would be reported as the container's.
+      // under the same number, whose network would be reported as the container's. (A kept
+      // net/dev stays with the network namespace it was opened on; a restart, which gives the
+      // container a new one, also replaces its cgroup, which makes read() start over here.)
+      netDev?.close();
+      resolved.netDev = null;
+      resolved.verifiedPid = null;
       const pidDir = join(this.#procRoot, String(pid));
       const cgroups = readText(join(pidDir, "cgroup"));
       if (cgroups === undefined) return missing(pidDir);
       if (!cgroups.includes(id)) return { ok: false, detail: `${pidDir} is not a process of this container` };
+      netDev = kernelFile(join(pidDir, "net", "dev"), this.#keepProcOpen);
       resolved.verifiedPid = pid;
-      resolved.netDevPath = join(pidDir, "net", "dev");
+      resolved.netDev = netDev;
     }
-    const text = readText(resolved.netDevPath);
+    const text = netDev.read();
     if (text === undefined) {
-      const path = resolved.netDevPath;
+      netDev.close();
       resolved.verifiedPid = null;
-      resolved.netDevPath = null;
-      return missing(path);
+      resolved.netDev = null;
+      return missing(netDev.path);
     }
     const totals = parseNetDev(text);
     return { ok: true, rxBytes: totals?.rxBytes ?? null, txBytes: totals?.txBytes ?? null };
@@ -259,7 +307,14 @@ function hasKey(text: string, key: string): boolean {
   return text.startsWith(`${key} `) || text.includes(`\n${key} `);
 }
 
-function containerFiles(layout: CgroupLayout, relative: string, cpu: string): ContainerFiles {
+function containerFiles(
+  layout: CgroupLayout,
+  relative: string,
+  cpuPath: string,
+  keepOpen: boolean,
+): ContainerFiles {
+  const file = (path: string) => kernelFile(path, keepOpen);
+  const cpu = file(cpuPath);
   if (layout.version === 1) {
     const memory = join(layout.memory, relative);
     const blkio = layout.blkio === null ? null : join(layout.blkio, relative);
@@ -267,20 +322,20 @@ function containerFiles(layout: CgroupLayout, relative: string, cpu: string): Co
     return {
       version: 1,
       cpu,
-      memUsage: join(memory, "memory.usage_in_bytes"),
-      memStat: join(memory, "memory.stat"),
-      blkioCfq: cfq !== null && existsSync(cfq) ? cfq : null,
-      blkioThrottle: blkio === null ? null : join(blkio, "blkio.throttle.io_service_bytes"),
-      pids: layout.pids === null ? null : join(layout.pids, relative, "pids.current"),
+      memUsage: file(join(memory, "memory.usage_in_bytes")),
+      memStat: file(join(memory, "memory.stat")),
+      blkioCfq: cfq !== null && existsSync(cfq) ? file(cfq) : null,
+      blkioThrottle: blkio === null ? null : file(join(blkio, "blkio.throttle.io_service_bytes")),
+      pids: layout.pids === null ? null : file(join(layout.pids, relative, "pids.current")),
     };
   }
   const dir = join(layout.root, relative);
-  const optional = (name: string) => (existsSync(join(dir, name)) ? join(dir, name) : null);
+  const optional = (name: string) => (existsSync(join(dir, name)) ? file(join(dir, name)) : null);
   return {
     version: 2,
     cpu,
-    memUsage: join(dir, "memory.current"),
-    memStat: join(dir, "memory.stat"),
+    memUsage: file(join(dir, "memory.current")),
+    memStat: file(join(dir, "memory.stat")),
     // io and pids are controllers a cgroup may not have enabled; dockerd then reports no figures either.
     io: optional("io.stat"),
     pids: optional("pids.current"),
@@ -288,21 +343,21 @@ function containerFiles(layout: CgroupLayout, relative: string, cpu: string): Co
 }
 
 function readV1(files: Extract<ContainerFiles, { version: 1 }>): CounterResult {
-  const cpuText = readText(files.cpu);
-  if (cpuText === undefined) return missing(files.cpu);
-  const usageText = readText(files.memUsage);
-  const statText = readText(files.memStat);
-  if (usageText === undefined || statText === undefined) return missing(files.memUsage);
+  const cpuText = files.cpu.read();
+  if (cpuText === undefined) return missing(files.cpu.path);
+  const usageText = files.memUsage.read();
+  const statText = files.memStat.read();
+  if (usageText === undefined || statText === undefined) return missing(files.memUsage.path);
   let block: { read: number | null; write: number | null } = { read: null, write: null };
   if (files.blkioThrottle !== null) {
     const totals = readBlkioV1(files.blkioCfq, files.blkioThrottle);
-    if (totals === "missing") return missing(files.blkioThrottle);
+    if (totals === "missing") return missing(files.blkioThrottle.path);
     block = totals;
   }
   let pids: number | null = null;
   if (files.pids !== null) {
-    const pidsText = readText(files.pids);
-    if (pidsText === undefined) return missing(files.pids);
+    const pidsText = files.pids.read();
+    if (pidsText === undefined) return missing(files.pids.path);
     pids = singleCounter(pidsText);
   }
   return {
@@ -317,14 +372,15 @@ function readV1(files: Extract<ContainerFiles, { version: 1 }>): CounterResult {
 }
 
 function readV2(files: Extract<ContainerFiles, { version: 2 }>): CounterResult {
-  const cpuText = readText(files.cpu);
-  const usageText = readText(files.memUsage);
-  const statText = readText(files.memStat);
-  if (cpuText === undefined || usageText === undefined || statText === undefined) return missing(files.cpu);
+  const cpuText = files.cpu.read();
+  const usageText = files.memUsage.read();
+  const statText = files.memStat.read();
+  if (cpuText === undefined || usageText === undefined || statText === undefined)
+    return missing(files.cpu.path);
   const usageUs = keyedValue(cpuText, "usage_usec");
-  const ioText = files.io === null ? undefined : readText(files.io);
+  const ioText = files.io?.read();
   const io = ioText === undefined ? undefined : parseIoStatV2(ioText);
-  const pidsText = files.pids === null ? undefined : readText(files.pids);
+  const pidsText = files.pids?.read();
   return {
     ok: true,
     cpuTotalNs: usageUs === null ? null : usageUs * 1000,
@@ -342,11 +398,11 @@ function readV2(files: Extract<ContainerFiles, { version: 2 }>): CounterResult {
  * children unless something inside creates them).
  */
 function readBlkioV1(
-  cfqPath: string | null,
-  throttlePath: string,
+  cfqFile: KernelFile | null,
+  throttleFile: KernelFile,
 ): { read: number | null; write: number | null } | "missing" {
-  const cfq = cfqPath === null ? undefined : readText(cfqPath);
-  const text = cfq !== undefined && blkioHasDevices(cfq) ? cfq : readText(throttlePath);
+  const cfq = cfqFile?.read();
+  const text = cfq !== undefined && blkioHasDevices(cfq) ? cfq : throttleFile.read();
   if (text === undefined) return "missing";
   const totals = parseBlkioV1(text);
   return totals === undefined

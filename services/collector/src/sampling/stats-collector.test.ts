@@ -303,6 +303,32 @@ describe("StatsCollector ticks", () => {
     expect(sink.of("aaa").map((m) => m.cpu_percent)).toEqual([50]);
   });
 
+  it("hands a tick's samples to the sink together once every answer is in, then says the batch is complete", async () => {
+    const events: string[] = [];
+    const sink: StatsSink = {
+      publish(message) {
+        events.push(`publish ${message.container.external_id}`);
+        return { status: "queued" };
+      },
+      batchComplete() {
+        events.push("complete");
+      },
+    };
+    const { docker, collector } = setup({ sink });
+    docker.add("fast");
+    const slow = docker.add("slow");
+    const answer = slow.nextStats.bind(slow);
+    slow.stats = async () => {
+      await sleep(30);
+      events.push("slow answered");
+      slow.stats = undefined;
+      return answer();
+    };
+    expect(await collector.tick()).toMatchObject({ published: 2 });
+    // Nothing went to the sink while the slow container's answer was outstanding.
+    expect(events).toEqual(["slow answered", "publish fast", "publish slow", "complete"]);
+  });
+
   it("samples at most `concurrency` containers at once", async () => {
     const { docker, collector } = setup({ concurrency: 3 });
     for (let i = 0; i < 10; i++) docker.add(`c${i}`);

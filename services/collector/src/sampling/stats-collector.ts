@@ -8,6 +8,11 @@
 // it cannot read; without one, every container goes through the API. With a file reader the
 // container list, too, is fetched only when the host's container cgroups change (or when it is
 // older than `listMaxAgeMs`): an unchanged host then costs dockerd nothing at all per tick.
+//
+// Either way a tick hands its samples to the sink together, and then tells the sink the batch is
+// complete: the bus client sends them in one socket write and the acknowledgements come back
+// together, instead of a few samples at a time as dockerd's answers trickle in. Each separate
+// write, wake-up and acknowledgement read costs far more CPU than the sample it carries.
 import type { Logger } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
@@ -73,6 +78,14 @@ interface ListSnapshot {
 
 type SampleOutcome = "published" | "unpublished" | "failed" | "gone";
 type ReadPath = "cgroup files" | "Docker API";
+
+/** A container read through the API, its sample still to be built and handed to the sink. */
+interface ApiSample {
+  container: ContainerSummary;
+  reading: StatsReading;
+  previous: StatsReading | undefined;
+  limits: ContainerLimits;
+}
 
 interface ContainerMemory {
   /** The previous reading, which the next one's CPU percentage and rates are computed from. */
@@ -227,18 +240,30 @@ export class StatsCollector {
         ? containers
         : await this.#sampleFromFiles(this.#options.files, containers, summary);
     summary.viaApi = throughApi.length;
-    let sampledViaApi = 0;
+    const sampled: ApiSample[] = [];
     await forEachBounded(
       throughApi,
       this.#options.concurrency,
       async (container) => {
-        const outcome = await this.#sampleViaApi(container);
-        summary[outcome] += 1;
-        if (outcome === "gone") this.#listStale = true;
-        if (outcome === "published" || outcome === "unpublished") sampledViaApi += 1;
+        const result = await this.#sampleViaApi(container);
+        if (typeof result !== "string") {
+          sampled.push(result);
+          return;
+        }
+        summary[result] += 1;
+        if (result === "gone") this.#listStale = true;
       },
       () => this.#stopping,
     );
+    const sampledViaApi = sampled.length;
+    if (sampledViaApi > 0) {
+      await this.#settle(
+        sampled.map((sample) =>
+          this.#publish(sample.container, sample.reading, sample.previous, sample.limits),
+        ),
+        summary,
+      );
+    }
     if (this.#options.files !== undefined) {
       // Only containers the API could sample count: one that stopped between the list and its
       // files is not a fast path that fails, and must not make the notice come and go.
@@ -317,11 +342,27 @@ export class StatsCollector {
 
     // Published without an await in between where nothing needs one, so the bus client sends the
     // whole tick in one write instead of one write per sample.
-    const pending: Promise<void>[] = [];
+    const outcomes: (SampleOutcome | Promise<SampleOutcome>)[] = [];
     for (const { container, lookup, reading } of read) {
       this.#notePath(container, "cgroup files");
       summary.viaFiles += 1;
-      const outcome = this.#finishFromFiles(files, container, lookup, reading);
+      outcomes.push(this.#finishFromFiles(files, container, lookup, reading));
+    }
+    if (outcomes.length > 0) await this.#settle(outcomes, summary);
+    return throughApi;
+  }
+
+  /**
+   * Counts the outcomes of samples just handed to the sink, after telling it that the batch is
+   * complete (so it sends them now rather than waiting for more).
+   */
+  async #settle(
+    outcomes: readonly (SampleOutcome | Promise<SampleOutcome>)[],
+    summary: TickSummary,
+  ): Promise<void> {
+    this.#options.sink.batchComplete?.();
+    const pending: Promise<void>[] = [];
+    for (const outcome of outcomes) {
       if (outcome instanceof Promise) {
         pending.push(
           outcome.then((settled) => {
@@ -333,7 +374,6 @@ export class StatsCollector {
       }
     }
     await Promise.all(pending);
-    return throughApi;
   }
 
   #finishFromFiles(
@@ -384,8 +424,8 @@ export class StatsCollector {
     return this.#logger.child({ container_id: container.id, container_name: container.name });
   }
 
-  /** Samples one container through the Docker API and publishes it; never throws. */
-  async #sampleViaApi(container: ContainerSummary): Promise<SampleOutcome> {
+  /** Reads one container through the Docker API, for #publish; never throws. */
+  async #sampleViaApi(container: ContainerSummary): Promise<ApiSample | "failed" | "gone"> {
     const { id } = container;
     const log = () => this.#containerLog(container);
     try {
@@ -411,7 +451,7 @@ export class StatsCollector {
       // After a restart the previous reading belongs to another run of the container.
       const restarted = counterReset || lookup.restarted;
       if (restarted) log().debug("container restarted; CPU and rates start over");
-      return await this.#publish(container, reading, restarted ? undefined : memory?.reading, lookup.limits);
+      return { container, reading, previous: restarted ? undefined : memory?.reading, limits: lookup.limits };
     } catch (error) {
       if (error instanceof ContainerGoneError) {
         log().debug("container removed before it could be sampled");

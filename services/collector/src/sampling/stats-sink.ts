@@ -12,4 +12,9 @@ export type PublishResult =
 
 export interface StatsSink {
   publish(message: StatsMessage): PublishResult | Promise<PublishResult>;
+  /**
+   * The samples handed over since the last call are all there are for now (a tick's pass is
+   * done): a sink that waits to gather messages into one write can send them at once.
+   */
+  batchComplete?(): void;
 }

@@ -1,0 +1,69 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { kernelFile, regeneratesOnRead } from "./kernel-file.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "crowsnest-kernel-file-"));
+  dirs.push(dir);
+  return dir;
+}
+
+describe("kernelFile", () => {
+  it("keeps files open only on filesystems the kernel writes afresh on every read", () => {
+    expect(regeneratesOnRead("/proc")).toBe(true);
+    expect(regeneratesOnRead(tempDir())).toBe(false);
+    expect(regeneratesOnRead("/no/such/dir")).toBe(false);
+  });
+
+  it("reads a kept /proc file afresh each time", async () => {
+    const file = kernelFile(`/proc/${process.pid}/stat`, true);
+    const utime = () => Number(file.read()?.split(") ")[1]?.split(" ")[11]);
+    const before = utime();
+    // Burn CPU until the kernel's clock ticks for this process (10 ms at USER_HZ 100).
+    const until = Date.now() + 2000;
+    while (utime() === before && Date.now() < until) for (let i = 0; i < 1e5; i++) Math.sqrt(i);
+    expect(utime()).toBeGreaterThan(before);
+    file.close();
+  });
+
+  it("fails, instead of showing the last numbers, once the object behind a kept file is gone", async () => {
+    const child = spawn("sleep", ["30"]);
+    const file = kernelFile(`/proc/${child.pid}/stat`, true);
+    expect(file.read()).toContain("(sleep)");
+    const exited = once(child, "exit");
+    child.kill();
+    await exited;
+    expect(file.read()).toBeUndefined();
+    // Closed by the failure; closing again is harmless.
+    file.close();
+  });
+
+  it("reads other files by path, so a replaced or removed file is never read through an old descriptor", () => {
+    const path = join(tempDir(), "pids.current");
+    writeFileSync(path, "3\n");
+    const file = kernelFile(path, false);
+    expect(file.read()).toBe("3\n");
+    rmSync(path);
+    expect(file.read()).toBeUndefined();
+    writeFileSync(path, "4\n");
+    expect(file.read()).toBe("4\n");
+  });
+
+  it("reads a kept file larger than its buffer whole", () => {
+    const file = kernelFile("/proc/self/smaps", true);
+    const text = file.read() ?? "";
+    // smaps of a Node process runs to hundreds of kilobytes; every mapping ends with its VmFlags line.
+    expect(text.length).toBeGreaterThan(16 * 1024);
+    expect(text.trimEnd().split("\n").at(-1)).toMatch(/^VmFlags:/);
+    file.close();
+  });
+});

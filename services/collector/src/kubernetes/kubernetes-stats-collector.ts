@@ -15,6 +15,7 @@ import { OutageLog } from "@crowsnest/shared/util/outage-log";
 import type { HostStatsSink } from "../host/host-stats-collector.ts";
 import { UNLIMITED } from "../sampling/container-limits.ts";
 import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
+import { TickLoop } from "../sampling/tick-loop.ts";
 import { ClusterFacts } from "./cluster-facts.ts";
 import type { KubernetesContainerReading } from "./container-reading.ts";
 import { httpStatusOf, type KubernetesApiPort } from "./kubernetes-api-port.ts";
@@ -106,16 +107,30 @@ export class KubernetesStatsCollector {
   readonly #apiOutage: OutageLog;
   readonly #nodeTrouble: OutageLog;
   readonly #hostTrouble: OutageLog;
-  #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
-  #skippedTicks = 0;
-  #stopping = false;
+  readonly #loop: TickLoop<KubernetesTickSummary>;
   #apiReachable = false;
   #hostInvalidLogged = false;
 
   constructor(options: KubernetesStatsCollectorOptions) {
     this.#options = options;
     this.#logger = options.logger;
+    this.#loop = new TickLoop({
+      intervalMs: options.intervalMs,
+      logger: options.logger,
+      tick: () => this.tick(),
+      describe: (summary) => ({
+        api_reachable: summary.apiReachable,
+        nodes: summary.nodes,
+        via_summary: summary.viaSummary,
+        via_metrics: summary.viaMetrics,
+        failed_nodes: summary.failedNodes,
+        containers: summary.containers,
+        published: summary.published,
+        unpublished: summary.unpublished,
+        unchanged: summary.unchanged,
+        host_published: summary.hostPublished,
+      }),
+    });
     this.#now = options.now ?? Date.now;
     this.#facts = new ClusterFacts({
       api: options.api,
@@ -149,68 +164,13 @@ export class KubernetesStatsCollector {
   }
 
   /** Runs a tick now, then one every interval; resolves when the first tick has finished. */
-  async start(): Promise<void> {
-    if (this.#timer !== undefined) return;
-    this.#stopping = false;
-    this.#timer = setInterval(() => this.#onTimer(), this.#options.intervalMs);
-    this.#onTimer();
-    await this.#inFlight;
+  start(): Promise<void> {
+    return this.#loop.start();
   }
 
-  /** Stops ticking and waits for the tick in flight, which fetches no new node once stopping. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#inFlight;
-  }
-
-  #onTimer(): void {
-    if (this.#inFlight !== undefined) {
-      this.#skippedTicks += 1;
-      if (this.#skippedTicks === 1) {
-        this.#logger.warn(
-          { interval_ms: this.#options.intervalMs },
-          "previous tick still running; skipping ticks until it finishes",
-        );
-      }
-      return;
-    }
-    const startedAtMs = Date.now();
-    this.#inFlight = this.tick()
-      .then((summary) => {
-        const durationMs = Date.now() - startedAtMs;
-        if (this.#skippedTicks > 0) {
-          this.#logger.info(
-            { skipped_ticks: this.#skippedTicks, duration_ms: durationMs },
-            "long tick finished",
-          );
-          this.#skippedTicks = 0;
-        }
-        this.#logger.debug(
-          {
-            api_reachable: summary.apiReachable,
-            nodes: summary.nodes,
-            via_summary: summary.viaSummary,
-            via_metrics: summary.viaMetrics,
-            failed_nodes: summary.failedNodes,
-            containers: summary.containers,
-            published: summary.published,
-            unpublished: summary.unpublished,
-            unchanged: summary.unchanged,
-            host_published: summary.hostPublished,
-            duration_ms: durationMs,
-          },
-          "tick finished",
-        );
-      })
-      .catch((error: unknown) => {
-        // tick() handles every failure it expects; this is a bug, but must not stop the ticking.
-        this.#logger.error({ err: error }, "tick failed unexpectedly");
-      })
-      .finally(() => {
-        this.#inFlight = undefined;
-      });
+  /** Stops ticking and waits for the tick in flight, which starts no new work once stopping. */
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** One pass over every node. Public so tests can drive ticks one by one. */
@@ -238,7 +198,7 @@ export class KubernetesStatsCollector {
       async (node) => {
         results.push(await this.#fetchSummary(node));
       },
-      () => this.#stopping,
+      () => this.#loop.stopping,
     );
     const answered = results.some((result) => result.kind !== "failed" || result.apiAnswered);
     summary.apiReachable = answered;
@@ -490,7 +450,7 @@ export class KubernetesStatsCollector {
     });
     const message: StatsMessage = buildKubernetesStatsSample({
       host: this.#options.host,
-      container: { external_id: id, name: `${container.pod}/${container.container}` },
+      container: { external_id: id, name: id },
       reading: container.reading,
       previous: memory?.reading,
       limits: container.facts?.limits.get(container.container) ?? UNLIMITED,

@@ -25,6 +25,7 @@ import { LimitsCache, type LimitsLookup } from "./limits-cache.ts";
 import { readDockerStats, type StatsReading } from "./stats-reading.ts";
 import { buildStatsSample, isCounterReset } from "./stats-sample.ts";
 import type { PublishResult, StatsSink } from "./stats-sink.ts";
+import { TickLoop } from "./tick-loop.ts";
 
 export interface StatsCollectorOptions {
   docker: DockerPort;
@@ -104,10 +105,7 @@ export class StatsCollector {
   readonly #fallbackNotice: OutageLog;
   /** Which way each container was read last, so a change of way is logged once. */
   readonly #paths = new Map<string, ReadPath>();
-  #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
-  #skippedTicks = 0;
-  #stopping = false;
+  readonly #loop: TickLoop<TickSummary>;
   #dockerReachable = false;
   #lastList: ListSnapshot | undefined;
   /** A container vanished without its cgroup telling (one with a --cgroup-parent): list again. */
@@ -116,6 +114,22 @@ export class StatsCollector {
   constructor(options: StatsCollectorOptions) {
     this.#options = options;
     this.#logger = options.logger;
+    this.#loop = new TickLoop({
+      intervalMs: options.intervalMs,
+      logger: options.logger,
+      tick: () => this.tick(),
+      describe: (summary) => ({
+        docker_reachable: summary.dockerReachable,
+        containers: summary.containers,
+        published: summary.published,
+        unpublished: summary.unpublished,
+        failed: summary.failed,
+        gone: summary.gone,
+        via_files: summary.viaFiles,
+        via_api: summary.viaApi,
+        listed: summary.listed,
+      }),
+    });
     this.#limits = new LimitsCache({
       inspect: (id) =>
         withDeadline(`inspect of ${id}`, options.dockerTimeoutMs, (signal) =>
@@ -147,67 +161,13 @@ export class StatsCollector {
   }
 
   /** Runs a tick now, then one every interval; resolves when the first tick has finished. */
-  async start(): Promise<void> {
-    if (this.#timer !== undefined) return;
-    this.#stopping = false;
-    this.#timer = setInterval(() => this.#onTimer(), this.#options.intervalMs);
-    this.#onTimer();
-    await this.#inFlight;
+  start(): Promise<void> {
+    return this.#loop.start();
   }
 
-  /** Stops ticking and waits for the tick in flight, which starts no new container once stopping. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#inFlight;
-  }
-
-  #onTimer(): void {
-    if (this.#inFlight !== undefined) {
-      this.#skippedTicks += 1;
-      if (this.#skippedTicks === 1) {
-        this.#logger.warn(
-          { interval_ms: this.#options.intervalMs },
-          "previous tick still running; skipping ticks until it finishes",
-        );
-      }
-      return;
-    }
-    const startedAtMs = Date.now();
-    this.#inFlight = this.tick()
-      .then((summary) => {
-        const durationMs = Date.now() - startedAtMs;
-        if (this.#skippedTicks > 0) {
-          this.#logger.info(
-            { skipped_ticks: this.#skippedTicks, duration_ms: durationMs },
-            "long tick finished",
-          );
-          this.#skippedTicks = 0;
-        }
-        this.#logger.debug(
-          {
-            docker_reachable: summary.dockerReachable,
-            containers: summary.containers,
-            published: summary.published,
-            unpublished: summary.unpublished,
-            failed: summary.failed,
-            gone: summary.gone,
-            via_files: summary.viaFiles,
-            via_api: summary.viaApi,
-            listed: summary.listed,
-            duration_ms: durationMs,
-          },
-          "tick finished",
-        );
-      })
-      .catch((error: unknown) => {
-        // tick() handles every failure it expects; this is a bug, but must not stop the ticking.
-        this.#logger.error({ err: error }, "tick failed unexpectedly");
-      })
-      .finally(() => {
-        this.#inFlight = undefined;
-      });
+  /** Stops ticking and waits for the tick in flight, which starts no new work once stopping. */
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** One pass over every running container. Public so tests can drive ticks one by one. */
@@ -253,7 +213,7 @@ export class StatsCollector {
         summary[result] += 1;
         if (result === "gone") this.#listStale = true;
       },
-      () => this.#stopping,
+      () => this.#loop.stopping,
     );
     const sampledViaApi = sampled.length;
     if (sampledViaApi > 0) {
@@ -312,7 +272,7 @@ export class StatsCollector {
           throughApi.push(container);
         }
       },
-      () => this.#stopping,
+      () => this.#loop.stopping,
     );
 
     // Only now the host's CPU clock, then every container right after it in one synchronous pass:

@@ -178,7 +178,7 @@ describe.skipIf(!kubeconfig)("collector in Kubernetes mode against a real API se
       v: 1,
       host: node.name,
       runtime: "kubernetes",
-      container: { external_id: `${namespace.name}/web/app`, name: "web/app" },
+      container: { external_id: `${namespace.name}/web/app`, name: `${namespace.name}/web/app` },
       ts: new Date(t0).toISOString(),
       interval_ms: null,
       cpu_percent: 50,
@@ -203,7 +203,7 @@ describe.skipIf(!kubeconfig)("collector in Kubernetes mode against a real API se
     expect(standIn.requests.some((request) => request.path === "/stats/summary")).toBe(true);
     const [sidecar] = samplesOf("sidecar");
     expect(sidecar).toMatchObject({
-      container: { name: "web/sidecar" },
+      container: { name: `${namespace.name}/web/sidecar` },
       // No rate from the kubelet and no previous sample yet.
       cpu_percent: null,
       mem_used: 8 * MIB,
@@ -337,7 +337,7 @@ describe.skipIf(!kubeconfig)("collector in Kubernetes mode against a real API se
       v: 1,
       host: node.name,
       runtime: "kubernetes",
-      container: { external_id: `${namespace.name}/web/app`, name: "web/app" },
+      container: { external_id: `${namespace.name}/web/app`, name: `${namespace.name}/web/app` },
       ts: new Date(t0 + 20_000).toISOString(),
       interval_ms: 10_000,
       cpu_percent: 25,

@@ -179,7 +179,7 @@ describe("KubernetesStatsCollector on one node", () => {
         v: 1,
         host: NODE,
         runtime: "kubernetes",
-        container: { external_id: "shop/web-7d9f/app", name: "web-7d9f/app" },
+        container: { external_id: "shop/web-7d9f/app", name: "shop/web-7d9f/app" },
         ts: "2026-11-21T21:00:00.000Z",
         interval_ms: null,
         cpu_percent: 50,
@@ -320,7 +320,7 @@ describe("KubernetesStatsCollector on one node", () => {
       v: 1,
       host: NODE,
       runtime: "kubernetes",
-      container: { external_id: "shop/web-7d9f/app", name: "web-7d9f/app" },
+      container: { external_id: "shop/web-7d9f/app", name: "shop/web-7d9f/app" },
       ts: "2026-11-21T21:00:00.000Z",
       interval_ms: null,
       cpu_percent: 25,
@@ -587,7 +587,7 @@ describe("KubernetesStatsCollector across a cluster", () => {
     expect(api.maxInFlight).toBe(2);
     expect(sink.messages.map((message) => message.host)).toEqual(Array(5).fill("prod-cluster"));
     expect(sink.byId("shop/web-node-0/app")[0]).toMatchObject({
-      container: { name: "web-node-0/app" },
+      container: { name: "shop/web-node-0/app" },
       cpu_percent: 25,
       online_cpus: 2,
       mem_limit: 256 * MIB,

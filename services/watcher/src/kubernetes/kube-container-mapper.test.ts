@@ -66,7 +66,7 @@ describe("podToContainerInfos", () => {
     for (const info of infos) expect(containerInfo.safeParse(info).success).toBe(true);
     expect(infos[0]).toEqual({
       external_id: "prod/api-0/server",
-      name: "api-0/server",
+      name: "prod/api-0/server",
       image: "api:2",
       image_id: "docker-pullable://api@sha256:1",
       state: "running",

@@ -26,7 +26,7 @@ export function podToContainerInfos(pod: PodState): ContainerInfo[] {
     const finished = state.kind === "terminated" ? state : status?.lastTerminated;
     return {
       external_id: `${pod.namespace}/${pod.name}/${spec.name}`,
-      name: `${pod.name}/${spec.name}`,
+      name: `${pod.namespace}/${pod.name}/${spec.name}`,
       image: status?.image ?? spec.image,
       image_id: status?.imageId ?? null,
       state: STATES[state.kind],

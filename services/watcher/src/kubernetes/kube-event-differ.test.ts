@@ -80,7 +80,7 @@ describe("diffPod", () => {
       event_id: "kubernetes/uid-1/scheduled",
       host: "node-1",
       runtime: "kubernetes",
-      actor: { external_id: "shop/web-7d9f", name: "web-7d9f" },
+      actor: { external_id: "shop/web-7d9f", name: "shop/web-7d9f" },
       ts: "2026-11-21T11:00:01.000Z",
       synthesized: false,
     });
@@ -93,7 +93,7 @@ describe("diffPod", () => {
     const startEvents = diffPod(scheduled, started, live);
     expect(actions(startEvents)).toEqual(["container.start"]);
     expect(startEvents[0]).toMatchObject({
-      actor: { external_id: "shop/web-7d9f/app", name: "web-7d9f/app" },
+      actor: { external_id: "shop/web-7d9f/app", name: "shop/web-7d9f/app" },
       ts: "2026-11-21T11:00:03.000Z",
       image: "nginx:1",
     });

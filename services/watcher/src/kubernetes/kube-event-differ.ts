@@ -69,7 +69,7 @@ function containerFacts(pod: PodState, status: ContainerStatusState, context: Di
   const base = `kubernetes/${pod.uid}/${status.name}`;
   const actor = {
     external_id: `${pod.namespace}/${pod.name}/${status.name}`,
-    name: `${pod.name}/${status.name}`,
+    name: `${pod.namespace}/${pod.name}/${status.name}`,
   };
   const labels = podContainerLabels(pod, status.name);
   const image =
@@ -135,7 +135,7 @@ function podFacts(pod: PodState, context: DiffContext): Fact[] {
 }
 
 function podActor(pod: PodState): EventMessage["actor"] {
-  return { external_id: `${pod.namespace}/${pod.name}`, name: pod.name };
+  return { external_id: `${pod.namespace}/${pod.name}`, name: `${pod.namespace}/${pod.name}` };
 }
 
 function newFacts(before: readonly Fact[], after: readonly Fact[]): EventMessage[] {
@@ -173,7 +173,7 @@ export function diffPod(
         id,
         {
           external_id: `${after.namespace}/${after.name}/${status.name}`,
-          name: `${after.name}/${status.name}`,
+          name: `${after.namespace}/${after.name}/${status.name}`,
         },
         after.readyChangedAt,
         { image: status.image, attributes: podContainerLabels(after, status.name) },
@@ -230,7 +230,7 @@ export function diffService(
   if (service === undefined || (before !== undefined && after !== undefined)) return [];
   const action = after === undefined ? "remove" : "add";
   const id = `kubernetes/${service.uid}/${action}`;
-  const actor = { external_id: `${service.namespace}/${service.name}`, name: service.name };
+  const actor = { external_id: `${service.namespace}/${service.name}`, name: `${service.namespace}/${service.name}` };
   const attributes = withoutNulls({
     "io.kubernetes.service.namespace": service.namespace,
     "io.kubernetes.service.name": service.name,

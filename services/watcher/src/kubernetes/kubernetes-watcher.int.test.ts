@@ -362,7 +362,7 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
       { timeoutMs: 5000, what: "the running container in the inventory" },
     );
     expect(entry).toMatchObject({
-      name: `${first}/app`,
+      name: externalId,
       image_id: "sha256:feed",
       restart_count: 0,
       health: { status: "healthy" },

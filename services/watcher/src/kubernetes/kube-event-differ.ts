@@ -230,7 +230,10 @@ export function diffService(
   if (service === undefined || (before !== undefined && after !== undefined)) return [];
   const action = after === undefined ? "remove" : "add";
   const id = `kubernetes/${service.uid}/${action}`;
-  const actor = { external_id: `${service.namespace}/${service.name}`, name: `${service.namespace}/${service.name}` };
+  const actor = {
+    external_id: `${service.namespace}/${service.name}`,
+    name: `${service.namespace}/${service.name}`,
+  };
   const attributes = withoutNulls({
     "io.kubernetes.service.namespace": service.namespace,
     "io.kubernetes.service.name": service.name,

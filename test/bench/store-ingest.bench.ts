@@ -6,6 +6,7 @@
 // Also the two set-based INSERT forms the store could have used, for the record of the choice.
 // Figures only; nothing is asserted. Needs CROWSNEST_TEST_DATABASE_URL / CROWSNEST_TEST_NATS_URL
 // (or Postgres and NATS on localhost).
+import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
@@ -29,6 +30,8 @@ const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? 300_000);
 const CONTAINERS = 1000;
 const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 3);
 const natsUrl = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
+/** A directory: the measured store process writes a V8 CPU profile of its run there (`node --cpu-prof`). */
+const CPU_PROFILE_DIR = process.env.BENCH_STORE_CPU_PROFILE_DIR;
 const BASE_MS = Math.floor(Date.now() / 1000) * 1000 - (SAMPLES / CONTAINERS) * 10_000;
 
 function sampleAt(n: number): StatsMessage {
@@ -61,6 +64,17 @@ function sampleAt(n: number): StatsMessage {
 
 const rate = (count: number, ms: number) => Math.round((count / ms) * 1000);
 
+/**
+ * CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux). With
+ * other work on the machine, wall-clock rates swing with its load; CPU per sample does not.
+ */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+const cpuPerSample = (cpuMs: number) => Math.round(((cpuMs * 1000) / SAMPLES) * 10) / 10;
+
 export async function run(): Promise<void> {
   const prefix = `bench-${Date.now().toString(36)}`;
   const subjects = createSubjects(prefix);
@@ -70,6 +84,8 @@ export async function run(): Promise<void> {
   const js = jetstream(nc);
   const telemetry = streamName(subjects, "telemetry");
   const results: Record<string, number[]> = { a: [], b: [], c: [], unnest: [], multirow: [] };
+  /** CPU µs per sample of the store process (a) and of the bare consumer's process (b). */
+  const cpu: Record<"a" | "b", number[]> = { a: [], b: [] };
   const startup: number[] = [];
   try {
     await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION), logger);
@@ -102,6 +118,7 @@ export async function run(): Promise<void> {
       });
       const consumer = await js.consumers.get(telemetry, durable);
       const bareStarted = Date.now();
+      const bareCpuStarted = process.cpuUsage();
       const messages = await consumer.consume({ max_messages: 2000 });
       let seen = 0;
       for await (const msg of messages) {
@@ -110,6 +127,8 @@ export async function run(): Promise<void> {
       }
       await messages.close();
       results.b?.push(rate(SAMPLES, Date.now() - bareStarted));
+      const bareCpu = process.cpuUsage(bareCpuStarted);
+      cpu.b.push(cpuPerSample((bareCpu.user + bareCpu.system) / 1000));
       await jsm.consumers.delete(telemetry, durable);
 
       // (a) the real store process, from "store started" until the last sample is committed.
@@ -140,10 +159,12 @@ export async function run(): Promise<void> {
           CROWSNEST_SUBJECT_PREFIX: prefix,
           CROWSNEST_LOG_LEVEL: "info",
           CROWSNEST_ROLLUP_INTERVAL_MS: "3600000",
+          ...(CPU_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROFILE_DIR}` } : {}),
         });
         try {
           const started = await store.waitForLog((record) => record.msg === "store started", 60_000);
           const startedAt = Date.parse(String(started.time));
+          const storeCpuStarted = store.pid === undefined ? undefined : processCpuMs(store.pid);
           // Acks follow commits, so "nothing pending, nothing unacknowledged" means all committed;
           // asking NATS spares Postgres a count(*) every few milliseconds while it ingests.
           let firstAckAt: number | undefined;
@@ -156,6 +177,9 @@ export async function run(): Promise<void> {
           }
           startup.push((firstAckAt ?? Date.now()) - startedAt);
           results.a?.push(rate(SAMPLES, Date.now() - startedAt));
+          if (store.pid !== undefined && storeCpuStarted !== undefined) {
+            cpu.a.push(cpuPerSample(processCpuMs(store.pid) - storeCpuStarted));
+          }
           const check = new pg.Client({ connectionString: database.url });
           await check.connect();
           const { rows } = await check.query("SELECT count(*)::int AS n FROM container_stats");
@@ -268,6 +292,14 @@ export async function run(): Promise<void> {
     },
   ]);
   console.log(`(a) / (b) = ${b > 0 ? Math.round((a / b) * 100) : 0} %`);
+  const ratios = (results.a ?? []).map((value, round) => {
+    const bare = results.b?.[round] ?? 0;
+    return bare > 0 ? Math.round((value / bare) * 100) : 0;
+  });
+  console.log(`(a) / (b) of each round (the same load): ${ratios.join(", ")} %`);
+  console.log(
+    `CPU per sample (user + system, all threads; the process only, not NATS or Postgres): (a) store ${median(cpu.a)} µs (runs ${cpu.a.join(", ")}), (b) bare consumer ${median(cpu.b)} µs (runs ${cpu.b.join(", ")})`,
+  );
   console.log(
     `(a) "store started" → first batch acknowledged (included above): ${median(startup)} ms (runs ${startup})`,
   );

@@ -10,6 +10,7 @@ export {
   type EncodeResult,
   type MessageCodec,
 } from "./codec/message-codec.ts";
+export { isStatsMessage } from "./codec/stats-quick-check.ts";
 export {
   type CommonConfig,
   commonConfigFrom,

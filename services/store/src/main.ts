@@ -28,6 +28,7 @@ import { ContainerDirectory } from "./ingest/container-directory.ts";
 import { writeEvents } from "./ingest/event-writer.ts";
 import { HostStatsWriter } from "./ingest/host-stats-writer.ts";
 import { writeInventories } from "./ingest/inventory-writer.ts";
+import { StatsDecoder } from "./ingest/stats-decoder.ts";
 import { StatsWriter } from "./ingest/stats-writer.ts";
 import { PeriodicJob } from "./jobs/periodic-job.ts";
 import { RetentionJob } from "./retention/retention-job.ts";
@@ -40,6 +41,8 @@ let stop: () => Promise<void> = async () => {
   stopping = true;
 };
 exitOnShutdownSignal({ logger, timeoutMs: config.common.shutdownTimeoutMs, stop: () => stop() });
+// Its worker thread loads its code while the database is migrated and the bus connected.
+const statsDecoder = new StatsDecoder({ logger });
 
 const database = openPostgres<StoreDatabase>({
   url: config.databaseUrl,
@@ -54,6 +57,7 @@ const applied = await retryUntilReady({
   isStopping: () => stopping,
 });
 if (applied === undefined) {
+  await statsDecoder.close();
   await database.destroy();
 } else {
   logger.info({ applied }, "database schema is current");
@@ -65,7 +69,11 @@ if (applied === undefined) {
   await ensureConsumers(await jetstreamManager(bus.nc), consumerDefinitions, logger);
 
   const directory = new ContainerDirectory(database.db);
-  const statsWriter = new StatsWriter({ pool: database.pool, directory });
+  const statsWriter = new StatsWriter({
+    pool: database.pool,
+    directory,
+    onContainerIds: (entries) => statsDecoder.learn(entries),
+  });
   const hostStatsWriter = new HostStatsWriter({ pool: database.pool });
   const deadletters = createDeadletterSink({ js: bus.js, subjects: bus.subjects, service: "store", logger });
 
@@ -125,7 +133,8 @@ if (applied === undefined) {
       ...common,
       name: "stats",
       source: await source("stats", "telemetry"),
-      decode: codecs.stats.decode,
+      // Off the main thread (stats-decoder.ts).
+      decodeBatch: (data) => statsDecoder.decode(data),
       write: (samples) => statsWriter.write(samples),
       // Late rollup buckets are marked and alerts evaluated after the samples commit and before
       // they are acked, batch after batch in delivery order (rollup-marks.ts, alert-engine.ts).
@@ -178,6 +187,7 @@ if (applied === undefined) {
     rollups.stop();
     retention.stop();
     await Promise.all(consumers.map((consumer) => consumer.stop()));
+    await statsDecoder.close();
     await Promise.all(jobs.map((job) => job.stop()));
     // What the last batches fired goes out before the connection closes (the rest on next start).
     await alertPublisher.publishPending().catch((error: unknown) => {

@@ -2,13 +2,12 @@
 // its subject with a message id that makes a republished sample count once. The queue sends it in
 // the background and keeps it through a bus outage, so sampling never waits for the bus.
 //
-// Validation takes the quick check of stats-contract-check.ts where it recognises the message
+// Validation takes the shared quick check (isStatsMessage) where it recognises the message
 // (every sample this collector builds), and the contract's schema for anything else, which also
 // words the reason a message is refused.
-import { codecs, type StatsMessage, type Subjects } from "@crowsnest/shared";
+import { codecs, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared";
 import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
 import type { OutgoingMessage } from "./publish-queue.ts";
-import { passesStatsContract } from "./stats-contract-check.ts";
 
 /** The subset of PublishQueue the publishers need. */
 export interface MessageQueue {
@@ -38,7 +37,7 @@ export class StatsPublisher implements StatsSink {
 
   publish(message: StatsMessage): PublishResult {
     let payload: Uint8Array;
-    if (passesStatsContract(message)) {
+    if (isStatsMessage(message)) {
       payload = Buffer.from(JSON.stringify(message));
     } else {
       const encoded = codecs.stats.encode(message);

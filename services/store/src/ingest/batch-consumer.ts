@@ -8,9 +8,9 @@
 //   holds alive with `working()`, retries with capped backoff, and resumes in order;
 // - when one message's content makes the insert fail (a data error), the batch is split so the
 //   others are written and only that message is dead-lettered as unprocessable;
-// - up to `writeConcurrency` batches are written at once (so decoding the next batch overlaps
-//   the database's work on the current one), but `afterWrite` (alert evaluation) and the acks
-//   run strictly in batch order, as the messages were delivered.
+// - up to `writeConcurrency` batches are written at once, and the next batch is decoding
+//   meanwhile (so decoding overlaps the database's work), but `afterWrite` (alert evaluation)
+//   and the acks run strictly in batch order, as the messages were delivered.
 import type { DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
 import type { ConsumeOptions, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 
@@ -19,11 +19,17 @@ export interface PullSource {
   consume(options: Partial<ConsumeOptions>): Promise<ConsumerMessages>;
 }
 
-export interface BatchConsumerOptions<T, R = unknown> {
+/** Decoding one message at a time, or a whole batch at once (e.g. on another thread); never throws. */
+export type BatchDecoding<T> =
+  | { decode: (data: Uint8Array) => DecodeResult<T>; decodeBatch?: never }
+  | { decodeBatch: (data: readonly Uint8Array[]) => Promise<DecodeResult<T>[]>; decode?: never };
+
+export type BatchConsumerOptions<T, R = unknown> = BatchDecoding<T> & BatchWriting<T, R>;
+
+export interface BatchWriting<T, R> {
   /** For logs: which stream family this drains. */
   name: string;
   source: PullSource;
-  decode: (data: Uint8Array) => DecodeResult<T>;
   /** Writes a batch durably; throws when it could not. Must be idempotent (redelivery). */
   write: (values: readonly T[]) => Promise<R>;
   /**
@@ -72,11 +78,14 @@ export class BatchConsumer<T, R = unknown> {
   #wakeWriter: (() => void) | undefined;
   #wakePump: (() => void) | undefined;
   #running: Promise<void> | undefined;
+  /** The last batch started: the next one finishes (afterWrite, acks) after it. */
+  #ordered: Promise<void> = Promise.resolve();
 
   constructor(options: BatchConsumerOptions<T, R>) {
     this.#options = options;
     this.#concurrency = Math.max(1, options.writeConcurrency ?? 1);
-    this.#highWater = options.batchSize * (this.#concurrency + 1);
+    // The batches being written, the one decoding meanwhile, and one more ready.
+    this.#highWater = options.batchSize * (this.#concurrency + 2);
   }
 
   start(): void {
@@ -99,29 +108,41 @@ export class BatchConsumer<T, R = unknown> {
         this.#options.logger.error({ err: error, consumer: this.#options.name }, "JetStream consume failed");
       });
       const inFlight = new Set<Promise<void>>();
-      let ordered: Promise<void> = Promise.resolve();
-      for (let batch = await this.#nextBatch(); batch; batch = await this.#nextBatch()) {
-        const items = await this.#decode(batch);
-        if (items.length === 0) continue;
-        const writing = this.#writeWithRetry(items);
-        const previous = ordered;
-        const done = (async () => {
-          const written = await writing;
-          await previous;
-          for (const chunk of written) await this.#finish(chunk.items, chunk.result);
-        })().catch((error: unknown) => {
-          // #writeWithRetry and #finish handle their errors; this is a bug, not an outage.
-          this.#options.logger.error({ err: error, consumer: this.#options.name }, "batch processing failed");
-        });
-        ordered = done;
-        inFlight.add(done);
-        void done.finally(() => inFlight.delete(done));
+      this.#ordered = Promise.resolve();
+      for (let decoding = await this.#decodeNextBatch(); decoding; ) {
+        const items = await decoding.items;
+        if (items.length > 0) this.#startWriting(items, inFlight);
+        // The next batch is taken and decoding (it may be on another thread) while this one
+        // and the ones before it are written.
+        decoding = await this.#decodeNextBatch();
         while (inFlight.size >= this.#concurrency) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
       await pump;
       if (!this.#stopping) await sleep(RESUBSCRIBE_DELAY_MS);
     }
+  }
+
+  async #decodeNextBatch(): Promise<{ items: Promise<Item<T>[]> } | undefined> {
+    const batch = await this.#nextBatch();
+    return batch && { items: this.#decode(batch) };
+  }
+
+  /** Writes the items (up to `writeConcurrency` batches at once), then finishes them in batch order. */
+  #startWriting(items: Item<T>[], inFlight: Set<Promise<void>>): void {
+    const writing = this.#writeWithRetry(items);
+    const previous = this.#ordered;
+    const done = (async () => {
+      const written = await writing;
+      await previous;
+      for (const chunk of written) await this.#finish(chunk.items, chunk.result);
+    })().catch((error: unknown) => {
+      // #writeWithRetry and #finish handle their errors; this is a bug, not an outage.
+      this.#options.logger.error({ err: error, consumer: this.#options.name }, "batch processing failed");
+    });
+    this.#ordered = done;
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
   }
 
   async #pump(): Promise<void> {
@@ -171,10 +192,20 @@ export class BatchConsumer<T, R = unknown> {
   }
 
   async #decode(batch: JsMsg[]): Promise<Item<T>[]> {
+    const { decode, decodeBatch } = this.#options;
+    const results = decodeBatch ? await decodeBatch(batch.map((msg) => msg.data)) : undefined;
     const decoded: Item<T>[] = [];
-    for (const msg of batch) {
-      const result = this.#options.decode(msg.data);
-      if (result.ok) decoded.push({ msg, value: result.value });
+    for (let index = 0; index < batch.length; index++) {
+      const msg = batch[index] as JsMsg;
+      const result = results ? results[index] : decode?.(msg.data);
+      if (result === undefined) {
+        // A decoder bug, not the message's fault: let JetStream deliver it again.
+        this.#options.logger.error(
+          { consumer: this.#options.name, subject: msg.subject },
+          "message not decoded",
+        );
+        msg.nak(MAX_RETRY_DELAY_MS);
+      } else if (result.ok) decoded.push({ msg, value: result.value });
       else await this.#reject(msg, result.reason, result.detail);
     }
     return decoded;

@@ -3,6 +3,7 @@
 // cached: steady-state stats ingest does not touch the containers table at all.
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
+import { identityKey } from "./container-identity.ts";
 
 export interface ContainerIdentity {
   host: string;
@@ -12,10 +13,6 @@ export interface ContainerIdentity {
   name: string;
   /** When this was heard of; sets last_seen on a new row. */
   seenAt: string;
-}
-
-export function identityKey(identity: { host: string; runtime: string; external_id: string }): string {
-  return `${identity.host}\u0000${identity.runtime}\u0000${identity.external_id}`;
 }
 
 export class ContainerDirectory {

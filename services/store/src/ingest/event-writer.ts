@@ -4,7 +4,8 @@
 import type { EventMessage } from "@crowsnest/shared";
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
-import { type ContainerDirectory, identityKey } from "./container-directory.ts";
+import type { ContainerDirectory } from "./container-directory.ts";
+import { identityKey } from "./container-identity.ts";
 import { stateAfter } from "./container-state.ts";
 
 /**

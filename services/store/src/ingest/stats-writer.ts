@@ -1,11 +1,16 @@
-// Writes container samples, one transaction per batch. The primary key (container_id, ts) is
-// the sample's natural key, so a sample is stored once however often it is delivered.
+// Writes container samples, one statement (so one transaction) per batch. The primary key
+// (container_id, ts) is the sample's natural key, so a sample is stored once however often it
+// is delivered.
 //
 // Fast path: COPY (measured 2-3x cheaper than a multi-row or unnest INSERT, see
 // test/bench/store-ingest.bench.ts). COPY cannot skip conflicting rows, so when a batch holds a
-// sample that is already stored (a redelivery after a crash), the batch falls back to an unnest
-// INSERT … ON CONFLICT DO NOTHING under a savepoint, and the next batches use it directly for a
-// while, since redeliveries come in runs.
+// sample that is already stored (a redelivery after a crash), the COPY fails as a whole and the
+// batch is written with an unnest INSERT … ON CONFLICT DO NOTHING; the next batches use it
+// directly for a while, since redeliveries come in runs.
+//
+// Samples come from StatsDecoder with their container id and COPY line ready (built on its
+// worker thread), which are sent as they are; a sample of a container the decoder did not know
+// yet, and the INSERT fallback, take the whole message.
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StatsMessage } from "@crowsnest/shared";
@@ -13,32 +18,12 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { DayPartitionCache, isMissingPartitionError } from "../db/partitions.ts";
 import { markLateBuckets } from "../rollup/rollup-marks.ts";
-import { type ContainerDirectory, identityKey } from "./container-directory.ts";
+import type { ContainerDirectory } from "./container-directory.ts";
+import { identityKey } from "./container-identity.ts";
+import { type DecodedSample, decodedMessage } from "./stats-decoder.ts";
+import { COPY_COLUMNS, copyLine, SAMPLE_FIELDS } from "./stats-decoding.ts";
 
-const COLUMNS = [
-  "container_id",
-  "ts",
-  "interval_ms",
-  "cpu_percent",
-  "online_cpus",
-  "cpu_limit_cores",
-  "mem_used",
-  "mem_limit",
-  "net_rx_bytes",
-  "net_tx_bytes",
-  "net_rx_bytes_per_s",
-  "net_tx_bytes_per_s",
-  "blk_read_bytes",
-  "blk_write_bytes",
-  "blk_read_bytes_per_s",
-  "blk_write_bytes_per_s",
-  "pids",
-] as const;
-
-type SampleField = Exclude<(typeof COLUMNS)[number], "container_id">;
-const SAMPLE_FIELDS = COLUMNS.slice(1) as readonly SampleField[];
-
-const SQL_TYPES: Record<(typeof COLUMNS)[number], string> = {
+const SQL_TYPES: Record<(typeof COPY_COLUMNS)[number], string> = {
   container_id: "bigint",
   ts: "timestamptz",
   interval_ms: "integer",
@@ -58,9 +43,9 @@ const SQL_TYPES: Record<(typeof COLUMNS)[number], string> = {
   pids: "integer",
 };
 
-const COPY_SQL = `COPY container_stats (${COLUMNS.join(", ")}) FROM STDIN`;
-const INSERT_SQL = `INSERT INTO container_stats (${COLUMNS.join(", ")})
-  SELECT * FROM unnest(${COLUMNS.map((column, index) => `$${index + 1}::${SQL_TYPES[column]}[]`).join(", ")})
+const COPY_SQL = `COPY container_stats (${COPY_COLUMNS.join(", ")}) FROM STDIN`;
+const INSERT_SQL = `INSERT INTO container_stats (${COPY_COLUMNS.join(", ")})
+  SELECT * FROM unnest(${COPY_COLUMNS.map((column, index) => `$${index + 1}::${SQL_TYPES[column]}[]`).join(", ")})
   ON CONFLICT (container_id, ts) DO NOTHING`;
 
 /** Batches written with INSERT after a COPY met an already-stored sample. */
@@ -72,25 +57,33 @@ export interface ConnectionPool {
   query: pg.Pool["query"];
 }
 
-/** A sample's row as COPY text: every value is a number, null or an RFC 3339 timestamp, none needs escaping. */
-function copyLine(containerId: number, sample: StatsMessage): string {
-  let line = String(containerId);
-  for (const field of SAMPLE_FIELDS) {
-    const value = sample[field];
-    line += value === null ? "\t\\N" : `\t${value}`;
-  }
-  return `${line}\n`;
+/** A sample as the decoder prepared it, or a whole message (tests, and anything not decoded by StatsDecoder). */
+export type StatsSample = DecodedSample | StatsMessage;
+
+function isDecoded(sample: StatsSample): sample is DecodedSample {
+  return "copyStart" in sample;
+}
+
+function messageOf(sample: StatsSample): StatsMessage {
+  return isDecoded(sample) ? decodedMessage(sample) : sample;
 }
 
 export class StatsWriter {
   readonly #pool: ConnectionPool;
   readonly #directory: ContainerDirectory;
+  readonly #onContainerIds: ((entries: [string, number][]) => void) | undefined;
   readonly #partitions = new DayPartitionCache("container_stats");
   #insertBatchesLeft = 0;
 
-  constructor(options: { pool: ConnectionPool; directory: ContainerDirectory }) {
+  constructor(options: {
+    pool: ConnectionPool;
+    directory: ContainerDirectory;
+    /** Told the container ids of samples whose decoder did not know them: [identityKey, id]. */
+    onContainerIds?: (entries: [string, number][]) => void;
+  }) {
     this.#pool = options.pool;
     this.#directory = options.directory;
+    this.#onContainerIds = options.onContainerIds;
   }
 
   /**
@@ -98,7 +91,7 @@ export class StatsWriter {
    * before the samples are acked (a crash in between redelivers them, and this runs then), one
    * batch at a time: concurrent batches would otherwise queue on the same rollup_buckets rows.
    */
-  async markLateBuckets(samples: readonly StatsMessage[]): Promise<void> {
+  async markLateBuckets(samples: readonly { ts: string }[]): Promise<void> {
     await markLateBuckets(
       this.#pool,
       "container",
@@ -107,42 +100,69 @@ export class StatsWriter {
   }
 
   /** Writes the samples; returns each one's container id. */
-  async write(samples: readonly StatsMessage[]): Promise<number[]> {
+  async write(samples: readonly StatsSample[]): Promise<number[]> {
     if (samples.length === 0) return [];
-    const keys = samples.map((sample) =>
-      identityKey({ host: sample.host, runtime: sample.runtime, external_id: sample.container.external_id }),
-    );
-    // Steady state: every container is known and cached; only a batch with a new one asks Postgres.
-    let containerIds = keys.map((key) => this.#directory.cached(key));
-    if (containerIds.some((id) => id === undefined)) {
-      const ids = await this.#directory.resolve(
-        samples.map((sample) => ({
-          host: sample.host,
-          runtime: sample.runtime,
-          external_id: sample.container.external_id,
-          name: sample.container.name,
-          seenAt: sample.ts,
-        })),
-      );
-      containerIds = keys.map((key) => ids.get(key));
-    }
-    const resolved = containerIds.map((id, index) => {
-      if (id === undefined) throw new Error(`no container id for ${keys[index]}`);
-      return id;
-    });
+    const containerIds = await this.#containerIds(samples);
     try {
-      await this.#writeRows(resolved, samples);
+      await this.#writeRows(containerIds, samples);
     } catch (error) {
       if (!isMissingPartitionError(error)) throw error;
       // Retention dropped a day this process still believed in: create it again (it holds
       // samples older than the raw retention, which the next retention run drops again).
       this.#partitions.forget();
-      await this.#writeRows(resolved, samples);
+      await this.#writeRows(containerIds, samples);
     }
-    return resolved;
+    return containerIds;
   }
 
-  async #writeRows(containerIds: number[], samples: readonly StatsMessage[]): Promise<void> {
+  /** Steady state: the decoder knew every container; else this process's cache; else Postgres. */
+  async #containerIds(samples: readonly StatsSample[]): Promise<number[]> {
+    const ids: number[] = new Array(samples.length);
+    const unknown = new Map<number, { key: string; message: StatsMessage }>();
+    samples.forEach((sample, index) => {
+      const decodedId = isDecoded(sample) ? sample.containerId : undefined;
+      if (decodedId !== undefined) {
+        ids[index] = decodedId;
+        return;
+      }
+      const message = messageOf(sample);
+      const key = identityKey({
+        host: message.host,
+        runtime: message.runtime,
+        external_id: message.container.external_id,
+      });
+      const cached = this.#directory.cached(key);
+      if (cached !== undefined) ids[index] = cached;
+      unknown.set(index, { key, message });
+    });
+    if (unknown.size === 0) return ids;
+    const missing = [...unknown].filter(([index]) => ids[index] === undefined);
+    if (missing.length > 0) {
+      const resolved = await this.#directory.resolve(
+        missing.map(([, { message }]) => ({
+          host: message.host,
+          runtime: message.runtime,
+          external_id: message.container.external_id,
+          name: message.container.name,
+          seenAt: message.ts,
+        })),
+      );
+      for (const [index, { key }] of missing) {
+        const id = resolved.get(key);
+        if (id === undefined) throw new Error(`no container id for ${key}`);
+        ids[index] = id;
+      }
+    }
+    this.#onContainerIds?.([...unknown].map(([index, { key }]) => [key, ids[index] as number]));
+    return ids;
+  }
+
+  /**
+   * One statement per batch, in autocommit: a single COPY (or INSERT) is a transaction of its
+   * own, all rows or none, so the batch needs no BEGIN, SAVEPOINT or COMMIT round trips. A COPY
+   * that met an already-stored sample stored nothing; the batch is then written with the INSERT.
+   */
+  async #writeRows(containerIds: number[], samples: readonly StatsSample[]): Promise<void> {
     await this.#partitions.ensureFor(
       this.#pool,
       samples.map((sample) => sample.ts),
@@ -150,25 +170,18 @@ export class StatsWriter {
     const client = await this.#pool.connect();
     let failed: Error | undefined;
     try {
-      await client.query("BEGIN");
       if (this.#insertBatchesLeft === 0) {
-        await client.query("SAVEPOINT before_copy");
         try {
           await this.#copy(client, containerIds, samples);
+          return;
         } catch (error) {
           if ((error as { code?: unknown }).code !== "23505") throw error;
-          await client.query("ROLLBACK TO SAVEPOINT before_copy");
           this.#insertBatchesLeft = INSERT_BATCHES_AFTER_CONFLICT;
-          await this.#insert(client, containerIds, samples);
         }
-      } else {
-        if (this.#insertBatchesLeft > 0) this.#insertBatchesLeft -= 1;
-        await this.#insert(client, containerIds, samples);
-      }
-      await client.query("COMMIT");
+      } else this.#insertBatchesLeft -= 1;
+      await this.#insert(client, containerIds, samples);
     } catch (error) {
       failed = error instanceof Error ? error : new Error(String(error));
-      await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     } finally {
       // A connection that failed mid-COPY may be in an unknown state: do not reuse it.
@@ -176,27 +189,38 @@ export class StatsWriter {
     }
   }
 
-  async #copy(
-    client: pg.PoolClient,
-    containerIds: number[],
-    samples: readonly StatsMessage[],
-  ): Promise<void> {
-    const lines: string[] = [];
-    for (let index = 0; index < samples.length; index++) {
-      const sample = samples[index];
-      const id = containerIds[index];
-      if (sample !== undefined && id !== undefined) lines.push(copyLine(id, sample));
-    }
-    await pipeline(Readable.from([lines.join("")]), client.query(copyFrom(COPY_SQL)));
+  /**
+   * The decoder's COPY lines are sent as they are: consecutive lines of one batch as one slice
+   * of its text (a whole batch is one slice). Lines it could not build are built here.
+   */
+  async #copy(client: pg.PoolClient, containerIds: number[], samples: readonly StatsSample[]): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    let run: { text: Uint8Array; start: number; end: number } | undefined;
+    samples.forEach((sample, index) => {
+      if (isDecoded(sample) && sample.copyText !== undefined) {
+        if (run?.text === sample.copyText && run.end === sample.copyStart) run.end = sample.copyEnd;
+        else {
+          if (run) chunks.push(run.text.subarray(run.start, run.end));
+          run = { text: sample.copyText, start: sample.copyStart, end: sample.copyEnd };
+        }
+        return;
+      }
+      if (run) chunks.push(run.text.subarray(run.start, run.end));
+      run = undefined;
+      chunks.push(Buffer.from(copyLine(containerIds[index] as number, messageOf(sample)), "latin1"));
+    });
+    if (run) chunks.push(run.text.subarray(run.start, run.end));
+    await pipeline(Readable.from(chunks), client.query(copyFrom(COPY_SQL)));
   }
 
   async #insert(
     client: pg.PoolClient,
     containerIds: number[],
-    samples: readonly StatsMessage[],
+    samples: readonly StatsSample[],
   ): Promise<void> {
+    const messages = samples.map(messageOf);
     const values: unknown[] = [containerIds];
-    for (const field of SAMPLE_FIELDS) values.push(samples.map((sample) => sample[field]));
+    for (const field of SAMPLE_FIELDS) values.push(messages.map((message) => message[field]));
     await client.query(INSERT_SQL, values);
   }
 }

@@ -26,7 +26,13 @@ export function closingBuckets(
   const oldestHour = Math.floor(Date.parse(oldest) / HOUR_MS) * HOUR_MS;
   if (oldestHour + HOUR_MS > nowMs + PREFILTER_MARGIN_MS) return empty;
   const keys = new Set<string>();
+  // Every sample of one UTC hour marks the same buckets, so one is parsed per hour (the hour is
+  // the first 13 characters of an RFC 3339 UTC timestamp).
+  const hoursSeen = new Set<string>();
   for (const ts of all) {
+    const hourPrefix = ts.slice(0, 13);
+    if (hoursSeen.has(hourPrefix)) continue;
+    hoursSeen.add(hourPrefix);
     const ms = Date.parse(ts);
     const hour = Math.floor(ms / HOUR_MS) * HOUR_MS;
     if (hour + HOUR_MS <= nowMs + PREFILTER_MARGIN_MS) keys.add(`${subject}_hourly ${hour}`);

@@ -12,6 +12,7 @@ import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
 import { type LogReplyConnection, LogReplySender } from "../rpc/log-reply-sender.ts";
 import { createLogRequestHandler, type LogsResponder } from "../rpc/log-request-handling.ts";
+import { LogStreamControl, logStreamTiming } from "../rpc/log-stream-control.ts";
 import { errorReply } from "../rpc/rpc-replies.ts";
 import type { KubernetesWatcher } from "./kubernetes-watcher.ts";
 
@@ -30,14 +31,6 @@ export interface KubeLogsResponderOptions {
   maxPayloadBytes: () => number;
 }
 
-type EndReason =
-  | "stream_ended"
-  | "until_passed"
-  | "time_limit"
-  | "requester_gone"
-  | "stopping"
-  | "bus_unavailable";
-
 const PAYLOAD_MARGIN_BYTES = 64;
 
 export function kubeFailureReply(error: unknown, what: string): RpcError {
@@ -54,17 +47,11 @@ export function kubeFailureReply(error: unknown, what: string): RpcError {
 
 export function createKubeLogsResponder(options: KubeLogsResponderOptions): LogsResponder {
   const { nc, logger } = options;
-  const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(1000, options.probeIntervalMs);
-  const batchDelayMs = options.batchDelayMs ?? 50;
+  const timing = logStreamTiming(options);
   const serve = async (inbox: string, request: LogsRequest, stopped: AbortSignal): Promise<void> => {
     const log = logger.child({ container: request.container, follow: request.follow });
-    let ended: EndReason | undefined;
-    let body: Readable | undefined;
-    const end = (reason: EndReason): void => {
-      ended ??= reason;
-      body?.destroy();
-    };
-    const sender = new LogReplySender(nc, inbox, log, () => end("bus_unavailable"));
+    const control = new LogStreamControl(timing, stopped);
+    const sender = new LogReplySender(nc, inbox, log, () => control.end("bus_unavailable"));
     const found = options.findContainer(request.container);
     if (found === undefined) {
       await sender.fail(
@@ -85,6 +72,7 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
       return;
     }
     const { pod, container } = found;
+    let body: Readable;
     try {
       body = await options.client.stream(
         `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/log`,
@@ -105,82 +93,61 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
       await sender.fail(kubeFailureReply(error, `the logs of ${found.info.external_id}`));
       return;
     }
-    const opened = body;
-    const onStop = () => end("stopping");
-    stopped.addEventListener("abort", onStop, { once: true });
-    if (stopped.aborted) end("stopping");
-    const timeLimit = setTimeout(() => end("time_limit"), options.maxDurationMs);
+    control.begin(body, sender, request.follow);
     const assembler = createLogLineAssembler({ tty: true, timestamps: true });
     const packer = new LogChunkPacker(options.maxPayloadBytes() - PAYLOAD_MARGIN_BYTES);
     const sinceMs = request.since === null ? undefined : Date.parse(request.since);
     const untilMs = request.until === null ? undefined : Date.parse(request.until);
-    let batchTimer: NodeJS.Timeout | undefined;
-    let probeTimer: NodeJS.Timeout | undefined;
-    if (request.follow) {
-      probeTimer = setInterval(() => {
-        void sender.probe(probeTimeoutMs).then((answer) => {
-          if (answer === "gone") end("requester_gone");
-        });
-      }, options.probeIntervalMs);
-    }
     /** The line as sent, or undefined when it is outside since/until. */
     const shape = (line: AssembledLine): AssembledLine | undefined => {
       const ms = line.ts === null ? undefined : Date.parse(line.ts);
       if (ms !== undefined && sinceMs !== undefined && ms < sinceMs) return undefined;
       if (ms !== undefined && untilMs !== undefined && ms > untilMs) {
-        end("until_passed");
+        control.end("until_passed");
         return undefined;
       }
       return { stream: "stdout", ts: request.timestamps ? line.ts : null, text: line.text };
     };
     const add = async (lines: readonly AssembledLine[]) => {
       for (const raw of lines) {
-        const line = ended === "until_passed" ? undefined : shape(raw);
+        const line = control.ended === "until_passed" ? undefined : shape(raw);
         if (line !== undefined) for (const full of packer.add(line)) await sender.send(full, false);
       }
     };
 
     let readError: unknown;
     try {
-      for await (const chunk of opened as AsyncIterable<Buffer | string>) {
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
         await add(assembler.push(chunk));
-        if (request.follow && packer.pendingLines > 0 && batchTimer === undefined) {
-          batchTimer = setTimeout(() => {
-            batchTimer = undefined;
-            if (packer.pendingLines > 0 && ended === undefined) void sender.send(packer.take(), false);
-          }, batchDelayMs);
-        }
+        if (request.follow) control.flushSoon(packer, sender);
       }
     } catch (error) {
       readError = error;
     } finally {
-      clearTimeout(timeLimit);
-      clearTimeout(batchTimer);
-      clearInterval(probeTimer);
-      stopped.removeEventListener("abort", onStop);
-      opened.destroy();
+      control.finishReading();
     }
-    if (ended === undefined && readError !== undefined) {
+    if (control.ended === undefined && readError !== undefined) {
       await add(assembler.end());
       if (packer.pendingLines > 0) void sender.send(packer.take(), false);
       await sender.fail(errorReply("runtime_unavailable", `the log stream broke: ${String(readError)}`));
       log.warn({ err: readError }, "log stream broke");
       return;
     }
-    ended ??= "stream_ended";
-    if (ended === "requester_gone" || ended === "bus_unavailable") {
-      await sender.idle();
-      return;
-    }
-    if (ended === "time_limit" && !request.follow) {
-      await sender.fail(
-        errorReply("runtime_unavailable", `the logs did not arrive within ${options.maxDurationMs} ms`),
-      );
-      return;
-    }
-    if (ended === "stream_ended") await add(assembler.end());
-    await sender.send(packer.take(), true);
-    log.debug({ reason: ended, chunks: sender.sentChunks }, "log request answered");
+    await control.closeReply({
+      sender,
+      packer,
+      request,
+      log,
+      slowRuntime: "the Kubernetes API server",
+      // After `until` passed, the held-back partial line is past it too.
+      *remaining() {
+        if (control.ended !== "stream_ended") return;
+        for (const raw of assembler.end()) {
+          const line = shape(raw);
+          if (line !== undefined) yield line;
+        }
+      },
+    });
   };
 
   return createLogRequestHandler<undefined>({

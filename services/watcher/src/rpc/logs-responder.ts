@@ -21,6 +21,7 @@ import { containerReference } from "./container-reference.ts";
 import { dockerFailureReply } from "./docker-failure-reply.ts";
 import { LogReplySender } from "./log-reply-sender.ts";
 import { createLogRequestHandler, type LogsResponder } from "./log-request-handling.ts";
+import { LogStreamControl, logStreamTiming } from "./log-stream-control.ts";
 import type { RpcConnection } from "./rpc-connection.ts";
 import { errorReply } from "./rpc-replies.ts";
 
@@ -46,8 +47,6 @@ export interface LogsResponderOptions {
   maxPayloadBytes: () => number;
 }
 
-type EndReason = "stream_ended" | "time_limit" | "requester_gone" | "stopping" | "bus_unavailable";
-
 // Core NATS messages have no headers here, so a chunk may take the whole max payload but
 // for this margin, kept in case a server counts a little more than the payload.
 const PAYLOAD_MARGIN_BYTES = 64;
@@ -58,17 +57,11 @@ function dockerTime(timestamp: string | null): string | undefined {
 
 export function createLogsResponder(options: LogsResponderOptions): LogsResponder {
   const { docker, nc, logger, dockerTimeoutMs } = options;
-  const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(1000, options.probeIntervalMs);
-  const batchDelayMs = options.batchDelayMs ?? 50;
+  const timing = logStreamTiming(options);
   const serve = async (inbox: string, request: LogsRequest, ref: string, stopped: AbortSignal) => {
     const log = logger.child({ container: ref, follow: request.follow });
-    let ended: EndReason | undefined;
-    let stream: DockerLogStream | undefined;
-    const end = (reason: EndReason): void => {
-      ended ??= reason;
-      stream?.destroy();
-    };
-    const sender = new LogReplySender(nc, inbox, log, () => end("bus_unavailable"));
+    const control = new LogStreamControl(timing, stopped);
+    const sender = new LogReplySender(nc, inbox, log, () => control.end("bus_unavailable"));
 
     let inspected: ReturnType<typeof parseContainerInspect>;
     try {
@@ -106,6 +99,7 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
         return;
       }
     }
+    let stream: DockerLogStream;
     try {
       stream = await withDeadline(`opening the logs of ${ref}`, dockerTimeoutMs, (signal) =>
         docker.containerLogs(
@@ -125,30 +119,16 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
       await sender.fail(dockerFailureReply(error, ref));
       return;
     }
-    const opened = stream;
-    const onStop = () => end("stopping");
-    stopped.addEventListener("abort", onStop, { once: true });
-    if (stopped.aborted) end("stopping");
-    const timeLimit = setTimeout(() => end("time_limit"), options.maxDurationMs);
-
+    control.begin(stream, sender, request.follow);
     const assembler = createLogLineAssembler({ tty: inspected.tty, timestamps: request.timestamps });
     const packer = new LogChunkPacker(options.maxPayloadBytes() - PAYLOAD_MARGIN_BYTES);
-    let batchTimer: NodeJS.Timeout | undefined;
-    let probeTimer: NodeJS.Timeout | undefined;
-    if (request.follow) {
-      probeTimer = setInterval(() => {
-        void sender.probe(probeTimeoutMs).then((answer) => {
-          if (answer === "gone") end("requester_gone");
-        });
-      }, options.probeIntervalMs);
-    }
 
     let readError: unknown;
     let lines = 0;
     /** With keepLast and no follow: the newest lines read so far, sent when the read ends. */
     const lastLines: AssembledLine[] = [];
     try {
-      for await (const chunk of opened) {
+      for await (const chunk of stream) {
         for (const line of assembler.push(chunk)) {
           lines += 1;
           if (keepLast !== undefined && !request.follow) {
@@ -158,26 +138,17 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
           }
           for (const full of packer.add(line)) await sender.send(full, false);
         }
-        if (request.follow && packer.pendingLines > 0 && batchTimer === undefined) {
-          batchTimer = setTimeout(() => {
-            batchTimer = undefined;
-            if (packer.pendingLines > 0 && ended === undefined) void sender.send(packer.take(), false);
-          }, batchDelayMs);
-        }
+        if (request.follow) control.flushSoon(packer, sender);
       }
     } catch (error) {
       // Destroying the stream to end it makes the read fail; that is not an error.
       readError = error;
     } finally {
-      clearTimeout(timeLimit);
-      clearTimeout(batchTimer);
-      clearInterval(probeTimer);
-      stopped.removeEventListener("abort", onStop);
-      opened.destroy();
+      control.finishReading();
     }
     for (const line of lastLines) for (const full of packer.add(line)) await sender.send(full, false);
     if (assembler.corrupted) log.warn("log stream was not multiplexed as expected; passed on as stdout");
-    if (ended === undefined && readError !== undefined) {
+    if (control.ended === undefined && readError !== undefined) {
       // dockerd went away midway: what was read is sent, then an error ends the reply.
       for (const line of assembler.end()) for (const full of packer.add(line)) void sender.send(full, false);
       if (packer.pendingLines > 0) void sender.send(packer.take(), false);
@@ -187,24 +158,20 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
       log.warn({ err: readError, lines }, "log stream broke");
       return;
     }
-    ended ??= "stream_ended";
-    if (ended === "requester_gone" || ended === "bus_unavailable") {
-      log.debug({ reason: ended, lines, chunks: sender.sentChunks }, "log stream ended");
-      await sender.idle();
-      return;
-    }
-    if (ended === "time_limit" && !request.follow) {
-      await sender.fail(
-        errorReply("runtime_unavailable", `dockerd did not send the logs within ${options.maxDurationMs} ms`),
-      );
-      return;
-    }
-    for (const line of assembler.end()) {
-      lines += 1;
-      for (const full of packer.add(line)) void sender.send(full, false);
-    }
-    await sender.send(packer.take(), true);
-    log.debug({ reason: ended, lines, chunks: sender.sentChunks }, "log request answered");
+    await control.closeReply({
+      sender,
+      packer,
+      request,
+      log,
+      slowRuntime: "dockerd",
+      *remaining() {
+        for (const line of assembler.end()) {
+          lines += 1;
+          yield line;
+        }
+      },
+      detail: () => ({ lines }),
+    });
   };
 
   return createLogRequestHandler<string>({

@@ -6,7 +6,7 @@
 // Also the two set-based INSERT forms the store could have used, for the record of the choice.
 // Figures only; nothing is asserted. Needs CROWSNEST_TEST_DATABASE_URL / CROWSNEST_TEST_NATS_URL
 // (or Postgres and NATS on localhost).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
@@ -30,8 +30,15 @@ const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? 300_000);
 const CONTAINERS = 1000;
 const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 3);
 const natsUrl = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
-/** A directory: the measured store process writes a V8 CPU profile of its run there (`node --cpu-prof`). */
+/** A directory: the measured store process writes a V8 CPU profile of each thread there (`node --cpu-prof`). */
 const CPU_PROFILE_DIR = process.env.BENCH_STORE_CPU_PROFILE_DIR;
+/** Node options for the measured store process, e.g. `--max-semi-space-size=16`, to compare settings. */
+const STORE_NODE_OPTIONS = [
+  process.env.BENCH_STORE_NODE_OPTIONS ?? "",
+  CPU_PROFILE_DIR ? `--cpu-prof --cpu-prof-dir=${CPU_PROFILE_DIR}` : "",
+]
+  .join(" ")
+  .trim();
 const BASE_MS = Math.floor(Date.now() / 1000) * 1000 - (SAMPLES / CONTAINERS) * 10_000;
 
 function sampleAt(n: number): StatsMessage {
@@ -69,9 +76,39 @@ const rate = (count: number, ms: number) => Math.round((count / ms) * 1000);
  * other work on the machine, wall-clock rates swing with its load; CPU per sample does not.
  */
 function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+function statCpuMs(path: string): number {
+  const fields = readFileSync(path, "utf8").split(") ")[1]?.split(" ") ?? [];
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU ms of a process's threads by thread name: Node's `MainThread`, the decoding worker's
+ * `WorkerThread`, V8's helpers (`V8Worker`: parallel garbage collection, compilers), libuv's pool.
+ */
+function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      byName.set(name, (byName.get(name) ?? 0) + statCpuMs(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // The thread ended between the listing and the read: its time is in no one's total.
+    }
+  }
+  return byName;
+}
+
+/** Appends each thread's CPU µs per sample between two readings of threadCpuMs. */
+function addThreadCpu(into: Map<string, number[]>, before: Map<string, number>, after: Map<string, number>) {
+  for (const [name, ms] of after) {
+    const values = into.get(name) ?? [];
+    values.push(cpuPerSample(ms - (before.get(name) ?? 0)));
+    into.set(name, values);
+  }
 }
 const cpuPerSample = (cpuMs: number) => Math.round(((cpuMs * 1000) / SAMPLES) * 10) / 10;
 
@@ -86,6 +123,8 @@ export async function run(): Promise<void> {
   const results: Record<string, number[]> = { a: [], b: [], c: [], unnest: [], multirow: [] };
   /** CPU µs per sample of the store process (a) and of the bare consumer's process (b). */
   const cpu: Record<"a" | "b", number[]> = { a: [], b: [] };
+  /** CPU µs per sample of (a) and (b) by thread name. */
+  const cpuByThread = { a: new Map<string, number[]>(), b: new Map<string, number[]>() };
   const startup: number[] = [];
   try {
     await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION), logger);
@@ -119,6 +158,7 @@ export async function run(): Promise<void> {
       const consumer = await js.consumers.get(telemetry, durable);
       const bareStarted = Date.now();
       const bareCpuStarted = process.cpuUsage();
+      const bareThreadCpuStarted = threadCpuMs(process.pid);
       const messages = await consumer.consume({ max_messages: 2000 });
       let seen = 0;
       for await (const msg of messages) {
@@ -129,6 +169,7 @@ export async function run(): Promise<void> {
       results.b?.push(rate(SAMPLES, Date.now() - bareStarted));
       const bareCpu = process.cpuUsage(bareCpuStarted);
       cpu.b.push(cpuPerSample((bareCpu.user + bareCpu.system) / 1000));
+      addThreadCpu(cpuByThread.b, bareThreadCpuStarted, threadCpuMs(process.pid));
       await jsm.consumers.delete(telemetry, durable);
 
       // (a) the real store process, from "store started" until the last sample is committed.
@@ -159,12 +200,13 @@ export async function run(): Promise<void> {
           CROWSNEST_SUBJECT_PREFIX: prefix,
           CROWSNEST_LOG_LEVEL: "info",
           CROWSNEST_ROLLUP_INTERVAL_MS: "3600000",
-          ...(CPU_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROFILE_DIR}` } : {}),
+          ...(STORE_NODE_OPTIONS ? { NODE_OPTIONS: STORE_NODE_OPTIONS } : {}),
         });
         try {
           const started = await store.waitForLog((record) => record.msg === "store started", 60_000);
           const startedAt = Date.parse(String(started.time));
           const storeCpuStarted = store.pid === undefined ? undefined : processCpuMs(store.pid);
+          const threadCpuStarted = store.pid === undefined ? undefined : threadCpuMs(store.pid);
           // Acks follow commits, so "nothing pending, nothing unacknowledged" means all committed;
           // asking NATS spares Postgres a count(*) every few milliseconds while it ingests.
           let firstAckAt: number | undefined;
@@ -179,6 +221,9 @@ export async function run(): Promise<void> {
           results.a?.push(rate(SAMPLES, Date.now() - startedAt));
           if (store.pid !== undefined && storeCpuStarted !== undefined) {
             cpu.a.push(cpuPerSample(processCpuMs(store.pid) - storeCpuStarted));
+          }
+          if (store.pid !== undefined && threadCpuStarted !== undefined) {
+            addThreadCpu(cpuByThread.a, threadCpuStarted, threadCpuMs(store.pid));
           }
           const check = new pg.Client({ connectionString: database.url });
           await check.connect();
@@ -300,6 +345,14 @@ export async function run(): Promise<void> {
   console.log(
     `CPU per sample (user + system, all threads; the process only, not NATS or Postgres): (a) store ${median(cpu.a)} µs (runs ${cpu.a.join(", ")}), (b) bare consumer ${median(cpu.b)} µs (runs ${cpu.b.join(", ")})`,
   );
+  for (const path of ["a", "b"] as const) {
+    console.log(
+      `(${path}) CPU per sample by thread: ${[...cpuByThread[path]]
+        .filter(([, values]) => values.some((value) => value > 0))
+        .map(([name, values]) => `${name} ${median(values)} µs (runs ${values.join(", ")})`)
+        .join("; ")}`,
+    );
+  }
   console.log(
     `(a) "store started" → first batch acknowledged (included above): ${median(startup)} ms (runs ${startup})`,
   );

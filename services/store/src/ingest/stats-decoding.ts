@@ -4,7 +4,7 @@
 // each sample's time. It runs on a worker thread (stats-decode-worker.ts) and, when that is
 // unavailable, in-process (stats-decoder.ts); both run exactly this code.
 import { Buffer, isAscii } from "node:buffer";
-import { codecs, type DecodeFailureReason, isStatsMessage, type StatsMessage } from "@crowsnest/shared";
+import { codecs, type DecodeFailureReason, isStatsMessage, type StatsMessage } from "@crowsnest/shared/codec";
 import { identityKey } from "./container-identity.ts";
 
 /** The container_stats columns of a COPY line, in order. */
@@ -100,7 +100,7 @@ export function encodeBatch(messages: readonly Uint8Array[]): EncodedBatch {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Decodes each message; a message the fast check (isStatsMessage, @crowsnest/shared) does not accept is decoded
+ * Decodes each message; a message the fast check (isStatsMessage) does not accept is decoded
  * by the contract's codec, which then decides, exactly as it would alone.
  */
 export function decodeStatsBatch(

@@ -8,30 +8,26 @@
 import type { Readable } from "node:stream";
 import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
 import { KubeApiError, type KubeClient } from "@crowsnest/shared/kubernetes";
-import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
 import { type LogReplyConnection, LogReplySender } from "../rpc/log-reply-sender.ts";
 import { createLogRequestHandler, type LogsResponder } from "../rpc/log-request-handling.ts";
-import { LogStreamControl, logStreamTiming } from "../rpc/log-stream-control.ts";
+import {
+  LogStreamControl,
+  type LogStreamOptions,
+  logStreamTiming,
+  replyChunkPacker,
+} from "../rpc/log-stream-control.ts";
 import { errorReply } from "../rpc/rpc-replies.ts";
 import type { KubernetesWatcher } from "./kubernetes-watcher.ts";
 
-export interface KubeLogsResponderOptions {
+export interface KubeLogsResponderOptions extends LogStreamOptions {
   client: Pick<KubeClient, "stream">;
   findContainer: KubernetesWatcher["findContainer"];
   nc: LogReplyConnection;
   logger: Logger;
   /** Deadline of opening the log stream. */
   requestTimeoutMs: number;
-  maxConcurrent: number;
-  maxDurationMs: number;
-  probeIntervalMs: number;
-  probeTimeoutMs?: number;
-  batchDelayMs?: number;
-  maxPayloadBytes: () => number;
 }
-
-const PAYLOAD_MARGIN_BYTES = 64;
 
 export function kubeFailureReply(error: unknown, what: string): RpcError {
   if (error instanceof KubeApiError) {
@@ -95,7 +91,7 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
     }
     control.begin(body, sender, request.follow);
     const assembler = createLogLineAssembler({ tty: true, timestamps: true });
-    const packer = new LogChunkPacker(options.maxPayloadBytes() - PAYLOAD_MARGIN_BYTES);
+    const packer = replyChunkPacker(options);
     const sinceMs = request.since === null ? undefined : Date.parse(request.since);
     const untilMs = request.until === null ? undefined : Date.parse(request.until);
     /** The line as sent, or undefined when it is outside since/until. */

@@ -4,7 +4,7 @@
 // requester and sends what it gathered after a short delay; and the reply is closed in the one
 // way that reason calls for.
 import type { Logger, LogsRequest } from "@crowsnest/shared";
-import type { LogChunkPacker } from "../logs/log-chunk-packer.ts";
+import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import type { AssembledLine } from "../logs/log-line-assembler.ts";
 import type { LogReplySender } from "./log-reply-sender.ts";
 import { errorReply } from "./rpc-replies.ts";
@@ -126,17 +126,37 @@ export class LogStreamControl {
   }
 }
 
-/** The timing of a responder's options, with the defaults both runtimes use. */
-export function logStreamTiming(options: {
+/** What every log responder is configured with, whatever its runtime. */
+export interface LogStreamOptions {
+  /** Log requests served at once; one more is answered `runtime_unavailable`. */
+  maxConcurrent: number;
+  /** Longest a request streams (follow mode ends with `done: true` then). */
   maxDurationMs: number;
+  /** How often a follow stream sends its empty probe chunk. */
   probeIntervalMs: number;
+  /** How long a probe waits for "no responders" (a requester that is there never answers). */
   probeTimeoutMs?: number;
+  /** How long follow mode gathers lines before it sends a chunk that is not full. */
   batchDelayMs?: number;
-}): LogStreamTiming {
+  /** The server's max payload, read for every request. */
+  maxPayloadBytes: () => number;
+}
+
+/** The timing of a responder's options, with the defaults both runtimes use. */
+export function logStreamTiming(options: LogStreamOptions): LogStreamTiming {
   return {
     maxDurationMs: options.maxDurationMs,
     probeIntervalMs: options.probeIntervalMs,
     probeTimeoutMs: options.probeTimeoutMs ?? Math.min(1000, options.probeIntervalMs),
     batchDelayMs: options.batchDelayMs ?? 50,
   };
+}
+
+// Core NATS messages have no headers here, so a chunk may take the whole max payload but
+// for this margin, kept in case a server counts a little more than the payload.
+const PAYLOAD_MARGIN_BYTES = 64;
+
+/** A packer for one reply, its chunks sized to the server's max payload now. */
+export function replyChunkPacker(options: LogStreamOptions): LogChunkPacker {
+  return new LogChunkPacker(options.maxPayloadBytes() - PAYLOAD_MARGIN_BYTES);
 }

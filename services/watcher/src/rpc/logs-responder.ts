@@ -15,41 +15,29 @@ import { parseContainerInspect } from "../docker/container-inspect-parser.ts";
 import type { DockerApi, DockerLogStream } from "../docker/docker-api.ts";
 import { dockerErrorMessage } from "../docker/docker-errors.ts";
 import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
-import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
 import { containerReference } from "./container-reference.ts";
 import { dockerFailureReply } from "./docker-failure-reply.ts";
 import { LogReplySender } from "./log-reply-sender.ts";
 import { createLogRequestHandler, type LogsResponder } from "./log-request-handling.ts";
-import { LogStreamControl, logStreamTiming } from "./log-stream-control.ts";
+import {
+  LogStreamControl,
+  type LogStreamOptions,
+  logStreamTiming,
+  replyChunkPacker,
+} from "./log-stream-control.ts";
 import type { RpcConnection } from "./rpc-connection.ts";
 import { errorReply } from "./rpc-replies.ts";
 
 export type { LogsResponder } from "./log-request-handling.ts";
 
-export interface LogsResponderOptions {
+export interface LogsResponderOptions extends LogStreamOptions {
   docker: Pick<DockerApi, "inspectContainer" | "containerLogs">;
   nc: Pick<RpcConnection, "publish" | "request" | "flush">;
   logger: Logger;
   /** Deadline of the inspect and of opening the log stream. */
   dockerTimeoutMs: number;
-  /** Log requests served at once; one more is answered `runtime_unavailable`. */
-  maxConcurrent: number;
-  /** Longest a request streams (follow mode ends with `done: true` then). */
-  maxDurationMs: number;
-  /** How often a follow stream sends its empty probe chunk. */
-  probeIntervalMs: number;
-  /** How long a probe waits for "no responders" (a requester that is there never answers). */
-  probeTimeoutMs?: number;
-  /** How long follow mode gathers lines before it sends a chunk that is not full. */
-  batchDelayMs?: number;
-  /** The server's max payload, read for every request. */
-  maxPayloadBytes: () => number;
 }
-
-// Core NATS messages have no headers here, so a chunk may take the whole max payload but
-// for this margin, kept in case a server counts a little more than the payload.
-const PAYLOAD_MARGIN_BYTES = 64;
 
 function dockerTime(timestamp: string | null): string | undefined {
   return timestamp === null ? undefined : nanosToDockerTime(msToNanos(Date.parse(timestamp)));
@@ -121,7 +109,7 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
     }
     control.begin(stream, sender, request.follow);
     const assembler = createLogLineAssembler({ tty: inspected.tty, timestamps: request.timestamps });
-    const packer = new LogChunkPacker(options.maxPayloadBytes() - PAYLOAD_MARGIN_BYTES);
+    const packer = replyChunkPacker(options);
 
     let readError: unknown;
     let lines = 0;

@@ -4,4 +4,4 @@
 export type { StatsMessage } from "../messages/stats-message.ts";
 export { codecs } from "./codecs.ts";
 export type { DecodeFailureReason, DecodeResult, EncodeResult, MessageCodec } from "./message-codec.ts";
-export { isStatsMessage } from "./stats-quick-check.ts";
+export { isStatsMessage, STATS_TIMESTAMP_PATTERN } from "./stats-quick-check.ts";

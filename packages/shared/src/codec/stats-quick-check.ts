@@ -7,8 +7,8 @@
 // compares both on valid and mutated messages.
 import { type StatsMessage, statsMessage } from "../messages/stats-message.ts";
 
-/** The schema's own RFC 3339 pattern (millisecond precision, `Z`), so both check `ts` alike. */
-const TIMESTAMP_PATTERN: RegExp = (() => {
+/** The schema's own RFC 3339 pattern (millisecond precision, `Z`), so every check of `ts` agrees. */
+export const STATS_TIMESTAMP_PATTERN: RegExp = (() => {
   const pattern = statsMessage.shape.ts.def.pattern;
   if (!(pattern instanceof RegExp)) throw new Error("the stats schema's ts has no pattern");
   return pattern;
@@ -44,7 +44,7 @@ export function isStatsMessage(json: unknown): json is StatsMessage {
     isString(container.external_id, 1, 512) &&
     isString(container.name, 0, 512) &&
     typeof json.ts === "string" &&
-    TIMESTAMP_PATTERN.test(json.ts) &&
+    STATS_TIMESTAMP_PATTERN.test(json.ts) &&
     nullOr(json.interval_ms, isPositiveInt) &&
     nullOr(json.cpu_percent, isNonNegative) &&
     nullOr(json.online_cpus, isPositiveInt) &&

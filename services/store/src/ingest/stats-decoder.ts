@@ -16,8 +16,8 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { DecodeResult, Logger, StatsMessage } from "@crowsnest/shared";
 import type { AlertSample } from "../alerts/alert-rules.ts";
+import { ALERT_FIELDS } from "./stats-columns.ts";
 import {
-  ALERT_FIELDS,
   type DecodedStatsBatch,
   decodeStatsBatch,
   type EncodedBatch,

@@ -6,30 +6,8 @@
 import { Buffer, isAscii } from "node:buffer";
 import { codecs, type DecodeFailureReason, isStatsMessage, type StatsMessage } from "@crowsnest/shared/codec";
 import { identityKey } from "./container-identity.ts";
-
-/** The container_stats columns of a COPY line, in order. */
-export const COPY_COLUMNS = [
-  "container_id",
-  "ts",
-  "interval_ms",
-  "cpu_percent",
-  "online_cpus",
-  "cpu_limit_cores",
-  "mem_used",
-  "mem_limit",
-  "net_rx_bytes",
-  "net_tx_bytes",
-  "net_rx_bytes_per_s",
-  "net_tx_bytes_per_s",
-  "blk_read_bytes",
-  "blk_write_bytes",
-  "blk_read_bytes_per_s",
-  "blk_write_bytes_per_s",
-  "pids",
-] as const;
-
-export type SampleField = Exclude<(typeof COPY_COLUMNS)[number], "container_id">;
-export const SAMPLE_FIELDS = COPY_COLUMNS.slice(1) as readonly SampleField[];
+import { ALERT_FIELDS, SAMPLE_FIELDS } from "./stats-columns.ts";
+import { HOST_SLOT, RUNTIME_SLOT, ScannedStats, scanStats } from "./stats-scan.ts";
 
 /**
  * A sample's row as COPY text. Every value is a number, null or an RFC 3339 UTC timestamp (as
@@ -44,15 +22,6 @@ export function copyLine(containerId: number, sample: StatsMessage): string {
   }
   return `${line}\n`;
 }
-
-/** The numbers the alert engine reads of a sample, in this order (NaN for null). */
-export const ALERT_FIELDS = [
-  "cpu_percent",
-  "online_cpus",
-  "cpu_limit_cores",
-  "mem_used",
-  "mem_limit",
-] as const;
 
 export interface StatsDecodeFailure {
   index: number;
@@ -99,9 +68,17 @@ export function encodeBatch(messages: readonly Uint8Array[]): EncodedBatch {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+const TS_SLOT = SAMPLE_FIELDS.indexOf("ts");
+/** Where each alert field is among the sample fields (the scanner's slots). */
+const ALERT_SLOTS = ALERT_FIELDS.map((field) => SAMPLE_FIELDS.indexOf(field));
+/** Most bytes a scanned message's COPY line adds to its message's own: see CopyTextBuilder. */
+const SCANNED_LINE_OVERHEAD = 16 + SAMPLE_FIELDS.length * 3 + 1;
+
 /**
- * Decodes each message; a message the fast check (isStatsMessage) does not accept is decoded
- * by the contract's codec, which then decides, exactly as it would alone.
+ * Decodes each message. Most are scanned straight from their bytes (stats-scan.ts), their COPY
+ * line copied from them; a message the scanner declines is parsed, checked by the fast check
+ * (isStatsMessage), and if that does not accept it decoded by the contract's codec, which then
+ * decides, exactly as it would alone.
  */
 export function decodeStatsBatch(
   batch: EncodedBatch,
@@ -114,53 +91,141 @@ export function decodeStatsBatch(
   const copyEnds = new Uint32Array(count);
   const ts: string[] = new Array<string>(count);
   const failures: StatsDecodeFailure[] = [];
-  // Usually every byte is ASCII: then one string of the whole batch, sliced per message at the
-  // same offsets, is what decoding each message as UTF-8 would give, for a fraction of the cost.
-  const asciiText = isAscii(bytes)
-    ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1")
-    : undefined;
-  let copyText = "";
+  // One character per byte, at the same offsets: the scanner reads its (ASCII) strings from it,
+  // and when every byte is ASCII it is also what decoding each message as UTF-8 would give.
+  const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+  const ascii = isAscii(bytes);
+  const copy = new CopyTextBuilder(bytes.length + count * SCANNED_LINE_OVERHEAD);
+  const scanned = new ScannedStats();
   let start = 0;
   for (let index = 0; index < count; index++) {
     const end = ends[index] ?? start;
-    const sample = decodeOne(bytes, start, end, asciiText);
+    if (scanStats(bytes, start, end, latin1, scanned)) {
+      ts[index] = latin1.slice(scanned.start[TS_SLOT], scanned.end[TS_SLOT]);
+      for (let field = 0; field < ALERT_SLOTS.length; field++) {
+        alertValues[index * ALERT_FIELDS.length + field] = scannedNumber(
+          bytes,
+          latin1,
+          scanned,
+          ALERT_SLOTS[field] as number,
+        );
+      }
+      const id = knownIds.get(
+        identityKey({
+          host: latin1.slice(scanned.start[HOST_SLOT], scanned.end[HOST_SLOT]),
+          runtime: latin1.slice(scanned.start[RUNTIME_SLOT], scanned.end[RUNTIME_SLOT]),
+          external_id: latin1.slice(scanned.externalIdStart, scanned.externalIdEnd),
+        }),
+      );
+      if (id !== undefined) {
+        containerIds[index] = id;
+        copy.scannedLine(id, bytes, scanned);
+      }
+    } else {
+      const sample = decodeOne(bytes, start, end, ascii ? latin1 : undefined);
+      if (!sample.ok) {
+        failures.push({ index, reason: sample.reason, detail: sample.detail });
+        ts[index] = "";
+      } else {
+        const message = sample.value;
+        ts[index] = message.ts;
+        for (let field = 0; field < ALERT_FIELDS.length; field++) {
+          const value = message[ALERT_FIELDS[field] as (typeof ALERT_FIELDS)[number]];
+          alertValues[index * ALERT_FIELDS.length + field] = value ?? Number.NaN;
+        }
+        const id = knownIds.get(
+          identityKey({
+            host: message.host,
+            runtime: message.runtime,
+            external_id: message.container.external_id,
+          }),
+        );
+        if (id !== undefined) {
+          containerIds[index] = id;
+          copy.text(copyLine(id, message));
+        }
+      }
+    }
+    copyEnds[index] = copy.length;
     start = end;
-    if (!sample.ok) {
-      failures.push({ index, reason: sample.reason, detail: sample.detail });
-      ts[index] = "";
-      copyEnds[index] = copyText.length;
-      continue;
-    }
-    const message = sample.value;
-    ts[index] = message.ts;
-    for (let field = 0; field < ALERT_FIELDS.length; field++) {
-      const value = message[ALERT_FIELDS[field] as (typeof ALERT_FIELDS)[number]];
-      alertValues[index * ALERT_FIELDS.length + field] = value ?? Number.NaN;
-    }
-    const id = knownIds.get(
-      identityKey({
-        host: message.host,
-        runtime: message.runtime,
-        external_id: message.container.external_id,
-      }),
-    );
-    if (id !== undefined) {
-      containerIds[index] = id;
-      copyText += copyLine(id, message);
-    }
-    copyEnds[index] = copyText.length;
   }
-  // ASCII (see copyLine): one byte per character. Not from Buffer's shared pool, so it can be transferred.
-  const copyBytes = Buffer.allocUnsafeSlow(copyText.length);
-  copyBytes.write(copyText, 0, "latin1");
-  return {
-    containerIds,
-    failures,
-    ts,
-    alertValues,
-    copyText: new Uint8Array(copyBytes.buffer, copyBytes.byteOffset, copyBytes.length),
-    copyEnds,
-  };
+  return { containerIds, failures, ts, alertValues, copyText: copy.bytes(), copyEnds };
+}
+
+/** A scanned sample field's number (NaN for null); its text is a plain decimal (stats-scan.ts). */
+function scannedNumber(bytes: Uint8Array, text: string, scanned: ScannedStats, slot: number): number {
+  const start = scanned.start[slot] as number;
+  if (start < 0) return Number.NaN;
+  const end = scanned.end[slot] as number;
+  // An integer of at most 15 digits, exactly; anything with a fraction as JSON.parse reads it.
+  let value = 0;
+  for (let at = start; at < end; at++) {
+    const digit = (bytes[at] as number) - 0x30;
+    if (digit < 0 || digit > 9) return Number(text.slice(start, end));
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * The batch's COPY text, written as bytes into one buffer. A scanned message's line is its id
+ * (at most 16 digits), then per field a tab and the value's text (a part of the message, so all
+ * of them together at most its length) or `\N`, then a newline: at most SCANNED_LINE_OVERHEAD
+ * bytes more than the message, which the first capacity allows for. Lines built as text (from
+ * parsed messages) may be longer, and grow it.
+ */
+class CopyTextBuilder {
+  #buffer: Uint8Array<ArrayBuffer>;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.#buffer = new Uint8Array(capacity);
+  }
+
+  scannedLine(id: number, bytes: Uint8Array, scanned: ScannedStats): void {
+    const buffer = this.#buffer;
+    let at = writeDigits(buffer, this.length, id);
+    for (let slot = 0; slot < SAMPLE_FIELDS.length; slot++) {
+      buffer[at++] = 0x09;
+      const start = scanned.start[slot] as number;
+      if (start < 0) {
+        buffer[at++] = 0x5c;
+        buffer[at++] = 0x4e;
+        continue;
+      }
+      const end = scanned.end[slot] as number;
+      for (let from = start; from < end; from++) buffer[at++] = bytes[from] as number;
+    }
+    buffer[at++] = 0x0a;
+    this.length = at;
+  }
+
+  /** An ASCII line (copyLine's). */
+  text(line: string): void {
+    if (this.length + line.length > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.length + line.length));
+      grown.set(this.#buffer.subarray(0, this.length));
+      this.#buffer = grown;
+    }
+    for (let index = 0; index < line.length; index++) this.#buffer[this.length++] = line.charCodeAt(index);
+  }
+
+  /** The text so far; its buffer is its own (transferable). */
+  bytes(): Uint8Array<ArrayBuffer> {
+    return this.#buffer.subarray(0, this.length);
+  }
+}
+
+/** Writes a non-negative integer's decimal digits at `at`; returns the position after them. */
+function writeDigits(buffer: Uint8Array, at: number, value: number): number {
+  let digits = 1;
+  for (let power = 10; power <= value; power *= 10) digits++;
+  let rest = value;
+  for (let place = at + digits - 1; place >= at; place--) {
+    buffer[place] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return at + digits;
 }
 
 function decodeOne(bytes: Uint8Array, start: number, end: number, asciiText: string | undefined) {

@@ -20,8 +20,9 @@ import { DayPartitionCache, isMissingPartitionError } from "../db/partitions.ts"
 import { markLateBuckets } from "../rollup/rollup-marks.ts";
 import type { ContainerDirectory } from "./container-directory.ts";
 import { identityKey } from "./container-identity.ts";
+import { COPY_COLUMNS, SAMPLE_FIELDS } from "./stats-columns.ts";
 import { type DecodedSample, decodedMessage } from "./stats-decoder.ts";
-import { COPY_COLUMNS, copyLine, SAMPLE_FIELDS } from "./stats-decoding.ts";
+import { copyLine } from "./stats-decoding.ts";
 
 const SQL_TYPES: Record<(typeof COPY_COLUMNS)[number], string> = {
   container_id: "bigint",

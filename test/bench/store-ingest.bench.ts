@@ -102,6 +102,56 @@ function threadCpuMs(pid: number): Map<string, number> {
   return byName;
 }
 
+/** Busy and total CPU ms of the whole machine since boot, from /proc/stat (every core). */
+function machineCpuMs(): { busy: number; total: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  // idle and iowait are fields 4 and 5 of the cpu line (proc(5)), in USER_HZ ticks.
+  const busy = total - (fields[3] ?? 0) - (fields[4] ?? 0);
+  return { busy: busy * 10, total: total * 10 };
+}
+
+/**
+ * CPU ms used so far by the processes the bus and the database run as: nats-server, and every
+ * Postgres process (the backends doing the COPY, the WAL writer, the checkpointer).
+ */
+function serverCpuMs(): { nats: number; postgres: number } {
+  const totals = { nats: 0, postgres: 0 };
+  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      if (name === "nats-server") totals.nats += processCpuMs(Number(pid));
+      else if (name === "postgres") totals.postgres += processCpuMs(Number(pid));
+    } catch {
+      // Ended between the listing and the read: a short-lived process, its time is lost.
+    }
+  }
+  return totals;
+}
+
+interface MachineReading {
+  machine: { busy: number; total: number };
+  servers: { nats: number; postgres: number };
+}
+
+const readMachine = (): MachineReading => ({ machine: machineCpuMs(), servers: serverCpuMs() });
+
+/** Machine-wide figures between two readings: busy share of all cores, and CPU µs per sample by who spent it. */
+function machineUse(before: MachineReading, after: MachineReading) {
+  const busy = after.machine.busy - before.machine.busy;
+  const total = after.machine.total - before.machine.total;
+  return {
+    busyPercent: total > 0 ? Math.round((busy / total) * 100) : 0,
+    machine: cpuPerSample(busy),
+    nats: cpuPerSample(after.servers.nats - before.servers.nats),
+    postgres: cpuPerSample(after.servers.postgres - before.servers.postgres),
+  };
+}
+
 /** Appends each thread's CPU µs per sample between two readings of threadCpuMs. */
 function addThreadCpu(into: Map<string, number[]>, before: Map<string, number>, after: Map<string, number>) {
   for (const [name, ms] of after) {
@@ -126,6 +176,8 @@ export async function run(): Promise<void> {
   /** CPU µs per sample of (a) and (b) by thread name. */
   const cpuByThread = { a: new Map<string, number[]>(), b: new Map<string, number[]>() };
   const startup: number[] = [];
+  /** Machine-wide CPU during (a) and (b). */
+  const machine = { a: [] as ReturnType<typeof machineUse>[], b: [] as ReturnType<typeof machineUse>[] };
   try {
     await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION), logger);
     const publishStarted = Date.now();
@@ -159,6 +211,7 @@ export async function run(): Promise<void> {
       const bareStarted = Date.now();
       const bareCpuStarted = process.cpuUsage();
       const bareThreadCpuStarted = threadCpuMs(process.pid);
+      const bareMachineStarted = readMachine();
       const messages = await consumer.consume({ max_messages: 2000 });
       let seen = 0;
       for await (const msg of messages) {
@@ -167,6 +220,7 @@ export async function run(): Promise<void> {
       }
       await messages.close();
       results.b?.push(rate(SAMPLES, Date.now() - bareStarted));
+      machine.b.push(machineUse(bareMachineStarted, readMachine()));
       const bareCpu = process.cpuUsage(bareCpuStarted);
       cpu.b.push(cpuPerSample((bareCpu.user + bareCpu.system) / 1000));
       addThreadCpu(cpuByThread.b, bareThreadCpuStarted, threadCpuMs(process.pid));
@@ -207,18 +261,32 @@ export async function run(): Promise<void> {
           const startedAt = Date.parse(String(started.time));
           const storeCpuStarted = store.pid === undefined ? undefined : processCpuMs(store.pid);
           const threadCpuStarted = store.pid === undefined ? undefined : threadCpuMs(store.pid);
+          const machineStarted = readMachine();
           // Acks follow commits, so "nothing pending, nothing unacknowledged" means all committed;
           // asking NATS spares Postgres a count(*) every few milliseconds while it ingests.
+          // Each consumer info costs nats-server a count of the filtered consumer's pending
+          // messages over the stream, CPU taken from the store it measures: once acks flow, the
+          // next question waits for about half the time the remaining messages should take
+          // (at least 10 ms), so it asks a dozen times instead of hundreds.
           let firstAckAt: number | undefined;
           for (;;) {
             const info = await jsm.consumers.info(telemetry, "store-stats");
-            if (firstAckAt === undefined && info.ack_floor.stream_seq > 0) firstAckAt = Date.now();
+            const now = Date.now();
+            if (firstAckAt === undefined && info.ack_floor.stream_seq > 0) firstAckAt = now;
             if (info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= SAMPLES)
               break;
-            await new Promise((resolve) => setTimeout(resolve, 10));
+            const acked = info.ack_floor.stream_seq;
+            const remainingMs =
+              firstAckAt === undefined || acked === 0 || now === firstAckAt
+                ? 0
+                : ((SAMPLES - acked) / acked) * (now - startedAt);
+            await new Promise((resolve) =>
+              setTimeout(resolve, Math.min(1000, Math.max(10, remainingMs / 2))),
+            );
           }
           startup.push((firstAckAt ?? Date.now()) - startedAt);
           results.a?.push(rate(SAMPLES, Date.now() - startedAt));
+          machine.a.push(machineUse(machineStarted, readMachine()));
           if (store.pid !== undefined && storeCpuStarted !== undefined) {
             cpu.a.push(cpuPerSample(processCpuMs(store.pid) - storeCpuStarted));
           }
@@ -351,6 +419,13 @@ export async function run(): Promise<void> {
         .filter(([, values]) => values.some((value) => value > 0))
         .map(([name, values]) => `${name} ${median(values)} µs (runs ${values.join(", ")})`)
         .join("; ")}`,
+    );
+  }
+  for (const path of ["a", "b"] as const) {
+    const figures = machine[path];
+    const of = (key: keyof ReturnType<typeof machineUse>) => figures.map((figure) => figure[key]);
+    console.log(
+      `(${path}) the machine: both cores ${median(of("busyPercent"))} % busy (runs ${of("busyPercent").join(", ")}); CPU µs per sample: all processes ${median(of("machine"))} (runs ${of("machine").join(", ")}), nats-server ${median(of("nats"))} (runs ${of("nats").join(", ")}), Postgres ${median(of("postgres"))} (runs ${of("postgres").join(", ")})`,
     );
   }
   console.log(

@@ -13,12 +13,15 @@ const knownIds = new Map<string, number>();
 port.on("message", (request: StatsDecodeRequest) => {
   for (const [key, id] of request.learned) knownIds.set(key, id);
   const decoded = decodeStatsBatch(request.batch, knownIds);
-  const response: StatsDecodeResponse = { requestId: request.requestId, decoded };
+  // The batch's own buffers go back too, for the next batch: no new memory per batch.
+  const response: StatsDecodeResponse = { requestId: request.requestId, decoded, spent: request.batch };
   port.postMessage(response, [
     decoded.containerIds.buffer,
     decoded.alertValues.buffer,
     decoded.copyText.buffer,
     decoded.copyEnds.buffer,
+    request.batch.bytes.buffer,
+    request.batch.ends.buffer,
   ]);
 });
 // Loaded and listening: the main thread may send batches from now on.

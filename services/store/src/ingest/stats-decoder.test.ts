@@ -109,6 +109,25 @@ describe("StatsDecoder", () => {
     expect(errors).not.toHaveBeenCalled();
   });
 
+  it("decodes batch after batch in the buffers of earlier ones, larger and smaller", async () => {
+    const { decoder, errors } = newDecoder();
+    await vi.waitFor(() => expect(decoder.usesWorker).toBe(true), { timeout: 10_000 });
+    decoder.learn([[knownKey, 7]]);
+    const long = { ...known, container: { ...known.container, name: "n".repeat(400) } };
+    const longKey = identityKey({
+      host: long.host,
+      runtime: long.runtime,
+      external_id: long.container.external_id,
+    });
+    expect(longKey).toBe(knownKey);
+    for (const messages of [[long, long, long], [known], [long, known, long, known, long], [known, known]]) {
+      const results = await decoder.decode(messages.map(encoded));
+      const lines = results.map((result) => (result.ok ? line(result.value) : undefined));
+      expect(lines).toEqual(messages.map((message) => copyLine(7, message)));
+    }
+    expect(errors).not.toHaveBeenCalled();
+  });
+
   it("uses the ids learnt since the previous batch", async () => {
     const { decoder, errors } = newDecoder();
     await vi.waitFor(() => expect(decoder.usesWorker).toBe(true), { timeout: 10_000 });

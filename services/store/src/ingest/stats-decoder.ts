@@ -32,7 +32,14 @@ export interface StatsDecodeRequest {
 }
 
 /** What the worker posts: once that it is ready, then one response per request. */
-export type StatsDecodeResponse = { ready: true } | { requestId: number; decoded: DecodedStatsBatch };
+export type StatsDecodeResponse =
+  | { ready: true }
+  | {
+      requestId: number;
+      decoded: DecodedStatsBatch;
+      /** The request's batch, its buffers handed back to be filled with a later batch. */
+      spent: EncodedBatch;
+    };
 
 /** A decoded sample: what the alert engine reads, and what the stats writer needs to store it. */
 export interface DecodedSample extends AlertSample {
@@ -65,6 +72,9 @@ const WORKER_EXEC_ARGV =
     ? [...process.execArgv, SOURCE_CONDITION]
     : process.execArgv;
 
+/** Batches decoding at once: the one being filled and the one the worker has (see BatchConsumer). */
+const MAX_SPENT_BATCHES = 2;
+
 /** After a worker failed, the next one is started no sooner than this (no restart loop). */
 const WORKER_RESTART_DELAY_MS = 60_000;
 
@@ -85,6 +95,11 @@ export class StatsDecoder {
   #nextRequestId = 1;
   #closed = false;
   #nextStartAtMs = 0;
+  /**
+   * Buffers of batches the worker decoded, filled again with the next batches: memory outside
+   * V8's heap, allocated for every batch, would count as pressure towards full collections.
+   */
+  readonly #spentBatches: EncodedBatch[] = [];
 
   constructor(options: { logger: Logger }) {
     this.#logger = options.logger;
@@ -122,7 +137,7 @@ export class StatsDecoder {
     if (!this.#worker && !this.#closed && Date.now() >= this.#nextStartAtMs)
       this.#worker = this.#startWorker();
     const worker = this.#worker;
-    const batch = encodeBatch(messages);
+    const batch = encodeBatch(messages, this.#spentBatches.pop());
     if (!worker || !this.usesWorker) return Promise.resolve(decodeStatsBatch(batch, this.#knownIds));
     const requestId = this.#nextRequestId++;
     const request: StatsDecodeRequest = { requestId, batch, learned: this.#learnedSinceLastRequest };
@@ -145,6 +160,7 @@ export class StatsDecoder {
         this.#workerReady = this.#worker === worker;
         return;
       }
+      if (this.#spentBatches.length < MAX_SPENT_BATCHES) this.#spentBatches.push(response.spent);
       const pending = this.#pending.get(response.requestId);
       this.#pending.delete(response.requestId);
       pending?.resolve(response.decoded);

@@ -52,11 +52,21 @@ export interface EncodedBatch {
   ends: Uint32Array<ArrayBuffer>;
 }
 
-export function encodeBatch(messages: readonly Uint8Array[]): EncodedBatch {
+/**
+ * The messages one after the other in one buffer; in `reuse`'s buffers when they are large
+ * enough (a batch's buffers come back from the worker: see stats-decoder.ts).
+ */
+export function encodeBatch(messages: readonly Uint8Array[], reuse?: EncodedBatch): EncodedBatch {
   let total = 0;
   for (const message of messages) total += message.length;
-  const bytes = new Uint8Array(total);
-  const ends = new Uint32Array(messages.length);
+  const bytes =
+    reuse && reuse.bytes.buffer.byteLength >= total
+      ? new Uint8Array(reuse.bytes.buffer, 0, total)
+      : new Uint8Array(total);
+  const ends =
+    reuse && reuse.ends.buffer.byteLength >= messages.length * Uint32Array.BYTES_PER_ELEMENT
+      ? new Uint32Array(reuse.ends.buffer, 0, messages.length)
+      : new Uint32Array(messages.length);
   let offset = 0;
   messages.forEach((message, index) => {
     bytes.set(message, offset);
@@ -173,13 +183,21 @@ function scannedNumber(bytes: Uint8Array, text: string, scanned: ScannedStats, s
  * of them together at most its length) or `\N`, then a newline: at most SCANNED_LINE_OVERHEAD
  * bytes more than the message, which the first capacity allows for. Lines built as text (from
  * parsed messages) may be longer, and grow it.
+ *
+ * Lines are written into one scratch buffer kept from batch to batch (decoding is synchronous),
+ * and the batch's text is copied out at the end, at its size: a new buffer of the largest size a
+ * batch could need, for every batch, would be memory outside V8's heap that it counts as
+ * pressure towards a full garbage collection, three or four times what the text needs.
  */
+let scratch = new Uint8Array(0);
+
 class CopyTextBuilder {
   #buffer: Uint8Array<ArrayBuffer>;
   length = 0;
 
   constructor(capacity: number) {
-    this.#buffer = new Uint8Array(capacity);
+    if (scratch.length < capacity) scratch = new Uint8Array(capacity);
+    this.#buffer = scratch;
   }
 
   scannedLine(id: number, bytes: Uint8Array, scanned: ScannedStats): void {
@@ -206,13 +224,14 @@ class CopyTextBuilder {
       const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.length + line.length));
       grown.set(this.#buffer.subarray(0, this.length));
       this.#buffer = grown;
+      scratch = grown;
     }
     for (let index = 0; index < line.length; index++) this.#buffer[this.length++] = line.charCodeAt(index);
   }
 
-  /** The text so far; its buffer is its own (transferable). */
+  /** The text so far, in a buffer of its own (transferable). */
   bytes(): Uint8Array<ArrayBuffer> {
-    return this.#buffer.subarray(0, this.length);
+    return this.#buffer.slice(0, this.length);
   }
 }
 

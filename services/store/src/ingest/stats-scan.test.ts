@@ -155,6 +155,31 @@ describe("decoding stats by scanning their bytes", () => {
     expect(invalid).toBeGreaterThan(10_000);
   }, 60_000);
 
+  it("never reads a message's end from the next message in the batch", () => {
+    const message = validMessage();
+    const canonical = JSON.stringify(message);
+    const cut = canonical.slice(0, -1);
+    const withoutLastValue = canonical.slice(0, canonical.lastIndexOf(":") + 1);
+    const pairs = [
+      [cut, "}"],
+      [cut, ', "extra": 1}'],
+      [cut, "  }"],
+      [withoutLastValue, "null}"],
+      [withoutLastValue.replace(/"pids":$/, '"pids":n'), "ull}"],
+      [canonical.replace(/"v":1/, '"v":'), "1"],
+    ];
+    for (const [first, second] of pairs) {
+      const batch = [first, second].map((candidate) => encoder.encode(candidate ?? ""));
+      const decoded = decodeStatsBatch(encodeBatch(batch), new Map());
+      const expected = batch.map((bytes) => codecs.stats.decode(bytes));
+      expect(expected.map((result) => result.ok)).toEqual([false, false]);
+      expect(
+        decoded.failures.map((failure) => failure.index),
+        first,
+      ).toEqual([0, 1]);
+    }
+  });
+
   it("writes the lines of scanned and parsed messages, known and unknown containers, in order", () => {
     const message = validMessage();
     const { host, runtime, container } = message;

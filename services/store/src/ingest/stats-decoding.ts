@@ -104,7 +104,8 @@ export function decodeStatsBatch(
   // One character per byte, at the same offsets: the scanner reads its (ASCII) strings from it,
   // and when every byte is ASCII it is also what decoding each message as UTF-8 would give.
   const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
-  const ascii = isAscii(bytes);
+  // Whether it is: asked only when a message is not scanned (rare), then kept for the batch.
+  let ascii: boolean | undefined;
   const copy = new CopyTextBuilder(bytes.length + count * SCANNED_LINE_OVERHEAD);
   const scanned = new ScannedStats();
   let start = 0;
@@ -132,6 +133,7 @@ export function decodeStatsBatch(
         copy.scannedLine(id, bytes, scanned);
       }
     } else {
+      ascii ??= isAscii(bytes);
       const sample = decodeOne(bytes, start, end, ascii ? latin1 : undefined);
       if (!sample.ok) {
         failures.push({ index, reason: sample.reason, detail: sample.detail });

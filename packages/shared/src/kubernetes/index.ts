@@ -17,6 +17,7 @@ export {
   inClusterAccess,
   type KubeAccess,
   type KubeAccessSources,
+  kubernetesHostName,
   loadKubeconfigFile,
   parseKubeconfig,
   resolveKubeAccess,

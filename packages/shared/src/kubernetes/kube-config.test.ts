@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../errors/crowsnest-error.ts";
-import { inClusterAccess, loadKubeconfigFile, parseKubeconfig, resolveKubeAccess } from "./kube-config.ts";
+import {
+  inClusterAccess,
+  kubernetesHostName,
+  loadKubeconfigFile,
+  parseKubeconfig,
+  resolveKubeAccess,
+} from "./kube-config.ts";
 
 const directory = mkdtempSync(join(tmpdir(), "kube-config-test-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -130,5 +136,21 @@ describe("in-cluster access", () => {
       kubeconfigEnv: undefined,
     });
     expect(access.server.hostname).toBe("explicit");
+  });
+});
+
+describe("kubernetesHostName (the collector's and the watcher's)", () => {
+  it("is CROWSNEST_HOST_NAME or the node name (config.hostName), else the kubeconfig's cluster", () => {
+    expect(kubernetesHostName({ hostName: "node-a" }, { clusterName: "prod" }, "sampling")).toBe("node-a");
+    expect(kubernetesHostName({ hostName: undefined }, { clusterName: "prod" }, "watching")).toBe("prod");
+  });
+
+  it("is a configuration error in a pod covering the whole cluster without a host name", () => {
+    for (const activity of ["sampling", "watching"]) {
+      const name = () => kubernetesHostName({ hostName: undefined }, { clusterName: undefined }, activity);
+      expect(name).toThrow(ConfigError);
+      expect(name).toThrow(/CROWSNEST_HOST_NAME is required in Kubernetes mode/);
+      expect(name).toThrow(`when ${activity} a whole cluster from inside it`);
+    }
   });
 });

@@ -46,6 +46,28 @@ export interface KubeAccessSources {
  * Picks the way in: an explicit kubeconfig, else the pod's service account when running in a
  * cluster, else `$KUBECONFIG`, else `~/.kube/config`.
  */
+/**
+ * The host name a Kubernetes agent publishes under: CROWSNEST_HOST_NAME, else the node name
+ * (both already in the config's `hostName`), else the kubeconfig's cluster name; one rule for
+ * the collector and the watcher, so both publish under one host. In a pod covering the whole
+ * cluster there is none of these, and guessing one would split the host's data: a ConfigError.
+ * `activity` says what the agent does to the whole cluster, for the error ("sampling",
+ * "watching").
+ */
+export function kubernetesHostName(
+  config: { hostName: string | undefined },
+  access: Pick<KubeAccess, "clusterName">,
+  activity: string,
+): string {
+  const host = config.hostName ?? access.clusterName;
+  if (host === undefined) {
+    throw new ConfigError(
+      `CROWSNEST_HOST_NAME is required in Kubernetes mode when ${activity} a whole cluster from inside it (set it, or CROWSNEST_KUBERNETES_NODE_NAME for one node)`,
+    );
+  }
+  return host;
+}
+
 export async function resolveKubeAccess(sources: KubeAccessSources): Promise<KubeAccess> {
   if (sources.kubeconfigPath !== undefined) return loadKubeconfigFile(sources.kubeconfigPath);
   if (sources.serviceHost && sources.servicePort) {

@@ -2,8 +2,8 @@
 // (a kubeconfig, or the pod's service account when it runs in a cluster), which host name it
 // publishes under, and the sampling of Kubernetes mode. main.ts imports it only when
 // CROWSNEST_RUNTIME=kubernetes, so Docker mode loads none of it.
-import { ConfigError, type Logger } from "@crowsnest/shared";
-import { createKubeClient, type KubeAccess, resolveKubeAccess } from "@crowsnest/shared/kubernetes";
+import type { Logger } from "@crowsnest/shared";
+import { createKubeClient, kubernetesHostName, resolveKubeAccess } from "@crowsnest/shared/kubernetes";
 import type { CollectorConfig } from "../config.ts";
 import type { HostStatsSink } from "../host/host-stats-collector.ts";
 import type { StatsSink } from "../sampling/stats-sink.ts";
@@ -20,30 +20,13 @@ export interface Sampling {
   close(): void;
 }
 
-/**
- * CROWSNEST_HOST_NAME, else the node name (both already in config.hostName), else the
- * kubeconfig's cluster name: the same rule as the watcher's, so both publish under one host.
- */
-export function kubernetesHostName(
-  config: Pick<CollectorConfig, "hostName">,
-  access: Pick<KubeAccess, "clusterName">,
-): string {
-  const host = config.hostName ?? access.clusterName;
-  if (host === undefined) {
-    throw new ConfigError(
-      "CROWSNEST_HOST_NAME is required in Kubernetes mode when sampling a whole cluster from inside it (set it, or CROWSNEST_KUBERNETES_NODE_NAME for one node)",
-    );
-  }
-  return host;
-}
-
 export async function prepareKubernetes(config: CollectorConfig): Promise<{
   host: string;
   describe: Record<string, unknown>;
   build(sinks: { stats: StatsSink; hostStats: HostStatsSink }, logger: Logger): Sampling;
 }> {
   const access = await resolveKubeAccess(config.kubernetes);
-  const host = kubernetesHostName(config, access);
+  const host = kubernetesHostName(config, access, "sampling");
   const { nodeName } = config.kubernetes;
   return {
     host,

@@ -1,8 +1,8 @@
 // The Kubernetes half of the watcher's composition root: how main.ts reaches the API server,
 // which host name it publishes under, and the watcher and RPC responders of Kubernetes mode.
 // main.ts imports it only when CROWSNEST_RUNTIME=kubernetes, so Docker mode loads none of it.
-import { type Bus, ConfigError, type Logger } from "@crowsnest/shared";
-import { createKubeClient, type KubeAccess, resolveKubeAccess } from "@crowsnest/shared/kubernetes";
+import type { Bus, Logger } from "@crowsnest/shared";
+import { createKubeClient, kubernetesHostName, resolveKubeAccess } from "@crowsnest/shared/kubernetes";
 import type { WatcherConfig } from "../config.ts";
 import type { InspectResponder } from "../rpc/inspect-responder.ts";
 import type { LogsResponder } from "../rpc/logs-responder.ts";
@@ -18,24 +18,6 @@ export interface RuntimeParts {
   close(): void;
 }
 
-/**
- * The host name of a Kubernetes watcher: CROWSNEST_HOST_NAME, else the node name (both already
- * in config.hostName), else the kubeconfig's cluster name. In a pod watching the whole cluster
- * there is none of these, and guessing one would split the host's data: a ConfigError.
- */
-export function kubernetesHostName(
-  config: Pick<WatcherConfig, "hostName">,
-  access: Pick<KubeAccess, "clusterName">,
-): string {
-  const host = config.hostName ?? access.clusterName;
-  if (host === undefined) {
-    throw new ConfigError(
-      "CROWSNEST_HOST_NAME is required in Kubernetes mode when watching a whole cluster from inside it (set it, or CROWSNEST_KUBERNETES_NODE_NAME for one node)",
-    );
-  }
-  return host;
-}
-
 /** A runtime reached and named, ready to be built once the bus is open (main.ts does the same for Docker). */
 export interface PreparedRuntime {
   host: string;
@@ -46,7 +28,7 @@ export interface PreparedRuntime {
 
 export async function prepareKubernetes(config: WatcherConfig): Promise<PreparedRuntime> {
   const access = await resolveKubeAccess(config.kubernetes);
-  const host = kubernetesHostName(config, access);
+  const host = kubernetesHostName(config, access, "watching");
   return {
     host,
     describe: { api_server: access.server.origin, node: config.kubernetes.nodeName ?? null },

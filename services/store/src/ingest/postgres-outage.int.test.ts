@@ -1,8 +1,8 @@
 // Postgres goes away for 20 s while samples keep coming: the store stops pulling, retries with
 // backoff, resumes where it left off, and nothing is lost. Runs against a private Postgres
 // cluster, so stopping it disturbs no one else.
-import { createSubjects } from "@crowsnest/shared";
-import { jetstream } from "@nats-io/jetstream";
+import { createSubjects, streamName } from "@crowsnest/shared";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +19,12 @@ import { type StoreProcess, spawnStore } from "../fixtures/store-process.ts";
 const prefix = testSubjectPrefix();
 const subjects = createSubjects(prefix);
 const OUTAGE_MS = 20_000;
+const BATCH_SIZE = 200;
+/**
+ * Messages the store may hold while it cannot write (docs/store.md, Ingest): two batches the
+ * client pulled, two queued, one decoding and two being written.
+ */
+const MOST_IN_FLIGHT = 7 * BATCH_SIZE;
 
 describe("Postgres unavailable for 20 s", () => {
   let postgres: PrivatePostgres;
@@ -32,7 +38,7 @@ describe("Postgres unavailable for 20 s", () => {
       CROWSNEST_DATABASE_URL: postgres.url,
       CROWSNEST_NATS_URL: natsUrl(),
       CROWSNEST_SUBJECT_PREFIX: prefix,
-      CROWSNEST_INGEST_BATCH_SIZE: "200",
+      CROWSNEST_INGEST_BATCH_SIZE: String(BATCH_SIZE),
       CROWSNEST_INGEST_BATCH_WAIT_MS: "50",
       CROWSNEST_INGEST_ACK_WAIT_MS: "5000",
     });
@@ -90,6 +96,13 @@ describe("Postgres unavailable for 20 s", () => {
     const stoppedAt = Date.now();
     await store.waitForLog((record) => record.msg === "database write failed; retrying with backoff", 15_000);
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (Date.now() - stoppedAt)));
+    // The store stopped pulling: what was published meanwhile waits in the stream, not in it.
+    const consumer = await (await jetstreamManager(nc)).consumers.info(
+      streamName(subjects, "telemetry"),
+      "store-stats",
+    );
+    expect(consumer.num_ack_pending).toBeLessThanOrEqual(MOST_IN_FLIGHT);
+    expect(consumer.num_pending).toBeGreaterThan(0);
     postgres.start();
     await store.waitForLog((record) => record.msg === "database writes resumed", 40_000);
     // Keep publishing a little after the return, then stop and wait for every sample.

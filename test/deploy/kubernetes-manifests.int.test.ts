@@ -75,13 +75,14 @@ function permissions(rules: PolicyRule[]): string[] {
 }
 
 const AGENT_PERMISSIONS = [
+  "core/pods get",
   "core/pods list",
   "core/pods watch",
   "core/pods/log get",
   "core/nodes get",
   "core/nodes list",
   "core/nodes watch",
-  "core/nodes/proxy get",
+  "core/nodes/stats get",
   "core/services list",
   "core/services watch",
   "metrics.k8s.io/pods list",
@@ -133,6 +134,11 @@ describe("deploy/kubernetes", () => {
       expect(env.get("CROWSNEST_RUNTIME")?.value).toBe("kubernetes");
       expect(env.get("CROWSNEST_KUBERNETES_NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("spec.nodeName");
     }
+    // The collector reads its own node's kubelet directly (nodes/stats), not through the API
+    // server's node proxy (nodes/proxy).
+    const collector = containers.find((container) => container.name === "collector");
+    const kubeletHost = collector?.env?.find((variable) => variable.name === "CROWSNEST_KUBELET_HOST");
+    expect(kubeletHost?.valueFrom?.fieldRef?.fieldPath).toBe("status.hostIP");
   });
 
   it.each(WORKLOADS)(
@@ -224,7 +230,7 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
     await cluster.apply(binding);
     try {
       const user = `system:serviceaccount:${namespace.name}:crowsnest-agent`;
-      const allowed = async (verb: string, resource: string, subresource = "", group = "") => {
+      const allowed = async (verb: string, resource: string, subresource = "", group = "", name = "") => {
         const review = await cluster.create<{ status: { allowed: boolean } }>(
           "/apis/authorization.k8s.io/v1/subjectaccessreviews",
           {
@@ -233,7 +239,7 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
             spec: {
               user,
               groups: ["system:serviceaccounts"],
-              resourceAttributes: { verb, resource, subresource, group },
+              resourceAttributes: { verb, resource, subresource, group, name },
             },
           },
         );
@@ -242,8 +248,19 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
       // RBAC answers as soon as its cache has the binding.
       await expect.poll(() => allowed("watch", "pods"), { timeout: 10_000 }).toBe(true);
       expect(await allowed("list", "pods")).toBe(true);
+      expect(await allowed("get", "pods")).toBe(true);
       expect(await allowed("get", "pods", "log")).toBe(true);
-      expect(await allowed("get", "nodes", "proxy")).toBe(true);
+      // What a kubelet asks the API server before serving /stats/summary to the collector.
+      expect(await allowed("get", "nodes", "stats", "", "worker-1")).toBe(true);
+      // The node proxy reaches every kubelet endpoint of every node (/exec, /attach,
+      // /portForward, /configz, /pods, logs): not the agent's.
+      for (const verb of ["get", "create", "update", "patch", "delete"]) {
+        expect(await allowed(verb, "nodes", "proxy"), `${verb} nodes/proxy`).toBe(false);
+        expect(await allowed(verb, "nodes", "proxy", "", "worker-1"), `${verb} nodes/proxy of a node`).toBe(
+          false,
+        );
+      }
+      expect(await allowed("create", "nodes", "stats")).toBe(false);
       expect(await allowed("watch", "services")).toBe(true);
       expect(await allowed("list", "pods", "", "metrics.k8s.io")).toBe(true);
       expect(await allowed("get", "secrets")).toBe(false);
@@ -251,7 +268,6 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
       expect(await allowed("delete", "pods")).toBe(false);
       expect(await allowed("create", "pods", "exec")).toBe(false);
       expect(await allowed("patch", "nodes")).toBe(false);
-      expect(await allowed("create", "nodes", "proxy")).toBe(false);
     } finally {
       await cluster.delete(await cluster.pathOf(binding));
       await cluster.delete(await cluster.pathOf(role));

@@ -396,7 +396,8 @@ describe("KubernetesStatsCollector on one node", () => {
     );
     let nowMs = T0;
     const { collector, sink } = nodeCollector(api, { now: () => nowMs });
-    // The first list comes before the pods; the second, early one 10 s later has them.
+    // The first list comes before the pods: the first tick reads as many as it may one by one
+    // (404: not there yet); the next, 10 s later, lists early and has them all.
     await collector.tick();
     pods = many;
     nowMs = T0 + EARLY_REFRESH_MIN_MS;

@@ -303,7 +303,11 @@ export class KubernetesStatsCollector {
     }
 
     this.#forgetGone(nodes, read, pending);
-    summary.dropped += this.#waiting.forgetGone(new Set(nodes), read, reported);
+    summary.dropped += this.#waiting.forgetGone(
+      new Set(nodes),
+      new Set(summaries.map((result) => result.node)),
+      reported,
+    );
     if (summary.dropped > 0) this.#waitingTrouble.failed({ dropped: summary.dropped });
     else if (this.#waiting.size === 0) this.#waitingTrouble.succeeded();
     summary.containers = pending.length;

@@ -47,7 +47,7 @@ export class WaitingPods {
   }
 
   /**
-   * Forgets the pods of nodes that were read (`readNodes`) but no longer report them
+   * Forgets the pods of nodes whose summary was read (`readNodes`) but no longer reports them
    * (`present`, as keyed by `keyOf`), and of nodes gone from `nodes`; returns how many readings
    * went with them.
    */

@@ -14,7 +14,7 @@ import { ANY, codecs, createSubjects, type StatsMessage } from "@crowsnest/share
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { deleteTestStreams } from "../../../../test/support/bus-fixtures.ts";
+import { deleteTestStreams, recordMessages } from "../../../../test/support/bus-fixtures.ts";
 import {
   type KubeletStandIn,
   type RecordedKubeletRequest,
@@ -95,6 +95,7 @@ function makeCertificates(dir: string, name: string): { ca: string; cert: string
 describe.skipIf(!kubeconfig)("collector reading its node's kubelet directly", () => {
   const prefix = testSubjectPrefix();
   const received: StatsMessage[] = [];
+  const undecodable: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), "crowsnest-kubelet-"));
   let cluster: KubernetesCluster;
   let standIn: KubeletStandIn;
@@ -241,13 +242,13 @@ describe.skipIf(!kubeconfig)("collector reading its node's kubelet directly", ()
     standIn.setSummary(body);
 
     nc = await connectTestNats();
-    const stats = nc.subscribe(createSubjects(prefix).stats(node.name, "kubernetes", ANY));
-    void (async () => {
-      for await (const message of stats) {
-        const decoded = codecs.stats.decode(message.data);
-        if (decoded.ok) received.push(decoded.value);
-      }
-    })();
+    recordMessages(
+      nc,
+      createSubjects(prefix).stats(node.name, "kubernetes", ANY),
+      codecs.stats,
+      received,
+      undecodable,
+    );
     await nc.flush();
   });
 
@@ -295,6 +296,7 @@ describe.skipIf(!kubeconfig)("collector reading its node's kubelet directly", ()
     });
     expect(decisions.every((decision) => decision.allowed)).toBe(true);
     expect(standIn.tlsFailures).toEqual([]);
+    expect(undecodable).toEqual([]);
   });
 
   it("refuses a kubelet whose certificate is not from the configured CA, and publishes nothing", async () => {

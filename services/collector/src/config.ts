@@ -74,7 +74,7 @@ export const collectorEnv = {
   }),
   CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS: envInteger({
     description:
-      "Kubernetes only: how long a pod and node list (containers' limits, nodes' CPU count) is reused before it is fetched again; a pod missing from it makes it fetched early, at most every 10 s.",
+      "Kubernetes only: how long a pod and node list (containers' limits, nodes' CPU count) is reused before it is fetched again. A pod missing from it is read on its own (one GET) before its first sample; more than 16 missing at once make the list fetched early, at most every 10 s.",
     default: 60_000,
     min: 1000,
     max: 3_600_000,

@@ -8,10 +8,11 @@
 #   ./init.sh && docker-compose up -d --build       (docker-compose 1.29)
 #
 # DOCKER_SOCKET: where dockerd's socket is on this host (default /var/run/docker.sock).
+# CROWSNEST_ENV_FILE: the file to write instead of .env beside this script (the smoke test's).
 set -eu
 
 cd "$(dirname "$0")"
-env_file=.env
+env_file=${CROWSNEST_ENV_FILE:-.env}
 socket=${DOCKER_SOCKET:-/var/run/docker.sock}
 
 say() { printf 'init: %s\n' "$*" >&2; }

@@ -44,6 +44,9 @@ COPY --from=build /app/services/watcher/dist services/watcher/dist
 COPY --from=build /app/services/store/dist services/store/dist
 COPY --from=build /app/services/api/dist services/api/dist
 COPY docker/healthcheck.mjs docker/healthcheck.mjs
+# `docker compose exec api crowsnest-bus`: the bus, one line per message (services/api/src/bus-watch).
+RUN printf '#!/bin/sh\nexec node /app/services/api/dist/bus-watch/main.js "$@"\n' >/usr/local/bin/crowsnest-bus \
+  && chmod 755 /usr/local/bin/crowsnest-bus
 USER node
 # Every service rewrites this file with each heartbeat; the healthcheck tests its age (three
 # missed beats at the default 15 s interval is unhealthy). Compose overrides it for the api.

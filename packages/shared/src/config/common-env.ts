@@ -120,7 +120,8 @@ export const runtimeEnv = {
     default: "docker",
   }),
   CROWSNEST_DOCKER_SOCKET: envString({
-    description: "Path of dockerd's Unix socket (a read-only mount is enough). Docker only.",
+    description:
+      "Path of dockerd's Unix socket, or of a read-only Docker API proxy in front of it (compose uses one; a read-only mount of dockerd's own socket does not make its API read-only). Docker only.",
     default: "/var/run/docker.sock",
     pattern: /^\/\S*$/,
     patternText: "an absolute path",

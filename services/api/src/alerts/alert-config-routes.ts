@@ -4,6 +4,12 @@
 // matching rule with the highest priority, or none (no alerting).
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
+import {
+  containerRefPath,
+  containerRefQuery,
+  containerRefResponses,
+  resolveContainerId,
+} from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
@@ -155,17 +161,20 @@ export function alertConfigRoutes(): OpenAPIHono<AppEnv> {
       method: "get",
       path: "/containers/{id}/alerts/config",
       summary: "The alert settings in effect for a container, and where they come from",
-      request: { params: idPath },
+      request: { params: containerRefPath, query: z.object(containerRefQuery) },
       responses: {
         200: {
           description: "Settings in effect",
           content: { "application/json": { schema: effectiveConfigJson } },
         },
         400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
-    async (c) => c.json(await effectiveConfig(c.var.db, c.req.valid("param").id), 200),
+    async (c) => {
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
+      return c.json(await effectiveConfig(c.var.db, id), 200);
+    },
   );
 
   app.openapi(
@@ -174,7 +183,8 @@ export function alertConfigRoutes(): OpenAPIHono<AppEnv> {
       path: "/containers/{id}/alerts/config",
       summary: "Set a container's own alert settings (admin); they win over every rule",
       request: {
-        params: idPath,
+        params: containerRefPath,
+        query: z.object(containerRefQuery),
         body: {
           required: true,
           content: { "application/json": { schema: z.object(alertSettingsBody).strict() } },
@@ -186,18 +196,12 @@ export function alertConfigRoutes(): OpenAPIHono<AppEnv> {
           content: { "application/json": { schema: effectiveConfigJson } },
         },
         400: errorResponse("The body or a parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
       const settings = c.req.valid("json");
-      const exists = await c.var.db
-        .selectFrom("containers")
-        .select("id")
-        .where("id", "=", id)
-        .executeTakeFirst();
-      if (!exists) throw new ApiError("not_found", `no container with id ${id}`);
       await c.var.db
         .insertInto("alert_configs")
         .values({ container_id: id, ...settings })
@@ -214,18 +218,18 @@ export function alertConfigRoutes(): OpenAPIHono<AppEnv> {
       method: "delete",
       path: "/containers/{id}/alerts/config",
       summary: "Remove a container's own alert settings (admin); rules apply again",
-      request: { params: idPath },
+      request: { params: containerRefPath, query: z.object(containerRefQuery) },
       responses: {
         200: {
           description: "Settings now in effect",
           content: { "application/json": { schema: effectiveConfigJson } },
         },
         400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
       await c.var.db.deleteFrom("alert_configs").where("container_id", "=", id).execute();
       return c.json(await effectiveConfig(c.var.db, id), 200);
     },

@@ -3,10 +3,17 @@
 // resolved (docs/store.md, State and history).
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
+import {
+  containerRefPath,
+  containerRefQuery,
+  containerRefQueryParam,
+  containerRefResponses,
+  resolveContainerId,
+} from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { cursorParam, encodeCursor, idParam, limitParam, textParam } from "../http/params.ts";
+import { cursorParam, encodeCursor, limitParam, textParam } from "../http/params.ts";
 
 const errorResponse = (description: string) => ({
   description,
@@ -189,7 +196,7 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
       request: {
         query: z.object({
           host: textParam(253).optional(),
-          container_id: idParam.optional().openapi({ type: "integer" }),
+          container_id: containerRefQueryParam.optional(),
           ...historyQuery,
         }),
       },
@@ -199,11 +206,16 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
           content: { "application/json": { schema: pageJson } },
         },
         400: errorResponse("A parameter is invalid"),
+        ...containerRefResponses,
       },
     }),
     async (c) => {
       const query = c.req.valid("query");
-      return c.json(await historyPage(c.var.db, { ...query, containerId: query.container_id }), 200);
+      const containerId =
+        query.container_id === undefined
+          ? undefined
+          : await resolveContainerId(c.var.db, query.container_id, query.host);
+      return c.json(await historyPage(c.var.db, { ...query, containerId }), 200);
     },
   );
 
@@ -213,8 +225,8 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
       path: "/containers/{id}/alerts/history",
       summary: "One container's alert transitions, newest first",
       request: {
-        params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
-        query: z.object(historyQuery),
+        params: containerRefPath,
+        query: z.object({ ...historyQuery, ...containerRefQuery }),
       },
       responses: {
         200: {
@@ -222,18 +234,13 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
           content: { "application/json": { schema: pageJson } },
         },
         400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
-      const exists = await c.var.db
-        .selectFrom("containers")
-        .select("id")
-        .where("id", "=", id)
-        .executeTakeFirst();
-      if (!exists) throw new ApiError("not_found", `no container with id ${id}`);
-      return c.json(await historyPage(c.var.db, { ...c.req.valid("query"), containerId: id }), 200);
+      const query = c.req.valid("query");
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, query.host);
+      return c.json(await historyPage(c.var.db, { ...query, containerId: id }), 200);
     },
   );
 

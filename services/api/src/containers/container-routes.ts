@@ -7,15 +7,19 @@ import { eventFilterQuery, eventPageJson, queryEventPage } from "../events/event
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
-import { booleanParam, cursorParam, encodeCursor, idParam, limitParam, textParam } from "../http/params.ts";
+import { booleanParam, cursorParam, encodeCursor, limitParam, textParam } from "../http/params.ts";
 import { containerJson, statsSampleJson, toContainerJson, toStatsSampleJson } from "./container-json.ts";
+import {
+  containerRefPath,
+  containerRefQuery,
+  containerRefResponses,
+  resolveContainerId,
+} from "./container-ref.ts";
 
 const errors = {
   400: { description: "A parameter is invalid", content: { "application/json": { schema: errorEnvelope } } },
-  404: { description: "No such container", content: { "application/json": { schema: errorEnvelope } } },
+  ...containerRefResponses,
 } as const;
-
-const idPath = z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) });
 
 const listContainers = createRoute({
   method: "get",
@@ -54,7 +58,7 @@ const getContainer = createRoute({
   method: "get",
   path: "/containers/{id}",
   summary: "One container",
-  request: { params: idPath },
+  request: { params: containerRefPath, query: z.object(containerRefQuery) },
   responses: {
     200: { description: "The container", content: { "application/json": { schema: containerJson } } },
     ...errors,
@@ -65,7 +69,7 @@ const getCurrentStats = createRoute({
   method: "get",
   path: "/containers/{id}/stats/current",
   summary: "The container's latest sample",
-  request: { params: idPath },
+  request: { params: containerRefPath, query: z.object(containerRefQuery) },
   responses: {
     200: { description: "The newest sample", content: { "application/json": { schema: statsSampleJson } } },
     ...errors,
@@ -76,7 +80,7 @@ const listEvents = createRoute({
   method: "get",
   path: "/containers/{id}/events",
   summary: "The container's lifecycle events, newest first",
-  request: { params: idPath, query: z.object(eventFilterQuery) },
+  request: { params: containerRefPath, query: z.object({ ...eventFilterQuery, ...containerRefQuery }) },
   responses: {
     200: { description: "One page of events", content: { "application/json": { schema: eventPageJson } } },
     ...errors,
@@ -84,10 +88,6 @@ const listEvents = createRoute({
 });
 
 const KUBERNETES_NAMESPACE_LABEL = "io.kubernetes.pod.namespace";
-
-function notFound(id: number): ApiError {
-  return new ApiError("not_found", `no container with id ${id}`);
-}
 
 export function containerRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
@@ -122,38 +122,29 @@ export function containerRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(getContainer, async (c) => {
-    const { id } = c.req.valid("param");
+    const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
     const row = await c.var.db.selectFrom("containers").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!row) throw notFound(id);
+    // Removed by retention since it was resolved.
+    if (!row) throw new ApiError("not_found", `no container with id ${id}`);
     return c.json(toContainerJson(row), 200);
   });
 
   app.openapi(getCurrentStats, async (c) => {
-    const { id } = c.req.valid("param");
-    const [container, sample] = await Promise.all([
-      c.var.db.selectFrom("containers").select("id").where("id", "=", id).executeTakeFirst(),
-      c.var.db
-        .selectFrom("container_stats")
-        .selectAll()
-        .where("container_id", "=", id)
-        .orderBy("ts", "desc")
-        .limit(1)
-        .executeTakeFirst(),
-    ]);
-    if (!container) throw notFound(id);
+    const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
+    const sample = await c.var.db
+      .selectFrom("container_stats")
+      .selectAll()
+      .where("container_id", "=", id)
+      .orderBy("ts", "desc")
+      .limit(1)
+      .executeTakeFirst();
     if (!sample) throw new ApiError("no_data", `container ${id} has no samples yet`);
     return c.json(toStatsSampleJson(sample), 200);
   });
 
   app.openapi(listEvents, async (c) => {
-    const { id } = c.req.valid("param");
     const query = c.req.valid("query");
-    const container = await c.var.db
-      .selectFrom("containers")
-      .select("id")
-      .where("id", "=", id)
-      .executeTakeFirst();
-    if (!container) throw notFound(id);
+    const id = await resolveContainerId(c.var.db, c.req.valid("param").id, query.host);
     return c.json(await queryEventPage(c.var.db, { ...query, containerId: id }), 200);
   });
 

@@ -1,9 +1,14 @@
 // /api/v1/events: lifecycle events of every container, newest first, filtered and paged.
 import { eventKind } from "@crowsnest/shared";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import {
+  containerRefQueryParam,
+  containerRefResponses,
+  resolveContainerId,
+} from "../containers/container-ref.ts";
 import { errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { idParam, textParam } from "../http/params.ts";
+import { textParam } from "../http/params.ts";
 import { eventFilterQuery, eventPageJson, queryEventPage } from "./event-query.ts";
 
 const listAllEvents = createRoute({
@@ -14,7 +19,7 @@ const listAllEvents = createRoute({
     query: z.object({
       host: textParam(253).optional(),
       kind: eventKind.optional(),
-      container_id: idParam.optional().openapi({ type: "integer" }),
+      container_id: containerRefQueryParam.optional(),
       ...eventFilterQuery,
     }),
   },
@@ -24,6 +29,7 @@ const listAllEvents = createRoute({
       description: "A parameter is invalid",
       content: { "application/json": { schema: errorEnvelope } },
     },
+    ...containerRefResponses,
   },
 });
 
@@ -31,8 +37,12 @@ export function eventRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
   app.openapi(listAllEvents, async (c) => {
     const query = c.req.valid("query");
+    const containerId =
+      query.container_id === undefined
+        ? undefined
+        : await resolveContainerId(c.var.db, query.container_id, query.host);
     const page = await queryEventPage(c.var.db, {
-      containerId: query.container_id,
+      containerId,
       host: query.host,
       kind: query.kind,
       action: query.action,

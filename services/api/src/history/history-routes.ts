@@ -1,6 +1,14 @@
 // GET /containers/{id}/stats/history and /hosts/{id}/stats/history: points with avg and max,
 // the granularity and the tables used stated in the answer.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Kysely } from "kysely";
+import {
+  containerRefPath,
+  containerRefQuery,
+  containerRefResponses,
+  resolveContainerId,
+} from "../containers/container-ref.ts";
+import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { idParam } from "../http/params.ts";
@@ -20,10 +28,14 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
     method: "get",
     path: `/${kind}/{id}/stats/history`,
     summary: `History of one ${kind === "containers" ? "container" : "host"}: avg and max per step`,
-    request: {
-      params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
-      query: z.object(historyQuery),
-    },
+    // Containers by any reference (containers/container-ref.ts), hosts by their numeric id.
+    request:
+      kind === "containers"
+        ? { params: containerRefPath, query: z.object({ ...historyQuery, ...containerRefQuery }) }
+        : {
+            params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
+            query: z.object(historyQuery),
+          },
     responses: {
       200: {
         description: "Points oldest first; steps without samples are left out",
@@ -43,24 +55,31 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
         },
       },
       400: errorResponse("A parameter is invalid"),
-      404: errorResponse("No such container or host"),
+      ...(kind === "containers" ? containerRefResponses : { 404: errorResponse("No such host") }),
     },
   });
 }
 
+async function existingHostId(db: Kysely<ApiDatabase>, id: number): Promise<number> {
+  const exists = await db.selectFrom("hosts").select("id").where("id", "=", id).executeTakeFirst();
+  if (!exists) throw new ApiError("not_found", `no host with id ${id}`);
+  return id;
+}
+
 export function historyRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
-  for (const [kind, spec, table] of [
-    ["containers", CONTAINER_SERIES, "containers"],
-    ["hosts", HOST_SERIES, "hosts"],
+  for (const [kind, spec] of [
+    ["containers", CONTAINER_SERIES],
+    ["hosts", HOST_SERIES],
   ] as const) {
     app.openapi(historyRoute(kind, spec), async (c) => {
-      const { id } = c.req.valid("param");
+      const param = c.req.valid("param");
+      const query = c.req.valid("query");
       const nowMs = Date.now();
-      const window = resolveWindow(c.req.valid("query"), nowMs);
-      const exists = await c.var.db.selectFrom(table).select("id").where("id", "=", id).executeTakeFirst();
-      if (!exists)
-        throw new ApiError("not_found", `no ${kind === "containers" ? "container" : "host"} with id ${id}`);
+      const window = resolveWindow(query, nowMs);
+      const id = await (typeof param.id === "string"
+        ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined)
+        : existingHostId(c.var.db, param.id));
       const { points, sources } = await querySeries(c.var.db, spec, id, { ...window, nowMs });
       return c.json(
         {

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   no_data: 404,
   method_not_allowed: 405,
+  ambiguous: 409,
   payload_too_large: 413,
   service_unavailable: 503,
   watcher_unavailable: 503,
@@ -21,10 +22,13 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export class ApiError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** More fields of the envelope's `error` object (a 409's `candidates`). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
     super(message);
     this.name = "ApiError";
     this.code = code;
+    this.details = details;
   }
 
   get status(): ContentfulStatusCode {

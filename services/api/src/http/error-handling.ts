@@ -6,8 +6,13 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, ERROR_STATUS, type ErrorCode, type ErrorEnvelope } from "./api-error.ts";
 
-export function errorResponse(c: Context, code: ErrorCode, message: string): Response {
-  const body: ErrorEnvelope = { error: { code, message, request_id: c.get("requestId") } };
+export function errorResponse(
+  c: Context,
+  code: ErrorCode,
+  message: string,
+  details?: Readonly<Record<string, unknown>>,
+): Response {
+  const body: ErrorEnvelope = { error: { ...details, code, message, request_id: c.get("requestId") } };
   return c.json(body, ERROR_STATUS[code]);
 }
 
@@ -22,7 +27,7 @@ const CODE_FOR_HTTP_STATUS: Partial<Record<number, ErrorCode>> = {
 
 export function createErrorHandler(logger: Logger): ErrorHandler {
   return function handleError(error, c) {
-    if (error instanceof ApiError) return errorResponse(c, error.code, error.message);
+    if (error instanceof ApiError) return errorResponse(c, error.code, error.message, error.details);
     if (error instanceof HTTPException) {
       const code = CODE_FOR_HTTP_STATUS[error.status];
       if (code) return errorResponse(c, code, error.message || "bad request");

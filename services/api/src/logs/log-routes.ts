@@ -2,9 +2,15 @@
 import { MAX_LOG_TAIL } from "@crowsnest/shared";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
+import {
+  containerRefPath,
+  containerRefQuery,
+  containerRefResponses,
+  resolveContainerId,
+} from "../containers/container-ref.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { booleanParam, idParam } from "../http/params.ts";
+import { booleanParam } from "../http/params.ts";
 import type { LogsClient, LogsFailure } from "./watcher-logs-client.ts";
 
 function failureError(failure: LogsFailure): ApiError {
@@ -30,8 +36,9 @@ const getLogs = createRoute({
   path: "/containers/{id}/logs",
   summary: "The container's recent log lines, in order, from its host's watcher",
   request: {
-    params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
+    params: containerRefPath,
     query: z.object({
+      ...containerRefQuery,
       tail: z
         .string()
         .regex(/^[0-9]{1,5}$/, `must be an integer from 0 to ${MAX_LOG_TAIL}`)
@@ -68,6 +75,7 @@ const getLogs = createRoute({
       },
     },
     400: errorResponse("A parameter is invalid"),
+    ...containerRefResponses,
     404: errorResponse("No such container, or it no longer exists on its host"),
     503: errorResponse("The host's watcher or container runtime is not answering"),
   },
@@ -76,8 +84,8 @@ const getLogs = createRoute({
 export function logRoutes(logs: LogsClient, options: { heartbeatMs: number }): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
   app.openapi(getLogs, async (c) => {
-    const { id } = c.req.valid("param");
     const query = c.req.valid("query");
+    const id = await resolveContainerId(c.var.db, c.req.valid("param").id, query.host);
     const container = await c.var.db
       .selectFrom("containers")
       .select(["host", "external_id"])

@@ -2,6 +2,7 @@
 // explicit from/to/step, validated so that a request can never ask for an unbounded answer.
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../http/api-error.ts";
+import { timestampParam } from "../http/params.ts";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -28,8 +29,8 @@ export const historyQuery = {
     .enum(Object.keys(RANGE_PRESETS) as [keyof typeof RANGE_PRESETS, ...(keyof typeof RANGE_PRESETS)[]])
     .optional()
     .openapi({ description: "A preset window ending now; default 1h. Not combined with from/to/step." }),
-  from: z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" }).optional(),
-  to: z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" }).optional(),
+  from: timestampParam.optional(),
+  to: timestampParam.optional(),
   step: z
     .string()
     .regex(/^[1-9][0-9]{0,5}[smhd]$/, "must be a duration like 30s, 5m, 1h or 1d")

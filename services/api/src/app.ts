@@ -3,6 +3,7 @@ import type { Logger } from "@crowsnest/shared";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { Kysely } from "kysely";
 import type { AgentDirectory } from "./agents/agent-registry.ts";
@@ -19,7 +20,7 @@ import { historyRoutes } from "./history/history-routes.ts";
 import { hostRoutes } from "./hosts/host-routes.ts";
 import { ApiError } from "./http/api-error.ts";
 import type { AppEnv } from "./http/app-env.ts";
-import { createErrorHandler, handleNotFound } from "./http/error-handling.ts";
+import { createErrorHandler, handleMethodNotAllowed, handleNotFound } from "./http/error-handling.ts";
 import type { LiveHub } from "./live/live-hub.ts";
 import { liveRoutes } from "./live/live-routes.ts";
 import { logRoutes } from "./logs/log-routes.ts";
@@ -75,6 +76,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
     if (!SAFE_REQUEST_ID.test(c.get("requestId"))) c.set("requestId", crypto.randomUUID());
     await next();
   });
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
   app.use(async function injectServices(c, next) {
     c.set("db", services.db);
     await next();

@@ -8,12 +8,12 @@ import {
   startHeartbeat,
 } from "@crowsnest/shared";
 import { openPostgres } from "@crowsnest/shared/postgres";
-import { serve } from "@hono/node-server";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { AgentRegistry } from "./agents/agent-registry.ts";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
+import { createApiServer } from "./http/api-server.ts";
 import { LiveHub } from "./live/live-hub.ts";
 import { createLogsClient } from "./logs/watcher-logs-client.ts";
 import { ApiMetrics } from "./metrics/api-metrics.ts";
@@ -69,8 +69,12 @@ const app = createApp({
   corsOrigins: config.corsOrigins,
   auth: config.auth,
 });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.listenHost }, (info) => {
-  logger.info({ address: info.address, port: info.port }, "api listening");
+const server = createApiServer({ fetch: app.fetch, logger });
+server.listen(config.port, config.listenHost, () => {
+  const address = server.address();
+  if (address !== null && typeof address === "object") {
+    logger.info({ address: address.address, port: address.port }, "api listening");
+  }
 });
 const heartbeat = startHeartbeat({
   nc: bus.nc,

@@ -10,7 +10,10 @@ export const ERROR_STATUS = {
   not_found: 404,
   no_data: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  request_header_fields_too_large: 431,
   service_unavailable: 503,
   watcher_unavailable: 503,
   runtime_unavailable: 503,
@@ -42,3 +45,7 @@ export const errorEnvelope = z
   })
   .openapi("Error");
 export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
+
+export function errorBody(code: ErrorCode, message: string, requestId: string): ErrorEnvelope {
+  return { error: { code, message, request_id: requestId } };
+}

@@ -22,7 +22,7 @@ import { ApiError } from "./http/api-error.ts";
 import type { AppEnv } from "./http/app-env.ts";
 import { createErrorHandler, handleMethodNotAllowed, handleNotFound } from "./http/error-handling.ts";
 import type { LiveHub } from "./live/live-hub.ts";
-import { liveRoutes } from "./live/live-routes.ts";
+import { type LiveOptions, liveRoutes } from "./live/live-routes.ts";
 import { logRoutes } from "./logs/log-routes.ts";
 import type { LogsClient } from "./logs/watcher-logs-client.ts";
 import type { ApiMetrics } from "./metrics/api-metrics.ts";
@@ -39,7 +39,7 @@ export interface AppServices {
   readiness: ReadinessProbe;
   agents: AgentDirectory;
   logs: LogsClient;
-  live: { hub: LiveHub; heartbeatMs: number; maxBacklog: number };
+  live: { hub: LiveHub } & Omit<LiveOptions, "logger">;
   metrics: ApiMetrics;
   /** Origins allowed cross-origin; empty: CORS off (no Access-Control headers at all). */
   corsOrigins: readonly string[];
@@ -107,14 +107,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/api/v1", alertRoutes());
   app.route("/api/v1", agentRoutes(services.agents));
   app.route("/api/v1", logRoutes(services.logs, { heartbeatMs: services.live.heartbeatMs }));
-  app.route(
-    "/api/v1",
-    liveRoutes(services.live.hub, {
-      logger: services.logger,
-      heartbeatMs: services.live.heartbeatMs,
-      maxBacklog: services.live.maxBacklog,
-    }),
-  );
+  app.route("/api/v1", liveRoutes(services.live.hub, { ...services.live, logger: services.logger }));
   app.route("/", metricsRoutes(services.metrics));
   registerDocs(app);
   app.notFound(handleNotFound);

@@ -59,7 +59,13 @@ const app = createApp({
   readiness: { natsConnected: () => natsConnected },
   agents,
   metrics,
-  live: { hub: liveHub, heartbeatMs: config.live.heartbeatMs, maxBacklog: config.live.maxBacklog },
+  live: {
+    hub: liveHub,
+    heartbeatMs: config.live.heartbeatMs,
+    maxBacklog: config.live.maxBacklog,
+    maxBacklogBytes: config.live.maxBacklogBytes,
+    stallTimeoutMs: config.live.stallTimeoutMs,
+  },
   logs: createLogsClient({
     nc: bus.nc,
     subjects: bus.subjects,

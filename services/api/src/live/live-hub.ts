@@ -1,7 +1,14 @@
 // Every open live stream of this api instance: enforces the limit on concurrent streams and
 // closes them all on shutdown, so SIGTERM is not held up by clients that never disconnect.
 import { ApiError } from "../http/api-error.ts";
-import { type LiveBus, type LiveCursor, type LiveFeed, type LiveFilters, openLiveFeed } from "./live-feed.ts";
+import {
+  type LiveBus,
+  type LiveCursor,
+  type LiveFeed,
+  type LiveFeedLimits,
+  type LiveFilters,
+  openLiveFeed,
+} from "./live-feed.ts";
 
 export class LiveHub {
   readonly #bus: LiveBus;
@@ -13,7 +20,7 @@ export class LiveHub {
     this.#maxStreams = options.maxStreams;
   }
 
-  async open(filters: LiveFilters, resume: LiveCursor): Promise<LiveFeed> {
+  async open(filters: LiveFilters, resume: LiveCursor, limits: LiveFeedLimits): Promise<LiveFeed> {
     if (this.#open.size >= this.#maxStreams) {
       throw new ApiError(
         "service_unavailable",
@@ -22,7 +29,7 @@ export class LiveHub {
     }
     let feed: LiveFeed;
     try {
-      feed = await openLiveFeed(this.#bus, filters, resume);
+      feed = await openLiveFeed(this.#bus, filters, resume, limits);
     } catch (error) {
       throw new ApiError("service_unavailable", `the bus is not reachable: ${(error as Error).message}`);
     }

@@ -5,6 +5,7 @@ import {
   DEFAULT_STREAM_RETENTION,
   ensureStreams,
   streamDefinitions,
+  streamName,
 } from "@crowsnest/shared";
 import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -23,6 +24,7 @@ import { type SseEvent, sseReader } from "../../../../test/support/sse-reader.ts
 import {
   connectTestNats,
   createTestDatabase,
+  eventually,
   type TestDatabase,
   testSubjectPrefix,
 } from "../../../../test/support/test-env.ts";
@@ -145,6 +147,8 @@ describe("live stream", () => {
           hub: new LiveHub({ bus: { js, jsm: await jetstreamManager(nc), subjects }, maxStreams: 2 }),
           heartbeatMs: 60_000,
           maxBacklog: 5,
+          maxBacklogBytes: 4 * 1024 * 1024,
+          stallTimeoutMs: 15_000,
         },
       },
     });
@@ -167,6 +171,27 @@ describe("live stream", () => {
     });
     expect(events.length).toBeLessThan(41);
     await slow.close();
+  });
+
+  it("deletes its consumers from the bus when the stream ends", async () => {
+    const jsm = await jetstreamManager(nc);
+    const streams = (["telemetry", "events", "alerts"] as const).map((role) => streamName(subjects, role));
+    const consumers = async () => {
+      let count = 0;
+      for (const stream of streams) count += (await jsm.consumers.list(stream).next()).length;
+      return count;
+    };
+    const before = await consumers();
+    const reader = sseReader(await open(""));
+    expect((await reader.next())?.event).toBe("ready");
+    // One ordered consumer per kind: stats and host on telemetry, events, alerts.
+    expect(await consumers()).toBe(before + 4);
+    await reader.cancel();
+    await eventually(async () => ((await consumers()) === before ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the stream's consumers deleted",
+    });
+    expect(testApp.liveHub.openStreams).toBe(0);
   });
 
   it.each([

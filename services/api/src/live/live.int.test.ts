@@ -173,6 +173,39 @@ describe("live stream", () => {
     await slow.close();
   });
 
+  it("cuts off a client that takes nothing for the stall timeout, though few messages flow", async () => {
+    const hub = new LiveHub({ bus: { js, jsm: await jetstreamManager(nc), subjects }, maxStreams: 2 });
+    const stalling = await createTestApp({
+      postgres,
+      nc,
+      subjects,
+      overrides: {
+        live: {
+          hub,
+          heartbeatMs: 60_000,
+          maxBacklog: 100,
+          maxBacklogBytes: 1024 * 1024,
+          stallTimeoutMs: 500,
+        },
+      },
+    });
+    const response = await stalling.app.request("/api/v1/stream?kinds=stats", {
+      headers: { Authorization: `Bearer ${TEST_READ_TOKEN}` },
+    });
+    expect(hub.openStreams).toBe(1);
+    // Far below the bounds; the client reads nothing, not even `ready`.
+    for (let i = 0; i < 3; i++) await publishStats(js, subjects, sample(40 + i));
+    const startedAt = Date.now();
+    await eventually(() => (hub.openStreams === 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the stalled stream closed",
+    });
+    // The stall timeout, then as long again to take the cutoff, with room for a busy machine.
+    expect(Date.now() - startedAt).toBeLessThan(5000);
+    await response.body?.cancel().catch(() => undefined);
+    await stalling.close();
+  });
+
   it("deletes its consumers from the bus when the stream ends", async () => {
     const jsm = await jetstreamManager(nc);
     const streams = (["telemetry", "events", "alerts"] as const).map((role) => streamName(subjects, role));

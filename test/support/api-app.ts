@@ -38,8 +38,9 @@ export async function createTestApp(options: {
     logger,
   });
   agents.start();
+  const liveBus = { js, jsm: await jetstreamManager(options.nc), subjects: options.subjects };
   const liveHub = new LiveHub({
-    bus: { js, jsm: await jetstreamManager(options.nc), subjects: options.subjects },
+    bus: () => liveBus,
     maxStreams: 10,
   });
   const metrics = new ApiMetrics(

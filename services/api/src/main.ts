@@ -1,21 +1,29 @@
-// The api's composition root: Postgres, the bus (heartbeat, readiness), the HTTP server.
+// The api's composition root: Postgres, the HTTP server, then the bus (heartbeat, readiness).
+//
+// The server listens before NATS first answers: /healthz is then 200 (the process serves, so a
+// liveness probe does not restart it in a loop) and /readyz a 503 naming NATS. What needs the
+// bus (live streams, logs, agents, dead letters) reaches it through `connected`, and answers 503
+// or an empty list until it is there; routes over Postgres serve meanwhile.
 import {
+  type Bus,
   createDeadletterSink,
   createLogger,
+  type DeadletterSink,
   exitOnShutdownSignal,
+  type Heartbeat,
   loadConfigOrExit,
   openBus,
   startHeartbeat,
 } from "@crowsnest/shared";
 import { openPostgres } from "@crowsnest/shared/postgres";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { AgentRegistry } from "./agents/agent-registry.ts";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { type AgentDirectory, AgentRegistry } from "./agents/agent-registry.ts";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
 import { createApiServer } from "./http/api-server.ts";
 import { LiveHub } from "./live/live-hub.ts";
-import { createLogsClient } from "./logs/watcher-logs-client.ts";
+import { createLogsClient, type LogsClient, type LogsFailure } from "./logs/watcher-logs-client.ts";
 import { ApiMetrics } from "./metrics/api-metrics.ts";
 
 const config = loadConfigOrExit("api", readConfig);
@@ -26,29 +34,42 @@ const database = openPostgres<ApiDatabase>({
   applicationName: `crowsnest-api@${config.hostName}`,
   onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
 });
-const bus = await openBus({ config: config.common, service: "api", host: config.hostName, logger });
-let natsConnected = true;
-void (async () => {
-  for await (const status of bus.nc.status()) {
-    if (status.type === "disconnect") natsConnected = false;
-    if (status.type === "reconnect") natsConnected = true;
-  }
-})();
 
-const deadletters = createDeadletterSink({ js: bus.js, subjects: bus.subjects, service: "api", logger });
-const agents = new AgentRegistry({ source: bus.nc, subjects: bus.subjects, deadletters, logger });
-agents.start();
+/** Everything built on the bus, once NATS has answered and the streams exist. */
+interface Connected {
+  bus: Bus;
+  jsm: JetStreamManager;
+  agents: AgentRegistry;
+  deadletters: DeadletterSink;
+  logs: LogsClient;
+  heartbeat: Heartbeat;
+}
+let connected: Connected | undefined;
+let natsConnected = false;
+let stopping = false;
+
+const NOT_CONNECTED: LogsFailure = {
+  ok: false,
+  code: "watcher_unavailable",
+  message: "the api is not connected to NATS yet, so no watcher can be asked",
+};
+const NO_DEADLETTERS: DeadletterSink["counts"] = { invalid_json: 0, invalid_schema: 0, unprocessable: 0 };
+const agents: AgentDirectory = { list: (nowMs) => connected?.agents.list(nowMs) ?? [] };
 
 if (!config.auth) logger.warn("CROWSNEST_API_AUTH_DISABLED=true: every route is served without a token");
 const liveHub = new LiveHub({
-  bus: { js: bus.js, jsm: await jetstreamManager(bus.nc), subjects: bus.subjects },
+  bus: () => connected && { js: connected.bus.js, jsm: connected.jsm, subjects: connected.bus.subjects },
   maxStreams: config.live.maxStreams,
 });
 const metrics = new ApiMetrics(
   {
     agents,
     openStreams: () => liveHub.openStreams,
-    deadletters,
+    deadletters: {
+      get counts() {
+        return connected?.deadletters.counts ?? NO_DEADLETTERS;
+      },
+    },
     maxContainers: config.metricsMaxContainers,
   },
   database.db,
@@ -56,7 +77,8 @@ const metrics = new ApiMetrics(
 const app = createApp({
   db: database.db,
   logger,
-  readiness: { natsConnected: () => natsConnected },
+  // Ready once everything on the bus is built, not merely when the connection is up.
+  readiness: { natsConnected: () => connected !== undefined && natsConnected },
   agents,
   metrics,
   live: {
@@ -66,12 +88,10 @@ const app = createApp({
     maxBacklogBytes: config.live.maxBacklogBytes,
     stallTimeoutMs: config.live.stallTimeoutMs,
   },
-  logs: createLogsClient({
-    nc: bus.nc,
-    subjects: bus.subjects,
-    timeoutMs: config.rpcTimeoutMs,
-    followSilenceMs: config.logsFollowSilenceMs,
-  }),
+  logs: {
+    fetch: (host, request) => connected?.logs.fetch(host, request) ?? Promise.resolve(NOT_CONNECTED),
+    follow: (host, request) => connected?.logs.follow(host, request) ?? Promise.resolve(NOT_CONNECTED),
+  },
   corsOrigins: config.corsOrigins,
   auth: config.auth,
 });
@@ -82,30 +102,86 @@ server.listen(config.port, config.listenHost, () => {
     logger.info({ address: address.address, port: address.port }, "api listening");
   }
 });
-const heartbeat = startHeartbeat({
-  nc: bus.nc,
-  subjects: bus.subjects,
-  host: config.hostName,
-  service: "api",
-  runtime: null,
-  intervalMs: config.common.heartbeatIntervalMs,
-  livenessFile: config.common.livenessFile,
-  isConnected: () => natsConnected,
-  logger,
-});
 
 exitOnShutdownSignal({
   logger,
   timeoutMs: config.common.shutdownTimeoutMs,
   stop: async () => {
-    heartbeat.stop();
-    await agents.stop();
+    stopping = true;
+    connected?.heartbeat.stop();
+    await connected?.agents.stop();
     // Stop accepting connections, end live streams (they would never finish on their own),
     // and let other requests in flight finish.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await liveHub.closeAll();
     await closed;
-    await bus.drain();
+    await connected?.bus.drain();
     await database.destroy();
   },
 });
+
+const RETRY_MAX_MS = 30_000;
+
+/** Connects to NATS and ensures the streams, retrying (capped backoff) until it works or the api stops. */
+async function connectBus(): Promise<Connected | undefined> {
+  let lastProblem: string | undefined;
+  for (let attempt = 1; !stopping; attempt++) {
+    try {
+      // Waits for the first connection itself (every reconnect wait), however long NATS is away.
+      const bus = await openBus({ config: config.common, service: "api", host: config.hostName, logger });
+      if (stopping) {
+        await bus.drain();
+        return undefined;
+      }
+      natsConnected = true;
+      void (async () => {
+        for await (const status of bus.nc.status()) {
+          if (status.type === "disconnect") natsConnected = false;
+          if (status.type === "reconnect") natsConnected = true;
+        }
+      })();
+      const deadletters = createDeadletterSink({
+        js: bus.js,
+        subjects: bus.subjects,
+        service: "api",
+        logger,
+      });
+      const registry = new AgentRegistry({ source: bus.nc, subjects: bus.subjects, deadletters, logger });
+      registry.start();
+      return {
+        bus,
+        jsm: await jetstreamManager(bus.nc),
+        agents: registry,
+        deadletters,
+        logs: createLogsClient({
+          nc: bus.nc,
+          subjects: bus.subjects,
+          timeoutMs: config.rpcTimeoutMs,
+          followSilenceMs: config.logsFollowSilenceMs,
+        }),
+        heartbeat: startHeartbeat({
+          nc: bus.nc,
+          subjects: bus.subjects,
+          host: config.hostName,
+          service: "api",
+          runtime: null,
+          intervalMs: config.common.heartbeatIntervalMs,
+          livenessFile: config.common.livenessFile,
+          isConnected: () => natsConnected,
+          logger,
+        }),
+      };
+    } catch (error) {
+      // The streams could not be ensured (JetStream off, or not yet elected): logged once per cause.
+      const problem = (error as Error).message;
+      if (problem !== lastProblem)
+        logger.error({ err: error, attempt }, "could not set up the bus; retrying");
+      lastProblem = problem;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt)));
+    }
+  }
+  return undefined;
+}
+
+connected = await connectBus();
+if (connected) logger.info("api connected to the bus");

@@ -147,6 +147,8 @@ describe("a live-stream client that stops reading", () => {
     });
     const listening = await api.waitForLog((record) => record.msg === "api listening");
     port = listening.port as number;
+    // It listens before NATS answers; a live stream needs the bus.
+    await api.waitForLog((record) => record.msg === "api connected to the bus");
   });
 
   afterAll(async () => {

@@ -1,5 +1,7 @@
 // Every open live stream of this api instance: enforces the limit on concurrent streams and
 // closes them all on shutdown, so SIGTERM is not held up by clients that never disconnect.
+// The bus is asked for at each open: the api serves before NATS first answers, and a stream
+// asked for before then is a 503.
 import { ApiError } from "../http/api-error.ts";
 import {
   type LiveBus,
@@ -11,11 +13,11 @@ import {
 } from "./live-feed.ts";
 
 export class LiveHub {
-  readonly #bus: LiveBus;
+  readonly #bus: () => LiveBus | undefined;
   readonly #maxStreams: number;
   readonly #open = new Set<LiveFeed>();
 
-  constructor(options: { bus: LiveBus; maxStreams: number }) {
+  constructor(options: { bus: () => LiveBus | undefined; maxStreams: number }) {
     this.#bus = options.bus;
     this.#maxStreams = options.maxStreams;
   }
@@ -27,9 +29,11 @@ export class LiveHub {
         `this instance already serves ${this.#maxStreams} live streams`,
       );
     }
+    const bus = this.#bus();
+    if (bus === undefined) throw new ApiError("service_unavailable", "not connected to NATS yet");
     let feed: LiveFeed;
     try {
-      feed = await openLiveFeed(this.#bus, filters, resume, limits);
+      feed = await openLiveFeed(bus, filters, resume, limits);
     } catch (error) {
       throw new ApiError("service_unavailable", `the bus is not reachable: ${(error as Error).message}`);
     }

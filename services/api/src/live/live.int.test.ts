@@ -29,6 +29,7 @@ import {
   testSubjectPrefix,
 } from "../../../../test/support/test-env.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
+import type { LiveBus } from "./live-feed.ts";
 import { LiveHub } from "./live-hub.ts";
 
 describe("live stream", () => {
@@ -39,6 +40,7 @@ describe("live stream", () => {
   let nc: NatsConnection;
   let js: JetStreamClient;
   let testApp: TestApp;
+  let liveBus: LiveBus;
 
   const open = (query: string, headers: Record<string, string> = {}) =>
     testApp.app.request(`/api/v1/stream${query}`, {
@@ -67,6 +69,7 @@ describe("live stream", () => {
       pino({ level: "silent" }),
     );
     testApp = await createTestApp({ postgres, nc, subjects });
+    liveBus = { js, jsm: await jetstreamManager(nc), subjects };
   });
 
   afterAll(async () => {
@@ -144,7 +147,7 @@ describe("live stream", () => {
       subjects,
       overrides: {
         live: {
-          hub: new LiveHub({ bus: { js, jsm: await jetstreamManager(nc), subjects }, maxStreams: 2 }),
+          hub: new LiveHub({ bus: () => liveBus, maxStreams: 2 }),
           heartbeatMs: 60_000,
           maxBacklog: 5,
           maxBacklogBytes: 4 * 1024 * 1024,
@@ -174,7 +177,7 @@ describe("live stream", () => {
   });
 
   it("cuts off a client that takes nothing for the stall timeout, though few messages flow", async () => {
-    const hub = new LiveHub({ bus: { js, jsm: await jetstreamManager(nc), subjects }, maxStreams: 2 });
+    const hub = new LiveHub({ bus: () => liveBus, maxStreams: 2 });
     const stalling = await createTestApp({
       postgres,
       nc,

@@ -249,6 +249,95 @@ describe("malformed input to every route", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  describe("timestamps Postgres cannot hold", () => {
+    const ids = { container: 0, host: 0 };
+
+    beforeAll(async () => {
+      // A container and a host that exist, so every route gets as far as its query.
+      const container = await sql<{ id: number }>`
+        INSERT INTO containers (host, runtime, external_id, name, state)
+        VALUES ('host-a', 'docker', ${"e".repeat(64)}, 'web', 'running') RETURNING id`.execute(postgres.db);
+      const host = await sql<{ id: number }>`
+        INSERT INTO hosts (name, first_seen, last_seen) VALUES ('host-a', now(), now()) RETURNING id`.execute(
+        postgres.db,
+      );
+      ids.container = container.rows[0]?.id ?? 0;
+      ids.host = host.rows[0]?.id ?? 0;
+    });
+
+    const cursor = (beforeTs: string) =>
+      Buffer.from(JSON.stringify({ before_ts: beforeTs, before_id: 1 })).toString("base64url");
+    const history = "from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z&step=1h";
+    const cases: [string, (id: { container: number; host: number }) => string, string][] = [
+      [
+        "container history in year 0000",
+        ({ container }) => `/containers/${container}/stats/history?${history}`,
+        "from",
+      ],
+      ["host history in year 0000", ({ host }) => `/hosts/${host}/stats/history?${history}`, "from"],
+      [
+        "history from 0001-01-01 at +01:00 (year 0000 in UTC)",
+        ({ container }) =>
+          `/containers/${container}/stats/history?from=${encodeURIComponent("0001-01-01T00:00:00+01:00")}&to=0001-01-02T00:00:00Z&step=1h`,
+        "from",
+      ],
+      [
+        "history to year 10000 in UTC",
+        ({ container }) =>
+          `/containers/${container}/stats/history?from=9999-12-31T00:00:00Z&to=${encodeURIComponent("9999-12-31T23:30:00-01:00")}&step=1h`,
+        "to",
+      ],
+      ["events from year 0000", () => "/events?from=0000-06-01T00:00:00Z", "from"],
+      [
+        "events with a cursor in year 0000",
+        () => `/events?cursor=${cursor("0000-01-01T00:00:00Z")}`,
+        "cursor",
+      ],
+      [
+        "a container's events with a cursor in year 0000",
+        ({ container }) => `/containers/${container}/events?cursor=${cursor("0000-01-01T00:00:00.000Z")}`,
+        "cursor",
+      ],
+      [
+        "alert history with a cursor in year 0000",
+        () => `/alerts/history?cursor=${cursor("0000-01-01T00:00:00Z")}`,
+        "cursor",
+      ],
+      [
+        "a container's alert history with a cursor in year 0000",
+        ({ container }) => `/containers/${container}/alerts/history?cursor=${cursor("0000-01-01T00:00:00Z")}`,
+        "cursor",
+      ],
+      ["alert history to year 0000", () => "/alerts/history?to=0000-01-01T00:00:00Z", "to"],
+    ];
+
+    it.each(cases)("answers %s with a 400 naming the parameter", async (_, path, field) => {
+      const response = await testApp.app.request(`/api/v1${path(ids)}`, {
+        headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect({ status: response.status, code: body.error.code }).toEqual({
+        status: 400,
+        code: "invalid_request",
+      });
+      expect(body.error.message).toContain(field);
+    });
+
+    it("still serves the first and last instants it accepts", async () => {
+      for (const path of [
+        `/containers/${ids.container}/stats/history?from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z&step=1h`,
+        `/containers/${ids.container}/stats/history?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59.999Z&step=1h`,
+        `/events?cursor=${cursor("0001-01-01T00:00:00Z")}`,
+        `/alerts/history?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59.999Z`,
+      ]) {
+        const response = await testApp.app.request(`/api/v1${path}`, {
+          headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        });
+        expect(response.status, path).toBe(200);
+      }
+    });
+  });
 });
 
 /** Sends raw bytes and parses the one response that comes back (the server closes after it). */
@@ -275,114 +364,3 @@ async function rawExchange(
   );
   return { status: Number(statusLine.split(" ")[1]), headers, body: rest.join("\r\n\r\n") };
 }
-
-describe("timestamps Postgres cannot hold", () => {
-  const prefix = testSubjectPrefix();
-  const subjects = createSubjects(prefix);
-  let database: TestDatabase;
-  let postgres: PostgresHandle<ApiDatabase>;
-  let nc: NatsConnection;
-  let testApp: TestApp;
-  const ids = { container: 0, host: 0 };
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    postgres = openPostgres<ApiDatabase>({
-      url: database.url,
-      poolSize: 2,
-      applicationName: "timestamp-test",
-      onIdleError: () => undefined,
-    });
-    await migrateToLatest(
-      postgres.db as unknown as Parameters<typeof migrateToLatest>[0] & { _: StoreDatabase },
-    );
-    // A container and a host that exist, so every route gets as far as its query.
-    const container = await sql<{ id: number }>`
-      INSERT INTO containers (host, runtime, external_id, name, state)
-      VALUES ('host-a', 'docker', ${"e".repeat(64)}, 'web', 'running') RETURNING id`.execute(postgres.db);
-    const host = await sql<{
-      id: number;
-    }>`INSERT INTO hosts (name, first_seen, last_seen) VALUES ('host-a', now(), now()) RETURNING id`.execute(
-      postgres.db,
-    );
-    ids.container = container.rows[0]?.id ?? 0;
-    ids.host = host.rows[0]?.id ?? 0;
-    nc = await connectTestNats();
-    testApp = await createTestApp({ postgres, nc, subjects });
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-    await postgres?.destroy();
-    await nc?.close();
-    await database?.drop();
-  });
-
-  const cursor = (beforeTs: string) =>
-    Buffer.from(JSON.stringify({ before_ts: beforeTs, before_id: 1 })).toString("base64url");
-  const history = "from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z&step=1h";
-  const cases: [string, (id: { container: number; host: number }) => string, string][] = [
-    [
-      "container history in year 0000",
-      ({ container }) => `/containers/${container}/stats/history?${history}`,
-      "from",
-    ],
-    ["host history in year 0000", ({ host }) => `/hosts/${host}/stats/history?${history}`, "from"],
-    [
-      "history from 0001-01-01 at +01:00 (year 0000 in UTC)",
-      ({ container }) =>
-        `/containers/${container}/stats/history?from=${encodeURIComponent("0001-01-01T00:00:00+01:00")}&to=0001-01-02T00:00:00Z&step=1h`,
-      "from",
-    ],
-    [
-      "history to year 10000 in UTC",
-      ({ container }) =>
-        `/containers/${container}/stats/history?from=9999-12-31T00:00:00Z&to=${encodeURIComponent("9999-12-31T23:30:00-01:00")}&step=1h`,
-      "to",
-    ],
-    ["events from year 0000", () => "/events?from=0000-06-01T00:00:00Z", "from"],
-    ["events with a cursor in year 0000", () => `/events?cursor=${cursor("0000-01-01T00:00:00Z")}`, "cursor"],
-    [
-      "a container's events with a cursor in year 0000",
-      ({ container }) => `/containers/${container}/events?cursor=${cursor("0000-01-01T00:00:00.000Z")}`,
-      "cursor",
-    ],
-    [
-      "alert history with a cursor in year 0000",
-      () => `/alerts/history?cursor=${cursor("0000-01-01T00:00:00Z")}`,
-      "cursor",
-    ],
-    [
-      "a container's alert history with a cursor in year 0000",
-      ({ container }) => `/containers/${container}/alerts/history?cursor=${cursor("0000-01-01T00:00:00Z")}`,
-      "cursor",
-    ],
-    ["alert history to year 0000", () => "/alerts/history?to=0000-01-01T00:00:00Z", "to"],
-  ];
-
-  it.each(cases)("answers %s with a 400 naming the parameter", async (_, path, field) => {
-    const response = await testApp.app.request(`/api/v1${path(ids)}`, {
-      headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-    });
-    const body = (await response.json()) as { error: { code: string; message: string } };
-    expect({ status: response.status, code: body.error.code }).toEqual({
-      status: 400,
-      code: "invalid_request",
-    });
-    expect(body.error.message).toContain(field);
-  });
-
-  it("still serves the first and last instants it accepts", async () => {
-    for (const path of [
-      `/containers/${ids.container}/stats/history?from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z&step=1h`,
-      `/containers/${ids.container}/stats/history?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59.999Z&step=1h`,
-      `/events?cursor=${cursor("0001-01-01T00:00:00Z")}`,
-      `/alerts/history?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59.999Z`,
-    ]) {
-      const response = await testApp.app.request(`/api/v1${path}`, {
-        headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-      });
-      expect(response.status, path).toBe(200);
-    }
-  });
-});

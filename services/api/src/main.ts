@@ -133,6 +133,7 @@ async function connectBus(): Promise<Connected | undefined> {
         await bus.drain();
         return undefined;
       }
+      const jsm = await jetstreamManager(bus.nc);
       natsConnected = true;
       void (async () => {
         for await (const status of bus.nc.status()) {
@@ -150,7 +151,7 @@ async function connectBus(): Promise<Connected | undefined> {
       registry.start();
       return {
         bus,
-        jsm: await jetstreamManager(bus.nc),
+        jsm,
         agents: registry,
         deadletters,
         logs: createLogsClient({

@@ -114,7 +114,11 @@ exitOnShutdownSignal({
     // and let other requests in flight finish.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await liveHub.closeAll();
+    // A live stream whose client takes nothing would hold the server open for its grace
+    // period; half the shutdown time in, what is still open is closed (its client resumes).
+    const force = setTimeout(() => server.closeAllConnections(), config.common.shutdownTimeoutMs / 2);
     await closed;
+    clearTimeout(force);
     await connected?.bus.drain();
     await database.destroy();
   },

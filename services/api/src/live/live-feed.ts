@@ -105,8 +105,6 @@ export interface LiveFeed extends AsyncIterable<LiveItem> {
    * a client is behind by never grows past the limits (plus the one message that crossed them).
    */
   readonly overflowed: Promise<Backlog>;
-  /** Items received from the bus and not yet taken by the client. */
-  backlog(): Backlog;
   /** Stops taking messages and deletes the consumers from the server (idempotent). */
   close(): Promise<void>;
 }
@@ -211,7 +209,6 @@ export async function openLiveFeed(
   return {
     start,
     overflowed,
-    backlog: () => ({ events: queue.length, bytes: queuedBytes }),
     close,
     async *[Symbol.asyncIterator]() {
       while (!closed) {

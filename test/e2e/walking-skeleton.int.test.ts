@@ -60,6 +60,8 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
     await store.waitForLog((record) => record.msg === "store started");
     const listening = await api.waitForLog((record) => record.msg === "api listening");
     apiBase = `http://127.0.0.1:${listening.port as number}`;
+    // It listens before NATS answers; what these tests ask needs the bus.
+    await api.waitForLog((record) => record.msg === "api connected to the bus");
   });
 
   afterAll(async () => {

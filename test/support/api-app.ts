@@ -38,8 +38,9 @@ export async function createTestApp(options: {
     logger,
   });
   agents.start();
+  const liveBus = { js, jsm: await jetstreamManager(options.nc), subjects: options.subjects };
   const liveHub = new LiveHub({
-    bus: { js, jsm: await jetstreamManager(options.nc), subjects: options.subjects },
+    bus: () => liveBus,
     maxStreams: 10,
   });
   const metrics = new ApiMetrics(
@@ -57,7 +58,13 @@ export async function createTestApp(options: {
       timeoutMs: 1000,
       followSilenceMs: 20_000,
     }),
-    live: { hub: liveHub, heartbeatMs: 1000, maxBacklog: 10_000 },
+    live: {
+      hub: liveHub,
+      heartbeatMs: 1000,
+      maxBacklog: 10_000,
+      maxBacklogBytes: 4 * 1024 * 1024,
+      stallTimeoutMs: 15_000,
+    },
     metrics,
     corsOrigins: [],
     auth: { readTokens: [TEST_READ_TOKEN], adminTokens: [TEST_ADMIN_TOKEN] },

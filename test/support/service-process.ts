@@ -15,6 +15,8 @@ export interface LogRecord {
 
 export interface ServiceProcess {
   readonly name: ServiceName;
+  /** The Node process running the service, e.g. to read its memory from /proc/<pid>/status. */
+  readonly pid: number;
   readonly logs: LogRecord[];
   /** Raw output lines that were not JSON (there should be none). */
   readonly otherOutput: string[];
@@ -65,8 +67,10 @@ export function startService(name: ServiceName, env: Record<string, string>): Se
   collect(child.stderr);
   const exited = once(child, "exit").then(([code]) => code as number | null);
 
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${process.execPath}`);
   return {
     name,
+    pid: child.pid,
     logs,
     otherOutput,
     exited,

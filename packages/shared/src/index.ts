@@ -52,7 +52,7 @@ export {
   streamDefinitions,
   streamName,
 } from "./jetstream/streams.ts";
-export { createDeadletterSink, type DeadletterSink } from "./lifecycle/deadletter.ts";
+export { createDeadletterSink, type DeadletterSink, zeroDeadletterCounts } from "./lifecycle/deadletter.ts";
 export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecycle/heartbeat.ts";
 export { loadConfigOrExit } from "./lifecycle/load-config.ts";
 export { retryUntilReady } from "./lifecycle/retry-until-ready.ts";

@@ -3,6 +3,7 @@ import type { Logger } from "@crowsnest/shared";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { Kysely } from "kysely";
 import type { AgentDirectory } from "./agents/agent-registry.ts";
@@ -19,9 +20,9 @@ import { historyRoutes } from "./history/history-routes.ts";
 import { hostRoutes } from "./hosts/host-routes.ts";
 import { ApiError } from "./http/api-error.ts";
 import type { AppEnv } from "./http/app-env.ts";
-import { createErrorHandler, handleNotFound } from "./http/error-handling.ts";
+import { createErrorHandler, handleMethodNotAllowed, handleNotFound } from "./http/error-handling.ts";
 import type { LiveHub } from "./live/live-hub.ts";
-import { liveRoutes } from "./live/live-routes.ts";
+import { type LiveOptions, liveRoutes } from "./live/live-routes.ts";
 import { logRoutes } from "./logs/log-routes.ts";
 import type { LogsClient } from "./logs/watcher-logs-client.ts";
 import type { ApiMetrics } from "./metrics/api-metrics.ts";
@@ -38,7 +39,7 @@ export interface AppServices {
   readiness: ReadinessProbe;
   agents: AgentDirectory;
   logs: LogsClient;
-  live: { hub: LiveHub; heartbeatMs: number; maxBacklog: number };
+  live: { hub: LiveHub } & Omit<LiveOptions, "logger">;
   metrics: ApiMetrics;
   /** Origins allowed cross-origin; empty: CORS off (no Access-Control headers at all). */
   corsOrigins: readonly string[];
@@ -75,6 +76,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
     if (!SAFE_REQUEST_ID.test(c.get("requestId"))) c.set("requestId", crypto.randomUUID());
     await next();
   });
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
   app.use(async function injectServices(c, next) {
     c.set("db", services.db);
     await next();
@@ -105,14 +107,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/api/v1", alertRoutes());
   app.route("/api/v1", agentRoutes(services.agents));
   app.route("/api/v1", logRoutes(services.logs, { heartbeatMs: services.live.heartbeatMs }));
-  app.route(
-    "/api/v1",
-    liveRoutes(services.live.hub, {
-      logger: services.logger,
-      heartbeatMs: services.live.heartbeatMs,
-      maxBacklog: services.live.maxBacklog,
-    }),
-  );
+  app.route("/api/v1", liveRoutes(services.live.hub, { ...services.live, logger: services.logger }));
   app.route("/", metricsRoutes(services.metrics));
   registerDocs(app);
   app.notFound(handleNotFound);

@@ -67,6 +67,20 @@ export const apiEnv = {
     min: 10,
     max: 1_000_000,
   }),
+  CROWSNEST_API_STREAM_MAX_BACKLOG_BYTES: envInteger({
+    description:
+      "Bytes of events a live-stream client may fall behind by, counting what its socket has not sent, before it is cut off: the most memory one stream holds for its client.",
+    default: 4 * 1024 * 1024,
+    min: 64 * 1024,
+    max: 256 * 1024 * 1024,
+  }),
+  CROWSNEST_API_STREAM_STALL_TIMEOUT_MS: envInteger({
+    description:
+      "A live-stream client that takes nothing for this long while events wait is cut off; it then gets as long again to take the `cutoff` event before its connection is closed.",
+    default: 15_000,
+    min: 1000,
+    max: 600_000,
+  }),
   CROWSNEST_API_METRICS_MAX_CONTAINERS: envInteger({
     description: "Most containers whose latest sample /metrics exports per scrape (bounds the series count).",
     default: 5000,
@@ -102,7 +116,13 @@ export interface ApiConfig {
   corsOrigins: readonly string[];
   logsFollowSilenceMs: number;
   metricsMaxContainers: number;
-  live: { maxStreams: number; heartbeatMs: number; maxBacklog: number };
+  live: {
+    maxStreams: number;
+    heartbeatMs: number;
+    maxBacklog: number;
+    maxBacklogBytes: number;
+    stallTimeoutMs: number;
+  };
   /** Undefined when auth is explicitly disabled. */
   auth: { readTokens: readonly string[]; adminTokens: readonly string[] } | undefined;
 }
@@ -131,6 +151,8 @@ export function parseApiConfig(env: EnvSource): ApiConfig {
       maxStreams: values.CROWSNEST_API_MAX_STREAMS,
       heartbeatMs: values.CROWSNEST_API_STREAM_HEARTBEAT_MS,
       maxBacklog: values.CROWSNEST_API_STREAM_MAX_BACKLOG,
+      maxBacklogBytes: values.CROWSNEST_API_STREAM_MAX_BACKLOG_BYTES,
+      stallTimeoutMs: values.CROWSNEST_API_STREAM_STALL_TIMEOUT_MS,
     },
     auth: values.CROWSNEST_API_AUTH_DISABLED ? undefined : { readTokens, adminTokens },
   };

@@ -1,21 +1,30 @@
-// The api's composition root: Postgres, the bus (heartbeat, readiness), the HTTP server.
+// The api's composition root: Postgres, the HTTP server, then the bus (heartbeat, readiness).
+//
+// The server listens before NATS first answers: /healthz is then 200 (the process serves, so a
+// liveness probe does not restart it in a loop) and /readyz a 503 naming NATS. What needs the
+// bus (live streams, logs, agents, dead letters) reaches it through `connected`, and answers 503
+// or an empty list until it is there; routes over Postgres serve meanwhile.
 import {
+  type Bus,
   createDeadletterSink,
   createLogger,
+  type DeadletterSink,
   exitOnShutdownSignal,
+  type Heartbeat,
   loadConfigOrExit,
   openBus,
   startHeartbeat,
+  zeroDeadletterCounts,
 } from "@crowsnest/shared";
 import { openPostgres } from "@crowsnest/shared/postgres";
-import { serve } from "@hono/node-server";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { AgentRegistry } from "./agents/agent-registry.ts";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { type AgentDirectory, AgentRegistry } from "./agents/agent-registry.ts";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
+import { createApiServer } from "./http/api-server.ts";
 import { LiveHub } from "./live/live-hub.ts";
-import { createLogsClient } from "./logs/watcher-logs-client.ts";
+import { createLogsClient, type LogsClient, type LogsFailure } from "./logs/watcher-logs-client.ts";
 import { ApiMetrics } from "./metrics/api-metrics.ts";
 
 const config = loadConfigOrExit("api", readConfig);
@@ -26,29 +35,42 @@ const database = openPostgres<ApiDatabase>({
   applicationName: `crowsnest-api@${config.hostName}`,
   onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
 });
-const bus = await openBus({ config: config.common, service: "api", host: config.hostName, logger });
-let natsConnected = true;
-void (async () => {
-  for await (const status of bus.nc.status()) {
-    if (status.type === "disconnect") natsConnected = false;
-    if (status.type === "reconnect") natsConnected = true;
-  }
-})();
 
-const deadletters = createDeadletterSink({ js: bus.js, subjects: bus.subjects, service: "api", logger });
-const agents = new AgentRegistry({ source: bus.nc, subjects: bus.subjects, deadletters, logger });
-agents.start();
+/** Everything built on the bus, once NATS has answered and the streams exist. */
+interface Connected {
+  bus: Bus;
+  jsm: JetStreamManager;
+  agents: AgentRegistry;
+  deadletters: DeadletterSink;
+  logs: LogsClient;
+  heartbeat: Heartbeat;
+}
+let connected: Connected | undefined;
+let natsConnected = false;
+let stopping = false;
+
+const NOT_CONNECTED: LogsFailure = {
+  ok: false,
+  code: "watcher_unavailable",
+  message: "the api is not connected to NATS yet, so no watcher can be asked",
+};
+const NO_DEADLETTERS: DeadletterSink["counts"] = zeroDeadletterCounts();
+const agents: AgentDirectory = { list: (nowMs) => connected?.agents.list(nowMs) ?? [] };
 
 if (!config.auth) logger.warn("CROWSNEST_API_AUTH_DISABLED=true: every route is served without a token");
 const liveHub = new LiveHub({
-  bus: { js: bus.js, jsm: await jetstreamManager(bus.nc), subjects: bus.subjects },
+  bus: () => connected && { js: connected.bus.js, jsm: connected.jsm, subjects: connected.bus.subjects },
   maxStreams: config.live.maxStreams,
 });
 const metrics = new ApiMetrics(
   {
     agents,
     openStreams: () => liveHub.openStreams,
-    deadletters,
+    deadletters: {
+      get counts() {
+        return connected?.deadletters.counts ?? NO_DEADLETTERS;
+      },
+    },
     maxContainers: config.metricsMaxContainers,
   },
   database.db,
@@ -56,46 +78,116 @@ const metrics = new ApiMetrics(
 const app = createApp({
   db: database.db,
   logger,
-  readiness: { natsConnected: () => natsConnected },
+  // Ready once everything on the bus is built, not merely when the connection is up.
+  readiness: { natsConnected: () => connected !== undefined && natsConnected },
   agents,
   metrics,
-  live: { hub: liveHub, heartbeatMs: config.live.heartbeatMs, maxBacklog: config.live.maxBacklog },
-  logs: createLogsClient({
-    nc: bus.nc,
-    subjects: bus.subjects,
-    timeoutMs: config.rpcTimeoutMs,
-    followSilenceMs: config.logsFollowSilenceMs,
-  }),
+  live: {
+    hub: liveHub,
+    heartbeatMs: config.live.heartbeatMs,
+    maxBacklog: config.live.maxBacklog,
+    maxBacklogBytes: config.live.maxBacklogBytes,
+    stallTimeoutMs: config.live.stallTimeoutMs,
+  },
+  logs: {
+    fetch: (host, request) => connected?.logs.fetch(host, request) ?? Promise.resolve(NOT_CONNECTED),
+    follow: (host, request) => connected?.logs.follow(host, request) ?? Promise.resolve(NOT_CONNECTED),
+  },
   corsOrigins: config.corsOrigins,
   auth: config.auth,
 });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.listenHost }, (info) => {
-  logger.info({ address: info.address, port: info.port }, "api listening");
-});
-const heartbeat = startHeartbeat({
-  nc: bus.nc,
-  subjects: bus.subjects,
-  host: config.hostName,
-  service: "api",
-  runtime: null,
-  intervalMs: config.common.heartbeatIntervalMs,
-  livenessFile: config.common.livenessFile,
-  isConnected: () => natsConnected,
-  logger,
+const server = createApiServer({ fetch: app.fetch, logger });
+server.listen(config.port, config.listenHost, () => {
+  const address = server.address();
+  if (address !== null && typeof address === "object") {
+    logger.info({ address: address.address, port: address.port }, "api listening");
+  }
 });
 
 exitOnShutdownSignal({
   logger,
   timeoutMs: config.common.shutdownTimeoutMs,
   stop: async () => {
-    heartbeat.stop();
-    await agents.stop();
+    stopping = true;
+    connected?.heartbeat.stop();
+    await connected?.agents.stop();
     // Stop accepting connections, end live streams (they would never finish on their own),
     // and let other requests in flight finish.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await liveHub.closeAll();
+    // A live stream whose client takes nothing would hold the server open for its grace
+    // period; half the shutdown time in, what is still open is closed (its client resumes).
+    const force = setTimeout(() => server.closeAllConnections(), config.common.shutdownTimeoutMs / 2);
     await closed;
-    await bus.drain();
+    clearTimeout(force);
+    await connected?.bus.drain();
     await database.destroy();
   },
 });
+
+const RETRY_MAX_MS = 30_000;
+
+/** Connects to NATS and ensures the streams, retrying (capped backoff) until it works or the api stops. */
+async function connectBus(): Promise<Connected | undefined> {
+  let lastProblem: string | undefined;
+  for (let attempt = 1; !stopping; attempt++) {
+    try {
+      // Waits for the first connection itself (every reconnect wait), however long NATS is away.
+      const bus = await openBus({ config: config.common, service: "api", host: config.hostName, logger });
+      if (stopping) {
+        await bus.drain();
+        return undefined;
+      }
+      const jsm = await jetstreamManager(bus.nc);
+      natsConnected = true;
+      void (async () => {
+        for await (const status of bus.nc.status()) {
+          if (status.type === "disconnect") natsConnected = false;
+          if (status.type === "reconnect") natsConnected = true;
+        }
+      })();
+      const deadletters = createDeadletterSink({
+        js: bus.js,
+        subjects: bus.subjects,
+        service: "api",
+        logger,
+      });
+      const registry = new AgentRegistry({ source: bus.nc, subjects: bus.subjects, deadletters, logger });
+      registry.start();
+      return {
+        bus,
+        jsm,
+        agents: registry,
+        deadletters,
+        logs: createLogsClient({
+          nc: bus.nc,
+          subjects: bus.subjects,
+          timeoutMs: config.rpcTimeoutMs,
+          followSilenceMs: config.logsFollowSilenceMs,
+        }),
+        heartbeat: startHeartbeat({
+          nc: bus.nc,
+          subjects: bus.subjects,
+          host: config.hostName,
+          service: "api",
+          runtime: null,
+          intervalMs: config.common.heartbeatIntervalMs,
+          livenessFile: config.common.livenessFile,
+          isConnected: () => natsConnected,
+          logger,
+        }),
+      };
+    } catch (error) {
+      // The streams could not be ensured (JetStream off, or not yet elected): logged once per cause.
+      const problem = (error as Error).message;
+      if (problem !== lastProblem)
+        logger.error({ err: error, attempt }, "could not set up the bus; retrying");
+      lastProblem = problem;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt)));
+    }
+  }
+  return undefined;
+}
+
+connected = await connectBus();
+if (connected) logger.info("api connected to the bus");

@@ -14,13 +14,18 @@ export interface DeadletterSink {
   readonly counts: Readonly<Record<DeadletterMessage["reason"], number>>;
 }
 
+/** A count of zero for every dead-letter reason. */
+export function zeroDeadletterCounts(): Record<DeadletterMessage["reason"], number> {
+  return { invalid_json: 0, invalid_schema: 0, unprocessable: 0, too_old: 0 };
+}
+
 export function createDeadletterSink(options: {
   js: JetStreamClient;
   subjects: Subjects;
   service: ServiceName;
   logger: Logger;
 }): DeadletterSink {
-  const counts = { invalid_json: 0, invalid_schema: 0, unprocessable: 0, too_old: 0 };
+  const counts = zeroDeadletterCounts();
   const logged = new Set<string>();
   const target = options.subjects.deadletter(options.service);
   return {

@@ -13,13 +13,12 @@ import {
 import type { ApiDatabase } from "../db/api-database.ts";
 import { errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { cursorParam, encodeCursor, limitParam, textParam } from "../http/params.ts";
+import { encodeCursor, keysetCursorParam, limitParam, textParam, timestampParam } from "../http/params.ts";
 
 const errorResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: errorEnvelope } },
 });
-const timestampParam = z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" });
 const METRICS = ["cpu", "memory", "oom", "restart_loop"] as const;
 
 const activeJson = z
@@ -61,7 +60,7 @@ const historyQuery = {
   from: timestampParam.optional(),
   to: timestampParam.optional(),
   limit: limitParam({ default: 100, max: 500 }),
-  cursor: cursorParam(z.object({ before_ts: z.iso.datetime(), before_id: z.number().int() })).optional(),
+  cursor: keysetCursorParam.optional(),
 };
 
 interface HistoryFilters {

@@ -4,10 +4,9 @@ import { z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
 import { type EventJson, eventJson, toEventJson } from "../containers/container-json.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { cursorParam, encodeCursor, limitParam } from "../http/params.ts";
+import { encodeCursor, keysetCursorParam, limitParam, timestampParam } from "../http/params.ts";
 
 const actionWord = z.string().regex(/^[a-z][a-z_]{0,63}$/, "must be a lower-case action word");
-const timestampParam = z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" });
 
 /** Query parameters every event listing accepts. */
 export const eventFilterQuery = {
@@ -15,7 +14,7 @@ export const eventFilterQuery = {
   from: timestampParam.optional().openapi({ description: "Events at or after this time." }),
   to: timestampParam.optional().openapi({ description: "Events before this time." }),
   limit: limitParam({ default: 100, max: 500 }),
-  cursor: cursorParam(z.object({ before_ts: z.iso.datetime(), before_id: z.number().int() })).optional(),
+  cursor: keysetCursorParam.optional(),
 };
 
 export interface EventFilters {

@@ -1,5 +1,6 @@
 // History as the api serves it, from what the real store wrote and rolled up: hand-computed
 // averages and maxima per hour across the rollup/raw seam, and per minute from raw samples.
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishStats, statsFixture } from "../../../../test/support/bus-fixtures.ts";
 import { type StoreBackedApi, startStoreBackedApi } from "../../../../test/support/store-backed-api.ts";
@@ -126,5 +127,100 @@ describe("stats history", () => {
   it("answers 404 for an unknown container or host", async () => {
     expect((await get(`/api/v1/containers/987654/stats/history`)).status).toBe(404);
     expect((await get(`/api/v1/hosts/987654/stats/history`)).status).toBe(404);
+  });
+});
+
+describe("history windows that do not start or end on a step", () => {
+  const DAY = 24 * HOUR;
+  const MINUTE = 60_000;
+  // Yesterday (UTC), one sample a minute from 04:00 to 08:59: inside raw retention, and every
+  // hour of it closed, so hourly rollups serve whole hours.
+  const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY;
+  const at = (hhmm: string) => yesterday + Number(hhmm.slice(0, 2)) * HOUR + Number(hhmm.slice(3)) * MINUTE;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const samples = Array.from({ length: 300 }, (_, i) => at("04:00") + i * MINUTE + 5_000);
+  const inRange = (from: number, to: number) => samples.filter((ts) => ts >= from && ts < to).length;
+  let api: StoreBackedApi;
+  let containerId: number;
+  interface Answer {
+    from: string;
+    to: string;
+    sources: string[];
+    points: { ts: string; samples: number }[];
+  }
+  const history = async (query: string) => {
+    const { status, body } = await api.call<Answer>(
+      "GET",
+      `/api/v1/containers/${containerId}/stats/history?${query}`,
+    );
+    expect(status, JSON.stringify(body)).toBe(200);
+    return body;
+  };
+
+  beforeAll(async () => {
+    api = await startStoreBackedApi({ storeEnv: { CROWSNEST_ROLLUP_INTERVAL_MS: "1000" } });
+    const container = { external_id: "a".repeat(64), name: "unaligned" };
+    for (const ts of samples) {
+      await publishStats(api.js, api.subjects, statsFixture({ container, ts: iso(ts), cpu_percent: 1 }));
+    }
+    containerId = await eventually(
+      async () => {
+        const row = await api.postgres.db
+          .selectFrom("containers")
+          .select("id")
+          .where("name", "=", "unaligned")
+          .executeTakeFirst();
+        if (!row || (await api.count("container_stats")) !== samples.length) return undefined;
+        // Every hour of yesterday's samples rolled up.
+        const hours = await sql<{ n: string | null }>`
+          SELECT sum(samples) AS n FROM container_stats_hourly WHERE container_id = ${row.id}`.execute(
+          api.postgres.db,
+        );
+        return Number(hours.rows[0]?.n) === samples.length ? row.id : undefined;
+      },
+      { timeoutMs: 60_000, what: "the samples stored and rolled up hourly" },
+    );
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("aligns from down to a whole-hour step and says so: the first hour is whole, not dropped", async () => {
+    const body = await history(`from=${iso(at("05:35"))}&to=${iso(at("08:00"))}&step=1h`);
+    expect(body.sources).toContain("hourly");
+    expect(body.from).toBe(iso(at("05:00")));
+    expect(body.to).toBe(iso(at("08:00")));
+    expect(body.points).toEqual(
+      ["05:00", "06:00", "07:00"].map((hour) => ({
+        ...body.points.find((point) => point.ts === iso(at(hour))),
+        ts: iso(at(hour)),
+        samples: inRange(at(hour), at(hour) + HOUR),
+      })),
+    );
+  });
+
+  it("aligns from down to a whole day: the day's point counts every sample of the day", async () => {
+    const body = await history(`from=${iso(at("04:35"))}&to=${iso(yesterday + DAY)}&step=1d`);
+    expect(body.from).toBe(iso(yesterday));
+    expect(body.points.map((point) => [point.ts, point.samples])).toEqual([[iso(yesterday), samples.length]]);
+  });
+
+  it("aligns to up too, so the last point is a whole step and not a rollup's hour counted past to", async () => {
+    const body = await history(`from=${iso(at("05:00"))}&to=${iso(at("07:10"))}&step=1h`);
+    expect(body.to).toBe(iso(at("08:00")));
+    expect(body.points.at(-1)).toMatchObject({ ts: iso(at("07:00")), samples: 60 });
+  });
+
+  it("applies the same rule to steps served from raw samples", async () => {
+    const body = await history(`from=${iso(at("05:35"))}&to=${iso(at("06:40"))}&step=30m`);
+    expect(body.sources).toEqual(["raw"]);
+    expect(body.from).toBe(iso(at("05:30")));
+    expect(body.to).toBe(iso(at("07:00")));
+    expect(body.points.map((point) => [point.ts, point.samples])).toEqual([
+      [iso(at("05:30")), 30],
+      [iso(at("06:00")), 30],
+      [iso(at("06:30")), 30],
+    ]);
   });
 });

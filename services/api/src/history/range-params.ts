@@ -2,12 +2,15 @@
 // explicit from/to/step, validated so that a request can never ask for an unbounded answer.
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../http/api-error.ts";
+import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, timestampParam } from "../http/params.ts";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const MAX_POINTS = 5000;
+/** The origin of the step grid; the same as the series query's date_bin origin. */
+export const GRID_ORIGIN_MS = Date.parse("2000-01-01T00:00:00.000Z");
 const MAX_SPAN_MS = 400 * DAY;
 
 /** `range` → span and step; a step of 1 ms means every sample as it is ("raw"). */
@@ -28,14 +31,15 @@ export const historyQuery = {
     .enum(Object.keys(RANGE_PRESETS) as [keyof typeof RANGE_PRESETS, ...(keyof typeof RANGE_PRESETS)[]])
     .optional()
     .openapi({ description: "A preset window ending now; default 1h. Not combined with from/to/step." }),
-  from: z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" }).optional(),
-  to: z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" }).optional(),
+  from: timestampParam.optional(),
+  to: timestampParam.optional(),
   step: z
     .string()
     .regex(/^[1-9][0-9]{0,5}[smhd]$/, "must be a duration like 30s, 5m, 1h or 1d")
     .optional()
     .openapi({
-      description: "Point spacing: steps of whole hours use hourly rollups, whole days daily ones.",
+      description:
+        "Point spacing: steps of whole hours use hourly rollups, whole days daily ones. Points are whole steps from 2000-01-01T00:00:00Z (whole hours on the hour, whole days at UTC midnight): from is moved down and to up to the nearest step boundary, and the answer gives the window used.",
     }),
 };
 
@@ -61,12 +65,12 @@ export function resolveWindow(
   }
   if (!explicit) {
     const preset = RANGE_PRESETS[query.range ?? "1h"];
-    return {
+    return alignToSteps({
       fromMs: nowMs - preset.spanMs,
       toMs: nowMs,
       stepMs: preset.stepMs,
       granularity: preset.granularity,
-    };
+    });
   }
   if (query.from === undefined || query.step === undefined) {
     throw new ApiError("invalid_request", "from: from and step are required together (to defaults to now)");
@@ -84,5 +88,24 @@ export function resolveWindow(
       `step: at most ${MAX_POINTS} points per request; use a larger step`,
     );
   }
-  return { fromMs, toMs, stepMs, granularity: query.step };
+  return alignToSteps({ fromMs, toMs, stepMs, granularity: query.step });
+}
+
+/**
+ * Points are whole steps on one grid: multiples of the step from 2000-01-01T00:00:00Z, the
+ * origin the query's date_bin uses (so whole hours start on the hour and whole days at UTC
+ * midnight). A window is widened to it — `from` down, `to` up — and the answer states the
+ * widened window. Every point then covers its whole step, whichever table serves it: hourly and
+ * daily rollups hold whole buckets, and a window cutting one would drop it (or count samples
+ * outside it). The window stays within the times the api accepts.
+ */
+export function alignToSteps(window: HistoryWindow): HistoryWindow {
+  const { stepMs } = window;
+  const down = (ms: number) => GRID_ORIGIN_MS + Math.floor((ms - GRID_ORIGIN_MS) / stepMs) * stepMs;
+  const up = (ms: number) => GRID_ORIGIN_MS + Math.ceil((ms - GRID_ORIGIN_MS) / stepMs) * stepMs;
+  return {
+    ...window,
+    fromMs: Math.max(MIN_TIMESTAMP_MS, down(window.fromMs)),
+    toMs: Math.min(MAX_TIMESTAMP_MS, up(window.toMs)),
+  };
 }

@@ -5,6 +5,7 @@
 // exact average over its samples (never an average of averages) and its max is the true max.
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
+import { GRID_ORIGIN_MS } from "./range-params.ts";
 
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -98,7 +99,7 @@ function segmentSql(
   stepMs: number,
 ): RawBuilder<unknown> {
   const step = sql`make_interval(secs => ${stepMs / 1000})`;
-  const origin = sql`'2000-01-01T00:00:00Z'::timestamptz`;
+  const origin = sql`${new Date(GRID_ORIGIN_MS).toISOString()}::timestamptz`;
   const from = new Date(segment.from).toISOString();
   const to = new Date(segment.to).toISOString();
   const key = sql.ref(spec.key);

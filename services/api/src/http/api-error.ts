@@ -11,7 +11,10 @@ export const ERROR_STATUS = {
   no_data: 404,
   method_not_allowed: 405,
   ambiguous: 409,
+  request_timeout: 408,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  request_header_fields_too_large: 431,
   service_unavailable: 503,
   watcher_unavailable: 503,
   runtime_unavailable: 503,
@@ -46,3 +49,12 @@ export const errorEnvelope = z
   })
   .openapi("Error");
 export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
+
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  details?: Readonly<Record<string, unknown>>,
+): ErrorEnvelope {
+  return { error: { ...details, code, message, request_id: requestId } };
+}

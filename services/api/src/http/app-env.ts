@@ -1,5 +1,7 @@
 // What every handler can reach through the Hono context: the request id and the services
 // main.ts injected. Tests build the same context with their own database.
+
+import type { ServerResponse } from "node:http";
 import { describeIssues } from "@crowsnest/shared";
 import type { Hook } from "@hono/zod-openapi";
 import type { Kysely } from "kysely";
@@ -7,6 +9,8 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError } from "./api-error.ts";
 
 export interface AppEnv {
+  /** Node's request and response when served by @hono/node-server; absent under app.request(). */
+  Bindings: { outgoing?: ServerResponse };
   Variables: {
     requestId: string;
     db: Kysely<ApiDatabase>;

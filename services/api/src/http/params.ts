@@ -46,6 +46,33 @@ export function cursorParam<T extends z.ZodType>(schema: T) {
     .openapi({ type: "string", description: "Opaque cursor from a previous page's next_cursor." });
 }
 
+/**
+ * The instants the api accepts, in UTC: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+ * Postgres timestamptz (4713 BC to 294276 AD) and JS Date (±275 760 years) both hold more, but
+ * outside these years an instant has no four-digit RFC 3339 form (toISOString gives `0000-…`
+ * or `+010000-…`), and Postgres refuses year 0000. `0001-01-01T00:00:00+01:00` is year 0000 in
+ * UTC, so the bound applies to the instant, not to the text.
+ */
+export const MIN_TIMESTAMP_MS = Date.parse("0001-01-01T00:00:00.000Z");
+export const MAX_TIMESTAMP_MS = Date.parse("9999-12-31T23:59:59.999Z");
+const TIMESTAMP_RANGE_TEXT = "between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z";
+
+/** An RFC 3339 timestamp with an offset (`Z` or `±hh:mm`) that Postgres and JS Date both hold. */
+export const timestampParam = z.iso
+  .datetime({ offset: true, message: "must be an RFC 3339 timestamp" })
+  .refine((value) => {
+    const ms = Date.parse(value);
+    return ms >= MIN_TIMESTAMP_MS && ms <= MAX_TIMESTAMP_MS;
+  }, `must be ${TIMESTAMP_RANGE_TEXT}`);
+
+/** Newest-first keyset cursors on (ts, id), checked as strictly as the parameters they stand for. */
+export const keysetCursorParam = cursorParam(
+  z.object({
+    before_ts: timestampParam,
+    before_id: z.number().int().positive(),
+  }),
+);
+
 export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
 }

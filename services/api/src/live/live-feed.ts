@@ -14,6 +14,7 @@ import {
   streamName,
 } from "@crowsnest/shared";
 import {
+  type Consumer,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
@@ -32,9 +33,25 @@ export interface LiveFilters {
 }
 
 export type LiveItem =
-  | { type: "message"; kind: LiveKind; seq: number; payload: unknown }
+  /** `data` is the message as JSON text, exactly what the client receives; `bytes` its UTF-8 size. */
+  | { type: "message"; kind: LiveKind; seq: number; data: string; bytes: number }
   /** Messages the client missed were removed from the bus (older than its retention) before it resumed. */
   | { type: "gap"; kind: LiveKind; missedFromSeq: number; resumedAtSeq: number };
+
+/** How far behind a client is: events and bytes received for it and not yet taken by its socket. */
+export interface Backlog {
+  events: number;
+  bytes: number;
+}
+
+export interface LiveFeedLimits {
+  /** Most events a client may be behind by, here and downstream together. */
+  maxEvents: number;
+  /** Most bytes of events a client may be behind by, here and downstream together. */
+  maxBytes: number;
+  /** What was taken from the feed and has not left the process yet (the SSE writer, the socket's buffer). */
+  downstream(): Backlog;
+}
 
 /** The subset of the bus the feed needs. */
 export interface LiveBus {
@@ -82,66 +99,122 @@ function matchesPayload(kind: LiveKind, payload: unknown, filters: LiveFilters):
 export interface LiveFeed extends AsyncIterable<LiveItem> {
   /** Where each kind starts: the client's cursor, or the stream's current end. */
   readonly start: LiveCursor;
-  /** Items received from the bus and not yet taken by the client: grows while a client is slow. */
-  backlog(): number;
+  /**
+   * Resolves with the backlog when the client fell further behind than the limits allow. The
+   * feed has then stopped taking messages, deleted its consumers and dropped what waited: what
+   * a client is behind by never grows past the limits (plus the one message that crossed them).
+   */
+  readonly overflowed: Promise<Backlog>;
+  /** Stops taking messages and deletes the consumers from the server (idempotent). */
   close(): Promise<void>;
+}
+
+interface Source {
+  kind: LiveKind;
+  consumer: Consumer;
+  messages?: ConsumerMessages;
+}
+
+/**
+ * Ends a source: stops its pull and deletes its consumer on the server, which would otherwise
+ * stay there until its inactivity threshold (5 minutes) passed.
+ */
+async function endSource(source: Source): Promise<void> {
+  await source.messages?.close();
+  await source.consumer.delete().catch(() => {
+    // Gone already (or the bus is down: the server removes it after its inactivity threshold).
+  });
 }
 
 export async function openLiveFeed(
   bus: LiveBus,
   filters: LiveFilters,
   resume: LiveCursor,
+  limits: LiveFeedLimits,
 ): Promise<LiveFeed> {
   const start: LiveCursor = {};
-  const sources: {
-    kind: LiveKind;
-    messages: ConsumerMessages;
-  }[] = [];
-  const pending: LiveItem[] = [];
-  for (const kind of filters.kinds) {
-    const stream = streamName(bus.subjects, STREAM_OF[kind]);
-    const info = await bus.jsm.streams.info(stream);
-    const resumeAfter = resume[kind];
-    const from = resumeAfter === undefined ? info.state.last_seq : resumeAfter;
-    start[kind] = from;
-    if (resumeAfter !== undefined && resumeAfter + 1 < info.state.first_seq) {
-      pending.push({ type: "gap", kind, missedFromSeq: resumeAfter + 1, resumedAtSeq: info.state.first_seq });
+  const sources: Source[] = [];
+  const queue: LiveItem[] = [];
+  let queuedBytes = 0;
+  try {
+    for (const kind of filters.kinds) {
+      const stream = streamName(bus.subjects, STREAM_OF[kind]);
+      const info = await bus.jsm.streams.info(stream);
+      const resumeAfter = resume[kind];
+      const from = resumeAfter === undefined ? info.state.last_seq : resumeAfter;
+      start[kind] = from;
+      if (resumeAfter !== undefined && resumeAfter + 1 < info.state.first_seq) {
+        queue.push({ type: "gap", kind, missedFromSeq: resumeAfter + 1, resumedAtSeq: info.state.first_seq });
+      }
+      const consumer = await bus.js.consumers.get(stream, {
+        filter_subjects: filterSubject(bus.subjects, kind, filters),
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: from + 1,
+      });
+      const source: Source = { kind, consumer };
+      sources.push(source);
+      source.messages = await consumer.consume();
     }
-    const consumer = await bus.js.consumers.get(stream, {
-      filter_subjects: filterSubject(bus.subjects, kind, filters),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from + 1,
-    });
-    sources.push({ kind, messages: await consumer.consume() });
+  } catch (error) {
+    // Whatever was created for the kinds before the failure goes too.
+    await Promise.allSettled(sources.map(endSource));
+    throw error;
   }
 
-  // Merge: each source pushes into one queue that the iterator drains.
-  const queue: LiveItem[] = [...pending];
   let wake: (() => void) | undefined;
-  let closed = false;
+  let closed: Promise<void> | undefined;
+  let reportOverflow: (backlog: Backlog) => void = () => undefined;
+  const overflowed = new Promise<Backlog>((resolve) => {
+    reportOverflow = resolve;
+  });
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      queue.length = 0;
+      queuedBytes = 0;
+      wake?.();
+      await Promise.allSettled(sources.map(endSource));
+      await Promise.allSettled(pumps);
+    })();
+    return closed;
+  };
+  // The bound is checked where messages arrive, not where the client takes them: a client whose
+  // socket is full takes nothing, and would never get to check it.
+  const overLimits = (): Backlog | undefined => {
+    const downstream = limits.downstream();
+    const backlog = { events: queue.length + downstream.events, bytes: queuedBytes + downstream.bytes };
+    return backlog.events > limits.maxEvents || backlog.bytes > limits.maxBytes ? backlog : undefined;
+  };
   const pumps = sources.map(async ({ kind, messages }) => {
+    if (!messages) return;
     for await (const message of messages) {
+      if (closed) break;
       const decoded = CODEC_OF[kind].decode(message.data);
       // What fails validation is never forwarded; the store dead-letters it.
       if (!decoded.ok || !matchesPayload(kind, decoded.value, filters)) continue;
-      queue.push({ type: "message", kind, seq: message.seq, payload: decoded.value });
+      // Kept as the text the client will receive, so its size is what the bound counts.
+      const data = JSON.stringify(decoded.value);
+      const bytes = Buffer.byteLength(data);
+      queue.push({ type: "message", kind, seq: message.seq, data, bytes });
+      queuedBytes += bytes;
+      const over = overLimits();
+      if (over) {
+        reportOverflow(over);
+        void close();
+        break;
+      }
       wake?.();
     }
   });
 
   return {
     start,
-    backlog: () => queue.length,
-    async close() {
-      closed = true;
-      await Promise.all(sources.map(({ messages }) => messages.close()));
-      wake?.();
-      await Promise.allSettled(pumps);
-    },
+    overflowed,
+    close,
     async *[Symbol.asyncIterator]() {
       while (!closed) {
         const item = queue.shift();
         if (item) {
+          if (item.type === "message") queuedBytes -= item.bytes;
           yield item;
           continue;
         }

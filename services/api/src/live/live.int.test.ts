@@ -5,6 +5,7 @@ import {
   DEFAULT_STREAM_RETENTION,
   ensureStreams,
   streamDefinitions,
+  streamName,
 } from "@crowsnest/shared";
 import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -23,10 +24,12 @@ import { type SseEvent, sseReader } from "../../../../test/support/sse-reader.ts
 import {
   connectTestNats,
   createTestDatabase,
+  eventually,
   type TestDatabase,
   testSubjectPrefix,
 } from "../../../../test/support/test-env.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
+import type { LiveBus } from "./live-feed.ts";
 import { LiveHub } from "./live-hub.ts";
 
 describe("live stream", () => {
@@ -37,6 +40,7 @@ describe("live stream", () => {
   let nc: NatsConnection;
   let js: JetStreamClient;
   let testApp: TestApp;
+  let liveBus: LiveBus;
 
   const open = (query: string, headers: Record<string, string> = {}) =>
     testApp.app.request(`/api/v1/stream${query}`, {
@@ -65,6 +69,7 @@ describe("live stream", () => {
       pino({ level: "silent" }),
     );
     testApp = await createTestApp({ postgres, nc, subjects });
+    liveBus = { js, jsm: await jetstreamManager(nc), subjects };
   });
 
   afterAll(async () => {
@@ -142,9 +147,11 @@ describe("live stream", () => {
       subjects,
       overrides: {
         live: {
-          hub: new LiveHub({ bus: { js, jsm: await jetstreamManager(nc), subjects }, maxStreams: 2 }),
+          hub: new LiveHub({ bus: () => liveBus, maxStreams: 2 }),
           heartbeatMs: 60_000,
           maxBacklog: 5,
+          maxBacklogBytes: 4 * 1024 * 1024,
+          stallTimeoutMs: 15_000,
         },
       },
     });
@@ -167,6 +174,60 @@ describe("live stream", () => {
     });
     expect(events.length).toBeLessThan(41);
     await slow.close();
+  });
+
+  it("cuts off a client that takes nothing for the stall timeout, though few messages flow", async () => {
+    const hub = new LiveHub({ bus: () => liveBus, maxStreams: 2 });
+    const stalling = await createTestApp({
+      postgres,
+      nc,
+      subjects,
+      overrides: {
+        live: {
+          hub,
+          heartbeatMs: 60_000,
+          maxBacklog: 100,
+          maxBacklogBytes: 1024 * 1024,
+          stallTimeoutMs: 500,
+        },
+      },
+    });
+    const response = await stalling.app.request("/api/v1/stream?kinds=stats", {
+      headers: { Authorization: `Bearer ${TEST_READ_TOKEN}` },
+    });
+    expect(hub.openStreams).toBe(1);
+    // Far below the bounds; the client reads nothing, not even `ready`.
+    for (let i = 0; i < 3; i++) await publishStats(js, subjects, sample(40 + i));
+    const startedAt = Date.now();
+    await eventually(() => (hub.openStreams === 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the stalled stream closed",
+    });
+    // The stall timeout, then as long again to take the cutoff, with room for a busy machine.
+    expect(Date.now() - startedAt).toBeLessThan(5000);
+    await response.body?.cancel().catch(() => undefined);
+    await stalling.close();
+  });
+
+  it("deletes its consumers from the bus when the stream ends", async () => {
+    const jsm = await jetstreamManager(nc);
+    const streams = (["telemetry", "events", "alerts"] as const).map((role) => streamName(subjects, role));
+    const consumers = async () => {
+      let count = 0;
+      for (const stream of streams) count += (await jsm.consumers.list(stream).next()).length;
+      return count;
+    };
+    const before = await consumers();
+    const reader = sseReader(await open(""));
+    expect((await reader.next())?.event).toBe("ready");
+    // One ordered consumer per kind: stats and host on telemetry, events, alerts.
+    expect(await consumers()).toBe(before + 4);
+    await reader.cancel();
+    await eventually(async () => ((await consumers()) === before ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the stream's consumers deleted",
+    });
+    expect(testApp.liveHub.openStreams).toBe(0);
   });
 
   it.each([

@@ -10,14 +10,13 @@ import {
 } from "../containers/container-ref.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { booleanParam } from "../http/params.ts";
+import { booleanParam, timestampParam } from "../http/params.ts";
 import type { LogsClient, LogsFailure } from "./watcher-logs-client.ts";
 
 function failureError(failure: LogsFailure): ApiError {
   return new ApiError(failure.code === "bad_request" ? "invalid_request" : failure.code, failure.message);
 }
 
-const timestampParam = z.iso.datetime({ offset: true, message: "must be an RFC 3339 timestamp" });
 const errorResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: errorEnvelope } },

@@ -79,13 +79,19 @@ export class ApiMetrics {
         }
       },
     });
-    new Gauge({
+    // A counter (the `_total` suffix promises one): the sink's counts only grow while the
+    // process lives, so each scrape adds what was counted since the previous one.
+    const exported = new Map<string, number>();
+    new Counter({
       name: "crowsnest_api_deadletters_total",
-      help: "Messages this instance could not use, by reason",
+      help: "Messages this instance could not use since it started, by reason",
       labelNames: ["reason"],
       registers: [registry],
       collect() {
-        for (const [reason, count] of Object.entries(sources.deadletters.counts)) this.set({ reason }, count);
+        for (const [reason, count] of Object.entries(sources.deadletters.counts)) {
+          this.inc({ reason }, count - (exported.get(reason) ?? 0));
+          exported.set(reason, count);
+        }
       },
     });
     this.#containerGauges = CONTAINER_GAUGES.map(
@@ -106,10 +112,10 @@ export class ApiMetrics {
 
   /** The exposition text: container gauges from one query, then everything else. */
   async render(): Promise<string> {
-    const rows = await latestSamples(this.#db, this.#maxContainers + 1);
-    this.#leftOut.set(Math.max(0, rows.length - this.#maxContainers));
+    const rows = await latestSamples(this.#db, this.#maxContainers);
+    this.#leftOut.set(rows.length === 0 ? 0 : Number(rows[0]?.live) - rows.length);
     for (const [, gauge] of this.#containerGauges) gauge.reset();
-    for (const row of rows.slice(0, this.#maxContainers)) {
+    for (const row of rows) {
       const labels = { host: row.host, container: row.name, container_id: String(row.id) };
       for (const [column, gauge] of this.#containerGauges) {
         const value = row[column];
@@ -135,8 +141,12 @@ export class ApiMetrics {
 }
 
 async function latestSamples(db: Kysely<ApiDatabase>, limit: number) {
-  const result = await sql<{ id: number; host: string; name: string } & Record<SampleColumn, number | null>>`
-    SELECT c.id, c.host, c.name, s.cpu_percent, s.mem_used, s.mem_limit, s.net_rx_bytes_per_s, s.net_tx_bytes_per_s,
+  // `live` counts every container with a fresh sample before LIMIT applies, so what the
+  // limit leaves out is known from the same statement.
+  const result = await sql<
+    { id: number; host: string; name: string; live: string } & Record<SampleColumn, number | null>
+  >`
+    SELECT c.id, c.host, c.name, count(*) OVER () AS live, s.cpu_percent, s.mem_used, s.mem_limit, s.net_rx_bytes_per_s, s.net_tx_bytes_per_s,
            s.blk_read_bytes_per_s, s.blk_write_bytes_per_s, s.pids
     FROM containers c
     CROSS JOIN LATERAL (

@@ -1,5 +1,7 @@
 // Lifecycle events as a subscriber of the bus sees them, from real containers on the real
-// dockerd: an OOM kill, a health check that flips, pause and unpause, rename and kill.
+// dockerd: an OOM kill (also one whose oom dockerd delivers after the die), a health check that
+// flips, pause and unpause, rename and kill.
+import { PassThrough } from "node:stream";
 import { ANY, type Bus, codecs, createLogger, type EventMessage, openBus } from "@crowsnest/shared";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +15,7 @@ import {
   uniqueSuffix,
 } from "../../../test/support/test-env.ts";
 import { parseWatcherConfig } from "./config.ts";
+import type { DockerApi, DockerEventStream } from "./docker/docker-api.ts";
 import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
 import { createWatcher, type Watcher } from "./watcher.ts";
 
@@ -180,5 +183,170 @@ describe("watcher events from real containers", () => {
     expect([...nanos].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(nanos);
     expect(events.every((event) => !event.synthesized)).toBe(true);
     expect(undecodable).toEqual([]);
+  });
+});
+
+/**
+ * dockerd's event stream with each `oom` line held back until `afterDieMs` after the `die` of its
+ * container (at most `maxHoldMs`), as dockerd now and then logs an OOM kill's `die` before its
+ * `oom`; `onDelivered` hears of each oom as it is let through.
+ */
+function delayingOomLines(
+  source: DockerEventStream,
+  options: { afterDieMs: number; maxHoldMs: number },
+  onDelivered: (containerId: string) => void,
+): DockerEventStream {
+  const out = new PassThrough();
+  const heldByContainer = new Map<string, { lines: string[]; timer: NodeJS.Timeout }>();
+  let ended = false;
+  const endIfDone = () => {
+    if (ended && heldByContainer.size === 0 && !out.destroyed) out.end();
+  };
+  const release = (id: string) => {
+    const held = heldByContainer.get(id);
+    if (held === undefined) return;
+    clearTimeout(held.timer);
+    heldByContainer.delete(id);
+    onDelivered(id);
+    for (const line of held.lines) if (!out.destroyed) out.write(line);
+    endIfDone();
+  };
+  void (async () => {
+    let buffered = "";
+    try {
+      for await (const chunk of source) {
+        buffered += chunk.toString();
+        for (let end = buffered.indexOf("\n"); end !== -1; end = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, end + 1);
+          buffered = buffered.slice(end + 1);
+          const event = JSON.parse(line) as { Action?: string; Actor?: { ID?: string } };
+          const id = event.Actor?.ID ?? "";
+          if (event.Action === "oom") {
+            const held = heldByContainer.get(id);
+            if (held !== undefined) held.lines.push(line);
+            else
+              heldByContainer.set(id, {
+                lines: [line],
+                timer: setTimeout(() => release(id), options.maxHoldMs),
+              });
+            continue;
+          }
+          out.write(line);
+          if (event.Action === "die" && heldByContainer.has(id))
+            setTimeout(() => release(id), options.afterDieMs);
+        }
+      }
+    } catch {
+      // The stream was destroyed: the watcher is stopping or reconnecting.
+    }
+    ended = true;
+    endIfDone();
+  })();
+  const destroyOut = out.destroy.bind(out);
+  return Object.assign(out, {
+    destroy(error?: Error) {
+      for (const held of heldByContainer.values()) clearTimeout(held.timer);
+      heldByContainer.clear();
+      source.destroy();
+      return destroyOut(error);
+    },
+  });
+}
+
+describe("an OOM kill whose oom dockerd delivers after the die", () => {
+  const docker = testDocker();
+  const host = `itest-late-oom-${uniqueSuffix()}`;
+  const prefix = testSubjectPrefix();
+  const config = parseWatcherConfig({
+    CROWSNEST_NATS_URL: natsUrl(),
+    CROWSNEST_SUBJECT_PREFIX: prefix,
+    CROWSNEST_HOST_NAME: host,
+  });
+  const events: EventMessage[] = [];
+  const workloads: Workload[] = [];
+  /** Containers whose oom line went through: until then their inspect says OOMKilled false, as dockerd's does. */
+  const oomDelivered = new Set<string>();
+  let bus: Bus;
+  let nc: NatsConnection;
+  let subscription: Subscription;
+  let watcher: Watcher;
+
+  beforeAll(async () => {
+    const logger = createLogger({ service: "watcher", level: "silent", host });
+    bus = await openBus({ config: config.common, service: "watcher", host, logger });
+    nc = await connectTestNats();
+    subscription = nc.subscribe(bus.subjects.event(host, "docker", ANY, ANY));
+    void (async () => {
+      for await (const message of subscription) {
+        const decoded = codecs.event.decode(message.data);
+        if (decoded.ok) events.push(decoded.value);
+      }
+    })();
+    await nc.flush();
+    const real = createDockerodeApi({ socketPath: "/var/run/docker.sock" });
+    const lateOom: DockerApi = {
+      ...real,
+      async getEvents(options) {
+        return delayingOomLines(await real.getEvents(options), { afterDieMs: 300, maxHoldMs: 5000 }, (id) =>
+          oomDelivered.add(id),
+        );
+      },
+      async inspectContainer(ref, options) {
+        // What dockerd knew when asked, not when its answer came.
+        const delivered = new Set(oomDelivered);
+        const json = (await real.inspectContainer(ref, options)) as { Id?: string; State?: object };
+        if (json.Id === undefined || delivered.has(json.Id)) return json;
+        return { ...json, State: { ...json.State, OOMKilled: false } };
+      },
+    };
+    watcher = createWatcher({
+      docker: lateOom,
+      js: bus.js,
+      subjects: bus.subjects,
+      host,
+      logger,
+      inventoryIntervalMs: config.inventoryIntervalMs,
+      dockerTimeoutMs: config.dockerTimeoutMs,
+      maxPayloadBytes: () => bus.nc.info?.max_payload ?? MiB,
+    });
+    watcher.start();
+    await eventually(() => (watcher.isConnected() ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the watcher to follow events",
+    });
+  });
+
+  afterAll(async () => {
+    await watcher?.stop();
+    subscription?.unsubscribe();
+    await Promise.all(workloads.map((workload) => workload.remove()));
+    if (nc) {
+      await deleteTestStreams(nc, prefix);
+      await nc.close();
+    }
+    await bus?.drain();
+  });
+
+  it("still publishes exactly one OOM death, and the oom once", async () => {
+    const workload = await startWorkload(docker, {
+      script: "exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
+      namePrefix: "crowsnest-events-late-oom",
+      hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB, ShmSize: 512 * MiB },
+    });
+    workloads.push(workload);
+    const of = (action: string) =>
+      events.filter((event) => event.actor.external_id === workload.id && event.action === action);
+    await eventually(() => (of("die").length > 0 && of("oom").length > 0 ? true : undefined), {
+      timeoutMs: 15_000,
+      what: "the die and the oom",
+    });
+    // Anything repeated would have come by now: the publish queue is in order.
+    await workload.container.remove();
+    await eventually(() => of("destroy")[0], { timeoutMs: 15_000, what: "the destroy" });
+    expect(of("die")).toHaveLength(1);
+    expect(of("die")[0]).toMatchObject({ exit_code: 137, oom_killed: true });
+    expect(of("oom")).toHaveLength(1);
+    const actions = events.filter((event) => event.actor.external_id === workload.id).map((e) => e.action);
+    expect(actions.indexOf("die")).toBeLessThan(actions.indexOf("oom"));
   });
 });

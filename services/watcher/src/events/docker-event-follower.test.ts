@@ -255,4 +255,54 @@ describe("createDockerEventFollower", () => {
       ["create", null],
     ]);
   });
+
+  it("publishes one oom for a kill dockerd reports twice, and the die as an OOM death", async () => {
+    const { docker, published } = setup();
+    await until(() => docker.streams.length === 1, "the subscription");
+    docker.streams[0]?.write(
+      line("oom", "1795294273100000000") +
+        line("oom", "1795294273130000000") +
+        line("die", "1795294273140000000", { exitCode: "137" }) +
+        line("start", "1795294275000000000") +
+        // The next run's kill is a kill of its own.
+        line("oom", "1795294275500000000") +
+        line("die", "1795294275510000000", { exitCode: "137" }),
+    );
+    await until(() => published.length === 5, "five events");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual([
+      "oom:null",
+      "die:true",
+      "start:null",
+      "oom:null",
+      "die:true",
+    ]);
+    expect(published[0]?.ts_nano).toBe("1795294273100000000");
+  });
+
+  it("makes a die an OOM death when dockerd sends its oom after it, and publishes both once", async () => {
+    const { docker, published } = setup({ lateOomWaitMs: 2000 });
+    await until(() => docker.streams.length === 1, "the subscription");
+    const stream = docker.streams[0];
+    stream?.write(line("die", "1795294273100000000", { exitCode: "137" }));
+    // Delivered late, as dockerd's own ordering sometimes has it (84 ms seen).
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(published).toHaveLength(0);
+    stream?.write(line("oom", "1795294273184000000") + line("oom", "1795294273190000000"));
+    await until(() => published.length === 2, "the die and the oom");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual(["die:true", "oom:null"]);
+  });
+
+  it("does not hold a SIGKILL death for longer than the wait, nor call it an OOM death", async () => {
+    const { docker, published } = setup({ lateOomWaitMs: 100 });
+    await until(() => docker.streams.length === 1, "the subscription");
+    const started = Date.now();
+    docker.streams[0]?.write(
+      line("die", "1795294273100000000", { exitCode: "137" }) + line("destroy", "1795294273200000000"),
+    );
+    await until(() => published.length === 2, "the die and the destroy");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual(["die:false", "destroy:null"]);
+  });
 });

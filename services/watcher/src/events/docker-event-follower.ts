@@ -21,6 +21,7 @@ import { abortableSleep, unlessAborted } from "../retry/abortable-sleep.ts";
 import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
 import { dockerEventTimeNano, normalizeDockerEvent } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
+import { LateOomWatch } from "./late-oom-watch.ts";
 import { createLineSplitter, DEFAULT_MAX_LINE_LENGTH } from "./ndjson-line-splitter.ts";
 import { OomMemory } from "./oom-memory.ts";
 import { RecentIdSet } from "./recent-id-set.ts";
@@ -59,6 +60,11 @@ export interface DockerEventFollowerOptions {
   livenessProbeTimeoutMs?: number;
   /** Event ids remembered to recognize replays (dockerd replays at most 256 events). */
   recentEventIds?: number;
+  /**
+   * How long a `die` with exit code 137 that nothing marked as an OOM death waits for an `oom`
+   * dockerd sends after it (default 1 s). Events behind it wait as well.
+   */
+  lateOomWaitMs?: number;
 }
 
 export interface DockerEventFollower {
@@ -81,6 +87,9 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   const backoff = new CappedBackoff(options.reconnect ?? DEFAULT_RECONNECT_BACKOFF);
   const recentIds = new RecentIdSet(options.recentEventIds ?? 4096);
   const oom = new OomMemory();
+  const lateOomWaitMs = options.lateOomWaitMs ?? 1000;
+  // One kill: an `oom` at most as far after its `die` as a `die` may wait for it.
+  const lateOom = new LateOomWatch({ windowMs: Math.max(lateOomWaitMs, 1000) });
   const replayTimeoutMs = options.replayTimeoutMs ?? 10_000;
   const stopping = new AbortController();
   // Everything that handles events runs on this chain, one task after the other.
@@ -142,8 +151,26 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       logger.debug({ event_id: event.event_id }, "replayed event already published");
       return;
     }
-    if (timeNano !== undefined) oom.observe(event.action, event.actor.external_id, timeNano);
+    const containerId = event.actor.external_id;
+    if (event.action === "oom" && timeNano !== undefined) {
+      lateOom.handled(containerId, timeNano);
+      if (oom.isRepeatedOom(containerId, timeNano)) {
+        logger.debug({ event_id: event.event_id }, "second oom of one kill not published");
+        return;
+      }
+    }
+    if (timeNano !== undefined) oom.observe(event.action, containerId, timeNano);
     if (options.enrich !== undefined) event = await options.enrich(event);
+    if (
+      event.action === "die" &&
+      event.exit_code === 137 &&
+      event.oom_killed !== true &&
+      timeNano !== undefined &&
+      (await lateOom.arrives(containerId, timeNano, lateOomWaitMs, stopping.signal))
+    ) {
+      logger.debug({ event_id: event.event_id }, "oom came after the die; the die is an OOM death");
+      event = { ...event, oom_killed: true };
+    }
     if (options.onEvent !== undefined && !options.onEvent(event)) {
       logger.debug({ event_id: event.event_id }, "event already published as synthesized");
       return;
@@ -171,10 +198,14 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
 
   const consume = async (stream: DockerEventStream): Promise<void> => {
     const splitter = splitterFor();
+    const take = (line: string): void => {
+      lateOom.noteLine(line);
+      schedule(() => handleLine(line), "handling a Docker event");
+    };
     for await (const chunk of stream) {
-      for (const line of splitter.push(chunk)) schedule(() => handleLine(line), "handling a Docker event");
+      for (const line of splitter.push(chunk)) take(line);
     }
-    for (const line of splitter.end()) schedule(() => handleLine(line), "handling a Docker event");
+    for (const line of splitter.end()) take(line);
   };
 
   /**
@@ -203,6 +234,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       }
       if (bounded.aborted) throw new Error(`replay did not end within ${replayTimeoutMs} ms`);
       lines.push(...splitter.end());
+      for (const line of lines) lateOom.noteLine(line);
       for (const line of lines) await handleLine(line);
       logger.debug({ since, replayed: lines.length }, "replayed the events of the gap");
     } catch (error) {

@@ -126,8 +126,10 @@ export async function deleteTestStreams(nc: NatsConnection, prefix: string): Pro
   const jsm = await jetstreamManager(nc);
   const names: string[] = [];
   for await (const name of jsm.streams.names()) names.push(name);
+  // The watcher-state KV bucket's stream is KV_<PREFIX>_WATCHER_STATE.
   for (const name of names) {
-    if (name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(name);
+    const upper = `${prefix.toUpperCase()}_`;
+    if (name.startsWith(upper) || name.startsWith(`KV_${upper}`)) await jsm.streams.delete(name);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   createDockerEventFollower,
   type DockerEventFollower,
   type DockerEventFollowerOptions,
+  type ResumePoint,
 } from "./docker-event-follower.ts";
 
 const ID = "0b5e1d7c3f0a4d9e8b2c6a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d";
@@ -91,7 +92,7 @@ describe("createDockerEventFollower", () => {
     follower = undefined;
   });
 
-  function setup(options: Partial<DockerEventFollowerOptions> = {}) {
+  function setup(options: Partial<DockerEventFollowerOptions> = {}, resume?: ResumePoint) {
     const docker = fakeDocker();
     const { logger, warnings } = capturingLogger();
     const published: EventMessage[] = [];
@@ -114,7 +115,7 @@ describe("createDockerEventFollower", () => {
       reconnect: { initialMs: 5, maxMs: 20 },
       ...options,
     });
-    follower.start();
+    follower.start(resume);
     return { docker, published, messages, subscriptions, warnings, follower };
   }
 
@@ -304,5 +305,35 @@ describe("createDockerEventFollower", () => {
     await until(() => published.length === 2, "the die and the destroy");
     expect(Date.now() - started).toBeLessThan(1000);
     expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual(["die:false", "destroy:null"]);
+  });
+
+  it("after a restart, replays what dockerd has since the recorded point before the startup look, and nothing up to it", async () => {
+    const publishedAtStartup: string[][] = [];
+    const { docker, published } = setup(
+      {
+        onSubscribed: async (reason) => {
+          publishedAtStartup.push([reason, ...published.map((e) => `${e.action}@${e.ts_nano}`)]);
+        },
+      },
+      { afterNano: 1795294273500000000n },
+    );
+    // dockerd's buffer from that second: the die published before the restart, then the gap.
+    docker.replayTexts.push(
+      line("die", "1795294273500000000", { exitCode: "0" }) +
+        line("destroy", "1795294274000000000") +
+        line("create", "1795294275000000000"),
+    );
+    await until(() => publishedAtStartup.length === 1, "the startup look");
+    expect(docker.calls[0]?.since).toBe(1795294273);
+    expect(docker.replays[0]?.since).toBe(1795294273);
+    expect(publishedAtStartup[0]).toEqual([
+      "startup",
+      "destroy@1795294274000000000",
+      "create@1795294275000000000",
+    ]);
+    // The new stream's own replay of the same is recognized.
+    docker.streams[0]?.write(line("destroy", "1795294274000000000") + line("start", "1795294276000000000"));
+    await until(() => published.length === 3, "the live start");
+    expect(published.map((e) => e.action)).toEqual(["destroy", "create", "start"]);
   });
 });

@@ -12,6 +12,11 @@
 // complete), then onSubscribed resynchronizes and publishes the inventory, and only then are
 // the new stream's events handled. The stream itself is read all the while: dockerd drops
 // events for a subscriber that does not keep up.
+//
+// After a restart of the watcher, start() is given the time up to which what it recorded on the
+// bus before it stopped reflects dockerd (see recovery/): the first subscription is then handled
+// like a reconnect, replaying what dockerd still has since then (and nothing up to it again)
+// before the startup resynchronization.
 import { codecs, type EventMessage, type Logger, type Subjects } from "@crowsnest/shared";
 import type { DockerApi, DockerEventStream } from "../docker/docker-api.ts";
 import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
@@ -45,6 +50,8 @@ export interface DockerEventFollowerOptions {
   enrich?: (event: EventMessage) => Promise<EventMessage>;
   /** Sees every new real event in order; false: it repeats a synthesized one, do not publish it. */
   onEvent?: (event: EventMessage) => boolean;
+  /** Called right after an event was queued for publishing, before the next one is handled. */
+  onQueued?: (event: EventMessage) => void;
   /** How long the bounded replay after a reconnect may take. */
   replayTimeoutMs?: number;
   /** Delay between attempts to resubscribe. */
@@ -67,8 +74,17 @@ export interface DockerEventFollowerOptions {
   lateOomWaitMs?: number;
 }
 
+export interface ResumePoint {
+  /**
+   * dockerd's time up to which what the watcher recorded before it stopped reflects everything
+   * (the newest event it published, or its newest look at the containers).
+   */
+  readonly afterNano: bigint;
+}
+
 export interface DockerEventFollower {
-  start(): void;
+  /** With `resume`, dockerd's buffered events after it are replayed before the startup resynchronization. */
+  start(resume?: ResumePoint): void;
   /** Stops following and waits for the events and the resynchronization being handled. */
   stop(): Promise<void>;
   /** Whether an event stream is open right now (the heartbeat's `connected`). */
@@ -99,6 +115,8 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   let currentStream: DockerEventStream | undefined;
   /** The newest event time seen, in dockerd's nanoseconds; 0n before the first event. */
   let lastEventNano = 0n;
+  /** Events up to this time were published before a restart: a replay of them is dropped. */
+  let publishedThroughNano: bigint | undefined;
   let firstSubscribedAtMs: number | undefined;
   /** When the current outage began; undefined while connected (or before the first attempt). */
   let outageSinceMs: number | undefined;
@@ -136,6 +154,10 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       return;
     }
     const timeNano = dockerEventTimeNano(parsed.event);
+    if (publishedThroughNano !== undefined && timeNano !== undefined && timeNano <= publishedThroughNano) {
+      logger.debug({ time_nano: timeNano.toString() }, "event published before the restart not repeated");
+      return;
+    }
     if (timeNano !== undefined && timeNano > lastEventNano) lastEventNano = timeNano;
     const result = normalizeDockerEvent(parsed.event, {
       host,
@@ -188,6 +210,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       data: encoded.data,
       msgID: event.event_id,
     });
+    options.onQueued?.(event);
   };
 
   const splitterFor = () =>
@@ -268,7 +291,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
     return () => clearInterval(timer);
   };
 
-  const follow = async (): Promise<void> => {
+  const follow = async (resumed: boolean): Promise<void> => {
     const signal = stopping.signal;
     let subscribedBefore = false;
     while (!signal.aborted) {
@@ -308,8 +331,9 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       }
       const reason: SubscriptionReason = subscribedBefore ? "resync" : "startup";
       const untilNano = msToNanos(openedAtMs);
+      const replay = since !== undefined && (reason === "resync" || resumed);
       schedule(async () => {
-        if (reason === "resync" && since !== undefined) await replayGap(since, untilNano, signal);
+        if (replay) await replayGap(since, untilNano, signal);
         if (!signal.aborted) await options.onSubscribed(reason, signal);
       }, "resynchronizing after subscribing");
       subscribedBefore = true;
@@ -332,8 +356,13 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   };
 
   return {
-    start() {
-      loop ??= follow().catch((error: unknown) => {
+    start(resume) {
+      if (loop !== undefined) return;
+      if (resume !== undefined) {
+        publishedThroughNano = resume.afterNano;
+        lastEventNano = resume.afterNano;
+      }
+      loop = follow(resume !== undefined).catch((error: unknown) => {
         // Nothing in the loop should throw. If it does, a watcher that no longer follows events
         // must not look alive: the rethrown rejection is unhandled and ends the process.
         logger.fatal({ err: error }, "Docker event follower crashed");

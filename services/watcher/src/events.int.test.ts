@@ -198,6 +198,7 @@ function delayingOomLines(
 ): DockerEventStream {
   const out = new PassThrough();
   const heldByContainer = new Map<string, { lines: string[]; timer: NodeJS.Timeout }>();
+  const diedAlready = new Set<string>();
   let ended = false;
   const endIfDone = () => {
     if (ended && heldByContainer.size === 0 && !out.destroyed) out.end();
@@ -223,17 +224,16 @@ function delayingOomLines(
           const id = event.Actor?.ID ?? "";
           if (event.Action === "oom") {
             const held = heldByContainer.get(id);
+            // dockerd sent the die first itself: held as long after it as after one that follows.
+            const holdMs = diedAlready.has(id) ? options.afterDieMs : options.maxHoldMs;
             if (held !== undefined) held.lines.push(line);
-            else
-              heldByContainer.set(id, {
-                lines: [line],
-                timer: setTimeout(() => release(id), options.maxHoldMs),
-              });
+            else heldByContainer.set(id, { lines: [line], timer: setTimeout(() => release(id), holdMs) });
             continue;
           }
           out.write(line);
-          if (event.Action === "die" && heldByContainer.has(id))
-            setTimeout(() => release(id), options.afterDieMs);
+          if (event.Action !== "die") continue;
+          diedAlready.add(id);
+          if (heldByContainer.has(id)) setTimeout(() => release(id), options.afterDieMs);
         }
       }
     } catch {
@@ -337,7 +337,7 @@ describe("an OOM kill whose oom dockerd delivers after the die", () => {
     const of = (action: string) =>
       events.filter((event) => event.actor.external_id === workload.id && event.action === action);
     await eventually(() => (of("die").length > 0 && of("oom").length > 0 ? true : undefined), {
-      timeoutMs: 15_000,
+      timeoutMs: 30_000,
       what: "the die and the oom",
     });
     // Anything repeated would have come by now: the publish queue is in order.

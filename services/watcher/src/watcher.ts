@@ -78,7 +78,11 @@ export function createWatcher(options: WatcherOptions): Watcher {
    */
   let recordedThroughNano = 0n;
 
-  /** After the event is stored: its container's state as of the event, and the cursor. */
+  /**
+   * Once what is queued up to a handled event is stored: its container's state as of the event,
+   * and the cursor (also for an event not published because it was already, so a replay after
+   * a restart does not bring it again).
+   */
   const recordAfterEvent = (event: EventMessage): void => {
     if (publishedState === undefined) return;
     const id = event.actor.external_id;
@@ -157,7 +161,7 @@ export function createWatcher(options: WatcherOptions): Watcher {
     onSubscribed: resync,
     enrich: createEventEnricher({ docker, logger, timeoutMs: dockerTimeoutMs }),
     onEvent: (event) => tracker.observeEvent(event, Date.now()),
-    onQueued: recordAfterEvent,
+    onHandled: recordAfterEvent,
     replayTimeoutMs: Math.max(dockerTimeoutMs, 10_000),
     ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
   });

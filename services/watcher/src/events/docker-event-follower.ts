@@ -50,8 +50,12 @@ export interface DockerEventFollowerOptions {
   enrich?: (event: EventMessage) => Promise<EventMessage>;
   /** Sees every new real event in order; false: it repeats a synthesized one, do not publish it. */
   onEvent?: (event: EventMessage) => boolean;
-  /** Called right after an event was queued for publishing, before the next one is handled. */
-  onQueued?: (event: EventMessage) => void;
+  /**
+   * Called once an event is handled, before the next one: queued for publishing, or dropped as
+   * already published (a second oom of one kill, a transition published as synthesized). Not for
+   * replays of events handled before.
+   */
+  onHandled?: (event: EventMessage) => void;
   /** How long the bounded replay after a reconnect may take. */
   replayTimeoutMs?: number;
   /** Delay between attempts to resubscribe. */
@@ -178,6 +182,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       lateOom.handled(containerId, timeNano);
       if (oom.isRepeatedOom(containerId, timeNano)) {
         logger.debug({ event_id: event.event_id }, "second oom of one kill not published");
+        options.onHandled?.(event);
         return;
       }
     }
@@ -195,6 +200,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
     }
     if (options.onEvent !== undefined && !options.onEvent(event)) {
       logger.debug({ event_id: event.event_id }, "event already published as synthesized");
+      options.onHandled?.(event);
       return;
     }
     const encoded = codecs.event.encode(event);
@@ -210,7 +216,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       data: encoded.data,
       msgID: event.event_id,
     });
-    options.onQueued?.(event);
+    options.onHandled?.(event);
   };
 
   const splitterFor = () =>

@@ -54,7 +54,11 @@ describe("the watcher-state bucket", () => {
 
   it("reads back the newest state of each object and the cursor, per host and runtime", async () => {
     const first = open("node-1.example");
-    expect(await first.load()).toEqual({ entries: new Map(), cursor: undefined });
+    expect(await first.load()).toEqual({
+      entries: new Map(),
+      cursor: undefined,
+      cursorRecordedAtMs: undefined,
+    });
     const before = Date.now();
     first.record("aaa", "created");
     first.record("aaa", "running");
@@ -73,8 +77,9 @@ describe("the watcher-state bucket", () => {
     kube.record("ns/pod", "running");
     await Promise.all([other.flush(), kube.flush()]);
 
-    const { entries, cursor } = await open("node-1.example").load();
+    const { entries, cursor, cursorRecordedAtMs } = await open("node-1.example").load();
     expect(cursor).toBe("18");
+    expect(cursorRecordedAtMs).toBeGreaterThanOrEqual(before - 1000);
     expect([...entries].map(([key, entry]) => [key, entry.state]).sort()).toEqual([
       ["aaa", "running"],
       ["b/c d", "running"],

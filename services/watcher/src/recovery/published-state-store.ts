@@ -67,6 +67,8 @@ export interface RecoveredState<State> {
   /** By object key. */
   readonly entries: ReadonlyMap<string, RecoveredEntry<State>>;
   readonly cursor: string | undefined;
+  /** When the cursor was recorded (the watcher's clock, ms): the newest record as a whole. */
+  readonly cursorRecordedAtMs: number | undefined;
 }
 
 export interface PublishedStateStoreOptions<State> {
@@ -273,7 +275,9 @@ export function createPublishedStateStore<State>(
           ? undefined
           : parseEnvelope(cursorEntry.value);
       const cursor = typeof cursorValue?.cursor === "string" ? cursorValue.cursor : undefined;
-      return { entries, cursor };
+      const cursorRecordedAtMs =
+        cursor === undefined ? undefined : Date.parse(cursorValue?.recorded_at ?? "");
+      return { entries, cursor, cursorRecordedAtMs };
     },
     record(key, state) {
       pending.set(key, { kind: "put", state });

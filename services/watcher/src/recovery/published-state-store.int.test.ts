@@ -116,4 +116,16 @@ describe("the watcher-state bucket", () => {
     expect([...entries.keys()]).toEqual(["c"]);
     expect(watcherStateBucketName(subjects)).toBe(`${prefix.toUpperCase()}_WATCHER_STATE`);
   });
+
+  it("replaces every object also when the bucket was not read first (it could not be at start)", async () => {
+    const before = open("node-4");
+    before.record("old", "running");
+    before.record("kept", "running");
+    await before.flush();
+    const unread = open("node-4");
+    unread.recordAll(new Map([["kept", "paused"]]));
+    await unread.flush();
+    const { entries } = await open("node-4").load();
+    expect([...entries].map(([key, entry]) => [key, entry.state])).toEqual([["kept", "paused"]]);
+  });
 });

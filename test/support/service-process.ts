@@ -23,6 +23,8 @@ export interface ServiceProcess {
   waitForLog(predicate: (record: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL at once, as a crash or an OOM kill would end it; resolves once it has exited. */
+  kill(): Promise<void>;
   readonly exited: Promise<number | null>;
 }
 
@@ -101,6 +103,10 @@ export function startService(name: ServiceName, env: Record<string, string>): Se
       const code = await exited;
       clearTimeout(timer);
       return code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
     },
   };
 }

@@ -1,5 +1,7 @@
 // Lifecycle events as a subscriber of the bus sees them, from real containers on the real
-// dockerd: an OOM kill, a health check that flips, pause and unpause, rename and kill.
+// dockerd: an OOM kill (also one whose oom dockerd delivers after the die), a health check that
+// flips, pause and unpause, rename and kill.
+import { PassThrough } from "node:stream";
 import { ANY, type Bus, codecs, createLogger, type EventMessage, openBus } from "@crowsnest/shared";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,15 +15,19 @@ import {
   uniqueSuffix,
 } from "../../../test/support/test-env.ts";
 import { parseWatcherConfig } from "./config.ts";
+import type { DockerApi, DockerEventStream } from "./docker/docker-api.ts";
 import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
 import { createWatcher, type Watcher } from "./watcher.ts";
 
 const MiB = 1024 * 1024;
 const SECOND_NS = 1_000_000_000;
 
-describe("watcher events from real containers", () => {
-  const docker = testDocker();
-  const host = `itest-events-${uniqueSuffix()}`;
+/**
+ * A watcher of the shared dockerd (through `wrap`, to change what it sees) under a host name and
+ * subject prefix of its own, and the events it publishes as a subscriber of the bus sees them.
+ */
+function watchedHost(name: string, wrap: (real: DockerApi) => DockerApi = (real) => real) {
+  const host = `itest-${name}-${uniqueSuffix()}`;
   const prefix = testSubjectPrefix();
   const config = parseWatcherConfig({
     CROWSNEST_NATS_URL: natsUrl(),
@@ -30,11 +36,62 @@ describe("watcher events from real containers", () => {
   });
   const events: EventMessage[] = [];
   const undecodable: string[] = [];
+  let bus: Bus | undefined;
+  let nc: NatsConnection | undefined;
+  let subscription: Subscription | undefined;
+  let watcher: Watcher | undefined;
+  return {
+    events,
+    undecodable,
+    async start(): Promise<void> {
+      const logger = createLogger({ service: "watcher", level: "silent", host });
+      const opened = await openBus({ config: config.common, service: "watcher", host, logger });
+      bus = opened;
+      nc = await connectTestNats();
+      const eventSubscription = nc.subscribe(opened.subjects.event(host, "docker", ANY, ANY));
+      subscription = eventSubscription;
+      void (async () => {
+        for await (const message of eventSubscription) {
+          const decoded = codecs.event.decode(message.data);
+          if (decoded.ok) events.push(decoded.value);
+          else undecodable.push(decoded.detail);
+        }
+      })();
+      await nc.flush();
+      const started = createWatcher({
+        docker: wrap(createDockerodeApi({ socketPath: "/var/run/docker.sock" })),
+        js: opened.js,
+        subjects: opened.subjects,
+        host,
+        logger,
+        inventoryIntervalMs: config.inventoryIntervalMs,
+        dockerTimeoutMs: config.dockerTimeoutMs,
+        maxPayloadBytes: () => opened.nc.info?.max_payload ?? MiB,
+      });
+      watcher = started;
+      started.start();
+      await eventually(() => (started.isConnected() ? true : undefined), {
+        timeoutMs: 10_000,
+        what: "the watcher to follow events",
+      });
+    },
+    async stop(): Promise<void> {
+      await watcher?.stop();
+      subscription?.unsubscribe();
+      if (nc) {
+        await deleteTestStreams(nc, prefix);
+        await nc.close();
+      }
+      await bus?.drain();
+    },
+  };
+}
+
+describe("watcher events from real containers", () => {
+  const docker = testDocker();
+  const watched = watchedHost("events");
+  const { events, undecodable } = watched;
   const workloads: Workload[] = [];
-  let bus: Bus;
-  let nc: NatsConnection;
-  let subscription: Subscription;
-  let watcher: Watcher;
 
   const eventsOf = (id: string, action?: string) =>
     events.filter(
@@ -43,45 +100,11 @@ describe("watcher events from real containers", () => {
   const waitFor = (id: string, action: string, what: string, timeoutMs = 15_000) =>
     eventually(() => eventsOf(id, action)[0], { timeoutMs, what });
 
-  beforeAll(async () => {
-    const logger = createLogger({ service: "watcher", level: "silent", host });
-    bus = await openBus({ config: config.common, service: "watcher", host, logger });
-    nc = await connectTestNats();
-    subscription = nc.subscribe(bus.subjects.event(host, "docker", ANY, ANY));
-    void (async () => {
-      for await (const message of subscription) {
-        const decoded = codecs.event.decode(message.data);
-        if (decoded.ok) events.push(decoded.value);
-        else undecodable.push(decoded.detail);
-      }
-    })();
-    await nc.flush();
-    watcher = createWatcher({
-      docker: createDockerodeApi({ socketPath: "/var/run/docker.sock" }),
-      js: bus.js,
-      subjects: bus.subjects,
-      host,
-      logger,
-      inventoryIntervalMs: config.inventoryIntervalMs,
-      dockerTimeoutMs: config.dockerTimeoutMs,
-      maxPayloadBytes: () => bus.nc.info?.max_payload ?? MiB,
-    });
-    watcher.start();
-    await eventually(() => (watcher.isConnected() ? true : undefined), {
-      timeoutMs: 10_000,
-      what: "the watcher to follow events",
-    });
-  });
+  beforeAll(() => watched.start());
 
   afterAll(async () => {
-    await watcher?.stop();
-    subscription?.unsubscribe();
+    await watched.stop();
     await Promise.all(workloads.map((workload) => workload.remove()));
-    if (nc) {
-      await deleteTestStreams(nc, prefix);
-      await nc.close();
-    }
-    await bus?.drain();
   });
 
   it("reports an OOM kill: the oom event, then a die with exit code 137 and oom_killed", async () => {
@@ -180,5 +203,125 @@ describe("watcher events from real containers", () => {
     expect([...nanos].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(nanos);
     expect(events.every((event) => !event.synthesized)).toBe(true);
     expect(undecodable).toEqual([]);
+  });
+});
+
+/**
+ * dockerd's event stream with each `oom` line held back until `afterDieMs` after the `die` of its
+ * container (at most `maxHoldMs`), as dockerd now and then logs an OOM kill's `die` before its
+ * `oom`; `onDelivered` hears of each oom as it is let through.
+ */
+function delayingOomLines(
+  source: DockerEventStream,
+  options: { afterDieMs: number; maxHoldMs: number },
+  onDelivered: (containerId: string) => void,
+): DockerEventStream {
+  const out = new PassThrough();
+  const heldByContainer = new Map<string, { lines: string[]; timer: NodeJS.Timeout }>();
+  const diedAlready = new Set<string>();
+  let ended = false;
+  const endIfDone = () => {
+    if (ended && heldByContainer.size === 0 && !out.destroyed) out.end();
+  };
+  const release = (id: string) => {
+    const held = heldByContainer.get(id);
+    if (held === undefined) return;
+    clearTimeout(held.timer);
+    heldByContainer.delete(id);
+    onDelivered(id);
+    for (const line of held.lines) if (!out.destroyed) out.write(line);
+    endIfDone();
+  };
+  void (async () => {
+    let buffered = "";
+    try {
+      for await (const chunk of source) {
+        buffered += chunk.toString();
+        for (let end = buffered.indexOf("\n"); end !== -1; end = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, end + 1);
+          buffered = buffered.slice(end + 1);
+          const event = JSON.parse(line) as { Action?: string; Actor?: { ID?: string } };
+          const id = event.Actor?.ID ?? "";
+          if (event.Action === "oom") {
+            const held = heldByContainer.get(id);
+            // dockerd sent the die first itself: held as long after it as after one that follows.
+            const holdMs = diedAlready.has(id) ? options.afterDieMs : options.maxHoldMs;
+            if (held !== undefined) held.lines.push(line);
+            else heldByContainer.set(id, { lines: [line], timer: setTimeout(() => release(id), holdMs) });
+            continue;
+          }
+          out.write(line);
+          if (event.Action !== "die") continue;
+          diedAlready.add(id);
+          if (heldByContainer.has(id)) setTimeout(() => release(id), options.afterDieMs);
+        }
+      }
+    } catch {
+      // The stream was destroyed: the watcher is stopping or reconnecting.
+    }
+    ended = true;
+    endIfDone();
+  })();
+  const destroyOut = out.destroy.bind(out);
+  return Object.assign(out, {
+    destroy(error?: Error) {
+      for (const held of heldByContainer.values()) clearTimeout(held.timer);
+      heldByContainer.clear();
+      source.destroy();
+      return destroyOut(error);
+    },
+  });
+}
+
+describe("an OOM kill whose oom dockerd delivers after the die", () => {
+  const docker = testDocker();
+  /** Containers whose oom line went through: until then their inspect says OOMKilled false, as dockerd's does. */
+  const oomDelivered = new Set<string>();
+  const watched = watchedHost("late-oom", (real) => ({
+    ...real,
+    async getEvents(options) {
+      return delayingOomLines(await real.getEvents(options), { afterDieMs: 300, maxHoldMs: 5000 }, (id) =>
+        oomDelivered.add(id),
+      );
+    },
+    async inspectContainer(ref, options) {
+      // What dockerd knew when asked, not when its answer came.
+      const delivered = new Set(oomDelivered);
+      const json = (await real.inspectContainer(ref, options)) as { Id?: string; State?: object };
+      if (json.Id === undefined || delivered.has(json.Id)) return json;
+      return { ...json, State: { ...json.State, OOMKilled: false } };
+    },
+  }));
+  const { events } = watched;
+  const workloads: Workload[] = [];
+
+  beforeAll(() => watched.start());
+
+  afterAll(async () => {
+    await watched.stop();
+    await Promise.all(workloads.map((workload) => workload.remove()));
+  });
+
+  it("still publishes exactly one OOM death, and the oom once", async () => {
+    const workload = await startWorkload(docker, {
+      script: "exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
+      namePrefix: "crowsnest-events-late-oom",
+      hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB, ShmSize: 512 * MiB },
+    });
+    workloads.push(workload);
+    const of = (action: string) =>
+      events.filter((event) => event.actor.external_id === workload.id && event.action === action);
+    await eventually(() => (of("die").length > 0 && of("oom").length > 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      what: "the die and the oom",
+    });
+    // Anything repeated would have come by now: the publish queue is in order.
+    await workload.container.remove();
+    await eventually(() => of("destroy")[0], { timeoutMs: 15_000, what: "the destroy" });
+    expect(of("die")).toHaveLength(1);
+    expect(of("die")[0]).toMatchObject({ exit_code: 137, oom_killed: true });
+    expect(of("oom")).toHaveLength(1);
+    const actions = events.filter((event) => event.actor.external_id === workload.id).map((e) => e.action);
+    expect(actions.indexOf("die")).toBeLessThan(actions.indexOf("oom"));
   });
 });

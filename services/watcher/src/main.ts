@@ -15,6 +15,8 @@ import Docker from "dockerode";
 import { readConfig, type WatcherConfig } from "./config.ts";
 import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
 import type { PreparedRuntime } from "./kubernetes/kubernetes-wiring.ts";
+import { createPublishedStateStore, openWatcherStateBucket } from "./recovery/published-state-store.ts";
+import { rememberedContainerCodec } from "./resync/remembered-container-codec.ts";
 import { createInspectResponder } from "./rpc/inspect-responder.ts";
 import { createLogsResponder } from "./rpc/logs-responder.ts";
 import { createRpcServer } from "./rpc/rpc-server.ts";
@@ -46,6 +48,13 @@ async function prepareDocker(config: WatcherConfig): Promise<PreparedRuntime> {
           dockerTimeoutMs: config.dockerTimeoutMs,
           inspectConcurrency: config.inspectConcurrency,
           maxPayloadBytes,
+          publishedState: createPublishedStateStore({
+            openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+            host,
+            runtime: "docker",
+            codec: rememberedContainerCodec,
+            logger,
+          }),
         }),
         logs: createLogsResponder({
           docker,

@@ -462,6 +462,56 @@ describe("StatsCollector with the cgroup fast path", () => {
     expect(docker.lists).toBe(3);
   });
 
+  it("fetches the list again while it lacks a container whose cgroup was there before it, and samples it at once", async () => {
+    let nowMs = T0;
+    const { docker, files, sink, collector } = setupFiles({ listMaxAgeMs: 60_000, now: () => nowMs });
+    docker.add("aaa");
+    files.readable.add("aaa");
+    files.readable.add("bbb");
+    // runc has made bbb's cgroup; dockerd does not list bbb as running yet.
+    files.cgroups = new Set(["aaa", "bbb"]);
+    expect(await collector.tick()).toMatchObject({ listed: true, containers: 1 });
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: true, containers: 1 });
+    docker.add("bbb");
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: true, containers: 2, published: 2 });
+    expect(sink.of("bbb")).toHaveLength(1);
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: false, containers: 2 });
+    expect(docker.lists).toBe(3);
+  });
+
+  it("stops fetching the list for a cgroup that stays unlisted (another daemon's) after a bound", async () => {
+    let nowMs = T0;
+    const { docker, files, collector } = setupFiles({
+      listMaxAgeMs: 600_000,
+      unlistedCgroupRefetchMs: 5000,
+      now: () => nowMs,
+    });
+    docker.add("aaa");
+    files.readable.add("aaa");
+    files.cgroups = new Set(["aaa", "foreign"]);
+    expect(await collector.tick()).toMatchObject({ listed: true });
+    nowMs += 4000;
+    expect(await collector.tick()).toMatchObject({ listed: true });
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: false, containers: 1 });
+    expect(await collector.tick()).toMatchObject({ listed: false });
+    // A container started later is waited for with a bound of its own.
+    files.cgroups.add("ccc");
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: true, containers: 1 });
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: true, containers: 1 });
+    docker.add("ccc");
+    files.readable.add("ccc");
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: true, containers: 2 });
+    nowMs += 1000;
+    expect(await collector.tick()).toMatchObject({ listed: false, containers: 2 });
+  });
+
   it("fetches the list every tick without a maximum age, or when the cgroups cannot be read", async () => {
     const { docker, files, collector } = setupFiles();
     docker.add("aaa");

@@ -8,6 +8,10 @@
 // it cannot read; without one, every container goes through the API. With a file reader the
 // container list, too, is fetched only when the host's container cgroups change (or when it is
 // older than `listMaxAgeMs`): an unchanged host then costs dockerd nothing at all per tick.
+// A list that lacks a container whose cgroup was in the snapshot taken just before it is stale
+// (runc creates the cgroup up to seconds before dockerd lists the container as running): it is
+// fetched again every tick until it has them, for a bounded time per container, so a container
+// is sampled from the first tick after dockerd lists it.
 //
 // Either way a tick hands its samples to the sink together, and then tells the sink the batch is
 // complete: the bus client sends them in one socket write and the acknowledgements come back
@@ -47,8 +51,18 @@ export interface StatsCollectorOptions {
    * the list is fetched every tick.
    */
   listMaxAgeMs?: number | undefined;
+  /**
+   * With a file reader: how long a container cgroup that the list lacks makes every tick fetch
+   * the list again. A cgroup that is not listed within this is not dockerd's (another daemon's,
+   * a leftover) and is then left alone. Defaults to 30 s.
+   */
+  unlistedCgroupRefetchMs?: number;
+  /** The clock of list ages; Date.now by default. */
+  now?: () => number;
   logger: Logger;
 }
+
+const DEFAULT_UNLISTED_CGROUP_REFETCH_MS = 30_000;
 
 /** What one tick did; logged at debug and returned for tests. */
 export interface TickSummary {
@@ -110,10 +124,14 @@ export class StatsCollector {
   #lastList: ListSnapshot | undefined;
   /** A container vanished without its cgroup telling (one with a --cgroup-parent): list again. */
   #listStale = false;
+  /** Container cgroups the last list lacked, with when each was first seen unlisted. */
+  readonly #unlistedSinceMs = new Map<string, number>();
+  readonly #now: () => number;
 
   constructor(options: StatsCollectorOptions) {
     this.#options = options;
     this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
     this.#loop = new TickLoop({
       intervalMs: options.intervalMs,
       logger: options.logger,
@@ -492,22 +510,51 @@ export class StatsCollector {
     const { files, listMaxAgeMs = 0 } = this.#options;
     const cgroups = files?.containerIds();
     const last = this.#lastList;
+    const nowMs = this.#now();
     if (
       last !== undefined &&
       !this.#listStale &&
       this.#dockerReachable &&
       cgroups !== undefined &&
       last.cgroups !== undefined &&
-      Date.now() - last.fetchedAtMs < listMaxAgeMs &&
-      sameIds(cgroups, last.cgroups)
+      nowMs - last.fetchedAtMs < listMaxAgeMs &&
+      sameIds(cgroups, last.cgroups) &&
+      !this.#awaitingUnlisted(nowMs)
     ) {
       return last.containers;
     }
     const containers = await this.#listContainers();
     summary.listed = true;
-    this.#lastList = containers === undefined ? undefined : { containers, fetchedAtMs: Date.now(), cgroups };
+    this.#lastList = containers === undefined ? undefined : { containers, fetchedAtMs: this.#now(), cgroups };
     this.#listStale = false;
+    if (containers !== undefined) this.#noteUnlisted(cgroups, containers, nowMs);
     return containers;
+  }
+
+  /** Whether a cgroup the last list lacked may still be a container dockerd is about to list. */
+  #awaitingUnlisted(nowMs: number): boolean {
+    const boundMs = this.#options.unlistedCgroupRefetchMs ?? DEFAULT_UNLISTED_CGROUP_REFETCH_MS;
+    for (const sinceMs of this.#unlistedSinceMs.values()) if (nowMs - sinceMs < boundMs) return true;
+    return false;
+  }
+
+  /** Remembers which cgroups of the snapshot taken before the list the list lacked, and since when. */
+  #noteUnlisted(
+    cgroups: ReadonlySet<string> | undefined,
+    containers: readonly ContainerSummary[],
+    nowMs: number,
+  ): void {
+    if (cgroups === undefined) {
+      this.#unlistedSinceMs.clear();
+      return;
+    }
+    const listed = new Set(containers.map((container) => container.id));
+    for (const id of this.#unlistedSinceMs.keys()) {
+      if (listed.has(id) || !cgroups.has(id)) this.#unlistedSinceMs.delete(id);
+    }
+    for (const id of cgroups) {
+      if (!listed.has(id) && !this.#unlistedSinceMs.has(id)) this.#unlistedSinceMs.set(id, nowMs);
+    }
   }
 
   async #listContainers(): Promise<ContainerSummary[] | undefined> {

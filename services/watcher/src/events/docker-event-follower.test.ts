@@ -10,6 +10,7 @@ import {
   createDockerEventFollower,
   type DockerEventFollower,
   type DockerEventFollowerOptions,
+  type ResumePoint,
 } from "./docker-event-follower.ts";
 
 const ID = "0b5e1d7c3f0a4d9e8b2c6a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d";
@@ -91,7 +92,7 @@ describe("createDockerEventFollower", () => {
     follower = undefined;
   });
 
-  function setup(options: Partial<DockerEventFollowerOptions> = {}) {
+  function setup(options: Partial<DockerEventFollowerOptions> = {}, resume?: ResumePoint) {
     const docker = fakeDocker();
     const { logger, warnings } = capturingLogger();
     const published: EventMessage[] = [];
@@ -114,7 +115,7 @@ describe("createDockerEventFollower", () => {
       reconnect: { initialMs: 5, maxMs: 20 },
       ...options,
     });
-    follower.start();
+    follower.start(resume);
     return { docker, published, messages, subscriptions, warnings, follower };
   }
 
@@ -254,5 +255,85 @@ describe("createDockerEventFollower", () => {
       ["die", true],
       ["create", null],
     ]);
+  });
+
+  it("publishes one oom for a kill dockerd reports twice, and the die as an OOM death", async () => {
+    const { docker, published } = setup();
+    await until(() => docker.streams.length === 1, "the subscription");
+    docker.streams[0]?.write(
+      line("oom", "1795294273100000000") +
+        line("oom", "1795294273130000000") +
+        line("die", "1795294273140000000", { exitCode: "137" }) +
+        line("start", "1795294275000000000") +
+        // The next run's kill is a kill of its own.
+        line("oom", "1795294275500000000") +
+        line("die", "1795294275510000000", { exitCode: "137" }),
+    );
+    await until(() => published.length === 5, "five events");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual([
+      "oom:null",
+      "die:true",
+      "start:null",
+      "oom:null",
+      "die:true",
+    ]);
+    expect(published[0]?.ts_nano).toBe("1795294273100000000");
+  });
+
+  it("makes a die an OOM death when dockerd sends its oom after it, and publishes both once", async () => {
+    const { docker, published } = setup({ lateOomWaitMs: 2000 });
+    await until(() => docker.streams.length === 1, "the subscription");
+    const stream = docker.streams[0];
+    stream?.write(line("die", "1795294273100000000", { exitCode: "137" }));
+    // Delivered late, as dockerd's own ordering sometimes has it (84 ms seen).
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(published).toHaveLength(0);
+    stream?.write(line("oom", "1795294273184000000") + line("oom", "1795294273190000000"));
+    await until(() => published.length === 2, "the die and the oom");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual(["die:true", "oom:null"]);
+  });
+
+  it("does not hold a SIGKILL death for longer than the wait, nor call it an OOM death", async () => {
+    const { docker, published } = setup({ lateOomWaitMs: 100 });
+    await until(() => docker.streams.length === 1, "the subscription");
+    const started = Date.now();
+    docker.streams[0]?.write(
+      line("die", "1795294273100000000", { exitCode: "137" }) + line("destroy", "1795294273200000000"),
+    );
+    await until(() => published.length === 2, "the die and the destroy");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(published.map((e) => `${e.action}:${e.oom_killed}`)).toEqual(["die:false", "destroy:null"]);
+  });
+
+  it("after a restart, replays what dockerd has since the recorded point before the startup look, and nothing up to it", async () => {
+    const publishedAtStartup: string[][] = [];
+    const { docker, published } = setup(
+      {
+        onSubscribed: async (reason) => {
+          publishedAtStartup.push([reason, ...published.map((e) => `${e.action}@${e.ts_nano}`)]);
+        },
+      },
+      { afterNano: 1795294273500000000n },
+    );
+    // dockerd's buffer from that second: the die published before the restart, then the gap.
+    docker.replayTexts.push(
+      line("die", "1795294273500000000", { exitCode: "0" }) +
+        line("destroy", "1795294274000000000") +
+        line("create", "1795294275000000000"),
+    );
+    await until(() => publishedAtStartup.length === 1, "the startup look");
+    expect(docker.calls[0]?.since).toBe(1795294273);
+    expect(docker.replays[0]?.since).toBe(1795294273);
+    expect(publishedAtStartup[0]).toEqual([
+      "startup",
+      "destroy@1795294274000000000",
+      "create@1795294275000000000",
+    ]);
+    // The new stream's own replay of the same is recognized.
+    docker.streams[0]?.write(line("destroy", "1795294274000000000") + line("start", "1795294276000000000"));
+    await until(() => published.length === 3, "the live start");
+    expect(published.map((e) => e.action)).toEqual(["destroy", "create", "start"]);
   });
 });

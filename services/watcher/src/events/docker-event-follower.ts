@@ -12,6 +12,11 @@
 // complete), then onSubscribed resynchronizes and publishes the inventory, and only then are
 // the new stream's events handled. The stream itself is read all the while: dockerd drops
 // events for a subscriber that does not keep up.
+//
+// After a restart of the watcher, start() is given the time up to which what it recorded on the
+// bus before it stopped reflects dockerd (see recovery/): the first subscription is then handled
+// like a reconnect, replaying what dockerd still has since then (and nothing up to it again)
+// before the startup resynchronization.
 import { codecs, type EventMessage, type Logger, type Subjects } from "@crowsnest/shared";
 import type { DockerApi, DockerEventStream } from "../docker/docker-api.ts";
 import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
@@ -21,6 +26,7 @@ import { abortableSleep, unlessAborted } from "../retry/abortable-sleep.ts";
 import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
 import { dockerEventTimeNano, normalizeDockerEvent } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
+import { LateOomWatch } from "./late-oom-watch.ts";
 import { createLineSplitter, DEFAULT_MAX_LINE_LENGTH } from "./ndjson-line-splitter.ts";
 import { OomMemory } from "./oom-memory.ts";
 import { RecentIdSet } from "./recent-id-set.ts";
@@ -44,6 +50,12 @@ export interface DockerEventFollowerOptions {
   enrich?: (event: EventMessage) => Promise<EventMessage>;
   /** Sees every new real event in order; false: it repeats a synthesized one, do not publish it. */
   onEvent?: (event: EventMessage) => boolean;
+  /**
+   * Called once an event is handled, before the next one: queued for publishing, or dropped as
+   * already published (a second oom of one kill, a transition published as synthesized). Not for
+   * replays of events handled before.
+   */
+  onHandled?: (event: EventMessage) => void;
   /** How long the bounded replay after a reconnect may take. */
   replayTimeoutMs?: number;
   /** Delay between attempts to resubscribe. */
@@ -59,10 +71,24 @@ export interface DockerEventFollowerOptions {
   livenessProbeTimeoutMs?: number;
   /** Event ids remembered to recognize replays (dockerd replays at most 256 events). */
   recentEventIds?: number;
+  /**
+   * How long a `die` with exit code 137 that nothing marked as an OOM death waits for an `oom`
+   * dockerd sends after it (default 1 s). Events behind it wait as well.
+   */
+  lateOomWaitMs?: number;
+}
+
+export interface ResumePoint {
+  /**
+   * dockerd's time up to which what the watcher recorded before it stopped reflects everything
+   * (the newest event it published, or its newest look at the containers).
+   */
+  readonly afterNano: bigint;
 }
 
 export interface DockerEventFollower {
-  start(): void;
+  /** With `resume`, dockerd's buffered events after it are replayed before the startup resynchronization. */
+  start(resume?: ResumePoint): void;
   /** Stops following and waits for the events and the resynchronization being handled. */
   stop(): Promise<void>;
   /** Whether an event stream is open right now (the heartbeat's `connected`). */
@@ -81,6 +107,9 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   const backoff = new CappedBackoff(options.reconnect ?? DEFAULT_RECONNECT_BACKOFF);
   const recentIds = new RecentIdSet(options.recentEventIds ?? 4096);
   const oom = new OomMemory();
+  const lateOomWaitMs = options.lateOomWaitMs ?? 1000;
+  // One kill: an `oom` at most as far after its `die` as a `die` may wait for it.
+  const lateOom = new LateOomWatch({ windowMs: Math.max(lateOomWaitMs, 1000) });
   const replayTimeoutMs = options.replayTimeoutMs ?? 10_000;
   const stopping = new AbortController();
   // Everything that handles events runs on this chain, one task after the other.
@@ -90,6 +119,8 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   let currentStream: DockerEventStream | undefined;
   /** The newest event time seen, in dockerd's nanoseconds; 0n before the first event. */
   let lastEventNano = 0n;
+  /** Events up to this time were published before a restart: a replay of them is dropped. */
+  let publishedThroughNano: bigint | undefined;
   let firstSubscribedAtMs: number | undefined;
   /** When the current outage began; undefined while connected (or before the first attempt). */
   let outageSinceMs: number | undefined;
@@ -127,6 +158,10 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       return;
     }
     const timeNano = dockerEventTimeNano(parsed.event);
+    if (publishedThroughNano !== undefined && timeNano !== undefined && timeNano <= publishedThroughNano) {
+      logger.debug({ time_nano: timeNano.toString() }, "event published before the restart not repeated");
+      return;
+    }
     if (timeNano !== undefined && timeNano > lastEventNano) lastEventNano = timeNano;
     const result = normalizeDockerEvent(parsed.event, {
       host,
@@ -142,10 +177,30 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       logger.debug({ event_id: event.event_id }, "replayed event already published");
       return;
     }
-    if (timeNano !== undefined) oom.observe(event.action, event.actor.external_id, timeNano);
+    const containerId = event.actor.external_id;
+    if (event.action === "oom" && timeNano !== undefined) {
+      lateOom.handled(containerId, timeNano);
+      if (oom.isRepeatedOom(containerId, timeNano)) {
+        logger.debug({ event_id: event.event_id }, "second oom of one kill not published");
+        options.onHandled?.(event);
+        return;
+      }
+    }
+    if (timeNano !== undefined) oom.observe(event.action, containerId, timeNano);
     if (options.enrich !== undefined) event = await options.enrich(event);
+    if (
+      event.action === "die" &&
+      event.exit_code === 137 &&
+      event.oom_killed !== true &&
+      timeNano !== undefined &&
+      (await lateOom.arrives(containerId, timeNano, lateOomWaitMs, stopping.signal))
+    ) {
+      logger.debug({ event_id: event.event_id }, "oom came after the die; the die is an OOM death");
+      event = { ...event, oom_killed: true };
+    }
     if (options.onEvent !== undefined && !options.onEvent(event)) {
       logger.debug({ event_id: event.event_id }, "event already published as synthesized");
+      options.onHandled?.(event);
       return;
     }
     const encoded = codecs.event.encode(event);
@@ -161,6 +216,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       data: encoded.data,
       msgID: event.event_id,
     });
+    options.onHandled?.(event);
   };
 
   const splitterFor = () =>
@@ -171,10 +227,14 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
 
   const consume = async (stream: DockerEventStream): Promise<void> => {
     const splitter = splitterFor();
+    const take = (line: string): void => {
+      lateOom.noteLine(line);
+      schedule(() => handleLine(line), "handling a Docker event");
+    };
     for await (const chunk of stream) {
-      for (const line of splitter.push(chunk)) schedule(() => handleLine(line), "handling a Docker event");
+      for (const line of splitter.push(chunk)) take(line);
     }
-    for (const line of splitter.end()) schedule(() => handleLine(line), "handling a Docker event");
+    for (const line of splitter.end()) take(line);
   };
 
   /**
@@ -203,6 +263,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       }
       if (bounded.aborted) throw new Error(`replay did not end within ${replayTimeoutMs} ms`);
       lines.push(...splitter.end());
+      for (const line of lines) lateOom.noteLine(line);
       for (const line of lines) await handleLine(line);
       logger.debug({ since, replayed: lines.length }, "replayed the events of the gap");
     } catch (error) {
@@ -236,7 +297,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
     return () => clearInterval(timer);
   };
 
-  const follow = async (): Promise<void> => {
+  const follow = async (resumed: boolean): Promise<void> => {
     const signal = stopping.signal;
     let subscribedBefore = false;
     while (!signal.aborted) {
@@ -276,8 +337,9 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       }
       const reason: SubscriptionReason = subscribedBefore ? "resync" : "startup";
       const untilNano = msToNanos(openedAtMs);
+      const replay = since !== undefined && (reason === "resync" || resumed);
       schedule(async () => {
-        if (reason === "resync" && since !== undefined) await replayGap(since, untilNano, signal);
+        if (replay) await replayGap(since, untilNano, signal);
         if (!signal.aborted) await options.onSubscribed(reason, signal);
       }, "resynchronizing after subscribing");
       subscribedBefore = true;
@@ -300,8 +362,13 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   };
 
   return {
-    start() {
-      loop ??= follow().catch((error: unknown) => {
+    start(resume) {
+      if (loop !== undefined) return;
+      if (resume !== undefined) {
+        publishedThroughNano = resume.afterNano;
+        lastEventNano = resume.afterNano;
+      }
+      loop = follow(resume !== undefined).catch((error: unknown) => {
         // Nothing in the loop should throw. If it does, a watcher that no longer follows events
         // must not look alive: the rethrown rejection is unhandled and ends the process.
         logger.fatal({ err: error }, "Docker event follower crashed");

@@ -55,4 +55,32 @@ describe("createPublishQueue", () => {
     expect(queue.dropped).toBe(3);
     expect(queue.pending).toBe(0);
   });
+
+  it("runs a callback once everything queued before it is stored, and skips it after a loss", async () => {
+    const js = flakyJetStream(2);
+    const queue = createPublishQueue({ js, logger, maxQueued: 2, retry: { initialMs: 1, maxMs: 1 } });
+    const seen: string[] = [];
+    queue.enqueue(message(1));
+    queue.afterStored(() => seen.push(`after 1: ${js.stored.length} stored`));
+    await queue.drain();
+    // 2 is dropped by the overflow (3 and 4 wait behind the in-flight 1): the callback behind
+    // 2 does not run, the one after that does.
+    const failing = flakyJetStream(3);
+    const queue2 = createPublishQueue({
+      js: failing,
+      logger,
+      maxQueued: 3,
+      retry: { initialMs: 1, maxMs: 1 },
+    });
+    queue2.enqueue(message(1));
+    queue2.enqueue(message(2));
+    queue2.afterStored(() => seen.push("after 2"));
+    queue2.enqueue(message(3));
+    queue2.enqueue(message(4));
+    queue2.afterStored(() => seen.push("after 4"));
+    await queue2.drain();
+    expect(failing.stored).toEqual(["s.1 id-1", "s.3 id-3", "s.4 id-4"]);
+    expect(seen).toEqual(["after 1: 1 stored", "after 4"]);
+    expect(queue2.pending).toBe(0);
+  });
 });

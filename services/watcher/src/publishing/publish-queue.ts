@@ -30,6 +30,13 @@ export interface PublishQueueOptions {
 
 export interface PublishQueue {
   enqueue(message: OutgoingMessage): void;
+  /**
+   * Runs `callback` once every message queued before it has been stored, in queue order with
+   * the messages. If one of the messages queued since the previous callback was dropped
+   * (overflow, or given up at shutdown), the callback is skipped: what it would record was
+   * never published.
+   */
+  afterStored(callback: () => void): void;
   /** Resolves when everything queued so far has been published or given up. */
   drain(): Promise<void>;
   /** Stops accepting messages and drains what is queued. */
@@ -43,7 +50,20 @@ export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
   const maxQueued = options.maxQueued ?? 10_000;
   const attemptsAfterClose = options.attemptsAfterClose ?? 3;
   const backoff = new CappedBackoff(options.retry ?? { initialMs: 250, maxMs: 5000 });
-  const queue: OutgoingMessage[] = [];
+  /** `skip`: a message queued before the callback (since the previous one) was dropped. */
+  type Item = { readonly message: OutgoingMessage } | { readonly callback: () => void; skip: boolean };
+  const queue: Item[] = [];
+  let messagesQueued = 0;
+  /** What a callback after queue[index] would record was not all published. */
+  const skipNextCallback = (index: number): void => {
+    for (let i = index; i < queue.length; i++) {
+      const item = queue[i];
+      if (item !== undefined && "callback" in item) {
+        item.skip = true;
+        return;
+      }
+    }
+  };
   const closing = new AbortController();
   let worker: Promise<void> | undefined;
   let dropped = 0;
@@ -71,6 +91,7 @@ export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
         }
         if (closing.signal.aborted && ++attemptsSinceClose >= attemptsAfterClose) {
           dropped += 1;
+          skipNextCallback(1);
           logger.error({ subject: message.subject, msg_id: message.msgID }, "gave up publishing at shutdown");
           return;
         }
@@ -79,10 +100,23 @@ export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
     }
   };
 
+  const runCallback = (callback: () => void): void => {
+    try {
+      callback();
+    } catch (error) {
+      logger.error({ err: error }, "callback after publishing failed");
+    }
+  };
+
   const work = async (): Promise<void> => {
-    for (let message = queue[0]; message !== undefined; message = queue[0]) {
-      await publishHead(message);
-      // An overflow never drops the head, so the head is still the message just published.
+    for (let item = queue[0]; item !== undefined; item = queue[0]) {
+      if ("message" in item) {
+        await publishHead(item.message);
+        messagesQueued -= 1;
+      } else if (!item.skip) {
+        runCallback(item.callback);
+      }
+      // An overflow never drops the head, so the head is still the item just handled.
       queue.shift();
     }
     worker = undefined;
@@ -99,18 +133,29 @@ export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
         logger.warn({ subject: message.subject }, "message queued after shutdown began; dropped");
         return;
       }
-      queue.push(message);
-      if (queue.length > maxQueued) {
-        // Drop the oldest message that is not being published right now.
-        queue.splice(1, 1);
-        dropped += 1;
+      queue.push({ message });
+      messagesQueued += 1;
+      if (messagesQueued > maxQueued) {
+        // Drop the oldest message that is not being published right now (callbacks stay).
+        const index = queue.findIndex((item, i) => i > 0 && "message" in item);
+        if (index !== -1) {
+          queue.splice(index, 1);
+          messagesQueued -= 1;
+          dropped += 1;
+          skipNextCallback(index);
+        }
         if (!overflowing) {
           logger.error({ max_queued: maxQueued }, "publish queue full; dropping the oldest messages");
           overflowing = true;
         }
-      } else if (overflowing && queue.length < maxQueued / 2) {
+      } else if (overflowing && messagesQueued < maxQueued / 2) {
         overflowing = false;
       }
+      worker ??= work();
+    },
+    afterStored(callback) {
+      if (closing.signal.aborted) return;
+      queue.push({ callback, skip: false });
       worker ??= work();
     },
     drain,
@@ -119,7 +164,7 @@ export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
       await drain();
     },
     get pending() {
-      return queue.length;
+      return messagesQueued;
     },
     get dropped() {
       return dropped;

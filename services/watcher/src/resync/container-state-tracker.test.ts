@@ -273,3 +273,93 @@ describe("ContainerStateTracker", () => {
     ).toEqual([]);
   });
 });
+
+describe("ContainerStateTracker after a restart", () => {
+  const recorded = (tracker: ContainerStateTracker) =>
+    new Map([...tracker.rememberedAll()].map(([id, container]) => [id, { container, recordedAtMs: T0 }]));
+
+  it("compares the host with what it recorded before it stopped, as after a reconnect", () => {
+    const before = seeded(
+      snapshot({ id: "up" }),
+      snapshot({ id: "gone" }),
+      snapshot({ id: "paused", state: "paused" }),
+    );
+    const restarted = new ContainerStateTracker();
+    restarted.restore(recorded(before), T0 + 500);
+    expect(restarted.restored).toBe(true);
+    const finished = T0 + 5000;
+    const events = valid(
+      restarted.reconcile(
+        [
+          snapshot({
+            id: "up",
+            state: "exited",
+            finishedNano: nanos(finished),
+            exitCode: 137,
+            oomKilled: true,
+          }),
+          snapshot({ id: "paused", state: "running" }),
+          snapshot({ id: "new", createdNano: nanos(T0 + 1000), startedNano: nanos(T0 + 2000) }),
+        ],
+        { host: HOST, nowMs: T0 + 60_000 },
+        { seed: false },
+      ),
+    );
+    expect(restarted.restored).toBe(false);
+    expect(events.map((e) => `${e.actor.external_id} ${e.action}`)).toEqual([
+      "up die",
+      "paused unpause",
+      "new create",
+      "new start",
+      "gone die",
+      "gone destroy",
+    ]);
+    expect(events.find((e) => e.actor.external_id === "up")).toMatchObject({
+      event_id: `${HOST}/docker/synthesized/up/die/${nanos(finished)}`,
+      exit_code: 137,
+      oom_killed: true,
+      synthesized: true,
+    });
+    // Without a runtime time, keyed by when the state was recorded, not by the clock.
+    expect(events.find((e) => e.action === "unpause")?.event_id).toBe(
+      `${HOST}/docker/synthesized/paused/unpause/running@${T0}`,
+    );
+    expect(events.find((e) => e.actor.external_id === "gone" && e.action === "destroy")?.event_id).toBe(
+      `${HOST}/docker/synthesized/gone/destroy/gone`,
+    );
+  });
+
+  it("yields the same ids when the same record is recovered twice (a crash before it recorded more)", () => {
+    const before = seeded(
+      snapshot({ id: "a" }),
+      snapshot({ id: "b", state: "paused" }),
+      snapshot({ id: "c" }),
+    );
+    const now = [
+      snapshot({ id: "a", state: "exited", finishedNano: nanos(T0 + 5000) }),
+      snapshot({ id: "b", state: "running", name: "renamed" }),
+      // New meanwhile, and its health check passed: keyed by when the whole record was made.
+      snapshot({ id: "d", health: "healthy" }),
+    ];
+    const ids = (nowMs: number) => {
+      const tracker = new ContainerStateTracker();
+      tracker.restore(recorded(before), T0 + 500);
+      return tracker.reconcile(now, { host: HOST, nowMs }).map((e) => e.event_id);
+    };
+    expect(ids(T0 + 60_000)).toEqual(ids(T0 + 90_000));
+    expect(ids(T0 + 60_000)).toHaveLength(8);
+    expect(ids(T0 + 60_000)).toContain(`${HOST}/docker/synthesized/d/health_status/healthy@${T0 + 500}`);
+  });
+
+  it("yields nothing when nothing changed, and remembers what real events did", () => {
+    const before = seeded(snapshot({ id: "a" }));
+    const restarted = new ContainerStateTracker();
+    restarted.restore(recorded(before), T0 + 500);
+    expect(restarted.reconcile([snapshot({ id: "a" })], { host: HOST, nowMs: T0 + 1000 })).toEqual([]);
+    restarted.observeEvent(real("die", "a", T0 + 2000), T0 + 2000);
+    expect(restarted.remembered("a")).toMatchObject({ phase: "down", name: "name-a" });
+    restarted.observeEvent(real("destroy", "a", T0 + 3000), T0 + 3000);
+    expect(restarted.remembered("a")).toBeUndefined();
+    expect(restarted.rememberedAll().size).toBe(0);
+  });
+});

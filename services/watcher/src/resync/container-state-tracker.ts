@@ -3,8 +3,10 @@
 // Real events keep the map current. After a reconnect, the fresh look at every container is
 // compared with it and the difference is published as synthesized events: dockerd's replay
 // buffer holds only 256 events and is lost when dockerd restarts, so a container can start, die,
-// pause or disappear without the watcher ever seeing the event. Pure (no I/O, the clock is
-// passed in), so every case is unit-tested.
+// pause or disappear without the watcher ever seeing the event. After a restart of the watcher
+// the map is restored from what it recorded on the bus (restore(), see recovery/), and the same
+// comparison yields what happened while it was not running. Pure (no I/O, the clock is passed
+// in), so every case is unit-tested.
 //
 // Never double-reporting: the replayed events are applied before the comparison, so what they
 // delivered is not synthesized. Events that happened just before the look but arrive after the
@@ -13,6 +15,7 @@
 // synthesized transition of its container is recognized as that one and dropped.
 import type { ContainerState, EventMessage, HealthStatus } from "@crowsnest/shared";
 import { msToNanos, nanosToTimestamp } from "../docker/docker-time.ts";
+import { missedTransitions } from "../recovery/missed-transitions.ts";
 
 /** One container as the resynchronization saw it. */
 export interface ContainerSnapshot {
@@ -34,6 +37,23 @@ export interface ContainerSnapshot {
 
 type Phase = "created" | "running" | "paused" | "down" | "gone";
 
+/** What the watcher knows of a container, as it records it on the bus to resume from after a restart. */
+export interface RememberedContainer {
+  readonly name: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly phase: Exclude<Phase, "gone">;
+  /** See KnownContainer.lastStartNano. */
+  readonly lastStartNano: bigint | undefined;
+  readonly health: HealthStatus | null;
+}
+
+/** A container as recovered after a restart, with when the watcher recorded it (its clock, ms). */
+export interface RecoveredContainer {
+  readonly container: RememberedContainer;
+  readonly recordedAtMs: number;
+}
+
 interface PendingTransition {
   readonly action: string;
   /** The health status or new name the transition carries, which a matching real event must have too. */
@@ -54,6 +74,12 @@ interface KnownContainer {
   health: HealthStatus | null;
   pending: PendingTransition[];
   pendingUntilMs: number;
+  /**
+   * Set while the entry is still as restored after a restart: when the watcher recorded it. A
+   * transition with no runtime time of its own is then keyed by it instead of the clock, so a
+   * repeated recovery from the same record yields the same event id.
+   */
+  recordedAtMs: number | undefined;
 }
 
 export interface ReconcileContext {
@@ -127,6 +153,9 @@ export class ContainerStateTracker {
   readonly #known = new Map<string, KnownContainer>();
   readonly #duplicateWindowMs: number;
   #seeded = false;
+  #restored = false;
+  /** Set by restore() until the next reconcile: when the record as a whole was made. */
+  #restoredRecordAtMs: number | undefined;
 
   constructor(options: ContainerStateTrackerOptions = {}) {
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 30_000;
@@ -139,6 +168,59 @@ export class ContainerStateTracker {
 
   get size(): number {
     return this.#known.size;
+  }
+
+  /** Whether the map was restored after a restart and not compared with the host since. */
+  get restored(): boolean {
+    return this.#restored;
+  }
+
+  /**
+   * Takes in what the watcher recorded before it last stopped, as if it had never stopped: the
+   * next reconcile() compares the host with it and returns what was missed meanwhile.
+   */
+  restore(recovered: ReadonlyMap<string, RecoveredContainer>, recordedAtMs: number): void {
+    this.#known.clear();
+    for (const [id, { container, recordedAtMs }] of recovered) {
+      this.#known.set(id, {
+        name: container.name,
+        image: container.image,
+        labels: container.labels,
+        phase: container.phase,
+        lastStartNano: container.lastStartNano,
+        health: container.health,
+        pending: [],
+        pendingUntilMs: 0,
+        recordedAtMs,
+      });
+    }
+    this.#seeded = true;
+    this.#restored = true;
+    this.#restoredRecordAtMs = recordedAtMs;
+  }
+
+  /** What is known of one container now; undefined when it is not known (or gone). */
+  remembered(id: string): RememberedContainer | undefined {
+    const known = this.#known.get(id);
+    if (known === undefined || known.phase === "gone") return undefined;
+    return {
+      name: known.name,
+      image: known.image,
+      labels: known.labels,
+      phase: known.phase,
+      lastStartNano: known.lastStartNano,
+      health: known.health,
+    };
+  }
+
+  /** What is known of every container now (none that are gone). */
+  rememberedAll(): Map<string, RememberedContainer> {
+    const all = new Map<string, RememberedContainer>();
+    for (const id of this.#known.keys()) {
+      const remembered = this.remembered(id);
+      if (remembered !== undefined) all.set(id, remembered);
+    }
+    return all;
   }
 
   /**
@@ -180,7 +262,10 @@ export class ContainerStateTracker {
       health: null,
       pending: [],
       pendingUntilMs: 0,
+      recordedAtMs: undefined,
     };
+    // Live from now on: what it was restored from no longer describes it.
+    entry.recordedAtMs = undefined;
     switch (event.action) {
       case "start":
         entry.phase = "running";
@@ -217,8 +302,8 @@ export class ContainerStateTracker {
 
   /**
    * Takes in a fresh look at every container. The first call (or `seed: true`) only records it;
-   * later ones return the transitions missed since the map was last current, in order per
-   * container, ready to publish.
+   * later ones (and the first after restore()) return the transitions missed since the map was
+   * last current, in order per container, ready to publish.
    */
   reconcile(
     snapshots: readonly ContainerSnapshot[],
@@ -227,56 +312,85 @@ export class ContainerStateTracker {
   ): EventMessage[] {
     const diff = this.#seeded && options.seed !== true;
     this.#seeded = true;
-    const events: EventMessage[] = [];
-    const seen = new Set<string>();
-    for (const snapshot of snapshots) {
-      seen.add(snapshot.id);
-      const known = this.#known.get(snapshot.id);
-      const phase = phaseOf(snapshot.state);
-      if (phase === undefined) {
-        // A state Docker has no word for: nothing can be said; keep what was known.
-        continue;
-      }
-      const syntheses = diff ? this.#diff(known?.phase === "gone" ? undefined : known, snapshot, phase) : [];
-      const next: KnownContainer = {
-        name: snapshot.name,
-        image: snapshot.image,
-        labels: snapshot.labels,
-        phase,
-        lastStartNano: snapshot.startedNano ?? known?.lastStartNano,
-        health: snapshot.detailed ? snapshot.health : (known?.health ?? null),
-        pending: syntheses.map((synthesis) => ({ action: synthesis.action, detail: synthesis.detail })),
-        pendingUntilMs: context.nowMs + this.#duplicateWindowMs,
-      };
-      this.#known.set(snapshot.id, next);
-      for (const synthesis of syntheses) events.push(this.#event(snapshot.id, next, synthesis, context));
-    }
-    for (const [id, known] of this.#known) {
-      if (seen.has(id)) continue;
-      if (!diff || known.phase === "gone") {
-        this.#known.delete(id);
-        continue;
-      }
-      // Removed while the watcher was not looking. It must have stopped first.
-      const syntheses: Synthesis[] = [];
-      if (isUp(known.phase)) {
-        syntheses.push({
-          action: "die",
-          key: "before-destroy",
-          tsNano: undefined,
-          tsSource: "resync",
-          exitCode: null,
-          oomKilled: null,
-        });
-      }
-      syntheses.push({ action: "destroy", key: "gone", tsNano: undefined, tsSource: "resync" });
-      // Kept as a tombstone until the next look, so a late real destroy is recognized.
-      known.phase = "gone";
-      known.pending = syntheses.map((synthesis) => ({ action: synthesis.action, detail: undefined }));
-      known.pendingUntilMs = context.nowMs + this.#duplicateWindowMs;
-      for (const synthesis of syntheses) events.push(this.#event(id, known, synthesis, context));
-    }
+    this.#restored = false;
+    const current = new Map<string, ContainerSnapshot>();
+    for (const snapshot of snapshots) current.set(snapshot.id, snapshot);
+    // Without a runtime time, keyed by when the state compared with was recorded if it was
+    // restored (the same for a repeated recovery), else by this look's time.
+    const repeatKeyMs = (known: KnownContainer | undefined): number =>
+      known?.recordedAtMs ?? this.#restoredRecordAtMs ?? context.nowMs;
+    // A copy: reconciling one container replaces its entry.
+    const events = missedTransitions(new Map(this.#known), current, (id, known, snapshot) =>
+      snapshot === undefined
+        ? this.#reconcileGone(id, known, diff, context, repeatKeyMs(known))
+        : this.#reconcilePresent(id, known, snapshot, diff, context, repeatKeyMs(known)),
+    );
+    this.#restoredRecordAtMs = undefined;
     return events;
+  }
+
+  #reconcilePresent(
+    id: string,
+    known: KnownContainer | undefined,
+    snapshot: ContainerSnapshot,
+    diff: boolean,
+    context: ReconcileContext,
+    repeatKeyMs: number,
+  ): EventMessage[] {
+    const phase = phaseOf(snapshot.state);
+    // A state Docker has no word for: nothing can be said; keep what was known.
+    if (phase === undefined) return [];
+    const syntheses = diff ? this.#diff(known?.phase === "gone" ? undefined : known, snapshot, phase) : [];
+    const next: KnownContainer = {
+      name: snapshot.name,
+      image: snapshot.image,
+      labels: snapshot.labels,
+      phase,
+      lastStartNano: snapshot.startedNano ?? known?.lastStartNano,
+      health: snapshot.detailed ? snapshot.health : (known?.health ?? null),
+      pending: syntheses.map((synthesis) => ({ action: synthesis.action, detail: synthesis.detail })),
+      pendingUntilMs: context.nowMs + this.#duplicateWindowMs,
+      recordedAtMs: undefined,
+    };
+    this.#known.set(id, next);
+    return syntheses.map((synthesis) => this.#event(id, next, synthesis, context, repeatKeyMs));
+  }
+
+  #reconcileGone(
+    id: string,
+    known: KnownContainer | undefined,
+    diff: boolean,
+    context: ReconcileContext,
+    repeatKeyMs: number,
+  ): EventMessage[] {
+    if (known === undefined) return [];
+    if (!diff || known.phase === "gone") {
+      this.#known.delete(id);
+      return [];
+    }
+    // Removed while the watcher was not looking. It must have stopped first.
+    const syntheses: Synthesis[] = [];
+    if (isUp(known.phase)) {
+      syntheses.push({
+        action: "die",
+        key: "before-destroy",
+        tsNano: undefined,
+        tsSource: "resync",
+        exitCode: null,
+        oomKilled: null,
+      });
+    }
+    syntheses.push({ action: "destroy", key: "gone", tsNano: undefined, tsSource: "resync" });
+    // Kept as a tombstone until the next look, so a late real destroy is recognized.
+    const tombstone: KnownContainer = {
+      ...known,
+      phase: "gone",
+      pending: syntheses.map((synthesis) => ({ action: synthesis.action, detail: undefined })),
+      pendingUntilMs: context.nowMs + this.#duplicateWindowMs,
+      recordedAtMs: undefined,
+    };
+    this.#known.set(id, tombstone);
+    return syntheses.map((synthesis) => this.#event(id, tombstone, synthesis, context, repeatKeyMs));
   }
 
   #diff(known: KnownContainer | undefined, snapshot: ContainerSnapshot, phase: Phase): Synthesis[] {
@@ -398,7 +512,13 @@ export class ContainerStateTracker {
     return out;
   }
 
-  #event(id: string, known: KnownContainer, synthesis: Synthesis, context: ReconcileContext): EventMessage {
+  #event(
+    id: string,
+    known: KnownContainer,
+    synthesis: Synthesis,
+    context: ReconcileContext,
+    repeatKeyMs: number,
+  ): EventMessage {
     const resyncNano = msToNanos(context.nowMs);
     const tsNano = synthesis.tsNano ?? resyncNano;
     const exitCode = synthesis.exitCode ?? null;
@@ -412,7 +532,7 @@ export class ContainerStateTracker {
     if (synthesis.action === "die" && exitCode !== null) attributes.exitCode = String(exitCode);
     // Stable: the same inference from the same runtime times gets the same id (and JetStream
     // message id), and "synthesized" where a real id has its nanoseconds keeps the two apart.
-    const key = synthesis.repeatable === true ? `${synthesis.key}@${context.nowMs}` : synthesis.key;
+    const key = synthesis.repeatable === true ? `${synthesis.key}@${repeatKeyMs}` : synthesis.key;
     return {
       v: 1,
       event_id: `${context.host}/docker/synthesized/${id}/${synthesis.action}/${key}`,

@@ -1,7 +1,8 @@
 // What happens once a Docker event subscription is in place: look at every container, publish
-// the transitions missed since the last look (none at startup: there is nothing to compare
-// with), then the inventory. Runs on the follower's event chain, so replayed events are
-// applied before and the new stream's events after it.
+// the transitions missed since the last look (at startup, since what the watcher recorded
+// before it stopped, if the tracker was restored from it; else none: there is nothing to
+// compare with), then the inventory. Runs on the follower's event chain, so replayed events
+// are applied before and the new stream's events after it.
 import { codecs, type Logger, type Subjects } from "@crowsnest/shared";
 import type { SubscriptionReason } from "../events/docker-event-follower.ts";
 import type { ContainerObserver, ObservedContainer } from "../inventory/container-observer.ts";
@@ -22,6 +23,11 @@ export interface ResyncCoordinatorOptions {
   attempts?: number;
   retryDelayMs?: number;
   now?: () => number;
+  /**
+   * Called once the transitions and the inventory of a look are queued (to record the state
+   * after them), with when the look began (this clock, ms).
+   */
+  onQueued?: (lookStartedAtMs: number) => void;
 }
 
 export type ResyncCoordinator = (reason: SubscriptionReason, signal: AbortSignal) => Promise<void>;
@@ -73,8 +79,10 @@ export function createResyncCoordinator(options: ResyncCoordinatorOptions): Resy
   return async (reason, signal) => {
     let observed: ObservedContainer[] | undefined;
     let lastError: unknown;
+    let lookStartedAtMs = now();
     for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
       try {
+        lookStartedAtMs = now();
         observed = await observe();
         break;
       } catch (error) {
@@ -91,10 +99,11 @@ export function createResyncCoordinator(options: ResyncCoordinatorOptions): Resy
       }
       return;
     }
+    const restored = tracker.restored;
     const events = tracker.reconcile(
       observed.map(toSnapshot),
       { host, nowMs: now() },
-      { seed: reason === "startup" },
+      { seed: reason === "startup" && !restored },
     );
     for (const event of events) {
       const encoded = codecs.event.encode(event);
@@ -114,12 +123,15 @@ export function createResyncCoordinator(options: ResyncCoordinatorOptions): Resy
     if (events.length > 0) {
       logger.info(
         { reason, synthesized: events.length, actions: events.map((event) => event.action) },
-        "published transitions missed while the event stream was down",
+        reason === "startup"
+          ? "published transitions missed while the watcher was not running"
+          : "published transitions missed while the event stream was down",
       );
     }
     inventory.publishContainers(
       reason,
       observed.map((container) => container.info),
     );
+    options.onQueued?.(lookStartedAtMs);
   };
 }

@@ -22,6 +22,14 @@ export function dayStart(day: number): Date {
   return new Date(day * DAY_MS);
 }
 
+/**
+ * The oldest day whose partition the retention job keeps at `nowMs`: a day goes once its end is
+ * `rawRetentionDays` old (retention/retention-job.ts), so raw data reaches back to its start.
+ */
+export function oldestKeptDay(nowMs: number, rawRetentionDays: number): number {
+  return Math.floor((nowMs - rawRetentionDays * DAY_MS) / DAY_MS);
+}
+
 export function partitionName(table: PartitionedTable, day: number): string {
   return `${table}_p${dayStart(day).toISOString().slice(0, 10).replaceAll("-", "")}`;
 }

@@ -4,8 +4,11 @@
 // What it guarantees:
 // - a message that does not decode is sent to dead letters with the reason, then acked: it
 //   never blocks the stream;
-// - when the database is unreachable it stops pulling (bounded buffer), keeps the messages it
-//   holds alive with `working()`, retries with capped backoff, and resumes in order;
+// - every message it holds (queued, decoding, being written or split) is kept alive with
+//   `working()` until it is acknowledged, so JetStream never redelivers a message in hand,
+//   however long its batch takes (a database outage, a batch split into single rows);
+// - when the database is unreachable it stops pulling (bounded buffer), retries with capped
+//   backoff, and resumes in order;
 // - when one message's content makes the insert fail (a data error), the batch is split so the
 //   others are written and only that message is dead-lettered as unprocessable;
 // - up to `writeConcurrency` batches are written at once, and the next batch is decoding
@@ -61,6 +64,13 @@ interface Received {
   receivedAtMs: number;
 }
 
+/** A batch taken from the queue, held until each of its messages is acknowledged. */
+interface HeldBatch {
+  msgs: readonly JsMsg[];
+  /** When its oldest message was received. */
+  sinceMs: number;
+}
+
 const MIN_RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 30_000;
 const RESUBSCRIBE_DELAY_MS = 1000;
@@ -80,6 +90,7 @@ export class BatchConsumer<T, R = unknown> {
   #running: Promise<void> | undefined;
   /** The last batch started: the next one finishes (afterWrite, acks) after it. */
   #ordered: Promise<void> = Promise.resolve();
+  readonly #held = new Set<HeldBatch>();
 
   constructor(options: BatchConsumerOptions<T, R>) {
     this.#options = options;
@@ -91,7 +102,24 @@ export class BatchConsumer<T, R = unknown> {
   }
 
   start(): void {
-    this.#running = this.#run();
+    const keepAlive = setInterval(() => this.#keepAlive(), this.#options.ackWaitMs / 4);
+    this.#running = this.#run().finally(() => clearInterval(keepAlive));
+  }
+
+  /**
+   * Tells JetStream that the messages held longer than a quarter of the ack wait are still being
+   * worked on (`working()` restarts their ack wait; on a message already acknowledged it sends
+   * nothing). In steady state a batch is done long before that, and this sends nothing.
+   */
+  #keepAlive(): void {
+    const heldBeforeMs = Date.now() - this.#options.ackWaitMs / 4;
+    for (const received of this.#queue) {
+      if (received.receivedAtMs >= heldBeforeMs) break;
+      received.msg.working();
+    }
+    for (const batch of this.#held) {
+      if (batch.sinceMs < heldBeforeMs) for (const msg of batch.msgs) msg.working();
+    }
   }
 
   /** Stops pulling, writes what was already received (or naks it if the database is down), and returns. */
@@ -113,7 +141,8 @@ export class BatchConsumer<T, R = unknown> {
       this.#ordered = Promise.resolve();
       for (let decoding = await this.#decodeNextBatch(); decoding; ) {
         const items = await decoding.items;
-        if (items.length > 0) this.#startWriting(items, inFlight);
+        if (items.length > 0) this.#startWriting(items, inFlight, decoding.held);
+        else this.#held.delete(decoding.held);
         // The next batch is taken and decoding (it may be on another thread) while this one
         // and the ones before it are written.
         decoding = await this.#decodeNextBatch();
@@ -125,13 +154,16 @@ export class BatchConsumer<T, R = unknown> {
     }
   }
 
-  async #decodeNextBatch(): Promise<{ items: Promise<Item<T>[]> } | undefined> {
+  async #decodeNextBatch(): Promise<{ held: HeldBatch; items: Promise<Item<T>[]> } | undefined> {
     const batch = await this.#nextBatch();
-    return batch && { items: this.#decode(batch) };
+    if (batch === undefined) return undefined;
+    // Held from here until its last message is acknowledged (see #keepAlive).
+    this.#held.add(batch);
+    return { held: batch, items: this.#decode(batch.msgs) };
   }
 
   /** Writes the items (up to `writeConcurrency` batches at once), then finishes them in batch order. */
-  #startWriting(items: Item<T>[], inFlight: Set<Promise<void>>): void {
+  #startWriting(items: Item<T>[], inFlight: Set<Promise<void>>, held: HeldBatch): void {
     const writing = this.#writeWithRetry(items);
     const previous = this.#ordered;
     const done = (async () => {
@@ -144,7 +176,10 @@ export class BatchConsumer<T, R = unknown> {
     });
     this.#ordered = done;
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
+    void done.finally(() => {
+      inFlight.delete(done);
+      this.#held.delete(held);
+    });
   }
 
   async #pump(): Promise<void> {
@@ -176,7 +211,7 @@ export class BatchConsumer<T, R = unknown> {
     this.#wakeWriter = undefined;
   }
 
-  async #nextBatch(): Promise<JsMsg[] | undefined> {
+  async #nextBatch(): Promise<HeldBatch | undefined> {
     const { batchSize, batchWaitMs } = this.#options;
     while (this.#queue.length === 0) {
       if (this.#pumpEnded) return undefined;
@@ -188,12 +223,12 @@ export class BatchConsumer<T, R = unknown> {
       if (remainingMs <= 0) break;
       await this.#waitForWriterWake(remainingMs);
     }
-    const batch = this.#queue.splice(0, batchSize).map((received) => received.msg);
+    const taken = this.#queue.splice(0, batchSize);
     this.#wakePump?.();
-    return batch;
+    return { msgs: taken.map((received) => received.msg), sinceMs: taken[0]?.receivedAtMs ?? Date.now() };
   }
 
-  async #decode(batch: JsMsg[]): Promise<Item<T>[]> {
+  async #decode(batch: readonly JsMsg[]): Promise<Item<T>[]> {
     const { decode, decodeBatch } = this.#options;
     const results = decodeBatch ? await decodeBatch(batch.map((msg) => msg.data)) : undefined;
     const decoded: Item<T>[] = [];
@@ -286,8 +321,8 @@ export class BatchConsumer<T, R = unknown> {
   }
 
   /**
-   * Runs `attempt` until it succeeds, with capped backoff, keeping the items' messages alive
-   * meanwhile and logging an outage once. False when it gave up because the consumer is stopping
+   * Runs `attempt` until it succeeds, with capped backoff (the items' messages are kept alive
+   * meanwhile by #keepAlive), logging an outage once. False when it gave up because the consumer is stopping
    * (the items are then nak'ed for redelivery).
    */
   async #retrying(attempt: () => Promise<void>, items: Item<T>[]): Promise<boolean> {
@@ -316,7 +351,7 @@ export class BatchConsumer<T, R = unknown> {
           for (const item of items) item.msg.nak();
           return false;
         }
-        for (const item of items) item.msg.working();
+        // Capped at half the ack wait, so a stop during a long outage is noticed soon.
         await sleep(Math.min(delayMs, this.#options.ackWaitMs / 2));
         delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS);
       }

@@ -3,7 +3,8 @@
 //
 // What it guarantees:
 // - a message that does not decode is sent to dead letters with the reason, then acked: it
-//   never blocks the stream;
+//   never blocks the stream; when even its dead letter cannot be sent, it is tried again on a
+//   few more deliveries, then terminated (`term()`) with one error log line;
 // - every message it holds (queued, decoding, being written or split) is kept alive with
 //   `working()` until it is acknowledged, so JetStream never redelivers a message in hand,
 //   however long its batch takes (a database outage, a batch split into single rows);
@@ -14,6 +15,7 @@
 // - up to `writeConcurrency` batches are written at once, and the next batch is decoding
 //   meanwhile (so decoding overlaps the database's work), but `afterWrite` (alert evaluation)
 //   and the acks run strictly in batch order, as the messages were delivered.
+import { createHash } from "node:crypto";
 import type { DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
 import type { ConsumeOptions, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 
@@ -74,6 +76,10 @@ interface HeldBatch {
 const MIN_RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 30_000;
 const RESUBSCRIBE_DELAY_MS = 1000;
+/** Deliveries of a message whose dead letter could not be sent before it is given up. */
+export const DEADLETTER_ATTEMPTS = 5;
+/** Before the second delivery; doubled before each next one (2, 4, 8, 16 s: 30 s in all). */
+const DEADLETTER_RETRY_DELAY_MS = 2000;
 
 export class BatchConsumer<T, R = unknown> {
   readonly #options: BatchConsumerOptions<T, R>;
@@ -277,12 +283,35 @@ export class BatchConsumer<T, R = unknown> {
       await this.#options.deadletters.send(msg.subject, msg.data, reason, detail);
       msg.ack();
     } catch (error) {
-      // Without its dead letter the message must not be lost: let JetStream deliver it again.
-      this.#options.logger.warn(
-        { err: error, subject: msg.subject },
-        "could not dead-letter a message; will retry",
+      const attempt = msg.info.deliveryCount;
+      if (attempt < DEADLETTER_ATTEMPTS) {
+        // Without its dead letter the message must not be lost yet: a passing failure (the
+        // dead-letter stream unavailable) deserves a few more deliveries. Logged on the first.
+        if (attempt === 1) {
+          this.#options.logger.warn(
+            { err: error, consumer: this.#options.name, subject: msg.subject, reason },
+            `could not dead-letter a message; will retry (${DEADLETTER_ATTEMPTS} attempts)`,
+          );
+        }
+        msg.nak(DEADLETTER_RETRY_DELAY_MS * 2 ** (attempt - 1));
+        return;
+      }
+      // Redelivering it for the stream's whole retention, to every instance, helps no one.
+      this.#options.logger.error(
+        {
+          err: error,
+          consumer: this.#options.name,
+          subject: msg.subject,
+          reason,
+          detail: detail.slice(0, 1000),
+          payload_size_bytes: msg.data.length,
+          payload_sha256: createHash("sha256").update(msg.data).digest("hex"),
+          stream_sequence: msg.seq,
+          attempts: attempt,
+        },
+        "could not dead-letter a message; gave up and terminated it",
       );
-      msg.nak(MAX_RETRY_DELAY_MS);
+      msg.term();
     }
   }
 

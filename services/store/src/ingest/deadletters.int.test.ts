@@ -1,6 +1,7 @@
 // Dead letters as a user of the bus sees them, from the store's real process at the shortest
 // ack wait it accepts (5 s): each message the store cannot use is dead-lettered exactly once,
 // and the stream's consumers end with nothing pending, whatever the message.
+import { createHash } from "node:crypto";
 import { codecs, createSubjects, type DeadletterMessage, streamName } from "@crowsnest/shared";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -16,6 +17,7 @@ import {
   testSubjectPrefix,
 } from "../../../../test/support/test-env.ts";
 import { type StoreProcess, spawnStore } from "../fixtures/store-process.ts";
+import { DEADLETTER_ATTEMPTS } from "./batch-consumer.ts";
 
 const prefix = testSubjectPrefix();
 const subjects = createSubjects(prefix);
@@ -131,4 +133,64 @@ describe("dead letters", () => {
     ]);
     expect(stored.rows[0].n).toBe(total - refused.size);
   }, 240_000);
+
+  it("dead-letters messages at the server's max payload once each, cut to fit, and acknowledges them", async () => {
+    const js = jetstream(nc);
+    const maxPayloadBytes = nc.info?.max_payload ?? 0;
+    expect(maxPayloadBytes).toBeGreaterThan(900_000);
+    const subject = subjects.stats("host-a", "docker", "big");
+    const padded = (prefix: string, suffix: string) =>
+      new TextEncoder().encode(
+        prefix + "x".repeat(maxPayloadBytes - 100 - prefix.length - suffix.length) + suffix,
+      );
+    const refusedMessages = {
+      // Within 100 bytes of the max payload: the dead letter's own fields would push it over.
+      invalid_json: padded('{"v":1,"pad":"', ""),
+      invalid_schema: padded('{"v":1,"pad":"', '"}'),
+      // 800 KB of bytes that are not UTF-8: their base64 would be 1.07 MB.
+      binary: new Uint8Array(800_000).map((_, index) => 0x80 + (index % 0x7f)),
+    };
+    const before = (await readDeadletters()).length;
+    for (const data of Object.values(refusedMessages)) await js.publish(subject, data);
+    await settle(120_000);
+
+    const letters = (await readDeadletters()).slice(before);
+    const bySha = new Map(letters.map((letter) => [letter.payload_sha256, letter]));
+    expect(letters).toHaveLength(3);
+    for (const [kind, data] of Object.entries(refusedMessages)) {
+      const letter = bySha.get(createHash("sha256").update(data).digest("hex"));
+      expect(letter, kind).toMatchObject({
+        subject,
+        reason: kind === "binary" ? "invalid_json" : kind,
+        payload_truncated: true,
+        payload_size_bytes: data.length,
+        payload_encoding: kind === "binary" ? "base64" : "utf8",
+      });
+      const start = Buffer.from(letter?.payload ?? "", kind === "binary" ? "base64" : "utf8");
+      expect(start.length).toBeGreaterThan(data.length * 0.7);
+      expect(start.equals(Buffer.from(data.subarray(0, start.length)))).toBe(true);
+    }
+    expect(store.logs.filter((record) => String(record.msg).startsWith("could not dead-letter"))).toEqual([]);
+  }, 180_000);
+
+  // Last: it takes the dead-letter stream away.
+  it("gives a message up after a few deliveries when its dead letter cannot be sent, with one log line", async () => {
+    await (await jetstreamManager(nc)).streams.delete(streamName(subjects, "deadletter"));
+    const data = new TextEncoder().encode("{no dead letter for this one");
+    await jetstream(nc).publish(subjects.stats("host-a", "docker", "lost"), data);
+    const gaveUp = await store.waitForLog(
+      (record) => record.msg === "could not dead-letter a message; gave up and terminated it",
+      90_000,
+    );
+    expect(gaveUp).toMatchObject({
+      level: "error",
+      reason: "invalid_json",
+      attempts: DEADLETTER_ATTEMPTS,
+      payload_size_bytes: data.length,
+      payload_sha256: createHash("sha256").update(data).digest("hex"),
+    });
+    await settle(60_000);
+    const lines = store.logs.filter((record) => String(record.msg).startsWith("could not dead-letter"));
+    expect(lines.map((record) => record.level)).toEqual(["warn", "error"]);
+  }, 180_000);
 });

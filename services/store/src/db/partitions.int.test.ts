@@ -1,20 +1,17 @@
 // Day partitions created by several store instances at once (each store's writers and its
 // retention job create them): whoever comes second must find the partition, never fail.
-import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, eventually, type TestDatabase } from "../../../../test/support/test-env.ts";
-import type { StoreDatabase } from "./database.ts";
-import { migrateToLatest } from "./migrations.ts";
+import { eventually } from "../../../../test/support/test-env.ts";
+import { type MigratedDatabase, openMigratedDatabase } from "../fixtures/migrated-database.ts";
 import { dayNumber, ensureDayPartition, listDayPartitions, type PartitionedTable } from "./partitions.ts";
 
 /** The advisory lock crowsnest_ensure_day_partition serializes creators of one table's partitions with. */
 const PARTITION_LOCK = "1131573760, hashtext($1)";
 
 describe("day partitions created concurrently", () => {
-  let database: TestDatabase;
-  let setup: PostgresHandle<StoreDatabase>;
-  /** Two connections standing for two store instances, and one that holds them at the lock. */
+  let database: MigratedDatabase;
+  /** Connections standing for store instances, and one that holds them at the lock. */
   const clients: pg.Client[] = [];
   const connect = async () => {
     const client = new pg.Client({ connectionString: database.url });
@@ -26,20 +23,12 @@ describe("day partitions created concurrently", () => {
   const firstDay = dayNumber(new Date()) + 10;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    setup = openPostgres<StoreDatabase>({
-      url: database.url,
-      poolSize: 1,
-      applicationName: "partitions-test",
-      onIdleError: () => {},
-    });
-    await migrateToLatest(setup.db);
+    database = await openMigratedDatabase("partitions-test");
   });
 
   afterAll(async () => {
     for (const client of clients) await client.end();
-    await setup?.destroy();
-    await database?.drop();
+    await database?.close();
   });
 
   it("lets two instances that both found the day missing create it, once, without an error", async () => {
@@ -97,7 +86,9 @@ describe("day partitions created concurrently", () => {
       expect(created.reduce((sum, n) => sum + n, 0)).toBe(3);
     }
     for (const table of ["container_stats", "host_stats"] as const) {
-      const days = (await listDayPartitions(setup.pool, table)).filter((partition) => partition.day >= start);
+      const days = (await listDayPartitions(database.pool, table)).filter(
+        (partition) => partition.day >= start,
+      );
       expect(days).toHaveLength(75);
       expect(days.every((partition) => partition.attached)).toBe(true);
     }

@@ -2,13 +2,10 @@
 // gets its hourly row, so a period's history adds up the same from hourly rows as from daily
 // ones. Both jobs run on one injected clock.
 import { createLogger } from "@crowsnest/shared";
-import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
 import { type RawBuilder, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statsFixture } from "../../../../test/support/bus-fixtures.ts";
-import { createTestDatabase, type TestDatabase } from "../../../../test/support/test-env.ts";
-import type { StoreDatabase } from "../db/database.ts";
-import { migrateToLatest } from "../db/migrations.ts";
+import { type MigratedDatabase, openMigratedDatabase } from "../fixtures/migrated-database.ts";
 import { ContainerDirectory } from "../ingest/container-directory.ts";
 import { StatsWriter } from "../ingest/stats-writer.ts";
 import { RetentionJob } from "../retention/retention-job.ts";
@@ -20,26 +17,17 @@ const DAY_MS = 86_400_000;
 const RAW_DAYS = 7;
 
 describe("rollups at the edge of the raw retention", () => {
-  let database: TestDatabase;
-  let pg: PostgresHandle<StoreDatabase>;
+  let pg: MigratedDatabase;
   // 10:30 UTC today: the oldest day retention keeps then has ten hours before now minus 7 d.
   const nowMs = Math.floor(Date.now() / DAY_MS) * DAY_MS + 10.5 * HOUR_MS;
   const now = () => new Date(nowMs);
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    pg = openPostgres<StoreDatabase>({
-      url: database.url,
-      poolSize: 2,
-      applicationName: "rollup-retention-test",
-      onIdleError: () => {},
-    });
-    await migrateToLatest(pg.db);
+    pg = await openMigratedDatabase("rollup-retention-test");
   });
 
   afterAll(async () => {
-    await pg?.destroy();
-    await database?.drop();
+    await pg?.close();
   });
 
   it("computes every hour whose raw samples are still kept, the oldest kept day's first hours included", async () => {

@@ -351,8 +351,8 @@ export class BatchConsumer<T, R = unknown> {
 
   /**
    * Runs `attempt` until it succeeds, with capped backoff (the items' messages are kept alive
-   * meanwhile by #keepAlive), logging an outage once. False when it gave up because the consumer is stopping
-   * (the items are then nak'ed for redelivery).
+   * meanwhile by #keepAlive), logging an outage once. False when it gave up because the
+   * consumer is stopping (the items are then nak'ed for redelivery).
    */
   async #retrying(attempt: () => Promise<void>, items: Item<T>[]): Promise<boolean> {
     const { logger, name } = this.#options;

@@ -2,7 +2,7 @@
 // what was refused: whatever the bytes (escapes, multi-byte characters, binary), the server's
 // max payload is never exceeded and the start is exactly the original's.
 import { createHash } from "node:crypto";
-import type { JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamPublishOptions } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { codecs } from "../codec/codecs.ts";
 import { createLogger } from "../log/logger.ts";
@@ -12,12 +12,16 @@ import { createDeadletterSink } from "./deadletter.ts";
 
 const SUBJECT = "crowsnest.v1.stats.node-1.docker.web";
 
-/** Sends `data` through a sink whose server allows `maxPayloadBytes`; returns what it published. */
+/**
+ * Sends `data` through a sink whose server allows `maxPayloadBytes`; returns what it published
+ * and its size on the wire: the payload and the header carrying the message id.
+ */
 async function deadletter(data: Uint8Array, maxPayloadBytes: number) {
-  const published: Uint8Array[] = [];
+  const published: { payload: Uint8Array; headerBytes: number }[] = [];
   const js = {
-    publish: async (_subject: string, payload: Uint8Array) => {
-      published.push(payload);
+    publish: async (_subject: string, payload: Uint8Array, options: Partial<JetStreamPublishOptions>) => {
+      const header = options.msgID === undefined ? "" : `NATS/1.0\r\nNats-Msg-Id: ${options.msgID}\r\n\r\n`;
+      published.push({ payload, headerBytes: Buffer.byteLength(header) });
     },
   } as unknown as JetStreamClient; // only publish is used
   const sink = createDeadletterSink({
@@ -27,12 +31,12 @@ async function deadletter(data: Uint8Array, maxPayloadBytes: number) {
     service: "store",
     logger: createLogger({ service: "store", level: "silent" }),
   });
-  await sink.send(SUBJECT, data, "invalid_json", "Unexpected token");
-  const [bytes] = published;
-  if (!bytes) throw new Error("nothing published");
-  const decoded = codecs.deadletter.decode(bytes);
+  await sink.send(SUBJECT, data, "invalid_json", "Unexpected token", "CROWSNEST_TELEMETRY/123456789");
+  const [sent] = published;
+  if (!sent) throw new Error("nothing published");
+  const decoded = codecs.deadletter.decode(sent.payload);
   if (!decoded.ok) throw new Error(decoded.detail);
-  return { size: bytes.length, letter: decoded.value };
+  return { size: sent.payload.length + sent.headerBytes, letter: decoded.value };
 }
 
 function originalStart(letter: DeadletterMessage): Buffer {
@@ -66,8 +70,9 @@ describe("dead letters", () => {
         expect(letter.payload_size_bytes).toBe(data.length);
         expect(letter.payload_sha256).toBe(createHash("sha256").update(data).digest("hex"));
         expect(text.startsWith(letter.payload)).toBe(true);
-        // Nearly all the room is used: what is left is less than one escaped character.
-        expect(maxPayloadBytes - size).toBeLessThan(12);
+        // Nearly all the room is used: what is left is the header's margin and less than one
+        // escaped character.
+        expect(maxPayloadBytes - size).toBeLessThan(64 + 12);
       }
     });
   }

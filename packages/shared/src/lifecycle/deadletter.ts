@@ -15,7 +15,18 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 export interface DeadletterSink {
-  send(subject: string, data: Uint8Array, reason: DeadletterMessage["reason"], detail: string): Promise<void>;
+  /**
+   * `messageId`, when the refused message came from a stream: one id per refused message (its
+   * stream and sequence), sent as the JetStream message id, so a second dead letter of the same
+   * message (a redelivery, another instance) within the duplicate window is dropped.
+   */
+  send(
+    subject: string,
+    data: Uint8Array,
+    reason: DeadletterMessage["reason"],
+    detail: string,
+    messageId?: string,
+  ): Promise<void>;
   /** Dead letters sent since start, by reason: exposed in logs and metrics. */
   readonly counts: Readonly<Record<DeadletterMessage["reason"], number>>;
 }
@@ -33,7 +44,7 @@ export function createDeadletterSink(options: {
   const target = options.subjects.deadletter(options.service);
   return {
     counts,
-    async send(subject, data, reason, detail) {
+    async send(subject, data, reason, detail, messageId) {
       counts[reason] += 1;
       const family = subject.split(".").slice(0, 3).join(".");
       const key = `${reason} ${family}`;
@@ -63,13 +74,16 @@ export function createDeadletterSink(options: {
         payload_encoding: payloadEncoding,
         ts: new Date().toISOString(),
       };
-      const maxBytes = options.nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES;
+      // The message id travels as a header (`NATS/1.0\r\nNats-Msg-Id: <id>\r\n\r\n`, 27 bytes
+      // and the id), which counts towards the max payload too: room is kept for it, generously.
+      const headerBytes = messageId === undefined ? 0 : 64 + Buffer.byteLength(messageId);
+      const maxBytes = (options.nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES) - headerBytes;
       let encoded = codecs.deadletter.encode(message);
       if (encoded.ok && encoded.data.length > maxBytes) {
         encoded = codecs.deadletter.encode(truncated(message, data, maxBytes));
       }
       if (!encoded.ok) throw new Error(`dead letter failed validation: ${encoded.detail}`);
-      await options.js.publish(target, encoded.data);
+      await options.js.publish(target, encoded.data, messageId === undefined ? {} : { msgID: messageId });
     },
   };
 }

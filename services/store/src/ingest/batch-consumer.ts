@@ -280,7 +280,10 @@ export class BatchConsumer<T, R = unknown> {
 
   async #reject(msg: JsMsg, reason: "invalid_json" | "invalid_schema" | "unprocessable", detail: string) {
     try {
-      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail);
+      // Named by the message's place in its stream: should JetStream deliver it again anyway
+      // (a stall longer than the ack wait), its second dead letter is dropped by the stream.
+      const messageId = `${msg.info.stream}/${msg.seq}`;
+      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail, messageId);
       msg.ack();
     } catch (error) {
       const attempt = msg.info.deliveryCount;

@@ -148,6 +148,8 @@ async function connectBus(): Promise<Connected | undefined> {
       })();
       const deadletters = createDeadletterSink({
         js: bus.js,
+        // Dead letters are cut to the server's own max payload.
+        nc: bus.nc,
         subjects: bus.subjects,
         service: "api",
         logger,

@@ -76,7 +76,13 @@ if (applied === undefined) {
     onContainerIds: (entries) => statsDecoder.learn(entries),
   });
   const hostStatsWriter = new HostStatsWriter({ pool: database.pool });
-  const deadletters = createDeadletterSink({ js: bus.js, subjects: bus.subjects, service: "store", logger });
+  const deadletters = createDeadletterSink({
+    js: bus.js,
+    nc: bus.nc,
+    subjects: bus.subjects,
+    service: "store",
+    logger,
+  });
 
   const alertPublisher = new AlertPublisher({ db: database.db, js: bus.js, subjects: bus.subjects, logger });
   const publisherJob = new PeriodicJob({

@@ -18,7 +18,7 @@ import {
 } from "../../../test/support/test-env.ts";
 import type { StoreDatabase } from "./db/database.ts";
 import { migrateToLatest } from "./db/migrations.ts";
-import { dayNumber, ensureDayPartition } from "./db/partitions.ts";
+import { dayNumber, dayStart, ensureDayPartition, oldestKeptDay } from "./db/partitions.ts";
 import { type StoreProcess, spawnStore } from "./fixtures/store-process.ts";
 
 const prefix = testSubjectPrefix();
@@ -80,8 +80,10 @@ describe("two store instances", () => {
   });
 
   it("computes each rollup bucket once", async () => {
-    // 7 days of hours and 7 days, per series, all due at start.
-    const expected = { container_hourly: 168, host_hourly: 168, container_daily: 7, host_daily: 7 };
+    // Every closed hour from 00:00 of the oldest day the 7-day raw retention keeps, and the 7
+    // closed days since, per series, all due at start.
+    const hours = (hourNow - dayStart(oldestKeptDay(hourNow, 7)).getTime()) / HOUR_MS;
+    const expected = { container_hourly: hours, host_hourly: hours, container_daily: 7, host_daily: 7 };
     const buckets = await eventually(
       async () => {
         const result = await sql<{ series: string; n: number; most: number; total: number }>`
@@ -98,9 +100,9 @@ describe("two store instances", () => {
     );
     expect(buckets.map((row) => [row.series, row.most, row.total])).toEqual([
       ["container_daily", 1, 7],
-      ["container_hourly", 1, 168],
+      ["container_hourly", 1, hours],
       ["host_daily", 1, 7],
-      ["host_hourly", 1, 168],
+      ["host_hourly", 1, hours],
     ]);
     const hourly = await sql<{ buckets: number; samples: number }>`
       SELECT count(DISTINCT bucket)::int AS buckets, sum(samples)::int AS samples FROM container_stats_hourly`.execute(

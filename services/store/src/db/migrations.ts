@@ -296,6 +296,42 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+
+  "0005-idempotent-day-partitions": {
+    async up(db: Kysely<unknown>) {
+      // 0001's function looked for the partition again after taking the lock with to_regclass,
+      // which reads the session's catalog cache: an advisory lock does not refresh it, so a
+      // second creator that had queued for the lock still saw no partition and failed with
+      // "relation … already exists" (logged as a database outage, and retried). Now the look
+      // under the lock reads pg_class with the statement's own snapshot, taken after the lock
+      // was granted, so it sees what the creator before it committed
+      // (db/partitions.int.test.ts).
+      await sql`
+        CREATE OR REPLACE FUNCTION crowsnest_ensure_day_partition(parent text, day date) RETURNS boolean
+        LANGUAGE plpgsql AS $$
+        DECLARE
+          partition_name text := parent || '_p' || to_char(day, 'YYYYMMDD');
+        BEGIN
+          IF to_regclass(partition_name) IS NOT NULL THEN
+            RETURN false;
+          END IF;
+          PERFORM pg_advisory_xact_lock(1131573760, hashtext(parent));
+          IF EXISTS (
+            SELECT FROM pg_class
+            WHERE relname = partition_name AND relnamespace = current_schema()::regnamespace
+          ) THEN
+            RETURN false;
+          END IF;
+          -- Created apart, then attached: see 0001.
+          EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name, parent);
+          EXECUTE format(
+            'ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+            parent, partition_name,
+            (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+          RETURN true;
+        END $$`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -23,13 +23,14 @@ export function dayStart(day: number): Date {
 }
 
 /**
- * The oldest UTC day whose raw partition the retention keeps at `nowMs`: a day goes once its
- * end is `rawDays` old. The one rule for both retention (which drops the days before it) and
- * ingest (which refuses samples from those days rather than storing them in a partition the
+ * The oldest UTC day whose partition the retention job keeps at `nowMs`: a day goes once its end
+ * is `rawRetentionDays` old (retention/retention-job.ts), so raw data reaches back to its start.
+ * The one rule for retention (drops the days before it), the rollup catch-up (starts at it) and
+ * ingest (refuses samples from the days before it rather than storing them in a partition the
  * next retention run drops).
  */
-export function oldestKeptRawDay(nowMs: number, rawDays: number): number {
-  return Math.floor((nowMs - rawDays * DAY_MS) / DAY_MS);
+export function oldestKeptDay(nowMs: number, rawRetentionDays: number): number {
+  return Math.floor((nowMs - rawRetentionDays * DAY_MS) / DAY_MS);
 }
 
 export function partitionName(table: PartitionedTable, day: number): string {

@@ -3,14 +3,20 @@
 //
 // What it guarantees:
 // - a message that does not decode, or that `refuse` turns away, is sent to dead letters with
-//   the reason, then acked: it never blocks the stream;
-// - when the database is unreachable it stops pulling (bounded buffer), keeps the messages it
-//   holds alive with `working()`, retries with capped backoff, and resumes in order;
+//   the reason, then acked: it never blocks the stream; when even its dead letter cannot be
+//   sent, it is tried again on a few more deliveries, then terminated (`term()`) with one error
+//   log line;
+// - every message it holds (queued, decoding, being written or split) is kept alive with
+//   `working()` until it is acknowledged, so JetStream never redelivers a message in hand,
+//   however long its batch takes (a database outage, a batch split into single rows);
+// - when the database is unreachable it stops pulling (bounded buffer), retries with capped
+//   backoff, and resumes in order;
 // - when one message's content makes the insert fail (a data error), the batch is split so the
 //   others are written and only that message is dead-lettered as unprocessable;
 // - up to `writeConcurrency` batches are written at once, and the next batch is decoding
 //   meanwhile (so decoding overlaps the database's work), but `afterWrite` (alert evaluation)
 //   and the acks run strictly in batch order, as the messages were delivered.
+import { createHash } from "node:crypto";
 import type { DeadletterReason, DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
 import type { ConsumeOptions, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 
@@ -63,9 +69,20 @@ interface Received {
   receivedAtMs: number;
 }
 
+/** A batch taken from the queue, held until each of its messages is acknowledged. */
+interface HeldBatch {
+  msgs: readonly JsMsg[];
+  /** When its oldest message was received. */
+  sinceMs: number;
+}
+
 const MIN_RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 30_000;
 const RESUBSCRIBE_DELAY_MS = 1000;
+/** Deliveries of a message whose dead letter could not be sent before it is given up. */
+export const DEADLETTER_ATTEMPTS = 5;
+/** Before the second delivery; doubled before each next one (2, 4, 8, 16 s: 30 s in all). */
+const DEADLETTER_RETRY_DELAY_MS = 2000;
 
 export class BatchConsumer<T, R = unknown> {
   readonly #options: BatchConsumerOptions<T, R>;
@@ -82,6 +99,7 @@ export class BatchConsumer<T, R = unknown> {
   #running: Promise<void> | undefined;
   /** The last batch started: the next one finishes (afterWrite, acks) after it. */
   #ordered: Promise<void> = Promise.resolve();
+  readonly #held = new Set<HeldBatch>();
 
   constructor(options: BatchConsumerOptions<T, R>) {
     this.#options = options;
@@ -93,7 +111,24 @@ export class BatchConsumer<T, R = unknown> {
   }
 
   start(): void {
-    this.#running = this.#run();
+    const keepAlive = setInterval(() => this.#keepAlive(), this.#options.ackWaitMs / 4);
+    this.#running = this.#run().finally(() => clearInterval(keepAlive));
+  }
+
+  /**
+   * Tells JetStream that the messages held longer than a quarter of the ack wait are still being
+   * worked on (`working()` restarts their ack wait; on a message already acknowledged it sends
+   * nothing). In steady state a batch is done long before that, and this sends nothing.
+   */
+  #keepAlive(): void {
+    const heldBeforeMs = Date.now() - this.#options.ackWaitMs / 4;
+    for (const received of this.#queue) {
+      if (received.receivedAtMs >= heldBeforeMs) break;
+      received.msg.working();
+    }
+    for (const batch of this.#held) {
+      if (batch.sinceMs < heldBeforeMs) for (const msg of batch.msgs) msg.working();
+    }
   }
 
   /** Stops pulling, writes what was already received (or naks it if the database is down), and returns. */
@@ -115,7 +150,8 @@ export class BatchConsumer<T, R = unknown> {
       this.#ordered = Promise.resolve();
       for (let decoding = await this.#decodeNextBatch(); decoding; ) {
         const items = await decoding.items;
-        if (items.length > 0) this.#startWriting(items, inFlight);
+        if (items.length > 0) this.#startWriting(items, inFlight, decoding.held);
+        else this.#held.delete(decoding.held);
         // The next batch is taken and decoding (it may be on another thread) while this one
         // and the ones before it are written.
         decoding = await this.#decodeNextBatch();
@@ -127,13 +163,16 @@ export class BatchConsumer<T, R = unknown> {
     }
   }
 
-  async #decodeNextBatch(): Promise<{ items: Promise<Item<T>[]> } | undefined> {
+  async #decodeNextBatch(): Promise<{ held: HeldBatch; items: Promise<Item<T>[]> } | undefined> {
     const batch = await this.#nextBatch();
-    return batch && { items: this.#decode(batch) };
+    if (batch === undefined) return undefined;
+    // Held from here until its last message is acknowledged (see #keepAlive).
+    this.#held.add(batch);
+    return { held: batch, items: this.#decode(batch.msgs) };
   }
 
   /** Writes the items (up to `writeConcurrency` batches at once), then finishes them in batch order. */
-  #startWriting(items: Item<T>[], inFlight: Set<Promise<void>>): void {
+  #startWriting(items: Item<T>[], inFlight: Set<Promise<void>>, held: HeldBatch): void {
     const writing = this.#writeWithRetry(items);
     const previous = this.#ordered;
     const done = (async () => {
@@ -146,7 +185,10 @@ export class BatchConsumer<T, R = unknown> {
     });
     this.#ordered = done;
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
+    void done.finally(() => {
+      inFlight.delete(done);
+      this.#held.delete(held);
+    });
   }
 
   async #pump(): Promise<void> {
@@ -178,7 +220,7 @@ export class BatchConsumer<T, R = unknown> {
     this.#wakeWriter = undefined;
   }
 
-  async #nextBatch(): Promise<JsMsg[] | undefined> {
+  async #nextBatch(): Promise<HeldBatch | undefined> {
     const { batchSize, batchWaitMs } = this.#options;
     while (this.#queue.length === 0) {
       if (this.#pumpEnded) return undefined;
@@ -190,12 +232,12 @@ export class BatchConsumer<T, R = unknown> {
       if (remainingMs <= 0) break;
       await this.#waitForWriterWake(remainingMs);
     }
-    const batch = this.#queue.splice(0, batchSize).map((received) => received.msg);
+    const taken = this.#queue.splice(0, batchSize);
     this.#wakePump?.();
-    return batch;
+    return { msgs: taken.map((received) => received.msg), sinceMs: taken[0]?.receivedAtMs ?? Date.now() };
   }
 
-  async #decode(batch: JsMsg[]): Promise<Item<T>[]> {
+  async #decode(batch: readonly JsMsg[]): Promise<Item<T>[]> {
     const { decode, decodeBatch } = this.#options;
     const results = decodeBatch ? await decodeBatch(batch.map((msg) => msg.data)) : undefined;
     const decoded: Item<T>[] = [];
@@ -245,15 +287,41 @@ export class BatchConsumer<T, R = unknown> {
 
   async #reject(msg: JsMsg, reason: DeadletterReason, detail: string) {
     try {
-      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail);
+      // Named by the message's place in its stream: should JetStream deliver it again anyway
+      // (a stall longer than the ack wait), its second dead letter is dropped by the stream.
+      const messageId = `${msg.info.stream}/${msg.seq}`;
+      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail, messageId);
       msg.ack();
     } catch (error) {
-      // Without its dead letter the message must not be lost: let JetStream deliver it again.
-      this.#options.logger.warn(
-        { err: error, subject: msg.subject },
-        "could not dead-letter a message; will retry",
+      const attempt = msg.info.deliveryCount;
+      if (attempt < DEADLETTER_ATTEMPTS) {
+        // Without its dead letter the message must not be lost yet: a passing failure (the
+        // dead-letter stream unavailable) deserves a few more deliveries. Logged on the first.
+        if (attempt === 1) {
+          this.#options.logger.warn(
+            { err: error, consumer: this.#options.name, subject: msg.subject, reason },
+            `could not dead-letter a message; will retry (${DEADLETTER_ATTEMPTS} attempts)`,
+          );
+        }
+        msg.nak(DEADLETTER_RETRY_DELAY_MS * 2 ** (attempt - 1));
+        return;
+      }
+      // Redelivering it for the stream's whole retention, to every instance, helps no one.
+      this.#options.logger.error(
+        {
+          err: error,
+          consumer: this.#options.name,
+          subject: msg.subject,
+          reason,
+          detail: detail.slice(0, 1000),
+          payload_size_bytes: msg.data.length,
+          payload_sha256: createHash("sha256").update(msg.data).digest("hex"),
+          stream_sequence: msg.seq,
+          attempts: attempt,
+        },
+        "could not dead-letter a message; gave up and terminated it",
       );
-      msg.nak(MAX_RETRY_DELAY_MS);
+      msg.term();
     }
   }
 
@@ -292,9 +360,9 @@ export class BatchConsumer<T, R = unknown> {
   }
 
   /**
-   * Runs `attempt` until it succeeds, with capped backoff, keeping the items' messages alive
-   * meanwhile and logging an outage once. False when it gave up because the consumer is stopping
-   * (the items are then nak'ed for redelivery).
+   * Runs `attempt` until it succeeds, with capped backoff (the items' messages are kept alive
+   * meanwhile by #keepAlive), logging an outage once. False when it gave up because the
+   * consumer is stopping (the items are then nak'ed for redelivery).
    */
   async #retrying(attempt: () => Promise<void>, items: Item<T>[]): Promise<boolean> {
     const { logger, name } = this.#options;
@@ -322,7 +390,7 @@ export class BatchConsumer<T, R = unknown> {
           for (const item of items) item.msg.nak();
           return false;
         }
-        for (const item of items) item.msg.working();
+        // Capped at half the ack wait, so a stop during a long outage is noticed soon.
         await sleep(Math.min(delayMs, this.#options.ackWaitMs / 2));
         delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS);
       }

@@ -1,7 +1,7 @@
 // The ingest's age limit agrees with what retention drops: a sample is refused exactly when its
 // day partition is one the retention run at the same moment would drop.
 import { describe, expect, it } from "vitest";
-import { dayNumber, oldestKeptRawDay } from "../db/partitions.ts";
+import { dayNumber, oldestKeptDay } from "../db/partitions.ts";
 import { rawAgeGuard } from "./raw-age-guard.ts";
 
 describe("raw age guard", () => {
@@ -9,7 +9,7 @@ describe("raw age guard", () => {
     const now = Date.parse("2026-12-05T11:30:00.000Z");
     const refuse = rawAgeGuard({ rawRetentionDays: 7, now: () => now });
     // Retention at 2026-12-05T11:30 keeps the day that ends after 2026-11-28T11:30: the 28th.
-    expect(oldestKeptRawDay(now, 7)).toBe(dayNumber("2026-11-28T00:00:00.000Z"));
+    expect(oldestKeptDay(now, 7)).toBe(dayNumber("2026-11-28T00:00:00.000Z"));
     expect(refuse({ ts: "2026-11-28T00:00:00.000Z" })).toBeUndefined();
     expect(refuse({ ts: "2026-12-05T11:29:59.999Z" })).toBeUndefined();
     expect(refuse({ ts: "2026-11-27T23:59:59.999Z" })).toEqual({

@@ -4,7 +4,7 @@
 // count it (the hourly and daily buckets of that day are computed and closed). Dead-lettered as
 // `too_old` instead, it stays visible on the bus with its bytes, counted and logged.
 import type { DeadletterReason } from "@crowsnest/shared";
-import { dayStart, oldestKeptRawDay } from "../db/partitions.ts";
+import { dayStart, oldestKeptDay } from "../db/partitions.ts";
 
 export interface Refusal {
   reason: DeadletterReason;
@@ -22,7 +22,7 @@ export function rawAgeGuard(options: RawAgeGuardOptions): (sample: { ts: string 
   let cutoffDay = Number.NaN;
   let cutoff = "";
   return (sample) => {
-    const day = oldestKeptRawDay(now(), options.rawRetentionDays);
+    const day = oldestKeptDay(now(), options.rawRetentionDays);
     if (day !== cutoffDay) {
       cutoffDay = day;
       cutoff = dayStart(day).toISOString();

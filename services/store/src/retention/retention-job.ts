@@ -13,7 +13,7 @@ import {
   dayNumber,
   ensureDayPartition,
   listDayPartitions,
-  oldestKeptRawDay,
+  oldestKeptDay,
   type PartitionedTable,
 } from "../db/partitions.ts";
 import type { ConnectionPool } from "../ingest/stats-writer.ts";
@@ -72,7 +72,7 @@ export class RetentionJob {
     for (const table of ["container_stats", "host_stats"] as const) {
       await this.createAhead(table, nowMs);
       summary.droppedPartitions.push(
-        ...(await this.dropExpired(table, oldestKeptRawDay(nowMs, this.#days.raw))),
+        ...(await this.dropExpired(table, oldestKeptDay(nowMs, this.#days.raw))),
       );
     }
     const cutoff = (days: number) => new Date(nowMs - days * DAY_MS);
@@ -107,11 +107,11 @@ export class RetentionJob {
     }
   }
 
-  /** Drops the day partitions of days before `oldestKeptDay`; returns their names. */
-  async dropExpired(table: PartitionedTable, oldestKeptDay: number): Promise<string[]> {
+  /** Drops the day partitions older than `keptFromDay`; returns their names. */
+  async dropExpired(table: PartitionedTable, keptFromDay: number): Promise<string[]> {
     const dropped: string[] = [];
     const partitions = await listDayPartitions(this.#pool, table);
-    const expired = partitions.filter((partition) => partition.day < oldestKeptDay);
+    const expired = partitions.filter((partition) => partition.day < keptFromDay);
     if (expired.length === 0) return dropped;
     // A session-level lock (DETACH CONCURRENTLY cannot run in a transaction), so one connection.
     const client = await this.#pool.connect();

@@ -1,13 +1,13 @@
-// Computes hourly and daily rollups of containers and hosts: every closed UTC bucket within the
-// raw retention that has not been computed, or that received samples after it was (late
-// samples bump its generation, see rollup-marks.ts). On start this is the catch-up over every
-// bucket missed while no store ran. Each bucket is computed in its own transaction under a
+// Computes hourly and daily rollups of containers and hosts: every closed UTC bucket whose raw
+// data still exists (the days the retention job keeps) that has not been computed, or that
+// received samples after it was (late samples bump its generation, see rollup-marks.ts). On
+// start this is the catch-up over every bucket missed while no store ran. Each bucket is computed in its own transaction under a
 // Postgres advisory lock, and re-checked under it, so however many store instances run, each
 // bucket is computed once per generation.
 import type { Logger } from "@crowsnest/shared";
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
-import { partitionName } from "../db/partitions.ts";
+import { dayStart, oldestKeptDay, partitionName } from "../db/partitions.ts";
 import {
   CONTAINER_ROLLUP,
   HOST_ROLLUP,
@@ -55,14 +55,14 @@ export interface RollupJobOptions {
 export class RollupJob {
   readonly #db: Kysely<StoreDatabase>;
   readonly #logger: Logger;
-  readonly #rawRetentionMs: number;
+  readonly #rawRetentionDays: number;
   readonly #now: () => Date;
   #stopping = false;
 
   constructor(options: RollupJobOptions) {
     this.#db = options.db;
     this.#logger = options.logger;
-    this.#rawRetentionMs = options.rawRetentionDays * DAY_MS;
+    this.#rawRetentionDays = options.rawRetentionDays;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -92,11 +92,13 @@ export class RollupJob {
     return summary;
   }
 
-  /** Closed buckets within the raw retention that are not computed, or not since their last late sample. */
+  /** Closed buckets whose raw data still exists that are not computed, or not since their last late sample. */
   async dueBuckets(series: RollupSeries): Promise<Date[]> {
     const width = series.endsWith("_hourly") ? HOUR_MS : DAY_MS;
     const nowMs = this.#now().getTime();
-    const firstMs = Math.floor((nowMs - this.#rawRetentionMs) / width) * width;
+    // Retention keeps whole days, so every hour of the oldest day it keeps still has its raw
+    // data (starting at now minus the retention missed that day's first hours).
+    const firstMs = dayStart(oldestKeptDay(nowMs, this.#rawRetentionDays)).getTime();
     const endMs = Math.floor(nowMs / width) * width;
     const candidates: string[] = [];
     for (let ms = firstMs; ms + width <= endMs; ms += width) candidates.push(new Date(ms).toISOString());

@@ -12,11 +12,14 @@ import {
   type JsonSchema,
 } from "@crowsnest/shared/contract";
 import { describe, expect, it } from "vitest";
-import { createContractValidator, publishedSchemas } from "./support/contract-validator.ts";
+import {
+  createContractValidator,
+  messageNameForCodec,
+  publishedSchemas,
+} from "./support/contract-validator.ts";
 
 const contractDir = new URL("../contract/", import.meta.url);
 const read = (path: string, dir = contractDir) => readFileSync(new URL(path, dir), "utf8");
-const kebab = (name: string) => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 
 const generated = contractFiles();
 const committedAsyncApi = JSON.parse(read("asyncapi.json")) as {
@@ -42,7 +45,9 @@ describe("the committed contract", () => {
   });
 
   it("has a schema for every message a codec validates", () => {
-    expect(Object.keys(publishedSchemas()).sort()).toEqual(Object.keys(codecs).map(kebab).sort());
+    expect(Object.keys(publishedSchemas()).sort()).toEqual(
+      Object.keys(codecs).map(messageNameForCodec).sort(),
+    );
   });
 
   it("passes the AsyncAPI parser with no error and no warning", async () => {
@@ -94,7 +99,7 @@ describe("the published JSON Schemas, by ajv", () => {
     ...readFileSync(new URL("../README.md", import.meta.url), "utf8").matchAll(
       /```json (\w+)\n([\s\S]*?)```/g,
     ),
-  ].map((match) => [kebab(match[1] ?? ""), JSON.parse(match[2] ?? "null") as unknown] as const);
+  ].map((match) => [messageNameForCodec(match[1] ?? ""), JSON.parse(match[2] ?? "null") as unknown] as const);
 
   it.each(readmeExamples)("accept the README's %s example", (name, payload) => {
     expect(validator.problems(name, payload)).toBeUndefined();

@@ -41,6 +41,11 @@ export function createContractValidator(
   };
 }
 
+/** The published name of a codec's message: `hostStats` → `host-stats`. */
+export function messageNameForCodec(codecKey: string): string {
+  return codecKey.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
 /** Which message a subject of the contract carries (the prefix may have several tokens). */
 export function messageNameForSubject(subject: string, prefix: string): string | undefined {
   if (!subject.startsWith(`${prefix}.v1.`)) return undefined;

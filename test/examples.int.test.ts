@@ -14,6 +14,7 @@ import {
   ensureStreams,
   streamDefinitions,
 } from "@crowsnest/shared";
+import { CONTRACT_MESSAGES } from "@crowsnest/shared/contract";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
@@ -189,8 +190,8 @@ describe("client examples against the real NATS server", () => {
     const expected: Record<string, string[]> = {
       "crowsnest.v1.stats.>": ["stats node-1 web.1", "stats node-2 db"],
       "crowsnest.v1.stats.node-1.docker.*": ["stats node-1 web.1"],
-      "crowsnest.v1.events.*.docker.container.die": ["event node-1 die", "event node-2 die"],
-      "crowsnest.v1.agents.>": ["heartbeat node-1"],
+      "crowsnest.v1.events.*.docker.container.die": ["events node-1 die", "events node-2 die"],
+      "crowsnest.v1.agents.>": ["agents node-1"],
     };
 
     it("are the ones this test knows", () => {
@@ -204,20 +205,9 @@ describe("client examples against the real NATS server", () => {
         void (async () => {
           for await (const message of subscription) {
             const payload = message.json<{ host: string; container?: { name: string }; action?: string }>();
-            const family = message.subject.split(".")[2];
-            const what =
-              family === "stats" ? payload.container?.name : family === "events" ? payload.action : undefined;
-            received
-              .get(filter)
-              ?.push(
-                [
-                  family === "agents" ? "heartbeat" : family === "events" ? "event" : family,
-                  payload.host,
-                  what,
-                ]
-                  .filter(Boolean)
-                  .join(" "),
-              );
+            const family = message.subject.slice(`${prefix}.v1.`.length).split(".")[0];
+            const detail = payload.container?.name ?? payload.action;
+            received.get(filter)?.push([family, payload.host, detail].filter((part) => part).join(" "));
           }
         })();
         return subscription;
@@ -238,20 +228,9 @@ describe("client examples against the real NATS server", () => {
       await publishEvent(js, subjects, eventFixture({ action: "start", ts, host: "node-1" }));
       await publishEvent(js, subjects, death("node-1", "web.1", 1, false, ts));
       await publishEvent(js, subjects, death("node-2", "db", 2, false, ts));
-      nc.publish(
-        subjects.agent("node-1", "collector"),
-        JSON.stringify({
-          v: 1,
-          host: "node-1",
-          service: "collector",
-          version: "0.1.0",
-          runtime: "docker",
-          connected: true,
-          started_at: ts,
-          ts,
-          interval_ms: 15000,
-        }),
-      );
+      const heartbeat = CONTRACT_MESSAGES.find((message) => message.name === "heartbeat")?.examples[0]
+        ?.payload;
+      nc.publish(subjects.agent("node-1", "collector"), JSON.stringify({ ...heartbeat, host: "node-1" }));
       try {
         await eventually(
           () =>

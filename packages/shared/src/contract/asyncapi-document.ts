@@ -14,10 +14,10 @@ import {
 } from "./contract-catalogue.ts";
 import { buildJsonSchemas, type JsonSchema } from "./json-schemas.ts";
 
-export const ASYNCAPI_VERSION = "3.0.0";
+const ASYNCAPI_VERSION = "3.0.0";
 
 /** What the document says about the stream that keeps a channel's messages (an `x-` extension: AsyncAPI has no JetStream binding). */
-export interface JetStreamRetention {
+interface JetStreamRetention {
   stream: string;
   max_age_ms: number;
   max_age: string;
@@ -43,7 +43,7 @@ function humanDuration(ms: number): string {
 }
 
 /** Whether a stream's subject filter (`a.b.>`, `a.*.c`) covers every subject of an address (`a.b.{x}.c`). */
-export function filterCoversAddress(filter: string, address: string): boolean {
+function filterCoversAddress(filter: string, address: string): boolean {
   const filterTokens = filter.split(".");
   const addressTokens = address.split(".");
   for (const [index, token] of filterTokens.entries()) {
@@ -58,7 +58,7 @@ export function filterCoversAddress(filter: string, address: string): boolean {
 }
 
 /** The stream that keeps a channel's messages with the default prefix and settings; undefined for core NATS subjects. */
-export function channelRetention(address: string | null): JetStreamRetention | undefined {
+function channelRetention(address: string | null): JetStreamRetention | undefined {
   if (address === null) return undefined;
   const definitions = streamDefinitions(createSubjects(), DEFAULT_STREAM_RETENTION);
   const definition = definitions.find((candidate) =>

@@ -5,18 +5,13 @@ import { type AsyncApiDocument, buildAsyncApiDocument } from "./asyncapi-documen
 import { renderContractPage } from "./contract-page.ts";
 import { buildJsonSchemas } from "./json-schemas.ts";
 
-export { type AsyncApiDocument, buildAsyncApiDocument, channelRetention } from "./asyncapi-document.ts";
-export { CONTRACT_CHANNELS, CONTRACT_MESSAGES, type ContractMessage } from "./contract-catalogue.ts";
-export { buildJsonSchemas, type JsonSchema, schemaId } from "./json-schemas.ts";
-export {
-  type Breakage,
-  type ContractSnapshot,
-  compareContracts,
-} from "./schema-compatibility.ts";
+export { CONTRACT_MESSAGES } from "./contract-catalogue.ts";
+export type { JsonSchema } from "./json-schemas.ts";
+export { type ContractSnapshot, compareContracts } from "./schema-compatibility.ts";
 
 export const ASYNCAPI_FILE = "asyncapi.json";
-export const CONTRACT_PAGE_FILE = "bus-contract.html";
-export const schemaFile = (name: string): string => `schemas/${name}.json`;
+const CONTRACT_PAGE_FILE = "bus-contract.html";
+const schemaFile = (name: string): string => `schemas/${name}.json`;
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 

@@ -9,10 +9,10 @@ import { CONTRACT_MESSAGES, type ContractMessage } from "./contract-catalogue.ts
 
 export type JsonSchema = Record<string, unknown>;
 
-export const JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema";
+const JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema";
 
 /** The `$id` of a message's schema: names the contract version, so a v2 schema never shadows a v1 one. */
-export function schemaId(name: string): string {
+function schemaId(name: string): string {
   return `urn:crowsnest:bus:${CONTRACT_VERSION}:${name}`;
 }
 

@@ -54,6 +54,13 @@ function describeType(schema: JsonSchema): string {
   return bounds.length > 0 ? `${base} (${bounds.join(", ")})` : base;
 }
 
+/** A field's description; zod puts one given before `.nullable()` on the non-null alternative. */
+function describedAs(schema: JsonSchema): string {
+  if (typeof schema.description === "string") return schema.description;
+  const described = asSchemas(schema.anyOf).find((variant) => typeof variant.description === "string");
+  return typeof described?.description === "string" ? described.description : "";
+}
+
 interface FieldRow {
   path: string;
   type: string;
@@ -86,7 +93,7 @@ function fieldRows(schema: JsonSchema, prefix = ""): FieldRow[] {
       path,
       type: describeType(property),
       required: required.has(name),
-      description: typeof property.description === "string" ? property.description : "",
+      description: describedAs(property),
     };
     return nested ? [row, ...fieldRows(nested.schema, `${path}${nested.suffix}.`)] : [row];
   });

@@ -2,7 +2,9 @@
 import { z } from "zod";
 
 export const SCHEMA_VERSION = 1;
-export const schemaVersion = z.literal(SCHEMA_VERSION);
+export const schemaVersion = z
+  .literal(SCHEMA_VERSION)
+  .describe("The contract version: 1 in every message of v1, where fields are only ever added.");
 
 export const timestamp = z.iso
   .datetime({ precision: 3 })

@@ -149,7 +149,8 @@ describe("every message on the bus is valid by the published contract", () => {
     );
     replies.push({ subject: "inspect reply", name: "inspect-reply", payload: jsonOrText(inspect.string()) });
     const inbox = createInbox();
-    const chunks = nc.subscribe(inbox);
+    // A watcher that never answers ends the loop with an error instead of holding the test.
+    const chunks = nc.subscribe(inbox, { timeout: 10_000 });
     nc.publish(subjects.rpc(host, "logs"), JSON.stringify({ v: 1, container: started.name, tail: 5 }), {
       reply: inbox,
     });

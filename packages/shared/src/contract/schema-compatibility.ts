@@ -23,7 +23,7 @@ export interface ContractSnapshot {
 }
 
 export interface Breakage {
-  /** Where: `channel events`, `schema stats: container.name`. */
+  /** Where: `subject crowsnest.v1.events.{host}…`, `schema stats: container.name`. */
   readonly where: string;
   readonly what: string;
 }

@@ -484,7 +484,7 @@ export const CONTRACT_CHANNELS: readonly ContractChannel[] = [
     id: "deadletter",
     address: address(subjects.all("deadletter"), ["service"]),
     title: "Dead letters",
-    description: "What a service's consumer refused, and why (the store's ingest, the api's live streams).",
+    description: "What a service's consumer refused, and why: the store's ingest, the api's reader of heartbeats.",
     parameters: { service },
     messages: ["deadletter"],
     publisher: "store, api",

@@ -404,7 +404,8 @@ export const CONTRACT_CHANNELS: readonly ContractChannel[] = [
     id: "events",
     address: address(subjects.event(ANY, ANY, ANY, ANY), ["host", "runtime", "kind", "action"]),
     title: "Lifecycle events",
-    description: "Every lifecycle transition the watcher sees or infers, each exactly once.",
+    description:
+      "Every lifecycle transition the watcher sees, or infers after a reconnect (`synthesized: true`); a republished event keeps its `event_id`.",
     parameters: {
       host,
       runtime: runtimeParameter,
@@ -484,7 +485,8 @@ export const CONTRACT_CHANNELS: readonly ContractChannel[] = [
     id: "deadletter",
     address: address(subjects.all("deadletter"), ["service"]),
     title: "Dead letters",
-    description: "What a service's consumer refused, and why: the store's ingest, the api's reader of heartbeats.",
+    description:
+      "What a service's consumer refused, and why: the store's ingest, the api's reader of heartbeats.",
     parameters: { service },
     messages: ["deadletter"],
     publisher: "store, api",

@@ -84,6 +84,26 @@ describe("the committed contract", () => {
   });
 });
 
+describe("the docs' subject tables", () => {
+  const addresses = Object.values(committedAsyncApi.channels)
+    .map((channel) => channel.address)
+    .filter((address) => address !== null);
+  const tableSubjects = (path: string) =>
+    [...readFileSync(new URL(path, import.meta.url), "utf8").matchAll(/^\| `(crowsnest\.v1\.[^`]+)`/gm)].map(
+      (match) => (match[1] ?? "").replace(/<(\w+)>/g, "{$1}"),
+    );
+
+  it("docs/bus-contract.md lists every subject of the document, and no other", () => {
+    expect(tableSubjects("../docs/bus-contract.md").sort()).toEqual([...addresses].sort());
+  });
+
+  it("the README lists only subjects of the document", () => {
+    const listed = tableSubjects("../README.md");
+    expect(listed.length).toBeGreaterThan(5);
+    expect(listed.filter((subject) => !addresses.includes(subject))).toEqual([]);
+  });
+});
+
 describe("the published JSON Schemas, by ajv", () => {
   const validator = createContractValidator();
 

@@ -13,7 +13,7 @@
 #      agents' Docker API proxy refuses create, kill, exec and delete from inside the watcher
 #      while the agents have no socket of their own, stops the workload and sees the `die`
 #      event (on the bus and in the API), checks /readyz, that the API refuses a request
-#      without a token, and that no service restarted;
+#      without a token but serves the bus contract, and that no service restarted;
 #   5. always: removes the workload, `down -v`, and removes the image it built; on failure it
 #      first prints every service's logs.
 # The whole run is time-boxed (CROWSNEST_SMOKE_TIMEOUT_S, default 900 s).
@@ -357,6 +357,10 @@ say "/readyz: $readyz"
 status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$api_url/api/v1/containers")
 [ "$status" = 401 ] || fail "GET /api/v1/containers without a token answered $status, not 401"
 say "without a token: 401"
+contract=$(curl -fsS --max-time 5 "$api_url/api/v1/asyncapi.json") ||
+  fail "GET /api/v1/asyncapi.json (the bus contract the image copies from contract/) did not answer 200"
+[[ $contract == *'"asyncapi": "3.0.0"'* ]] || fail "GET /api/v1/asyncapi.json is not the AsyncAPI document"
+say "the bus contract's AsyncAPI document, without a token"
 pending=$(unhealthy_services) || exit 1
 [ -z "$pending" ] || fail "not healthy any more: $pending"
 say "all healthy, none restarted"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a bare Debian 12 machine ready for Crowsnest's tests, idempotently:
 # Node 24 + pnpm, a running Postgres, a running NATS with JetStream, a running
-# dockerd, the offline busybox workload image, and a Kubernetes control plane
+# dockerd, the offline busybox workload image, Go with Debian's NATS client for
+# the client examples, and a Kubernetes control plane
 # built from Debian's source package (test/infra/kubernetes/). Safe to run again:
 # each step checks first and does nothing when its thing is already there.
 #
@@ -178,6 +179,14 @@ prepare_compose() {
   command -v curl >/dev/null || apt_install curl
 }
 
+# --- Client examples ------------------------------------------------------------
+# examples/go-deaths builds in GOPATH mode against Debian's packaged NATS Go client (no module
+# proxy); test/examples.int.test.ts runs it.
+prepare_examples() {
+  command -v go >/dev/null || apt_install golang-go
+  [ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || apt_install golang-github-nats-io-go-nats-dev
+}
+
 # --- Kubernetes API server ----------------------------------------------------
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback. The first
 # build takes ~5 min on 2 cores and is cached (/var/cache/crowsnest-kubernetes); afterwards
@@ -212,4 +221,5 @@ prepare_nats
 prepare_docker
 prepare_workload_image
 prepare_compose
+prepare_examples
 prepare_kubernetes

@@ -10,6 +10,11 @@ import {
 } from "@crowsnest/shared";
 import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import {
+  type ContractValidator,
+  createContractValidator,
+  messageNameForCodec,
+} from "./contract-validator.ts";
 
 export const FIXTURE_HOST = "host-a";
 
@@ -133,9 +138,15 @@ export async function deleteTestStreams(nc: NatsConnection, prefix: string): Pro
   }
 }
 
+let contractValidator: ContractValidator | undefined;
+const publishedNames = new Map<unknown, string>(
+  Object.entries(codecs).map(([key, codec]) => [codec, messageNameForCodec(key)]),
+);
+
 /**
  * Subscribes to `subject` and, in the background, appends every message `codec` accepts to
- * `into` and every other one to `undecodable` (as `subject: why`), until unsubscribed.
+ * `into` and every other one to `undecodable` (as `subject: why`), until unsubscribed. A message
+ * of the contract must also be valid by its published JSON Schema (checked with ajv, not zod).
  */
 export function recordMessages<T>(
   nc: NatsConnection,
@@ -148,8 +159,14 @@ export function recordMessages<T>(
   void (async () => {
     for await (const message of subscription) {
       const decoded = codec.decode(message.data);
-      if (decoded.ok) into.push(decoded.value);
-      else undecodable.push(`${message.subject}: ${decoded.detail}`);
+      const name = publishedNames.get(codec);
+      contractValidator ??= createContractValidator();
+      const unpublished =
+        decoded.ok && name !== undefined ? contractValidator.problems(name, message.json()) : undefined;
+      if (!decoded.ok) undecodable.push(`${message.subject}: ${decoded.detail}`);
+      else if (unpublished)
+        undecodable.push(`${message.subject}: not a valid ${name} by contract/: ${unpublished}`);
+      else into.push(decoded.value);
     }
   })();
   return subscription;

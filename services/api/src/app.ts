@@ -12,6 +12,7 @@ import { alertConfigRoutes } from "./alerts/alert-config-routes.ts";
 import { alertRoutes } from "./alerts/alert-routes.ts";
 import { type AuthOptions, bearerAuth } from "./auth/bearer-auth.ts";
 import { containerRoutes } from "./containers/container-routes.ts";
+import { CONTRACT_PATHS, registerContract } from "./contract/contract-routes.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
 import { DOCS_PATH, OPENAPI_PATH, registerDocs } from "./docs/docs-routes.ts";
 import { eventRoutes } from "./events/event-routes.ts";
@@ -47,8 +48,8 @@ export interface AppServices {
   auth: Omit<AuthOptions, "publicPaths"> | undefined;
 }
 
-/** Served without a token: probes for load balancers and orchestrators, and the API's own description. */
-const PUBLIC_PATHS = ["/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH];
+/** Served without a token: probes for load balancers and orchestrators, and the API's and the bus's descriptions. */
+const PUBLIC_PATHS = ["/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH, ...CONTRACT_PATHS];
 
 export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
@@ -110,6 +111,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/api/v1", liveRoutes(services.live.hub, { ...services.live, logger: services.logger }));
   app.route("/", metricsRoutes(services.metrics));
   registerDocs(app);
+  registerContract(app);
   app.notFound(handleNotFound);
   app.onError(createErrorHandler(services.logger));
   return app;

@@ -13,9 +13,11 @@ export const alertTransitionMessage = z.object({
   ts: timestamp,
   metric: z.enum(["cpu", "memory", "oom", "restart_loop"]),
   change: z.enum(["fired", "resolved"]),
-  /** The metric's own value and threshold at the transition (null for event-driven alerts). */
-  value: z.number().nullable(),
-  threshold: z.number().nullable(),
+  value: z
+    .number()
+    .nullable()
+    .describe("The metric's own value at the transition (null for event-driven alerts)."),
+  threshold: z.number().nullable().describe("The threshold it crossed (null for event-driven alerts)."),
   previous_state: alertState,
   new_state: alertState,
 });

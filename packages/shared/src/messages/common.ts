@@ -2,29 +2,40 @@
 import { z } from "zod";
 
 export const SCHEMA_VERSION = 1;
-export const schemaVersion = z.literal(SCHEMA_VERSION);
+export const schemaVersion = z
+  .literal(SCHEMA_VERSION)
+  .describe("The contract version: 1 in every message of v1, where fields are only ever added.");
 
-/** RFC 3339, UTC, exactly millisecond precision: `2026-11-21T20:15:00.123Z`. */
-export const timestamp = z.iso.datetime({ precision: 3 });
+export const timestamp = z.iso
+  .datetime({ precision: 3 })
+  .describe("RFC 3339 time in UTC with exactly three decimals, e.g. 2026-11-21T20:15:00.123Z.");
 
-/** Nanoseconds since the Unix epoch as a decimal string (JSON numbers cannot hold it exactly). */
-export const epochNanos = z.string().regex(/^\d{1,20}$/, "expected decimal nanoseconds since the epoch");
+export const epochNanos = z
+  .string()
+  .regex(/^\d{1,20}$/, "expected decimal nanoseconds since the epoch")
+  .describe("Nanoseconds since the Unix epoch as a decimal string (a JSON number cannot hold it exactly).");
 
-export const runtime = z.enum(["docker", "kubernetes"]);
+export const runtime = z.enum(["docker", "kubernetes"]).describe("The container runtime of the host.");
 export type Runtime = z.infer<typeof runtime>;
 
-export const hostName = z.string().min(1).max(253);
+export const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .describe("The host's name, raw (its subject token is encoded).");
 
 export const containerRef = z.object({
-  /** The runtime's own id: Docker's container id, or `namespace/pod/container` on Kubernetes. */
-  external_id: z.string().min(1).max(512),
-  /** Human name at the time of the message, without Docker's leading `/`. */
-  name: z.string().max(512),
+  external_id: z
+    .string()
+    .min(1)
+    .max(512)
+    .describe("The runtime's own id: Docker's container id, or `namespace/pod/container` on Kubernetes."),
+  name: z.string().max(512).describe("Human name at the time of the message, without Docker's leading `/`."),
 });
 export type ContainerRef = z.infer<typeof containerRef>;
 
-export const byteCount = z.number().int().nonnegative();
-export const bytesPerSecond = z.number().nonnegative();
+export const byteCount = z.number().int().nonnegative().describe("Bytes.");
+export const bytesPerSecond = z.number().nonnegative().describe("Bytes per second over the interval.");
 export const labels = z.record(z.string(), z.string());
 
 /** Formats a Date the way every payload carries time. */

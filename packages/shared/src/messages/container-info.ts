@@ -47,7 +47,6 @@ export const containerInfo = containerRef.extend({
       number: z.number().int().nonnegative().nullable(),
     })
     .nullable(),
-  /** Where a Kubernetes container lives; null on Docker. */
   kubernetes: z
     .object({
       namespace: z.string(),
@@ -59,6 +58,7 @@ export const containerInfo = containerRef.extend({
       owner_name: z.string().nullable(),
       ready: z.boolean().nullable(),
     })
-    .nullable(),
+    .nullable()
+    .describe("Where a Kubernetes container lives; null on Docker."),
 });
 export type ContainerInfo = z.infer<typeof containerInfo>;

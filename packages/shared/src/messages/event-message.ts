@@ -35,28 +35,34 @@ export const KNOWN_EVENT_ACTIONS = [
 
 export const eventMessage = z.object({
   v: schemaVersion,
-  /** Unique per real-world event, also used as the JetStream message id, so a republished event is stored once. */
-  event_id: z.string().min(1).max(1024),
+  event_id: z
+    .string()
+    .min(1)
+    .max(1024)
+    .describe(
+      "Unique per real-world event, also used as the JetStream message id, so a republished event is stored once.",
+    ),
   host: hostName,
   runtime,
   kind: eventKind,
-  action: z.string().regex(/^[a-z][a-z_]{0,63}$/, "expected a lower-case action word"),
+  action: z
+    .string()
+    .regex(/^[a-z][a-z_]{0,63}$/, "expected a lower-case action word")
+    .describe(`A lower-case word; new ones may appear within v1. Known: ${KNOWN_EVENT_ACTIONS.join(", ")}.`),
   actor: containerRef,
-  /** When the runtime says it happened. */
-  ts: timestamp,
-  /** The runtime's own nanosecond timestamp when it gives one. */
-  ts_nano: epochNanos.nullable(),
+  ts: timestamp.describe("When the runtime says it happened."),
+  ts_nano: epochNanos.nullable().describe("The runtime's own nanosecond timestamp when it gives one."),
   image: z.string().nullable(),
-  /** `die`: the exit code. */
-  exit_code: z.number().int().nullable(),
-  /** `die`: true when the container was killed for running out of memory. */
-  oom_killed: z.boolean().nullable(),
-  /** `kill`: the signal sent. */
-  signal: z.string().nullable(),
-  /** `health_status`: the new status. */
-  health_status: healthStatus.nullable(),
-  /** True when the watcher inferred the event after a reconnect instead of seeing it happen. */
-  synthesized: z.boolean(),
+  exit_code: z.number().int().nullable().describe("`die`: the exit code."),
+  oom_killed: z
+    .boolean()
+    .nullable()
+    .describe("`die`: true when the container was killed for running out of memory."),
+  signal: z.string().nullable().describe("`kill`: the signal sent."),
+  health_status: healthStatus.nullable().describe("`health_status`: the new status."),
+  synthesized: z
+    .boolean()
+    .describe("True when the watcher inferred the event after a reconnect instead of seeing it happen."),
   attributes: labels,
 });
 export type EventMessage = z.infer<typeof eventMessage>;

@@ -9,13 +9,16 @@ export const heartbeatMessage = z.object({
   host: hostName,
   service: serviceName,
   version: z.string(),
-  /** The container runtime it reads; null for services that read none. */
-  runtime: runtime.nullable(),
-  /** Whether it can currently reach its runtime (collector, watcher) or database (store, api). */
-  connected: z.boolean(),
+  runtime: runtime.nullable().describe("The container runtime it reads; null for services that read none."),
+  connected: z
+    .boolean()
+    .describe("Whether it can currently reach its runtime (collector, watcher) or database (store, api)."),
   started_at: timestamp,
   ts: timestamp,
-  /** When the next heartbeat is due; a reader treats two missed ones as stale. */
-  interval_ms: z.number().int().positive(),
+  interval_ms: z
+    .number()
+    .int()
+    .positive()
+    .describe("When the next heartbeat is due; a reader treats two missed ones as stale."),
 });
 export type HeartbeatMessage = z.infer<typeof heartbeatMessage>;

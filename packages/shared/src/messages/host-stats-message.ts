@@ -6,8 +6,12 @@ export const hostStatsMessage = z.object({
   v: schemaVersion,
   host: hostName,
   ts: timestamp,
-  /** Busy share of all CPUs since the previous sample, 0–100; null on the first sample. */
-  cpu_percent: z.number().min(0).max(100).nullable(),
+  cpu_percent: z
+    .number()
+    .min(0)
+    .max(100)
+    .nullable()
+    .describe("Busy share of all CPUs since the previous sample, 0–100; null on the first sample."),
   online_cpus: z.number().int().positive(),
   mem_total: byteCount,
   mem_used: byteCount,

@@ -9,11 +9,13 @@ export const inventoryMessage = z.object({
   runtime,
   ts: timestamp,
   reason: z.enum(["startup", "resync", "periodic"]),
-  /**
-   * One snapshot may be split into parts so each fits the server's max payload;
-   * a consumer has the whole inventory when it has parts 1..parts of one snapshot_id.
-   */
-  snapshot_id: z.string().min(1).max(128),
+  snapshot_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .describe(
+      "One snapshot may be split into parts so each fits the server's max payload; a consumer has the whole inventory when it has parts 1..parts of one snapshot_id.",
+    ),
   part: z.number().int().positive(),
   parts: z.number().int().positive(),
   containers: z.array(containerInfo),

@@ -16,22 +16,26 @@ export type RpcError = z.infer<typeof rpcError>;
 
 export const logsRequest = z.object({
   v: schemaVersion,
-  /** Container id, unique id prefix, or name. */
-  container: z.string().min(1).max(512),
+  container: z.string().min(1).max(512).describe("Container id, unique id prefix, or name."),
   tail: z.number().int().min(0).max(MAX_LOG_TAIL).default(100),
   since: timestamp.nullable().default(null),
   until: timestamp.nullable().default(null),
   timestamps: z.boolean().default(false),
   follow: z.boolean().default(false),
   stream: z.enum(["stdout", "stderr", "both"]).default("both"),
-  /** Kubernetes: the logs of the container's previous (last terminated) instance. Docker has none and ignores it. */
-  previous: z.boolean().optional(),
+  previous: z
+    .boolean()
+    .optional()
+    .describe(
+      "Kubernetes: the logs of the container's previous (last terminated) instance. Docker has none and ignores it.",
+    ),
 });
 export type LogsRequest = z.infer<typeof logsRequest>;
 
 export const logLine = z.object({
-  /** `tty` for containers with a terminal, whose output has no separate streams. */
-  stream: z.enum(["stdout", "stderr", "tty"]),
+  stream: z
+    .enum(["stdout", "stderr", "tty"])
+    .describe("`tty` for containers with a terminal, whose output has no separate streams."),
   ts: timestamp.nullable(),
   text: z.string(),
 });
@@ -40,11 +44,13 @@ export const logsReply = z.discriminatedUnion("ok", [
   z.object({
     v: schemaVersion,
     ok: z.literal(true),
-    /** Position of this chunk in the reply, from 0, so a requester can detect a gap. */
-    seq: z.number().int().nonnegative(),
+    seq: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe("Position of this chunk in the reply, from 0, so a requester can detect a gap."),
     lines: z.array(logLine),
-    /** True on the last chunk. */
-    done: z.boolean(),
+    done: z.boolean().describe("True on the last chunk."),
   }),
   rpcError,
 ]);

@@ -23,22 +23,34 @@ export const statsMessage = z.object({
   host: hostName,
   runtime,
   container: containerRef,
-  /** When the runtime read the counters. */
-  ts: timestamp,
-  /** Milliseconds since this container's previous sample; null on the first one. */
-  interval_ms: z.number().int().positive().nullable(),
-  /** 100 = one full core (the `docker stats` convention). Null on a first sample or after a counter reset. */
-  cpu_percent: z.number().nonnegative().nullable(),
+  ts: timestamp.describe("When the runtime read the counters."),
+  interval_ms: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .describe("Milliseconds since this container's previous sample; null on the first one."),
+  cpu_percent: z
+    .number()
+    .nonnegative()
+    .nullable()
+    .describe(
+      "100 = one full core (the `docker stats` convention). Null on a first sample or after a counter reset.",
+    ),
   online_cpus: z.number().int().positive().nullable(),
-  /**
-   * The container's CPU limit in cores; null when unlimited, and only then: a publisher that does
-   * not know the limit (yet) does not publish the sample.
-   */
-  cpu_limit_cores: z.number().positive().nullable(),
-  /** Usage minus inactive file cache, in bytes. */
-  mem_used: byteCount.nullable(),
-  /** The container's memory limit in bytes; null when unlimited, and only then (as `cpu_limit_cores`). */
-  mem_limit: byteCount.nullable(),
+  cpu_limit_cores: z
+    .number()
+    .positive()
+    .nullable()
+    .describe(
+      "The container's CPU limit in cores; null when unlimited, and only then: a publisher that does not know the limit (yet) does not publish the sample.",
+    ),
+  mem_used: byteCount.nullable().describe("Usage minus inactive file cache, in bytes."),
+  mem_limit: byteCount
+    .nullable()
+    .describe(
+      "The container's memory limit in bytes; null when unlimited, and only then (as `cpu_limit_cores`).",
+    ),
   net_rx_bytes: byteCount.nullable(),
   net_tx_bytes: byteCount.nullable(),
   net_rx_bytes_per_s: bytesPerSecond.nullable(),
@@ -48,7 +60,8 @@ export const statsMessage = z.object({
   blk_read_bytes_per_s: bytesPerSecond.nullable(),
   blk_write_bytes_per_s: bytesPerSecond.nullable(),
   pids: z.number().int().nonnegative().nullable(),
-  /** Kubernetes only (absent on Docker): which API the figures came from. */
-  source: statsSource.optional(),
+  source: statsSource
+    .optional()
+    .describe("Kubernetes only (absent on Docker): which API the figures came from."),
 });
 export type StatsMessage = z.infer<typeof statsMessage>;

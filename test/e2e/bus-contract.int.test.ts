@@ -15,7 +15,7 @@ import {
   messageNameForSubject,
 } from "../support/contract-validator.ts";
 import { startWorkload, testDocker, type Workload } from "../support/docker-workloads.ts";
-import { type ServiceProcess, startService } from "../support/service-process.ts";
+import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -54,7 +54,7 @@ describe("every message on the bus is valid by the published contract", () => {
   // The one message this test sends that is meant to be invalid (for the dead letter).
   const malformedSample = `{"v":1,"host":"${host}","cpu_percent":-1}`;
   let database: TestDatabase;
-  let services: ServiceProcess[] = [];
+  let stack: ServiceStack | undefined;
   let nc: NatsConnection;
   let apiBase: string;
   let workload: Workload | undefined;
@@ -85,25 +85,21 @@ describe("every message on the bus is valid by the published contract", () => {
       CROWSNEST_DATABASE_URL: database.url,
       CROWSNEST_HEARTBEAT_INTERVAL_MS: "1000",
     };
-    const store = startService("store", { ...common, CROWSNEST_INGEST_BATCH_WAIT_MS: "50" });
-    const apiProcess = startService("api", {
-      ...common,
-      CROWSNEST_API_PORT: "0",
-      CROWSNEST_API_LISTEN_HOST: "127.0.0.1",
-      CROWSNEST_API_READ_TOKENS: readToken,
-      CROWSNEST_API_ADMIN_TOKENS: adminToken,
+    stack = await startServiceStack({
+      services: ["store", "api", "collector", "watcher"],
+      common,
+      env: {
+        store: { CROWSNEST_INGEST_BATCH_WAIT_MS: "50" },
+        api: { CROWSNEST_API_READ_TOKENS: readToken, CROWSNEST_API_ADMIN_TOKENS: adminToken },
+        collector: { CROWSNEST_COLLECT_INTERVAL_MS: "1000" },
+      },
     });
-    const collector = startService("collector", { ...common, CROWSNEST_COLLECT_INTERVAL_MS: "1000" });
-    const watcher = startService("watcher", common);
-    services = [store, apiProcess, collector, watcher];
-    await store.waitForLog((record) => record.msg === "store started");
-    const listening = await apiProcess.waitForLog((record) => record.msg === "api listening");
-    apiBase = `http://127.0.0.1:${listening.port as number}`;
+    apiBase = stack.apiBase;
   });
 
   afterAll(async () => {
     await workload?.remove();
-    await Promise.all(services.map((service) => service.stop()));
+    await stack?.stop();
     if (nc) {
       await deleteTestStreams(nc, prefix);
       await nc.close();

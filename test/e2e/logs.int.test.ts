@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteTestStreams } from "../support/bus-fixtures.ts";
 import { startWorkload, testDocker, type Workload } from "../support/docker-workloads.ts";
-import { type ServiceProcess, startService } from "../support/service-process.ts";
+import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import { sseReader } from "../support/sse-reader.ts";
 import {
   connectTestNats,
@@ -22,7 +22,7 @@ describe("logs through the api and the host's watcher", () => {
   const token = `logs-read-${uniqueSuffix()}`;
   const docker = testDocker();
   let database: TestDatabase;
-  let services: ServiceProcess[] = [];
+  let stack: ServiceStack | undefined;
   let apiBase: string;
   const workloads: Workload[] = [];
 
@@ -45,33 +45,26 @@ describe("logs through the api and the host's watcher", () => {
       CROWSNEST_HOST_NAME: host,
       CROWSNEST_DATABASE_URL: database.url,
     };
-    const store = startService("store", { ...common, CROWSNEST_INGEST_BATCH_WAIT_MS: "50" });
-    const watcher = startService("watcher", { ...common, CROWSNEST_LOGS_FOLLOW_PROBE_INTERVAL_MS: "1000" });
-    const api = startService("api", {
-      ...common,
-      CROWSNEST_API_PORT: "0",
-      CROWSNEST_API_LISTEN_HOST: "127.0.0.1",
-      CROWSNEST_API_READ_TOKENS: token,
-      CROWSNEST_API_STREAM_HEARTBEAT_MS: "1000",
+    stack = await startServiceStack({
+      services: ["store", "watcher", "api"],
+      common,
+      env: {
+        store: { CROWSNEST_INGEST_BATCH_WAIT_MS: "50" },
+        watcher: { CROWSNEST_LOGS_FOLLOW_PROBE_INTERVAL_MS: "1000" },
+        api: { CROWSNEST_API_READ_TOKENS: token, CROWSNEST_API_STREAM_HEARTBEAT_MS: "1000" },
+      },
     });
-    services = [store, watcher, api];
-    await store.waitForLog((record) => record.msg === "store started");
-    const listening = await api.waitForLog((record) => record.msg === "api listening");
-    apiBase = `http://127.0.0.1:${listening.port as number}`;
-    // It listens before NATS answers; what these tests ask needs the bus.
-    await api.waitForLog((record) => record.msg === "api connected to the bus");
+    apiBase = stack.apiBase;
   });
 
   afterAll(async () => {
     for (const workload of workloads) await workload.remove();
-    const exitCodes = await Promise.all(
-      services.map(async (service) => [service.name, await service.stop()]),
-    );
+    const exitCodes = await stack?.stop();
     const nc = await connectTestNats();
     await deleteTestStreams(nc, prefix);
     await nc.close();
     await database?.drop();
-    expect(Object.fromEntries(exitCodes)).toEqual({ store: 0, watcher: 0, api: 0 });
+    expect(exitCodes).toEqual({ store: 0, watcher: 0, api: 0 });
   });
 
   it("returns stdout and stderr lines tagged by stream, and honours tail", async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SchedPoint, schedPoint, truePercent } from "../../services/collector/src/fixtures/cpu-truth.ts";
 import { deleteTestStreams } from "../support/bus-fixtures.ts";
 import { startWorkload, testDocker, type Workload } from "../support/docker-workloads.ts";
-import { type ServiceProcess, startService } from "../support/service-process.ts";
+import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -29,7 +29,7 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
   const host = `e2e-${uniqueSuffix()}`;
   const docker = testDocker();
   let database: TestDatabase;
-  let services: ServiceProcess[] = [];
+  let stack: ServiceStack | undefined;
   let apiBase: string;
   let workload: Workload;
 
@@ -47,34 +47,27 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
       CROWSNEST_HOST_NAME: host,
       CROWSNEST_DATABASE_URL: database.url,
     };
-    const store = startService("store", { ...common, CROWSNEST_INGEST_BATCH_WAIT_MS: "100" });
-    const api = startService("api", {
-      ...common,
-      CROWSNEST_API_PORT: "0",
-      CROWSNEST_API_LISTEN_HOST: "127.0.0.1",
-      CROWSNEST_API_READ_TOKENS: token,
+    stack = await startServiceStack({
+      services: ["store", "api", "collector", "watcher"],
+      common,
+      env: {
+        store: { CROWSNEST_INGEST_BATCH_WAIT_MS: "100" },
+        api: { CROWSNEST_API_READ_TOKENS: token },
+        collector: { CROWSNEST_COLLECT_INTERVAL_MS: "2000" },
+      },
     });
-    const collector = startService("collector", { ...common, CROWSNEST_COLLECT_INTERVAL_MS: "2000" });
-    const watcher = startService("watcher", common);
-    services = [store, api, collector, watcher];
-    await store.waitForLog((record) => record.msg === "store started");
-    const listening = await api.waitForLog((record) => record.msg === "api listening");
-    apiBase = `http://127.0.0.1:${listening.port as number}`;
-    // It listens before NATS answers; what these tests ask needs the bus.
-    await api.waitForLog((record) => record.msg === "api connected to the bus");
+    apiBase = stack.apiBase;
   });
 
   afterAll(async () => {
     await workload?.remove();
-    const exitCodes = await Promise.all(
-      services.map(async (service) => [service.name, await service.stop()]),
-    );
+    const exitCodes = await stack?.stop();
     const nc = await connectTestNats();
     await deleteTestStreams(nc, prefix);
     await nc.close();
     await database?.drop();
     // Every service shuts down cleanly on SIGTERM.
-    expect(Object.fromEntries(exitCodes)).toEqual({ store: 0, api: 0, collector: 0, watcher: 0 });
+    expect(exitCodes).toEqual({ store: 0, api: 0, collector: 0, watcher: 0 });
   });
 
   it("shows a busy container's CPU as the kernel counted it, with a start event, then its death", async () => {

@@ -314,6 +314,15 @@ describe("an OOM kill whose oom dockerd delivers after the die", () => {
     await eventually(() => (of("die").length > 0 && of("oom").length > 0 ? true : undefined), {
       timeoutMs: 30_000,
       what: "the die and the oom",
+    }).catch(async (error: unknown) => {
+      // What did come, and what dockerd says of the container, to tell a missing kill from a lost event.
+      const seen = events
+        .filter((event) => event.actor.external_id === workload.id)
+        .map((event) => `${event.action}${event.exit_code === undefined ? "" : ` exit ${event.exit_code}`}`);
+      const state = ((await workload.container.inspect()) as { State: object }).State;
+      throw new Error(
+        `${String(error)}; published: [${seen.join(", ")}]; dockerd's state: ${JSON.stringify(state)}`,
+      );
     });
     // Anything repeated would have come by now: the publish queue is in order.
     await workload.container.remove();

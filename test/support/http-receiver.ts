@@ -15,8 +15,8 @@ export interface HttpReceiver {
   /** `http://127.0.0.1:<port>` (stays the same across stop/start). */
   readonly url: string;
   readonly requests: ReceivedRequest[];
-  /** Decides each answer: a status, and optionally a body. Default 200 "ok". */
-  respond: (request: ReceivedRequest) => { status: number; body?: string };
+  /** Decides each answer: a status, and optionally a body, or "never" (hangs). Default 200 "ok". */
+  respond: (request: ReceivedRequest) => { status: number; body?: string } | "never";
   /** Closes the listening socket (the service is down: connections are refused). */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -51,6 +51,7 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
           };
           receiver.requests.push(request);
           const answer = receiver.respond(request);
+          if (answer === "never") return;
           res.writeHead(answer.status, { "content-type": "text/plain" });
           res.end(answer.body ?? "");
         });

@@ -78,6 +78,9 @@ export async function sendNotification(
   }
   const answer = truncateAnswer(`HTTP ${response.status}${text ? `: ${text}` : ""}`);
   if (response.status >= 200 && response.status < 300) return { ok: true, permanent: false, answer };
-  const permanent = response.status >= 400 && response.status < 500 && !RETRYABLE_4XX.has(response.status);
+  // A redirect is refused (never followed) and would be refused again: as final as a 4xx.
+  const permanent =
+    (response.status >= 300 && response.status < 400) ||
+    (response.status >= 400 && response.status < 500 && !RETRYABLE_4XX.has(response.status));
   return { ok: false, permanent, answer };
 }

@@ -10,8 +10,15 @@
 // for a duplicate is an instance dying between the channel's answer and that commit; another
 // instance then sends it again once the lease lapses. A lease outlives any send (it is at least
 // twice the send timeout), so a slow send never lets a second instance in.
+//
+// Rate limit: a channel sends at most `rate_limit_per_minute` messages in any minute. When it is
+// reached, its pending messages wait for a free slot, and meanwhile each container's pending
+// transitions are folded into its newest one, which carries the count and the first one's time
+// (a flapping container becomes one message). Only the limit folds: a channel that was down
+// still gets every message in order.
 import type { Logger } from "@crowsnest/shared";
 import {
+  type AlertNotification,
   type ChannelTarget,
   type Notification,
   parseChannelTarget,
@@ -49,6 +56,8 @@ interface ChannelRow {
   enabled: boolean;
   settings: unknown;
   secrets: unknown;
+  rate_limit_per_minute: number;
+  rate_limited_at: Date | null;
 }
 
 interface DeliveryRow {
@@ -147,7 +156,9 @@ export class NotificationDispatcher {
       SET lease_owner = ${instanceId}, lease_until = now() + make_interval(secs => ${policy.leaseMs / 1000})
       WHERE id = ${channelId}::bigint
         AND (lease_owner IS NULL OR lease_owner = ${instanceId} OR lease_until < now())
-      RETURNING id::text, name, type, enabled, settings, secrets`.execute(this.#options.db);
+      RETURNING id::text, name, type, enabled, settings, secrets, rate_limit_per_minute, rate_limited_at`.execute(
+      this.#options.db,
+    );
     return leased.rows[0];
   }
 
@@ -162,13 +173,32 @@ export class NotificationDispatcher {
   /** Sends the channel's due messages in order until none is due, the oldest fails, or the lease is lost. */
   async #work(channel: ChannelRow): Promise<void> {
     const parsed = parseChannelTarget({ ...channel, id: Number(channel.id) });
-    while (!this.#stopping) {
+    const nextDue = async () => {
       const head = await sql<DeliveryRow>`
         SELECT id::text, attempts, next_attempt_at, notification FROM notification_deliveries
         WHERE channel_id = ${channel.id}::bigint AND status IN ('queued', 'retrying')
         ORDER BY transition_id, id LIMIT 1`.execute(this.#options.db);
       const delivery = head.rows[0];
-      if (!delivery || delivery.next_attempt_at.getTime() > Date.now()) return;
+      return delivery && delivery.next_attempt_at.getTime() <= Date.now() ? delivery : undefined;
+    };
+    while (!this.#stopping) {
+      let delivery = await nextDue();
+      if (!delivery) return;
+      if (channel.enabled && parsed.ok) {
+        const freeAt = await this.#rateLimitedUntil(channel);
+        if (freeAt) {
+          await this.#fold(channel, freeAt);
+          channel.rate_limited_at = new Date();
+          return;
+        }
+        // Transitions that piled up while the limit held (up to a minute) are folded before the
+        // next sends too, until a minute after the hold ended.
+        if (channel.rate_limited_at && Date.now() - channel.rate_limited_at.getTime() < 120_000) {
+          await this.#fold(channel, undefined);
+          delivery = await nextDue();
+          if (!delivery) return;
+        }
+      }
       let outcome: Outcome;
       if (!channel.enabled) outcome = { status: "gave_up", event: "gave_up", answer: "channel disabled" };
       else if (!parsed.ok) {
@@ -195,6 +225,73 @@ export class NotificationDispatcher {
       }
       if (!kept || outcome.status === "retrying") return;
     }
+  }
+
+  /** When the channel may send again, or undefined when it is below its rate limit. */
+  async #rateLimitedUntil(channel: ChannelRow): Promise<Date | undefined> {
+    const limit = Math.max(1, channel.rate_limit_per_minute);
+    const nth = await sql<{ free_at: Date }>`
+      SELECT finished_at + interval '1 minute' AS free_at FROM notification_deliveries
+      WHERE channel_id = ${channel.id}::bigint AND status = 'sent' AND finished_at > now() - interval '1 minute'
+      ORDER BY finished_at DESC OFFSET ${limit - 1} LIMIT 1`.execute(this.#options.db);
+    return nth.rows[0]?.free_at;
+  }
+
+  /** Folds each container's pending messages into its newest; with `freeAt`, holds the channel until then. */
+  async #fold(channel: ChannelRow, freeAt: Date | undefined): Promise<void> {
+    await this.#options.db.transaction().execute(async (trx) => {
+      if (freeAt) {
+        await sql`UPDATE notification_channels SET rate_limited_at = now() WHERE id = ${channel.id}::bigint`.execute(
+          trx,
+        );
+      }
+      const pending = await sql<{
+        id: string;
+        container_id: string;
+        notification: AlertNotification;
+        next_attempt_at: Date;
+      }>`
+        SELECT id::text, container_id::text, notification, next_attempt_at FROM notification_deliveries
+        WHERE channel_id = ${channel.id}::bigint AND status IN ('queued', 'retrying')
+        ORDER BY transition_id, id FOR UPDATE`.execute(trx);
+      const byContainer = new Map<string, typeof pending.rows>();
+      for (const row of pending.rows) {
+        const list = byContainer.get(row.container_id) ?? [];
+        list.push(row);
+        byContainer.set(row.container_id, list);
+      }
+      const folded = new Set<string>();
+      for (const list of byContainer.values()) {
+        const keeper = list.at(-1);
+        const first = list[0];
+        if (!keeper || !first || list.length < 2) continue;
+        const others = list.slice(0, -1);
+        for (const other of others) folded.add(other.id);
+        const count = list.reduce((sum, row) => sum + (row.notification.folded?.count ?? 1), 0);
+        const since = first.notification.folded?.since ?? first.notification.ts;
+        await sql`
+          UPDATE notification_deliveries SET notification = jsonb_set(notification, '{folded}', ${JSON.stringify({ count, since })}::jsonb)
+          WHERE id = ${keeper.id}::bigint`.execute(trx);
+        const answer = `folded into delivery ${keeper.id} (rate limit of ${channel.rate_limit_per_minute} a minute)`;
+        await sql`
+          UPDATE notification_deliveries SET status = 'folded', finished_at = now(), last_answer = ${answer}
+          WHERE id = ANY(${others.map((o) => o.id)}::bigint[])`.execute(trx);
+        await sql`
+          INSERT INTO notification_delivery_log (delivery_id, event, answer)
+          SELECT unnest(${others.map((o) => o.id)}::bigint[]), 'folded', ${answer}`.execute(trx);
+      }
+      const head = pending.rows.find((row) => !folded.has(row.id));
+      if (freeAt && head && head.next_attempt_at < freeAt) {
+        await sql`UPDATE notification_deliveries SET next_attempt_at = ${freeAt} WHERE id = ${head.id}::bigint`.execute(
+          trx,
+        );
+        await sql`
+          INSERT INTO notification_delivery_log (delivery_id, event, answer)
+          VALUES (${head.id}::bigint, 'held', ${`rate limit of ${channel.rate_limit_per_minute} a minute reached; next at ${freeAt.toISOString()}`})`.execute(
+          trx,
+        );
+      }
+    });
   }
 
   #outcome(delivery: DeliveryRow, result: SendResult): Outcome {

@@ -59,10 +59,16 @@ describe("notification delivery", () => {
     return store;
   };
 
-  const addChannel = async (name: string, receiver: HttpReceiver, secrets: object = {}) => {
+  const addChannel = async (
+    name: string,
+    receiver: HttpReceiver,
+    secrets: object = {},
+    ratePerMinute = 1000,
+  ) => {
     const result = await client.query<{ id: string }>(
-      `INSERT INTO notification_channels (name, type, settings, secrets) VALUES ($1, 'webhook', $2, $3) RETURNING id`,
-      [name, JSON.stringify({ url: `${receiver.url}/hook/${name}` }), JSON.stringify(secrets)],
+      `INSERT INTO notification_channels (name, type, settings, secrets, rate_limit_per_minute)
+       VALUES ($1, 'webhook', $2, $3, $4) RETURNING id`,
+      [name, JSON.stringify({ url: `${receiver.url}/hook/${name}` }), JSON.stringify(secrets), ratePerMinute],
     );
     const id = Number(result.rows[0]?.id);
     await client.query(
@@ -73,14 +79,14 @@ describe("notification delivery", () => {
   };
 
   /** Records a transition the way the alert engine does; the store's publisher puts it on the bus. */
-  const transition = async (change: "fired" | "resolved", value: number) => {
+  const transition = async (change: "fired" | "resolved", value: number, container = containerId) => {
     second += 1;
     const ts = new Date(baseMs + second * 1000);
     const result = await client.query<{ id: string }>(
       `INSERT INTO alert_history (container_id, ts, metric, change, value, threshold, previous_state, new_state)
        VALUES ($1, $2, 'cpu', $3, $4, 80, $5, $6) RETURNING id`,
       [
-        containerId,
+        container,
         ts,
         change,
         value,
@@ -243,6 +249,42 @@ describe("notification delivery", () => {
     await down.stop();
     await up.stop();
   });
+
+  it("folds a flapping container into one message with a count once the channel's rate limit is reached", async () => {
+    const receiver = await startHttpReceiver();
+    const channelId = await addChannel("limited", receiver, {}, 2);
+    const other = await client.query<{ id: string }>(
+      `INSERT INTO containers (host, runtime, external_id, name, labels, last_seen)
+       VALUES ('host-a', 'docker', $1, 'db-1', '{}', now()) RETURNING id`,
+      ["b".repeat(64)],
+    );
+    const flapping: string[] = [];
+    for (let i = 0; i < 6; i++) flapping.push(await transition(i % 2 === 0 ? "fired" : "resolved", 90 + i));
+    const steady = await transition("fired", 97, Number(other.rows[0]?.id));
+    const transitionIds = () => bodiesFor(receiver, "/hook/limited").map((b) => b.transition_id);
+    await eventually(() => (transitionIds().length >= 2 ? true : undefined), {
+      timeoutMs: 20_000,
+      what: "the two messages the limit allows",
+    });
+    // The next slot frees a minute after the first message.
+    await eventually(() => (transitionIds().length >= 4 ? true : undefined), {
+      timeoutMs: 100_000,
+      intervalMs: 1000,
+      what: "the folded message and the other container's",
+    });
+    expect(transitionIds()).toEqual([flapping[0], flapping[1], flapping[5], steady]);
+    const bodies = bodiesFor(receiver, "/hook/limited");
+    const firstFolded = await client.query<{ ts: Date }>("SELECT ts FROM alert_history WHERE id = $1", [
+      flapping[2],
+    ]);
+    expect(bodies[2].folded).toEqual({ count: 4, since: firstFolded.rows[0]?.ts.toISOString() });
+    expect(bodies[0].folded).toBeNull();
+    expect(bodies[3].folded).toBeNull();
+    for (const id of flapping.slice(2, 5)) {
+      expect(await deliveryOf(id, channelId)).toMatchObject({ status: "folded", attempts: 0 });
+    }
+    await receiver.stop();
+  }, 150_000);
 
   it("loses and duplicates nothing when the store is killed mid-retry and restarted", async () => {
     const receiver = await startHttpReceiver();

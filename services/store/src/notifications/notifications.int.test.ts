@@ -2,8 +2,8 @@
 // bus (published from alert_history, the engine's outbox) and delivers them to real HTTP
 // receivers on loopback. Channels and routes are written to Postgres the way the api writes them.
 import { createHmac } from "node:crypto";
-import { createSubjects, streamName } from "@crowsnest/shared";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { type AlertTransitionMessage, codecs, createSubjects, streamName } from "@crowsnest/shared";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -191,6 +191,54 @@ describe("notification delivery", () => {
       attempts: 1,
       events: ["queued", "sent"],
     });
+    await receiver.stop();
+  });
+
+  it("dead-letters an alert message it cannot use (bad JSON, no transition id) and goes on", async () => {
+    const receiver = await startHttpReceiver();
+    await addChannel("after-bad", receiver);
+    const deadletters: { reason: string; detail: string }[] = [];
+    const subscription = nc.subscribe(subjects.deadletter("store"));
+    void (async () => {
+      for await (const msg of subscription) {
+        const decoded = codecs.deadletter.decode(msg.data);
+        if (decoded.ok) deadletters.push({ reason: decoded.value.reason, detail: decoded.value.detail });
+      }
+    })();
+    const js = jetstream(nc);
+    const valid: AlertTransitionMessage = {
+      v: 1,
+      host: "host-a",
+      runtime: "docker",
+      container: { external_id: "a".repeat(64), name: "web-1" },
+      ts: new Date().toISOString(),
+      metric: "cpu",
+      change: "fired",
+      value: 99,
+      threshold: 80,
+      previous_state: "normal",
+      new_state: "cpu_alert",
+    };
+    const encoded = codecs.alertTransition.encode(valid);
+    if (!encoded.ok) throw new Error(encoded.detail);
+    await js.publish(subjects.alert("host-a", "web-1"), new TextEncoder().encode("{not json"));
+    await js.publish(subjects.alert("host-a", "web-1"), encoded.data);
+    const id = await transition("fired", 88);
+    await eventually(
+      () => (bodiesFor(receiver, "/hook/after-bad").some((b) => b.transition_id === id) ? true : undefined),
+      {
+        timeoutMs: 20_000,
+        what: "the good transition after the bad messages",
+      },
+    );
+    await eventually(() => (deadletters.length >= 2 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "two dead letters",
+    });
+    subscription.unsubscribe();
+    expect(deadletters.map((d) => d.reason)).toEqual(["invalid_json", "unprocessable"]);
+    expect(deadletters[1]?.detail).toContain("Nats-Msg-Id");
+    expect(bodiesFor(receiver, "/hook/after-bad").map((b) => b.transition_id)).toEqual([id]);
     await receiver.stop();
   });
 

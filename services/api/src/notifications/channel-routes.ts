@@ -16,7 +16,7 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { textParam } from "../http/params.ts";
-import { errorResponse, idPath, isUniqueViolation } from "./route-helpers.ts";
+import { errorResponse, idPath, withUniqueName } from "./route-helpers.ts";
 
 /** Short enough to answer before a proxy in front of the api gives up. */
 const TEST_TIMEOUT_MS = 10_000;
@@ -157,18 +157,14 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
     async (c) => {
       const body = c.req.valid("json");
       const target = validated(0, body, body.secrets ?? {});
-      try {
-        const row = await sql<ChannelRow>`
+      const row = await withUniqueName("channel", body.name, () =>
+        sql<ChannelRow>`
           INSERT INTO notification_channels (name, type, enabled, settings, secrets, rate_limit_per_minute)
           VALUES (${body.name}, ${body.type}, ${body.enabled}, ${JSON.stringify(target.settings)}::jsonb,
             ${JSON.stringify(target.secrets)}::jsonb, ${body.rate_limit_per_minute})
-          ${returning}`.execute(c.var.db);
-        return c.json(toChannelJson(row.rows[0] as ChannelRow), 201);
-      } catch (error) {
-        if (isUniqueViolation(error))
-          throw new ApiError("invalid_request", `name: a channel named "${body.name}" exists`);
-        throw error;
-      }
+          ${returning}`.execute(c.var.db),
+      );
+      return c.json(toChannelJson(row.rows[0] as ChannelRow), 201);
     },
   );
 
@@ -210,21 +206,17 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
         throw new ApiError("invalid_request", "secrets: required when the channel's type changes");
       }
       const target = validated(id, body, body.secrets ?? current.secrets);
-      try {
-        const row = await sql<ChannelRow>`
+      const row = await withUniqueName("channel", body.name, () =>
+        sql<ChannelRow>`
           UPDATE notification_channels SET name = ${body.name}, type = ${body.type}, enabled = ${body.enabled},
             settings = ${JSON.stringify(target.settings)}::jsonb, secrets = ${JSON.stringify(target.secrets)}::jsonb,
             rate_limit_per_minute = ${body.rate_limit_per_minute}, updated_at = now()
           WHERE id = ${id}
-          ${returning}`.execute(c.var.db);
-        const updated = row.rows[0];
-        if (!updated) throw new ApiError("not_found", `no notification channel with id ${id}`);
-        return c.json(toChannelJson(updated), 200);
-      } catch (error) {
-        if (isUniqueViolation(error))
-          throw new ApiError("invalid_request", `name: a channel named "${body.name}" exists`);
-        throw error;
-      }
+          ${returning}`.execute(c.var.db),
+      );
+      const updated = row.rows[0];
+      if (!updated) throw new ApiError("not_found", `no notification channel with id ${id}`);
+      return c.json(toChannelJson(updated), 200);
     },
   );
 

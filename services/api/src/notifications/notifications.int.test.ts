@@ -184,6 +184,20 @@ describe("notifications through the api", () => {
       metrics: ["disk"],
     });
     expect(badMetric.status).toBe(400);
+    const first = await call("POST", "/api/v1/notifications/routes", {
+      name: "dup",
+      channel_ids: [channelId],
+      enabled: false,
+    });
+    expect(first.status).toBe(201);
+    const again = await call("POST", "/api/v1/notifications/routes", {
+      name: "dup",
+      channel_ids: [channelId],
+    });
+    expect(again.status).toBe(400);
+    expect(JSON.stringify(again.body)).toContain('a route named \\"dup\\" exists');
+    expect((await call("DELETE", `/api/v1/notifications/routes/${first.body.id}`)).status).toBe(204);
+    expect((await call("DELETE", `/api/v1/notifications/routes/${first.body.id}`)).status).toBe(404);
   });
 
   it("delivers a fired alert along a route, and shows its delivery log beside the alert history", async () => {

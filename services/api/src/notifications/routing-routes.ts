@@ -9,7 +9,7 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { NO_CONTROL_CHARACTERS, textParam } from "../http/params.ts";
-import { errorResponse, idPath, isUniqueViolation } from "./route-helpers.ts";
+import { errorResponse, idPath, withUniqueName } from "./route-helpers.ts";
 
 const selectorJson = z
   .record(
@@ -122,7 +122,6 @@ function values(body: Awaited<ReturnType<typeof checked>>) {
 
 export function routingRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
-  const nameTaken = (name: string) => new ApiError("invalid_request", `name: a route named "${name}" exists`);
 
   app.openapi(
     createRoute({
@@ -157,15 +156,12 @@ export function routingRoutes(): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const body = await checked(c.var.db, c.req.valid("json"));
-      try {
-        const row = await sql<RouteRow>`
+      const row = await withUniqueName("route", body.name, () =>
+        sql<RouteRow>`
           INSERT INTO notification_routes (name, enabled, channel_ids, selector, hosts, metrics, changes, severities, quiet_hours)
-          VALUES (${values(body)}) RETURNING ${COLUMNS}`.execute(c.var.db);
-        return c.json(toRouteJson(row.rows[0] as RouteRow), 201);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw nameTaken(body.name);
-        throw error;
-      }
+          VALUES (${values(body)}) RETURNING ${COLUMNS}`.execute(c.var.db),
+      );
+      return c.json(toRouteJson(row.rows[0] as RouteRow), 201);
     },
   );
 
@@ -209,18 +205,15 @@ export function routingRoutes(): OpenAPIHono<AppEnv> {
     async (c) => {
       const { id } = c.req.valid("param");
       const body = await checked(c.var.db, c.req.valid("json"));
-      try {
-        const row = await sql<RouteRow>`
+      const row = await withUniqueName("route", body.name, () =>
+        sql<RouteRow>`
           UPDATE notification_routes SET (name, enabled, channel_ids, selector, hosts, metrics, changes, severities, quiet_hours)
             = (${values(body)}), updated_at = now()
-          WHERE id = ${id} RETURNING ${COLUMNS}`.execute(c.var.db);
-        const updated = row.rows[0];
-        if (!updated) throw new ApiError("not_found", `no notification route with id ${id}`);
-        return c.json(toRouteJson(updated), 200);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw nameTaken(body.name);
-        throw error;
-      }
+          WHERE id = ${id} RETURNING ${COLUMNS}`.execute(c.var.db),
+      );
+      const updated = row.rows[0];
+      if (!updated) throw new ApiError("not_found", `no notification route with id ${id}`);
+      return c.json(toRouteJson(updated), 200);
     },
   );
 

@@ -311,8 +311,9 @@ const migrations: Record<string, Migration> = {
           secrets jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(secrets) = 'object'),
           -- Messages per minute; more transitions of one container are folded into one message.
           rate_limit_per_minute integer NOT NULL DEFAULT 30 CHECK (rate_limit_per_minute BETWEEN 1 AND 10000),
-          -- When the limit was last reached: for a minute after, backlogs are folded before each send.
-          rate_limited_at timestamptz,
+          -- Set when the limit is reached: nothing is sent before it, and until a minute after it
+          -- backlogs are folded before each send.
+          rate_limited_until timestamptz,
           created_at timestamptz NOT NULL DEFAULT now(),
           updated_at timestamptz NOT NULL DEFAULT now(),
           -- The store instance that sends this channel's messages, one at a time in order, until

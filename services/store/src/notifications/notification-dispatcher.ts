@@ -1,5 +1,9 @@
 // Sends queued deliveries, each channel's in transition order, one message at a time.
 //
+// A message held for quiet hours (queued, not yet due) does not hold up the channel: later
+// messages that are due go out meanwhile, and it takes its place when its time comes. A message
+// being retried does: nothing overtakes it.
+//
 // A channel is worked by one store instance at a time: the one holding its lease
 // (notification_channels.lease_owner/lease_until), renewed after every message and released
 // when the channel has nothing due. That is what keeps a channel's messages in order and keeps
@@ -26,6 +30,12 @@ import {
 } from "@crowsnest/shared/notify";
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
+
+/**
+ * The pending deliveries that keep their place in a channel's line: every retrying one (nothing
+ * overtakes it) and every queued one that is due (one held for quiet hours steps aside).
+ */
+const PENDING_IN_LINE = sql`d.status IN ('queued', 'retrying') AND (d.status = 'retrying' OR d.next_attempt_at <= now())`;
 
 export type SendFunction = (target: ChannelTarget, notification: Notification) => Promise<SendResult>;
 
@@ -57,7 +67,7 @@ interface ChannelRow {
   settings: unknown;
   secrets: unknown;
   rate_limit_per_minute: number;
-  rate_limited_at: Date | null;
+  rate_limited_until: Date | null;
 }
 
 interface DeliveryRow {
@@ -127,11 +137,12 @@ export class NotificationDispatcher {
       SELECT h.channel_id::text FROM (
         SELECT DISTINCT ON (d.channel_id) d.channel_id, d.next_attempt_at
         FROM notification_deliveries d
-        WHERE d.status IN ('queued', 'retrying')
+        WHERE ${PENDING_IN_LINE}
         ORDER BY d.channel_id, d.transition_id, d.id
       ) h
       JOIN notification_channels c ON c.id = h.channel_id
       WHERE h.next_attempt_at <= now()
+        AND (c.rate_limited_until IS NULL OR c.rate_limited_until <= now())
         AND (c.lease_owner IS NULL OR c.lease_owner = ${this.#options.instanceId} OR c.lease_until < now())`.execute(
       this.#options.db,
     );
@@ -156,7 +167,7 @@ export class NotificationDispatcher {
       SET lease_owner = ${instanceId}, lease_until = now() + make_interval(secs => ${policy.leaseMs / 1000})
       WHERE id = ${channelId}::bigint
         AND (lease_owner IS NULL OR lease_owner = ${instanceId} OR lease_until < now())
-      RETURNING id::text, name, type, enabled, settings, secrets, rate_limit_per_minute, rate_limited_at`.execute(
+      RETURNING id::text, name, type, enabled, settings, secrets, rate_limit_per_minute, rate_limited_until`.execute(
       this.#options.db,
     );
     return leased.rows[0];
@@ -175,8 +186,8 @@ export class NotificationDispatcher {
     const parsed = parseChannelTarget({ ...channel, id: Number(channel.id) });
     const nextDue = async () => {
       const head = await sql<DeliveryRow>`
-        SELECT id::text, attempts, next_attempt_at, notification FROM notification_deliveries
-        WHERE channel_id = ${channel.id}::bigint AND status IN ('queued', 'retrying')
+        SELECT id::text, attempts, next_attempt_at, notification FROM notification_deliveries d
+        WHERE channel_id = ${channel.id}::bigint AND ${PENDING_IN_LINE}
         ORDER BY transition_id, id LIMIT 1`.execute(this.#options.db);
       const delivery = head.rows[0];
       return delivery && delivery.next_attempt_at.getTime() <= Date.now() ? delivery : undefined;
@@ -187,13 +198,12 @@ export class NotificationDispatcher {
       if (channel.enabled && parsed.ok) {
         const freeAt = await this.#rateLimitedUntil(channel);
         if (freeAt) {
-          await this.#fold(channel, freeAt);
-          channel.rate_limited_at = new Date();
+          await this.#fold(channel, { freeAt, headId: delivery.id });
           return;
         }
-        // Transitions that piled up while the limit held (up to a minute) are folded before the
-        // next sends too, until a minute after the hold ended.
-        if (channel.rate_limited_at && Date.now() - channel.rate_limited_at.getTime() < 120_000) {
+        // Transitions that piled up while the limit held are folded before the next sends too,
+        // until a minute after the hold ended.
+        if (channel.rate_limited_until && Date.now() - channel.rate_limited_until.getTime() < 60_000) {
           await this.#fold(channel, undefined);
           delivery = await nextDue();
           if (!delivery) return;
@@ -237,21 +247,16 @@ export class NotificationDispatcher {
     return nth.rows[0]?.free_at;
   }
 
-  /** Folds each container's pending messages into its newest; with `freeAt`, holds the channel until then. */
-  async #fold(channel: ChannelRow, freeAt: Date | undefined): Promise<void> {
+  /** Folds each container's pending messages into its newest; with `hold`, holds the channel until `freeAt`. */
+  async #fold(channel: ChannelRow, hold: { freeAt: Date; headId: string } | undefined): Promise<void> {
     await this.#options.db.transaction().execute(async (trx) => {
-      if (freeAt) {
-        await sql`UPDATE notification_channels SET rate_limited_at = now() WHERE id = ${channel.id}::bigint`.execute(
-          trx,
-        );
+      if (hold) {
+        channel.rate_limited_until = hold.freeAt;
+        await sql`UPDATE notification_channels SET rate_limited_until = ${hold.freeAt}
+          WHERE id = ${channel.id}::bigint`.execute(trx);
       }
-      const pending = await sql<{
-        id: string;
-        container_id: string;
-        notification: AlertNotification;
-        next_attempt_at: Date;
-      }>`
-        SELECT id::text, container_id::text, notification, next_attempt_at FROM notification_deliveries
+      const pending = await sql<{ id: string; container_id: string; notification: AlertNotification }>`
+        SELECT id::text, container_id::text, notification FROM notification_deliveries
         WHERE channel_id = ${channel.id}::bigint AND status IN ('queued', 'retrying')
         ORDER BY transition_id, id FOR UPDATE`.execute(trx);
       const byContainer = new Map<string, typeof pending.rows>();
@@ -280,16 +285,12 @@ export class NotificationDispatcher {
           INSERT INTO notification_delivery_log (delivery_id, event, answer)
           SELECT unnest(${others.map((o) => o.id)}::bigint[]), 'folded', ${answer}`.execute(trx);
       }
-      const head = pending.rows.find((row) => !folded.has(row.id));
-      if (freeAt && head && head.next_attempt_at < freeAt) {
-        await sql`UPDATE notification_deliveries SET next_attempt_at = ${freeAt} WHERE id = ${head.id}::bigint`.execute(
-          trx,
-        );
+      // The message that would have gone next says why it waits (it may have been folded meanwhile).
+      if (hold && !folded.has(hold.headId)) {
+        const answer = `rate limit of ${channel.rate_limit_per_minute} a minute reached; next at ${hold.freeAt.toISOString()}`;
         await sql`
           INSERT INTO notification_delivery_log (delivery_id, event, answer)
-          VALUES (${head.id}::bigint, 'held', ${`rate limit of ${channel.rate_limit_per_minute} a minute reached; next at ${freeAt.toISOString()}`})`.execute(
-          trx,
-        );
+          VALUES (${hold.headId}::bigint, 'held', ${answer})`.execute(trx);
       }
     });
   }

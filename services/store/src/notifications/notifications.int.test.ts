@@ -79,12 +79,17 @@ describe("notification delivery", () => {
   };
 
   /** Records a transition the way the alert engine does; the store's publisher puts it on the bus. */
-  const transition = async (change: "fired" | "resolved", value: number, container = containerId) => {
+  const transition = async (
+    change: "fired" | "resolved",
+    value: number,
+    container = containerId,
+    metric: "cpu" | "oom" = "cpu",
+  ) => {
     second += 1;
     const ts = new Date(baseMs + second * 1000);
     const result = await client.query<{ id: string }>(
       `INSERT INTO alert_history (container_id, ts, metric, change, value, threshold, previous_state, new_state)
-       VALUES ($1, $2, 'cpu', $3, $4, 80, $5, $6) RETURNING id`,
+       VALUES ($1, $2, $7, $3, $4, 80, $5, $6) RETURNING id`,
       [
         container,
         ts,
@@ -92,6 +97,7 @@ describe("notification delivery", () => {
         value,
         change === "fired" ? "normal" : "cpu_alert",
         change === "fired" ? "cpu_alert" : "normal",
+        metric,
       ],
     );
     return String(result.rows[0]?.id);
@@ -239,6 +245,76 @@ describe("notification delivery", () => {
     expect(deadletters.map((d) => d.reason)).toEqual(["invalid_json", "unprocessable"]);
     expect(deadletters[1]?.detail).toContain("Nats-Msg-Id");
     expect(bodiesFor(receiver, "/hook/after-bad").map((b) => b.transition_id)).toEqual([id]);
+    await receiver.stop();
+  });
+
+  it("routes by host, metric, change and severity, and holds a quiet route's messages (only them) until the quiet ends", async () => {
+    const receiver = await startHttpReceiver();
+    const channel = async (name: string, route: Record<string, unknown>) => {
+      const id = await addChannel(name, receiver);
+      await client.query("DELETE FROM notification_routes WHERE name = $1", [`to-${name}`]);
+      await client.query(
+        `INSERT INTO notification_routes (name, channel_ids, hosts, metrics, changes, severities, quiet_hours)
+         VALUES ($1, ARRAY[$2]::bigint[], $3, $4, $5, $6, $7)`,
+        [
+          `only-${name}`,
+          id,
+          route.hosts ?? [],
+          route.metrics ?? [],
+          route.changes ?? [],
+          route.severities ?? [],
+          route.quiet_hours ? JSON.stringify(route.quiet_hours) : null,
+        ],
+      );
+      return id;
+    };
+    const clock = (offsetMinutes: number) =>
+      new Date(Date.now() + offsetMinutes * 60_000).toISOString().slice(11, 16);
+    const otherHost = await channel("other-host", { hosts: ["host-b"] });
+    const resolves = await channel("resolves", { changes: ["resolved"], severities: ["info"] });
+    const memory = await channel("memory", { metrics: ["memory"] });
+    const quiet = await channel("quiet", {
+      severities: ["warning"],
+      quiet_hours: { start: clock(-60), end: clock(60), time_zone: "UTC" },
+    });
+    // Critical alerts reach the quiet channel at any hour, along a second route.
+    await client.query(
+      `INSERT INTO notification_routes (name, channel_ids, severities) VALUES ('quiet-critical', ARRAY[$1]::bigint[], '{critical}')`,
+      [quiet],
+    );
+    const fired = await transition("fired", 91);
+    const resolved = await transition("resolved", 11);
+    const oom = await transition("fired", 1, containerId, "oom");
+    // The critical one overtakes the warning held for quiet hours.
+    await eventually(() => (bodiesFor(receiver, "/hook/quiet").length > 0 ? true : undefined), {
+      timeoutMs: 20_000,
+      what: "the critical alert on the quiet channel",
+    });
+    expect(bodiesFor(receiver, "/hook/quiet").map((b) => [b.transition_id, b.severity])).toEqual([
+      [oom, "critical"],
+    ]);
+    // Fan-out is in transition order: once the resolve is sent, both were routed.
+    await eventually(
+      async () => ((await deliveryOf(resolved, resolves))?.status === "sent" ? true : undefined),
+      {
+        timeoutMs: 20_000,
+        what: "the resolve routed and sent",
+      },
+    );
+    expect(await deliveryOf(fired, resolves)).toBeUndefined();
+    for (const channelId of [otherHost, memory]) {
+      expect(await deliveryOf(fired, channelId)).toBeUndefined();
+      expect(await deliveryOf(resolved, channelId)).toBeUndefined();
+    }
+    expect(await deliveryOf(resolved, quiet)).toBeUndefined();
+    expect(await deliveryOf(fired, quiet)).toEqual({ status: "queued", attempts: 0, events: ["held"] });
+    const held = await client.query<{ minutes: number }>(
+      `SELECT (extract(epoch FROM next_attempt_at - now()) / 60)::float8 AS minutes FROM notification_deliveries
+       WHERE transition_id = $1 AND channel_id = $2`,
+      [fired, quiet],
+    );
+    expect(held.rows[0]?.minutes).toBeGreaterThan(55);
+    expect(held.rows[0]?.minutes).toBeLessThan(61);
     await receiver.stop();
   });
 

@@ -77,6 +77,10 @@ describe("channel formats on a real receiver", () => {
     expect(body.blocks).toEqual([{ type: "section", text: { type: "mrkdwn", text: body.text } }]);
     await send(slack, resolved);
     expect(lastBody().text).toContain("Lasted 12m 30s (since 2026-12-04T10:00:00.000Z)");
+    await send(slack, { ...resolved, folded: { count: 7, since: "2026-12-04T09:58:00.000Z" } });
+    expect(lastBody().text).toContain(
+      "7 transitions of this container since 2026-12-04T09:58:00.000Z (flapping)",
+    );
   });
 
   it("posts Discord an embed coloured by severity, with mentions disabled", async () => {

@@ -318,6 +318,31 @@ describe("notification delivery", () => {
     await receiver.stop();
   });
 
+  it("gives up the pending messages of a channel disabled while they wait", async () => {
+    const receiver = await startHttpReceiver();
+    const channelId = await addChannel("disabled", receiver);
+    await receiver.stop();
+    const id = await transition("fired", 92);
+    await eventually(async () => ((await deliveryOf(id, channelId))?.attempts ?? 0) >= 1 || undefined, {
+      timeoutMs: 20_000,
+      what: "a failed try to the channel that is down",
+    });
+    await client.query("UPDATE notification_channels SET enabled = false WHERE id = $1", [channelId]);
+    const delivery = await eventually(
+      async () => {
+        const found = await deliveryOf(id, channelId);
+        return found?.status === "gave_up" ? found : undefined;
+      },
+      { timeoutMs: 20_000, what: "the pending message given up" },
+    );
+    expect(delivery.events.at(-1)).toBe("gave_up");
+    const answer = await client.query<{ last_answer: string }>(
+      "SELECT last_answer FROM notification_deliveries WHERE transition_id = $1 AND channel_id = $2",
+      [id, channelId],
+    );
+    expect(answer.rows[0]?.last_answer).toBe("channel disabled");
+  });
+
   it("retries a receiver answering 500, which then gets the message once", async () => {
     const receiver = await startHttpReceiver();
     let failures = 2;

@@ -28,6 +28,7 @@ import { logRoutes } from "./logs/log-routes.ts";
 import type { LogsClient } from "./logs/watcher-logs-client.ts";
 import type { ApiMetrics } from "./metrics/api-metrics.ts";
 import { metricsRoutes } from "./metrics/metrics-routes.ts";
+import { notificationRoutes } from "./notifications/index.ts";
 import { topRoutes } from "./top/top-routes.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -106,6 +107,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/api/v1", topRoutes());
   app.route("/api/v1", alertConfigRoutes());
   app.route("/api/v1", alertRoutes());
+  app.route("/api/v1", notificationRoutes());
   app.route("/api/v1", agentRoutes(services.agents));
   app.route("/api/v1", logRoutes(services.logs, { heartbeatMs: services.live.heartbeatMs }));
   app.route("/api/v1", liveRoutes(services.live.hub, { ...services.live, logger: services.logger }));

@@ -23,4 +23,22 @@ describe("store configuration", () => {
       expect(String(error)).toContain("CROWSNEST_RETENTION_DAILY_DAYS");
     }
   });
+
+  it("defaults notification delivery, and refuses a public URL that is not http(s)", () => {
+    const config = parseStoreConfig({});
+    expect(config.publicUrl).toBeUndefined();
+    expect(config.notify).toEqual({
+      timeoutMs: 10_000,
+      maxAttempts: 12,
+      retryMinDelayMs: 1000,
+      retryMaxDelayMs: 60_000,
+      pollMs: 1000,
+    });
+    expect(parseStoreConfig({ CROWSNEST_PUBLIC_URL: "https://crowsnest.example.com/x" }).publicUrl).toBe(
+      "https://crowsnest.example.com/x",
+    );
+    expect(() => parseStoreConfig({ CROWSNEST_PUBLIC_URL: "javascript:alert(1)" })).toThrow(
+      /CROWSNEST_PUBLIC_URL/,
+    );
+  });
 });

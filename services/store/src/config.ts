@@ -5,6 +5,7 @@ import {
   commonEnv,
   type EnvSource,
   envInteger,
+  envOptionalString,
   parseEnv,
   postgresEnv,
 } from "@crowsnest/shared";
@@ -80,6 +81,46 @@ export const storeEnv = {
     min: 1000,
     max: 86_400_000,
   }),
+  CROWSNEST_PUBLIC_URL: envOptionalString({
+    description:
+      "Where people reach Crowsnest (e.g. https://crowsnest.example.com); notifications then link to the container at <url>/containers/<id>.",
+    pattern: /^https?:\/\/[^\s/?#]+[^\s?#]*$/,
+    patternText: "an http:// or https:// URL without query or fragment",
+  }),
+  CROWSNEST_NOTIFY_TIMEOUT_MS: envInteger({
+    description:
+      "Longest a notification channel may take to answer one message before the try counts as failed.",
+    default: 10_000,
+    min: 500,
+    max: 120_000,
+  }),
+  CROWSNEST_NOTIFY_MAX_ATTEMPTS: envInteger({
+    description:
+      "Tries per notification before it is given up (logged as gave_up); with the default delays the last try is about 9 minutes after the first.",
+    default: 12,
+    min: 1,
+    max: 100,
+  }),
+  CROWSNEST_NOTIFY_RETRY_MIN_DELAY_MS: envInteger({
+    description:
+      "Wait before the second try of a notification; doubled after each failed try up to the maximum.",
+    default: 1000,
+    min: 100,
+    max: 600_000,
+  }),
+  CROWSNEST_NOTIFY_RETRY_MAX_DELAY_MS: envInteger({
+    description: "Longest wait between two tries of a notification.",
+    default: 60_000,
+    min: 100,
+    max: 3_600_000,
+  }),
+  CROWSNEST_NOTIFY_POLL_MS: envInteger({
+    description:
+      "How often each store instance looks for notifications due (a retry, or one another instance queued); its own are sent at once.",
+    default: 1000,
+    min: 100,
+    max: 60_000,
+  }),
 } as const;
 
 export interface StoreConfig {
@@ -102,6 +143,14 @@ export interface StoreConfig {
   };
   rollupIntervalMs: number;
   retentionIntervalMs: number;
+  publicUrl: string | undefined;
+  notify: {
+    timeoutMs: number;
+    maxAttempts: number;
+    retryMinDelayMs: number;
+    retryMaxDelayMs: number;
+    pollMs: number;
+  };
 }
 
 export function parseStoreConfig(env: EnvSource): StoreConfig {
@@ -126,6 +175,14 @@ export function parseStoreConfig(env: EnvSource): StoreConfig {
     },
     rollupIntervalMs: values.CROWSNEST_ROLLUP_INTERVAL_MS,
     retentionIntervalMs: values.CROWSNEST_RETENTION_INTERVAL_MS,
+    publicUrl: values.CROWSNEST_PUBLIC_URL,
+    notify: {
+      timeoutMs: values.CROWSNEST_NOTIFY_TIMEOUT_MS,
+      maxAttempts: values.CROWSNEST_NOTIFY_MAX_ATTEMPTS,
+      retryMinDelayMs: values.CROWSNEST_NOTIFY_RETRY_MIN_DELAY_MS,
+      retryMaxDelayMs: values.CROWSNEST_NOTIFY_RETRY_MAX_DELAY_MS,
+      pollMs: values.CROWSNEST_NOTIFY_POLL_MS,
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import {
   storeConsumerDefinitions,
   streamName,
 } from "@crowsnest/shared";
+import { sendNotification, smtpTransport } from "@crowsnest/shared/notify";
 import { openPostgres } from "@crowsnest/shared/postgres";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { AlertConfigCache } from "./alerts/alert-config-cache.ts";
@@ -32,6 +33,13 @@ import { rawAgeGuard } from "./ingest/raw-age-guard.ts";
 import { StatsDecoder } from "./ingest/stats-decoder.ts";
 import { StatsWriter } from "./ingest/stats-writer.ts";
 import { PeriodicJob } from "./jobs/periodic-job.ts";
+import {
+  NOTIFY_CONSUMER,
+  NotificationConsumer,
+  notifyConsumerDefinition,
+} from "./notifications/notification-consumer.ts";
+import { NotificationDispatcher } from "./notifications/notification-dispatcher.ts";
+import { NotificationFanout } from "./notifications/notification-fanout.ts";
 import { RetentionJob } from "./retention/retention-job.ts";
 import { RollupJob } from "./rollup/rollup-job.ts";
 
@@ -67,7 +75,8 @@ if (applied === undefined) {
     maxAckPending: config.ingest.maxAckPending,
     ackWaitMs: config.ingest.ackWaitMs,
   });
-  await ensureConsumers(await jetstreamManager(bus.nc), consumerDefinitions, logger);
+  const notifyDefinition = notifyConsumerDefinition(bus.subjects, { ackWaitMs: config.ingest.ackWaitMs });
+  await ensureConsumers(await jetstreamManager(bus.nc), [...consumerDefinitions, notifyDefinition], logger);
 
   const directory = new ContainerDirectory(database.db);
   const statsWriter = new StatsWriter({
@@ -178,8 +187,33 @@ if (applied === undefined) {
       write: (inventories) => writeInventories(database.db, directory, inventories),
     }),
   ];
+  // Alert transitions to notification channels (docs/notifications.md).
+  const dispatcher = new NotificationDispatcher({
+    db: database.db,
+    logger,
+    instanceId: `${config.hostName}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,
+    send: (target, notification) =>
+      sendNotification(target, notification, { timeoutMs: config.notify.timeoutMs, email: smtpTransport }),
+    policy: {
+      ...config.notify,
+      // Outlives any send, so a slow channel never lets a second instance send the same message.
+      leaseMs: Math.max(30_000, config.notify.timeoutMs * 3),
+    },
+  });
+  const fanout = new NotificationFanout({ db: database.db, publicUrl: config.publicUrl });
+  const notificationConsumer = new NotificationConsumer({
+    source: await bus.js.consumers.get(streamName(bus.subjects, "alerts"), NOTIFY_CONSUMER),
+    fanOut: (transitionId) => fanout.fanOut(transitionId),
+    onQueued: () => dispatcher.wake(),
+    isDataError,
+    deadletters,
+    ackWaitMs: config.ingest.ackWaitMs,
+    logger,
+  });
   for (const consumer of consumers) consumer.start();
   for (const job of jobs) job.start();
+  notificationConsumer.start();
+  dispatcher.start();
   const heartbeat = startHeartbeat({
     nc: bus.nc,
     subjects: bus.subjects,
@@ -191,7 +225,10 @@ if (applied === undefined) {
     isConnected: () => databaseReachable,
     logger,
   });
-  logger.info({ consumers: consumerDefinitions.map((d) => d.config.durable_name) }, "store started");
+  logger.info(
+    { consumers: [...consumerDefinitions, notifyDefinition].map((d) => d.config.durable_name) },
+    "store started",
+  );
 
   stop = async () => {
     heartbeat.stop();
@@ -204,6 +241,8 @@ if (applied === undefined) {
     await alertPublisher.publishPending().catch((error: unknown) => {
       logger.warn({ err: error }, "could not publish the last alert transitions; they go out on next start");
     });
+    await notificationConsumer.stop();
+    await dispatcher.stop();
     await bus.drain();
     await database.destroy();
   };

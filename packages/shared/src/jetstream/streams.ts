@@ -32,7 +32,7 @@ export const DEFAULT_STREAM_RETENTION: StreamRetention = {
 };
 
 export type StreamRole = "telemetry" | "events" | "alerts" | "deadletter";
-export type StoreConsumerRole = "stats" | "events" | "inventory" | "host";
+export type StoreConsumerRole = "stats" | "events" | "inventory" | "host" | "notify";
 
 export interface StreamDefinition {
   readonly role: StreamRole;

@@ -332,6 +332,91 @@ const migrations: Record<string, Migration> = {
         END $$`.execute(db);
     },
   },
+
+  // Notification channels, routes, mutes and the delivery log (services/store/src/notifications).
+  "0006-notifications": {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        CREATE TABLE notification_channels (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          type text NOT NULL CHECK (type IN ('webhook', 'slack', 'discord', 'ntfy', 'email')),
+          enabled boolean NOT NULL DEFAULT true,
+          settings jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
+          -- Write-only through the api; never returned, never logged.
+          secrets jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(secrets) = 'object'),
+          -- Messages per minute; more transitions of one container are folded into one message.
+          rate_limit_per_minute integer NOT NULL DEFAULT 30 CHECK (rate_limit_per_minute BETWEEN 1 AND 10000),
+          -- Set when the limit is reached: nothing is sent before it, and until a minute after it
+          -- backlogs are folded before each send.
+          rate_limited_until timestamptz,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          -- The store instance that sends this channel's messages, one at a time in order, until
+          -- lease_until (renewed while it works; another instance takes over when it lapses).
+          lease_owner text,
+          lease_until timestamptz
+        )`.execute(db);
+      await sql`
+        CREATE TABLE notification_routes (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          enabled boolean NOT NULL DEFAULT true,
+          channel_ids bigint[] NOT NULL CHECK (cardinality(channel_ids) BETWEEN 1 AND 50),
+          -- Empty selector or list: matches every container, host, metric, change or severity.
+          selector jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(selector) = 'object'),
+          hosts text[] NOT NULL DEFAULT '{}',
+          metrics text[] NOT NULL DEFAULT '{}',
+          changes text[] NOT NULL DEFAULT '{}',
+          severities text[] NOT NULL DEFAULT '{}',
+          -- {"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"}: held until the end.
+          quiet_hours jsonb,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now()
+        )`.execute(db);
+      await sql`
+        CREATE TABLE notification_mutes (
+          container_id bigint PRIMARY KEY REFERENCES containers (id) ON DELETE CASCADE,
+          until timestamptz,
+          created_at timestamptz NOT NULL DEFAULT now()
+        )`.execute(db);
+      // One row per (transition, channel): the unique key is what makes a redelivered transition,
+      // or one seen by two store instances, a single message. Deleted with the transition.
+      await sql`
+        CREATE TABLE notification_deliveries (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          transition_id bigint NOT NULL REFERENCES alert_history (id) ON DELETE CASCADE,
+          channel_id bigint NOT NULL REFERENCES notification_channels (id) ON DELETE CASCADE,
+          container_id bigint NOT NULL,
+          notification jsonb NOT NULL,
+          status text NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'retrying', 'sent', 'gave_up', 'folded')),
+          attempts integer NOT NULL DEFAULT 0,
+          next_attempt_at timestamptz NOT NULL DEFAULT now(),
+          last_answer text,
+          queued_at timestamptz NOT NULL DEFAULT now(),
+          finished_at timestamptz,
+          CONSTRAINT notification_deliveries_once UNIQUE (transition_id, channel_id)
+        )`.execute(db);
+      await sql`
+        CREATE INDEX notification_deliveries_pending ON notification_deliveries (channel_id, transition_id, id)
+        WHERE status IN ('queued', 'retrying')`.execute(db);
+      await sql`CREATE INDEX notification_deliveries_sent ON notification_deliveries (channel_id, finished_at)
+        WHERE status = 'sent'`.execute(db);
+      await sql`
+        CREATE TABLE notification_delivery_log (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          delivery_id bigint NOT NULL REFERENCES notification_deliveries (id) ON DELETE CASCADE,
+          ts timestamptz NOT NULL DEFAULT now(),
+          event text NOT NULL CHECK (event IN ('queued', 'sent', 'failed', 'gave_up', 'folded', 'held')),
+          attempt integer NOT NULL DEFAULT 0,
+          answer text
+        )`.execute(db);
+      await sql`CREATE INDEX notification_delivery_log_by_delivery ON notification_delivery_log (delivery_id, id)`.execute(
+        db,
+      );
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -14,6 +14,7 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { encodeCursor, keysetCursorParam, limitParam, textParam, timestampParam } from "../http/params.ts";
+import { DELIVERY_STATUSES } from "../notifications/delivery-routes.ts";
 
 const errorResponse = (description: string) => ({
   description,
@@ -51,8 +52,23 @@ const transitionJson = z
     threshold: z.number().nullable(),
     previous_state: z.string(),
     new_state: z.string(),
+    notifications: z
+      .array(
+        z.object({
+          channel_id: z.number().int(),
+          channel: z.string(),
+          status: z.enum(DELIVERY_STATUSES),
+          attempts: z.number().int(),
+        }),
+      )
+      .openapi({
+        description:
+          "What became of its notifications, one per channel it was routed to (each step at /alerts/history/{id}/notifications)",
+      }),
   })
   .openapi("AlertTransition");
+
+type NotificationSummary = z.infer<typeof transitionJson>["notifications"];
 
 const historyQuery = {
   metric: z.enum(METRICS).optional(),
@@ -90,6 +106,12 @@ async function historyPage(db: Kysely<ApiDatabase>, filters: HistoryFilters) {
       "h.threshold",
       "h.previous_state",
       "h.new_state",
+      // One row per (transition, channel), found by its unique key.
+      sql<NotificationSummary>`coalesce((
+        SELECT json_agg(json_build_object('channel_id', d.channel_id, 'channel', nc.name, 'status', d.status,
+          'attempts', d.attempts) ORDER BY d.channel_id)
+        FROM notification_deliveries d JOIN notification_channels nc ON nc.id = d.channel_id
+        WHERE d.transition_id = h.id), '[]')`.as("notifications"),
     ])
     .orderBy("h.ts", "desc")
     .orderBy("h.id", "desc")

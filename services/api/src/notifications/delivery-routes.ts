@@ -2,13 +2,20 @@
 // channel's answer, sent, gave up), beside the alert history, and a container's mute switch.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
+import {
+  containerRefPath,
+  containerRefQuery,
+  containerRefResponses,
+  resolveContainerId,
+} from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { cursorParam, encodeCursor, idParam, limitParam } from "../http/params.ts";
 import { errorResponse, idPath } from "./route-helpers.ts";
 
-const STATUSES = ["queued", "retrying", "sent", "gave_up", "folded"] as const;
+/** A delivery's status, as the store's notification_deliveries table allows. */
+export const DELIVERY_STATUSES = ["queued", "retrying", "sent", "gave_up", "folded"] as const;
 
 const deliveryJson = z
   .object({
@@ -16,7 +23,7 @@ const deliveryJson = z
     transition_id: z.number().int(),
     container_id: z.number().int(),
     channel: z.object({ id: z.number().int(), name: z.string(), type: z.string() }),
-    status: z.enum(STATUSES),
+    status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
     next_attempt_at: z
       .string()
@@ -51,7 +58,7 @@ interface DeliveryRow {
   channel_id: string;
   channel_name: string;
   channel_type: string;
-  status: (typeof STATUSES)[number];
+  status: (typeof DELIVERY_STATUSES)[number];
   attempts: number;
   next_attempt_at: Date;
   last_answer: string | null;
@@ -120,7 +127,7 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
           transition_id: idParam.optional().openapi({ type: "integer" }),
           channel_id: idParam.optional().openapi({ type: "integer" }),
           container_id: idParam.optional().openapi({ type: "integer" }),
-          status: z.enum(STATUSES).optional(),
+          status: z.enum(DELIVERY_STATUSES).optional(),
           limit: limitParam({ default: 100, max: 500 }),
           cursor: cursorParam(z.object({ before_id: z.number().int() })).optional(),
         }),
@@ -183,14 +190,17 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
       method: "get",
       path: "/containers/{id}/notifications/mute",
       summary: "Whether a container's alerts notify no one",
-      request: { params: idPath },
+      request: { params: containerRefPath, query: z.object(containerRefQuery) },
       responses: {
         200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
         400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
-    async (c) => c.json(await muteState(c.var.db, c.req.valid("param").id), 200),
+    async (c) => {
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
+      return c.json(await muteState(c.var.db, id), 200);
+    },
   );
 
   app.openapi(
@@ -199,7 +209,8 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
       path: "/containers/{id}/notifications/mute",
       summary: "Mute a container's notifications (admin), until a time or for good",
       request: {
-        params: idPath,
+        params: containerRefPath,
+        query: z.object(containerRefQuery),
         body: {
           required: true,
           content: {
@@ -219,11 +230,11 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
       responses: {
         200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
         400: errorResponse("The body or a parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
       const { until } = c.req.valid("json");
       await muteState(c.var.db, id);
       await sql`
@@ -240,15 +251,15 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
       method: "delete",
       path: "/containers/{id}/notifications/mute",
       summary: "Unmute a container's notifications (admin)",
-      request: { params: idPath },
+      request: { params: containerRefPath, query: z.object(containerRefQuery) },
       responses: {
         200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
         400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such container"),
+        ...containerRefResponses,
       },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
       await sql`DELETE FROM notification_mutes WHERE container_id = ${id}`.execute(c.var.db);
       return c.json(await muteState(c.var.db, id), 200);
     },

@@ -267,6 +267,19 @@ describe("notifications through the api", () => {
         ],
       },
     ]);
+    // The alert history says it too, per transition.
+    const history = await call(
+      "GET",
+      `/api/v1/containers/${containerId}/alerts/history?change=fired`,
+      undefined,
+      TEST_READ_TOKEN,
+    );
+    const listedTransition = (history.body.data as { id: number; notifications: unknown }[]).find(
+      (transition) => transition.id === Number(fired.transition_id),
+    );
+    expect(listedTransition?.notifications).toEqual([
+      { channel_id: channelId, channel: "ops-hook", status: "sent", attempts: 1 },
+    ]);
     const listed = await call(
       "GET",
       `/api/v1/notifications/deliveries?channel_id=${channelId}&status=sent`,

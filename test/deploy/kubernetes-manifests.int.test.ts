@@ -1,7 +1,11 @@
 // deploy/kubernetes/ is accepted by a real API server (server-side apply, dry run: nothing is
 // stored), sets only variables the services read, and grants the agent exactly the access the
-// watcher and collector use.
-import { readdirSync, readFileSync } from "node:fs";
+// watcher and collector use; with kubectl installed, README.md's commands work as written on a
+// cluster without the namespace.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { SERVICE_ENV_SPECS } from "../support/config-reference.ts";
@@ -10,6 +14,7 @@ import {
   type KubernetesCluster,
   type KubernetesObject,
   type TestNamespace,
+  uniqueKubernetesName,
 } from "../support/kubernetes-cluster.ts";
 
 const DEPLOY_DIR = new URL("../../deploy/kubernetes/", import.meta.url);
@@ -75,13 +80,14 @@ function permissions(rules: PolicyRule[]): string[] {
 }
 
 const AGENT_PERMISSIONS = [
+  "core/pods get",
   "core/pods list",
   "core/pods watch",
   "core/pods/log get",
   "core/nodes get",
   "core/nodes list",
   "core/nodes watch",
-  "core/nodes/proxy get",
+  "core/nodes/stats get",
   "core/services list",
   "core/services watch",
   "metrics.k8s.io/pods list",
@@ -133,6 +139,11 @@ describe("deploy/kubernetes", () => {
       expect(env.get("CROWSNEST_RUNTIME")?.value).toBe("kubernetes");
       expect(env.get("CROWSNEST_KUBERNETES_NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("spec.nodeName");
     }
+    // The collector reads its own node's kubelet directly (nodes/stats), not through the API
+    // server's node proxy (nodes/proxy).
+    const collector = containers.find((container) => container.name === "collector");
+    const kubeletHost = collector?.env?.find((variable) => variable.name === "CROWSNEST_KUBELET_HOST");
+    expect(kubeletHost?.valueFrom?.fieldRef?.fieldPath).toBe("status.hostIP");
   });
 
   it.each(WORKLOADS)(
@@ -224,7 +235,7 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
     await cluster.apply(binding);
     try {
       const user = `system:serviceaccount:${namespace.name}:crowsnest-agent`;
-      const allowed = async (verb: string, resource: string, subresource = "", group = "") => {
+      const allowed = async (verb: string, resource: string, subresource = "", group = "", name = "") => {
         const review = await cluster.create<{ status: { allowed: boolean } }>(
           "/apis/authorization.k8s.io/v1/subjectaccessreviews",
           {
@@ -233,7 +244,7 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
             spec: {
               user,
               groups: ["system:serviceaccounts"],
-              resourceAttributes: { verb, resource, subresource, group },
+              resourceAttributes: { verb, resource, subresource, group, name },
             },
           },
         );
@@ -242,8 +253,19 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
       // RBAC answers as soon as its cache has the binding.
       await expect.poll(() => allowed("watch", "pods"), { timeout: 10_000 }).toBe(true);
       expect(await allowed("list", "pods")).toBe(true);
+      expect(await allowed("get", "pods")).toBe(true);
       expect(await allowed("get", "pods", "log")).toBe(true);
-      expect(await allowed("get", "nodes", "proxy")).toBe(true);
+      // What a kubelet asks the API server before serving /stats/summary to the collector.
+      expect(await allowed("get", "nodes", "stats", "", "worker-1")).toBe(true);
+      // The node proxy reaches every kubelet endpoint of every node (/exec, /attach,
+      // /portForward, /configz, /pods, logs): not the agent's.
+      for (const verb of ["get", "create", "update", "patch", "delete"]) {
+        expect(await allowed(verb, "nodes", "proxy"), `${verb} nodes/proxy`).toBe(false);
+        expect(await allowed(verb, "nodes", "proxy", "", "worker-1"), `${verb} nodes/proxy of a node`).toBe(
+          false,
+        );
+      }
+      expect(await allowed("create", "nodes", "stats")).toBe(false);
       expect(await allowed("watch", "services")).toBe(true);
       expect(await allowed("list", "pods", "", "metrics.k8s.io")).toBe(true);
       expect(await allowed("get", "secrets")).toBe(false);
@@ -251,7 +273,6 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
       expect(await allowed("delete", "pods")).toBe(false);
       expect(await allowed("create", "pods", "exec")).toBe(false);
       expect(await allowed("patch", "nodes")).toBe(false);
-      expect(await allowed("create", "nodes", "proxy")).toBe(false);
     } finally {
       await cluster.delete(await cluster.pathOf(binding));
       await cluster.delete(await cluster.pathOf(role));
@@ -263,5 +284,78 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
       dryRun: true,
     })) as { rules: PolicyRule[] };
     expect(permissions(applied.rules)).toEqual(AGENT_PERMISSIONS);
+  });
+});
+
+/** Not installed by test/infra (Debian has no kubectl); where it is, the README's commands are run. */
+const hasKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
+
+describe.skipIf(!inject("kubeconfig") || !hasKubectl)("README.md's steps with kubectl", () => {
+  let cluster: KubernetesCluster;
+  const dir = mkdtempSync(join(tmpdir(), "crowsnest-deploy-"));
+  // The README's `crowsnest` namespace under a name of the test's own, labelled so that
+  // global-setup sweeps it should this run die before deleting it.
+  const name = uniqueKubernetesName("crowsnest-docs");
+
+  beforeAll(() => {
+    cluster = connectKubernetesCluster();
+    mkdirSync(join(dir, "deploy", "kubernetes"), { recursive: true });
+    for (const file of readdirSync(DEPLOY_DIR)) {
+      let text = readFileSync(new URL(file, DEPLOY_DIR), "utf8").replaceAll(
+        `namespace: ${NAMESPACE}`,
+        `namespace: ${name}`,
+      );
+      if (file === "namespace.yaml") {
+        text = text
+          .replace(`name: ${NAMESPACE}`, `name: ${name}`)
+          .replace("labels:", 'labels:\n    crowsnest.test/namespace: "true"');
+      }
+      writeFileSync(join(dir, "deploy", "kubernetes", file), text);
+    }
+  });
+
+  afterAll(async () => {
+    await cluster?.delete(`/api/v1/namespaces/${name}`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function kubectl(command: string): { status: number | null; output: string } {
+    const [program, ...args] = command.split(/\s+/);
+    expect(program).toBe("kubectl");
+    const run = spawnSync("kubectl", args, {
+      cwd: dir,
+      env: { ...process.env, KUBECONFIG: inject("kubeconfig") },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return { status: run.status, output: `${run.stdout}${run.stderr}` };
+  }
+
+  it("creates the namespace first, after which the server-side dry run of every object passes", async () => {
+    const readme = readFileSync(new URL("README.md", DEPLOY_DIR), "utf8");
+    const commands = [...readme.matchAll(/^ {3}(kubectl apply .+)$/gm)].map((match) => match[1] ?? "");
+    const createNamespace = "kubectl apply -f deploy/kubernetes/namespace.yaml";
+    const dryRun = "kubectl apply --dry-run=server -k deploy/kubernetes";
+    // The README says these, in this order (namespace, dry run, apply).
+    expect(commands).toEqual([createNamespace, dryRun, "kubectl apply -k deploy/kubernetes"]);
+
+    // Without the namespace, what the README warns about: the dry run does not create it.
+    const before = kubectl(dryRun);
+    expect(before.status).not.toBe(0);
+    expect(before.output).toContain(`namespaces "${name}" not found`);
+
+    const created = kubectl(createNamespace);
+    expect(created.output).toContain(`namespace/${name} created`);
+    expect(created.status).toBe(0);
+    const checked = kubectl(dryRun);
+    expect(checked.output).not.toContain("not found");
+    expect(checked.status).toBe(0);
+    expect(checked.output).toContain("daemonset.apps/crowsnest-agent created (server dry run)");
+    // The dry run stored nothing.
+    const daemonSet = await cluster.request(
+      "GET",
+      `/apis/apps/v1/namespaces/${name}/daemonsets/crowsnest-agent`,
+    );
+    expect(daemonSet.status).toBe(404);
   });
 });

@@ -160,6 +160,7 @@ describe.skipIf(!inject("kubeconfig"))("the test Kubernetes cluster", () => {
   });
 
   it("passes on the kubelet's error for a previous instance that never existed", async () => {
+    standIn.setPod({ namespace: namespace.name, pod: podName, containers: ["main", "sidecar"] });
     const response = await cluster.request(
       "GET",
       `/api/v1/namespaces/${namespace.name}/pods/${podName}/log?container=sidecar&previous=true`,
@@ -168,5 +169,41 @@ describe.skipIf(!inject("kubeconfig"))("the test Kubernetes cluster", () => {
     expect(response.status).toBe(400);
     expect(response.text).toContain("previous terminated container");
     expect(standIn.requests.at(-1)?.query.get("previous")).toBe("true");
+  });
+
+  it("passes on the kubelet's 404 for a pod it does not run", async () => {
+    // Bound to the node in the API, unknown to its kubelet (not admitted yet, or already gone).
+    const unknownPod = "not-on-the-kubelet";
+    await cluster.create(`/api/v1/namespaces/${namespace.name}/pods`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: unknownPod },
+      spec: {
+        nodeSelector: { "kubernetes.io/hostname": node.name },
+        containers: [{ name: "main", image: "busybox:1.36" }],
+      },
+    });
+    await eventually(
+      () =>
+        cluster.get<{ spec: { nodeName?: string } }>(
+          `/api/v1/namespaces/${namespace.name}/pods/${unknownPod}`,
+        ),
+      (pod) => pod.spec.nodeName !== undefined,
+      30_000,
+    );
+
+    const response = await cluster.request(
+      "GET",
+      `/api/v1/namespaces/${namespace.name}/pods/${unknownPod}/log?container=main`,
+    );
+
+    // The API server keeps the kubelet's status but not its text for a 404.
+    expect(response.status).toBe(404);
+    expect(JSON.parse(response.text)).toMatchObject({
+      code: 404,
+      reason: "NotFound",
+      details: { kind: "pods/log", name: unknownPod },
+    });
+    expect(standIn.requests.at(-1)?.path).toBe(`/containerLogs/${namespace.name}/${unknownPod}/main`);
   });
 });

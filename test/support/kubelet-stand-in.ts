@@ -2,7 +2,9 @@
 // server on 127.0.0.1 with a certificate the test cluster's CA signed (the API server checks
 // it against the node's Hostname address, localhost), serving `/stats/summary` with the body
 // a test sets and `/containerLogs/<ns>/<pod>/<container>` from the lines a test sets and
-// appends, the way the kubelet answers those requests. It records every request it gets.
+// appends, the way the kubelet answers those requests: 404 for a pod it does not run or a
+// container that pod does not have, 400 for a container instance without a log (not started
+// yet, no previous instance). It records every request it gets.
 
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -19,6 +21,8 @@ export interface RecordedKubeletRequest {
   readonly method: string;
   readonly path: string;
   readonly query: URLSearchParams;
+  /** The `Authorization` header: a direct client's bearer token (the API server's proxy sends none). */
+  readonly authorization: string | undefined;
   readonly receivedAt: Date;
 }
 
@@ -34,11 +38,22 @@ export interface KubeletStandIn {
   readonly port: number;
   /** Every request, oldest first. */
   readonly requests: readonly RecordedKubeletRequest[];
+  /** Why each failed TLS handshake failed (a client that refused the certificate), oldest first. */
+  readonly tlsFailures: readonly string[];
   /** The JSON body of `/stats/summary`. */
   setSummary(body: unknown): void;
   /** Any other path answered with a JSON body, e.g. for an aggregated API the test points here. */
   setJson(path: string, body: unknown): void;
-  /** Replaces a container's log (and makes the container known). */
+  /**
+   * Makes the stand-in run a pod with these containers (none started: their logs answer 400
+   * until lines are set). A pod it does not run, or a container not among these, answers 404.
+   */
+  setPod(pod: {
+    readonly namespace: string;
+    readonly pod: string;
+    readonly containers: readonly string[];
+  }): void;
+  /** Replaces a container's log (and makes the pod and container known). */
   setLogLines(target: LogTarget, lines: readonly StandInLogLine[]): void;
   /** Appends to a container's log; `follow` requests receive the lines at once. */
   appendLogLines(target: LogTarget, lines: readonly StandInLogLine[]): void;
@@ -48,6 +63,13 @@ export interface KubeletStandIn {
 export interface KubeletStandInOptions {
   /** The cluster's kubeconfig; the certificate is read from `pki/kubelet-stand-in.{crt,key}` beside it. */
   readonly kubeconfigPath?: string;
+  /** A serving certificate and key (PEM) of the test's own, instead of the cluster's. */
+  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string };
+  /**
+   * Decides each request as a kubelet's webhook authentication and authorization would (e.g. by
+   * TokenReview and SubjectAccessReview): a status (401, 403) refuses it, undefined lets it through.
+   */
+  readonly authorize?: (request: RecordedKubeletRequest) => Promise<number | undefined>;
 }
 
 interface TimedLine {
@@ -88,10 +110,23 @@ function sinceFilter(query: URLSearchParams): (line: TimedLine) => boolean {
 export async function startKubeletStandIn(options: KubeletStandInOptions = {}): Promise<KubeletStandIn> {
   const pkiDir = join(dirname(options.kubeconfigPath ?? testKubeconfigPath()), "pki");
   const requests: RecordedKubeletRequest[] = [];
+  const tlsFailures: string[] = [];
   const jsonBodies = new Map<string, unknown>();
   const logs = new Map<string, ContainerLog>();
+  /** The containers of each pod this "kubelet" runs, by `namespace/pod`. */
+  const pods = new Map<string, Set<string>>();
+  const containersOf = (namespace: string, pod: string): Set<string> => {
+    const key = `${namespace}/${pod}`;
+    let containers = pods.get(key);
+    if (containers === undefined) {
+      containers = new Set();
+      pods.set(key, containers);
+    }
+    return containers;
+  };
 
   const logOf = (target: LogTarget): ContainerLog => {
+    containersOf(target.namespace, target.pod).add(target.container);
     const key = logKey(target);
     let log = logs.get(key);
     if (log === undefined) {
@@ -112,9 +147,19 @@ export async function startKubeletStandIn(options: KubeletStandInOptions = {}): 
       .map(decodeURIComponent);
     const query = url.searchParams;
     const target = { namespace, pod, container, previous: query.get("previous") === "true" };
+    // The kubelet's answers (pkg/kubelet/server/server.go, getContainerLogs): 404 for a pod it
+    // does not run or a container that pod does not have, 400 for an instance without a log.
+    const containers = pods.get(`${namespace}/${pod}`);
+    if (containers === undefined) {
+      sendText(response, 404, `pod "${pod}" does not exist`);
+      return;
+    }
+    if (!containers.has(container)) {
+      sendText(response, 404, `container "${container}" not found in pod "${pod}"`);
+      return;
+    }
     const log = logs.get(logKey(target));
     if (log === undefined) {
-      // The kubelet's answers (400) for a container without that instance.
       sendText(
         response,
         400,
@@ -144,39 +189,61 @@ export async function startKubeletStandIn(options: KubeletStandInOptions = {}): 
     response.on("close", () => log.followers.delete(follower));
   };
 
+  const serve = (url: URL, response: ServerResponse): void => {
+    if (url.pathname.startsWith("/containerLogs/")) {
+      serveLog(url, response);
+      return;
+    }
+    const body = jsonBodies.get(url.pathname);
+    if (body === undefined) {
+      sendText(response, 404, `the kubelet stand-in has nothing at ${url.pathname}`);
+      return;
+    }
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+  };
+
   const server = createServer(
-    {
+    options.tls ?? {
       cert: readFileSync(join(pkiDir, "kubelet-stand-in.crt")),
       key: readFileSync(join(pkiDir, "kubelet-stand-in.key")),
     },
     (request, response) => {
       const url = new URL(request.url ?? "/", "https://localhost");
-      requests.push({
+      const recorded: RecordedKubeletRequest = {
         method: request.method ?? "GET",
         path: url.pathname,
         query: url.searchParams,
+        authorization: request.headers.authorization,
         receivedAt: new Date(),
-      });
-      if (url.pathname.startsWith("/containerLogs/")) {
-        serveLog(url, response);
+      };
+      requests.push(recorded);
+      if (options.authorize === undefined) {
+        serve(url, response);
         return;
       }
-      const body = jsonBodies.get(url.pathname);
-      if (body === undefined) {
-        sendText(response, 404, `the kubelet stand-in has nothing at ${url.pathname}`);
-        return;
-      }
-      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+      options.authorize(recorded).then(
+        (refusal) => {
+          if (refusal === undefined) serve(url, response);
+          else sendText(response, refusal, refusal === 401 ? "Unauthorized" : "Forbidden");
+        },
+        (error: unknown) => sendText(response, 500, `the stand-in could not authorize: ${String(error)}`),
+      );
     },
   );
+  server.on("tlsClientError", (error) => tlsFailures.push(error.message));
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
 
   return {
     port: (server.address() as AddressInfo).port,
     requests,
+    tlsFailures,
     setSummary: (body) => jsonBodies.set("/stats/summary", body),
     setJson: (path, body) => jsonBodies.set(path, body),
+    setPod(pod) {
+      const containers = containersOf(pod.namespace, pod.pod);
+      for (const container of pod.containers) containers.add(container);
+    },
     setLogLines(target, lines) {
       const log = logOf(target);
       log.lines.splice(0, log.lines.length, ...lines.map(timed));

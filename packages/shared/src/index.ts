@@ -82,7 +82,11 @@ export {
   type HealthStatus,
   healthStatus,
 } from "./messages/container-info.ts";
-export { type DeadletterMessage, deadletterMessage } from "./messages/deadletter-message.ts";
+export {
+  type DeadletterMessage,
+  type DeadletterReason,
+  deadletterMessage,
+} from "./messages/deadletter-message.ts";
 export {
   type EventKind,
   type EventMessage,

@@ -17,6 +17,7 @@ import {
   statsFixture,
 } from "../../../test/support/bus-fixtures.ts";
 import { type ServiceProcess, startService } from "../../../test/support/service-process.ts";
+import { TEST_DAY, testTime } from "../../../test/support/test-clock.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -67,7 +68,7 @@ describe("container routes", () => {
       v: 1,
       host: FIXTURE_HOST,
       runtime: "docker",
-      ts: "2026-11-21T09:00:00.000Z",
+      ts: testTime("09:00:00.000"),
       reason: "startup",
       snapshot_id: "s1",
       part: 1,
@@ -87,7 +88,7 @@ describe("container routes", () => {
       ],
     });
     for (let i = 0; i < 3; i++) {
-      const ts = `2026-11-21T10:00:${String(i * 10).padStart(2, "0")}.000Z`;
+      const ts = `${TEST_DAY}T10:00:${String(i * 10).padStart(2, "0")}.000Z`;
       await publishStats(
         js,
         subjects,
@@ -98,7 +99,11 @@ describe("container routes", () => {
       await publishEvent(
         js,
         subjects,
-        eventFixture({ actor: DB, action: i % 2 === 0 ? "start" : "die", ts: `2026-11-21T10:0${i}:00.000Z` }),
+        eventFixture({
+          actor: DB,
+          action: i % 2 === 0 ? "start" : "die",
+          ts: `${TEST_DAY}T10:0${i}:00.000Z`,
+        }),
       );
     }
     postgres = openPostgres<ApiDatabase>({
@@ -227,7 +232,7 @@ describe("container routes", () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({
       container_id: ids.web,
-      ts: "2026-11-21T10:00:20.000Z",
+      ts: testTime("10:00:20.000"),
       cpu_percent: 12,
       mem_used: 256,
       mem_limit: 1024,
@@ -246,7 +251,7 @@ describe("container routes", () => {
     const first = await get(`/api/v1/containers/${ids.db}/events?limit=2`);
     expect(first.status).toBe(200);
     const firstPage = first.body.data as { action: string; ts: string }[];
-    expect(firstPage.map((e) => e.ts)).toEqual(["2026-11-21T10:04:00.000Z", "2026-11-21T10:03:00.000Z"]);
+    expect(firstPage.map((e) => e.ts)).toEqual([testTime("10:04:00.000"), testTime("10:03:00.000")]);
     const rest: { ts: string }[] = [];
     let cursor = first.body.next_cursor as string | null;
     while (cursor) {
@@ -255,9 +260,9 @@ describe("container routes", () => {
       cursor = page.body.next_cursor as string | null;
     }
     expect(rest.map((e) => e.ts)).toEqual([
-      "2026-11-21T10:02:00.000Z",
-      "2026-11-21T10:01:00.000Z",
-      "2026-11-21T10:00:00.000Z",
+      testTime("10:02:00.000"),
+      testTime("10:01:00.000"),
+      testTime("10:00:00.000"),
     ]);
     const dies = await get(`/api/v1/containers/${ids.db}/events?action=die`);
     expect((dies.body.data as { action: string }[]).map((e) => e.action)).toEqual(["die", "die"]);
@@ -267,10 +272,10 @@ describe("container routes", () => {
     const all = await get("/api/v1/events");
     expect(all.status).toBe(200);
     expect((all.body.data as unknown[]).length).toBe(5);
-    const window = await get("/api/v1/events?from=2026-11-21T10:01:00Z&to=2026-11-21T10:03:00.000Z");
+    const window = await get(`/api/v1/events?from=${TEST_DAY}T10:01:00Z&to=${TEST_DAY}T10:03:00.000Z`);
     expect((window.body.data as { ts: string }[]).map((e) => e.ts)).toEqual([
-      "2026-11-21T10:02:00.000Z",
-      "2026-11-21T10:01:00.000Z",
+      testTime("10:02:00.000"),
+      testTime("10:01:00.000"),
     ]);
     const starts = await get(`/api/v1/events?container_id=${ids.db}&action=start&kind=container`);
     expect((starts.body.data as unknown[]).length).toBe(3);
@@ -379,8 +384,8 @@ describe("container routes", () => {
         ts,
         interval_ms: 1000,
       });
-    const newer = heartbeat("2026-11-21T10:00:02.000Z");
-    const older = heartbeat("2026-11-21T10:00:01.000Z");
+    const newer = heartbeat(testTime("10:00:02.000"));
+    const older = heartbeat(testTime("10:00:01.000"));
     if (!newer.ok || !older.ok) throw new Error("fixture heartbeat is invalid");
     nc.publish(subject, newer.data);
     nc.publish(subject, older.data);
@@ -391,7 +396,7 @@ describe("container routes", () => {
       },
       { timeoutMs: 5000, what: "the ghost collector" },
     );
-    expect(ghost.ts).toBe("2026-11-21T10:00:02.000Z");
+    expect(ghost.ts).toBe(testTime("10:00:02.000"));
   });
 
   it("answers 503 watcher_unavailable for logs when the host's watcher is not running", async () => {

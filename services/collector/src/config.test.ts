@@ -42,12 +42,22 @@ describe("parseCollectorConfig", () => {
       CROWSNEST_KUBERNETES_NODE_NAME: "worker-3",
       CROWSNEST_KUBERNETES_TIMEOUT_MS: "4000",
       CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS: "30000",
+      CROWSNEST_KUBELET_HOST: "10.0.3.7",
+      CROWSNEST_KUBELET_PORT: "10255",
+      CROWSNEST_KUBELET_CA_FILE: "/etc/crowsnest/kubelet-ca.crt",
+      CROWSNEST_KUBELET_INSECURE_SKIP_TLS_VERIFY: "true",
     });
     expect(config).toMatchObject({
       runtime: "kubernetes",
       kubernetes: { kubeconfigPath: "/etc/crowsnest/kubeconfig", nodeName: "worker-3" },
       kubernetesTimeoutMs: 4000,
       kubernetesSpecMaxAgeMs: 30_000,
+      kubelet: {
+        host: "10.0.3.7",
+        port: 10_255,
+        caFile: "/etc/crowsnest/kubelet-ca.crt",
+        insecureSkipTlsVerify: true,
+      },
       hostName: "node-7.example.com",
       dockerSocketPath: "/run/user/1000/docker.sock",
       collectIntervalMs: 2500,
@@ -103,6 +113,25 @@ describe("parseCollectorConfig", () => {
     expect(message).toContain(
       'CROWSNEST_COLLECT_INTERVAL_MS must be an integer from 1000 to 3600000, got "500"',
     );
+  });
+});
+
+describe("the kubelet of Kubernetes node mode", () => {
+  it("is reached through the API server's node proxy unless its address is set", () => {
+    expect(parseCollectorConfig({ CROWSNEST_KUBERNETES_NODE_NAME: "worker-3" }).kubelet).toBeUndefined();
+    expect(
+      parseCollectorConfig({ CROWSNEST_KUBERNETES_NODE_NAME: "worker-3", CROWSNEST_KUBELET_HOST: "fd00::7" })
+        .kubelet,
+    ).toEqual({ host: "fd00::7", port: 10_250, caFile: undefined, insecureSkipTlsVerify: false });
+  });
+
+  it("is one node's: an address without a node name is refused", () => {
+    expect(() => parseCollectorConfig({ CROWSNEST_KUBELET_HOST: "10.0.3.7" })).toThrow(
+      /CROWSNEST_KUBELET_HOST .* needs CROWSNEST_KUBERNETES_NODE_NAME/,
+    );
+    expect(() =>
+      parseCollectorConfig({ CROWSNEST_KUBERNETES_NODE_NAME: "w", CROWSNEST_KUBELET_HOST: "10.0.3.7/24" }),
+    ).toThrow(/CROWSNEST_KUBELET_HOST must be an IP address or a host name/);
   });
 });
 

@@ -2,11 +2,14 @@
 // typed config built from them. The only module of the collector that reads process.env.
 import {
   type CommonConfig,
+  ConfigError,
   commonConfigFrom,
   commonEnv,
   type EnvSource,
+  envBoolean,
   envEnum,
   envInteger,
+  envOptionalString,
   envString,
   parseEnv,
   type RuntimeConfig,
@@ -71,10 +74,33 @@ export const collectorEnv = {
   }),
   CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS: envInteger({
     description:
-      "Kubernetes only: how long a pod and node list (containers' limits, nodes' CPU count) is reused before it is fetched again; a pod missing from it makes it fetched early, at most every 10 s.",
+      "Kubernetes only: how long a pod and node list (containers' limits, nodes' CPU count) is reused before it is fetched again. A pod missing from it is read on its own (one GET) before its first sample; more than 16 missing at once make the list fetched early, at most every 10 s.",
     default: 60_000,
     min: 1000,
     max: 3_600_000,
+  }),
+  CROWSNEST_KUBELET_HOST: envOptionalString({
+    description:
+      "Kubernetes, one node only: the address of that node's kubelet (the DaemonSet sets it from `status.hostIP`). The summary is then read from the kubelet itself (`https://<address>:<port>/stats/summary`, with the collector's own credentials), which needs only `nodes/stats`. Unset: through the API server's node proxy, which needs `nodes/proxy`, a far broader permission (every kubelet endpoint, exec included).",
+    pattern: /^[A-Za-z0-9.:-]{1,253}$/,
+    patternText: "an IP address or a host name",
+  }),
+  CROWSNEST_KUBELET_PORT: envInteger({
+    description: "Kubernetes, with CROWSNEST_KUBELET_HOST: the kubelet's HTTPS port.",
+    default: 10_250,
+    min: 1,
+    max: 65_535,
+  }),
+  CROWSNEST_KUBELET_CA_FILE: envOptionalString({
+    description:
+      "Kubernetes, with CROWSNEST_KUBELET_HOST: a PEM file of the CA(s) the kubelet's serving certificate must chain to. Unset: the API server's CA (the service account's `ca.crt`, or the kubeconfig's), which signs kubelet certificates where serving-certificate bootstrap is on.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_KUBELET_INSECURE_SKIP_TLS_VERIFY: envBoolean({
+    description:
+      "Kubernetes, with CROWSNEST_KUBELET_HOST: do not check the kubelet's certificate (like metrics-server's `--kubelet-insecure-tls`), for kubelets with self-signed certificates. The service account's token then goes to whatever answers on that address: only where the node network is trusted.",
+    default: false,
   }),
   CROWSNEST_PUBLISH_BUFFER_MAX: envInteger({
     description:
@@ -102,13 +128,29 @@ export interface CollectorConfig extends RuntimeConfig {
   containerListMaxAgeMs: number;
   kubernetesTimeoutMs: number;
   kubernetesSpecMaxAgeMs: number;
+  /** Read the node's summary from its kubelet directly; undefined: through the API server's node proxy. */
+  kubelet: KubeletConfig | undefined;
   publishBufferMax: number;
   publishMaxInFlight: number;
+}
+
+export interface KubeletConfig {
+  host: string;
+  port: number;
+  /** Undefined: the API server's CA. */
+  caFile: string | undefined;
+  insecureSkipTlsVerify: boolean;
 }
 
 /** Throws a ConfigError naming every bad variable. */
 export function parseCollectorConfig(env: EnvSource): CollectorConfig {
   const values = parseEnv(collectorEnv, env);
+  const kubeletHost = values.CROWSNEST_KUBELET_HOST;
+  if (kubeletHost !== undefined && values.CROWSNEST_KUBERNETES_NODE_NAME === undefined) {
+    throw new ConfigError(
+      "invalid configuration: CROWSNEST_KUBELET_HOST reads one node's kubelet and needs CROWSNEST_KUBERNETES_NODE_NAME (the whole cluster is sampled through the API server's node proxy)",
+    );
+  }
   return {
     common: commonConfigFrom(values),
     ...runtimeConfigFrom(values),
@@ -121,6 +163,15 @@ export function parseCollectorConfig(env: EnvSource): CollectorConfig {
     containerListMaxAgeMs: values.CROWSNEST_CONTAINER_LIST_MAX_AGE_MS,
     kubernetesTimeoutMs: values.CROWSNEST_KUBERNETES_TIMEOUT_MS,
     kubernetesSpecMaxAgeMs: values.CROWSNEST_KUBERNETES_SPEC_MAX_AGE_MS,
+    kubelet:
+      kubeletHost === undefined
+        ? undefined
+        : {
+            host: kubeletHost,
+            port: values.CROWSNEST_KUBELET_PORT,
+            caFile: values.CROWSNEST_KUBELET_CA_FILE,
+            insecureSkipTlsVerify: values.CROWSNEST_KUBELET_INSECURE_SKIP_TLS_VERIFY,
+          },
     publishBufferMax: values.CROWSNEST_PUBLISH_BUFFER_MAX,
     publishMaxInFlight: values.CROWSNEST_PUBLISH_MAX_IN_FLIGHT,
   };

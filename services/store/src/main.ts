@@ -28,6 +28,7 @@ import { ContainerDirectory } from "./ingest/container-directory.ts";
 import { writeEvents } from "./ingest/event-writer.ts";
 import { HostStatsWriter } from "./ingest/host-stats-writer.ts";
 import { writeInventories } from "./ingest/inventory-writer.ts";
+import { rawAgeGuard } from "./ingest/raw-age-guard.ts";
 import { StatsDecoder } from "./ingest/stats-decoder.ts";
 import { StatsWriter } from "./ingest/stats-writer.ts";
 import { PeriodicJob } from "./jobs/periodic-job.ts";
@@ -114,6 +115,8 @@ if (applied === undefined) {
     new PeriodicJob({ name: "alert sweep", intervalMs: 30_000, run: () => alertEngine.sweep(), logger }),
   ];
 
+  // Raw samples from days the retention no longer keeps are dead-lettered, not stored.
+  const refuseTooOld = rawAgeGuard({ rawRetentionDays: config.retentionDays.raw });
   let databaseReachable = true;
   const common = {
     isDataError,
@@ -135,6 +138,7 @@ if (applied === undefined) {
       source: await source("stats", "telemetry"),
       // Off the main thread (stats-decoder.ts).
       decodeBatch: (data) => statsDecoder.decode(data),
+      refuse: refuseTooOld,
       write: (samples) => statsWriter.write(samples),
       // Late rollup buckets are marked and alerts evaluated after the samples commit and before
       // they are acked, batch after batch in delivery order (rollup-marks.ts, alert-engine.ts).
@@ -149,6 +153,7 @@ if (applied === undefined) {
       name: "host",
       source: await source("host", "telemetry"),
       decode: codecs.hostStats.decode,
+      refuse: refuseTooOld,
       write: (samples) => hostStatsWriter.write(samples),
     }),
     new BatchConsumer({

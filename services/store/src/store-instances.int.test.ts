@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteTestStreams, publishStats, statsFixture } from "../../../test/support/bus-fixtures.ts";
+import { TEST_DAY_MS } from "../../../test/support/test-clock.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -117,7 +118,7 @@ describe("two store instances", () => {
     for (let n = 0; n < 3000; n++) {
       const message = statsFixture({
         container: { external_id: (n % 30).toString(16).padStart(64, "f"), name: `s${n % 30}` },
-        ts: new Date(Date.UTC(2026, 10, 21, 6, 0, 0) + Math.floor(n / 30) * 10_000).toISOString(),
+        ts: new Date(TEST_DAY_MS + 6 * 3_600_000 + Math.floor(n / 30) * 10_000).toISOString(),
       });
       published.push(publishStats(js, subjects, message));
       if (n % 5 === 0) published.push(publishStats(js, subjects, message, `dup-${n}`));

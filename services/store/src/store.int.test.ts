@@ -16,6 +16,7 @@ import {
   statsFixture,
 } from "../../../test/support/bus-fixtures.ts";
 import { type ServiceProcess, startService } from "../../../test/support/service-process.ts";
+import { testTime } from "../../../test/support/test-clock.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -68,7 +69,7 @@ describe("store ingest", () => {
 
   it("stores each sample once, however often it is delivered", async () => {
     const js = jetstream(nc);
-    const samples = [sample("2026-11-21T10:00:00.000Z", null), sample("2026-11-21T10:00:10.000Z", 55.5)];
+    const samples = [sample(testTime("10:00:00.000"), null), sample(testTime("10:00:10.000"), 55.5)];
     for (const message of samples) {
       const msgID = `${HOST}/docker/${CONTAINER.external_id}/${message.ts}`;
       await publishStats(js, subjects, message, msgID);
@@ -107,12 +108,12 @@ describe("store ingest", () => {
   it("records events once and moves the state forward only to newer news", async () => {
     const js = jetstream(nc);
     const publish = (message: EventMessage) => publishEvent(js, subjects, message);
-    const start = event("start", "2026-11-21T10:00:00.000Z");
-    const die = event("die", "2026-11-21T10:05:00.000Z", { exit_code: 3, oom_killed: false });
+    const start = event("start", testTime("10:00:00.000"));
+    const die = event("die", testTime("10:05:00.000"), { exit_code: 3, oom_killed: false });
     await publish(start);
     await publish(die);
     // Docker follows a die with a stop; arriving in one batch, the stop must not lose the exit code.
-    await publish(event("stop", "2026-11-21T10:05:00.200Z"));
+    await publish(event("stop", testTime("10:05:00.200")));
     await publish({ ...start }); // a duplicate: same event_id
     await eventually(
       async () => {
@@ -122,7 +123,7 @@ describe("store ingest", () => {
       { timeoutMs: 10_000, what: "container marked exited" },
     );
     // A late redelivery of an older start must not make the container look running again.
-    await publish(event("start", "2026-11-21T09:00:00.000Z"));
+    await publish(event("start", testTime("09:00:00.000")));
     await eventually(
       async () => {
         const result = await client.query("SELECT count(*)::int AS n FROM container_events");
@@ -132,7 +133,7 @@ describe("store ingest", () => {
     );
     const container = await client.query("SELECT state, exit_code, finished_at FROM containers");
     expect(container.rows[0]).toMatchObject({ state: "exited", exit_code: 3 });
-    expect(container.rows[0].finished_at.toISOString()).toBe("2026-11-21T10:05:00.000Z");
+    expect(container.rows[0].finished_at.toISOString()).toBe(testTime("10:05:00.000"));
     const events = await client.query("SELECT action, exit_code FROM container_events ORDER BY ts");
     expect(events.rows).toEqual([
       { action: "start", exit_code: null },
@@ -156,7 +157,7 @@ describe("store ingest", () => {
     const subject = subjects.stats(HOST, "docker", CONTAINER.name);
     await js.publish(subject, new TextEncoder().encode("{not json"));
     await js.publish(subject, new TextEncoder().encode(JSON.stringify({ v: 1, hello: "world" })));
-    await publishStats(js, subjects, sample("2026-11-21T10:00:20.000Z", 12));
+    await publishStats(js, subjects, sample(testTime("10:00:20.000"), 12));
     await eventually(() => (received.length === 2 ? true : undefined), {
       timeoutMs: 10_000,
       what: "two dead letters",
@@ -172,12 +173,75 @@ describe("store ingest", () => {
     );
   });
 
+  it("dead-letters raw samples older than the raw retention instead of storing them", async () => {
+    const js = jetstream(nc);
+    const deadletters = nc.subscribe(subjects.deadletter("store"));
+    const refused: { reason: string; subject: string; ts: string }[] = [];
+    const collecting = (async () => {
+      for await (const msg of deadletters) {
+        const decoded = codecs.deadletter.decode(msg.data);
+        if (!decoded.ok) continue;
+        const { ts } = JSON.parse(decoded.value.payload) as { ts: string };
+        refused.push({ reason: decoded.value.reason, subject: decoded.value.subject, ts });
+        if (refused.length === 2) break;
+      }
+    })();
+    // The default raw retention is 7 days: the day 8 days before yesterday is gone, yesterday is kept.
+    const DAY_MS = 86_400_000;
+    const tooOld = new Date(Date.parse(testTime("10:00:00.000")) - 8 * DAY_MS).toISOString();
+    const kept = testTime("10:00:30.000");
+    const other = { external_id: "d".repeat(64), name: "old.1" };
+    await publishStats(js, subjects, statsFixture({ container: other, ts: tooOld }));
+    await publishStats(js, subjects, statsFixture({ container: other, ts: kept }));
+    const hostSample = codecs.hostStats.encode({
+      v: 1,
+      host: "node-old",
+      ts: tooOld,
+      cpu_percent: 1,
+      online_cpus: 1,
+      mem_total: 1000,
+      mem_used: 100,
+      mem_available: 900,
+      load_1: 0,
+      load_5: 0,
+      load_15: 0,
+      uptime_s: 1,
+    });
+    if (!hostSample.ok) throw new Error(hostSample.detail);
+    await js.publish(subjects.hostStats("node-old"), hostSample.data);
+    await eventually(() => (refused.length === 2 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "two too_old dead letters",
+    });
+    await collecting;
+    expect(refused.sort((a, b) => a.subject.localeCompare(b.subject))).toEqual([
+      { reason: "too_old", subject: subjects.hostStats("node-old"), ts: tooOld },
+      { reason: "too_old", subject: subjects.stats(HOST, "docker", other.name), ts: tooOld },
+    ]);
+    const stored = await eventually(
+      async () => {
+        const result = await client.query(
+          `SELECT s.ts FROM container_stats s JOIN containers c ON c.id = s.container_id WHERE c.external_id = $1`,
+          [other.external_id],
+        );
+        return result.rows.length > 0 ? result.rows : undefined;
+      },
+      { timeoutMs: 10_000, what: "the kept sample" },
+    );
+    expect(stored.map((row) => (row.ts as Date).toISOString())).toEqual([kept]);
+    // No partition was made for the refused day.
+    const partitions = await client.query("SELECT relname FROM pg_class WHERE relname LIKE $1", [
+      `%_p${tooOld.slice(0, 10).replaceAll("-", "")}`,
+    ]);
+    expect(partitions.rows).toEqual([]);
+  });
+
   it("stores host samples once each and keeps the host's row current", async () => {
     const js = jetstream(nc);
     const message = {
       v: 1 as const,
       host: "node-h",
-      ts: "2026-11-21T10:00:00.000Z",
+      ts: testTime("10:00:00.000"),
       cpu_percent: 12.5,
       online_cpus: 4,
       mem_total: 8000,
@@ -192,7 +256,7 @@ describe("store ingest", () => {
     if (!encoded.ok) throw new Error(encoded.detail);
     await js.publish(subjects.hostStats("node-h"), encoded.data, { msgID: "h1" });
     await js.publish(subjects.hostStats("node-h"), encoded.data, { msgID: "h1-again" });
-    const later = codecs.hostStats.encode({ ...message, ts: "2026-11-21T10:00:10.000Z", online_cpus: 8 });
+    const later = codecs.hostStats.encode({ ...message, ts: testTime("10:00:10.000"), online_cpus: 8 });
     if (!later.ok) throw new Error(later.detail);
     await js.publish(subjects.hostStats("node-h"), later.data, { msgID: "h2" });
     const rows = await eventually(
@@ -249,25 +313,25 @@ describe("store ingest", () => {
         { timeoutMs: 10_000, what },
       );
 
-    await publishInventory(js, subjects, snapshot("s1", "2026-11-21T10:00:00.000Z", 1, 1, [p, q]));
+    await publishInventory(js, subjects, snapshot("s1", testTime("10:00:00.000"), 1, 1, [p, q]));
     await settle("p and q listed", (state) => Object.keys(state).length === 2);
     // Part 1 of 2 of a newer snapshot without q: nothing is concluded from half a list.
-    await publishInventory(js, subjects, snapshot("s2", "2026-11-21T11:00:00.000Z", 1, 2, [p]));
+    await publishInventory(js, subjects, snapshot("s2", testTime("11:00:00.000"), 1, 2, [p]));
     await settle("p seen in part 1", () => true);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await goneAt()).toEqual({ p: null, q: null });
-    await publishInventory(js, subjects, snapshot("s2", "2026-11-21T11:00:00.000Z", 2, 2, [r]));
+    await publishInventory(js, subjects, snapshot("s2", testTime("11:00:00.000"), 2, 2, [r]));
     expect(await settle("q gone", (state) => state.q !== null)).toEqual({
       p: null,
-      q: "2026-11-21T11:00:00.000Z",
+      q: testTime("11:00:00.000"),
       r: null,
     });
     // An older snapshot completing late changes nothing.
-    await publishInventory(js, subjects, snapshot("s0", "2026-11-21T09:00:00.000Z", 1, 1, [q]));
+    await publishInventory(js, subjects, snapshot("s0", testTime("09:00:00.000"), 1, 1, [q]));
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await goneAt()).q).toBe("2026-11-21T11:00:00.000Z");
+    expect((await goneAt()).q).toBe(testTime("11:00:00.000"));
     // q comes back.
-    await publishInventory(js, subjects, snapshot("s3", "2026-11-21T12:00:00.000Z", 1, 1, [p, q, r]));
+    await publishInventory(js, subjects, snapshot("s3", testTime("12:00:00.000"), 1, 1, [p, q, r]));
     expect(await settle("q revived", (state) => state.q === null)).toEqual({ p: null, q: null, r: null });
   });
 });

@@ -20,7 +20,7 @@ export function createDeadletterSink(options: {
   service: ServiceName;
   logger: Logger;
 }): DeadletterSink {
-  const counts = { invalid_json: 0, invalid_schema: 0, unprocessable: 0 };
+  const counts = { invalid_json: 0, invalid_schema: 0, unprocessable: 0, too_old: 0 };
   const logged = new Set<string>();
   const target = options.subjects.deadletter(options.service);
   return {

@@ -8,7 +8,11 @@ export const deadletterMessage = z.object({
   service: serviceName,
   /** Where the message was received. */
   subject: z.string(),
-  reason: z.enum(["invalid_json", "invalid_schema", "unprocessable"]),
+  /**
+   * invalid_json / invalid_schema: the bytes are not a valid message; unprocessable: Postgres
+   * refused it; too_old: a raw sample older than the store's raw retention.
+   */
+  reason: z.enum(["invalid_json", "invalid_schema", "unprocessable", "too_old"]),
   detail: z.string(),
   /** The original bytes: UTF-8 text when they are valid UTF-8, else base64. */
   payload: z.string(),
@@ -16,3 +20,4 @@ export const deadletterMessage = z.object({
   ts: timestamp,
 });
 export type DeadletterMessage = z.infer<typeof deadletterMessage>;
+export type DeadletterReason = DeadletterMessage["reason"];

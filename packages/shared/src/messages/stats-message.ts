@@ -11,8 +11,9 @@ import {
 } from "./common.ts";
 
 /**
- * Where a Kubernetes sample's figures came from: the kubelet's Summary API (through the API
- * server's node proxy), or metrics.k8s.io when the summary is not reachable (CPU and memory only).
+ * Where a Kubernetes sample's figures came from: the kubelet's Summary API (read from the kubelet
+ * or through the API server's node proxy), or metrics.k8s.io when the summary is not reachable
+ * (CPU and memory only).
  */
 export const statsSource = z.enum(["kubelet_summary", "metrics_api"]);
 export type StatsSource = z.infer<typeof statsSource>;
@@ -29,11 +30,14 @@ export const statsMessage = z.object({
   /** 100 = one full core (the `docker stats` convention). Null on a first sample or after a counter reset. */
   cpu_percent: z.number().nonnegative().nullable(),
   online_cpus: z.number().int().positive().nullable(),
-  /** The container's CPU limit in cores; null when unlimited. */
+  /**
+   * The container's CPU limit in cores; null when unlimited, and only then: a publisher that does
+   * not know the limit (yet) does not publish the sample.
+   */
   cpu_limit_cores: z.number().positive().nullable(),
   /** Usage minus inactive file cache, in bytes. */
   mem_used: byteCount.nullable(),
-  /** The container's memory limit in bytes; null when unlimited. */
+  /** The container's memory limit in bytes; null when unlimited, and only then (as `cpu_limit_cores`). */
   mem_limit: byteCount.nullable(),
   net_rx_bytes: byteCount.nullable(),
   net_tx_bytes: byteCount.nullable(),

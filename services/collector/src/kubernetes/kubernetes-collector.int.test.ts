@@ -30,7 +30,7 @@ import {
   testSubjectPrefix,
 } from "../../../../test/support/test-env.ts";
 import { buildStatsSample } from "../sampling/stats-sample.ts";
-import { podMetricsList, summary } from "./fixtures/summary-fixtures.ts";
+import { podMetricsList, summary, summaryPod } from "./fixtures/summary-fixtures.ts";
 
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
@@ -270,6 +270,45 @@ describe.skipIf(!kubeconfig)("collector in Kubernetes mode against a real API se
     expect(sample.load_1).toBeGreaterThanOrEqual(0);
     expect(sample.uptime_s).toBeGreaterThan(0);
     expect(undecodable).toEqual([]);
+  });
+
+  it("publishes a pod created while it runs with its limits from the very first sample", async () => {
+    // Created after the collector's last pod list (it lists every 5 s here), and reported by the
+    // kubelet at once: the collector must read it before publishing, not call it unlimited.
+    const late = await cluster.create(`/api/v1/namespaces/${namespace.name}/pods`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "late" },
+      spec: {
+        nodeName: node.name,
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: "worker",
+            image: "registry.invalid/worker:1",
+            resources: { limits: { cpu: "250m", memory: "128Mi" } },
+          },
+        ],
+      },
+    });
+    const body = nodeSummary(10, 42.5e9);
+    const time = kubeletTime(t0 + 10_000);
+    (body.pods as unknown[]).push(
+      summaryPod({
+        namespace: namespace.name,
+        name: "late",
+        uid: late.metadata?.uid ?? "",
+        time,
+        containers: [{ name: "worker", time, usageNanoCores: 1e8, workingSetBytes: 32 * MIB }],
+      }),
+    );
+    standIn.setSummary(body);
+
+    const first = await eventually(
+      () => received.find((message) => message.container.external_id === `${namespace.name}/late/worker`),
+      { timeoutMs: 15_000, what: "the first sample of the new pod" },
+    );
+    expect(first).toMatchObject({ mem_limit: 128 * MIB, cpu_limit_cores: 0.25, cpu_percent: 10 });
   });
 
   it("falls back to metrics.k8s.io when the node has no summary, marks the samples and says so once", async () => {

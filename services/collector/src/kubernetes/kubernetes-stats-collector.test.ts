@@ -3,6 +3,7 @@ import { codecs, type HostStatsMessage, type StatsMessage } from "@crowsnest/sha
 import { afterEach, describe, expect, it } from "vitest";
 import { captureLogger, linesWith } from "../fixtures/capture-logger.ts";
 import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
+import { EARLY_REFRESH_MIN_MS, POD_GETS_PER_TICK_MAX } from "./cluster-facts.ts";
 import {
   NODE,
   nodeList,
@@ -10,6 +11,7 @@ import {
   type PodSpecFigures,
   podList,
   podMetricsList,
+  podObject,
   summary,
 } from "./fixtures/summary-fixtures.ts";
 import type { KubernetesApiPort } from "./kubernetes-api-port.ts";
@@ -17,6 +19,7 @@ import {
   KubernetesStatsCollector,
   type KubernetesStatsCollectorOptions,
 } from "./kubernetes-stats-collector.ts";
+import { WAITING_READINGS_MAX } from "./waiting-pods.ts";
 
 const T0 = Date.parse("2026-11-21T21:00:00Z");
 const MIB = 2 ** 20;
@@ -92,6 +95,7 @@ class RecordingHostSink {
 const NODE_PODS_PATH = `/api/v1/pods?${new URLSearchParams({ fieldSelector: `spec.nodeName=${NODE}`, resourceVersion: "0" })}`;
 const SUMMARY_PATH = `/api/v1/nodes/${NODE}/proxy/stats/summary`;
 const METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/pods";
+const WEB_PATH = "/api/v1/namespaces/shop/pods/web-7d9f";
 
 const WEB: PodSpecFigures = {
   namespace: "shop",
@@ -251,33 +255,199 @@ describe("KubernetesStatsCollector on one node", () => {
     expect(app.map((message) => message.net_rx_bytes_per_s)).toEqual([null, 1000, null]);
   });
 
-  it("takes the limits of a pod created after the last pod list from an early refresh, at most every 10 s", async () => {
+  it("reads a pod created after the last pod list with one GET, so its first sample has its limits", async () => {
     const api = nodeApi();
-    let pods: PodSpecFigures[] = [];
+    api.on(NODE_PODS_PATH, () => podList([]));
+    api.on(WEB_PATH, () => podObject(WEB));
     let seconds = 0;
-    api.on(NODE_PODS_PATH, () => podList(pods));
     api.on(SUMMARY_PATH, () => webSummary(seconds));
     const { collector, sink } = nodeCollector(api, { now: () => T0 + seconds * 1000 });
-    const podLists = () => api.calls.filter((path) => path === NODE_PODS_PATH).length;
 
     await collector.tick();
-    expect(podLists()).toBe(1);
-    pods = [WEB];
-    seconds = 5;
+    seconds = 10;
     await collector.tick();
-    expect(podLists()).toBe(1);
-    seconds = 11;
-    await collector.tick();
-    expect(podLists()).toBe(2);
-    seconds = 12;
-    await collector.tick();
-    expect(podLists()).toBe(2);
+
     expect(sink.byId("shop/web-7d9f/app").map((message) => message.mem_limit)).toEqual([
-      null,
-      null,
       256 * MIB,
       256 * MIB,
     ]);
+    expect(sink.byId("shop/web-7d9f/app")[0]?.cpu_limit_cores).toBe(0.5);
+    // The proxy has no limit: null is right for it, and only for it.
+    expect(sink.byId("shop/web-7d9f/proxy")[0]).toMatchObject({ mem_limit: null, cpu_limit_cores: null });
+    // One GET, kept: not one per tick, and no early list.
+    expect(api.calls.filter((path) => path === WEB_PATH)).toHaveLength(1);
+    expect(api.calls.filter((path) => path === NODE_PODS_PATH)).toHaveLength(1);
+  });
+
+  it("holds a new pod's samples while it cannot be read, retries with backoff, and publishes them in order once it can", async () => {
+    const api = nodeApi();
+    api.on(NODE_PODS_PATH, () => podList([]));
+    let readable = false;
+    api.on(WEB_PATH, () => {
+      if (!readable) throw new HttpStatusError(503);
+      return podObject(WEB);
+    });
+    let seconds = 0;
+    api.on(SUMMARY_PATH, () => webSummary(seconds));
+    let nowMs = T0;
+    const { collector, sink, lines } = nodeCollector(api, { now: () => nowMs });
+    const gets = () => api.calls.filter((path) => path === WEB_PATH).length;
+
+    expect(await collector.tick()).toMatchObject({ containers: 0, published: 0, waiting: 2, dropped: 0 });
+    expect(gets()).toBe(1);
+    // Within the first backoff (1 s): not asked again.
+    nowMs = T0 + 500;
+    seconds = 10;
+    await collector.tick();
+    expect(gets()).toBe(1);
+    nowMs = T0 + 1000;
+    await collector.tick();
+    expect(gets()).toBe(2);
+    // The second failure doubles the wait: 2 s.
+    nowMs = T0 + 2500;
+    await collector.tick();
+    expect(gets()).toBe(2);
+    expect(sink.messages).toEqual([]);
+    expect(linesWith(lines, "warn", "cannot read a new pod")).toHaveLength(1);
+
+    readable = true;
+    nowMs = T0 + 3000;
+    seconds = 20;
+    const tick = await collector.tick();
+    expect(tick).toMatchObject({ published: 6, waiting: 0, dropped: 0 });
+    const app = sink.byId("shop/web-7d9f/app");
+    // Every reading the kubelet gave, in order, each with the limits; CPU and rates from the one before.
+    expect(app.map((message) => message.ts)).toEqual(
+      [0, 10, 20].map((second) => new Date(T0 + second * 1000).toISOString()),
+    );
+    expect(app.map((message) => message.mem_limit)).toEqual([256 * MIB, 256 * MIB, 256 * MIB]);
+    expect(app.map((message) => message.interval_ms)).toEqual([null, 10_000, 10_000]);
+    // The pod's network goes to its first container in spec order, known only now.
+    expect(app.map((message) => message.net_rx_bytes)).toEqual([10_000, 20_000, 30_000]);
+    expect(sink.byId("shop/web-7d9f/proxy").map((message) => message.net_rx_bytes)).toEqual([
+      null,
+      null,
+      null,
+    ]);
+    expect(linesWith(lines, "info", "new pods read again")).toHaveLength(1);
+  });
+
+  it("never publishes a container without its pod's limits: it drops what waited too long, and says so once", async () => {
+    const api = nodeApi();
+    api.on(NODE_PODS_PATH, () => {
+      throw new HttpStatusError(403);
+    });
+    api.on(WEB_PATH, () => {
+      throw new HttpStatusError(403);
+    });
+    let seconds = 0;
+    let running = true;
+    api.on(SUMMARY_PATH, () =>
+      running ? webSummary(seconds, { appNanoCores: 1e9 }) : webSummary(seconds, {}),
+    );
+    let nowMs = T0;
+    const { collector, sink, lines } = nodeCollector(api, { now: () => nowMs });
+
+    const dropped: number[] = [];
+    for (let reading = 0; reading <= WAITING_READINGS_MAX; reading += 1) {
+      seconds = reading * 10;
+      nowMs = T0 + seconds * 1000;
+      dropped.push((await collector.tick()).dropped);
+    }
+    // The pod's readings beyond the bound push out the oldest.
+    expect(dropped).toEqual([...Array(WAITING_READINGS_MAX).fill(0), 1]);
+    expect(linesWith(lines, "warn", "cannot list pods")).toHaveLength(1);
+    expect(linesWith(lines, "warn", "cannot read a new pod")).toHaveLength(1);
+    expect(linesWith(lines, "warn", "were dropped rather than published without them")).toHaveLength(1);
+
+    // The pod leaves the node before it could ever be read: what waited goes with it.
+    running = false;
+    api.on(SUMMARY_PATH, () => summary({ time: at(100) }, []));
+    nowMs = T0 + 200_000;
+    expect((await collector.tick()).dropped).toBe(WAITING_READINGS_MAX);
+    expect(sink.messages).toEqual([]);
+    nowMs = T0 + 210_000;
+    await collector.tick();
+    expect(linesWith(lines, "info", "every pod's limits known again")).toHaveLength(1);
+  });
+
+  it("fetches the pod list early instead when more pods are missing than it reads one by one", async () => {
+    const api = nodeApi();
+    const many: PodSpecFigures[] = Array.from({ length: POD_GETS_PER_TICK_MAX + 1 }, (_, index) => ({
+      namespace: "batch",
+      name: `job-${index}`,
+      uid: `u-job-${index}`,
+      containers: [{ name: "work", limits: { memory: "64Mi" } }],
+    }));
+    let pods: PodSpecFigures[] = [];
+    api.on(NODE_PODS_PATH, () => podList(pods));
+    const time = at(0);
+    api.on(SUMMARY_PATH, () =>
+      summary(
+        { time },
+        many.map((pod) => ({
+          namespace: pod.namespace,
+          name: pod.name,
+          uid: pod.uid,
+          time,
+          containers: [{ name: "work", time, workingSetBytes: MIB }],
+        })),
+      ),
+    );
+    let nowMs = T0;
+    const { collector, sink } = nodeCollector(api, { now: () => nowMs });
+    // The first list comes before the pods: the first tick reads as many as it may one by one
+    // (404: not there yet); the next, 10 s later, lists early and has them all.
+    await collector.tick();
+    pods = many;
+    nowMs = T0 + EARLY_REFRESH_MIN_MS;
+    const tick = await collector.tick();
+
+    expect(tick).toMatchObject({ published: many.length, waiting: 0 });
+    expect(sink.messages.every((message) => message.mem_limit === 64 * MIB)).toBe(true);
+    expect(api.calls.filter((path) => path === NODE_PODS_PATH)).toHaveLength(2);
+    expect(api.calls.filter((path) => path.startsWith("/api/v1/namespaces/"))).toHaveLength(
+      POD_GETS_PER_TICK_MAX,
+    );
+  });
+
+  it("reads the node's kubelet directly when given one, never the node proxy, and falls back from its 403", async () => {
+    const api = nodeApi();
+    api.on(METRICS_PATH, () =>
+      podMetricsList([
+        {
+          namespace: "shop",
+          name: "web-7d9f",
+          timestamp: at(20),
+          containers: [{ name: "app", cpu: "1", memory: "1Mi" }],
+        },
+      ]),
+    );
+    const kubelet = new FakeApi();
+    let forbidden = false;
+    let seconds = 0;
+    kubelet.on("/stats/summary", () => {
+      if (forbidden) throw new HttpStatusError(403);
+      return webSummary(seconds, { appNanoCores: 5e8 });
+    });
+    const { collector, sink, lines } = nodeCollector(api, { kubelet });
+
+    expect(await collector.tick()).toMatchObject({ viaSummary: 1, published: 2, hostPublished: true });
+    expect(sink.byId("shop/web-7d9f/app")[0]).toMatchObject({ source: "kubelet_summary", cpu_percent: 50 });
+    expect(api.calls.some((path) => path.includes("/proxy/"))).toBe(false);
+    // The kubelet refuses the token (no nodes/stats): metrics.k8s.io, as for a forbidden proxy.
+    forbidden = true;
+    seconds = 20;
+    expect(await collector.tick()).toMatchObject({ viaSummary: 0, viaMetrics: 1 });
+    expect(linesWith(lines, "warn", "the kubelet summary is not available")).toMatchObject([
+      { status: 403, via: "kubelet" },
+    ]);
+    // Unreachable: the heartbeat's `connected` is the kubelet's, and the outage names it.
+    kubelet.on("/stats/summary", () => {
+      throw new Error("connect ECONNREFUSED 10.0.3.7:10250");
+    });
+    expect(await collector.tick()).toMatchObject({ apiReachable: false, failedNodes: 1 });
+    expect(linesWith(lines, "warn", "the node's kubelet does not answer")).toHaveLength(1);
   });
 
   it("falls back to metrics.k8s.io when the node proxy is forbidden, marks the samples, and logs each switch once", async () => {
@@ -480,22 +650,6 @@ describe("KubernetesStatsCollector on one node", () => {
       net_tx_bytes: null,
       pids: 5,
     });
-  });
-
-  it("publishes with unknown limits when the pod list cannot be read", async () => {
-    const api = nodeApi();
-    api.on(NODE_PODS_PATH, () => {
-      throw new HttpStatusError(403);
-    });
-    api.on(SUMMARY_PATH, () => webSummary(0, { appNanoCores: 1e9 }));
-    const { collector, sink, lines } = nodeCollector(api);
-    await collector.tick();
-    expect(sink.byId("shop/web-7d9f/app")[0]).toMatchObject({
-      cpu_percent: 100,
-      mem_limit: null,
-      cpu_limit_cores: null,
-    });
-    expect(linesWith(lines, "warn", "cannot list pods")).toHaveLength(1);
   });
 
   it("publishes no host sample without the node's load figures, and says why once", async () => {

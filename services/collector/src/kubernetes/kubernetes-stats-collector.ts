@@ -1,9 +1,13 @@
 // Samples every container of one node (DaemonSet) or of every node (cluster-wide) at a fixed
-// interval from the kubelet's Summary API, reached through the API server's node proxy, and hands
+// interval from the kubelet's Summary API — the node's own kubelet read directly (one node,
+// `nodes/stats`), or through the API server's node proxy (`nodes/proxy`) — and hands
 // one stats message per container per tick to a sink; in node mode also one host message from the
 // summary's node section. Where a node's summary is not available (the proxy forbidden, missing
 // or unavailable: 403/404/503) its pods are sampled from metrics.k8s.io instead, CPU and memory
 // only, each sample marked with its source and every switch logged once.
+//
+// A container is published only once its pod's spec is known: a null limit means "unlimited" on
+// the bus, so the readings of a pod the collector cannot read yet wait (see waiting-pods.ts).
 //
 // Ticks never overlap (one still running when the next is due makes that one skip), nodes are
 // fetched a few at a time with a deadline each, and nothing a node, the API server or the bus
@@ -24,12 +28,18 @@ import { readPodMetricsList } from "./metrics-api-reading.ts";
 import { buildNodeHostSample, type NodeLoadReading } from "./node-host-sample.ts";
 import type { PodFacts } from "./pod-facts.ts";
 import { readSummary, type SummaryNode, type SummaryPod } from "./summary-reading.ts";
+import { WaitingPods, keyOf as waitingKey } from "./waiting-pods.ts";
 
-/** The answers of the node proxy that mean "no summary here, ask metrics.k8s.io". */
+/** The answers of the kubelet or the node proxy that mean "no summary here, ask metrics.k8s.io". */
 const FALLBACK_STATUSES: ReadonlySet<number> = new Set([403, 404, 503]);
 
 export interface KubernetesStatsCollectorOptions {
   api: KubernetesApiPort;
+  /**
+   * One node only: that node's kubelet, whose `/stats/summary` is read directly. Undefined: the
+   * summaries are read through the API server's node proxy.
+   */
+  kubelet?: KubernetesApiPort | undefined;
   sink: StatsSink;
   /** The host name every sample carries. */
   host: string;
@@ -67,6 +77,10 @@ export interface KubernetesTickSummary {
   unpublished: number;
   /** Containers whose figures had not changed since the previous tick (the kubelet had not read them again). */
   unchanged: number;
+  /** Containers whose reading waits for their pod's spec (limits) to be read. */
+  waiting: number;
+  /** Waiting readings given up: too many for one pod, or the pod gone before it could be read. */
+  dropped: number;
   hostPublished: boolean;
 }
 
@@ -83,7 +97,7 @@ interface Pending {
   pod: string;
   container: string;
   reading: KubernetesContainerReading;
-  facts: PodFacts | undefined;
+  facts: PodFacts;
   source: KubernetesStatsSource;
 }
 
@@ -107,6 +121,8 @@ export class KubernetesStatsCollector {
   readonly #apiOutage: OutageLog;
   readonly #nodeTrouble: OutageLog;
   readonly #hostTrouble: OutageLog;
+  readonly #waiting = new WaitingPods();
+  readonly #waitingTrouble: OutageLog;
   readonly #loop: TickLoop<KubernetesTickSummary>;
   #apiReachable = false;
   #hostInvalidLogged = false;
@@ -128,6 +144,8 @@ export class KubernetesStatsCollector {
         published: summary.published,
         unpublished: summary.unpublished,
         unchanged: summary.unchanged,
+        waiting: summary.waiting,
+        dropped: summary.dropped,
         host_published: summary.hostPublished,
       }),
     });
@@ -140,16 +158,24 @@ export class KubernetesStatsCollector {
       logger: options.logger,
       now: this.#now,
     });
+    // What answers the summary requests: the node's kubelet, or the API server's node proxy.
+    const summaryServer = options.kubelet === undefined ? "the Kubernetes API server" : "the node's kubelet";
     this.#apiOutage = new OutageLog({
       logger: options.logger,
-      failureMessage: "the Kubernetes API server does not answer; retrying every tick",
-      recoveryMessage: "the Kubernetes API server answers again",
+      failureMessage: `${summaryServer} does not answer; retrying every tick`,
+      recoveryMessage: `${summaryServer} answers again`,
     });
     this.#nodeTrouble = new OutageLog({
       logger: options.logger,
       failureMessage:
         "some nodes could not be sampled and were skipped (one example here, every one at debug level)",
       recoveryMessage: "every node sampled again",
+    });
+    this.#waitingTrouble = new OutageLog({
+      logger: options.logger,
+      failureMessage:
+        "samples of pods whose limits could not be read were dropped rather than published without them",
+      recoveryMessage: "every pod's limits known again",
     });
     this.#hostTrouble = new OutageLog({
       logger: options.logger,
@@ -158,7 +184,7 @@ export class KubernetesStatsCollector {
     });
   }
 
-  /** Whether the last tick reached the API server: the heartbeat's `connected`. */
+  /** Whether the last tick's summary requests were answered (kubelet or API server): the heartbeat's `connected`. */
   get apiReachable(): boolean {
     return this.#apiReachable;
   }
@@ -185,6 +211,8 @@ export class KubernetesStatsCollector {
       published: 0,
       unpublished: 0,
       unchanged: 0,
+      waiting: 0,
+      dropped: 0,
       hostPublished: false,
     };
     await this.#facts.refreshStale();
@@ -207,14 +235,28 @@ export class KubernetesStatsCollector {
     const pending: Pending[] = [];
     const read = new Set<string>();
     const summaries = results.filter((result) => result.kind === "summary");
-    if (summaries.some((result) => result.pods.some((pod) => this.#podFacts(pod) === undefined))) {
-      await this.#facts.refreshPodsEarly();
-    }
+    await this.#facts.fetchMissing(
+      summaries.flatMap((result) => result.pods.filter((pod) => this.#podFacts(pod) === undefined)),
+    );
+    /** The pods of the summaries read, as WaitingPods keys them. */
+    const reported = new Set<string>();
     for (const result of summaries) {
       read.add(result.node);
       summary.viaSummary += 1;
       this.#noteSource(result.node, "kubelet_summary");
-      for (const pod of result.pods) pending.push(...this.#fromSummaryPod(result.node, pod));
+      for (const pod of result.pods) {
+        reported.add(waitingKey(pod));
+        const facts = this.#podFacts(pod);
+        if (facts === undefined) {
+          summary.dropped += this.#waiting.hold(result.node, pod);
+          summary.waiting += pod.containers.length;
+          continue;
+        }
+        for (const earlier of this.#waiting.release(pod)) {
+          pending.push(...this.#fromSummaryPod(result.node, earlier, facts));
+        }
+        pending.push(...this.#fromSummaryPod(result.node, pod, facts));
+      }
     }
     const fallbacks = results.filter((result) => result.kind === "fallback");
     /** One failed node and why, for the warning that starts an episode of failures. */
@@ -261,6 +303,13 @@ export class KubernetesStatsCollector {
     }
 
     this.#forgetGone(nodes, read, pending);
+    summary.dropped += this.#waiting.forgetGone(
+      new Set(nodes),
+      new Set(summaries.map((result) => result.node)),
+      reported,
+    );
+    if (summary.dropped > 0) this.#waitingTrouble.failed({ dropped: summary.dropped });
+    else if (this.#waiting.size === 0) this.#waitingTrouble.succeeded();
     summary.containers = pending.length;
     const outcomes = await Promise.all(pending.map((container) => this.#publish(container)));
     for (const outcome of outcomes) summary[outcome] += 1;
@@ -276,11 +325,14 @@ export class KubernetesStatsCollector {
   async #fetchSummary(node: string): Promise<NodeResult> {
     const log = () => this.#logger.child({ node });
     let raw: unknown;
+    const { kubelet } = this.#options;
     try {
       raw = await withDeadline(`summary of node ${node}`, this.#options.timeoutMs, (signal) =>
-        this.#options.api.getJson(`/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`, {
-          signal,
-        }),
+        kubelet === undefined
+          ? this.#options.api.getJson(`/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`, {
+              signal,
+            })
+          : kubelet.getJson("/stats/summary", { signal }),
       );
     } catch (error) {
       const status = httpStatusOf(error);
@@ -321,8 +373,8 @@ export class KubernetesStatsCollector {
     this.#nodeSources.set(node, source);
     if (source === "metrics_api") {
       this.#logger.warn(
-        { node, status },
-        "the kubelet summary is not available through the node proxy; sampling this node's pods from metrics.k8s.io (CPU and memory only, marked source=metrics_api)",
+        { node, status, via: this.#options.kubelet === undefined ? "node_proxy" : "kubelet" },
+        "the kubelet summary is not available; sampling this node's pods from metrics.k8s.io (CPU and memory only, marked source=metrics_api)",
       );
     } else if (last !== undefined) {
       this.#logger.info({ node }, "the kubelet summary is available again; sampling the node from it");
@@ -333,20 +385,19 @@ export class KubernetesStatsCollector {
     return this.#facts.pod(pod.namespace, pod.name, pod.uid);
   }
 
-  #fromSummaryPod(node: string, pod: SummaryPod): Pending[] {
-    const facts = this.#podFacts(pod);
+  #fromSummaryPod(node: string, pod: SummaryPod, facts: PodFacts): Pending[] {
     // The pod's network and process count are the pod's, not one container's: they go to the
     // first of its containers in spec order (the main one, by convention) and to no other, so
     // that summing containers gives the pod's figures once.
     const order = (name: string) => {
-      const index = facts?.containerNames.indexOf(name) ?? -1;
+      const index = facts.containerNames.indexOf(name);
       return index === -1 ? Number.MAX_SAFE_INTEGER : index;
     };
     const containers = [...pod.containers].sort(
       (a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name),
     );
     // A pod on the host's network has no network of its own (as Docker's `--network host`): null.
-    const network = facts?.hostNetwork ? null : pod.network;
+    const network = facts.hostNetwork ? null : pod.network;
     return containers.map((container, index) => ({
       node,
       namespace: pod.namespace,
@@ -453,7 +504,9 @@ export class KubernetesStatsCollector {
       container: { external_id: id, name: id },
       reading: container.reading,
       previous: memory?.reading,
-      limits: container.facts?.limits.get(container.container) ?? UNLIMITED,
+      // A container the spec does not list is an ephemeral (debug) container, which may have no
+      // resources: unlimited.
+      limits: container.facts.limits.get(container.container) ?? UNLIMITED,
       onlineCpus: this.#facts.node(container.node)?.onlineCpus ?? null,
       source: container.source,
     });

@@ -7,6 +7,7 @@ import { createKubeClient, kubernetesHostName, resolveKubeAccess } from "@crowsn
 import type { CollectorConfig } from "../config.ts";
 import type { HostStatsSink } from "../host/host-stats-collector.ts";
 import type { StatsSink } from "../sampling/stats-sink.ts";
+import { kubeletAccess } from "./kubelet-access.ts";
 import { KubernetesStatsCollector } from "./kubernetes-stats-collector.ts";
 import { readNodeLoad } from "./node-load.ts";
 
@@ -28,16 +29,23 @@ export async function prepareKubernetes(config: CollectorConfig): Promise<{
   const access = await resolveKubeAccess(config.kubernetes);
   const host = kubernetesHostName(config, access, "sampling");
   const { nodeName } = config.kubernetes;
+  const kubelet = config.kubelet === undefined ? undefined : await kubeletAccess(access, config.kubelet);
   return {
     host,
     describe: {
       api_server: access.server.origin,
       node: nodeName ?? null,
+      // Where the node summaries come from: the node's kubelet itself, or the API server's node proxy.
+      summary_from: kubelet === undefined ? "node_proxy" : kubelet.server.origin,
       kubernetes_timeout_ms: config.kubernetesTimeoutMs,
       spec_max_age_ms: config.kubernetesSpecMaxAgeMs,
     },
     build(sinks, logger) {
       const client = createKubeClient({ access, timeoutMs: config.kubernetesTimeoutMs });
+      const kubeletClient =
+        kubelet === undefined
+          ? undefined
+          : createKubeClient({ access: kubelet, timeoutMs: config.kubernetesTimeoutMs });
       if (nodeName === undefined) {
         logger.info(
           "sampling the whole cluster: no host samples (a cluster has no load average or uptime, which host samples require; run one collector per node for them)",
@@ -45,6 +53,7 @@ export async function prepareKubernetes(config: CollectorConfig): Promise<{
       }
       const collector = new KubernetesStatsCollector({
         api: client,
+        kubelet: kubeletClient,
         sink: sinks.stats,
         host,
         nodeName,
@@ -62,7 +71,10 @@ export async function prepareKubernetes(config: CollectorConfig): Promise<{
         start: () => collector.start(),
         stop: () => collector.stop(),
         isConnected: () => collector.apiReachable,
-        close: () => client.close(),
+        close: () => {
+          client.close();
+          kubeletClient?.close();
+        },
       };
     },
   };

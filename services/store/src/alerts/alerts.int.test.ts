@@ -17,6 +17,7 @@ import {
   statsFixture,
 } from "../../../../test/support/bus-fixtures.ts";
 import { type ServiceProcess, startService } from "../../../../test/support/service-process.ts";
+import { TEST_DAY, TEST_DAY_MS, testTime } from "../../../../test/support/test-clock.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -34,7 +35,7 @@ const Y = { external_id: "2".repeat(64), name: "y" };
 let second = 0;
 const next = () => {
   second += 10;
-  return new Date(Date.UTC(2026, 10, 21, 12, 0, second)).toISOString();
+  return new Date(TEST_DAY_MS + 12 * 3_600_000 + second * 1000).toISOString();
 };
 const sample = (container: typeof X, cpu: number, mem: number): StatsMessage =>
   statsFixture({ container, ts: next(), cpu_percent: cpu, mem_used: mem, mem_limit: 1000 });
@@ -82,7 +83,7 @@ describe("alerting", () => {
       v: 1,
       host: FIXTURE_HOST,
       runtime: "docker",
-      ts: "2026-11-21T11:59:00.000Z",
+      ts: testTime("11:59:00.000"),
       reason: "startup",
       snapshot_id: "s1",
       part: 1,
@@ -175,18 +176,14 @@ describe("alerting", () => {
   it("fires one OOM alert for an OOM kill reported twice", async () => {
     received.length = 0;
     const js = jetstream(nc);
-    await publishEvent(
-      js,
-      subjects,
-      eventFixture({ actor: X, action: "oom", ts: "2026-11-21T12:30:00.000Z" }),
-    );
+    await publishEvent(js, subjects, eventFixture({ actor: X, action: "oom", ts: testTime("12:30:00.000") }));
     await publishEvent(
       js,
       subjects,
       eventFixture({
         actor: X,
         action: "die",
-        ts: "2026-11-21T12:30:00.100Z",
+        ts: testTime("12:30:00.100"),
         exit_code: 137,
         oom_killed: true,
       }),
@@ -204,12 +201,12 @@ describe("alerting", () => {
       await publishEvent(
         js,
         subjects,
-        eventFixture({ actor: X, action: "die", ts: `2026-11-21T${minute}.000Z`, exit_code: 1 }),
+        eventFixture({ actor: X, action: "die", ts: `${TEST_DAY}T${minute}.000Z`, exit_code: 1 }),
       );
       await publishEvent(
         js,
         subjects,
-        eventFixture({ actor: X, action: "start", ts: `2026-11-21T${minute}.500Z` }),
+        eventFixture({ actor: X, action: "start", ts: `${TEST_DAY}T${minute}.500Z` }),
       );
       if (index < 2) await new Promise((resolve) => setTimeout(resolve, 300));
     }

@@ -22,6 +22,16 @@ export function dayStart(day: number): Date {
   return new Date(day * DAY_MS);
 }
 
+/**
+ * The oldest UTC day whose raw partition the retention keeps at `nowMs`: a day goes once its
+ * end is `rawDays` old. The one rule for both retention (which drops the days before it) and
+ * ingest (which refuses samples from those days rather than storing them in a partition the
+ * next retention run drops).
+ */
+export function oldestKeptRawDay(nowMs: number, rawDays: number): number {
+  return Math.floor((nowMs - rawDays * DAY_MS) / DAY_MS);
+}
+
 export function partitionName(table: PartitionedTable, day: number): string {
   return `${table}_p${dayStart(day).toISOString().slice(0, 10).replaceAll("-", "")}`;
 }

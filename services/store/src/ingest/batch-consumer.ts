@@ -2,8 +2,8 @@
 // time, and acknowledges each message only after its batch is committed.
 //
 // What it guarantees:
-// - a message that does not decode is sent to dead letters with the reason, then acked: it
-//   never blocks the stream;
+// - a message that does not decode, or that `refuse` turns away, is sent to dead letters with
+//   the reason, then acked: it never blocks the stream;
 // - when the database is unreachable it stops pulling (bounded buffer), keeps the messages it
 //   holds alive with `working()`, retries with capped backoff, and resumes in order;
 // - when one message's content makes the insert fail (a data error), the batch is split so the
@@ -11,7 +11,7 @@
 // - up to `writeConcurrency` batches are written at once, and the next batch is decoding
 //   meanwhile (so decoding overlaps the database's work), but `afterWrite` (alert evaluation)
 //   and the acks run strictly in batch order, as the messages were delivered.
-import type { DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
+import type { DeadletterReason, DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
 import type { ConsumeOptions, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 
 /** The subset of a JetStream consumer this needs. */
@@ -40,6 +40,8 @@ export interface BatchWriting<T, R> {
   afterWrite?: (values: readonly T[], written: R) => Promise<void>;
   /** Batches written at the same time (default 1). */
   writeConcurrency?: number;
+  /** Turns a decoded value away before it is written (dead-lettered with the reason given). */
+  refuse?: (value: T) => { reason: DeadletterReason; detail: string } | undefined;
   /** Whether an error from `write` is caused by the data (so retrying cannot help). */
   isDataError: (error: unknown) => boolean;
   deadletters: DeadletterSink;
@@ -207,8 +209,12 @@ export class BatchConsumer<T, R = unknown> {
           "message not decoded",
         );
         msg.nak(MAX_RETRY_DELAY_MS);
-      } else if (result.ok) decoded.push({ msg, value: result.value });
-      else await this.#reject(msg, result.reason, result.detail);
+      } else if (!result.ok) await this.#reject(msg, result.reason, result.detail);
+      else {
+        const refusal = this.#options.refuse?.(result.value);
+        if (refusal) await this.#reject(msg, refusal.reason, refusal.detail);
+        else decoded.push({ msg, value: result.value });
+      }
     }
     return decoded;
   }
@@ -237,7 +243,7 @@ export class BatchConsumer<T, R = unknown> {
     for (const item of items) item.msg.ack();
   }
 
-  async #reject(msg: JsMsg, reason: "invalid_json" | "invalid_schema" | "unprocessable", detail: string) {
+  async #reject(msg: JsMsg, reason: DeadletterReason, detail: string) {
     try {
       await this.#options.deadletters.send(msg.subject, msg.data, reason, detail);
       msg.ack();

@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteTestStreams, publishStats, statsFixture } from "../../../../test/support/bus-fixtures.ts";
+import { TEST_DAY_MS } from "../../../../test/support/test-clock.ts";
 import {
   connectTestNats,
   createTestDatabase,
@@ -27,7 +28,7 @@ function nthSample(n: number): StatsMessage {
   const step = Math.floor(n / CONTAINERS);
   return statsFixture({
     container: { external_id: container.toString(16).padStart(64, "0"), name: `c${container}` },
-    ts: new Date(Date.UTC(2026, 10, 21, 8, 0, 0) + step * 10_000).toISOString(),
+    ts: new Date(TEST_DAY_MS + 8 * 3_600_000 + step * 10_000).toISOString(),
     cpu_percent: n % 100,
     net_rx_bytes: step * 1000,
   });

@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteTestStreams, publishStats, statsFixture } from "../../../../test/support/bus-fixtures.ts";
+import { TEST_DAY_MS } from "../../../../test/support/test-clock.ts";
 import {
   connectTestNats,
   eventually,
@@ -62,7 +63,7 @@ describe("Postgres unavailable for 20 s", () => {
     // 100 containers, one sample each every 500 ms, for the whole test.
     const publisher = (async () => {
       for (let round = 0; publishing; round++) {
-        const ts = new Date(Date.UTC(2026, 10, 21, 9, 0, 0) + round * 10_000).toISOString();
+        const ts = new Date(TEST_DAY_MS + 9 * 3_600_000 + round * 10_000).toISOString();
         await Promise.all(
           Array.from({ length: 100 }, (_, c) =>
             publishStats(

@@ -108,8 +108,9 @@ export class StatsWriter {
       await this.#writeRows(containerIds, samples);
     } catch (error) {
       if (!isMissingPartitionError(error)) throw error;
-      // Retention dropped a day this process still believed in: create it again (it holds
-      // samples older than the raw retention, which the next retention run drops again).
+      // Retention dropped a day this process still believed in (the batch was decoded just
+      // before midnight moved the retention's limit): create it again; the next retention run
+      // drops it again.
       this.#partitions.forget();
       await this.#writeRows(containerIds, samples);
     }

@@ -9,7 +9,13 @@
 import type { Logger } from "@crowsnest/shared";
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
-import { dayNumber, ensureDayPartition, listDayPartitions, type PartitionedTable } from "../db/partitions.ts";
+import {
+  dayNumber,
+  ensureDayPartition,
+  listDayPartitions,
+  oldestKeptRawDay,
+  type PartitionedTable,
+} from "../db/partitions.ts";
 import type { ConnectionPool } from "../ingest/stats-writer.ts";
 
 const DAY_MS = 86_400_000;
@@ -65,7 +71,9 @@ export class RetentionJob {
     const summary: RetentionSummary = { droppedPartitions: [], deletedRows: {} };
     for (const table of ["container_stats", "host_stats"] as const) {
       await this.createAhead(table, nowMs);
-      summary.droppedPartitions.push(...(await this.dropExpired(table, nowMs - this.#days.raw * DAY_MS)));
+      summary.droppedPartitions.push(
+        ...(await this.dropExpired(table, oldestKeptRawDay(nowMs, this.#days.raw))),
+      );
     }
     const cutoff = (days: number) => new Date(nowMs - days * DAY_MS);
     const deletions: [table: string, column: string, before: Date][] = [
@@ -99,11 +107,11 @@ export class RetentionJob {
     }
   }
 
-  /** Drops the day partitions that end at or before `beforeMs`; returns their names. */
-  async dropExpired(table: PartitionedTable, beforeMs: number): Promise<string[]> {
+  /** Drops the day partitions of days before `oldestKeptDay`; returns their names. */
+  async dropExpired(table: PartitionedTable, oldestKeptDay: number): Promise<string[]> {
     const dropped: string[] = [];
     const partitions = await listDayPartitions(this.#pool, table);
-    const expired = partitions.filter((partition) => (partition.day + 1) * DAY_MS <= beforeMs);
+    const expired = partitions.filter((partition) => partition.day < oldestKeptDay);
     if (expired.length === 0) return dropped;
     // A session-level lock (DETACH CONCURRENTLY cannot run in a transaction), so one connection.
     const client = await this.#pool.connect();

@@ -468,6 +468,13 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
 
     const missing = await requestLogs({ container: `${namespace.name}/nope/app` });
     expect(missing).toMatchObject([{ ok: false, error: { code: "not_found" } }]);
+
+    // A pod the watcher knows but the node's kubelet does not run (not admitted yet, or gone):
+    // the kubelet answers 404, the API server passes it on, and that is not_found.
+    const [, second = ""] = deploymentPods;
+    const notOnKubelet = await requestLogs({ container: `${namespace.name}/${second}/app` });
+    expect(notOnKubelet).toMatchObject([{ ok: false, error: { code: "not_found" } }]);
+    expect(standIn.requests.at(-1)?.path).toBe(`/containerLogs/${namespace.name}/${second}/app`);
   });
 
   it("answers inspect requests with the container as the inventory describes it", async () => {

@@ -154,3 +154,36 @@ export function recordMessages<T>(
   })();
   return subscription;
 }
+
+/** A watcher's message as a subscriber of both its subjects sees it. */
+export type WatcherMessage =
+  | { kind: "event"; event: EventMessage }
+  | { kind: "inventory"; inventory: InventoryMessage };
+
+/**
+ * Subscribes to everything under `root` (`<prefix>.v1`) and, in the background, appends every
+ * event and inventory to `into` in the order the bus delivered them (one subscription, so the
+ * order between the two is kept), and every message that fails its codec to `undecodable`.
+ */
+export function recordWatcherMessages(
+  nc: NatsConnection,
+  root: string,
+  into: WatcherMessage[],
+  undecodable: string[],
+): Subscription {
+  const subscription = nc.subscribe(`${root}.>`);
+  void (async () => {
+    for await (const message of subscription) {
+      if (message.subject.startsWith(`${root}.events.`)) {
+        const decoded = codecs.event.decode(message.data);
+        if (decoded.ok) into.push({ kind: "event", event: decoded.value });
+        else undecodable.push(decoded.detail);
+      } else if (message.subject.startsWith(`${root}.inventory.`)) {
+        const decoded = codecs.inventory.decode(message.data);
+        if (decoded.ok) into.push({ kind: "inventory", inventory: decoded.value });
+        else undecodable.push(decoded.detail);
+      }
+    }
+  })();
+  return subscription;
+}

@@ -22,9 +22,12 @@ import { createWatcher, type Watcher } from "./watcher.ts";
 const MiB = 1024 * 1024;
 const SECOND_NS = 1_000_000_000;
 
-describe("watcher events from real containers", () => {
-  const docker = testDocker();
-  const host = `itest-events-${uniqueSuffix()}`;
+/**
+ * A watcher of the shared dockerd (through `wrap`, to change what it sees) under a host name and
+ * subject prefix of its own, and the events it publishes as a subscriber of the bus sees them.
+ */
+function watchedHost(name: string, wrap: (real: DockerApi) => DockerApi = (real) => real) {
+  const host = `itest-${name}-${uniqueSuffix()}`;
   const prefix = testSubjectPrefix();
   const config = parseWatcherConfig({
     CROWSNEST_NATS_URL: natsUrl(),
@@ -33,11 +36,62 @@ describe("watcher events from real containers", () => {
   });
   const events: EventMessage[] = [];
   const undecodable: string[] = [];
+  let bus: Bus | undefined;
+  let nc: NatsConnection | undefined;
+  let subscription: Subscription | undefined;
+  let watcher: Watcher | undefined;
+  return {
+    events,
+    undecodable,
+    async start(): Promise<void> {
+      const logger = createLogger({ service: "watcher", level: "silent", host });
+      const opened = await openBus({ config: config.common, service: "watcher", host, logger });
+      bus = opened;
+      nc = await connectTestNats();
+      const eventSubscription = nc.subscribe(opened.subjects.event(host, "docker", ANY, ANY));
+      subscription = eventSubscription;
+      void (async () => {
+        for await (const message of eventSubscription) {
+          const decoded = codecs.event.decode(message.data);
+          if (decoded.ok) events.push(decoded.value);
+          else undecodable.push(decoded.detail);
+        }
+      })();
+      await nc.flush();
+      const started = createWatcher({
+        docker: wrap(createDockerodeApi({ socketPath: "/var/run/docker.sock" })),
+        js: opened.js,
+        subjects: opened.subjects,
+        host,
+        logger,
+        inventoryIntervalMs: config.inventoryIntervalMs,
+        dockerTimeoutMs: config.dockerTimeoutMs,
+        maxPayloadBytes: () => opened.nc.info?.max_payload ?? MiB,
+      });
+      watcher = started;
+      started.start();
+      await eventually(() => (started.isConnected() ? true : undefined), {
+        timeoutMs: 10_000,
+        what: "the watcher to follow events",
+      });
+    },
+    async stop(): Promise<void> {
+      await watcher?.stop();
+      subscription?.unsubscribe();
+      if (nc) {
+        await deleteTestStreams(nc, prefix);
+        await nc.close();
+      }
+      await bus?.drain();
+    },
+  };
+}
+
+describe("watcher events from real containers", () => {
+  const docker = testDocker();
+  const watched = watchedHost("events");
+  const { events, undecodable } = watched;
   const workloads: Workload[] = [];
-  let bus: Bus;
-  let nc: NatsConnection;
-  let subscription: Subscription;
-  let watcher: Watcher;
 
   const eventsOf = (id: string, action?: string) =>
     events.filter(
@@ -46,45 +100,11 @@ describe("watcher events from real containers", () => {
   const waitFor = (id: string, action: string, what: string, timeoutMs = 15_000) =>
     eventually(() => eventsOf(id, action)[0], { timeoutMs, what });
 
-  beforeAll(async () => {
-    const logger = createLogger({ service: "watcher", level: "silent", host });
-    bus = await openBus({ config: config.common, service: "watcher", host, logger });
-    nc = await connectTestNats();
-    subscription = nc.subscribe(bus.subjects.event(host, "docker", ANY, ANY));
-    void (async () => {
-      for await (const message of subscription) {
-        const decoded = codecs.event.decode(message.data);
-        if (decoded.ok) events.push(decoded.value);
-        else undecodable.push(decoded.detail);
-      }
-    })();
-    await nc.flush();
-    watcher = createWatcher({
-      docker: createDockerodeApi({ socketPath: "/var/run/docker.sock" }),
-      js: bus.js,
-      subjects: bus.subjects,
-      host,
-      logger,
-      inventoryIntervalMs: config.inventoryIntervalMs,
-      dockerTimeoutMs: config.dockerTimeoutMs,
-      maxPayloadBytes: () => bus.nc.info?.max_payload ?? MiB,
-    });
-    watcher.start();
-    await eventually(() => (watcher.isConnected() ? true : undefined), {
-      timeoutMs: 10_000,
-      what: "the watcher to follow events",
-    });
-  });
+  beforeAll(() => watched.start());
 
   afterAll(async () => {
-    await watcher?.stop();
-    subscription?.unsubscribe();
+    await watched.stop();
     await Promise.all(workloads.map((workload) => workload.remove()));
-    if (nc) {
-      await deleteTestStreams(nc, prefix);
-      await nc.close();
-    }
-    await bus?.drain();
   });
 
   it("reports an OOM kill: the oom event, then a die with exit code 137 and oom_killed", async () => {
@@ -255,76 +275,31 @@ function delayingOomLines(
 
 describe("an OOM kill whose oom dockerd delivers after the die", () => {
   const docker = testDocker();
-  const host = `itest-late-oom-${uniqueSuffix()}`;
-  const prefix = testSubjectPrefix();
-  const config = parseWatcherConfig({
-    CROWSNEST_NATS_URL: natsUrl(),
-    CROWSNEST_SUBJECT_PREFIX: prefix,
-    CROWSNEST_HOST_NAME: host,
-  });
-  const events: EventMessage[] = [];
-  const workloads: Workload[] = [];
   /** Containers whose oom line went through: until then their inspect says OOMKilled false, as dockerd's does. */
   const oomDelivered = new Set<string>();
-  let bus: Bus;
-  let nc: NatsConnection;
-  let subscription: Subscription;
-  let watcher: Watcher;
+  const watched = watchedHost("late-oom", (real) => ({
+    ...real,
+    async getEvents(options) {
+      return delayingOomLines(await real.getEvents(options), { afterDieMs: 300, maxHoldMs: 5000 }, (id) =>
+        oomDelivered.add(id),
+      );
+    },
+    async inspectContainer(ref, options) {
+      // What dockerd knew when asked, not when its answer came.
+      const delivered = new Set(oomDelivered);
+      const json = (await real.inspectContainer(ref, options)) as { Id?: string; State?: object };
+      if (json.Id === undefined || delivered.has(json.Id)) return json;
+      return { ...json, State: { ...json.State, OOMKilled: false } };
+    },
+  }));
+  const { events } = watched;
+  const workloads: Workload[] = [];
 
-  beforeAll(async () => {
-    const logger = createLogger({ service: "watcher", level: "silent", host });
-    bus = await openBus({ config: config.common, service: "watcher", host, logger });
-    nc = await connectTestNats();
-    subscription = nc.subscribe(bus.subjects.event(host, "docker", ANY, ANY));
-    void (async () => {
-      for await (const message of subscription) {
-        const decoded = codecs.event.decode(message.data);
-        if (decoded.ok) events.push(decoded.value);
-      }
-    })();
-    await nc.flush();
-    const real = createDockerodeApi({ socketPath: "/var/run/docker.sock" });
-    const lateOom: DockerApi = {
-      ...real,
-      async getEvents(options) {
-        return delayingOomLines(await real.getEvents(options), { afterDieMs: 300, maxHoldMs: 5000 }, (id) =>
-          oomDelivered.add(id),
-        );
-      },
-      async inspectContainer(ref, options) {
-        // What dockerd knew when asked, not when its answer came.
-        const delivered = new Set(oomDelivered);
-        const json = (await real.inspectContainer(ref, options)) as { Id?: string; State?: object };
-        if (json.Id === undefined || delivered.has(json.Id)) return json;
-        return { ...json, State: { ...json.State, OOMKilled: false } };
-      },
-    };
-    watcher = createWatcher({
-      docker: lateOom,
-      js: bus.js,
-      subjects: bus.subjects,
-      host,
-      logger,
-      inventoryIntervalMs: config.inventoryIntervalMs,
-      dockerTimeoutMs: config.dockerTimeoutMs,
-      maxPayloadBytes: () => bus.nc.info?.max_payload ?? MiB,
-    });
-    watcher.start();
-    await eventually(() => (watcher.isConnected() ? true : undefined), {
-      timeoutMs: 10_000,
-      what: "the watcher to follow events",
-    });
-  });
+  beforeAll(() => watched.start());
 
   afterAll(async () => {
-    await watcher?.stop();
-    subscription?.unsubscribe();
+    await watched.stop();
     await Promise.all(workloads.map((workload) => workload.remove()));
-    if (nc) {
-      await deleteTestStreams(nc, prefix);
-      await nc.close();
-    }
-    await bus?.drain();
   });
 
   it("still publishes exactly one OOM death, and the oom once", async () => {

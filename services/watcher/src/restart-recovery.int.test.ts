@@ -3,11 +3,15 @@
 // once, before the startup inventory. While dockerd still has the events they are replayed (the
 // real events, with their real ids); after a restart of dockerd, which forgets them, they are
 // synthesized from the containers' states. A restart with nothing changed publishes nothing.
-import { codecs, type EventMessage, type InventoryMessage } from "@crowsnest/shared";
+import type { EventMessage, InventoryMessage } from "@crowsnest/shared";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteTestStreams } from "../../../test/support/bus-fixtures.ts";
+import {
+  deleteTestStreams,
+  recordWatcherMessages,
+  type WatcherMessage,
+} from "../../../test/support/bus-fixtures.ts";
 import { startWorkload, type Workload } from "../../../test/support/docker-workloads.ts";
 import { type PrivateDockerd, startPrivateDockerd } from "../../../test/support/private-dockerd.ts";
 import { type ServiceProcess, startService } from "../../../test/support/service-process.ts";
@@ -20,7 +24,7 @@ import {
 } from "../../../test/support/test-env.ts";
 import { rfc3339ToTimestamp } from "./docker/docker-time.ts";
 
-type Received = { kind: "event"; event: EventMessage } | { kind: "inventory"; inventory: InventoryMessage };
+type Received = WatcherMessage;
 
 /** The lifecycle transitions a test expects; kill and stop come with them only when replayed. */
 const TRANSITIONS = new Set([
@@ -100,20 +104,7 @@ describe("watcher restarts", () => {
     nc = await connectTestNats();
     const root = `${prefix}.v1`;
     // One subscription for events and inventories, so their order on the bus is kept.
-    subscription = nc.subscribe(`${root}.>`);
-    void (async () => {
-      for await (const message of subscription) {
-        if (message.subject.startsWith(`${root}.events.`)) {
-          const decoded = codecs.event.decode(message.data);
-          if (decoded.ok) received.push({ kind: "event", event: decoded.value });
-          else undecodable.push(decoded.detail);
-        } else if (message.subject.startsWith(`${root}.inventory.`)) {
-          const decoded = codecs.inventory.decode(message.data);
-          if (decoded.ok) received.push({ kind: "inventory", inventory: decoded.value });
-          else undecodable.push(decoded.detail);
-        }
-      }
-    })();
+    subscription = recordWatcherMessages(nc, root, received, undecodable);
     await nc.flush();
   }, 120_000);
 

@@ -2,17 +2,14 @@
 // dockerd has forgotten its events, so what happened while it was down (containers it killed
 // on its way down, containers removed between restarts) reaches the bus only as synthesized
 // events, once each, before the resync inventory that shows the new state.
-import {
-  type Bus,
-  codecs,
-  createLogger,
-  type EventMessage,
-  type InventoryMessage,
-  openBus,
-} from "@crowsnest/shared";
+import { type Bus, createLogger, type InventoryMessage, openBus } from "@crowsnest/shared";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteTestStreams } from "../../../test/support/bus-fixtures.ts";
+import {
+  deleteTestStreams,
+  recordWatcherMessages,
+  type WatcherMessage,
+} from "../../../test/support/bus-fixtures.ts";
 import { startWorkload, type Workload } from "../../../test/support/docker-workloads.ts";
 import { type PrivateDockerd, startPrivateDockerd } from "../../../test/support/private-dockerd.ts";
 import {
@@ -28,7 +25,7 @@ import { rfc3339ToTimestamp } from "./docker/docker-time.ts";
 import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
 import { createWatcher, type Watcher } from "./watcher.ts";
 
-type Received = { kind: "event"; event: EventMessage } | { kind: "inventory"; inventory: InventoryMessage };
+type Received = WatcherMessage;
 
 describe("watcher across dockerd restarts", () => {
   const host = `itest-resync-${uniqueSuffix()}`;
@@ -66,20 +63,7 @@ describe("watcher across dockerd restarts", () => {
     bus = await openBus({ config: config.common, service: "watcher", host, logger });
     nc = await connectTestNats();
     // One subscription for events and inventories, so their order on the bus is kept.
-    subscription = nc.subscribe(`${bus.subjects.root}.>`);
-    void (async () => {
-      for await (const message of subscription) {
-        if (message.subject.startsWith(`${bus.subjects.root}.events.`)) {
-          const decoded = codecs.event.decode(message.data);
-          if (decoded.ok) received.push({ kind: "event", event: decoded.value });
-          else undecodable.push(decoded.detail);
-        } else if (message.subject.startsWith(`${bus.subjects.root}.inventory.`)) {
-          const decoded = codecs.inventory.decode(message.data);
-          if (decoded.ok) received.push({ kind: "inventory", inventory: decoded.value });
-          else undecodable.push(decoded.detail);
-        }
-      }
-    })();
+    subscription = recordWatcherMessages(nc, bus.subjects.root, received, undecodable);
     await nc.flush();
 
     const realDocker = createDockerodeApi({ socketPath: dockerd.socketPath });

@@ -114,14 +114,14 @@ export function createWatcher(options: WatcherOptions): Watcher {
   const recover = async (): Promise<ResumePoint | undefined> => {
     if (publishedState === undefined) return undefined;
     try {
-      const { entries, cursor } = await publishedState.load();
+      const { entries, cursor, cursorRecordedAtMs } = await publishedState.load();
       // Nothing recorded: the watcher's first start on this host, nothing to compare with.
       if (cursor === undefined || !/^\d{1,30}$/.test(cursor)) return undefined;
       const containers = new Map<string, RecoveredContainer>();
       for (const [id, entry] of entries) {
         containers.set(id, { container: entry.state, recordedAtMs: entry.recordedAtMs });
       }
-      tracker.restore(containers);
+      tracker.restore(containers, cursorRecordedAtMs ?? 0);
       recordedThroughNano = BigInt(cursor);
       logger.info(
         { containers: containers.size, recorded_through_nano: cursor },

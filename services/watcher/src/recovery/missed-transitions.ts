@@ -21,11 +21,6 @@ export type ObjectDiff<Known, Current> = (
   current: Current | undefined,
 ) => readonly EventMessage[];
 
-export interface MissedTransitionsOptions {
-  /** Ids already on the bus (the runtime's own replay published them): not yielded again. */
-  published?: (eventId: string) => boolean;
-}
-
 /**
  * Every missed transition once: objects in `current` order first, then the ones that are gone,
  * in `known` order; an id yielded twice (two objects' differ agreeing) comes out once.
@@ -34,13 +29,12 @@ export function missedTransitions<Known, Current>(
   known: ReadonlyMap<string, Known>,
   current: ReadonlyMap<string, Current>,
   diff: ObjectDiff<Known, Current>,
-  options: MissedTransitionsOptions = {},
 ): EventMessage[] {
   const out: EventMessage[] = [];
   const yielded = new Set<string>();
   const take = (events: readonly EventMessage[]): void => {
     for (const event of events) {
-      if (yielded.has(event.event_id) || options.published?.(event.event_id) === true) continue;
+      if (yielded.has(event.event_id)) continue;
       yielded.add(event.event_id);
       out.push(event.synthesized ? event : { ...event, synthesized: true });
     }

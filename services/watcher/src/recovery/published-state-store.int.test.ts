@@ -54,7 +54,11 @@ describe("the watcher-state bucket", () => {
 
   it("reads back the newest state of each object and the cursor, per host and runtime", async () => {
     const first = open("node-1.example");
-    expect(await first.load()).toEqual({ entries: new Map(), cursor: undefined });
+    expect(await first.load()).toEqual({
+      entries: new Map(),
+      cursor: undefined,
+      cursorRecordedAtMs: undefined,
+    });
     const before = Date.now();
     first.record("aaa", "created");
     first.record("aaa", "running");
@@ -73,8 +77,9 @@ describe("the watcher-state bucket", () => {
     kube.record("ns/pod", "running");
     await Promise.all([other.flush(), kube.flush()]);
 
-    const { entries, cursor } = await open("node-1.example").load();
+    const { entries, cursor, cursorRecordedAtMs } = await open("node-1.example").load();
     expect(cursor).toBe("18");
+    expect(cursorRecordedAtMs).toBeGreaterThanOrEqual(before - 1000);
     expect([...entries].map(([key, entry]) => [key, entry.state]).sort()).toEqual([
       ["aaa", "running"],
       ["b/c d", "running"],
@@ -110,5 +115,17 @@ describe("the watcher-state bucket", () => {
     const { entries } = await open("node-3").load();
     expect([...entries.keys()]).toEqual(["c"]);
     expect(watcherStateBucketName(subjects)).toBe(`${prefix.toUpperCase()}_WATCHER_STATE`);
+  });
+
+  it("replaces every object also when the bucket was not read first (it could not be at start)", async () => {
+    const before = open("node-4");
+    before.record("old", "running");
+    before.record("kept", "running");
+    await before.flush();
+    const unread = open("node-4");
+    unread.recordAll(new Map([["kept", "paused"]]));
+    await unread.flush();
+    const { entries } = await open("node-4").load();
+    expect([...entries].map(([key, entry]) => [key, entry.state])).toEqual([["kept", "paused"]]);
   });
 });

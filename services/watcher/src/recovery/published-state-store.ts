@@ -67,6 +67,8 @@ export interface RecoveredState<State> {
   /** By object key. */
   readonly entries: ReadonlyMap<string, RecoveredEntry<State>>;
   readonly cursor: string | undefined;
+  /** When the cursor was recorded (the watcher's clock, ms): the newest record as a whole. */
+  readonly cursorRecordedAtMs: number | undefined;
 }
 
 export interface PublishedStateStoreOptions<State> {
@@ -141,6 +143,13 @@ export function createPublishedStateStore<State>(
   });
   /** Objects of this host the bucket has (as far as this store knows). */
   const stored = new Set<string>();
+  /** Whether `stored` knows every object of this host in the bucket (load() read them). */
+  let loaded = false;
+  /**
+   * recordAll() before the bucket was read: the objects to keep when every other key of this
+   * host is deleted, which needs a listing of the bucket.
+   */
+  let sweepKeeping: ReadonlySet<string> | undefined;
   const pending = new Map<string, Pending<State>>();
   let pendingCursor: string | undefined;
   let writer: Promise<void> | undefined;
@@ -166,8 +175,32 @@ export function createPublishedStateStore<State>(
     }
   };
 
+  /** Deletes every object key of this host but those of `keep`. */
+  const sweep = async (keep: ReadonlySet<string>): Promise<void> => {
+    const keepKeys = new Set([...keep].map(objectKey));
+    const listing = await call("listing the recorded objects", (opened) => opened.keys(`${base}.objects.>`));
+    const stale: string[] = [];
+    for await (const kvKey of listing) if (!keepKeys.has(kvKey)) stale.push(kvKey);
+    for (const kvKey of stale) await call(`deleting ${kvKey}`, (opened) => opened.delete(kvKey));
+  };
+
   const writeAll = async (): Promise<void> => {
-    while ((pending.size > 0 || pendingCursor !== undefined) && !closing.signal.aborted) {
+    while (
+      (pending.size > 0 || pendingCursor !== undefined || sweepKeeping !== undefined) &&
+      !closing.signal.aborted
+    ) {
+      const keeping = sweepKeeping;
+      if (keeping !== undefined) {
+        try {
+          await sweep(keeping);
+          if (sweepKeeping === keeping) sweepKeeping = undefined;
+          loaded = true;
+        } catch (error) {
+          outage.failed({ err: error, pending: pending.size });
+          await abortableSleep(backoff.next(), closing.signal);
+          continue;
+        }
+      }
       const batch = [...pending];
       pending.clear();
       const cursor = pendingCursor;
@@ -261,6 +294,7 @@ export function createPublishedStateStore<State>(
         }
       });
       if (loadError !== undefined) throw loadError;
+      loaded = true;
       if (unusable > 0) {
         logger.warn(
           { unusable, bucket_keys: `${base}.objects.>` },
@@ -273,7 +307,9 @@ export function createPublishedStateStore<State>(
           ? undefined
           : parseEnvelope(cursorEntry.value);
       const cursor = typeof cursorValue?.cursor === "string" ? cursorValue.cursor : undefined;
-      return { entries, cursor };
+      const cursorRecordedAtMs =
+        cursor === undefined ? undefined : Date.parse(cursorValue?.recorded_at ?? "");
+      return { entries, cursor, cursorRecordedAtMs };
     },
     record(key, state) {
       pending.set(key, { kind: "put", state });
@@ -285,6 +321,8 @@ export function createPublishedStateStore<State>(
     },
     recordAll(all) {
       for (const key of stored) if (!all.has(key)) pending.set(key, { kind: "forget" });
+      // Keys from before that this store never read (the bucket could not be read at start).
+      if (!loaded) sweepKeeping = new Set(all.keys());
       for (const [key, state] of all) pending.set(key, { kind: "put", state });
       kick();
     },

@@ -285,7 +285,7 @@ describe("ContainerStateTracker after a restart", () => {
       snapshot({ id: "paused", state: "paused" }),
     );
     const restarted = new ContainerStateTracker();
-    restarted.restore(recorded(before));
+    restarted.restore(recorded(before), T0 + 500);
     expect(restarted.restored).toBe(true);
     const finished = T0 + 5000;
     const events = valid(
@@ -338,20 +338,23 @@ describe("ContainerStateTracker after a restart", () => {
     const now = [
       snapshot({ id: "a", state: "exited", finishedNano: nanos(T0 + 5000) }),
       snapshot({ id: "b", state: "running", name: "renamed" }),
+      // New meanwhile, and its health check passed: keyed by when the whole record was made.
+      snapshot({ id: "d", health: "healthy" }),
     ];
     const ids = (nowMs: number) => {
       const tracker = new ContainerStateTracker();
-      tracker.restore(recorded(before));
+      tracker.restore(recorded(before), T0 + 500);
       return tracker.reconcile(now, { host: HOST, nowMs }).map((e) => e.event_id);
     };
     expect(ids(T0 + 60_000)).toEqual(ids(T0 + 90_000));
-    expect(ids(T0 + 60_000)).toHaveLength(5);
+    expect(ids(T0 + 60_000)).toHaveLength(8);
+    expect(ids(T0 + 60_000)).toContain(`${HOST}/docker/synthesized/d/health_status/healthy@${T0 + 500}`);
   });
 
   it("yields nothing when nothing changed, and remembers what real events did", () => {
     const before = seeded(snapshot({ id: "a" }));
     const restarted = new ContainerStateTracker();
-    restarted.restore(recorded(before));
+    restarted.restore(recorded(before), T0 + 500);
     expect(restarted.reconcile([snapshot({ id: "a" })], { host: HOST, nowMs: T0 + 1000 })).toEqual([]);
     restarted.observeEvent(real("die", "a", T0 + 2000), T0 + 2000);
     expect(restarted.remembered("a")).toMatchObject({ phase: "down", name: "name-a" });

@@ -154,6 +154,8 @@ export class ContainerStateTracker {
   readonly #duplicateWindowMs: number;
   #seeded = false;
   #restored = false;
+  /** Set by restore() until the next reconcile: when the record as a whole was made. */
+  #restoredRecordAtMs: number | undefined;
 
   constructor(options: ContainerStateTrackerOptions = {}) {
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 30_000;
@@ -177,7 +179,7 @@ export class ContainerStateTracker {
    * Takes in what the watcher recorded before it last stopped, as if it had never stopped: the
    * next reconcile() compares the host with it and returns what was missed meanwhile.
    */
-  restore(recovered: ReadonlyMap<string, RecoveredContainer>): void {
+  restore(recovered: ReadonlyMap<string, RecoveredContainer>, recordedAtMs: number): void {
     this.#known.clear();
     for (const [id, { container, recordedAtMs }] of recovered) {
       this.#known.set(id, {
@@ -194,6 +196,7 @@ export class ContainerStateTracker {
     }
     this.#seeded = true;
     this.#restored = true;
+    this.#restoredRecordAtMs = recordedAtMs;
   }
 
   /** What is known of one container now; undefined when it is not known (or gone). */
@@ -312,12 +315,18 @@ export class ContainerStateTracker {
     this.#restored = false;
     const current = new Map<string, ContainerSnapshot>();
     for (const snapshot of snapshots) current.set(snapshot.id, snapshot);
+    // Without a runtime time, keyed by when the state compared with was recorded if it was
+    // restored (the same for a repeated recovery), else by this look's time.
+    const repeatKeyMs = (known: KnownContainer | undefined): number =>
+      known?.recordedAtMs ?? this.#restoredRecordAtMs ?? context.nowMs;
     // A copy: reconciling one container replaces its entry.
-    return missedTransitions(new Map(this.#known), current, (id, known, snapshot) =>
+    const events = missedTransitions(new Map(this.#known), current, (id, known, snapshot) =>
       snapshot === undefined
-        ? this.#reconcileGone(id, known, diff, context)
-        : this.#reconcilePresent(id, known, snapshot, diff, context),
+        ? this.#reconcileGone(id, known, diff, context, repeatKeyMs(known))
+        : this.#reconcilePresent(id, known, snapshot, diff, context, repeatKeyMs(known)),
     );
+    this.#restoredRecordAtMs = undefined;
+    return events;
   }
 
   #reconcilePresent(
@@ -326,6 +335,7 @@ export class ContainerStateTracker {
     snapshot: ContainerSnapshot,
     diff: boolean,
     context: ReconcileContext,
+    repeatKeyMs: number,
   ): EventMessage[] {
     const phase = phaseOf(snapshot.state);
     // A state Docker has no word for: nothing can be said; keep what was known.
@@ -343,7 +353,6 @@ export class ContainerStateTracker {
       recordedAtMs: undefined,
     };
     this.#known.set(id, next);
-    const repeatKeyMs = known?.recordedAtMs ?? context.nowMs;
     return syntheses.map((synthesis) => this.#event(id, next, synthesis, context, repeatKeyMs));
   }
 
@@ -352,6 +361,7 @@ export class ContainerStateTracker {
     known: KnownContainer | undefined,
     diff: boolean,
     context: ReconcileContext,
+    repeatKeyMs: number,
   ): EventMessage[] {
     if (known === undefined) return [];
     if (!diff || known.phase === "gone") {
@@ -371,7 +381,6 @@ export class ContainerStateTracker {
       });
     }
     syntheses.push({ action: "destroy", key: "gone", tsNano: undefined, tsSource: "resync" });
-    const repeatKeyMs = known.recordedAtMs ?? context.nowMs;
     // Kept as a tombstone until the next look, so a late real destroy is recognized.
     const tombstone: KnownContainer = {
       ...known,

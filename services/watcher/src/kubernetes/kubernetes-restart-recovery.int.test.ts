@@ -3,11 +3,17 @@
 // every transition that happened meanwhile reaches the bus exactly once, synthesized, with the
 // id it has live, before the startup inventory; a restart with nothing changed publishes nothing.
 // No kubelet runs: the test writes the pods' statuses as the kubelet would.
-import { codecs, createSubjects, type EventMessage, type InventoryMessage } from "@crowsnest/shared";
+import { createSubjects, type EventMessage, type InventoryMessage } from "@crowsnest/shared";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteTestStreams } from "../../../../test/support/bus-fixtures.ts";
+import {
+  deleteTestStreams,
+  recordWatcherMessages,
+  startupInventorySince,
+  type WatcherMessage,
+  watcherEventsSince,
+} from "../../../../test/support/bus-fixtures.ts";
 import {
   connectKubernetesCluster,
   type FakeNode,
@@ -25,8 +31,6 @@ import {
 } from "../../../../test/support/test-env.ts";
 import { watcherStateBucketName } from "../recovery/published-state-store.ts";
 
-type Received = { kind: "event"; event: EventMessage } | { kind: "inventory"; inventory: InventoryMessage };
-
 const kubeconfig = testKubeconfigPath();
 
 /** A Kubernetes time (whole seconds, as the API server keeps them) `secondsAgo` before now. */
@@ -37,7 +41,7 @@ function secondsAgo(seconds: number): string {
 describe.skipIf(kubeconfig === "")("the Kubernetes watcher after kill -9", () => {
   const prefix = testSubjectPrefix();
   const subjects = createSubjects(prefix);
-  const received: Received[] = [];
+  const received: WatcherMessage[] = [];
   const undecodable: string[] = [];
   let cluster: KubernetesCluster;
   let namespace: TestNamespace;
@@ -63,19 +67,14 @@ describe.skipIf(kubeconfig === "")("the Kubernetes watcher after kill -9", () =>
       CROWSNEST_LOG_LEVEL: "info",
     });
     // Missed transitions are queued before the startup inventory, on one ordered queue.
-    return await eventually(
-      () =>
-        received
-          .slice(before)
-          .flatMap((entry) =>
-            entry.kind === "inventory" && entry.inventory.reason === "startup" ? [entry.inventory] : [],
-          )[0],
-      { timeoutMs: 30_000, what: "the startup inventory" },
-    );
+    return await eventually(() => startupInventorySince(received, before), {
+      timeoutMs: 30_000,
+      what: "the startup inventory",
+    });
   };
 
-  const eventsSince = (from: number): EventMessage[] =>
-    received.slice(from).flatMap((entry) => (entry.kind === "event" ? [entry.event] : []));
+  /** The events received since `from` (an index into `received`). */
+  const eventsSince = (from: number): EventMessage[] => watcherEventsSince(received, from);
   /** `<pod> <container> <action>` (or `<pod> <action>` for a pod event), sorted. */
   const transitionsSince = (from: number): string[] =>
     eventsSince(from)
@@ -147,22 +146,7 @@ describe.skipIf(kubeconfig === "")("the Kubernetes watcher after kill -9", () =>
     await setStatuses("oom", [{ name: "app", state: { running: { startedAt: oomStartedAt } } }]);
 
     nc = await connectTestNats();
-    const root = `${prefix}.v1`;
-    // One subscription for events and inventories, so their order on the bus is kept.
-    subscription = nc.subscribe(`${root}.>`);
-    void (async () => {
-      for await (const message of subscription) {
-        if (message.subject.startsWith(`${root}.events.`)) {
-          const decoded = codecs.event.decode(message.data);
-          if (decoded.ok) received.push({ kind: "event", event: decoded.value });
-          else undecodable.push(decoded.detail);
-        } else if (message.subject.startsWith(`${root}.inventory.`)) {
-          const decoded = codecs.inventory.decode(message.data);
-          if (decoded.ok) received.push({ kind: "inventory", inventory: decoded.value });
-          else undecodable.push(decoded.detail);
-        }
-      }
-    })();
+    subscription = recordWatcherMessages(nc, `${prefix}.v1`, received, undecodable);
     await nc.flush();
   }, 120_000);
 

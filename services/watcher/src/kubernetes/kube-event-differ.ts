@@ -65,8 +65,8 @@ function withoutNulls(values: Record<string, string | number | null>): Record<st
   return result;
 }
 
-/** Restarts that no state showed, published at most (the newest ones): bounds the burst after a long outage. */
-export const MAX_UNSEEN_RESTARTS = 100;
+/** At most this many restarts that no state showed are published (the newest): bounds the burst after a long outage. */
+const MAX_UNSEEN_RESTARTS = 100;
 
 /**
  * `restartedSince`: the restart count of the state the events are relative to, when the

@@ -30,7 +30,13 @@ import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { field } from "@crowsnest/shared/util/json-fields";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { podRecordCodec } from "../../services/watcher/src/kubernetes/kube-pod-record.ts";
 import { createKubernetesWatcher } from "../../services/watcher/src/kubernetes/kubernetes-watcher.ts";
+import {
+  createPublishedStateStore,
+  openWatcherStateBucket,
+  watcherStateBucketName,
+} from "../../services/watcher/src/recovery/published-state-store.ts";
 import { connectKubernetesCluster, uniqueKubernetesName } from "../support/kubernetes-cluster.ts";
 import { buildStrippedCopy, memoryFigures } from "./support/service-memory.ts";
 
@@ -129,6 +135,14 @@ export async function run(): Promise<void> {
     maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
     watchStallMs: 90_000,
     requestTimeoutMs: 30_000,
+    // As main.ts wires it: the events' latency includes recording what was published.
+    publishedState: createPublishedStateStore({
+      openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+      host,
+      runtime: "kubernetes",
+      codec: podRecordCodec,
+      logger,
+    }),
   });
   const arrival = async (key: string): Promise<number> => {
     for (let waited = 0; waited < 10_000; waited += 2) {
@@ -253,6 +267,7 @@ export async function run(): Promise<void> {
     for (const { config: stream } of streamDefinitions(subjects, DEFAULT_STREAM_RETENTION)) {
       await jsm.streams.delete(stream.name).catch(() => undefined);
     }
+    await jsm.streams.delete(`KV_${watcherStateBucketName(subjects)}`).catch(() => undefined);
     await nc.close();
     await bus.drain();
   }

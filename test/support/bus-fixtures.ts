@@ -204,3 +204,20 @@ export function recordWatcherMessages(
   })();
   return subscription;
 }
+
+/** The events among `received` from index `from` on. */
+export function watcherEventsSince(received: readonly WatcherMessage[], from: number): EventMessage[] {
+  return received.slice(from).flatMap((entry) => (entry.kind === "event" ? [entry.event] : []));
+}
+
+/** The first `startup` inventory among `received` from index `from` on, or undefined. */
+export function startupInventorySince(
+  received: readonly WatcherMessage[],
+  from: number,
+): InventoryMessage | undefined {
+  return received
+    .slice(from)
+    .flatMap((entry) =>
+      entry.kind === "inventory" && entry.inventory.reason === "startup" ? [entry.inventory] : [],
+    )[0];
+}

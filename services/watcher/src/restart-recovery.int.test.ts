@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   deleteTestStreams,
   recordWatcherMessages,
+  startupInventorySince,
   type WatcherMessage,
+  watcherEventsSince,
 } from "../../../test/support/bus-fixtures.ts";
 import { startWorkload, type Workload } from "../../../test/support/docker-workloads.ts";
 import { type PrivateDockerd, startPrivateDockerd } from "../../../test/support/private-dockerd.ts";
@@ -59,20 +61,14 @@ describe("watcher restarts", () => {
       CROWSNEST_LOG_LEVEL: "info",
     });
     // Missed transitions are queued before the startup inventory, on one ordered queue.
-    return await eventually(
-      () =>
-        received
-          .slice(before)
-          .flatMap((entry) =>
-            entry.kind === "inventory" && entry.inventory.reason === "startup" ? [entry.inventory] : [],
-          )[0],
-      { timeoutMs: 30_000, what: "the startup inventory" },
-    );
+    return await eventually(() => startupInventorySince(received, before), {
+      timeoutMs: 30_000,
+      what: "the startup inventory",
+    });
   };
 
   /** The events received since `from` (an index into `received`). */
-  const eventsSince = (from: number): EventMessage[] =>
-    received.slice(from).flatMap((entry) => (entry.kind === "event" ? [entry.event] : []));
+  const eventsSince = (from: number): EventMessage[] => watcherEventsSince(received, from);
   const transitionsSince = (from: number): string[] =>
     eventsSince(from)
       .filter((event) => TRANSITIONS.has(event.action))

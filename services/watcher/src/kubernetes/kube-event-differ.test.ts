@@ -172,9 +172,42 @@ describe("diffPod", () => {
     expect(actions(events).sort()).toEqual([
       "container.die",
       "container.restart",
+      "container.restart",
       "container.start",
       "container.unready",
     ]);
+    // The restart neither state shows: known only by its number, which is its id live too.
+    expect(events.filter((event) => event.action === "restart")).toMatchObject([
+      { event_id: "kubernetes/uid-1/app/restart/1", ts: NOW, attributes: { restart_count: "1" } },
+      { event_id: "kubernetes/uid-1/app/restart/2", attributes: { restart_count: "2" } },
+    ]);
+    const seenLive = diffPod(
+      pod("8", {
+        restartCount: 1,
+        state: running("2026-11-21T11:20:00Z"),
+        lastState: terminated("Error", 1, "2026-11-21T11:00:03Z", "2026-11-21T11:19:59Z"),
+      }),
+      listed,
+      live,
+    );
+    expect(seenLive.filter((event) => event.action === "restart").map((event) => event.event_id)).toEqual([
+      "kubernetes/uid-1/app/restart/2",
+    ]);
+  });
+
+  it("publishes at most the newest hundred restarts no state showed", () => {
+    const known = pod("5", { state: running("2026-11-21T11:00:03Z") });
+    const listed = pod("9", {
+      restartCount: 1000,
+      state: running("2026-11-22T11:00:00Z"),
+      lastState: terminated("Error", 1, "2026-11-22T10:59:00Z", "2026-11-22T10:59:59Z"),
+    });
+    const restarts = diffPod(known, listed, live).filter((event) => event.action === "restart");
+    expect(restarts).toHaveLength(101);
+    expect(restarts[0]?.event_id).toBe("kubernetes/uid-1/app/restart/900");
+    expect(restarts.at(-1)?.event_id).toBe("kubernetes/uid-1/app/restart/1000");
+    // A container the watcher never saw has only the restart its state shows.
+    expect(diffPod(undefined, listed, live).filter((event) => event.action === "restart")).toHaveLength(1);
   });
 
   it("reports a deleted pod with a delete event", () => {

@@ -65,7 +65,19 @@ function withoutNulls(values: Record<string, string | number | null>): Record<st
   return result;
 }
 
-function containerFacts(pod: PodState, status: ContainerStatusState, context: DiffContext): Fact[] {
+/** At most this many restarts that no state showed are published (the newest): bounds the burst after a long outage. */
+const MAX_UNSEEN_RESTARTS = 100;
+
+/**
+ * `restartedSince`: the restart count of the state the events are relative to, when the
+ * container was known in it.
+ */
+function containerFacts(
+  pod: PodState,
+  status: ContainerStatusState,
+  context: DiffContext,
+  restartedSince?: number,
+): Fact[] {
   const base = `kubernetes/${pod.uid}/${status.name}`;
   const actor = {
     external_id: `${pod.namespace}/${pod.name}/${status.name}`,
@@ -112,6 +124,13 @@ function containerFacts(pod: PodState, status: ContainerStatusState, context: Di
   if (state.kind === "terminated") ended(restartCount, state);
   if (status.lastTerminated !== null) ended(Math.max(restartCount - 1, 0), status.lastTerminated);
   if (restartCount > 0) {
+    // The count went up by more than one between two states (the watcher was down, or
+    // re-listed): Kubernetes keeps only the current and the last run, so the restarts in
+    // between are known only by their number, which is also their id live; no time.
+    const firstUnseen = Math.max((restartedSince ?? restartCount) + 1, restartCount - MAX_UNSEEN_RESTARTS);
+    for (let count = firstUnseen; count < restartCount; count++) {
+      add("restart", String(count), null, {}, { restart_count: count });
+    }
     const restartedAt =
       state.kind === "running" ? state.startedAt : (status.lastTerminated?.finishedAt ?? null);
     add("restart", String(restartCount), restartedAt);
@@ -119,7 +138,8 @@ function containerFacts(pod: PodState, status: ContainerStatusState, context: Di
   return facts;
 }
 
-function podFacts(pod: PodState, context: DiffContext): Fact[] {
+/** `previous`: the state the facts are compared with, whose restart counts they start from. */
+function podFacts(pod: PodState, context: DiffContext, previous?: PodState): Fact[] {
   const facts: Fact[] = [];
   if (pod.nodeName !== null) {
     const id = `kubernetes/${pod.uid}/scheduled`;
@@ -130,7 +150,10 @@ function podFacts(pod: PodState, context: DiffContext): Fact[] {
       }),
     });
   }
-  for (const status of pod.statuses) facts.push(...containerFacts(pod, status, context));
+  for (const status of pod.statuses) {
+    const known = previous?.statuses.find((candidate) => candidate.name === status.name);
+    facts.push(...containerFacts(pod, status, context, known?.restartCount));
+  }
   return facts;
 }
 
@@ -157,7 +180,10 @@ export function diffPod(
     const id = `kubernetes/${before.uid}/delete`;
     return [message(context, "pod", "delete", id, podActor(before), null, { attributes: podLabels(before) })];
   }
-  const events = newFacts(before === undefined ? [] : podFacts(before, context), podFacts(after, context));
+  const events = newFacts(
+    before === undefined ? [] : podFacts(before, context),
+    podFacts(after, context, before),
+  );
   // Readiness flips back and forth within one instance; its fact is the object version it changed in.
   for (const status of after.statuses) {
     const previous = before?.statuses.find((candidate) => candidate.name === status.name);

@@ -35,8 +35,8 @@ export interface InformerOptions<T> {
    * there is nothing to compare it with.
    */
   onChange: (change: InformerChange<T>) => void;
-  /** Told when a list has been applied (the cache is complete). */
-  onSynced?: (reason: SyncReason) => void;
+  /** Told when a list has been applied (the cache is complete), with the list's resourceVersion. */
+  onSynced?: (reason: SyncReason, resourceVersion: string) => void;
   logger: Logger;
   /** A watch without any event, bookmark or close for this long is restarted. */
   stallMs: number;
@@ -120,7 +120,7 @@ export function createInformer<T>(
     for (const [uid, item] of listed) items.set(uid, item);
     synced = true;
     log.debug({ reason, count: items.size, resource_version: resourceVersion }, "listed");
-    options.onSynced?.(reason);
+    options.onSynced?.(reason, resourceVersion);
     return resourceVersion;
   };
 

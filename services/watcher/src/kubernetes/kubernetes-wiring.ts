@@ -4,10 +4,12 @@
 import type { Bus, Logger } from "@crowsnest/shared";
 import { createKubeClient, kubernetesHostName, resolveKubeAccess } from "@crowsnest/shared/kubernetes";
 import type { WatcherConfig } from "../config.ts";
+import { createPublishedStateStore, openWatcherStateBucket } from "../recovery/published-state-store.ts";
 import type { InspectResponder } from "../rpc/inspect-responder.ts";
 import type { LogsResponder } from "../rpc/logs-responder.ts";
 import { createKubeInspectResponder } from "./kube-inspect-responder.ts";
 import { createKubeLogsResponder } from "./kube-logs-responder.ts";
+import { podRecordCodec } from "./kube-pod-record.ts";
 import { createKubernetesWatcher } from "./kubernetes-watcher.ts";
 
 export interface RuntimeParts {
@@ -45,6 +47,13 @@ export async function prepareKubernetes(config: WatcherConfig): Promise<Prepared
         maxPayloadBytes,
         watchStallMs: config.kubernetesWatchStallMs,
         requestTimeoutMs: config.kubernetesTimeoutMs,
+        publishedState: createPublishedStateStore({
+          openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+          host,
+          runtime: "kubernetes",
+          codec: podRecordCodec,
+          logger,
+        }),
       });
       return {
         watcher,

@@ -16,9 +16,9 @@
 // - up to `writeConcurrency` batches are written at once, and the next batch is decoding
 //   meanwhile (so decoding overlaps the database's work), but `afterWrite` (alert evaluation)
 //   and the acks run strictly in batch order, as the messages were delivered.
-import { createHash } from "node:crypto";
 import type { DeadletterReason, DeadletterSink, DecodeResult, Logger } from "@crowsnest/shared";
 import type { ConsumeOptions, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { rejectToDeadletters } from "./deadletter-reject.ts";
 
 /** The subset of a JetStream consumer this needs. */
 export interface PullSource {
@@ -79,10 +79,6 @@ interface HeldBatch {
 const MIN_RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 30_000;
 const RESUBSCRIBE_DELAY_MS = 1000;
-/** Deliveries of a message whose dead letter could not be sent before it is given up. */
-export const DEADLETTER_ATTEMPTS = 5;
-/** Before the second delivery; doubled before each next one (2, 4, 8, 16 s: 30 s in all). */
-const DEADLETTER_RETRY_DELAY_MS = 2000;
 
 export class BatchConsumer<T, R = unknown> {
   readonly #options: BatchConsumerOptions<T, R>;
@@ -285,44 +281,9 @@ export class BatchConsumer<T, R = unknown> {
     for (const item of items) item.msg.ack();
   }
 
-  async #reject(msg: JsMsg, reason: DeadletterReason, detail: string) {
-    try {
-      // Named by the message's place in its stream: should JetStream deliver it again anyway
-      // (a stall longer than the ack wait), its second dead letter is dropped by the stream.
-      const messageId = `${msg.info.stream}/${msg.seq}`;
-      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail, messageId);
-      msg.ack();
-    } catch (error) {
-      const attempt = msg.info.deliveryCount;
-      if (attempt < DEADLETTER_ATTEMPTS) {
-        // Without its dead letter the message must not be lost yet: a passing failure (the
-        // dead-letter stream unavailable) deserves a few more deliveries. Logged on the first.
-        if (attempt === 1) {
-          this.#options.logger.warn(
-            { err: error, consumer: this.#options.name, subject: msg.subject, reason },
-            `could not dead-letter a message; will retry (${DEADLETTER_ATTEMPTS} attempts)`,
-          );
-        }
-        msg.nak(DEADLETTER_RETRY_DELAY_MS * 2 ** (attempt - 1));
-        return;
-      }
-      // Redelivering it for the stream's whole retention, to every instance, helps no one.
-      this.#options.logger.error(
-        {
-          err: error,
-          consumer: this.#options.name,
-          subject: msg.subject,
-          reason,
-          detail: detail.slice(0, 1000),
-          payload_size_bytes: msg.data.length,
-          payload_sha256: createHash("sha256").update(msg.data).digest("hex"),
-          stream_sequence: msg.seq,
-          attempts: attempt,
-        },
-        "could not dead-letter a message; gave up and terminated it",
-      );
-      msg.term();
-    }
+  async #reject(msg: JsMsg, reason: DeadletterReason, detail: string): Promise<void> {
+    const { deadletters, logger, name } = this.#options;
+    await rejectToDeadletters(msg, reason, detail, { deadletters, logger, consumer: name });
   }
 
   /**

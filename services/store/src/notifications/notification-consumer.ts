@@ -17,6 +17,7 @@ import {
 } from "@crowsnest/shared";
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { PullSource } from "../ingest/batch-consumer.ts";
+import { rejectToDeadletters } from "../ingest/deadletter-reject.ts";
 import type { FanOutOutcome } from "./notification-fanout.ts";
 
 export const NOTIFY_CONSUMER = "store-notify";
@@ -144,17 +145,9 @@ export class NotificationConsumer {
     }
   }
 
-  async #reject(msg: JsMsg, reason: DeadletterReason, detail: string) {
-    try {
-      await this.#options.deadletters.send(msg.subject, msg.data, reason, detail);
-      msg.ack();
-    } catch (error) {
-      this.#options.logger.warn(
-        { err: error, subject: msg.subject },
-        "could not dead-letter a message; will retry",
-      );
-      msg.nak(MAX_RETRY_DELAY_MS);
-    }
+  async #reject(msg: JsMsg, reason: DeadletterReason, detail: string): Promise<void> {
+    const { deadletters, logger } = this.#options;
+    await rejectToDeadletters(msg, reason, detail, { deadletters, logger, consumer: NOTIFY_CONSUMER });
   }
 
   #resumed(): void {

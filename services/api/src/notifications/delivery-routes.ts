@@ -100,6 +100,15 @@ function selectDeliveries(db: Kysely<ApiDatabase>, where: ReturnType<typeof sql>
     LIMIT ${limit}`.execute(db);
 }
 
+const MUTE_PATH = "/containers/{id}/notifications/mute";
+/** The container a mute route is about: any container reference, narrowed by `host`. */
+const muteTarget = { params: containerRefPath, query: z.object(containerRefQuery) };
+const muteResponses = (invalid: string) => ({
+  200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
+  400: errorResponse(invalid),
+  ...containerRefResponses,
+});
+
 async function muteState(db: Kysely<ApiDatabase>, containerId: number) {
   const container = await sql<{ until: Date | null; muted: boolean }>`
     SELECT m.until, (m.container_id IS NOT NULL AND (m.until IS NULL OR m.until > now())) AS muted
@@ -188,14 +197,10 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(
     createRoute({
       method: "get",
-      path: "/containers/{id}/notifications/mute",
+      path: MUTE_PATH,
       summary: "Whether a container's alerts notify no one",
-      request: { params: containerRefPath, query: z.object(containerRefQuery) },
-      responses: {
-        200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
-        400: errorResponse("A parameter is invalid"),
-        ...containerRefResponses,
-      },
+      request: muteTarget,
+      responses: muteResponses("A parameter is invalid"),
     }),
     async (c) => {
       const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
@@ -206,11 +211,10 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(
     createRoute({
       method: "put",
-      path: "/containers/{id}/notifications/mute",
+      path: MUTE_PATH,
       summary: "Mute a container's notifications (admin), until a time or for good",
       request: {
-        params: containerRefPath,
-        query: z.object(containerRefQuery),
+        ...muteTarget,
         body: {
           required: true,
           content: {
@@ -227,11 +231,7 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
           },
         },
       },
-      responses: {
-        200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
-        400: errorResponse("The body or a parameter is invalid"),
-        ...containerRefResponses,
-      },
+      responses: muteResponses("The body or a parameter is invalid"),
     }),
     async (c) => {
       const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
@@ -249,14 +249,10 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(
     createRoute({
       method: "delete",
-      path: "/containers/{id}/notifications/mute",
+      path: MUTE_PATH,
       summary: "Unmute a container's notifications (admin)",
-      request: { params: containerRefPath, query: z.object(containerRefQuery) },
-      responses: {
-        200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
-        400: errorResponse("A parameter is invalid"),
-        ...containerRefResponses,
-      },
+      request: muteTarget,
+      responses: muteResponses("A parameter is invalid"),
     }),
     async (c) => {
       const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);

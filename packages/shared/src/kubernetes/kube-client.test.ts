@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -6,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selfSignedLoopbackCertificate } from "../../../../test/support/loopback-certificate.ts";
 import { CallTimeoutError } from "../util/call-deadline.ts";
 import { KubeApiError } from "./kube-api-error.ts";
 import { createKubeClient, type KubeClient, type WatchEvent } from "./kube-client.ts";
@@ -20,30 +20,8 @@ const seen: { url: string; authorization: string | undefined; clientCertificate:
 let access: KubeAccess;
 
 beforeAll(async () => {
-  const key = join(directory, "key.pem");
-  const cert = join(directory, "cert.pem");
   // One self-signed certificate serves as the server's, its CA, and the client's certificate.
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { stdio: "ignore" },
-  );
+  const { keyPath: key, certPath: cert } = selfSignedLoopbackCertificate(directory);
   server = createServer(
     { key: readFileSync(key), cert: readFileSync(cert), requestCert: true, rejectUnauthorized: false },
     (req, res) => {

@@ -1,12 +1,12 @@
 // Email on a real SMTP server on loopback (smtp-server): STARTTLS and TLS with authentication,
 // and the failures that must not send in clear or retry forever.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selfSignedLoopbackCertificate } from "../../../../test/support/loopback-certificate.ts";
 import { type ChannelTarget, parseChannelTarget } from "./channel-config.ts";
 import { smtpTransport } from "./email-transport.ts";
 import type { AlertNotification } from "./notification.ts";
@@ -96,29 +96,9 @@ describe("email over SMTP on a real loopback server", () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "crowsnest-smtp-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    key = readFileSync(join(dir, "key.pem"), "utf8");
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    const { keyPath, certPath } = selfSignedLoopbackCertificate(dir);
+    key = readFileSync(keyPath, "utf8");
+    cert = readFileSync(certPath, "utf8");
   });
   afterAll(async () => {
     await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

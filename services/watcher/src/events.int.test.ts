@@ -111,7 +111,10 @@ describe("watcher events from real containers", () => {
     // /dev/shm is tmpfs charged to the container's memory; ShmSize is raised so that the
     // memory limit, not the size of /dev/shm, is what stops dd.
     const workload = await startWorkload(docker, {
-      script: "exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
+      // A moment before filling memory: a container OOM-killed within milliseconds of its start
+      // can die before containerd watches its cgroup's OOM count, and then dockerd sends no
+      // oom and says OOMKilled false (seen on a busy machine: killed 7 ms after it started).
+      script: "sleep 1; exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
       namePrefix: "crowsnest-events-oom",
       hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB, ShmSize: 512 * MiB },
     });
@@ -304,7 +307,10 @@ describe("an OOM kill whose oom dockerd delivers after the die", () => {
 
   it("still publishes exactly one OOM death, and the oom once", async () => {
     const workload = await startWorkload(docker, {
-      script: "exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
+      // A moment before filling memory: a container OOM-killed within milliseconds of its start
+      // can die before containerd watches its cgroup's OOM count, and then dockerd sends no
+      // oom and says OOMKilled false (seen on a busy machine: killed 7 ms after it started).
+      script: "sleep 1; exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=256",
       namePrefix: "crowsnest-events-late-oom",
       hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB, ShmSize: 512 * MiB },
     });

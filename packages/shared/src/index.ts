@@ -15,10 +15,11 @@ export {
   type CommonConfig,
   commonConfigFrom,
   commonEnv,
+  type KubernetesTarget,
   LOG_LEVELS,
   postgresEnv,
-  RUNTIMES,
   type RuntimeConfig,
+  type RuntimeTarget,
   runtimeConfigFrom,
   runtimeEnv,
 } from "./config/common-env.ts";
@@ -57,6 +58,7 @@ export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecyc
 export { loadConfigOrExit } from "./lifecycle/load-config.ts";
 export { retryUntilReady } from "./lifecycle/retry-until-ready.ts";
 export { resolveRuntimeHostName } from "./lifecycle/runtime-host-name.ts";
+export { runService, ServiceLifecycle } from "./lifecycle/service-lifecycle.ts";
 export { exitOnShutdownSignal, type ShutdownOptions } from "./lifecycle/shutdown.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./log/logger.ts";
 export {
@@ -68,7 +70,6 @@ export {
 export {
   type ContainerRef,
   containerRef,
-  type Runtime,
   runtime,
   SCHEMA_VERSION,
   timestamp,
@@ -112,6 +113,7 @@ export {
 export { type StatsMessage, statsMessage } from "./messages/stats-message.ts";
 export { type Bus, openBus } from "./nats/bus.ts";
 export { connectNats, type NatsConnectOptions } from "./nats/nats-connection.ts";
+export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";
 export { decodeSubjectToken, encodeSubjectToken } from "./subjects/subject-token.ts";
 export {
   ANY,

@@ -7,7 +7,7 @@ describe("parseCollectorConfig", () => {
     const config = parseCollectorConfig({});
     expect(config).toMatchObject({
       hostName: undefined,
-      dockerSocketPath: "/var/run/docker.sock",
+      docker: { socketPath: "/var/run/docker.sock" },
       collectIntervalMs: 10_000,
       collectConcurrency: 32,
       dockerTimeoutMs: 5000,
@@ -59,7 +59,6 @@ describe("parseCollectorConfig", () => {
         insecureSkipTlsVerify: true,
       },
       hostName: "node-7.example.com",
-      dockerSocketPath: "/run/user/1000/docker.sock",
       collectIntervalMs: 2500,
       collectConcurrency: 2,
       dockerTimeoutMs: 750,
@@ -72,6 +71,13 @@ describe("parseCollectorConfig", () => {
     });
     expect(config.common.subjectPrefix).toBe("acme.prod");
     expect(config.common.natsServers).toEqual(["nats://a:4222", "nats://b:4222"]);
+    // The socket belongs to the Docker runtime's settings, present only when Docker is selected.
+    expect(
+      parseCollectorConfig({
+        CROWSNEST_RUNTIME: "docker",
+        CROWSNEST_DOCKER_SOCKET: "/run/user/1000/docker.sock",
+      }),
+    ).toMatchObject({ runtime: "docker", docker: { socketPath: "/run/user/1000/docker.sock" } });
   });
 
   it("rejects bad values, naming every one in a single error", () => {

@@ -117,7 +117,7 @@ export const collectorEnv = {
   }),
 } as const;
 
-export interface CollectorConfig extends RuntimeConfig {
+export type CollectorConfig = RuntimeConfig & {
   common: CommonConfig;
   collectIntervalMs: number;
   collectConcurrency: number;
@@ -132,7 +132,7 @@ export interface CollectorConfig extends RuntimeConfig {
   kubelet: KubeletConfig | undefined;
   publishBufferMax: number;
   publishMaxInFlight: number;
-}
+};
 
 export interface KubeletConfig {
   host: string;

@@ -35,9 +35,9 @@ interface Prepared {
   build(sinks: { stats: StatsSink; hostStats: HostStatsSink }, logger: Logger): Sampling;
 }
 
-async function prepareDocker(config: CollectorConfig): Promise<Prepared> {
+async function prepareDocker(config: CollectorConfig & { runtime: "docker" }): Promise<Prepared> {
   const docker = createDockerSocketPort({
-    socketPath: config.dockerSocketPath,
+    socketPath: config.docker.socketPath,
     maxSockets: config.collectConcurrency,
   });
   const host = await resolveRuntimeHostName({
@@ -51,7 +51,7 @@ async function prepareDocker(config: CollectorConfig): Promise<Prepared> {
   return {
     host,
     describe: {
-      docker_socket: config.dockerSocketPath,
+      docker_socket: config.docker.socketPath,
       concurrency: config.collectConcurrency,
       docker_timeout_ms: config.dockerTimeoutMs,
       container_list_max_age_ms: config.containerListMaxAgeMs,
@@ -96,7 +96,9 @@ async function prepareDocker(config: CollectorConfig): Promise<Prepared> {
   };
 }
 
-async function prepareKubernetesOrExit(config: CollectorConfig): Promise<Prepared> {
+async function prepareKubernetesOrExit(
+  config: CollectorConfig & { runtime: "kubernetes" },
+): Promise<Prepared> {
   const { prepareKubernetes } = await import("./kubernetes/kubernetes-wiring.ts");
   try {
     return await prepareKubernetes(config);

@@ -8,7 +8,7 @@ describe("parseWatcherConfig", () => {
     const config = parseWatcherConfig({});
     expect(config).toMatchObject({
       hostName: undefined,
-      dockerSocketPath: "/var/run/docker.sock",
+      docker: { socketPath: "/var/run/docker.sock" },
       inventoryIntervalMs: 300_000,
       common: { subjectPrefix: "crowsnest", natsServers: ["nats://127.0.0.1:4222"] },
     });
@@ -23,7 +23,7 @@ describe("parseWatcherConfig", () => {
     });
     expect(config).toMatchObject({
       hostName: "edge-7",
-      dockerSocketPath: "/run/user/1000/docker.sock",
+      docker: { socketPath: "/run/user/1000/docker.sock" },
       inventoryIntervalMs: 60_000,
       common: { subjectPrefix: "acme" },
     });

@@ -73,7 +73,7 @@ export const watcherEnv = {
   }),
 } as const;
 
-export interface WatcherConfig extends RuntimeConfig {
+export type WatcherConfig = RuntimeConfig & {
   common: CommonConfig;
   inventoryIntervalMs: number;
   dockerTimeoutMs: number;
@@ -83,7 +83,7 @@ export interface WatcherConfig extends RuntimeConfig {
   logsFollowProbeIntervalMs: number;
   kubernetesTimeoutMs: number;
   kubernetesWatchStallMs: number;
-}
+};
 
 export function parseWatcherConfig(env: EnvSource): WatcherConfig {
   const values = parseEnv(watcherEnv, env);

@@ -25,18 +25,18 @@ import { createWatcher } from "./watcher.ts";
 // NATS's own default; used only until the server's INFO has been read.
 const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-async function prepareDocker(config: WatcherConfig): Promise<PreparedRuntime> {
+async function prepareDocker(config: WatcherConfig & { runtime: "docker" }): Promise<PreparedRuntime> {
   const host = await resolveRuntimeHostName({
     configured: config.hostName,
     askRuntime: async () =>
-      ((await new Docker({ socketPath: config.dockerSocketPath }).info()) as { Name?: string }).Name,
+      ((await new Docker({ socketPath: config.docker.socketPath }).info()) as { Name?: string }).Name,
     logger: createLogger({ service: "watcher", level: config.common.logLevel }),
   });
   return {
     host,
-    describe: { docker_socket: config.dockerSocketPath },
+    describe: { docker_socket: config.docker.socketPath },
     build(bus, logger, maxPayloadBytes) {
-      const docker = createDockerodeApi({ socketPath: config.dockerSocketPath });
+      const docker = createDockerodeApi({ socketPath: config.docker.socketPath });
       return {
         watcher: createWatcher({
           docker,
@@ -73,7 +73,9 @@ async function prepareDocker(config: WatcherConfig): Promise<PreparedRuntime> {
   };
 }
 
-async function prepareKubernetesOrExit(config: WatcherConfig): Promise<PreparedRuntime> {
+async function prepareKubernetesOrExit(
+  config: WatcherConfig & { runtime: "kubernetes" },
+): Promise<PreparedRuntime> {
   const { prepareKubernetes } = await import("./kubernetes/kubernetes-wiring.ts");
   try {
     return await prepareKubernetes(config);

@@ -6,6 +6,7 @@
 // it can be incomplete in what it accepts, never more permissive; `stats-quick-check.test.ts`
 // compares both on valid and mutated messages.
 import { type StatsMessage, statsMessage } from "../messages/stats-message.ts";
+import { isRuntime } from "../runtime/runtimes.ts";
 
 /** The schema's own RFC 3339 pattern (millisecond precision, `Z`), so every check of `ts` agrees. */
 export const STATS_TIMESTAMP_PATTERN: RegExp = (() => {
@@ -40,7 +41,7 @@ export function isStatsMessage(json: unknown): json is StatsMessage {
   return (
     json.v === 1 &&
     isString(json.host, 1, 253) &&
-    (json.runtime === "docker" || json.runtime === "kubernetes") &&
+    isRuntime(json.runtime) &&
     isString(container.external_id, 1, 512) &&
     isString(container.name, 0, 512) &&
     typeof json.ts === "string" &&

@@ -2,6 +2,7 @@
 
 import { hostname } from "node:os";
 import { DEFAULT_STREAM_RETENTION, type StreamRetention } from "../jetstream/streams.ts";
+import { RUNTIMES } from "../runtime/runtimes.ts";
 import { DEFAULT_SUBJECT_PREFIX } from "../subjects/subjects.ts";
 import {
   type EnvValues,
@@ -110,8 +111,6 @@ export const runtimeHostNameVar = envOptionalString({
  * The variables of the services that read a container runtime through its socket (collector,
  * watcher): which host they are, and where dockerd listens.
  */
-export const RUNTIMES = ["docker", "kubernetes"] as const;
-
 export const runtimeEnv = {
   CROWSNEST_HOST_NAME: runtimeHostNameVar,
   CROWSNEST_RUNTIME: envEnum(RUNTIMES, {
@@ -175,36 +174,48 @@ export function postgresEnv(service: "store" | "api") {
   } as const;
 }
 
-/** Which runtime a collector or watcher reads, and how it reaches it. */
-export interface RuntimeConfig {
-  runtime: (typeof RUNTIMES)[number];
-  /** Undefined: use the host name the runtime reports (or the Kubernetes node name). */
-  hostName: string | undefined;
-  dockerSocketPath: string;
-  kubernetes: {
-    /** Undefined: in-cluster service account, else the default kubeconfig. */
-    kubeconfigPath: string | undefined;
-    /** Undefined: the whole cluster. */
-    nodeName: string | undefined;
-    /** KUBERNETES_SERVICE_HOST/PORT: both set inside a pod, which then uses its service account. */
-    serviceHost: string | undefined;
-    servicePort: string | undefined;
-    /** The standard KUBECONFIG variable. */
-    kubeconfigEnv: string | undefined;
-  };
+/** How a Kubernetes-mode service reaches the API server, and which node it watches. */
+export interface KubernetesTarget {
+  /** Undefined: in-cluster service account, else the default kubeconfig. */
+  kubeconfigPath: string | undefined;
+  /** Undefined: the whole cluster. */
+  nodeName: string | undefined;
+  /** KUBERNETES_SERVICE_HOST/PORT: both set inside a pod, which then uses its service account. */
+  serviceHost: string | undefined;
+  servicePort: string | undefined;
+  /** The standard KUBECONFIG variable. */
+  kubeconfigEnv: string | undefined;
 }
 
+/**
+ * Which runtime a collector or watcher reads, and how it reaches it: one variant per runtime,
+ * so a runtime's settings exist only when it is the one selected.
+ */
+export type RuntimeTarget =
+  | { runtime: "docker"; docker: { socketPath: string } }
+  | { runtime: "kubernetes"; kubernetes: KubernetesTarget };
+
+export type RuntimeConfig = RuntimeTarget & {
+  /** Undefined: use the host name the runtime reports (or the Kubernetes node name). */
+  hostName: string | undefined;
+};
+
 export function runtimeConfigFrom(values: EnvValues<typeof runtimeEnv>): RuntimeConfig {
-  return {
-    runtime: values.CROWSNEST_RUNTIME,
-    hostName: values.CROWSNEST_HOST_NAME ?? values.CROWSNEST_KUBERNETES_NODE_NAME,
-    dockerSocketPath: values.CROWSNEST_DOCKER_SOCKET,
-    kubernetes: {
-      kubeconfigPath: values.CROWSNEST_KUBECONFIG,
-      nodeName: values.CROWSNEST_KUBERNETES_NODE_NAME,
-      serviceHost: values.KUBERNETES_SERVICE_HOST,
-      servicePort: values.KUBERNETES_SERVICE_PORT,
-      kubeconfigEnv: values.KUBECONFIG,
-    },
-  };
+  const hostName = values.CROWSNEST_HOST_NAME ?? values.CROWSNEST_KUBERNETES_NODE_NAME;
+  switch (values.CROWSNEST_RUNTIME) {
+    case "docker":
+      return { runtime: "docker", hostName, docker: { socketPath: values.CROWSNEST_DOCKER_SOCKET } };
+    case "kubernetes":
+      return {
+        runtime: "kubernetes",
+        hostName,
+        kubernetes: {
+          kubeconfigPath: values.CROWSNEST_KUBECONFIG,
+          nodeName: values.CROWSNEST_KUBERNETES_NODE_NAME,
+          serviceHost: values.KUBERNETES_SERVICE_HOST,
+          servicePort: values.KUBERNETES_SERVICE_PORT,
+          kubeconfigEnv: values.KUBECONFIG,
+        },
+      };
+  }
 }

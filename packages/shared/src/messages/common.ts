@@ -1,5 +1,6 @@
 // Building blocks shared by the message schemas of the bus contract.
 import { z } from "zod";
+import { RUNTIMES } from "../runtime/runtimes.ts";
 
 export const SCHEMA_VERSION = 1;
 export const schemaVersion = z
@@ -15,8 +16,8 @@ export const epochNanos = z
   .regex(/^\d{1,20}$/, "expected decimal nanoseconds since the epoch")
   .describe("Nanoseconds since the Unix epoch as a decimal string (a JSON number cannot hold it exactly).");
 
-export const runtime = z.enum(["docker", "kubernetes"]).describe("The container runtime of the host.");
-export type Runtime = z.infer<typeof runtime>;
+export const runtime = z.enum(RUNTIMES).describe("The container runtime of the host.");
+export type { Runtime } from "../runtime/runtimes.ts";
 
 export const hostName = z
   .string()

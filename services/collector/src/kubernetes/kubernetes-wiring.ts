@@ -21,7 +21,7 @@ export interface Sampling {
   close(): void;
 }
 
-export async function prepareKubernetes(config: CollectorConfig): Promise<{
+export async function prepareKubernetes(config: CollectorConfig & { runtime: "kubernetes" }): Promise<{
   host: string;
   describe: Record<string, unknown>;
   build(sinks: { stats: StatsSink; hostStats: HostStatsSink }, logger: Logger): Sampling;

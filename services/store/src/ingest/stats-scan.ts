@@ -13,6 +13,7 @@
 // The stored values are the same either way: an integer's text is the text JavaScript would
 // print for it, and a fraction's text, when not, parses to the same double in Postgres (float8
 // input is correctly rounded, like JSON.parse).
+import { RUNTIMES } from "@crowsnest/shared";
 import { STATS_TIMESTAMP_PATTERN } from "@crowsnest/shared/codec";
 import { SAMPLE_FIELDS, type SampleField } from "./stats-columns.ts";
 
@@ -224,7 +225,7 @@ function stringAccepted(text: string, start: number, end: number, rule: ValueRul
     case "host":
       return length >= 1 && length <= 253;
     case "runtime":
-      return isText(text, start, end, "docker") || isText(text, start, end, "kubernetes");
+      return RUNTIMES.some((name) => isText(text, start, end, name));
     case "source":
       return isText(text, start, end, "kubelet_summary") || isText(text, start, end, "metrics_api");
     default:

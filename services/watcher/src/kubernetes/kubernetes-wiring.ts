@@ -28,7 +28,9 @@ export interface PreparedRuntime {
   build(bus: Bus, logger: Logger, maxPayloadBytes: () => number): RuntimeParts;
 }
 
-export async function prepareKubernetes(config: WatcherConfig): Promise<PreparedRuntime> {
+export async function prepareKubernetes(
+  config: WatcherConfig & { runtime: "kubernetes" },
+): Promise<PreparedRuntime> {
   const access = await resolveKubeAccess(config.kubernetes);
   const host = kubernetesHostName(config, access, "watching");
   return {

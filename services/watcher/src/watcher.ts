@@ -4,6 +4,7 @@
 // after a restart. main.ts builds it from configuration; the integration tests build it the
 // same way against real dockerd and NATS.
 import type { EventMessage, Logger, Subjects } from "@crowsnest/shared";
+import type { BackoffOptions } from "@crowsnest/shared/util/capped-backoff";
 import type { DockerApi } from "./docker/docker-api.ts";
 import { msToNanos } from "./docker/docker-time.ts";
 import { createDockerEventFollower, type ResumePoint } from "./events/docker-event-follower.ts";
@@ -18,7 +19,6 @@ import {
   type RememberedContainer,
 } from "./resync/container-state-tracker.ts";
 import { createResyncCoordinator } from "./resync/resync-coordinator.ts";
-import type { BackoffOptions } from "./retry/capped-backoff.ts";
 
 export interface WatcherOptions {
   docker: DockerApi;

@@ -1,6 +1,7 @@
 // Start-up against a dependency that may not be up yet (compose starts everything at once):
 // retry with capped backoff, logging once, until it answers or the caller is stopping.
 import type { Logger } from "../log/logger.ts";
+import { CappedBackoff } from "../util/capped-backoff.ts";
 
 export async function retryUntilReady<T>(options: {
   what: string;
@@ -9,7 +10,7 @@ export async function retryUntilReady<T>(options: {
   /** Checked after each failure; when true, gives up and resolves undefined. */
   isStopping?: () => boolean;
 }): Promise<T | undefined> {
-  let delayMs = 500;
+  const backoff = new CappedBackoff({ initialMs: 500, maxMs: 10_000 });
   let warned = false;
   for (;;) {
     try {
@@ -22,8 +23,7 @@ export async function retryUntilReady<T>(options: {
         options.logger.warn({ err: error }, `${options.what} failed; retrying until it works`);
         warned = true;
       }
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      delayMs = Math.min(delayMs * 2, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, backoff.next()));
     }
   }
 }

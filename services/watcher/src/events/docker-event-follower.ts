@@ -18,12 +18,12 @@
 // like a reconnect, replaying what dockerd still has since then (and nothing up to it again)
 // before the startup resynchronization.
 import { codecs, type EventMessage, type Logger, type Subjects } from "@crowsnest/shared";
+import { abortableSleep, unlessAborted } from "@crowsnest/shared/util/abortable-sleep";
+import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 import type { DockerApi, DockerEventStream } from "../docker/docker-api.ts";
 import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
 import type { InventoryReason } from "../inventory/inventory-publisher.ts";
 import type { PublishQueue } from "../publishing/publish-queue.ts";
-import { abortableSleep, unlessAborted } from "../retry/abortable-sleep.ts";
-import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
 import { dockerEventTimeNano, normalizeDockerEvent } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
 import { LateOomWatch } from "./late-oom-watch.ts";

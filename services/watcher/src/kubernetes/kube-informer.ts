@@ -7,10 +7,10 @@
 // without closing raises nothing) is restarted.
 import type { Logger } from "@crowsnest/shared";
 import { KubeApiError, type KubeClient, type Query } from "@crowsnest/shared/kubernetes";
+import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
+import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 import { field } from "@crowsnest/shared/util/json-fields";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
-import { abortableSleep } from "../retry/abortable-sleep.ts";
-import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
 
 export interface InformerChange<T> {
   readonly before: T | undefined;

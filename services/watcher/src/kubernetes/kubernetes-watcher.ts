@@ -8,10 +8,10 @@
 import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
 import { codecs } from "@crowsnest/shared";
 import type { KubeClient } from "@crowsnest/shared/kubernetes";
+import type { BackoffOptions } from "@crowsnest/shared/util/capped-backoff";
 import { createPublishQueue, type JetStreamPublisher } from "../publishing/publish-queue.ts";
 import { missedTransitions } from "../recovery/missed-transitions.ts";
 import type { PublishedStateStore } from "../recovery/published-state-store.ts";
-import type { BackoffOptions } from "../retry/capped-backoff.ts";
 import { podToContainerInfos } from "./kube-container-mapper.ts";
 import { type DiffContext, diffNode, diffPod, diffService } from "./kube-event-differ.ts";
 import { createInformer, type InformerChange, type SyncReason } from "./kube-informer.ts";

@@ -3,8 +3,8 @@
 // on NATS: dockerd drops events for a subscriber that does not keep up, so a NATS outage
 // must back up here (bounded), not in the socket.
 import type { Logger } from "@crowsnest/shared";
-import { abortableSleep } from "../retry/abortable-sleep.ts";
-import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
+import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
+import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 
 /** The subset of @nats-io/jetstream's JetStreamClient the queue uses. */
 export interface JetStreamPublisher {

@@ -19,13 +19,13 @@
 // event stream up to which the recorded states reflect the runtime (Docker: dockerd's time in
 // nanoseconds of the newest event published or the newest look at every container).
 import { encodeSubjectToken, type Logger, type Runtime, type Subjects } from "@crowsnest/shared";
+import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
+import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { abortableSleep } from "../retry/abortable-sleep.ts";
-import { type BackoffOptions, CappedBackoff } from "../retry/capped-backoff.ts";
 
 /** The subset of @nats-io/kv's KV the store uses; tests may pass the real bucket or a plain object. */
 export interface StateBucket {

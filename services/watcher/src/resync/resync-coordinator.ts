@@ -4,11 +4,11 @@
 // compare with), then the inventory. Runs on the follower's event chain, so replayed events
 // are applied before and the new stream's events after it.
 import { codecs, type Logger, type Subjects } from "@crowsnest/shared";
+import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
 import type { SubscriptionReason } from "../events/docker-event-follower.ts";
 import type { ContainerObserver, ObservedContainer } from "../inventory/container-observer.ts";
 import type { InventoryPublisher } from "../inventory/inventory-publisher.ts";
 import type { PublishQueue } from "../publishing/publish-queue.ts";
-import { abortableSleep } from "../retry/abortable-sleep.ts";
 import type { ContainerSnapshot, ContainerStateTracker } from "./container-state-tracker.ts";
 
 export interface ResyncCoordinatorOptions {

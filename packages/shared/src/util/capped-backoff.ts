@@ -1,6 +1,6 @@
-// Capped exponential backoff for reconnecting and republishing: initial delay, doubled per
-// failure up to a ceiling, back to the start after a success. No jitter: there is one watcher
-// per dockerd, so there is no herd of clients to spread out.
+// Capped exponential backoff for reconnecting, republishing and retrying a dependency: initial delay, doubled per
+// failure up to a ceiling, back to the start after a success. No jitter: each agent has one
+// runtime and each service few connections, so there is no herd of clients to spread out.
 
 export interface BackoffOptions {
   initialMs: number;

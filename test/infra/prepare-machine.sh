@@ -187,6 +187,14 @@ prepare_examples() {
   [ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || apt_install golang-github-nats-io-go-nats-dev
 }
 
+# --- containerd ------------------------------------------------------------------
+# The tests' own containerd beside dockerd's (own socket, root and state; CRI on with a CNI
+# bridge), with the workload image imported: test/infra/containerd/start.sh.
+prepare_containerd() {
+  [ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
+  bash "$SCRIPT_DIR/containerd/start.sh"
+}
+
 # --- Kubernetes API server ----------------------------------------------------
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback. The first
 # build takes ~5 min on 2 cores and is cached (/var/cache/crowsnest-kubernetes); afterwards
@@ -222,4 +230,5 @@ prepare_docker
 prepare_workload_image
 prepare_compose
 prepare_examples
+prepare_containerd
 prepare_kubernetes

@@ -15,6 +15,12 @@ declare module "vitest" {
      * API server, or "" when there is none: Kubernetes tests then skip.
      */
     kubeconfig: string;
+    /**
+     * Socket of the tests' own containerd (test/infra/containerd/start.sh: CRI plugin on, the
+     * workload image in the `default` and `k8s.io` namespaces), or "" when there is none:
+     * containerd and CRI tests then skip.
+     */
+    containerdSocket: string;
   }
 }
 
@@ -58,6 +64,7 @@ export default async function setup(project: TestProject): Promise<Stop> {
     await connectKubernetesCluster(kubeconfig).sweepLeftovers(LEFTOVER_AGE_MS);
   }
   project.provide("kubeconfig", kubeconfig);
+  project.provide("containerdSocket", env.CROWSNEST_TEST_CONTAINERD_SOCKET ?? "");
 
   return async () => {
     for (const stop of stops.reverse()) await stop();

@@ -1,0 +1,15 @@
+// containerd's gRPC API as the containerd runtime reads it (loaded only in containerd mode).
+export {
+  type CgroupV1Metrics,
+  type CgroupV2Metrics,
+  ContainerdClient,
+  type ContainerdClientOptions,
+  type ContainerdContainer,
+  type ContainerdEvent,
+  type ContainerdMetric,
+  type ContainerdTask,
+  type ContainerdTimestamp,
+  isNotFound,
+  type OciSpec,
+  type TaskStatus,
+} from "./containerd-client.ts";

@@ -52,8 +52,11 @@ state = "$STATE/state"
   [plugins."io.containerd.internal.v1.opt"]
     path = "$BASE/opt"
   [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "crowsnest-test/pause:1"
+    sandbox_image = "docker.io/crowsnest-test/pause:1"
     disable_apparmor = true
+    # Sandboxes ask for oom_score_adj -998, which needs CAP_SYS_RESOURCE; machines (and
+    # containers) without it fail every sandbox in runc. Never below containerd's own value.
+    restrict_oom_score_adj = true
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
     [plugins."io.containerd.grpc.v1.cri".cni]
@@ -78,7 +81,24 @@ TOML
 JSON
 }
 
+# The CRI plugin's sandbox ("pause") image, made offline from the workload image: a process
+# that only sleeps, as the pod's first container holding its namespaces.
+PAUSE_IMAGE=crowsnest-test/pause:1
+build_pause_image() {
+  docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1 && return 0
+  say "building $PAUSE_IMAGE from $WORKLOAD_IMAGE"
+  docker create --name crowsnest-pause-source "$WORKLOAD_IMAGE" true >/dev/null
+  docker export crowsnest-pause-source |
+    docker import --change 'CMD ["/bin/sleep", "2147483647"]' - "$PAUSE_IMAGE" >/dev/null
+  docker rm crowsnest-pause-source >/dev/null
+}
+
 import_images() {
+  build_pause_image
+  if ! ctr_ -n k8s.io images check "name==docker.io/$PAUSE_IMAGE" 2>/dev/null | grep -q .; then
+    say "importing $PAUSE_IMAGE into namespace k8s.io"
+    docker save "$PAUSE_IMAGE" | ctr_ -n k8s.io images import - >&2
+  fi
   for namespace in default k8s.io; do
     if ! ctr_ -n "$namespace" images check "name==docker.io/$WORKLOAD_IMAGE" 2>/dev/null | grep -q .; then
       say "importing $WORKLOAD_IMAGE into namespace $namespace"

@@ -1,13 +1,20 @@
-// The collector's way onto the bus: messages are queued at once and published in the background
-// with a bounded number of JetStream acknowledgements in flight, so a slow or absent bus never
-// holds up sampling. A message the bus does not acknowledge stays queued and is sent again, in
+// How the agents (collector and watcher) reach the bus: messages are queued at once and published
+// in the background with a bounded number of JetStream acknowledgements in flight, so a slow or
+// absent bus never holds up sampling, nor the reading of a runtime's event stream (dockerd drops
+// events for a subscriber that does not keep up). A message the bus does not acknowledge stays queued and is sent again, in
 // order, once the bus answers; its message id makes a retry of a message that did arrive count
 // once (JetStream's duplicate window, and after that the store's unique (container, ts)).
 //
 // The queue is bounded: beyond `maxBuffered` waiting messages the oldest is dropped and counted,
 // so a long outage costs the oldest samples instead of all memory. An outage is logged when it
-// starts and when it ends (with how many messages it cost), never once per message.
-import type { Logger } from "@crowsnest/shared";
+// starts and when it ends (with how many messages it cost), never once per message. A message the
+// bus refuses for what it is (see publish-failure.ts) is logged and not sent again, so it never
+// holds up the messages behind it.
+//
+// afterStored() lets a caller act once everything it queued so far is stored (the watcher records
+// what it published, to resume from after a restart), and not at all if some of it was lost.
+import type { Logger } from "../log/logger.ts";
+import { isRetryablePublishError } from "./publish-failure.ts";
 
 /** The subset of a JetStream client the queue needs (a Bus's `js` has it; so does JetStreamAckPublisher). */
 export interface JetStreamPublisher {
@@ -66,25 +73,12 @@ interface Entry {
   readonly message: OutgoingMessage;
 }
 
-// A publish that failed with one of these would fail again however often it is sent: a refusal of
-// the message itself, an invalid subject, a payload above the server's limit, a denied permission.
-// Retrying it would only block the queue. Every other failure (no acknowledgement in time, no
-// stream listening yet, connection lost) may succeed later, so the message is kept.
-const PERMANENT_FAILURES = new Set([
-  "JetStreamError",
-  "InvalidSubjectError",
-  "InvalidArgumentError",
-  "PermissionViolationError",
-]);
-
-export function isRetryable(error: unknown): boolean {
-  if (!(error instanceof Error)) return true;
-  if (error.name === "JetStreamApiError") {
-    // The stream answered with an error: a 5xx (JetStream temporarily unavailable) passes, a 4xx does not.
-    const status = (error as Error & { status?: unknown }).status;
-    return typeof status === "number" && status >= 500;
-  }
-  return !PERMANENT_FAILURES.has(error.name);
+interface Callback {
+  /** The newest message queued before the callback; it runs once every message up to it has settled. */
+  readonly afterSeq: number;
+  readonly run: () => void;
+  /** A message it waits for was dropped or refused: what it would record was never all published. */
+  skip: boolean;
 }
 
 export class PublishQueue {
@@ -104,8 +98,11 @@ export class PublishQueue {
   #head = 0;
   /** Messages that failed in flight, in enqueue order; they go out before any of #waiting. */
   readonly #retry: Entry[] = [];
-  #inFlight = 0;
+  /** The sequence numbers of the messages in flight. */
+  readonly #inFlightSeqs = new Set<number>();
   #seq = 0;
+  /** Waiting for the messages queued before them, in the order they were added. */
+  #callbacks: Callback[] = [];
 
   /** Set while the bus does not take messages: only one probe at a time is sent. */
   #outageStartedAtMs: number | undefined;
@@ -115,6 +112,7 @@ export class PublishQueue {
   #droppedInEpisode = 0;
   #rejectLogged = false;
   #stopped = false;
+  #droppedAfterStopLogged = false;
 
   #published = 0;
   #dropped = 0;
@@ -133,8 +131,19 @@ export class PublishQueue {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Queues a message; never blocks and never throws. */
+  /** Queues a message; never blocks and never throws. After stop() the message is dropped. */
   enqueue(message: OutgoingMessage): void {
+    if (this.#stopped) {
+      this.#dropped += 1;
+      if (!this.#droppedAfterStopLogged) {
+        this.#droppedAfterStopLogged = true;
+        this.#logger.warn(
+          { subject: message.subject },
+          "message queued after the publish queue stopped; dropped",
+        );
+      }
+      return;
+    }
     if (this.#waitingCount() >= this.#maxBuffered) this.#dropOldest();
     this.#waiting.push({ seq: ++this.#seq, message });
     if (this.#batchDelayMs <= 0) {
@@ -158,10 +167,22 @@ export class PublishQueue {
     this.#pump();
   }
 
+  /**
+   * Runs `callback` once every message queued before it has been stored (or refused), in queue
+   * order with the other callbacks; at once if nothing is outstanding. If one of the messages
+   * queued since the previous callback was dropped or refused, or the queue stops first, the
+   * callback is skipped: what it would record was never all published.
+   */
+  afterStored(callback: () => void): void {
+    if (this.#stopped) return;
+    this.#callbacks.push({ afterSeq: this.#seq, run: callback, skip: false });
+    this.#runSettledCallbacks();
+  }
+
   counts(): PublishQueueCounts {
     return {
       waiting: this.#waitingCount(),
-      inFlight: this.#inFlight,
+      inFlight: this.#inFlightSeqs.size,
       published: this.#published,
       dropped: this.#dropped,
       rejected: this.#rejected,
@@ -204,10 +225,16 @@ export class PublishQueue {
     this.#probeTimer = undefined;
     if (!flushed) {
       this.#logger.warn(
-        { unsent: this.#waitingCount() + this.#inFlight, dropped: this.#dropped },
+        { unsent: this.#waitingCount() + this.#inFlightSeqs.size, dropped: this.#dropped },
         "stopping with messages the bus has not acknowledged; they are lost",
       );
     }
+    // What still waits is lost; a publish still in flight counts when it settles.
+    this.#dropped += this.#waitingCount();
+    this.#retry.length = 0;
+    this.#waiting = [];
+    this.#head = 0;
+    this.#callbacks = [];
   }
 
   #waitingCount(): number {
@@ -215,7 +242,41 @@ export class PublishQueue {
   }
 
   #idle(): boolean {
-    return this.#inFlight === 0 && this.#waitingCount() === 0;
+    return this.#inFlightSeqs.size === 0 && this.#waitingCount() === 0;
+  }
+
+  /** The oldest message not yet stored, refused or dropped; Infinity when there is none. */
+  #oldestUnsettledSeq(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const seq of this.#inFlightSeqs) oldest = Math.min(oldest, seq);
+    const retried = this.#retry[0];
+    if (retried !== undefined) oldest = Math.min(oldest, retried.seq);
+    const waiting = this.#waiting[this.#head];
+    if (waiting !== undefined) oldest = Math.min(oldest, waiting.seq);
+    return oldest;
+  }
+
+  /** A message was dropped or refused: the first callback waiting for it will not run. */
+  #lost(seq: number): void {
+    const callback = this.#callbacks.find((candidate) => candidate.afterSeq >= seq);
+    if (callback !== undefined) callback.skip = true;
+  }
+
+  #runSettledCallbacks(): void {
+    if (this.#callbacks.length === 0) return;
+    const oldest = this.#oldestUnsettledSeq();
+    let settled = 0;
+    while (settled < this.#callbacks.length && (this.#callbacks[settled]?.afterSeq ?? 0) < oldest)
+      settled += 1;
+    if (settled === 0) return;
+    for (const callback of this.#callbacks.splice(0, settled)) {
+      if (callback.skip) continue;
+      try {
+        callback.run();
+      } catch (error) {
+        this.#logger.error({ err: error }, "callback after publishing failed");
+      }
+    }
   }
 
   #takeNext(): Entry | undefined {
@@ -232,7 +293,9 @@ export class PublishQueue {
   }
 
   #dropOldest(): void {
-    if (this.#takeNext() === undefined) return;
+    const entry = this.#takeNext();
+    if (entry === undefined) return;
+    this.#lost(entry.seq);
     this.#dropped += 1;
     this.#droppedInEpisode += 1;
     if (this.#droppedInEpisode === 1) {
@@ -249,7 +312,7 @@ export class PublishQueue {
       this.#scheduleProbe();
       return;
     }
-    while (this.#inFlight < this.#maxInFlight) {
+    while (this.#inFlightSeqs.size < this.#maxInFlight) {
       const entry = this.#takeNext();
       if (entry === undefined) break;
       this.#send(entry, this.#ackTimeoutMs);
@@ -258,7 +321,7 @@ export class PublishQueue {
   }
 
   #send(entry: Entry, timeoutMs: number): void {
-    this.#inFlight += 1;
+    this.#inFlightSeqs.add(entry.seq);
     let sent: Promise<unknown>;
     try {
       sent = this.#js.publish(entry.message.subject, entry.message.payload, {
@@ -269,14 +332,15 @@ export class PublishQueue {
       sent = Promise.reject(error);
     }
     sent.then(
-      () => this.#acknowledged(),
+      () => this.#acknowledged(entry),
       (error: unknown) => this.#failed(entry, error),
     );
   }
 
-  #acknowledged(): void {
-    this.#inFlight -= 1;
+  #acknowledged(entry: Entry): void {
+    this.#inFlightSeqs.delete(entry.seq);
     this.#published += 1;
+    this.#runSettledCallbacks();
     this.#probing = false;
     this.#rejectLogged = false;
     if (this.#outageStartedAtMs !== undefined) this.#endOutage();
@@ -284,10 +348,17 @@ export class PublishQueue {
   }
 
   #failed(entry: Entry, error: unknown): void {
-    this.#inFlight -= 1;
+    this.#inFlightSeqs.delete(entry.seq);
     this.#probing = false;
-    if (!isRetryable(error)) {
+    if (this.#stopped) {
+      // Sent before stop() and never acknowledged: lost, as stop() said.
+      this.#dropped += 1;
+      return;
+    }
+    if (!isRetryablePublishError(error)) {
       this.#rejected += 1;
+      this.#lost(entry.seq);
+      this.#runSettledCallbacks();
       if (!this.#rejectLogged) {
         this.#rejectLogged = true;
         this.#logger.warn(
@@ -330,7 +401,7 @@ export class PublishQueue {
       this.#probeTimer = undefined;
       if (this.#outageStartedAtMs === undefined) return;
       // Publishes still in flight settle first: each either ends the outage or comes back to the queue.
-      if (this.#inFlight > 0) {
+      if (this.#inFlightSeqs.size > 0) {
         this.#scheduleProbe();
         return;
       }

@@ -6,7 +6,7 @@
 //
 // Semantics are js.publish()'s: the promise resolves with the stream's acknowledgement and
 // rejects on a timeout, when no stream listens on the subject, or when the stream refuses the
-// message; the errors carry the names nats.js uses, so PublishQueue tells them apart the same way.
+// message; each error says whether sending the message again can succeed (`retryable`).
 // One difference: while the connection is down, a publish fails at once, and when it drops, every
 // publish awaiting its acknowledgement fails at once, instead of each at its timeout. Those
 // acknowledgements can no longer arrive; failing them now makes the queue hold back newer
@@ -21,6 +21,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/transport-node";
+import type { ClassifiedPublishError } from "./publish-failure.ts";
 import type { JetStreamPublisher } from "./publish-queue.ts";
 
 /** The subset of a NatsConnection the publisher needs. */
@@ -32,39 +33,52 @@ export interface PubAck {
   duplicate: boolean;
 }
 
-export class AckTimeoutError extends Error {
-  override readonly name = "TimeoutError";
+/** No acknowledgement in time: retryable (a retry of a message that did arrive is stored once). */
+export class AckTimeoutError extends Error implements ClassifiedPublishError {
+  override readonly name = "AckTimeoutError";
+  readonly retryable = true;
 }
 
-/** No stream listens on the subject (the server answered 503): retryable, a stream may appear. */
-export class NoStreamError extends Error {
-  override readonly name = "NoRespondersError";
+/** No stream listens on the subject, or JetStream is not enabled (the server answered 503): retryable, a stream may appear. */
+export class NoStreamError extends Error implements ClassifiedPublishError {
+  override readonly name = "NoStreamError";
+  readonly retryable = true;
 }
 
-/** The stream answered with an error; `status` is its HTTP-like code, `code` JetStream's error code. */
-export class StreamRefusedError extends Error {
-  override readonly name = "JetStreamApiError";
+/**
+ * The stream answered with an error; `status` is its HTTP-like code, `code` JetStream's error
+ * code. A 5xx (JetStream temporarily unavailable, as while a cluster elects its leader) is
+ * retryable, a 4xx (the message itself is refused, as one above the stream's size limit) is not.
+ */
+export class StreamRefusedError extends Error implements ClassifiedPublishError {
+  override readonly name = "StreamRefusedError";
   readonly status: number;
   readonly code: number;
+  readonly retryable: boolean;
   constructor(description: string, status: number, code: number) {
     super(description);
     this.status = status;
     this.code = code;
+    this.retryable = status >= 500;
   }
 }
 
-/** An answer on the inbox that is not a PubAck: something other than a stream replied. */
-export class InvalidAckError extends Error {
-  override readonly name = "JetStreamError";
+/** An answer on the inbox that is not a PubAck: something other than a stream replied, and would again. */
+export class InvalidAckError extends Error implements ClassifiedPublishError {
+  override readonly name = "InvalidAckError";
+  readonly retryable = false;
 }
 
-export class PublisherClosedError extends Error {
-  override readonly name = "ClosedConnectionError";
+/** The publisher is closed: retryable by whoever publishes through a new one. */
+export class PublisherClosedError extends Error implements ClassifiedPublishError {
+  override readonly name = "PublisherClosedError";
+  readonly retryable = true;
 }
 
 /** The connection dropped while the publish awaited its acknowledgement: retryable. */
-export class DisconnectedError extends Error {
-  override readonly name = "ConnectionError";
+export class DisconnectedError extends Error implements ClassifiedPublishError {
+  override readonly name = "DisconnectedError";
+  readonly retryable = true;
 }
 
 interface Pending {

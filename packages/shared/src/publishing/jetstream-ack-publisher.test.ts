@@ -1,6 +1,14 @@
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { type AckConnection, JetStreamAckPublisher, parseAck } from "./jetstream-ack-publisher.ts";
+import {
+  type AckConnection,
+  DisconnectedError,
+  InvalidAckError,
+  JetStreamAckPublisher,
+  NoStreamError,
+  parseAck,
+  StreamRefusedError,
+} from "./jetstream-ack-publisher.ts";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const reply = (data: Uint8Array, code?: number) => ({
@@ -21,10 +29,10 @@ describe("parseAck", () => {
     });
   });
 
-  it("turns the server's 503 into 'no stream', retryable by name", () => {
+  it("turns the server's 503 into 'no stream', retryable", () => {
     const error = parseAck(reply(new Uint8Array(), 503));
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).name).toBe("NoRespondersError");
+    expect(error).toBeInstanceOf(NoStreamError);
+    expect(error).toMatchObject({ retryable: true });
   });
 
   it("turns a stream's refusal into an API error carrying its codes", () => {
@@ -35,13 +43,16 @@ describe("parseAck", () => {
         }),
       ),
     );
-    expect(error).toMatchObject({ name: "JetStreamApiError", status: 400, code: 10054 });
+    expect(error).toBeInstanceOf(StreamRefusedError);
+    expect(error).toMatchObject({ retryable: false, status: 400, code: 10054 });
     expect((error as Error).message).toContain("message size");
   });
 
   it("refuses anything else as not a PubAck", () => {
     for (const odd of [encode("ok"), encode({ seq: 1 }), new TextEncoder().encode("{"), new Uint8Array()]) {
-      expect(parseAck(reply(odd))).toMatchObject({ name: "JetStreamError" });
+      const error = parseAck(reply(odd));
+      expect(error).toBeInstanceOf(InvalidAckError);
+      expect(error).toMatchObject({ retryable: false });
     }
   });
 });
@@ -92,10 +103,10 @@ describe("JetStreamAckPublisher when the connection drops", () => {
     const publisher = new JetStreamAckPublisher({ nc: connection.nc });
     const outstanding = publisher.publish("s", new Uint8Array(), { msgID: "a", timeout: 60_000 });
     connection.emit("disconnect");
-    await expect(outstanding).rejects.toMatchObject({ name: "ConnectionError" });
-    await expect(publisher.publish("s", new Uint8Array(), { msgID: "b" })).rejects.toMatchObject({
-      name: "ConnectionError",
-    });
+    await expect(outstanding).rejects.toBeInstanceOf(DisconnectedError);
+    await expect(publisher.publish("s", new Uint8Array(), { msgID: "b" })).rejects.toBeInstanceOf(
+      DisconnectedError,
+    );
     expect(connection.published).toHaveLength(1);
     connection.emit("reconnect");
     await new Promise((resolve) => setTimeout(resolve, 0));

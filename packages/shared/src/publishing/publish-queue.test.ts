@@ -1,7 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { captureLogger, linesWith } from "../fixtures/capture-logger.ts";
-import { isRetryable, type JetStreamPublisher, type OutgoingMessage, PublishQueue } from "./publish-queue.ts";
+import { captureLogger, linesWith } from "../../../../test/support/capture-logger.ts";
+import { createLogger } from "../log/logger.ts";
+import {
+  AckTimeoutError,
+  DisconnectedError,
+  InvalidAckError,
+  NoStreamError,
+  StreamRefusedError,
+} from "./jetstream-ack-publisher.ts";
+import { isRetryablePublishError } from "./publish-failure.ts";
+import { type JetStreamPublisher, type OutgoingMessage, PublishQueue } from "./publish-queue.ts";
 
 /** A JetStream whose acknowledgements the test releases, or that is down. */
 class FakeJetStream implements JetStreamPublisher {
@@ -208,7 +217,7 @@ describe("PublishQueue", () => {
   });
 });
 
-describe("isRetryable", () => {
+describe("isRetryablePublishError", () => {
   it("retries what may succeed later and not what would fail again", () => {
     const named = (name: string, extra: object = {}) => Object.assign(new Error(name), { name }, extra);
     for (const error of [
@@ -217,18 +226,146 @@ describe("isRetryable", () => {
       named("JetStreamNotEnabled"),
       named("ClosedConnectionError"),
       named("JetStreamApiError", { status: 503 }),
+      // What a JetStream cluster answers while it elects its leader.
+      named("JetStreamNotEnabled", { message: "jetstream is not enabled" }),
+      new StreamRefusedError("jetstream not enabled for account", 503, 10039),
+      new NoStreamError("no JetStream stream listens on the subject"),
+      new AckTimeoutError("no acknowledgement"),
+      new DisconnectedError("dropped"),
       new Error("anything else"),
       "not even an error",
     ]) {
-      expect(isRetryable(error)).toBe(true);
+      expect(isRetryablePublishError(error)).toBe(true);
     }
     for (const error of [
       named("JetStreamApiError", { status: 400 }),
       named("JetStreamError"),
       named("InvalidSubjectError"),
       named("PermissionViolationError"),
+      named("InvalidArgumentError", { message: "max_payload size exceeded" }),
+      new StreamRefusedError("message size exceeds maximum allowed", 400, 10054),
+      new InvalidAckError("the reply is not a PubAck"),
     ]) {
-      expect(isRetryable(error)).toBe(false);
+      expect(isRetryablePublishError(error)).toBe(false);
     }
+  });
+});
+
+describe("PublishQueue one message at a time, with callbacks (as the watcher uses it)", () => {
+  const quiet = createLogger({ service: "watcher", level: "silent" });
+  const numbered = (n: number): OutgoingMessage => ({
+    subject: `s.${n}`,
+    payload: new Uint8Array([n]),
+    msgID: `id-${n}`,
+  });
+
+  /** Fails the first `failures` publish calls, then stores everything. */
+  function flakyJetStream(failures: number): JetStreamPublisher & { stored: string[]; calls: number } {
+    const js = {
+      stored: [] as string[],
+      calls: 0,
+      async publish(subject: string, _payload: Uint8Array, options: { msgID: string }) {
+        js.calls += 1;
+        if (js.calls <= failures) throw new Error("timeout");
+        js.stored.push(`${subject} ${options.msgID}`);
+        return {};
+      },
+    };
+    return js;
+  }
+
+  /** `maxBuffered` waiting besides the one in flight. */
+  const oneAtATime = (js: JetStreamPublisher, maxBuffered: number, retryDelayMs = 1) =>
+    new PublishQueue({ js, logger: quiet, maxBuffered, maxInFlight: 1, retryDelayMs });
+  const pending = (queue: PublishQueue) => queue.counts().waiting + queue.counts().inFlight;
+
+  it("publishes in order, retrying a failed message before the ones behind it", async () => {
+    const js = flakyJetStream(3);
+    const queue = oneAtATime(js, 10_000);
+    for (const n of [1, 2, 3]) queue.enqueue(numbered(n));
+    expect(await queue.flush(5000)).toBe(true);
+    expect(js.stored).toEqual(["s.1 id-1", "s.2 id-2", "s.3 id-3"]);
+    expect(pending(queue)).toBe(0);
+  });
+
+  it("drops the oldest queued messages when full, never the one in flight", async () => {
+    const js = flakyJetStream(5);
+    const queue = oneAtATime(js, 1);
+    for (const n of [1, 2, 3, 4]) queue.enqueue(numbered(n));
+    expect(await queue.flush(5000)).toBe(true);
+    expect(js.stored).toEqual(["s.1 id-1", "s.4 id-4"]);
+    expect(queue.counts().dropped).toBe(2);
+  });
+
+  it("gives up once stopped, so shutdown ends while NATS is away", async () => {
+    const js = flakyJetStream(Number.POSITIVE_INFINITY);
+    // The retry after the first failure would come only in a minute: stop() finds both waiting.
+    const queue = oneAtATime(js, 10_000, 60_000);
+    queue.enqueue(numbered(1));
+    queue.enqueue(numbered(2));
+    await queue.stop(50);
+    expect(queue.counts().dropped).toBe(2);
+    queue.enqueue(numbered(3));
+    expect(queue.counts().dropped).toBe(3);
+    expect(pending(queue)).toBe(0);
+  });
+
+  it("runs a callback once everything queued before it is stored, and skips it after a loss", async () => {
+    const js = flakyJetStream(2);
+    const queue = oneAtATime(js, 1);
+    const seen: string[] = [];
+    queue.enqueue(numbered(1));
+    queue.afterStored(() => seen.push(`after 1: ${js.stored.length} stored`));
+    expect(await queue.flush(5000)).toBe(true);
+    // 2 is dropped by the overflow (3 and 4 wait behind the in-flight 1): the callback behind
+    // 2 does not run, the one after that does.
+    const failing = flakyJetStream(3);
+    const queue2 = oneAtATime(failing, 2);
+    queue2.enqueue(numbered(1));
+    queue2.enqueue(numbered(2));
+    queue2.afterStored(() => seen.push("after 2"));
+    queue2.enqueue(numbered(3));
+    queue2.enqueue(numbered(4));
+    queue2.afterStored(() => seen.push("after 4"));
+    expect(await queue2.flush(5000)).toBe(true);
+    expect(failing.stored).toEqual(["s.1 id-1", "s.3 id-3", "s.4 id-4"]);
+    expect(seen).toEqual(["after 1: 1 stored", "after 4"]);
+    expect(pending(queue2)).toBe(0);
+  });
+
+  it("skips the callback behind a refused message, runs the next, and sends what follows", async () => {
+    const stored: string[] = [];
+    const js: JetStreamPublisher = {
+      async publish(_subject, _payload, options) {
+        if (options.msgID === "id-2") {
+          throw Object.assign(new Error("Permissions Violation for Publish"), {
+            name: "PermissionViolationError",
+          });
+        }
+        stored.push(options.msgID);
+        return {};
+      },
+    };
+    const queue = oneAtATime(js, 100);
+    const seen: string[] = [];
+    queue.enqueue(numbered(1));
+    queue.afterStored(() => seen.push("after 1"));
+    queue.enqueue(numbered(2));
+    queue.afterStored(() => seen.push("after 2"));
+    queue.enqueue(numbered(3));
+    queue.afterStored(() => seen.push("after 3"));
+    expect(await queue.flush(5000)).toBe(true);
+    expect(stored).toEqual(["id-1", "id-3"]);
+    expect(seen).toEqual(["after 1", "after 3"]);
+    expect(queue.counts()).toMatchObject({ rejected: 1, published: 2 });
+  });
+
+  it("runs a callback at once when nothing is outstanding", () => {
+    const queue = oneAtATime(flakyJetStream(0), 10);
+    let ran = false;
+    queue.afterStored(() => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nanosToDockerTime, nanosToTimestamp, rfc3339ToNanos, rfc3339ToTimestamp } from "./docker-time.ts";
+import { nanosToDockerTime, nanosToTimestamp, rfc3339ToNanos, rfc3339ToTimestamp } from "./nano-time.ts";
 
 describe("Docker times", () => {
   it("keeps inspect's nanoseconds exactly", () => {

@@ -4,7 +4,7 @@
 // It is outside input: a missing or odd field makes one value unknown, never an error.
 import type { ContainerState, HealthStatus } from "@crowsnest/shared";
 import { field, isJsonObject, positiveInteger } from "@crowsnest/shared/util/json-fields";
-import { rfc3339ToNanos } from "./docker-time.ts";
+import { rfc3339ToNanos } from "../../time/nano-time.ts";
 
 export interface InspectedHealth {
   readonly status: HealthStatus;

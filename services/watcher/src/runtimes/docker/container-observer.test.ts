@@ -1,8 +1,8 @@
 import { createLogger } from "@crowsnest/shared";
 import { describe, expect, it } from "vitest";
-import type { ListedContainer } from "../docker/docker-api.ts";
-import { DockerNotFoundError } from "../docker/docker-errors.ts";
 import { createContainerObserver } from "./container-observer.ts";
+import type { ListedContainer } from "./docker-api.ts";
+import { DockerNotFoundError } from "./docker-errors.ts";
 
 const logger = createLogger({ service: "watcher", level: "silent" });
 const listed = (id: string): ListedContainer => ({

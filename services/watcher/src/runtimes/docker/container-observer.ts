@@ -6,10 +6,10 @@ import type { ContainerInfo, Logger } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
-import { type InspectedContainer, parseContainerInspect } from "../docker/container-inspect-parser.ts";
-import type { DockerApi, ListedContainer } from "../docker/docker-api.ts";
-import { classifyDockerError } from "../docker/docker-errors.ts";
+import { type InspectedContainer, parseContainerInspect } from "./container-inspect-parser.ts";
+import type { DockerApi, ListedContainer } from "./docker-api.ts";
 import { inspectedToContainerInfo, toContainerInfo } from "./docker-container-mapper.ts";
+import { classifyDockerError } from "./docker-errors.ts";
 
 export interface ObservedContainer {
   readonly listed: ListedContainer;

@@ -1,6 +1,6 @@
 import { codecs } from "@crowsnest/shared";
 import { describe, expect, it } from "vitest";
-import { parseContainerInspect } from "../docker/container-inspect-parser.ts";
+import { parseContainerInspect } from "./container-inspect-parser.ts";
 import {
   containerName,
   inspectedToContainerInfo,

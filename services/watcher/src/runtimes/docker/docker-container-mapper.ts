@@ -3,10 +3,10 @@
 // request for the whole host, gives what it has and leaves the rest null. The list form is
 // used for a container whose inspect failed.
 import type { ContainerInfo } from "@crowsnest/shared";
-import type { InspectedContainer } from "../docker/container-inspect-parser.ts";
-import { mapDockerState } from "../docker/container-inspect-parser.ts";
-import type { ListedContainer } from "../docker/docker-api.ts";
-import { nanosToTimestamp } from "../docker/docker-time.ts";
+import { nanosToTimestamp } from "../../time/nano-time.ts";
+import type { InspectedContainer } from "./container-inspect-parser.ts";
+import { mapDockerState } from "./container-inspect-parser.ts";
+import type { ListedContainer } from "./docker-api.ts";
 
 export { mapDockerState };
 

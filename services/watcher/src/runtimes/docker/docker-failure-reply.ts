@@ -1,7 +1,7 @@
 // The RPC error a requester gets when a Docker call for its request failed.
 import type { RpcError } from "@crowsnest/shared";
-import { classifyDockerError, dockerErrorMessage } from "../docker/docker-errors.ts";
-import { errorReply } from "./rpc-replies.ts";
+import { errorReply } from "../../rpc/rpc-replies.ts";
+import { classifyDockerError, dockerErrorMessage } from "./docker-errors.ts";
 
 export function dockerFailureReply(error: unknown, ref: string): RpcError {
   switch (classifyDockerError(error)) {

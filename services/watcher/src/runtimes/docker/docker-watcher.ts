@@ -1,26 +1,29 @@
-// The watcher of one Docker host: follows its event stream, publishes lifecycle events (real
-// ones, and after a reconnect or a restart the ones it can tell it missed) and inventories
-// through one ordered publish queue, and records on the bus what it published, to resume from
-// after a restart. main.ts builds it from configuration; the integration tests build it the
-// same way against real dockerd and NATS.
+// The Docker runtime's watcher: follows one host's dockerd event stream, publishes lifecycle
+// events (real ones, and after a reconnect or a restart the ones it can tell it missed) and
+// inventories through one ordered publish queue, and records on the bus what it published, to
+// resume from after a restart. docker-runtime.ts builds it from configuration; the integration
+// tests build it the same way against real dockerd and NATS.
 import type { EventMessage, Logger, Subjects } from "@crowsnest/shared";
+import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import type { BackoffOptions } from "@crowsnest/shared/util/capped-backoff";
-import type { DockerApi } from "./docker/docker-api.ts";
-import { msToNanos } from "./docker/docker-time.ts";
-import { createDockerEventFollower, type ResumePoint } from "./events/docker-event-follower.ts";
-import { createEventEnricher } from "./events/event-enricher.ts";
-import { createContainerObserver } from "./inventory/container-observer.ts";
-import { createInventoryPublisher } from "./inventory/inventory-publisher.ts";
-import { createPublishQueue, type JetStreamPublisher } from "./publishing/publish-queue.ts";
-import type { PublishedStateStore } from "./recovery/published-state-store.ts";
+import { createEventPublisher } from "../../publishing/event-publisher.ts";
+import { createWatcherQueue, DEFAULT_PUBLISH_STOP_TIMEOUT_MS } from "../../publishing/watcher-queue.ts";
+import type { PublishedStateStore } from "../../recovery/published-state-store.ts";
 import {
   ContainerStateTracker,
   type RecoveredContainer,
   type RememberedContainer,
-} from "./resync/container-state-tracker.ts";
-import { createResyncCoordinator } from "./resync/resync-coordinator.ts";
+} from "../../resync/container-state-tracker.ts";
+import { msToNanos } from "../../time/nano-time.ts";
+import type { RuntimeWatcher } from "../watcher-runtime.ts";
+import { createContainerObserver } from "./container-observer.ts";
+import type { DockerApi } from "./docker-api.ts";
+import { createDockerEventFollower, type ResumePoint } from "./events/docker-event-follower.ts";
+import { createEventEnricher } from "./events/event-enricher.ts";
+import { createInventoryPublisher } from "./inventory-publisher.ts";
+import { createResyncCoordinator } from "./resync-coordinator.ts";
 
-export interface WatcherOptions {
+export interface DockerWatcherOptions {
   docker: DockerApi;
   js: JetStreamPublisher;
   subjects: Subjects;
@@ -43,21 +46,16 @@ export interface WatcherOptions {
   publishedState?: PublishedStateStore<RememberedContainer>;
   /** How long stop() waits for the last records to be written. */
   stateCloseTimeoutMs?: number;
+  /** How long stop() keeps sending what is queued before it gives the rest up. */
+  publishStopTimeoutMs?: number;
 }
 
-export interface Watcher {
-  start(): void;
-  /** Stops following events and periodic inventories, then publishes what is still queued. */
-  stop(): Promise<void>;
-  /** Whether dockerd's event stream is open right now. */
-  isConnected(): boolean;
-}
-
-export function createWatcher(options: WatcherOptions): Watcher {
+export function createDockerWatcher(options: DockerWatcherOptions): RuntimeWatcher {
   const { docker, subjects, host, logger } = options;
   const dockerTimeoutMs = options.dockerTimeoutMs ?? 5000;
   const inspectConcurrency = options.inspectConcurrency ?? 8;
-  const queue = createPublishQueue({ js: options.js, logger });
+  const queue = createWatcherQueue(options.js, logger);
+  const publish = createEventPublisher({ queue, subjects, logger });
   const inventory = createInventoryPublisher({
     docker,
     queue,
@@ -69,7 +67,7 @@ export function createWatcher(options: WatcherOptions): Watcher {
     dockerTimeoutMs,
     maxPayloadBytes: options.maxPayloadBytes,
   });
-  const tracker = new ContainerStateTracker();
+  const tracker = new ContainerStateTracker({ runtime: "docker" });
   const { publishedState } = options;
   /**
    * The recorded state reflects everything dockerd did up to this time (its nanoseconds): the
@@ -145,17 +143,15 @@ export function createWatcher(options: WatcherOptions): Watcher {
       timeoutMs: dockerTimeoutMs,
     }),
     tracker,
-    queue,
+    publish,
     inventory,
-    subjects,
     host,
     logger,
     onQueued: recordAfterResync,
   });
   const events = createDockerEventFollower({
     docker,
-    queue,
-    subjects,
+    publish,
     host,
     logger,
     onSubscribed: resync,
@@ -180,7 +176,7 @@ export function createWatcher(options: WatcherOptions): Watcher {
       await starting;
       await events.stop();
       await inventory.stop();
-      await queue.close();
+      await queue.stop(options.publishStopTimeoutMs ?? DEFAULT_PUBLISH_STOP_TIMEOUT_MS);
       await publishedState?.close(options.stateCloseTimeoutMs ?? 3000);
     },
     isConnected: () => events.isStreamOpen(),

@@ -5,19 +5,20 @@ import { PassThrough } from "node:stream";
 import { ANY, type Bus, codecs, createLogger, type EventMessage, openBus } from "@crowsnest/shared";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteTestStreams } from "../../../test/support/bus-fixtures.ts";
-import { startWorkload, testDocker, type Workload } from "../../../test/support/docker-workloads.ts";
+import { deleteTestStreams } from "../../../../../test/support/bus-fixtures.ts";
+import { startWorkload, testDocker, type Workload } from "../../../../../test/support/docker-workloads.ts";
 import {
   connectTestNats,
   eventually,
   natsUrl,
   testSubjectPrefix,
   uniqueSuffix,
-} from "../../../test/support/test-env.ts";
-import { parseWatcherConfig } from "./config.ts";
-import type { DockerApi, DockerEventStream } from "./docker/docker-api.ts";
-import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
-import { createWatcher, type Watcher } from "./watcher.ts";
+} from "../../../../../test/support/test-env.ts";
+import { parseWatcherConfig } from "../../config.ts";
+import type { RuntimeWatcher } from "../watcher-runtime.ts";
+import type { DockerApi, DockerEventStream } from "./docker-api.ts";
+import { createDockerWatcher } from "./docker-watcher.ts";
+import { createDockerodeApi } from "./dockerode-adapter.ts";
 
 const MiB = 1024 * 1024;
 const SECOND_NS = 1_000_000_000;
@@ -34,12 +35,13 @@ function watchedHost(name: string, wrap: (real: DockerApi) => DockerApi = (real)
     CROWSNEST_SUBJECT_PREFIX: prefix,
     CROWSNEST_HOST_NAME: host,
   });
+  if (config.runtime !== "docker") throw new Error("the default runtime is docker");
   const events: EventMessage[] = [];
   const undecodable: string[] = [];
   let bus: Bus | undefined;
   let nc: NatsConnection | undefined;
   let subscription: Subscription | undefined;
-  let watcher: Watcher | undefined;
+  let watcher: RuntimeWatcher | undefined;
   return {
     events,
     undecodable,
@@ -58,14 +60,14 @@ function watchedHost(name: string, wrap: (real: DockerApi) => DockerApi = (real)
         }
       })();
       await nc.flush();
-      const started = createWatcher({
+      const started = createDockerWatcher({
         docker: wrap(createDockerodeApi({ socketPath: "/var/run/docker.sock" })),
         js: opened.js,
         subjects: opened.subjects,
         host,
         logger,
         inventoryIntervalMs: config.inventoryIntervalMs,
-        dockerTimeoutMs: config.dockerTimeoutMs,
+        dockerTimeoutMs: config.docker.timeoutMs,
         maxPayloadBytes: () => opened.nc.info?.max_payload ?? MiB,
       });
       watcher = started;

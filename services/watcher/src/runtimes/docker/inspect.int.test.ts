@@ -9,18 +9,19 @@ import {
   TEST_LABEL,
   testDocker,
   type Workload,
-} from "../../../test/support/docker-workloads.ts";
+} from "../../../../../test/support/docker-workloads.ts";
 import {
   connectTestNats,
   eventually,
   testSubjectPrefix,
   uniqueSuffix,
   workloadImage,
-} from "../../../test/support/test-env.ts";
-import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
-import { createInspectResponder } from "./rpc/inspect-responder.ts";
-import { createLogsResponder } from "./rpc/logs-responder.ts";
-import { createRpcServer, type RpcServer } from "./rpc/rpc-server.ts";
+} from "../../../../../test/support/test-env.ts";
+import { createInspectResponder } from "../../rpc/inspect-responder.ts";
+import { createRpcServer, type RpcServer } from "../../rpc/rpc-server.ts";
+import { createDockerInspector } from "./docker-inspector.ts";
+import { createDockerodeApi } from "./dockerode-adapter.ts";
+import { createLogsResponder } from "./logs-responder.ts";
 
 const MiB = 1024 * 1024;
 
@@ -61,7 +62,11 @@ describe("inspect requests over the bus", () => {
         probeIntervalMs: 1000,
         maxPayloadBytes: () => MiB,
       }),
-      inspect: createInspectResponder({ docker: dockerApi, nc: serverNc, logger, timeoutMs: 5000 }),
+      inspect: createInspectResponder({
+        inspect: createDockerInspector({ docker: dockerApi, timeoutMs: 5000 }),
+        nc: serverNc,
+        logger,
+      }),
     });
     server.start();
     await serverNc.flush();

@@ -1,7 +1,7 @@
 import { codecs, createLogger, createSubjects, type InventoryMessage } from "@crowsnest/shared";
+import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import { describe, expect, it } from "vitest";
-import type { ListedContainer } from "../docker/docker-api.ts";
-import type { OutgoingMessage } from "../publishing/publish-queue.ts";
+import type { ListedContainer } from "./docker-api.ts";
 import { createInventoryPublisher } from "./inventory-publisher.ts";
 
 const logger = createLogger({ service: "watcher", level: "silent" });
@@ -31,7 +31,7 @@ function setup(docker: { listContainers: () => Promise<ListedContainer[]> }, max
   });
   const decoded = (): InventoryMessage[] =>
     queued.map((message) => {
-      const result = codecs.inventory.decode(message.data);
+      const result = codecs.inventory.decode(message.payload);
       if (!result.ok) throw new Error(result.detail);
       return result.value;
     });
@@ -48,7 +48,7 @@ describe("createInventoryPublisher", () => {
     expect(parts.every((part) => part.snapshot_id === snapshotId && part.reason === "startup")).toBe(true);
     expect(parts.map((part) => part.part)).toEqual(parts.map((_, index) => index + 1));
     expect(parts.flatMap((part) => part.containers)).toHaveLength(40);
-    expect(queued.every((message) => message.data.length <= 8 * 1024)).toBe(true);
+    expect(queued.every((message) => message.payload.length <= 8 * 1024)).toBe(true);
     expect(queued[0]?.subject).toBe(subjects.inventory("edge-7", "docker"));
     expect(new Set(queued.map((message) => message.msgID)).size).toBe(queued.length);
   });

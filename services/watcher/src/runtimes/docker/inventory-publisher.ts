@@ -3,13 +3,13 @@
 // startup and resync inventories are handed in by the resynchronization, which has just
 // looked at every container; the periodic ones are observed here.
 import type { ContainerInfo, InventoryMessage, Logger, Subjects } from "@crowsnest/shared";
-import type { PublishQueue } from "../publishing/publish-queue.ts";
+import type { PublishQueue } from "@crowsnest/shared/publishing";
+import { enqueueInventory } from "../../inventory/inventory-enqueue.ts";
 import {
   type ContainerObserver,
   type ContainerObserverOptions,
   createContainerObserver,
 } from "./container-observer.ts";
-import { enqueueInventory } from "./inventory-enqueue.ts";
 
 export type InventoryReason = InventoryMessage["reason"];
 

@@ -11,25 +11,25 @@
 // still there simply receives an empty chunk (which also tells it the stream is alive).
 import type { Logger, LogsRequest } from "@crowsnest/shared";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
-import { parseContainerInspect } from "../docker/container-inspect-parser.ts";
-import type { DockerApi, DockerLogStream } from "../docker/docker-api.ts";
-import { dockerErrorMessage } from "../docker/docker-errors.ts";
-import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
-import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
-import { containerReference } from "./container-reference.ts";
-import { dockerFailureReply } from "./docker-failure-reply.ts";
-import { LogReplySender } from "./log-reply-sender.ts";
-import { createLogRequestHandler, type LogsResponder } from "./log-request-handling.ts";
+import { type AssembledLine, createLogLineAssembler } from "../../logs/log-line-assembler.ts";
+import { containerReference } from "../../rpc/container-reference.ts";
+import { LogReplySender } from "../../rpc/log-reply-sender.ts";
+import { createLogRequestHandler, type LogsResponder } from "../../rpc/log-request-handling.ts";
 import {
   LogStreamControl,
   type LogStreamOptions,
   logStreamTiming,
   replyChunkPacker,
-} from "./log-stream-control.ts";
-import type { RpcConnection } from "./rpc-connection.ts";
-import { errorReply } from "./rpc-replies.ts";
+} from "../../rpc/log-stream-control.ts";
+import type { RpcConnection } from "../../rpc/rpc-connection.ts";
+import { errorReply } from "../../rpc/rpc-replies.ts";
+import { msToNanos, nanosToDockerTime } from "../../time/nano-time.ts";
+import { parseContainerInspect } from "./container-inspect-parser.ts";
+import type { DockerApi, DockerLogStream } from "./docker-api.ts";
+import { dockerErrorMessage } from "./docker-errors.ts";
+import { dockerFailureReply } from "./docker-failure-reply.ts";
 
-export type { LogsResponder } from "./log-request-handling.ts";
+export type { LogsResponder } from "../../rpc/log-request-handling.ts";
 
 export interface LogsResponderOptions extends LogStreamOptions {
   docker: Pick<DockerApi, "inspectContainer" | "containerLogs">;

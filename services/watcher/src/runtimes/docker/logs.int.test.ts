@@ -12,17 +12,18 @@ import {
 import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorkload, testDocker, type Workload } from "../../../test/support/docker-workloads.ts";
+import { startWorkload, testDocker, type Workload } from "../../../../../test/support/docker-workloads.ts";
 import {
   connectTestNats,
   eventually,
   testSubjectPrefix,
   uniqueSuffix,
-} from "../../../test/support/test-env.ts";
-import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
-import { createInspectResponder } from "./rpc/inspect-responder.ts";
-import { createLogsResponder, type LogsResponder } from "./rpc/logs-responder.ts";
-import { createRpcServer, type RpcServer } from "./rpc/rpc-server.ts";
+} from "../../../../../test/support/test-env.ts";
+import { createInspectResponder } from "../../rpc/inspect-responder.ts";
+import { createRpcServer, type RpcServer } from "../../rpc/rpc-server.ts";
+import { createDockerInspector } from "./docker-inspector.ts";
+import { createDockerodeApi } from "./dockerode-adapter.ts";
+import { createLogsResponder, type LogsResponder } from "./logs-responder.ts";
 
 interface Answer {
   replies: LogsReply[];
@@ -134,7 +135,11 @@ describe("log requests over the bus", () => {
     clientNc = await connectTestNats();
     logs = responder();
     limitedLogs = responder({ maxDurationMs: 1500, maxConcurrent: 1 });
-    const inspect = createInspectResponder({ docker: dockerApi, nc: serverNc, logger, timeoutMs: 5000 });
+    const inspect = createInspectResponder({
+      inspect: createDockerInspector({ docker: dockerApi, timeoutMs: 5000 }),
+      nc: serverNc,
+      logger,
+    });
     servers = [
       createRpcServer({ nc: serverNc, subjects, host, logger, logs, inspect }),
       createRpcServer({ nc: serverNc, subjects, host: limitedHost, logger, logs: limitedLogs, inspect }),
@@ -403,7 +408,11 @@ describe("log requests over the bus", () => {
       host: `${host}-stopping`,
       logger: createLogger({ service: "watcher", level: "silent" }),
       logs: responder(),
-      inspect: createInspectResponder({ docker: dockerApi, nc: serverNc, logger, timeoutMs: 5000 }),
+      inspect: createInspectResponder({
+        inspect: createDockerInspector({ docker: dockerApi, timeoutMs: 5000 }),
+        nc: serverNc,
+        logger,
+      }),
     });
     server.start();
     await serverNc.flush();

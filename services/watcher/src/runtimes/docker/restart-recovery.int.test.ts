@@ -13,18 +13,18 @@ import {
   startupInventorySince,
   type WatcherMessage,
   watcherEventsSince,
-} from "../../../test/support/bus-fixtures.ts";
-import { startWorkload, type Workload } from "../../../test/support/docker-workloads.ts";
-import { type PrivateDockerd, startPrivateDockerd } from "../../../test/support/private-dockerd.ts";
-import { type ServiceProcess, startService } from "../../../test/support/service-process.ts";
+} from "../../../../../test/support/bus-fixtures.ts";
+import { startWorkload, type Workload } from "../../../../../test/support/docker-workloads.ts";
+import { type PrivateDockerd, startPrivateDockerd } from "../../../../../test/support/private-dockerd.ts";
+import { type ServiceProcess, startService } from "../../../../../test/support/service-process.ts";
 import {
   connectTestNats,
   eventually,
   natsUrl,
   testSubjectPrefix,
   uniqueSuffix,
-} from "../../../test/support/test-env.ts";
-import { rfc3339ToTimestamp } from "./docker/docker-time.ts";
+} from "../../../../../test/support/test-env.ts";
+import { rfc3339ToTimestamp } from "../../time/nano-time.ts";
 
 type Received = WatcherMessage;
 

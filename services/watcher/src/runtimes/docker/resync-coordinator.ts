@@ -3,20 +3,19 @@
 // before it stopped, if the tracker was restored from it; else none: there is nothing to
 // compare with), then the inventory. Runs on the follower's event chain, so replayed events
 // are applied before and the new stream's events after it.
-import { codecs, type Logger, type Subjects } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
-import type { SubscriptionReason } from "../events/docker-event-follower.ts";
-import type { ContainerObserver, ObservedContainer } from "../inventory/container-observer.ts";
-import type { InventoryPublisher } from "../inventory/inventory-publisher.ts";
-import type { PublishQueue } from "../publishing/publish-queue.ts";
-import type { ContainerSnapshot, ContainerStateTracker } from "./container-state-tracker.ts";
+import type { EventPublisher } from "../../publishing/event-publisher.ts";
+import type { ContainerSnapshot, ContainerStateTracker } from "../../resync/container-state-tracker.ts";
+import type { ContainerObserver, ObservedContainer } from "./container-observer.ts";
+import type { SubscriptionReason } from "./events/docker-event-follower.ts";
+import type { InventoryPublisher } from "./inventory-publisher.ts";
 
 export interface ResyncCoordinatorOptions {
   observe: ContainerObserver;
   tracker: ContainerStateTracker;
-  queue: Pick<PublishQueue, "enqueue">;
+  publish: EventPublisher;
   inventory: Pick<InventoryPublisher, "publishContainers">;
-  subjects: Subjects;
   host: string;
   logger: Logger;
   /** Looks at the host this many times before giving up until the next reconnect. */
@@ -71,7 +70,7 @@ export function toSnapshot(observed: ObservedContainer): ContainerSnapshot {
 }
 
 export function createResyncCoordinator(options: ResyncCoordinatorOptions): ResyncCoordinator {
-  const { observe, tracker, queue, inventory, subjects, host, logger } = options;
+  const { observe, tracker, publish, inventory, host, logger } = options;
   const attempts = options.attempts ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const now = options.now ?? Date.now;
@@ -105,21 +104,7 @@ export function createResyncCoordinator(options: ResyncCoordinatorOptions): Resy
       { host, nowMs: now() },
       { seed: reason === "startup" && !restored },
     );
-    for (const event of events) {
-      const encoded = codecs.event.encode(event);
-      if (!encoded.ok) {
-        logger.error(
-          { detail: encoded.detail, event_id: event.event_id },
-          "synthesized event failed validation; not published",
-        );
-        continue;
-      }
-      queue.enqueue({
-        subject: subjects.event(host, "docker", "container", event.action),
-        data: encoded.data,
-        msgID: event.event_id,
-      });
-    }
+    for (const event of events) publish(event);
     if (events.length > 0) {
       logger.info(
         { reason, synthesized: events.length, actions: events.map((event) => event.action) },

@@ -9,21 +9,22 @@ import {
   deleteTestStreams,
   recordWatcherMessages,
   type WatcherMessage,
-} from "../../../test/support/bus-fixtures.ts";
-import { startWorkload, type Workload } from "../../../test/support/docker-workloads.ts";
-import { type PrivateDockerd, startPrivateDockerd } from "../../../test/support/private-dockerd.ts";
+} from "../../../../../test/support/bus-fixtures.ts";
+import { startWorkload, type Workload } from "../../../../../test/support/docker-workloads.ts";
+import { type PrivateDockerd, startPrivateDockerd } from "../../../../../test/support/private-dockerd.ts";
 import {
   connectTestNats,
   eventually,
   natsUrl,
   testSubjectPrefix,
   uniqueSuffix,
-} from "../../../test/support/test-env.ts";
-import { parseWatcherConfig } from "./config.ts";
-import type { DockerApi } from "./docker/docker-api.ts";
-import { rfc3339ToTimestamp } from "./docker/docker-time.ts";
-import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
-import { createWatcher, type Watcher } from "./watcher.ts";
+} from "../../../../../test/support/test-env.ts";
+import { parseWatcherConfig } from "../../config.ts";
+import { rfc3339ToTimestamp } from "../../time/nano-time.ts";
+import type { RuntimeWatcher } from "../watcher-runtime.ts";
+import type { DockerApi } from "./docker-api.ts";
+import { createDockerWatcher } from "./docker-watcher.ts";
+import { createDockerodeApi } from "./dockerode-adapter.ts";
 
 type Received = WatcherMessage;
 
@@ -35,6 +36,7 @@ describe("watcher across dockerd restarts", () => {
     CROWSNEST_SUBJECT_PREFIX: prefix,
     CROWSNEST_HOST_NAME: host,
   });
+  if (config.runtime !== "docker") throw new Error("the default runtime is docker");
   /** Events and inventories in the order the bus delivered them. */
   const received: Received[] = [];
   const undecodable: string[] = [];
@@ -42,7 +44,7 @@ describe("watcher across dockerd restarts", () => {
   let bus: Bus;
   let nc: NatsConnection;
   let subscription: Subscription;
-  let watcher: Watcher;
+  let watcher: RuntimeWatcher;
   let gate: Promise<void> = Promise.resolve();
   const workloads: Workload[] = [];
 
@@ -76,14 +78,14 @@ describe("watcher across dockerd restarts", () => {
         return realDocker.getEvents(options);
       },
     };
-    watcher = createWatcher({
+    watcher = createDockerWatcher({
       docker: gatedDocker,
       js: bus.js,
       subjects: bus.subjects,
       host,
       logger,
       inventoryIntervalMs: config.inventoryIntervalMs,
-      dockerTimeoutMs: config.dockerTimeoutMs,
+      dockerTimeoutMs: config.docker.timeoutMs,
       maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
       reconnect: { initialMs: 100, maxMs: 500 },
     });

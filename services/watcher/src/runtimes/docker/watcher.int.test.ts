@@ -15,13 +15,13 @@ import {
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordMessages } from "../../../test/support/bus-fixtures.ts";
+import { recordMessages } from "../../../../../test/support/bus-fixtures.ts";
 import {
   startWorkload,
   TEST_LABEL,
   testDocker,
   type Workload,
-} from "../../../test/support/docker-workloads.ts";
+} from "../../../../../test/support/docker-workloads.ts";
 import {
   connectTestNats,
   eventually,
@@ -29,11 +29,12 @@ import {
   testSubjectPrefix,
   uniqueSuffix,
   workloadImage,
-} from "../../../test/support/test-env.ts";
-import { parseWatcherConfig } from "./config.ts";
-import type { DockerApi, DockerEventStream } from "./docker/docker-api.ts";
-import { createDockerodeApi } from "./docker/dockerode-adapter.ts";
-import { createWatcher, type Watcher } from "./watcher.ts";
+} from "../../../../../test/support/test-env.ts";
+import { parseWatcherConfig } from "../../config.ts";
+import type { RuntimeWatcher } from "../watcher-runtime.ts";
+import type { DockerApi, DockerEventStream } from "./docker-api.ts";
+import { createDockerWatcher } from "./docker-watcher.ts";
+import { createDockerodeApi } from "./dockerode-adapter.ts";
 
 const DOCKER_SOCKET = "/var/run/docker.sock";
 
@@ -71,7 +72,7 @@ describe("watcher with dockerd and NATS", () => {
   let bus: Bus;
   let nc: NatsConnection;
   let subscriptions: Subscription[] = [];
-  let watcher: Watcher;
+  let watcher: RuntimeWatcher;
   let preexisting: Workload;
 
   const eventsOf = (containerId: string, action: string): EventMessage[] =>
@@ -90,7 +91,7 @@ describe("watcher with dockerd and NATS", () => {
     ];
     await nc.flush();
 
-    watcher = createWatcher({
+    watcher = createDockerWatcher({
       docker: gatedDocker,
       js: bus.js,
       subjects: bus.subjects,

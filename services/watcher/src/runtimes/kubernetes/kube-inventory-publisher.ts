@@ -3,8 +3,8 @@
 // and publishing are the Docker inventory's (enqueueInventory and the ordered publish queue);
 // only the source differs, and there is nothing to observe: the cache is current.
 import type { ContainerInfo, InventoryMessage, Logger, Subjects } from "@crowsnest/shared";
-import { enqueueInventory } from "../inventory/inventory-enqueue.ts";
-import type { PublishQueue } from "../publishing/publish-queue.ts";
+import type { PublishQueue } from "@crowsnest/shared/publishing";
+import { enqueueInventory } from "../../inventory/inventory-enqueue.ts";
 
 export interface KubeInventoryPublisherOptions {
   queue: Pick<PublishQueue, "enqueue">;

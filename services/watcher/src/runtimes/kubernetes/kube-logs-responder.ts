@@ -8,16 +8,16 @@
 import type { Readable } from "node:stream";
 import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
 import { KubeApiError, type KubeClient } from "@crowsnest/shared/kubernetes";
-import { type AssembledLine, createLogLineAssembler } from "../logs/log-line-assembler.ts";
-import { type LogReplyConnection, LogReplySender } from "../rpc/log-reply-sender.ts";
-import { createLogRequestHandler, type LogsResponder } from "../rpc/log-request-handling.ts";
+import { type AssembledLine, createLogLineAssembler } from "../../logs/log-line-assembler.ts";
+import { type LogReplyConnection, LogReplySender } from "../../rpc/log-reply-sender.ts";
+import { createLogRequestHandler, type LogsResponder } from "../../rpc/log-request-handling.ts";
 import {
   LogStreamControl,
   type LogStreamOptions,
   logStreamTiming,
   replyChunkPacker,
-} from "../rpc/log-stream-control.ts";
-import { errorReply } from "../rpc/rpc-replies.ts";
+} from "../../rpc/log-stream-control.ts";
+import { errorReply } from "../../rpc/rpc-replies.ts";
 import type { KubernetesWatcher } from "./kubernetes-watcher.ts";
 
 export interface KubeLogsResponderOptions extends LogStreamOptions {

@@ -1,6 +1,6 @@
 import type { EventMessage } from "@crowsnest/shared";
 import { describe, expect, it } from "vitest";
-import { missedTransitions } from "../recovery/missed-transitions.ts";
+import { missedTransitions } from "../../recovery/missed-transitions.ts";
 import { type DiffContext, diffPod } from "./kube-event-differ.ts";
 import { type PodState, prunePod } from "./kube-objects.ts";
 import { podRecordCodec, podRecordKey } from "./kube-pod-record.ts";

@@ -4,7 +4,7 @@
 // pruned fields, and read back through the same pruning: a recorded pod is therefore read
 // exactly like a listed one, and a value that is not a pod (another version wrote it, someone
 // edited the bucket) is refused by the validation the watcher already applies to the API's answers.
-import type { StateCodec } from "../recovery/published-state-store.ts";
+import type { StateCodec } from "../../recovery/published-state-store.ts";
 import {
   type ContainerStatusState,
   type InstanceState,

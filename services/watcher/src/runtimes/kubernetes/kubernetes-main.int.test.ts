@@ -11,14 +11,14 @@ import {
   type TestNamespace,
   testKubeconfigPath,
   uniqueKubernetesName,
-} from "../../../../test/support/kubernetes-cluster.ts";
-import { startService } from "../../../../test/support/service-process.ts";
+} from "../../../../../test/support/kubernetes-cluster.ts";
+import { startService } from "../../../../../test/support/service-process.ts";
 import {
   connectTestNats,
   eventually,
   natsUrl,
   testSubjectPrefix,
-} from "../../../../test/support/test-env.ts";
+} from "../../../../../test/support/test-env.ts";
 
 const kubeconfig = testKubeconfigPath();
 

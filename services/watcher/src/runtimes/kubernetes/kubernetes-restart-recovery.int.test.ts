@@ -13,7 +13,7 @@ import {
   startupInventorySince,
   type WatcherMessage,
   watcherEventsSince,
-} from "../../../../test/support/bus-fixtures.ts";
+} from "../../../../../test/support/bus-fixtures.ts";
 import {
   connectKubernetesCluster,
   type FakeNode,
@@ -21,15 +21,15 @@ import {
   type TestNamespace,
   testKubeconfigPath,
   uniqueKubernetesName,
-} from "../../../../test/support/kubernetes-cluster.ts";
-import { type ServiceProcess, startService } from "../../../../test/support/service-process.ts";
+} from "../../../../../test/support/kubernetes-cluster.ts";
+import { type ServiceProcess, startService } from "../../../../../test/support/service-process.ts";
 import {
   connectTestNats,
   eventually,
   natsUrl,
   testSubjectPrefix,
-} from "../../../../test/support/test-env.ts";
-import { watcherStateBucketName } from "../recovery/published-state-store.ts";
+} from "../../../../../test/support/test-env.ts";
+import { watcherStateBucketName } from "../../recovery/published-state-store.ts";
 
 const kubeconfig = testKubeconfigPath();
 

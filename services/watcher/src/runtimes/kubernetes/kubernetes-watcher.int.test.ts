@@ -29,8 +29,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { createInbox, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordMessages } from "../../../../test/support/bus-fixtures.ts";
-import { type KubeletStandIn, startKubeletStandIn } from "../../../../test/support/kubelet-stand-in.ts";
+import { recordMessages } from "../../../../../test/support/bus-fixtures.ts";
+import { type KubeletStandIn, startKubeletStandIn } from "../../../../../test/support/kubelet-stand-in.ts";
 import {
   connectKubernetesCluster,
   type FakeNode,
@@ -39,16 +39,17 @@ import {
   type TestNamespace,
   testKubeconfigPath,
   uniqueKubernetesName,
-} from "../../../../test/support/kubernetes-cluster.ts";
+} from "../../../../../test/support/kubernetes-cluster.ts";
 import {
   connectTestNats,
   eventually,
   natsUrl,
   testSubjectPrefix,
-} from "../../../../test/support/test-env.ts";
-import { parseWatcherConfig } from "../config.ts";
-import { createRpcServer, type RpcServer } from "../rpc/rpc-server.ts";
-import { createKubeInspectResponder } from "./kube-inspect-responder.ts";
+} from "../../../../../test/support/test-env.ts";
+import { parseWatcherConfig } from "../../config.ts";
+import { createInspectResponder } from "../../rpc/inspect-responder.ts";
+import { createRpcServer, type RpcServer } from "../../rpc/rpc-server.ts";
+import { createKubeInspector } from "./kube-inspector.ts";
 import { createKubeLogsResponder } from "./kube-logs-responder.ts";
 import { createKubernetesWatcher, type KubernetesWatcher } from "./kubernetes-watcher.ts";
 
@@ -273,7 +274,11 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
         probeIntervalMs: 300,
         maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
       }),
-      inspect: createKubeInspectResponder({ findContainer: watcher.findContainer, nc: bus.nc, logger }),
+      inspect: createInspectResponder({
+        inspect: createKubeInspector(watcher.findContainer),
+        nc: bus.nc,
+        logger,
+      }),
     });
     rpc.start();
     await eventually(() => (watcher.isConnected() ? true : undefined), {

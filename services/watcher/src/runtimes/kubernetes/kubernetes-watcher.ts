@@ -6,12 +6,13 @@
 // builds it from configuration; the integration tests and the benchmark build it the same way
 // against a real API server.
 import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
-import { codecs } from "@crowsnest/shared";
 import type { KubeClient } from "@crowsnest/shared/kubernetes";
+import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import type { BackoffOptions } from "@crowsnest/shared/util/capped-backoff";
-import { createPublishQueue, type JetStreamPublisher } from "../publishing/publish-queue.ts";
-import { missedTransitions } from "../recovery/missed-transitions.ts";
-import type { PublishedStateStore } from "../recovery/published-state-store.ts";
+import { createEventPublisher } from "../../publishing/event-publisher.ts";
+import { createWatcherQueue, DEFAULT_PUBLISH_STOP_TIMEOUT_MS } from "../../publishing/watcher-queue.ts";
+import { missedTransitions } from "../../recovery/missed-transitions.ts";
+import type { PublishedStateStore } from "../../recovery/published-state-store.ts";
 import { podToContainerInfos } from "./kube-container-mapper.ts";
 import { type DiffContext, diffNode, diffPod, diffService } from "./kube-event-differ.ts";
 import { createInformer, type InformerChange, type SyncReason } from "./kube-informer.ts";
@@ -50,6 +51,8 @@ export interface KubernetesWatcherOptions {
   publishedState?: PublishedStateStore<PodState>;
   /** How long stop() waits for the last records to be written. */
   stateCloseTimeoutMs?: number;
+  /** How long stop() keeps sending what is queued before it gives the rest up. */
+  publishStopTimeoutMs?: number;
 }
 
 /** A container the watcher knows, as the RPC responders look it up. */
@@ -70,25 +73,12 @@ export interface KubernetesWatcher {
 
 export function createKubernetesWatcher(options: KubernetesWatcherOptions): KubernetesWatcher {
   const { client, subjects, host, logger, nodeName } = options;
-  const queue = createPublishQueue({ js: options.js, logger });
+  const queue = createWatcherQueue(options.js, logger);
   const now = () => new Date().toISOString();
 
+  const publish = createEventPublisher({ queue, subjects, logger });
   const publishEvents = (events: readonly EventMessage[]): void => {
-    for (const event of events) {
-      const encoded = codecs.event.encode(event);
-      if (!encoded.ok) {
-        logger.error(
-          { detail: encoded.detail, event_id: event.event_id },
-          "event failed validation; not published",
-        );
-        continue;
-      }
-      queue.enqueue({
-        subject: subjects.event(host, "kubernetes", event.kind, event.action),
-        data: encoded.data,
-        msgID: event.event_id,
-      });
-    }
+    for (const event of events) publish(event);
   };
 
   const differ =
@@ -224,7 +214,7 @@ export function createKubernetesWatcher(options: KubernetesWatcherOptions): Kube
       await starting;
       inventory.stop();
       await Promise.all([pods.stop(), nodes.stop(), services.stop()]);
-      await queue.close();
+      await queue.stop(options.publishStopTimeoutMs ?? DEFAULT_PUBLISH_STOP_TIMEOUT_MS);
       await publishedState?.close(options.stateCloseTimeoutMs ?? 3000);
     },
     isConnected: () => pods.isConnected(),

@@ -2,10 +2,11 @@
 // replay and de-duplication, logging once per outage, and the liveness probe.
 import { PassThrough } from "node:stream";
 import { codecs, createSubjects, type EventMessage } from "@crowsnest/shared";
+import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DockerApi, DockerEventsOptions, DockerReplayOptions } from "../docker/docker-api.ts";
-import type { OutgoingMessage } from "../publishing/publish-queue.ts";
+import { createEventPublisher } from "../../../publishing/event-publisher.ts";
+import type { DockerApi, DockerEventsOptions, DockerReplayOptions } from "../docker-api.ts";
 import {
   createDockerEventFollower,
   type DockerEventFollower,
@@ -100,15 +101,18 @@ describe("createDockerEventFollower", () => {
     const subscriptions: string[] = [];
     follower = createDockerEventFollower({
       docker,
-      queue: {
-        enqueue(message) {
-          messages.push(message);
-          const decoded = codecs.event.decode(message.data);
-          if (!decoded.ok) throw new Error(decoded.detail);
-          published.push(decoded.value);
+      publish: createEventPublisher({
+        queue: {
+          enqueue(message) {
+            messages.push(message);
+            const decoded = codecs.event.decode(message.payload);
+            if (!decoded.ok) throw new Error(decoded.detail);
+            published.push(decoded.value);
+          },
         },
-      },
-      subjects,
+        subjects,
+        logger,
+      }),
       host: "h1",
       logger,
       onSubscribed: async (reason) => void subscriptions.push(reason),

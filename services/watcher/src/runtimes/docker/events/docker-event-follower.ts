@@ -17,13 +17,13 @@
 // bus before it stopped reflects dockerd (see recovery/): the first subscription is then handled
 // like a reconnect, replaying what dockerd still has since then (and nothing up to it again)
 // before the startup resynchronization.
-import { codecs, type EventMessage, type Logger, type Subjects } from "@crowsnest/shared";
+import type { EventMessage, Logger } from "@crowsnest/shared";
 import { abortableSleep, unlessAborted } from "@crowsnest/shared/util/abortable-sleep";
 import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
-import type { DockerApi, DockerEventStream } from "../docker/docker-api.ts";
-import { msToNanos, nanosToDockerTime } from "../docker/docker-time.ts";
-import type { InventoryReason } from "../inventory/inventory-publisher.ts";
-import type { PublishQueue } from "../publishing/publish-queue.ts";
+import type { EventPublisher } from "../../../publishing/event-publisher.ts";
+import { msToNanos, nanosToDockerTime } from "../../../time/nano-time.ts";
+import type { DockerApi, DockerEventStream } from "../docker-api.ts";
+import type { InventoryReason } from "../inventory-publisher.ts";
 import { dockerEventTimeNano, normalizeDockerEvent } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
 import { LateOomWatch } from "./late-oom-watch.ts";
@@ -36,8 +36,7 @@ export type SubscriptionReason = Extract<InventoryReason, "startup" | "resync">;
 export interface DockerEventFollowerOptions {
   /** Without replayEvents, a reconnect relies on the new stream's `since` replay alone. */
   docker: Pick<DockerApi, "getEvents" | "ping"> & Partial<Pick<DockerApi, "replayEvents">>;
-  queue: Pick<PublishQueue, "enqueue">;
-  subjects: Subjects;
+  publish: EventPublisher;
   host: string;
   logger: Logger;
   /**
@@ -100,7 +99,7 @@ export const DEFAULT_RECONNECT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs
 const NANOS_PER_SECOND = 1_000_000_000n;
 
 export function createDockerEventFollower(options: DockerEventFollowerOptions): DockerEventFollower {
-  const { docker, queue, subjects, host, logger } = options;
+  const { docker, publish, host, logger } = options;
   const healthyAfterMs = options.healthyAfterMs ?? 30_000;
   const probeIntervalMs = options.livenessProbeIntervalMs ?? 30_000;
   const probeTimeoutMs = options.livenessProbeTimeoutMs ?? 10_000;
@@ -203,20 +202,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       options.onHandled?.(event);
       return;
     }
-    const encoded = codecs.event.encode(event);
-    if (!encoded.ok) {
-      logger.error(
-        { detail: encoded.detail, event_id: event.event_id },
-        "event failed validation; not published",
-      );
-      return;
-    }
-    queue.enqueue({
-      subject: subjects.event(host, "docker", "container", event.action),
-      data: encoded.data,
-      msgID: event.event_id,
-    });
-    options.onHandled?.(event);
+    if (publish(event)) options.onHandled?.(event);
   };
 
   const splitterFor = () =>

@@ -9,9 +9,9 @@
 import type { EventMessage, Logger } from "@crowsnest/shared";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
-import { type InspectedContainer, parseContainerInspect } from "../docker/container-inspect-parser.ts";
-import type { DockerApi } from "../docker/docker-api.ts";
-import { classifyDockerError } from "../docker/docker-errors.ts";
+import { type InspectedContainer, parseContainerInspect } from "../container-inspect-parser.ts";
+import type { DockerApi } from "../docker-api.ts";
+import { classifyDockerError } from "../docker-errors.ts";
 
 export interface EventEnricherOptions {
   docker: Pick<DockerApi, "inspectContainer">;

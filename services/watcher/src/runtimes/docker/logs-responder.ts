@@ -11,16 +11,16 @@
 // still there simply receives an empty chunk (which also tells it the stream is alive).
 import type { Logger, LogsRequest } from "@crowsnest/shared";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
-import { type AssembledLine, createLogLineAssembler } from "../../logs/log-line-assembler.ts";
+import { createLogLineAssembler } from "../../logs/log-line-assembler.ts";
 import { containerReference } from "../../rpc/container-reference.ts";
 import { LogReplySender } from "../../rpc/log-reply-sender.ts";
-import { createLogRequestHandler, type LogsResponder } from "../../rpc/log-request-handling.ts";
 import {
-  LogStreamControl,
-  type LogStreamOptions,
-  logStreamTiming,
-  replyChunkPacker,
-} from "../../rpc/log-stream-control.ts";
+  createLogRequestHandler,
+  type LogCapabilities,
+  type LogsResponder,
+} from "../../rpc/log-request-handling.ts";
+import { LogStreamControl, type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
+import { readLogStreamIntoReply } from "../../rpc/log-stream-reading.ts";
 import type { RpcConnection } from "../../rpc/rpc-connection.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 import { msToNanos, nanosToDockerTime } from "../../time/nano-time.ts";
@@ -42,6 +42,14 @@ export interface LogsResponderOptions extends LogStreamOptions {
 function dockerTime(timestamp: string | null): string | undefined {
   return timestamp === null ? undefined : nanosToDockerTime(msToNanos(Date.parse(timestamp)));
 }
+
+/** dockerd filters by stream, `since` and `until` itself; a container keeps one log across restarts. */
+export const DOCKER_LOG_CAPABILITIES: LogCapabilities = {
+  runtime: "Docker",
+  separateStreams: true,
+  exactWindow: true,
+  previous: false,
+};
 
 export function createLogsResponder(options: LogsResponderOptions): LogsResponder {
   const { docker, nc, logger, dockerTimeoutMs } = options;
@@ -76,7 +84,9 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
     // stream with a tail, find a tail that covers N lines of it, read that, keep the last N.
     let dockerTail: number | undefined = request.tail;
     const keepLast =
-      request.stream !== "both" && request.tail > 0 && !inspected.tty ? request.tail : undefined;
+      request.stream !== "both" && request.tail > 0 && !inspected.tty && !request.follow
+        ? request.tail
+        : undefined;
     if (keepLast !== undefined) {
       try {
         dockerTail = await withDeadline(`reading the logs of ${ref}`, dockerTimeoutMs, (signal) =>
@@ -107,64 +117,25 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
       await sender.fail(dockerFailureReply(error, ref));
       return;
     }
-    control.begin(stream, sender, request.follow);
-    const assembler = createLogLineAssembler({ tty: inspected.tty, timestamps: request.timestamps });
-    const packer = replyChunkPacker(options);
-
-    let readError: unknown;
-    let lines = 0;
-    /** With keepLast and no follow: the newest lines read so far, sent when the read ends. */
-    const lastLines: AssembledLine[] = [];
-    try {
-      for await (const chunk of stream) {
-        for (const line of assembler.push(chunk)) {
-          lines += 1;
-          if (keepLast !== undefined && !request.follow) {
-            lastLines.push(line);
-            if (lastLines.length > keepLast) lastLines.shift();
-            continue;
-          }
-          for (const full of packer.add(line)) await sender.send(full, false);
-        }
-        if (request.follow) control.flushSoon(packer, sender);
-      }
-    } catch (error) {
-      // Destroying the stream to end it makes the read fail; that is not an error.
-      readError = error;
-    } finally {
-      control.finishReading();
-    }
-    for (const line of lastLines) for (const full of packer.add(line)) await sender.send(full, false);
-    if (assembler.corrupted) log.warn("log stream was not multiplexed as expected; passed on as stdout");
-    if (control.ended === undefined && readError !== undefined) {
-      // dockerd went away midway: what was read is sent, then an error ends the reply.
-      for (const line of assembler.end()) for (const full of packer.add(line)) void sender.send(full, false);
-      if (packer.pendingLines > 0) void sender.send(packer.take(), false);
-      await sender.fail(
-        errorReply("runtime_unavailable", `the log stream broke: ${dockerErrorMessage(readError)}`),
-      );
-      log.warn({ err: readError, lines }, "log stream broke");
-      return;
-    }
-    await control.closeReply({
+    await readLogStreamIntoReply({
+      source: stream,
+      assembler: createLogLineAssembler({ tty: inspected.tty, timestamps: request.timestamps }),
+      control,
       sender,
-      packer,
       request,
+      options,
       log,
       slowRuntime: "dockerd",
-      *remaining() {
-        for (const line of assembler.end()) {
-          lines += 1;
-          yield line;
-        }
-      },
-      detail: () => ({ lines }),
+      capabilities: DOCKER_LOG_CAPABILITIES,
+      ...(keepLast === undefined ? {} : { keepLast }),
+      describeError: dockerErrorMessage,
     });
   };
 
   return createLogRequestHandler<string>({
     nc,
     logger,
+    capabilities: DOCKER_LOG_CAPABILITIES,
     maxConcurrent: options.maxConcurrent,
     admit(request) {
       const ref = containerReference(request.container);

@@ -8,15 +8,15 @@
 import type { Readable } from "node:stream";
 import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
 import { KubeApiError, type KubeClient } from "@crowsnest/shared/kubernetes";
-import { type AssembledLine, createLogLineAssembler } from "../../logs/log-line-assembler.ts";
+import { createLogLineAssembler } from "../../logs/log-line-assembler.ts";
 import { type LogReplyConnection, LogReplySender } from "../../rpc/log-reply-sender.ts";
-import { createLogRequestHandler, type LogsResponder } from "../../rpc/log-request-handling.ts";
 import {
-  LogStreamControl,
-  type LogStreamOptions,
-  logStreamTiming,
-  replyChunkPacker,
-} from "../../rpc/log-stream-control.ts";
+  createLogRequestHandler,
+  type LogCapabilities,
+  type LogsResponder,
+} from "../../rpc/log-request-handling.ts";
+import { LogStreamControl, type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
+import { readLogStreamIntoReply } from "../../rpc/log-stream-reading.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 import type { KubernetesWatcher } from "./kubernetes-watcher.ts";
 
@@ -40,6 +40,14 @@ export function kubeFailureReply(error: unknown, what: string): RpcError {
     `the Kubernetes API server cannot answer: ${String(error instanceof Error ? error.message : error)}`,
   );
 }
+
+/** The API server has no `until`, and cuts `sinceTime` to seconds; stdout and stderr come as one. */
+export const KUBERNETES_LOG_CAPABILITIES: LogCapabilities = {
+  runtime: "Kubernetes",
+  separateStreams: false,
+  exactWindow: false,
+  previous: true,
+};
 
 export function createKubeLogsResponder(options: KubeLogsResponderOptions): LogsResponder {
   const { nc, logger } = options;
@@ -89,60 +97,21 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
       await sender.fail(kubeFailureReply(error, `the logs of ${found.info.external_id}`));
       return;
     }
-    control.begin(body, sender, request.follow);
-    const assembler = createLogLineAssembler({ tty: true, timestamps: true });
-    const packer = replyChunkPacker(options);
-    const sinceMs = request.since === null ? undefined : Date.parse(request.since);
-    const untilMs = request.until === null ? undefined : Date.parse(request.until);
-    /** The line as sent, or undefined when it is outside since/until. */
-    const shape = (line: AssembledLine): AssembledLine | undefined => {
-      const ms = line.ts === null ? undefined : Date.parse(line.ts);
-      if (ms !== undefined && sinceMs !== undefined && ms < sinceMs) return undefined;
-      if (ms !== undefined && untilMs !== undefined && ms > untilMs) {
-        control.end("until_passed");
-        return undefined;
-      }
-      return { stream: "stdout", ts: request.timestamps ? line.ts : null, text: line.text };
-    };
-    const add = async (lines: readonly AssembledLine[]) => {
-      for (const raw of lines) {
-        const line = control.ended === "until_passed" ? undefined : shape(raw);
-        if (line !== undefined) for (const full of packer.add(line)) await sender.send(full, false);
-      }
-    };
-
-    let readError: unknown;
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer | string>) {
-        await add(assembler.push(chunk));
-        if (request.follow) control.flushSoon(packer, sender);
-      }
-    } catch (error) {
-      readError = error;
-    } finally {
-      control.finishReading();
-    }
-    if (control.ended === undefined && readError !== undefined) {
-      await add(assembler.end());
-      if (packer.pendingLines > 0) void sender.send(packer.take(), false);
-      await sender.fail(errorReply("runtime_unavailable", `the log stream broke: ${String(readError)}`));
-      log.warn({ err: readError }, "log stream broke");
-      return;
-    }
-    await control.closeReply({
+    await readLogStreamIntoReply({
+      source: body,
+      assembler: createLogLineAssembler({ tty: true, timestamps: true }),
+      control,
       sender,
-      packer,
       request,
+      options,
       log,
       slowRuntime: "the Kubernetes API server",
+      capabilities: KUBERNETES_LOG_CAPABILITIES,
+      // Every line is read with its time (for the window); it is sent with it only when asked.
+      shape: (line) => ({ stream: "stdout", ts: request.timestamps ? line.ts : null, text: line.text }),
       // After `until` passed, the held-back partial line is past it too.
-      *remaining() {
-        if (control.ended !== "stream_ended") return;
-        for (const raw of assembler.end()) {
-          const line = shape(raw);
-          if (line !== undefined) yield line;
-        }
-      },
+      sendsPartialLine: (ended) => ended === "stream_ended",
+      describeError: String,
     });
   };
 
@@ -150,15 +119,8 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
     nc,
     logger,
     maxConcurrent: options.maxConcurrent,
-    admit: (request) =>
-      request.stream === "stderr"
-        ? {
-            refusal: errorReply(
-              "bad_request",
-              "Kubernetes does not keep stderr apart from stdout; ask for stream `both` or `stdout`",
-            ),
-          }
-        : { target: undefined },
+    capabilities: KUBERNETES_LOG_CAPABILITIES,
+    admit: () => ({ target: undefined }),
     serve: (inbox, request, _target, stopped) => serve(inbox, request, stopped),
   });
 }

@@ -278,6 +278,16 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
   });
   console.table(rows);
   console.log("target: collector + watcher ≤ 1.3× the two bare processes (resident, shared pages once)");
+  console.table(
+    [...last.entries()].flatMap(([label, { figures }]) =>
+      figures.map((f, index) => ({
+        process: `${label.startsWith("collector") ? (index === 0 ? "collector" : "watcher") : "bare"}, ${label}`,
+        "VmRSS MB": fixed(f?.rssMb ?? Number.NaN, 1),
+        "PSS MB": fixed(f?.pssMb ?? Number.NaN, 1),
+        "private MB": fixed(f?.privateMb ?? Number.NaN, 1),
+      })),
+    ),
+  );
 }
 
 export async function run(): Promise<void> {

@@ -19,12 +19,11 @@ import {
   ensureStreams,
   streamDefinitions,
 } from "@crowsnest/shared";
+import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
-import { JetStreamAckPublisher } from "../../services/collector/src/publishing/jetstream-ack-publisher.ts";
-import { PublishQueue } from "../../services/collector/src/publishing/publish-queue.ts";
 import { StatsPublisher } from "../../services/collector/src/publishing/stats-publisher.ts";
 import type { DockerPort } from "../../services/collector/src/sampling/docker-port.ts";
 import { createDockerSocketPort } from "../../services/collector/src/sampling/docker-socket-port.ts";

@@ -30,13 +30,13 @@ import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { field } from "@crowsnest/shared/util/json-fields";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { podRecordCodec } from "../../services/watcher/src/kubernetes/kube-pod-record.ts";
-import { createKubernetesWatcher } from "../../services/watcher/src/kubernetes/kubernetes-watcher.ts";
 import {
   createPublishedStateStore,
   openWatcherStateBucket,
   watcherStateBucketName,
 } from "../../services/watcher/src/recovery/published-state-store.ts";
+import { podRecordCodec } from "../../services/watcher/src/runtimes/kubernetes/kube-pod-record.ts";
+import { createKubernetesWatcher } from "../../services/watcher/src/runtimes/kubernetes/kubernetes-watcher.ts";
 import { connectKubernetesCluster, uniqueKubernetesName } from "../support/kubernetes-cluster.ts";
 import { buildStrippedCopy, memoryFigures } from "./support/service-memory.ts";
 

@@ -17,6 +17,7 @@ import {
   streamDefinitions,
   streamName,
 } from "@crowsnest/shared";
+import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,8 +27,6 @@ import { parseCollectorConfig } from "./config.ts";
 import { median, type SchedPoint, schedPoint, truePercent } from "./fixtures/cpu-truth.ts";
 import { HostStatsCollector } from "./host/host-stats-collector.ts";
 import { HostStatsPublisher } from "./publishing/host-stats-publisher.ts";
-import { JetStreamAckPublisher } from "./publishing/jetstream-ack-publisher.ts";
-import { PublishQueue } from "./publishing/publish-queue.ts";
 import { StatsPublisher } from "./publishing/stats-publisher.ts";
 import { createDockerSocketPort } from "./sampling/docker-socket-port.ts";
 import { StatsCollector } from "./sampling/stats-collector.ts";

@@ -13,13 +13,12 @@ import {
   resolveRuntimeHostName,
   startHeartbeat,
 } from "@crowsnest/shared";
+import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import { field } from "@crowsnest/shared/util/json-fields";
 import { type CollectorConfig, readConfig } from "./config.ts";
 import { HostStatsCollector, type HostStatsSink } from "./host/host-stats-collector.ts";
 import type { Sampling } from "./kubernetes/kubernetes-wiring.ts";
 import { HostStatsPublisher } from "./publishing/host-stats-publisher.ts";
-import { JetStreamAckPublisher } from "./publishing/jetstream-ack-publisher.ts";
-import { PublishQueue } from "./publishing/publish-queue.ts";
 import { StatsPublisher } from "./publishing/stats-publisher.ts";
 import { createDockerSocketPort } from "./sampling/docker-socket-port.ts";
 import { setUpFileReader } from "./sampling/file-reader-setup.ts";

@@ -42,9 +42,9 @@ describe("parseWatcherConfig", () => {
     expect(config).toMatchObject({
       runtime: "kubernetes",
       hostName: "worker-3",
-      kubernetesTimeoutMs: 4000,
-      kubernetesWatchStallMs: 120_000,
       kubernetes: {
+        timeoutMs: 4000,
+        watchStallMs: 120_000,
         kubeconfigPath: "/etc/crowsnest/kubeconfig",
         nodeName: "worker-3",
         serviceHost: "10.96.0.1",

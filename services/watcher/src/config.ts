@@ -6,7 +6,9 @@ import {
   commonConfigFrom,
   commonEnv,
   type EnvSource,
+  type EnvValues,
   envInteger,
+  type KubernetesTarget,
   parseEnv,
   type RuntimeConfig,
   runtimeConfigFrom,
@@ -25,14 +27,14 @@ export const watcherEnv = {
   }),
   CROWSNEST_DOCKER_TIMEOUT_MS: envInteger({
     description:
-      "How long one Docker API call (list, inspect, opening a log stream, replaying missed events) may take before it is abandoned.",
+      "Docker only: how long one Docker API call (list, inspect, opening a log stream, replaying missed events) may take before it is abandoned.",
     default: 5000,
     min: 100,
     max: 120_000,
   }),
   CROWSNEST_INSPECT_CONCURRENCY: envInteger({
     description:
-      "How many containers are inspected at the same time when the watcher looks at every container (inventories, resynchronization).",
+      "Docker only: how many containers are inspected at the same time when the watcher looks at every container (inventories, resynchronization).",
     default: 8,
     min: 1,
     max: 128,
@@ -73,31 +75,78 @@ export const watcherEnv = {
   }),
 } as const;
 
-export type WatcherConfig = RuntimeConfig & {
-  common: CommonConfig;
-  inventoryIntervalMs: number;
-  dockerTimeoutMs: number;
+/** Docker's own settings, present only in Docker mode. */
+export interface DockerWatcherSettings {
+  socketPath: string;
+  /** Deadline of one Docker API call. */
+  timeoutMs: number;
+  /** Inspect calls in flight at once when the watcher looks at every container. */
   inspectConcurrency: number;
+}
+
+/** Kubernetes's own settings, present only in Kubernetes mode. */
+export interface KubernetesWatcherSettings extends KubernetesTarget {
+  /** Deadline of one API server call. */
+  timeoutMs: number;
+  /** A watch silent for this long is restarted. */
+  watchStallMs: number;
+}
+
+/** One variant per runtime: a runtime's settings exist only when it is the one selected. */
+export type WatcherRuntimeConfig =
+  | { runtime: "docker"; docker: DockerWatcherSettings }
+  | { runtime: "kubernetes"; kubernetes: KubernetesWatcherSettings };
+
+export type WatcherConfig = WatcherRuntimeConfig & {
+  common: CommonConfig;
+  /** Undefined: use the host name the runtime reports (or the Kubernetes node name). */
+  hostName: string | undefined;
+  inventoryIntervalMs: number;
   logsMaxConcurrent: number;
   logsFollowMaxMs: number;
   logsFollowProbeIntervalMs: number;
-  kubernetesTimeoutMs: number;
-  kubernetesWatchStallMs: number;
 };
+
+/** The configuration of one runtime's watcher. */
+export type WatcherConfigFor<R extends WatcherRuntimeConfig["runtime"]> = Extract<
+  WatcherConfig,
+  { runtime: R }
+>;
+
+function runtimeSettings(target: RuntimeConfig, values: EnvValues<typeof watcherEnv>): WatcherRuntimeConfig {
+  switch (target.runtime) {
+    case "docker":
+      return {
+        runtime: "docker",
+        docker: {
+          socketPath: target.docker.socketPath,
+          timeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
+          inspectConcurrency: values.CROWSNEST_INSPECT_CONCURRENCY,
+        },
+      };
+    case "kubernetes":
+      return {
+        runtime: "kubernetes",
+        kubernetes: {
+          ...target.kubernetes,
+          timeoutMs: values.CROWSNEST_KUBERNETES_TIMEOUT_MS,
+          watchStallMs: values.CROWSNEST_KUBERNETES_WATCH_STALL_MS,
+        },
+      };
+  }
+}
 
 export function parseWatcherConfig(env: EnvSource): WatcherConfig {
   const values = parseEnv(watcherEnv, env);
+  const target = runtimeConfigFrom(values);
   return {
     common: commonConfigFrom(values),
-    ...runtimeConfigFrom(values),
+    hostName: target.hostName,
+    ...runtimeSettings(target, values),
     inventoryIntervalMs: values.CROWSNEST_INVENTORY_INTERVAL_MS,
-    dockerTimeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
-    inspectConcurrency: values.CROWSNEST_INSPECT_CONCURRENCY,
     logsMaxConcurrent: values.CROWSNEST_LOGS_MAX_CONCURRENT,
     logsFollowMaxMs: values.CROWSNEST_LOGS_FOLLOW_MAX_MS,
     logsFollowProbeIntervalMs: values.CROWSNEST_LOGS_FOLLOW_PROBE_INTERVAL_MS,
-    kubernetesTimeoutMs: values.CROWSNEST_KUBERNETES_TIMEOUT_MS,
-    kubernetesWatchStallMs: values.CROWSNEST_KUBERNETES_WATCH_STALL_MS,
   };
 }
 

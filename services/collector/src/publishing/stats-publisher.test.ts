@@ -1,7 +1,7 @@
 import { codecs, createSubjects, type HostStatsMessage, type StatsMessage } from "@crowsnest/shared";
+import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import { describe, expect, it } from "vitest";
 import { HostStatsPublisher } from "./host-stats-publisher.ts";
-import type { OutgoingMessage } from "./publish-queue.ts";
 import { StatsPublisher } from "./stats-publisher.ts";
 
 const ID = "77d442b90627ae51ef8ed7c4cc05d0e0835cfbe8bc4ead991f65a563cd9cea6e";

@@ -10,7 +10,7 @@ import {
   type Runtime,
   type Subjects,
 } from "@crowsnest/shared";
-import type { PublishQueue } from "../publishing/publish-queue.ts";
+import type { PublishQueue } from "@crowsnest/shared/publishing";
 import { splitInventory } from "./inventory-splitter.ts";
 
 // Room for the Nats-Msg-Id header, which counts against max_payload too.
@@ -58,7 +58,7 @@ export function enqueueInventory(
       );
       return;
     }
-    target.queue.enqueue({ subject, data: encoded.data, msgID: `${header.snapshot_id}/${message.part}` });
+    target.queue.enqueue({ subject, payload: encoded.data, msgID: `${header.snapshot_id}/${message.part}` });
   }
   logger.debug(
     { reason, containers: containers.length, parts: messages.length, snapshot_id: header.snapshot_id },

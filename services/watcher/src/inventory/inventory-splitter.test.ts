@@ -1,6 +1,6 @@
 import { type ContainerInfo, codecs } from "@crowsnest/shared";
 import { describe, expect, it } from "vitest";
-import { toContainerInfo } from "./docker-container-mapper.ts";
+import { toContainerInfo } from "../runtimes/docker/docker-container-mapper.ts";
 import { type InventoryHeader, splitInventory } from "./inventory-splitter.ts";
 
 const header: InventoryHeader = {

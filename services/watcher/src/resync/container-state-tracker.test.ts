@@ -55,7 +55,7 @@ function valid(events: EventMessage[]): EventMessage[] {
 }
 
 function seeded(...snapshots: ContainerSnapshot[]): ContainerStateTracker {
-  const tracker = new ContainerStateTracker();
+  const tracker = new ContainerStateTracker({ runtime: "docker" });
   expect(tracker.reconcile(snapshots, { host: HOST, nowMs: T0 }, { seed: true })).toEqual([]);
   return tracker;
 }
@@ -65,7 +65,7 @@ const actions = (events: EventMessage[]) =>
 
 describe("ContainerStateTracker", () => {
   it("only records the first look: there is nothing to compare it with", () => {
-    const tracker = new ContainerStateTracker();
+    const tracker = new ContainerStateTracker({ runtime: "docker" });
     expect(tracker.seeded).toBe(false);
     // Even a resync, when the startup look failed.
     expect(tracker.reconcile([snapshot({ id: "a" })], { host: HOST, nowMs: T0 })).toEqual([]);
@@ -284,7 +284,7 @@ describe("ContainerStateTracker after a restart", () => {
       snapshot({ id: "gone" }),
       snapshot({ id: "paused", state: "paused" }),
     );
-    const restarted = new ContainerStateTracker();
+    const restarted = new ContainerStateTracker({ runtime: "docker" });
     restarted.restore(recorded(before), T0 + 500);
     expect(restarted.restored).toBe(true);
     const finished = T0 + 5000;
@@ -342,7 +342,7 @@ describe("ContainerStateTracker after a restart", () => {
       snapshot({ id: "d", health: "healthy" }),
     ];
     const ids = (nowMs: number) => {
-      const tracker = new ContainerStateTracker();
+      const tracker = new ContainerStateTracker({ runtime: "docker" });
       tracker.restore(recorded(before), T0 + 500);
       return tracker.reconcile(now, { host: HOST, nowMs }).map((e) => e.event_id);
     };
@@ -353,7 +353,7 @@ describe("ContainerStateTracker after a restart", () => {
 
   it("yields nothing when nothing changed, and remembers what real events did", () => {
     const before = seeded(snapshot({ id: "a" }));
-    const restarted = new ContainerStateTracker();
+    const restarted = new ContainerStateTracker({ runtime: "docker" });
     restarted.restore(recorded(before), T0 + 500);
     expect(restarted.reconcile([snapshot({ id: "a" })], { host: HOST, nowMs: T0 + 1000 })).toEqual([]);
     restarted.observeEvent(real("die", "a", T0 + 2000), T0 + 2000);

@@ -13,9 +13,9 @@
 // comparison (the stream is read while the containers are inspected) would repeat a synthesized
 // transition; for a short while after synthesizing, a real event that matches the next
 // synthesized transition of its container is recognized as that one and dropped.
-import type { ContainerState, EventMessage, HealthStatus } from "@crowsnest/shared";
-import { msToNanos, nanosToTimestamp } from "../docker/docker-time.ts";
+import type { ContainerState, EventMessage, HealthStatus, Runtime } from "@crowsnest/shared";
 import { missedTransitions } from "../recovery/missed-transitions.ts";
+import { msToNanos, nanosToTimestamp } from "../time/nano-time.ts";
 
 /** One container as the resynchronization saw it. */
 export interface ContainerSnapshot {
@@ -88,6 +88,8 @@ export interface ReconcileContext {
 }
 
 export interface ContainerStateTrackerOptions {
+  /** The runtime whose containers are tracked: the synthesized events' runtime and id. */
+  runtime: Runtime;
   /** How long after synthesizing a real event can still be the same transition arriving late. */
   duplicateWindowMs?: number;
 }
@@ -152,12 +154,14 @@ interface Synthesis {
 export class ContainerStateTracker {
   readonly #known = new Map<string, KnownContainer>();
   readonly #duplicateWindowMs: number;
+  readonly #runtime: Runtime;
   #seeded = false;
   #restored = false;
   /** Set by restore() until the next reconcile: when the record as a whole was made. */
   #restoredRecordAtMs: number | undefined;
 
-  constructor(options: ContainerStateTrackerOptions = {}) {
+  constructor(options: ContainerStateTrackerOptions) {
+    this.#runtime = options.runtime;
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 30_000;
   }
 
@@ -535,9 +539,9 @@ export class ContainerStateTracker {
     const key = synthesis.repeatable === true ? `${synthesis.key}@${repeatKeyMs}` : synthesis.key;
     return {
       v: 1,
-      event_id: `${context.host}/docker/synthesized/${id}/${synthesis.action}/${key}`,
+      event_id: `${context.host}/${this.#runtime}/synthesized/${id}/${synthesis.action}/${key}`,
       host: context.host,
-      runtime: "docker",
+      runtime: this.#runtime,
       kind: "container",
       action: synthesis.action,
       actor: { external_id: id, name: known.name },

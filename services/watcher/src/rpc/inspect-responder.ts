@@ -1,55 +1,39 @@
-// Answers `<prefix>.v1.rpc.<host>.inspect`: one container, named by id, unique id prefix or
-// name (Docker's own lookup), normalized to the contract's containerInfo.
-import { codecs, type InspectReply, type Logger } from "@crowsnest/shared";
-import { withDeadline } from "@crowsnest/shared/util/call-deadline";
-import { parseContainerInspect } from "../docker/container-inspect-parser.ts";
-import type { DockerApi } from "../docker/docker-api.ts";
-import { inspectedToContainerInfo } from "../inventory/docker-container-mapper.ts";
-import { containerReference } from "./container-reference.ts";
-import { dockerFailureReply } from "./docker-failure-reply.ts";
+// Answers `<prefix>.v1.rpc.<host>.inspect` for every runtime alike: a reply subject, a valid
+// request, a bound on inspections at once, and an answer that has passed the contract's schema
+// (an invalid one becomes an `internal` error rather than silence). How a container is found and
+// described is the runtime's (a ContainerInspector).
+import { type ContainerInfo, codecs, type InspectReply, type Logger, type RpcError } from "@crowsnest/shared";
 import type { RpcConnection, RpcMessage } from "./rpc-connection.ts";
 import { errorReply } from "./rpc-replies.ts";
 
+/** One container described as the contract's containerInfo, or why it cannot be. */
+export type ContainerInspector = (reference: string) => Promise<ContainerInfo | RpcError>;
+
+export type InspectResponder = (message: RpcMessage) => Promise<void>;
+
 export interface InspectResponderOptions {
-  docker: Pick<DockerApi, "inspectContainer">;
+  inspect: ContainerInspector;
   nc: Pick<RpcConnection, "publish">;
   logger: Logger;
-  /** Deadline of the inspect call. */
-  timeoutMs: number;
   /** Inspects in progress at once; one more is answered `runtime_unavailable`. */
   maxConcurrent?: number;
 }
 
-export type InspectResponder = (message: RpcMessage) => Promise<void>;
-
 export function createInspectResponder(options: InspectResponderOptions): InspectResponder {
-  const { docker, nc, logger, timeoutMs } = options;
+  const { nc, logger } = options;
   const maxConcurrent = options.maxConcurrent ?? 32;
   let active = 0;
 
   const answer = async (data: Uint8Array): Promise<InspectReply> => {
     const decoded = codecs.inspectRequest.decode(data);
     if (!decoded.ok) return errorReply("bad_request", `not an inspect request: ${decoded.detail}`);
-    const ref = containerReference(decoded.value.container);
-    if (ref === undefined) {
-      return errorReply(
-        "bad_request",
-        `"${decoded.value.container}" is not a container name, id or id prefix`,
-      );
-    }
     if (active >= maxConcurrent) {
       return errorReply("runtime_unavailable", `${maxConcurrent} inspect requests in progress; try again`);
     }
     active += 1;
     try {
-      const json = await withDeadline(`inspecting container ${ref}`, timeoutMs, (signal) =>
-        docker.inspectContainer(ref, { signal }),
-      );
-      const inspected = parseContainerInspect(json);
-      if (inspected === undefined) return errorReply("internal", "dockerd answered without a container");
-      return { v: 1, ok: true, container: inspectedToContainerInfo(inspected) };
-    } catch (error) {
-      return dockerFailureReply(error, ref);
+      const found = await options.inspect(decoded.value.container);
+      return "ok" in found ? found : { v: 1, ok: true, container: found };
     } finally {
       active -= 1;
     }

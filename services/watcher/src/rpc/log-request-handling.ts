@@ -1,7 +1,8 @@
 // What answering `<prefix>.v1.rpc.<host>.logs` requires of every runtime alike: a reply subject,
 // a valid request, `since` not after `until`, a bound on requests served at once, and a stop that
-// ends every stream in progress and waits for it. Each runtime says which requests it refuses
-// (admit) and how it streams the lines (serve).
+// ends every stream in progress and waits for it. Each runtime declares what its logs can do
+// (capabilities: the core refuses or adapts a request accordingly), says which other requests it
+// refuses (admit) and how it streams the lines (serve).
 import { codecs, type Logger, type LogsRequest, type RpcError } from "@crowsnest/shared";
 import type { RpcConnection, RpcMessage } from "./rpc-connection.ts";
 import { encodeLogsReply, errorReply } from "./rpc-replies.ts";
@@ -15,9 +16,25 @@ export interface LogsResponder {
 
 export type Admission<Target> = { refusal: RpcError } | { target: Target };
 
+/** What a runtime's log reading can do. */
+export interface LogCapabilities {
+  /** The runtime's name in refusals. */
+  readonly runtime: string;
+  /** stdout and stderr are kept apart: a request for one of them alone can be served. */
+  readonly separateStreams: boolean;
+  /**
+   * The runtime ends a read at `until` and starts it at `since` exactly; without, every line is
+   * read with its time and the read loop applies both (rpc/log-stream-reading.ts).
+   */
+  readonly exactWindow: boolean;
+  /** A container's previous (last terminated) instance can be read; without, `previous` is ignored, as the contract says. */
+  readonly previous: boolean;
+}
+
 export interface LogRequestHandling<Target> {
   nc: Pick<RpcConnection, "publish">;
   logger: Logger;
+  capabilities: LogCapabilities;
   /** Log requests served at once; one more is answered `runtime_unavailable`. */
   maxConcurrent: number;
   /** A refusal for a request this runtime cannot serve, or what serving it needs. */
@@ -42,6 +59,15 @@ export function createLogRequestHandler<Target>(handling: LogRequestHandling<Tar
   };
 
   const refusalOf = (request: LogsRequest): Admission<Target> => {
+    const { capabilities } = handling;
+    if (request.stream === "stderr" && !capabilities.separateStreams) {
+      return {
+        refusal: errorReply(
+          "bad_request",
+          `${capabilities.runtime} does not keep stderr apart from stdout; ask for stream \`both\` or \`stdout\``,
+        ),
+      };
+    }
     const admission = handling.admit(request);
     if ("refusal" in admission) return admission;
     if (request.since !== null && request.until !== null && request.since > request.until)
@@ -80,8 +106,12 @@ export function createLogRequestHandler<Target>(handling: LogRequestHandling<Tar
     active += 1;
     const controller = new AbortController();
     running.add(controller);
+    const request =
+      decoded.value.previous === true && !handling.capabilities.previous
+        ? { ...decoded.value, previous: false }
+        : decoded.value;
     try {
-      await handling.serve(inbox, decoded.value, admission.target, controller.signal);
+      await handling.serve(inbox, request, admission.target, controller.signal);
     } finally {
       running.delete(controller);
       active -= 1;

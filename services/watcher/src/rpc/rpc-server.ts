@@ -4,7 +4,7 @@
 // the subscriptions), ends the log streams in progress and waits for every answer.
 import type { Logger, Subjects } from "@crowsnest/shared";
 import type { InspectResponder } from "./inspect-responder.ts";
-import type { LogsResponder } from "./logs-responder.ts";
+import type { LogsResponder } from "./log-request-handling.ts";
 import type { RpcConnection, RpcMessage, RpcSubscription } from "./rpc-connection.ts";
 
 export interface RpcServerOptions {

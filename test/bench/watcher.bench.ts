@@ -1,0 +1,324 @@
+// The watcher as it ships (its src/main.ts in a child process, Docker mode), measured two ways,
+// side by side with an older checkout when CROWSNEST_BENCH_BASELINE names one (a git worktree
+// with its dependencies installed), so both meet the same load on this shared machine:
+//
+// 1. Event latency: STARTS containers are started one at a time and, for each, the time from
+//    dockerd's own time of the `start` event (ts_nano) to its arrival at a NATS subscriber, per
+//    watcher. Every watcher sees the same starts. Median and p99.
+// 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
+//    against two bare Node processes that only load the NATS client and connect: as the image
+//    runs them (plain JavaScript, docker-compose.yml's V8 flags, the bare pair with the same
+//    flags) and from src/main.ts (types stripped at load). The pair's figure is its resident
+//    pages with every shared page counted once (support/service-memory.ts; needs root, else PSS
+//    is the figure to read).
+//
+// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two.
+//
+// Measures and prints; asserts nothing. Every container and stream it creates is removed.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
+import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import Docker from "dockerode";
+import { type MemoryFigures, memoryFigures, residentUnionMb } from "./support/service-memory.ts";
+
+const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
+const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
+const BASELINE = process.env.CROWSNEST_BENCH_BASELINE;
+const PHASES = (process.env.CROWSNEST_BENCH_PHASES || "latency,memory").split(",");
+/** docker-compose.yml's V8 flags for the two agents. */
+const SMALL_HEAP_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
+const LABEL = "dev.crowsnest.bench";
+const STARTS = 50;
+const MEMORY_CONTAINERS = 100;
+const MEMORY_SECONDS = 30;
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+interface Tree {
+  label: string;
+  root: string;
+  prefix: string;
+}
+
+function startNode(root: string, args: readonly string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+const agentEnv = (prefix: string) => ({
+  CROWSNEST_NATS_URL: NATS_URL,
+  CROWSNEST_SUBJECT_PREFIX: prefix,
+  CROWSNEST_HOST_NAME: prefix,
+  CROWSNEST_COLLECT_INTERVAL_MS: "2000",
+  CROWSNEST_LOG_LEVEL: "warn",
+});
+
+/** The agent's src/main.ts, types stripped at load. */
+function startAgent(tree: Tree, name: "collector" | "watcher"): ChildProcess {
+  return startNode(
+    tree.root,
+    [
+      "--conditions=crowsnest-source",
+      "--disable-warning=ExperimentalWarning",
+      `services/${name}/src/main.ts`,
+    ],
+    agentEnv(tree.prefix),
+  );
+}
+
+/** The agent as the image runs it: plain JavaScript (a stripped copy of the tree), with the V8 flags. */
+function startBuiltAgent(builtDir: string, name: "collector" | "watcher", prefix: string): ChildProcess {
+  return startNode(builtDir, [...SMALL_HEAP_FLAGS, join(builtDir, name, "src", "main.js")], agentEnv(prefix));
+}
+
+/** A Node process that loads only the NATS client and connects: the floor of a Node agent. */
+function startBareNatsClient(flags: readonly string[]): ChildProcess {
+  const script = `import { connect } from "@nats-io/transport-node";
+    const nc = await connect({ servers: ${JSON.stringify(NATS_URL)} });
+    process.on("SIGTERM", () => void nc.close().then(() => process.exit(0)));
+    setInterval(() => {}, 60_000);`;
+  return startNode(
+    fileURLToPath(new URL("../../packages/shared", import.meta.url)),
+    [...flags, "--input-type=module", "--eval", script],
+    {},
+  );
+}
+
+async function stopAll(children: readonly ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+const nowNano = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const fixed = (value: number, digits: number) => Number(value.toFixed(digits));
+
+async function createContainers(docker: Docker, runId: string, count: number): Promise<Docker.Container[]> {
+  const containers: Docker.Container[] = [];
+  await forEachBounded(
+    Array.from({ length: count }, (_, i) => i),
+    6,
+    async () => {
+      containers.push(
+        await docker.createContainer({
+          Image: IMAGE,
+          Cmd: ["/bin/sh", "-c", "sleep 3600"],
+          Labels: { [LABEL]: runId, "dev.crowsnest.test": "1" },
+          HostConfig: { NetworkMode: "none" },
+        }),
+      );
+    },
+  );
+  return containers;
+}
+
+/** Resolves once every tree's watcher has published its startup inventory. */
+async function watchersReady(nc: NatsConnection, trees: readonly Tree[], timeoutMs: number): Promise<void> {
+  await Promise.all(
+    trees.map(async (tree) => {
+      const subscription = nc.subscribe(createSubjects(tree.prefix).inventory(tree.prefix, "docker"), {
+        max: 1,
+        timeout: timeoutMs,
+      });
+      for await (const _ of subscription) break;
+    }),
+  );
+}
+
+async function measureLatency(docker: Docker, nc: NatsConnection, trees: readonly Tree[], runId: string) {
+  const containers = await createContainers(docker, runId, STARTS);
+  // The watchers see every container of this dockerd; only the bench's own starts are timed.
+  const ours = new Set(containers.map((container) => container.id));
+  const watchers = trees.map((tree) => startAgent(tree, "watcher"));
+  /** Per tree: the arrival latencies (ms) of the start events. */
+  const latencies = trees.map(() => [] as number[]);
+  const seen = trees.map(() => new Set<string>());
+  const subscriptions = trees.map((tree, index) =>
+    nc.subscribe(createSubjects(tree.prefix).event(tree.prefix, "docker", "container", "start"), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const arrived = nowNano();
+        const decoded = codecs.event.decode(message.data);
+        if (!decoded.ok || decoded.value.ts_nano === null || decoded.value.synthesized) return;
+        if (!ours.has(decoded.value.actor.external_id)) return;
+        latencies[index]?.push(Number(arrived - BigInt(decoded.value.ts_nano)) / 1e6);
+        seen[index]?.add(decoded.value.actor.external_id);
+      },
+    }),
+  );
+  try {
+    await watchersReady(nc, trees, 60_000);
+    const startAndWait = async (container: Docker.Container) => {
+      await container.start();
+      const deadline = Date.now() + 10_000;
+      while (!seen.every((ids) => ids.has(container.id)) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    };
+    for (const container of containers) await startAndWait(container);
+  } finally {
+    for (const subscription of subscriptions) subscription.unsubscribe();
+    await stopAll(watchers);
+    await forEachBounded(containers, 6, (container) =>
+      container.remove({ force: true }).catch(() => undefined),
+    );
+  }
+  console.log(
+    `\nevent latency: dockerd's time of a container's start event → its arrival at a NATS subscriber, ${STARTS} starts, one at a time`,
+  );
+  const rows = trees.map((tree, index) => {
+    const sorted = [...(latencies[index] ?? [])].sort((a, b) => a - b);
+    return {
+      watcher: tree.label,
+      events: sorted.length,
+      "median ms": fixed(percentile(sorted, 50), 2),
+      "p99 ms": fixed(percentile(sorted, 99), 2),
+    };
+  });
+  console.table(rows);
+  const [current, baseline] = rows;
+  if (current && baseline) {
+    console.log(
+      `median ${fixed(current["median ms"] / baseline["median ms"], 3)}×, p99 ${fixed(current["p99 ms"] / baseline["p99 ms"], 3)}× the baseline (target: within 5 %)`,
+    );
+  }
+}
+
+async function measureMemory(docker: Docker, trees: readonly Tree[], runId: string) {
+  const containers = await createContainers(docker, runId, MEMORY_CONTAINERS);
+  await forEachBounded(containers, 6, (container) => container.start().then(() => undefined));
+  // Each tree built by its own build script (the baseline's copies the baseline's sources).
+  const builds = await Promise.all(
+    trees.map(async (tree) => {
+      const memory = (await import(
+        pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
+      )) as { buildStrippedCopy: () => { dir: string; cleanup: () => void } };
+      return memory.buildStrippedCopy();
+    }),
+  );
+  const bareFlaggedLabel = `two bare Node processes, NATS client only, ${SMALL_HEAP_FLAGS.join(" ")}`;
+  const barePlainLabel = "two bare Node processes, NATS client only";
+  const groups = [
+    ...trees.map((tree, index) => {
+      const dir = builds[index]?.dir ?? "";
+      const prefix = `${tree.prefix}-js`;
+      return {
+        label: `collector + watcher, ${tree.label}, as the image runs`,
+        children: [startBuiltAgent(dir, "collector", prefix), startBuiltAgent(dir, "watcher", prefix)],
+      };
+    }),
+    {
+      label: bareFlaggedLabel,
+      children: [startBareNatsClient(SMALL_HEAP_FLAGS), startBareNatsClient(SMALL_HEAP_FLAGS)],
+    },
+    ...trees.map((tree) => ({
+      label: `collector + watcher, ${tree.label}, src/main.ts`,
+      children: [startAgent(tree, "collector"), startAgent(tree, "watcher")],
+    })),
+    { label: barePlainLabel, children: [startBareNatsClient([]), startBareNatsClient([])] },
+  ];
+  const last = new Map<string, { figures: (MemoryFigures | undefined)[]; unionMb: number | undefined }>();
+  try {
+    for (let second = 0; second < MEMORY_SECONDS; second++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      for (const group of groups) {
+        const pids = group.children
+          .map((child) => child.pid)
+          .filter((pid): pid is number => pid !== undefined);
+        last.set(group.label, {
+          figures: pids.map((pid) => memoryFigures(pid)),
+          unionMb: pids.length === 2 ? residentUnionMb(pids) : undefined,
+        });
+      }
+    }
+  } finally {
+    await stopAll(groups.flatMap((group) => group.children));
+    for (const build of builds) build.cleanup();
+    await forEachBounded(containers, 6, (container) =>
+      container.remove({ force: true }).catch(() => undefined),
+    );
+  }
+  console.log(
+    `\nmemory: ${MEMORY_CONTAINERS} running containers, after ${MEMORY_SECONDS} s, collect interval 2 s; × bare: against the bare pair run the same way`,
+  );
+  const bareFor = (label: string) =>
+    last.get(label.endsWith("src/main.ts") || label === barePlainLabel ? barePlainLabel : bareFlaggedLabel);
+  const rows = [...last.entries()].map(([label, { figures, unionMb }]) => {
+    const sum = (pick: (f: MemoryFigures) => number) =>
+      fixed(
+        figures.reduce((total, f) => total + (f === undefined ? Number.NaN : pick(f)), 0),
+        1,
+      );
+    const pair = unionMb ?? Number.NaN;
+    const bare = bareFor(label);
+    return {
+      processes: label,
+      "VmRSS MB": sum((f) => f.rssMb),
+      "PSS MB": sum((f) => f.pssMb),
+      "private MB": sum((f) => f.privateMb),
+      "resident, shared pages once MB": unionMb === undefined ? "n/a (needs root)" : fixed(pair, 1),
+      "× bare": bare?.unionMb === undefined ? "n/a" : fixed(pair / bare.unionMb, 2),
+    };
+  });
+  console.table(rows);
+  console.log("target: collector + watcher ≤ 1.3× the two bare processes (resident, shared pages once)");
+  console.table(
+    [...last.entries()].flatMap(([label, { figures }]) =>
+      figures.map((f, index) => ({
+        process: `${label.startsWith("collector") ? (index === 0 ? "collector" : "watcher") : "bare"}, ${label}`,
+        "VmRSS MB": fixed(f?.rssMb ?? Number.NaN, 1),
+        "PSS MB": fixed(f?.pssMb ?? Number.NaN, 1),
+        "private MB": fixed(f?.privateMb ?? Number.NaN, 1),
+      })),
+    ),
+  );
+}
+
+export async function run(): Promise<void> {
+  const runId = `wbench${Date.now().toString(36)}`;
+  const trees: Tree[] = [{ label: "this tree", root: repoRoot, prefix: `${runId}-cur` }];
+  if (BASELINE !== undefined && BASELINE !== "") {
+    trees.push({ label: `baseline ${BASELINE}`, root: BASELINE, prefix: `${runId}-base` });
+  } else {
+    console.log("CROWSNEST_BENCH_BASELINE unset: this tree only");
+  }
+  const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    if (PHASES.includes("latency")) await measureLatency(docker, nc, trees, runId);
+    if (PHASES.includes("memory")) await measureMemory(docker, trees, runId);
+  } finally {
+    const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
+    await forEachBounded(leftovers, 6, (entry) =>
+      docker
+        .getContainer(entry.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    );
+    const jsm = await jetstreamManager(nc);
+    for (const tree of trees) {
+      for (const prefix of [tree.prefix, `${tree.prefix}-js`]) {
+        for (const { config } of streamDefinitions(createSubjects(prefix), DEFAULT_STREAM_RETENTION)) {
+          await jsm.streams.delete(config.name).catch(() => undefined);
+        }
+      }
+    }
+    await nc.close();
+  }
+}

@@ -26,10 +26,10 @@ import Docker from "dockerode";
 import { JetStreamAckPublisher } from "../../services/collector/src/publishing/jetstream-ack-publisher.ts";
 import { PublishQueue } from "../../services/collector/src/publishing/publish-queue.ts";
 import { StatsPublisher } from "../../services/collector/src/publishing/stats-publisher.ts";
-import type { DockerPort } from "../../services/collector/src/sampling/docker-port.ts";
-import { createDockerSocketPort } from "../../services/collector/src/sampling/docker-socket-port.ts";
-import { setUpFileReader } from "../../services/collector/src/sampling/file-reader-setup.ts";
-import { StatsCollector } from "../../services/collector/src/sampling/stats-collector.ts";
+import type { DockerPort } from "../../services/collector/src/runtimes/docker/docker-port.ts";
+import { createDockerSocketPort } from "../../services/collector/src/runtimes/docker/docker-socket-port.ts";
+import { setUpFileReader } from "../../services/collector/src/runtimes/docker/file-reader-setup.ts";
+import { dockerSampler } from "../../services/collector/src/runtimes/docker/fixtures/docker-sampler.ts";
 import { type ServiceProcess, startService } from "../support/service-process.ts";
 import {
   buildStrippedCopy,
@@ -137,7 +137,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
         maxInFlight: 256,
         batchDelayMs: 10,
       });
-      const collector = new StatsCollector({
+      const collector = dockerSampler({
         docker: port,
         sink:
           variant.publish === false

@@ -6,7 +6,7 @@
 // (every sample this collector builds), and the contract's schema for anything else, which also
 // words the reason a message is refused.
 import { codecs, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared";
-import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
+import type { PublishResult, StatsSink } from "../core/stats-sink.ts";
 import type { OutgoingMessage } from "./publish-queue.ts";
 
 /** The subset of PublishQueue the publishers need. */

@@ -30,7 +30,7 @@ export type FileReadResult =
   | { readonly ok: true; readonly reading: StatsReading }
   | { readonly ok: false; readonly detail: string };
 
-/** What the collector needs of a fast path: StatsCollector depends on this, tests may pass another. */
+/** What the Docker runtime needs of a fast path: it depends on this, tests may pass another. */
 export interface ContainerFileReader {
   /** Reads what every container's reading shares (the host's CPU clock); `ok: false` with why when it cannot. */
   beginTick(): FileReadResult | { readonly ok: true };

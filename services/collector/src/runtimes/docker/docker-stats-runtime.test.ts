@@ -134,7 +134,7 @@ function setup(options: Partial<DockerSamplerOptions> = {}) {
   return { docker, sink, lines, collector };
 }
 
-describe("StatsCollector ticks", () => {
+describe("the Docker runtime's ticks", () => {
   it("publishes one sample per running container per tick, with CPU from the second tick on", async () => {
     const { docker, sink, collector } = setup();
     docker.add("aaa", "web-1");
@@ -371,7 +371,7 @@ async function ticksFinished(lines: ReturnType<typeof captureLogger>["lines"], c
   );
 }
 
-describe("StatsCollector scheduling", () => {
+describe("the Docker runtime's scheduling", () => {
   it("ticks at start and then every interval", async () => {
     const clock = new ManualClock();
     const { docker, collector, lines } = setup({ intervalMs: 40, clock });
@@ -482,7 +482,7 @@ function inspectWithPid(pid: number) {
   return { ...inspect, State: { ...inspect.State, Pid: pid } };
 }
 
-describe("StatsCollector with the cgroup fast path", () => {
+describe("the Docker runtime with the cgroup fast path", () => {
   function setupFiles(options: Partial<DockerSamplerOptions> = {}) {
     const files = new FakeFiles();
     return { files, ...setup({ files, ...options }) };

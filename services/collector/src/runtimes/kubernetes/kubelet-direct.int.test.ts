@@ -40,7 +40,7 @@ import { summary } from "./fixtures/summary-fixtures.ts";
 
 const MIB = 2 ** 20;
 const kubeconfig = inject("kubeconfig");
-const AGENT_RBAC = new URL("../../../../deploy/kubernetes/agent-rbac.yaml", import.meta.url);
+const AGENT_RBAC = new URL("../../../../../deploy/kubernetes/agent-rbac.yaml", import.meta.url);
 
 /** A CA and a serving certificate it signed for 127.0.0.1, made with openssl in `dir`. */
 function makeCertificates(dir: string, name: string): { ca: string; cert: string; key: string } {

@@ -171,7 +171,7 @@ function nodeApi(): FakeApi {
   return api;
 }
 
-describe("KubernetesStatsCollector on one node", () => {
+describe("the Kubernetes runtime on one node", () => {
   it("publishes every container with Docker's fields and units, limits from the spec, and the node's host sample", async () => {
     const api = nodeApi();
     api.on(SUMMARY_PATH, () => webSummary(0, { appNanoCores: 500_000_000 }));
@@ -702,7 +702,7 @@ describe("KubernetesStatsCollector on one node", () => {
   });
 });
 
-describe("KubernetesStatsCollector across a cluster", () => {
+describe("the Kubernetes runtime across a cluster", () => {
   it("samples every node a few at a time, bounds each call, and publishes no host sample", async () => {
     const names = Array.from({ length: 6 }, (_, index) => `node-${index}`);
     const api = new FakeApi();

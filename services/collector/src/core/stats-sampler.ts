@@ -150,14 +150,14 @@ export class StatsSampler<Detail extends object> {
   }
 
   /** Keeps a reading as the container's previous one; returns the reading it replaces. */
-  #remember(reading: ContainerReading): ContainerMemory | undefined {
+  #remember(reading: ContainerReading): ContainerReading | undefined {
     const id = reading.container.external_id;
     const memory = this.#memory.get(id);
     if (memory === undefined) {
       this.#memory.set(id, { reading, invalidLogged: false });
       return undefined;
     }
-    const replaced = { reading: memory.reading, invalidLogged: memory.invalidLogged };
+    const replaced = memory.reading;
     memory.reading = reading;
     return replaced;
   }
@@ -171,8 +171,9 @@ export class StatsSampler<Detail extends object> {
       const last = this.#memory.get(id);
       if (last !== undefined && reading.readAtMs <= last.reading.readAtMs) return "unchanged";
     }
-    const previous = this.#remember(reading)?.reading;
-    if (previous !== undefined && isRestart(previous, reading)) {
+    const previous = this.#remember(reading);
+    // The builder leaves out a previous reading of another run itself; this only says so, when anyone listens.
+    if (previous !== undefined && this.#logger.isLevelEnabled("debug") && isRestart(previous, reading)) {
       this.#containerLog(reading).debug("container restarted; CPU and rates start over");
     }
     const message = buildStatsSample({

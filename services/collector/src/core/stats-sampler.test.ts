@@ -278,10 +278,14 @@ describe("the sampling core on any runtime", () => {
   });
 
   it("does not complete a batch in which nothing went to the sink", async () => {
-    const { runtime, sink, sampler } = setup();
-    runtime.ticks.push([[{ skipped: "gone" }]]);
+    const { runtime, sink, sampler } = setup({ runtime: new FakeRuntime({ repeatsReadings: true }) });
+    runtime.ticks.push([[{ skipped: "gone" }]], [[reading("a", 0)]], [[reading("a", 0)]]);
     await sampler.tick();
     expect(sink.events).toEqual([]);
+    await sampler.tick();
+    // The same reading again is not sent, so there is no batch to complete either.
+    expect(await sampler.tick()).toMatchObject({ unchanged: 1 });
+    expect(sink.events).toEqual(["publish a", "complete"]);
   });
 
   it("publishes the runtime's host samples to the host sink, logging an invalid one once", async () => {

@@ -120,7 +120,7 @@ export class StatsSampler<Detail extends object> {
       }
       const outcome = this.#accept(readout, counts);
       if (outcome === undefined) continue;
-      handedOver = true;
+      if (outcome !== "unchanged") handedOver = true;
       if (outcome instanceof Promise) {
         pending.push(
           outcome.then((settled) => {

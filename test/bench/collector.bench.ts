@@ -25,10 +25,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
 import { StatsPublisher } from "../../services/collector/src/publishing/stats-publisher.ts";
-import type { DockerPort } from "../../services/collector/src/sampling/docker-port.ts";
-import { createDockerSocketPort } from "../../services/collector/src/sampling/docker-socket-port.ts";
-import { setUpFileReader } from "../../services/collector/src/sampling/file-reader-setup.ts";
-import { StatsCollector } from "../../services/collector/src/sampling/stats-collector.ts";
+import type { DockerPort } from "../../services/collector/src/runtimes/docker/docker-port.ts";
+import { createDockerSocketPort } from "../../services/collector/src/runtimes/docker/docker-socket-port.ts";
+import { setUpFileReader } from "../../services/collector/src/runtimes/docker/file-reader-setup.ts";
+import { dockerSampler } from "../../services/collector/src/runtimes/docker/fixtures/docker-sampler.ts";
 import { type ServiceProcess, startService } from "../support/service-process.ts";
 import {
   buildStrippedCopy,
@@ -136,7 +136,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
         maxInFlight: 256,
         batchDelayMs: 10,
       });
-      const collector = new StatsCollector({
+      const collector = dockerSampler({
         docker: port,
         sink:
           variant.publish === false

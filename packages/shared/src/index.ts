@@ -113,6 +113,7 @@ export {
 export { type StatsMessage, statsMessage } from "./messages/stats-message.ts";
 export { type Bus, openBus } from "./nats/bus.ts";
 export { connectNats, type NatsConnectOptions } from "./nats/nats-connection.ts";
+export { cpuLimitCores } from "./runtime/cpu-limit.ts";
 export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";
 export { decodeSubjectToken, encodeSubjectToken } from "./subjects/subject-token.ts";
 export {

@@ -28,8 +28,8 @@ import { median, type SchedPoint, schedPoint, truePercent } from "./fixtures/cpu
 import { HostStatsCollector } from "./host/host-stats-collector.ts";
 import { HostStatsPublisher } from "./publishing/host-stats-publisher.ts";
 import { StatsPublisher } from "./publishing/stats-publisher.ts";
-import { createDockerSocketPort } from "./sampling/docker-socket-port.ts";
-import { StatsCollector } from "./sampling/stats-collector.ts";
+import { createDockerSocketPort } from "./runtimes/docker/docker-socket-port.ts";
+import { type DockerSampler, dockerSampler } from "./runtimes/docker/fixtures/docker-sampler.ts";
 
 const MIB = 1024 * 1024;
 
@@ -51,6 +51,8 @@ describe("collector on a real Docker host", () => {
     CROWSNEST_COLLECT_INTERVAL_MS: "1500",
     CROWSNEST_LOG_LEVEL: "warn",
   });
+  if (config.runtime !== "docker") throw new Error("the default runtime is Docker");
+  const dockerSettings = config.docker;
   const logger = createLogger({ service: "collector", level: config.common.logLevel, host });
   const docker = testDocker();
   const workloads: Workload[] = [];
@@ -64,7 +66,7 @@ describe("collector on a real Docker host", () => {
   let bus: Bus;
   let nc: NatsConnection;
   const dockerPort = createDockerSocketPort({ socketPath: "/var/run/docker.sock", maxSockets: 32 });
-  let collector: StatsCollector;
+  let collector: DockerSampler;
   let publisher: StatsPublisher;
   let acks: JetStreamAckPublisher;
   let queue: PublishQueue;
@@ -126,13 +128,13 @@ describe("collector on a real Docker host", () => {
     acks = new JetStreamAckPublisher({ nc: bus.nc });
     queue = new PublishQueue({ js: acks, logger, maxBuffered: 10_000, maxInFlight: 64 });
     publisher = new StatsPublisher({ queue, subjects: bus.subjects });
-    collector = new StatsCollector({
+    collector = dockerSampler({
       docker: dockerPort,
       sink: publisher,
       host,
       intervalMs: config.collectIntervalMs,
       concurrency: config.collectConcurrency,
-      dockerTimeoutMs: config.dockerTimeoutMs,
+      dockerTimeoutMs: dockerSettings.timeoutMs,
       logger,
     });
     await collector.start();
@@ -151,7 +153,7 @@ describe("collector on a real Docker host", () => {
       service: "collector",
       runtime: "docker",
       intervalMs: 1000,
-      isConnected: () => collector.dockerReachable,
+      isConnected: () => collector.connected,
       logger,
     });
   });

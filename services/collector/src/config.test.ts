@@ -7,23 +7,29 @@ describe("parseCollectorConfig", () => {
     const config = parseCollectorConfig({});
     expect(config).toMatchObject({
       hostName: undefined,
-      docker: { socketPath: "/var/run/docker.sock" },
+      runtime: "docker",
+      docker: {
+        socketPath: "/var/run/docker.sock",
+        timeoutMs: 5000,
+        statsSource: "auto",
+        cgroupRoot: "/sys/fs/cgroup",
+        containerListMaxAgeMs: 60_000,
+      },
       collectIntervalMs: 10_000,
       collectConcurrency: 32,
-      dockerTimeoutMs: 5000,
-      statsSource: "auto",
-      cgroupRoot: "/sys/fs/cgroup",
       procRoot: "/proc",
-      containerListMaxAgeMs: 60_000,
       publishBufferMax: 100_000,
       publishMaxInFlight: 256,
+      publishBatchDelayMs: 10,
     });
+    // The other runtime's settings are not there at all.
+    expect(config).not.toHaveProperty("kubernetes");
     expect(config.common.subjectPrefix).toBe(DEFAULT_SUBJECT_PREFIX);
     expect(config.common.natsServers).toEqual(["nats://127.0.0.1:4222"]);
   });
 
   it("reads every variable it documents", () => {
-    const config = parseCollectorConfig({
+    const every = {
       CROWSNEST_HOST_NAME: "node-7.example.com",
       CROWSNEST_DOCKER_SOCKET: "/run/user/1000/docker.sock",
       CROWSNEST_COLLECT_INTERVAL_MS: "2500",
@@ -35,9 +41,9 @@ describe("parseCollectorConfig", () => {
       CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: "0",
       CROWSNEST_PUBLISH_BUFFER_MAX: "5000",
       CROWSNEST_PUBLISH_MAX_IN_FLIGHT: "64",
+      CROWSNEST_PUBLISH_BATCH_DELAY_MS: "25",
       CROWSNEST_SUBJECT_PREFIX: "acme.prod",
       CROWSNEST_NATS_URL: "nats://a:4222,nats://b:4222",
-      CROWSNEST_RUNTIME: "kubernetes",
       CROWSNEST_KUBECONFIG: "/etc/crowsnest/kubeconfig",
       CROWSNEST_KUBERNETES_NODE_NAME: "worker-3",
       CROWSNEST_KUBERNETES_TIMEOUT_MS: "4000",
@@ -46,31 +52,43 @@ describe("parseCollectorConfig", () => {
       CROWSNEST_KUBELET_PORT: "10255",
       CROWSNEST_KUBELET_CA_FILE: "/etc/crowsnest/kubelet-ca.crt",
       CROWSNEST_KUBELET_INSECURE_SKIP_TLS_VERIFY: "true",
-    });
+    };
+    // Each runtime's settings are read when it is the one selected.
+    const config = parseCollectorConfig({ ...every, CROWSNEST_RUNTIME: "kubernetes" });
     expect(config).toMatchObject({
       runtime: "kubernetes",
-      kubernetes: { kubeconfigPath: "/etc/crowsnest/kubeconfig", nodeName: "worker-3" },
-      kubernetesTimeoutMs: 4000,
-      kubernetesSpecMaxAgeMs: 30_000,
-      kubelet: {
-        host: "10.0.3.7",
-        port: 10_255,
-        caFile: "/etc/crowsnest/kubelet-ca.crt",
-        insecureSkipTlsVerify: true,
+      kubernetes: {
+        kubeconfigPath: "/etc/crowsnest/kubeconfig",
+        nodeName: "worker-3",
+        timeoutMs: 4000,
+        specMaxAgeMs: 30_000,
+        kubelet: {
+          host: "10.0.3.7",
+          port: 10_255,
+          caFile: "/etc/crowsnest/kubelet-ca.crt",
+          insecureSkipTlsVerify: true,
+        },
       },
       hostName: "node-7.example.com",
       collectIntervalMs: 2500,
       collectConcurrency: 2,
-      dockerTimeoutMs: 750,
-      statsSource: "api",
-      cgroupRoot: "/host/sys/fs/cgroup",
       procRoot: "/host/proc",
-      containerListMaxAgeMs: 0,
       publishBufferMax: 5000,
       publishMaxInFlight: 64,
+      publishBatchDelayMs: 25,
     });
     expect(config.common.subjectPrefix).toBe("acme.prod");
     expect(config.common.natsServers).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(parseCollectorConfig({ ...every, CROWSNEST_RUNTIME: "docker" })).toMatchObject({
+      runtime: "docker",
+      docker: {
+        socketPath: "/run/user/1000/docker.sock",
+        timeoutMs: 750,
+        statsSource: "api",
+        cgroupRoot: "/host/sys/fs/cgroup",
+        containerListMaxAgeMs: 0,
+      },
+    });
     // The socket belongs to the Docker runtime's settings, present only when Docker is selected.
     expect(
       parseCollectorConfig({
@@ -95,6 +113,7 @@ describe("parseCollectorConfig", () => {
         CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: "-1",
         CROWSNEST_PUBLISH_BUFFER_MAX: "10",
         CROWSNEST_PUBLISH_MAX_IN_FLIGHT: "0",
+        CROWSNEST_PUBLISH_BATCH_DELAY_MS: "-5",
       });
     } catch (caught) {
       error = caught;
@@ -113,6 +132,7 @@ describe("parseCollectorConfig", () => {
       "CROWSNEST_CONTAINER_LIST_MAX_AGE_MS",
       "CROWSNEST_PUBLISH_BUFFER_MAX",
       "CROWSNEST_PUBLISH_MAX_IN_FLIGHT",
+      "CROWSNEST_PUBLISH_BATCH_DELAY_MS",
     ]) {
       expect(message).toContain(name);
     }
@@ -123,11 +143,17 @@ describe("parseCollectorConfig", () => {
 });
 
 describe("the kubelet of Kubernetes node mode", () => {
+  /** The kubelet settings of a Kubernetes-mode config with these variables. */
+  function kubeletOf(env: Record<string, string>) {
+    const config = parseCollectorConfig({ CROWSNEST_RUNTIME: "kubernetes", ...env });
+    if (config.runtime !== "kubernetes") throw new Error("not a Kubernetes config");
+    return config.kubernetes.kubelet;
+  }
+
   it("is reached through the API server's node proxy unless its address is set", () => {
-    expect(parseCollectorConfig({ CROWSNEST_KUBERNETES_NODE_NAME: "worker-3" }).kubelet).toBeUndefined();
+    expect(kubeletOf({ CROWSNEST_KUBERNETES_NODE_NAME: "worker-3" })).toBeUndefined();
     expect(
-      parseCollectorConfig({ CROWSNEST_KUBERNETES_NODE_NAME: "worker-3", CROWSNEST_KUBELET_HOST: "fd00::7" })
-        .kubelet,
+      kubeletOf({ CROWSNEST_KUBERNETES_NODE_NAME: "worker-3", CROWSNEST_KUBELET_HOST: "fd00::7" }),
     ).toEqual({ host: "fd00::7", port: 10_250, caFile: undefined, insecureSkipTlsVerify: false });
   });
 

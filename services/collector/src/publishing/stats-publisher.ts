@@ -7,7 +7,7 @@
 // words the reason a message is refused.
 import { codecs, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared";
 import type { OutgoingMessage } from "@crowsnest/shared/publishing";
-import type { PublishResult, StatsSink } from "../sampling/stats-sink.ts";
+import type { PublishResult, StatsSink } from "../core/stats-sink.ts";
 
 /** The subset of PublishQueue the publishers need. */
 export interface MessageQueue {

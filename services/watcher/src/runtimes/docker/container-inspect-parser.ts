@@ -2,7 +2,7 @@
 // metadata of inventories and inspect replies, the state and times resynchronization compares,
 // OOMKilled for a `die`, the health streak and output for a `health_status`, and Tty for logs.
 // It is outside input: a missing or odd field makes one value unknown, never an error.
-import type { ContainerState, HealthStatus } from "@crowsnest/shared";
+import { type ContainerState, cpuLimitCores, type HealthStatus } from "@crowsnest/shared";
 import { field, isJsonObject, positiveInteger } from "@crowsnest/shared/util/json-fields";
 import { rfc3339ToNanos } from "../../time/nano-time.ts";
 
@@ -60,9 +60,6 @@ export function mapDockerState(state: unknown): ContainerState {
 
 const HEALTH_STATUSES: ReadonlySet<string> = new Set(["none", "starting", "healthy", "unhealthy"]);
 
-/** The CFS period the kernel (and Docker) uses when CpuPeriod is left at 0: 100 ms, in µs. */
-const DEFAULT_CPU_PERIOD_US = 100_000;
-
 function stringOr<T>(value: unknown, fallback: T): string | T {
   return typeof value === "string" ? value : fallback;
 }
@@ -78,17 +75,6 @@ function stringLabels(value: unknown): Record<string, string> {
     if (typeof entry === "string") labels[key] = entry;
   }
   return labels;
-}
-
-function cpuLimitCores(hostConfig: unknown): number | null {
-  // `--cpus` sets NanoCpus; `--cpu-quota`/`--cpu-period` set the CFS values. Docker refuses both at once.
-  const nanoCpus = positiveInteger(field(hostConfig, "NanoCpus"));
-  if (nanoCpus !== null) return nanoCpus / 1e9;
-  // A quota of -1 (or 0) is unlimited.
-  const quotaUs = positiveInteger(field(hostConfig, "CpuQuota"));
-  if (quotaUs === null) return null;
-  const periodUs = positiveInteger(field(hostConfig, "CpuPeriod")) ?? DEFAULT_CPU_PERIOD_US;
-  return quotaUs / periodUs;
 }
 
 function health(state: unknown): InspectedHealth | null {

@@ -1,0 +1,458 @@
+// The Docker runtime of the collector: turns every running container into one reading per tick
+// for the sampling core (core/stats-sampler.ts), which publishes it.
+//
+// With a file reader (the cgroup fast path), a tick reads every container's cgroup files in one
+// synchronous pass and asks the Docker API (one-shot stats) only for the containers whose files
+// it cannot read; without one, every container goes through the API. With a file reader the
+// container list, too, is fetched only when the host's container cgroups change (or when it is
+// older than `listMaxAgeMs`): an unchanged host then costs dockerd nothing at all per tick.
+// A list that lacks a container whose cgroup was in the snapshot taken just before it is stale
+// (runc creates the cgroup up to seconds before dockerd lists the container as running): it is
+// fetched again every tick until it has them, for a bounded time per container, so a container
+// is sampled from the first tick after dockerd lists it.
+//
+// Either way a tick hands its readings to the core together (all those read from files, then all
+// those read through the API once every answer is in), so the bus client sends them in one write.
+import type { Logger } from "@crowsnest/shared";
+import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
+import { withDeadline } from "@crowsnest/shared/util/call-deadline";
+import { OutageLog } from "@crowsnest/shared/util/outage-log";
+import { type ContainerLimits, UNLIMITED } from "../../core/container-limits.ts";
+import type { ContainerReading } from "../../core/container-reading.ts";
+import type { Readout, SamplingTick, Skipped, StatsRuntime } from "../../core/stats-runtime.ts";
+import { isCounterReset } from "../../core/stats-sample.ts";
+import type { ContainerFileReader } from "./cgroup-stats-reader.ts";
+import { type ContainerSummary, containerSummaryFrom } from "./container-summary.ts";
+import { ContainerGoneError, type DockerPort } from "./docker-port.ts";
+import { containerReading } from "./docker-reading.ts";
+import { LimitsCache, type LimitsLookup } from "./limits-cache.ts";
+import { readDockerStats, type StatsReading } from "./stats-reading.ts";
+
+export interface DockerStatsRuntimeOptions {
+  docker: DockerPort;
+  /** At most this many containers are sampled at once. */
+  concurrency: number;
+  /** Bound on each Docker call (list, stats, inspect). */
+  dockerTimeoutMs: number;
+  /** How long a container's inspected limits are trusted; defaults to 5 minutes. */
+  limitsTtlMs?: number;
+  /** The cgroup fast path; undefined: every container is read through the Docker API. */
+  files?: ContainerFileReader | undefined;
+  /**
+   * With a file reader: how long a container list is reused while the set of container cgroups
+   * stays the same (names are only in the list: a rename shows within this). 0 or undefined:
+   * the list is fetched every tick.
+   */
+  listMaxAgeMs?: number | undefined;
+  /**
+   * With a file reader: how long a container cgroup that the list lacks makes every tick fetch
+   * the list again. A cgroup that is not listed within this is not dockerd's (another daemon's,
+   * a leftover) and is then left alone. Defaults to 30 s.
+   */
+  unlistedCgroupRefetchMs?: number;
+  /** The clock of list ages; Date.now by default. */
+  now?: () => number;
+  logger: Logger;
+}
+
+const DEFAULT_UNLISTED_CGROUP_REFETCH_MS = 30_000;
+
+/** What one tick did on the Docker side; the core adds its counts of outcomes. */
+export interface DockerTickDetail {
+  /** Whether the container list could be read. */
+  dockerReachable: boolean;
+  containers: number;
+  /** Containers read from their cgroup files this tick. */
+  viaFiles: number;
+  /** Containers read through the Docker API this tick (all of them without a file reader). */
+  viaApi: number;
+  /** Whether this tick fetched the container list (false: the previous one still held). */
+  listed: boolean;
+}
+
+interface ListSnapshot {
+  containers: ContainerSummary[];
+  fetchedAtMs: number;
+  /** The container cgroups visible just before the list was fetched. */
+  cgroups: ReadonlySet<string> | undefined;
+}
+
+type ReadPath = "cgroup files" | "Docker API";
+
+export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
+  readonly runtime = "docker";
+  readonly repeatsReadings = false;
+  readonly #options: DockerStatsRuntimeOptions;
+  readonly #logger: Logger;
+  readonly #limits: LimitsCache;
+  readonly #dockerOutage: OutageLog;
+  readonly #samplingTrouble: OutageLog;
+  readonly #fallbackNotice: OutageLog;
+  /** Which way each container was read last, so a change of way is logged once. */
+  readonly #paths = new Map<string, ReadPath>();
+  #dockerReachable = false;
+  #lastList: ListSnapshot | undefined;
+  /** A container vanished without its cgroup telling (one with a --cgroup-parent): list again. */
+  #listStale = false;
+  /** Container cgroups the last list lacked, with when each was first seen unlisted. */
+  readonly #unlistedSinceMs = new Map<string, number>();
+  readonly #now: () => number;
+
+  constructor(options: DockerStatsRuntimeOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#limits = new LimitsCache({
+      inspect: (id) =>
+        withDeadline(`inspect of ${id}`, options.dockerTimeoutMs, (signal) =>
+          options.docker.inspectContainer(id, signal),
+        ),
+      ...(options.limitsTtlMs === undefined ? {} : { ttlMs: options.limitsTtlMs }),
+    });
+    this.#dockerOutage = new OutageLog({
+      logger: options.logger,
+      failureMessage: "cannot list containers; Docker unreachable, retrying every tick",
+      recoveryMessage: "Docker reachable again",
+    });
+    this.#samplingTrouble = new OutageLog({
+      logger: options.logger,
+      failureMessage: "some containers could not be sampled and were skipped (details at debug level)",
+      recoveryMessage: "every container sampled again",
+    });
+    this.#fallbackNotice = new OutageLog({
+      logger: options.logger,
+      failureMessage:
+        "some containers are read through the Docker API because their cgroup or /proc files are not readable (reasons at debug level)",
+      recoveryMessage: "every container read from its cgroup files again",
+    });
+  }
+
+  /** Whether the last tick could reach Docker: the heartbeat's `connected`. */
+  get connected(): boolean {
+    return this.#dockerReachable;
+  }
+
+  describe(detail: DockerTickDetail): Record<string, unknown> {
+    return {
+      docker_reachable: detail.dockerReachable,
+      containers: detail.containers,
+      via_files: detail.viaFiles,
+      via_api: detail.viaApi,
+      listed: detail.listed,
+    };
+  }
+
+  /** One pass over every running container. */
+  async sample(tick: SamplingTick): Promise<DockerTickDetail> {
+    const detail: DockerTickDetail = {
+      dockerReachable: false,
+      containers: 0,
+      viaFiles: 0,
+      viaApi: 0,
+      listed: false,
+    };
+    const containers = await this.#currentContainers(detail);
+    if (containers === undefined) return detail;
+    detail.dockerReachable = true;
+    detail.containers = containers.length;
+
+    // Containers that are gone take their previous readings and limits with them.
+    const ids = new Set(containers.map((container) => container.id));
+    tick.retain((reading) => ids.has(reading.container.external_id));
+    for (const id of this.#paths.keys()) if (!ids.has(id)) this.#paths.delete(id);
+    this.#limits.retainOnly(ids);
+    this.#options.files?.retainOnly(ids);
+
+    const throughApi =
+      this.#options.files === undefined
+        ? containers
+        : await this.#sampleFromFiles(tick, this.#options.files, containers, detail);
+    detail.viaApi = throughApi.length;
+    const readouts: (ContainerReading | Skipped)[] = [];
+    await forEachBounded(
+      throughApi,
+      this.#options.concurrency,
+      async (container) => {
+        const readout = await this.#sampleViaApi(tick, container);
+        if ("skipped" in readout && readout.skipped === "gone") this.#listStale = true;
+        readouts.push(readout);
+      },
+      () => tick.stopping,
+    );
+    const sampledViaApi = readouts.filter((readout) => !("skipped" in readout)).length;
+    await tick.publish(readouts);
+    if (this.#options.files !== undefined) {
+      // Only containers the API could sample count: one that stopped between the list and its
+      // files is not a fast path that fails, and must not make the notice come and go.
+      if (sampledViaApi > 0) {
+        this.#fallbackNotice.failed({ via_api: sampledViaApi, containers: containers.length });
+      } else {
+        this.#fallbackNotice.succeeded();
+      }
+    }
+
+    if (tick.counts.failed > 0) {
+      this.#samplingTrouble.failed({ failed: tick.counts.failed, containers: containers.length });
+    } else {
+      this.#samplingTrouble.succeeded();
+    }
+    return detail;
+  }
+
+  /**
+   * Reads every container it can from its files and hands those readings to the core; returns
+   * the containers to read through the API instead.
+   */
+  async #sampleFromFiles(
+    tick: SamplingTick,
+    files: ContainerFileReader,
+    containers: readonly ContainerSummary[],
+    detail: DockerTickDetail,
+  ): Promise<ContainerSummary[]> {
+    const throughApi: ContainerSummary[] = [];
+    // The PID, network mode and cgroup parent come from inspect, cached like the limits: after
+    // the first tick this pass makes no Docker call at all, and costs no await per container.
+    const lookups = new Map<string, LimitsLookup>();
+    const uncached: ContainerSummary[] = [];
+    for (const container of containers) {
+      const cached = this.#limits.peek(container.id);
+      if (cached) lookups.set(container.id, cached);
+      else uncached.push(container);
+    }
+    await forEachBounded(
+      uncached,
+      this.#options.concurrency,
+      async (container) => {
+        try {
+          lookups.set(container.id, await this.#limits.get(container.id));
+        } catch (error) {
+          this.#notePath(container, "Docker API", `inspect failed: ${(error as Error).message}`);
+          throughApi.push(container);
+        }
+      },
+      () => tick.stopping,
+    );
+
+    // Only now the host's CPU clock, then every container right after it in one synchronous pass:
+    // both ends of every CPU delta are read microseconds apart.
+    const begun = files.beginTick();
+    if (!begun.ok) {
+      for (const container of containers) {
+        if (lookups.has(container.id)) {
+          this.#notePath(container, "Docker API", begun.detail);
+          throughApi.push(container);
+        }
+      }
+      return throughApi;
+    }
+    const readouts: Readout[] = [];
+    for (const container of containers) {
+      const lookup = lookups.get(container.id);
+      if (lookup === undefined) continue;
+      const result = files.read(container.id, lookup.process);
+      if (!result.ok) {
+        this.#notePath(container, "Docker API", result.detail);
+        throughApi.push(container);
+        continue;
+      }
+      this.#notePath(container, "cgroup files");
+      detail.viaFiles += 1;
+      readouts.push(this.#finishFromFiles(tick, files, container, lookup, result.reading));
+    }
+    if (readouts.length > 0) await tick.publish(readouts);
+    return throughApi;
+  }
+
+  #finishFromFiles(
+    tick: SamplingTick,
+    files: ContainerFileReader,
+    container: ContainerSummary,
+    lookup: LimitsLookup,
+    reading: StatsReading,
+  ): Readout {
+    const ready = containerReading(container, reading, lookup.limits, lookup.restarted);
+    const previous = tick.previous(container.id);
+    if (previous !== undefined && isCounterReset(previous, ready)) {
+      return this.#finishAfterRestart(files, container, reading, lookup.limits);
+    }
+    return ready;
+  }
+
+  /**
+   * A new run of the container in a new cgroup: its PID (whose network was read) and perhaps its
+   * limits are not the cached ones. Inspects again and reads again with the new PID.
+   */
+  async #finishAfterRestart(
+    files: ContainerFileReader,
+    container: ContainerSummary,
+    firstReading: StatsReading,
+    cachedLimits: ContainerLimits,
+  ): Promise<ContainerReading> {
+    let reading = firstReading;
+    let limits = cachedLimits;
+    try {
+      const fresh = await this.#limits.get(container.id, { refresh: true });
+      limits = fresh.limits;
+      const again = files.read(container.id, fresh.process);
+      if (again.ok) reading = again.reading;
+    } catch (error) {
+      this.#containerLog(container).debug(
+        { err: error },
+        "inspect after a restart failed; keeping the cached limits",
+      );
+    }
+    return containerReading(container, reading, limits, true);
+  }
+
+  /** A logger naming the container: made only when something is logged, not for every sample. */
+  #containerLog(container: ContainerSummary): Logger {
+    return this.#logger.child({ container_id: container.id, container_name: container.name });
+  }
+
+  /** Reads one container through the Docker API; never throws. */
+  async #sampleViaApi(tick: SamplingTick, container: ContainerSummary): Promise<ContainerReading | Skipped> {
+    const { id } = container;
+    const log = () => this.#containerLog(container);
+    let reading: StatsReading;
+    try {
+      const raw = await withDeadline(`stats of ${id}`, this.#options.dockerTimeoutMs, (signal) =>
+        this.#options.docker.oneShotStats(id, signal),
+      );
+      const read = readDockerStats(raw);
+      if (!read.ok) {
+        log().debug(
+          { reason: read.reason, detail: read.detail },
+          "stats unusable; container skipped this tick",
+        );
+        return { skipped: read.reason === "not_running" ? "gone" : "failed" };
+      }
+      reading = read.reading;
+    } catch (error) {
+      if (error instanceof ContainerGoneError) {
+        log().debug("container removed before it could be sampled");
+        return { skipped: "gone" };
+      }
+      log().debug({ err: error }, "container could not be sampled; skipped this tick");
+      return { skipped: "failed" };
+    }
+    const previous = tick.previous(id);
+    // Its limits are not known yet: this reading is only ever kept as the previous one.
+    const counters = containerReading(container, reading, UNLIMITED, false);
+    const counterReset = previous !== undefined && isCounterReset(previous, counters);
+    try {
+      const lookup =
+        (counterReset ? undefined : this.#limits.peek(id)) ??
+        (await this.#limits.get(id, { refresh: counterReset }));
+      return { ...counters, limits: lookup.limits, restarted: lookup.restarted };
+    } catch (error) {
+      if (error instanceof ContainerGoneError) {
+        log().debug("container removed before it could be sampled");
+        return { skipped: "gone", reading: counters };
+      }
+      log().debug({ err: error }, "container could not be sampled; skipped this tick");
+      // Kept as the previous reading: the next sample's CPU and rates are right even if this one goes no further.
+      return { skipped: "failed", reading: counters };
+    }
+  }
+
+  /** Logs at debug when a container is first read, or read another way than last tick. */
+  #notePath(container: ContainerSummary, path: ReadPath, reason?: string): void {
+    if (this.#paths.get(container.id) === path) return;
+    this.#paths.set(container.id, path);
+    this.#logger.debug(
+      {
+        container_id: container.id,
+        container_name: container.name,
+        path,
+        ...(reason === undefined ? {} : { reason }),
+      },
+      path === "cgroup files"
+        ? "container read from its cgroup files"
+        : "container read through the Docker API",
+    );
+  }
+
+  /** The running containers: the previous list while it still holds, else a fresh one. */
+  async #currentContainers(detail: DockerTickDetail): Promise<ContainerSummary[] | undefined> {
+    const { files, listMaxAgeMs = 0 } = this.#options;
+    const cgroups = files?.containerIds();
+    const last = this.#lastList;
+    const nowMs = this.#now();
+    if (
+      last !== undefined &&
+      !this.#listStale &&
+      this.#dockerReachable &&
+      cgroups !== undefined &&
+      last.cgroups !== undefined &&
+      nowMs - last.fetchedAtMs < listMaxAgeMs &&
+      sameIds(cgroups, last.cgroups) &&
+      !this.#awaitingUnlisted(nowMs)
+    ) {
+      return last.containers;
+    }
+    const containers = await this.#listContainers();
+    detail.listed = true;
+    this.#lastList = containers === undefined ? undefined : { containers, fetchedAtMs: this.#now(), cgroups };
+    this.#listStale = false;
+    if (containers !== undefined) this.#noteUnlisted(cgroups, containers, nowMs);
+    return containers;
+  }
+
+  /** Whether a cgroup the last list lacked may still be a container dockerd is about to list. */
+  #awaitingUnlisted(nowMs: number): boolean {
+    const boundMs = this.#options.unlistedCgroupRefetchMs ?? DEFAULT_UNLISTED_CGROUP_REFETCH_MS;
+    for (const sinceMs of this.#unlistedSinceMs.values()) if (nowMs - sinceMs < boundMs) return true;
+    return false;
+  }
+
+  /** Remembers which cgroups of the snapshot taken before the list the list lacked, and since when. */
+  #noteUnlisted(
+    cgroups: ReadonlySet<string> | undefined,
+    containers: readonly ContainerSummary[],
+    nowMs: number,
+  ): void {
+    if (cgroups === undefined) {
+      this.#unlistedSinceMs.clear();
+      return;
+    }
+    const listed = new Set(containers.map((container) => container.id));
+    for (const id of this.#unlistedSinceMs.keys()) {
+      if (listed.has(id) || !cgroups.has(id)) this.#unlistedSinceMs.delete(id);
+    }
+    for (const id of cgroups) {
+      if (!listed.has(id) && !this.#unlistedSinceMs.has(id)) this.#unlistedSinceMs.set(id, nowMs);
+    }
+  }
+
+  async #listContainers(): Promise<ContainerSummary[] | undefined> {
+    let listed: unknown;
+    try {
+      listed = await withDeadline("container list", this.#options.dockerTimeoutMs, (signal) =>
+        this.#options.docker.listContainers(signal),
+      );
+    } catch (error) {
+      this.#dockerReachable = false;
+      this.#dockerOutage.failed({ err: error });
+      return undefined;
+    }
+    this.#dockerReachable = true;
+    this.#dockerOutage.succeeded();
+    if (!Array.isArray(listed)) {
+      this.#logger.warn({ type: typeof listed }, "container list is not a list; skipping this tick");
+      return undefined;
+    }
+    const containers: ContainerSummary[] = [];
+    for (const entry of listed as readonly unknown[]) {
+      const container = containerSummaryFrom(entry);
+      if (container) containers.push(container);
+      else this.#logger.debug({ entry }, "container list entry without an id; skipped");
+    }
+    return containers;
+  }
+}
+
+function sameIds(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const id of a) if (!b.has(id)) return false;
+  return true;
+}

@@ -1,0 +1,41 @@
+// Turns one Kubernetes container reading (from the kubelet's Summary API or metrics.k8s.io), its
+// limits from the pod spec and its node's CPU count into the runtime-neutral reading the sampling
+// core publishes, with the same fields and units as a Docker sample. CPU comes from the kubelet's
+// own rate (`usageNanoCores`) when it gives one, else from two readings of the cumulative
+// counter over wall time; neither API has block I/O.
+import type { ContainerRef } from "@crowsnest/shared";
+import type { ContainerLimits } from "../../core/container-limits.ts";
+import type { ContainerReading, StatsSource } from "../../core/container-reading.ts";
+import type { KubernetesContainerReading } from "./container-reading.ts";
+
+export interface KubernetesReadingInput {
+  container: ContainerRef;
+  /** The node the pod runs on. */
+  node: string;
+  reading: KubernetesContainerReading;
+  limits: ContainerLimits;
+  /** The node's CPU count (its capacity); null when unknown. */
+  onlineCpus: number | null;
+  source: StatsSource;
+}
+
+export function containerReading(input: KubernetesReadingInput): ContainerReading {
+  const { reading } = input;
+  return {
+    container: input.container,
+    node: input.node,
+    source: input.source,
+    readAtMs: reading.readAtMs,
+    startedAtMs: reading.startedAtMs,
+    restarted: false,
+    cpu: { clock: "wall", usageNs: reading.usageCoreNanoSeconds, nanoCores: reading.usageNanoCores },
+    onlineCpus: input.onlineCpus,
+    memUsedBytes: reading.workingSetBytes,
+    limits: input.limits,
+    network: reading.network,
+    // Neither the Summary API nor metrics.k8s.io has block I/O.
+    blkReadBytes: null,
+    blkWriteBytes: null,
+    pids: reading.pids,
+  };
+}

@@ -40,7 +40,15 @@ export {
 } from "./config/env-spec.ts";
 export { ConfigError, CrowsnestError } from "./errors/crowsnest-error.ts";
 export {
+  type AdminRetryOptions,
+  isTransientJetStreamError,
+  JETSTREAM_ADMIN_TIMEOUT_MS,
+  openJetStreamManager,
+  withAdminRetry,
+} from "./jetstream/jetstream-admin.ts";
+export {
   type ConsumerDefinition,
+  DEFAULT_STREAM_REPLICAS,
   DEFAULT_STREAM_RETENTION,
   ensureConsumers,
   ensureStreams,
@@ -49,6 +57,7 @@ export {
   type StreamDefinition,
   type StreamRetention,
   type StreamRole,
+  StreamUpdateError,
   storeConsumerDefinitions,
   streamDefinitions,
   streamName,

@@ -9,6 +9,7 @@ import {
   exitOnShutdownSignal,
   loadConfigOrExit,
   openBus,
+  openJetStreamManager,
   retryUntilReady,
   startHeartbeat,
   storeConsumerDefinitions,
@@ -16,7 +17,6 @@ import {
 } from "@crowsnest/shared";
 import { sendNotification, smtpTransport } from "@crowsnest/shared/notify";
 import { openPostgres } from "@crowsnest/shared/postgres";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { AlertConfigCache } from "./alerts/alert-config-cache.ts";
 import { AlertEngine } from "./alerts/alert-engine.ts";
 import { AlertPublisher } from "./alerts/alert-publisher.ts";
@@ -76,7 +76,11 @@ if (applied === undefined) {
     ackWaitMs: config.ingest.ackWaitMs,
   });
   const notifyDefinition = notifyConsumerDefinition(bus.subjects, { ackWaitMs: config.ingest.ackWaitMs });
-  await ensureConsumers(await jetstreamManager(bus.nc), [...consumerDefinitions, notifyDefinition], logger);
+  await ensureConsumers(
+    await openJetStreamManager(bus.nc, logger),
+    [...consumerDefinitions, notifyDefinition],
+    logger,
+  );
 
   const directory = new ContainerDirectory(database.db);
   const statsWriter = new StatsWriter({

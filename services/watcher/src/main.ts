@@ -49,7 +49,8 @@ async function prepareDocker(config: WatcherConfig & { runtime: "docker" }): Pro
           inspectConcurrency: config.inspectConcurrency,
           maxPayloadBytes,
           publishedState: createPublishedStateStore({
-            openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+            openBucket: () =>
+              openWatcherStateBucket(bus.js, bus.subjects, { replicas: bus.streamReplicas, logger }),
             host,
             runtime: "docker",
             codec: rememberedContainerCodec,

@@ -1,7 +1,11 @@
 // Variables every service reads the same way, so one compose anchor configures them all.
 
 import { hostname } from "node:os";
-import { DEFAULT_STREAM_RETENTION, type StreamRetention } from "../jetstream/streams.ts";
+import {
+  DEFAULT_STREAM_REPLICAS,
+  DEFAULT_STREAM_RETENTION,
+  type StreamRetention,
+} from "../jetstream/streams.ts";
 import { RUNTIMES } from "../runtime/runtimes.ts";
 import { DEFAULT_SUBJECT_PREFIX } from "../subjects/subjects.ts";
 import {
@@ -65,6 +69,13 @@ export const commonEnv = {
     min: 60_000,
     max: 365 * 24 * HOUR_MS,
   }),
+  CROWSNEST_STREAM_REPLICAS: envInteger({
+    description:
+      "Copies of every JetStream stream and bucket Crowsnest creates: 1 on a single NATS server, 3 in a cluster of three (survives losing one node). Changing it updates the existing streams on the next start.",
+    default: DEFAULT_STREAM_REPLICAS,
+    min: 1,
+    max: 5,
+  }),
 } as const;
 
 export interface CommonConfig {
@@ -76,6 +87,7 @@ export interface CommonConfig {
   heartbeatIntervalMs: number;
   livenessFile: string | undefined;
   streamRetention: StreamRetention;
+  streamReplicas: number;
 }
 
 export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonConfig {
@@ -92,6 +104,7 @@ export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonCon
       eventsMaxAgeMs: values.CROWSNEST_STREAM_EVENTS_MAX_AGE_MS,
       duplicateWindowMs: DEFAULT_STREAM_RETENTION.duplicateWindowMs,
     },
+    streamReplicas: values.CROWSNEST_STREAM_REPLICAS,
   };
 }
 

@@ -50,7 +50,8 @@ export async function prepareKubernetes(
         watchStallMs: config.kubernetesWatchStallMs,
         requestTimeoutMs: config.kubernetesTimeoutMs,
         publishedState: createPublishedStateStore({
-          openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+          openBucket: () =>
+            openWatcherStateBucket(bus.js, bus.subjects, { replicas: bus.streamReplicas, logger }),
           host,
           runtime: "kubernetes",
           codec: podRecordCodec,

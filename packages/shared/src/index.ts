@@ -61,6 +61,7 @@ export {
   storeConsumerDefinitions,
   streamDefinitions,
   streamName,
+  watcherStateBucketName,
 } from "./jetstream/streams.ts";
 export { createDeadletterSink, type DeadletterSink, zeroDeadletterCounts } from "./lifecycle/deadletter.ts";
 export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecycle/heartbeat.ts";
@@ -121,6 +122,14 @@ export {
 } from "./messages/rpc-messages.ts";
 export { type StatsMessage, statsMessage } from "./messages/stats-message.ts";
 export { type Bus, openBus } from "./nats/bus.ts";
+export {
+  authorizationBlock,
+  type NatsPermissions,
+  type NatsUser,
+  type NatsUserRole,
+  natsUsers,
+  userEnvironment,
+} from "./nats/nats-authorization.ts";
 export { connectNats, type NatsConnectOptions } from "./nats/nats-connection.ts";
 export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";
 export { decodeSubjectToken, encodeSubjectToken } from "./subjects/subject-token.ts";

@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   );
 
   const bus = await openBus({ config: config.common, service: SERVICE, host, logger });
-  const acks = new JetStreamAckPublisher({ nc: bus.nc });
+  const acks = new JetStreamAckPublisher({ nc: bus.nc, inboxPrefix: config.common.natsInboxPrefix });
   const queue = new PublishQueue({
     js: acks,
     logger,

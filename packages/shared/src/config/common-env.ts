@@ -1,6 +1,7 @@
 // Variables every service reads the same way, so one compose anchor configures them all.
 
 import { hostname } from "node:os";
+import { ConfigError } from "../errors/crowsnest-error.ts";
 import {
   DEFAULT_STREAM_REPLICAS,
   DEFAULT_STREAM_RETENTION,
@@ -30,6 +31,22 @@ export const commonEnv = {
   }),
   CROWSNEST_NATS_TOKEN: envOptionalString({
     description: "Token for NATS authentication, when the server requires one.",
+    secret: true,
+  }),
+  CROWSNEST_NATS_USER: envOptionalString({
+    description:
+      "NATS user name, with CROWSNEST_NATS_PASSWORD, when the server has users (`pnpm nats-auth` writes one per host, see docs/nats-security.md). Not together with CROWSNEST_NATS_TOKEN.",
+  }),
+  CROWSNEST_NATS_PASSWORD: envOptionalString({
+    description: "Password of CROWSNEST_NATS_USER.",
+    secret: true,
+  }),
+  CROWSNEST_NATS_INBOX_PREFIX: envString({
+    description:
+      "Subject prefix of this service's reply inboxes. With per-host users each host has its own (`_INBOX_<user>`, as `pnpm nats-auth` writes it), the only inbox its user may subscribe to.",
+    default: "_INBOX",
+    pattern: /^[A-Za-z0-9_~=-]+$/,
+    patternText: 'one subject token of letters, digits, "_", "-", "~" and "="',
   }),
   CROWSNEST_SUBJECT_PREFIX: envString({
     description: "First token(s) of every subject and the base of the JetStream stream names.",
@@ -78,9 +95,17 @@ export const commonEnv = {
   }),
 } as const;
 
+/** A NATS user and its password (per-host credentials). */
+export interface NatsUserCredentials {
+  user: string;
+  password: string;
+}
+
 export interface CommonConfig {
   natsServers: readonly string[];
   natsToken: string | undefined;
+  natsUser: NatsUserCredentials | undefined;
+  natsInboxPrefix: string;
   subjectPrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
@@ -90,10 +115,29 @@ export interface CommonConfig {
   streamReplicas: number;
 }
 
+function natsUserFrom(values: EnvValues<typeof commonEnv>): NatsUserCredentials | undefined {
+  const user = values.CROWSNEST_NATS_USER;
+  const password = values.CROWSNEST_NATS_PASSWORD;
+  if (user === undefined && password === undefined) return undefined;
+  if (user === undefined || password === undefined) {
+    throw new ConfigError(
+      "invalid configuration: CROWSNEST_NATS_USER and CROWSNEST_NATS_PASSWORD go together",
+    );
+  }
+  if (values.CROWSNEST_NATS_TOKEN !== undefined) {
+    throw new ConfigError(
+      "invalid configuration: set either CROWSNEST_NATS_TOKEN or CROWSNEST_NATS_USER and CROWSNEST_NATS_PASSWORD, not both",
+    );
+  }
+  return { user, password };
+}
+
 export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonConfig {
   return {
     natsServers: values.CROWSNEST_NATS_URL,
     natsToken: values.CROWSNEST_NATS_TOKEN,
+    natsUser: natsUserFrom(values),
+    natsInboxPrefix: values.CROWSNEST_NATS_INBOX_PREFIX,
     subjectPrefix: values.CROWSNEST_SUBJECT_PREFIX,
     logLevel: values.CROWSNEST_LOG_LEVEL,
     shutdownTimeoutMs: values.CROWSNEST_SHUTDOWN_TIMEOUT_MS,

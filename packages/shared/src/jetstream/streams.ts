@@ -12,7 +12,7 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { errors, nanos } from "@nats-io/transport-node";
 import { CrowsnestError } from "../errors/crowsnest-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Subjects } from "../subjects/subjects.ts";
@@ -47,10 +47,18 @@ export interface ConsumerDefinition {
   readonly config: Partial<ConsumerConfig> & { durable_name: string; filter_subject: string };
 }
 
+function nameBase(subjects: Subjects): string {
+  return subjects.prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
+}
+
 /** Stream names come from the subject prefix, so deployments (and tests) sharing a server never collide. */
 export function streamName(subjects: Subjects, role: StreamRole): string {
-  const base = subjects.prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
-  return `${base}_${role.toUpperCase()}`;
+  return `${nameBase(subjects)}_${role.toUpperCase()}`;
+}
+
+/** The watchers' KV bucket, named like the streams (`crowsnest` → `CROWSNEST_WATCHER_STATE`). */
+export function watcherStateBucketName(subjects: Subjects): string {
+  return `${nameBase(subjects)}_WATCHER_STATE`;
 }
 
 /** How many copies of each stream a cluster keeps: 1 on a single server, 3 in a cluster of three. */
@@ -154,6 +162,14 @@ export class StreamUpdateError extends CrowsnestError {
   }
 }
 
+/** NATS refused the request's subject to this user (reported directly or as a request's cause). */
+function isPermissionViolation(error: unknown): boolean {
+  return (
+    error instanceof errors.PermissionViolationError ||
+    (error instanceof errors.RequestError && error.cause instanceof errors.PermissionViolationError)
+  );
+}
+
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
@@ -201,6 +217,14 @@ export async function ensureStreams(
             retry,
           );
         } catch (updateError) {
+          if (isPermissionViolation(updateError)) {
+            // A host's credentials may create streams but never change them: the store's may.
+            logger.warn(
+              { stream: config.name, changed },
+              "JetStream stream differs from this service's configuration, which its NATS user may not change; the store updates it",
+            );
+            continue;
+          }
           if (!(updateError instanceof JetStreamApiError)) throw updateError;
           throw new StreamUpdateError(
             `JetStream stream ${config.name} cannot be changed in place (${changed.join("; ")}): the server says "${updateError.message}". Change the setting back, or move the stream's messages elsewhere and delete it so that it is created anew.`,

@@ -30,6 +30,8 @@ export async function openBus(options: {
   const nc = await connectNats({
     servers: config.natsServers,
     token: config.natsToken,
+    user: config.natsUser,
+    inboxPrefix: config.natsInboxPrefix,
     name: `crowsnest-${options.service}@${options.host}`,
     logger,
   });

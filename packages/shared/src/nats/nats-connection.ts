@@ -8,6 +8,10 @@ export interface NatsConnectOptions {
   /** Shown in the server's connection list: `crowsnest-<service>@<host>`. */
   name: string;
   token: string | undefined;
+  /** Per-host credentials; never together with a token. */
+  user?: { user: string; password: string } | undefined;
+  /** Where replies to this connection's requests go; per-host users may subscribe only to their own. */
+  inboxPrefix?: string;
   logger: Logger;
 }
 
@@ -18,6 +22,8 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
     servers: [...options.servers],
     name: options.name,
     ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.user === undefined ? {} : { user: options.user.user, pass: options.user.password }),
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
     reconnectTimeWait: 1000,

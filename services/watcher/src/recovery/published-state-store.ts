@@ -23,6 +23,7 @@ import {
   type Logger,
   type Runtime,
   type Subjects,
+  watcherStateBucketName,
   withAdminRetry,
 } from "@crowsnest/shared";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
@@ -41,10 +42,8 @@ export interface StateBucket {
   keys(filter: string): Promise<AsyncIterable<string>>;
 }
 
-/** The bucket's name, from the subject prefix like the streams' (`crowsnest` → `CROWSNEST_WATCHER_STATE`). */
-export function watcherStateBucketName(subjects: Subjects): string {
-  return `${subjects.prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase()}_WATCHER_STATE`;
-}
+// The bucket's name is shared: the NATS permissions of each host (nats-authorization.ts) name it too.
+export { watcherStateBucketName } from "@crowsnest/shared";
 
 /**
  * Creates the bucket if it does not exist yet (history 1: only the newest value of a key

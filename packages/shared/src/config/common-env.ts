@@ -48,6 +48,23 @@ export const commonEnv = {
     pattern: /^[A-Za-z0-9_~=-]+$/,
     patternText: 'one subject token of letters, digits, "_", "-", "~" and "="',
   }),
+  CROWSNEST_NATS_TLS_CA_FILE: envOptionalString({
+    description:
+      "PEM file of the CA that signed the NATS servers' certificates: the connection then requires TLS and verifies the server against it. Unset: TLS only for `tls://` URLs, verified against the system's CAs.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_NATS_TLS_CERT_FILE: envOptionalString({
+    description:
+      "PEM client certificate presented to NATS servers that require one (`verify: true`), with CROWSNEST_NATS_TLS_KEY_FILE.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_NATS_TLS_KEY_FILE: envOptionalString({
+    description: "PEM private key of CROWSNEST_NATS_TLS_CERT_FILE.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
   CROWSNEST_SUBJECT_PREFIX: envString({
     description: "First token(s) of every subject and the base of the JetStream stream names.",
     default: DEFAULT_SUBJECT_PREFIX,
@@ -101,8 +118,17 @@ export interface NatsUserCredentials {
   password: string;
 }
 
+/** TLS toward NATS: the CA that verifies the servers, and a client certificate when they ask for one. */
+export interface NatsTlsFiles {
+  caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
+}
+
 export interface CommonConfig {
   natsServers: readonly string[];
+  /** Undefined: plain connections, or TLS with the system's CAs for `tls://` URLs. */
+  natsTls: NatsTlsFiles | undefined;
   natsToken: string | undefined;
   natsUser: NatsUserCredentials | undefined;
   natsInboxPrefix: string;
@@ -132,9 +158,23 @@ function natsUserFrom(values: EnvValues<typeof commonEnv>): NatsUserCredentials 
   return { user, password };
 }
 
+function natsTlsFrom(values: EnvValues<typeof commonEnv>): NatsTlsFiles | undefined {
+  const caFile = values.CROWSNEST_NATS_TLS_CA_FILE;
+  const certFile = values.CROWSNEST_NATS_TLS_CERT_FILE;
+  const keyFile = values.CROWSNEST_NATS_TLS_KEY_FILE;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(
+      "invalid configuration: CROWSNEST_NATS_TLS_CERT_FILE and CROWSNEST_NATS_TLS_KEY_FILE go together",
+    );
+  }
+  if (caFile === undefined && certFile === undefined) return undefined;
+  return { caFile, certFile, keyFile };
+}
+
 export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonConfig {
   return {
     natsServers: values.CROWSNEST_NATS_URL,
+    natsTls: natsTlsFrom(values),
     natsToken: values.CROWSNEST_NATS_TOKEN,
     natsUser: natsUserFrom(values),
     natsInboxPrefix: values.CROWSNEST_NATS_INBOX_PREFIX,
@@ -218,7 +258,8 @@ export function postgresEnv(service: "store" | "api") {
       shownDefault: "the machine's host name",
     }),
     CROWSNEST_DATABASE_URL: envUrl({
-      description: "Postgres connection URL.",
+      description:
+        "Postgres connection URL. TLS as libpq has it, in the URL: `?sslmode=verify-full&sslrootcert=/path/ca.pem` verifies the server against that CA (`sslcert`/`sslkey` add a client certificate); see docs/nats-security.md.",
       default: "postgres://crowsnest@127.0.0.1:5432/crowsnest",
       protocols: ["postgres", "postgresql"],
     }),

@@ -32,6 +32,7 @@ export async function openBus(options: {
     token: config.natsToken,
     user: config.natsUser,
     inboxPrefix: config.natsInboxPrefix,
+    tls: config.natsTls,
     name: `crowsnest-${options.service}@${options.host}`,
     logger,
   });

@@ -56,9 +56,14 @@ describe("a 3-node cluster losing one node", () => {
 
   it("keeps every acknowledged message and serves administration calls again", async () => {
     const jsm = await openJetStreamManager(publisher, logger);
+    // Streams created at R1 (a single server's setting) are moved to R3 in place on the next start.
+    await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION, 1), logger);
     await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION, 3), logger);
     const telemetry = streamName(subjects, "telemetry");
-    expect((await jsm.streams.info(telemetry)).cluster?.replicas).toHaveLength(2);
+    await eventually(
+      async () => ((await jsm.streams.info(telemetry)).cluster?.replicas?.length === 2 ? true : undefined),
+      { timeoutMs: 30_000, what: "the telemetry stream's two other replicas" },
+    );
     await ensureConsumers(
       jsm,
       storeConsumerDefinitions(subjects, { maxAckPending: 1000, ackWaitMs: 10_000 }),

@@ -137,7 +137,8 @@ export async function run(): Promise<void> {
     requestTimeoutMs: 30_000,
     // As main.ts wires it: the events' latency includes recording what was published.
     publishedState: createPublishedStateStore({
-      openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+      openBucket: () =>
+        openWatcherStateBucket(bus.js, bus.subjects, { replicas: bus.streamReplicas, logger }),
       host,
       runtime: "kubernetes",
       codec: podRecordCodec,

@@ -1,4 +1,4 @@
-// A self-signed certificate for 127.0.0.1, made with openssl, for tests that run a TLS server
+// A self-signed certificate for 127.0.0.1 (and localhost), made with openssl, for tests that run a TLS server
 // on loopback: it serves as the server's certificate and as the CA a client trusts.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -25,7 +25,8 @@ export function selfSignedLoopbackCertificate(directory: string): LoopbackCertif
       "-subj",
       "/CN=127.0.0.1",
       "-addext",
-      "subjectAltName=IP:127.0.0.1",
+      // DNS:localhost too: nats.js names an IP server `localhost` when it checks the certificate.
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
       "-keyout",
       keyPath,
       "-out",

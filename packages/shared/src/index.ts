@@ -40,7 +40,15 @@ export {
 } from "./config/env-spec.ts";
 export { ConfigError, CrowsnestError } from "./errors/crowsnest-error.ts";
 export {
+  type AdminRetryOptions,
+  isTransientJetStreamError,
+  JETSTREAM_ADMIN_TIMEOUT_MS,
+  openJetStreamManager,
+  withAdminRetry,
+} from "./jetstream/jetstream-admin.ts";
+export {
   type ConsumerDefinition,
+  DEFAULT_STREAM_REPLICAS,
   DEFAULT_STREAM_RETENTION,
   ensureConsumers,
   ensureStreams,
@@ -49,9 +57,11 @@ export {
   type StreamDefinition,
   type StreamRetention,
   type StreamRole,
+  StreamUpdateError,
   storeConsumerDefinitions,
   streamDefinitions,
   streamName,
+  watcherStateBucketName,
 } from "./jetstream/streams.ts";
 export { createDeadletterSink, type DeadletterSink, zeroDeadletterCounts } from "./lifecycle/deadletter.ts";
 export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecycle/heartbeat.ts";
@@ -112,6 +122,14 @@ export {
 } from "./messages/rpc-messages.ts";
 export { type StatsMessage, statsMessage } from "./messages/stats-message.ts";
 export { type Bus, openBus } from "./nats/bus.ts";
+export {
+  authorizationBlock,
+  type NatsPermissions,
+  type NatsUser,
+  type NatsUserRole,
+  natsUsers,
+  userEnvironment,
+} from "./nats/nats-authorization.ts";
 export { connectNats, type NatsConnectOptions } from "./nats/nats-connection.ts";
 export { cpuLimitCores } from "./runtime/cpu-limit.ts";
 export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";

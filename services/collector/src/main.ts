@@ -38,7 +38,7 @@ runService(SERVICE, async (lifecycle) => {
 
   const bus = await openBus({ config: config.common, service: SERVICE, host, logger });
   lifecycle.defer("bus", () => bus.drain());
-  const acks = new JetStreamAckPublisher({ nc: bus.nc });
+  const acks = new JetStreamAckPublisher({ nc: bus.nc, inboxPrefix: config.common.natsInboxPrefix });
   lifecycle.defer("acknowledgement tracking", () => acks.close());
   const queue = new PublishQueue({
     js: acks,

@@ -9,6 +9,7 @@ import {
   exitOnShutdownSignal,
   loadConfigOrExit,
   openBus,
+  openJetStreamManager,
   retryUntilReady,
   startHeartbeat,
   storeConsumerDefinitions,
@@ -16,7 +17,6 @@ import {
 } from "@crowsnest/shared";
 import { sendNotification, smtpTransport } from "@crowsnest/shared/notify";
 import { openPostgres } from "@crowsnest/shared/postgres";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { AlertConfigCache } from "./alerts/alert-config-cache.ts";
 import { AlertEngine } from "./alerts/alert-engine.ts";
 import { AlertPublisher } from "./alerts/alert-publisher.ts";
@@ -32,6 +32,12 @@ import { writeInventories } from "./ingest/inventory-writer.ts";
 import { rawAgeGuard } from "./ingest/raw-age-guard.ts";
 import { StatsDecoder } from "./ingest/stats-decoder.ts";
 import { StatsWriter } from "./ingest/stats-writer.ts";
+import {
+  eventSubjectGuard,
+  hostStatsSubjectGuard,
+  inventorySubjectGuard,
+  statsSubjectGuard,
+} from "./ingest/subject-guard.ts";
 import { PeriodicJob } from "./jobs/periodic-job.ts";
 import {
   NOTIFY_CONSUMER,
@@ -76,7 +82,11 @@ if (applied === undefined) {
     ackWaitMs: config.ingest.ackWaitMs,
   });
   const notifyDefinition = notifyConsumerDefinition(bus.subjects, { ackWaitMs: config.ingest.ackWaitMs });
-  await ensureConsumers(await jetstreamManager(bus.nc), [...consumerDefinitions, notifyDefinition], logger);
+  await ensureConsumers(
+    await openJetStreamManager(bus.nc, logger),
+    [...consumerDefinitions, notifyDefinition],
+    logger,
+  );
 
   const directory = new ContainerDirectory(database.db);
   const statsWriter = new StatsWriter({
@@ -132,6 +142,8 @@ if (applied === undefined) {
 
   // Raw samples from days the retention no longer keeps are dead-lettered, not stored.
   const refuseTooOld = rawAgeGuard({ rawRetentionDays: config.retentionDays.raw });
+  const statsSubject = statsSubjectGuard(bus.subjects);
+  const hostStatsSubject = hostStatsSubjectGuard(bus.subjects);
   let databaseReachable = true;
   const common = {
     isDataError,
@@ -153,7 +165,7 @@ if (applied === undefined) {
       source: await source("stats", "telemetry"),
       // Off the main thread (stats-decoder.ts).
       decodeBatch: (data) => statsDecoder.decode(data),
-      refuse: refuseTooOld,
+      refuse: (sample, subject) => statsSubject(sample, subject) ?? refuseTooOld(sample),
       write: (samples) => statsWriter.write(samples),
       // Late rollup buckets are marked and alerts evaluated after the samples commit and before
       // they are acked, batch after batch in delivery order (rollup-marks.ts, alert-engine.ts).
@@ -168,7 +180,7 @@ if (applied === undefined) {
       name: "host",
       source: await source("host", "telemetry"),
       decode: codecs.hostStats.decode,
-      refuse: refuseTooOld,
+      refuse: (sample, subject) => hostStatsSubject(sample, subject) ?? refuseTooOld(sample),
       write: (samples) => hostStatsWriter.write(samples),
     }),
     new BatchConsumer({
@@ -176,6 +188,7 @@ if (applied === undefined) {
       name: "events",
       source: await source("events", "events"),
       decode: codecs.event.decode,
+      refuse: eventSubjectGuard(bus.subjects),
       write: (events) => writeEvents(database.db, directory, events),
       afterWrite: (events, ids) => alertEngine.evaluateEvents(events, ids),
     }),
@@ -184,6 +197,7 @@ if (applied === undefined) {
       name: "inventory",
       source: await source("inventory", "events"),
       decode: codecs.inventory.decode,
+      refuse: inventorySubjectGuard(bus.subjects),
       write: (inventories) => writeInventories(database.db, directory, inventories),
     }),
   ];

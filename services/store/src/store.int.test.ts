@@ -236,6 +236,79 @@ describe("store ingest", () => {
     expect(partitions.rows).toEqual([]);
   });
 
+  it("dead-letters messages whose payload names another host, runtime or container than their subject", async () => {
+    const js = jetstream(nc);
+    const deadletters = nc.subscribe(subjects.deadletter("store"));
+    const refused: { reason: string; subject: string }[] = [];
+    const collecting = (async () => {
+      for await (const msg of deadletters) {
+        const decoded = codecs.deadletter.decode(msg.data);
+        if (decoded.ok) refused.push({ reason: decoded.value.reason, subject: decoded.value.subject });
+        if (refused.length === 4) break;
+      }
+    })();
+    const encode = (encoded: { ok: true; data: Uint8Array } | { ok: false; detail: string }) => {
+      if (!encoded.ok) throw new Error(encoded.detail);
+      return encoded.data;
+    };
+    const ts = testTime("10:01:00.000");
+    const forged = { external_id: "f".repeat(64), name: "forged.1" };
+    // A host speaking for another: its own subject, the victim's name in the payload.
+    const ownStatsSubject = subjects.stats(HOST, "docker", forged.name);
+    await js.publish(
+      ownStatsSubject,
+      encode(codecs.stats.encode(statsFixture({ host: "victim", container: forged, ts }))),
+    );
+    // The right host, another container's subject.
+    const otherContainerSubject = subjects.stats(HOST, "docker", "someone-else");
+    await js.publish(
+      otherContainerSubject,
+      encode(codecs.stats.encode(statsFixture({ container: forged, ts }))),
+    );
+    const eventSubject = subjects.event(HOST, "docker", "container", "start");
+    await js.publish(
+      eventSubject,
+      encode(codecs.event.encode(event("start", ts, { host: "victim", actor: forged }))),
+    );
+    const hostSubject = subjects.hostStats(HOST);
+    await js.publish(
+      hostSubject,
+      encode(
+        codecs.hostStats.encode({
+          v: 1,
+          host: "victim",
+          ts,
+          cpu_percent: 1,
+          online_cpus: 1,
+          mem_total: 1000,
+          mem_used: 100,
+          mem_available: 900,
+          load_1: 0,
+          load_5: 0,
+          load_15: 0,
+          uptime_s: 1,
+        }),
+      ),
+    );
+    await eventually(() => (refused.length === 4 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "four subject_mismatch dead letters",
+    });
+    await collecting;
+    expect(refused.sort((a, b) => a.subject.localeCompare(b.subject))).toEqual(
+      [eventSubject, hostSubject, otherContainerSubject, ownStatsSubject]
+        .sort()
+        .map((subject) => ({ reason: "subject_mismatch", subject })),
+    );
+    const stored = await client.query(
+      "SELECT host, name FROM containers WHERE host = 'victim' OR external_id = $1",
+      [forged.external_id],
+    );
+    expect(stored.rows).toEqual([]);
+    const hosts = await client.query("SELECT name FROM hosts WHERE name = 'victim'");
+    expect(hosts.rows).toEqual([]);
+  });
+
   it("stores host samples once each and keeps the host's row current", async () => {
     const js = jetstream(nc);
     const message = {

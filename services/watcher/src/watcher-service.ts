@@ -26,7 +26,7 @@ export async function runWatcher(lifecycle: ServiceLifecycle): Promise<void> {
 
   const bus = await openBus({ config: config.common, service: "watcher", host, logger });
   lifecycle.defer("NATS connection", () => bus.drain());
-  const js = new JetStreamAckPublisher({ nc: bus.nc });
+  const js = new JetStreamAckPublisher({ nc: bus.nc, inboxPrefix: config.common.natsInboxPrefix });
   lifecycle.defer("JetStream publisher", () => js.close());
 
   const { watcher, logs, inspect, close } = prepared.build({
@@ -38,7 +38,8 @@ export async function runWatcher(lifecycle: ServiceLifecycle): Promise<void> {
     maxPayloadBytes: () => bus.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES,
     publishedState: (codec) =>
       createPublishedStateStore({
-        openBucket: () => openWatcherStateBucket(bus.js, bus.subjects),
+        openBucket: () =>
+          openWatcherStateBucket(bus.js, bus.subjects, { replicas: bus.streamReplicas, logger }),
         host,
         runtime: config.runtime,
         codec,

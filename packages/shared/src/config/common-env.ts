@@ -1,7 +1,12 @@
 // Variables every service reads the same way, so one compose anchor configures them all.
 
 import { hostname } from "node:os";
-import { DEFAULT_STREAM_RETENTION, type StreamRetention } from "../jetstream/streams.ts";
+import { ConfigError } from "../errors/crowsnest-error.ts";
+import {
+  DEFAULT_STREAM_REPLICAS,
+  DEFAULT_STREAM_RETENTION,
+  type StreamRetention,
+} from "../jetstream/streams.ts";
 import { RUNTIMES } from "../runtime/runtimes.ts";
 import { DEFAULT_SUBJECT_PREFIX } from "../subjects/subjects.ts";
 import {
@@ -26,6 +31,39 @@ export const commonEnv = {
   }),
   CROWSNEST_NATS_TOKEN: envOptionalString({
     description: "Token for NATS authentication, when the server requires one.",
+    secret: true,
+  }),
+  CROWSNEST_NATS_USER: envOptionalString({
+    description:
+      "NATS user name, with CROWSNEST_NATS_PASSWORD, when the server has users (`pnpm nats-auth` writes one per host, see docs/nats-security.md). Not together with CROWSNEST_NATS_TOKEN.",
+  }),
+  CROWSNEST_NATS_PASSWORD: envOptionalString({
+    description: "Password of CROWSNEST_NATS_USER.",
+    secret: true,
+  }),
+  CROWSNEST_NATS_INBOX_PREFIX: envString({
+    description:
+      "Subject prefix of this service's reply inboxes. With per-host users each host has its own (`_INBOX_<user>`, as `pnpm nats-auth` writes it), the only inbox its user may subscribe to.",
+    default: "_INBOX",
+    pattern: /^[A-Za-z0-9_~=-]+$/,
+    patternText: 'one subject token of letters, digits, "_", "-", "~" and "="',
+  }),
+  CROWSNEST_NATS_TLS_CA_FILE: envOptionalString({
+    description:
+      "PEM file of the CA that signed the NATS servers' certificates: the connection then requires TLS and verifies the server against it. Unset: TLS only for `tls://` URLs, verified against the system's CAs.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_NATS_TLS_CERT_FILE: envOptionalString({
+    description:
+      "PEM client certificate presented to NATS servers that require one (`verify: true`), with CROWSNEST_NATS_TLS_KEY_FILE.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_NATS_TLS_KEY_FILE: envOptionalString({
+    description: "PEM private key of CROWSNEST_NATS_TLS_CERT_FILE.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
   }),
   CROWSNEST_SUBJECT_PREFIX: envString({
     description: "First token(s) of every subject and the base of the JetStream stream names.",
@@ -65,23 +103,81 @@ export const commonEnv = {
     min: 60_000,
     max: 365 * 24 * HOUR_MS,
   }),
+  CROWSNEST_STREAM_REPLICAS: envInteger({
+    description:
+      "Copies of every JetStream stream and bucket Crowsnest creates: 1 on a single NATS server, 3 in a cluster of three (survives losing one node). Changing it updates the existing streams on the next start.",
+    default: DEFAULT_STREAM_REPLICAS,
+    min: 1,
+    max: 5,
+  }),
 } as const;
+
+/** A NATS user and its password (per-host credentials). */
+export interface NatsUserCredentials {
+  user: string;
+  password: string;
+}
+
+/** TLS toward NATS: the CA that verifies the servers, and a client certificate when they ask for one. */
+export interface NatsTlsFiles {
+  caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
+}
 
 export interface CommonConfig {
   natsServers: readonly string[];
+  /** Undefined: plain connections, or TLS with the system's CAs for `tls://` URLs. */
+  natsTls: NatsTlsFiles | undefined;
   natsToken: string | undefined;
+  natsUser: NatsUserCredentials | undefined;
+  natsInboxPrefix: string;
   subjectPrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
   heartbeatIntervalMs: number;
   livenessFile: string | undefined;
   streamRetention: StreamRetention;
+  streamReplicas: number;
+}
+
+function natsUserFrom(values: EnvValues<typeof commonEnv>): NatsUserCredentials | undefined {
+  const user = values.CROWSNEST_NATS_USER;
+  const password = values.CROWSNEST_NATS_PASSWORD;
+  if (user === undefined && password === undefined) return undefined;
+  if (user === undefined || password === undefined) {
+    throw new ConfigError(
+      "invalid configuration: CROWSNEST_NATS_USER and CROWSNEST_NATS_PASSWORD go together",
+    );
+  }
+  if (values.CROWSNEST_NATS_TOKEN !== undefined) {
+    throw new ConfigError(
+      "invalid configuration: set either CROWSNEST_NATS_TOKEN or CROWSNEST_NATS_USER and CROWSNEST_NATS_PASSWORD, not both",
+    );
+  }
+  return { user, password };
+}
+
+function natsTlsFrom(values: EnvValues<typeof commonEnv>): NatsTlsFiles | undefined {
+  const caFile = values.CROWSNEST_NATS_TLS_CA_FILE;
+  const certFile = values.CROWSNEST_NATS_TLS_CERT_FILE;
+  const keyFile = values.CROWSNEST_NATS_TLS_KEY_FILE;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(
+      "invalid configuration: CROWSNEST_NATS_TLS_CERT_FILE and CROWSNEST_NATS_TLS_KEY_FILE go together",
+    );
+  }
+  if (caFile === undefined && certFile === undefined) return undefined;
+  return { caFile, certFile, keyFile };
 }
 
 export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonConfig {
   return {
     natsServers: values.CROWSNEST_NATS_URL,
+    natsTls: natsTlsFrom(values),
     natsToken: values.CROWSNEST_NATS_TOKEN,
+    natsUser: natsUserFrom(values),
+    natsInboxPrefix: values.CROWSNEST_NATS_INBOX_PREFIX,
     subjectPrefix: values.CROWSNEST_SUBJECT_PREFIX,
     logLevel: values.CROWSNEST_LOG_LEVEL,
     shutdownTimeoutMs: values.CROWSNEST_SHUTDOWN_TIMEOUT_MS,
@@ -92,6 +188,7 @@ export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonCon
       eventsMaxAgeMs: values.CROWSNEST_STREAM_EVENTS_MAX_AGE_MS,
       duplicateWindowMs: DEFAULT_STREAM_RETENTION.duplicateWindowMs,
     },
+    streamReplicas: values.CROWSNEST_STREAM_REPLICAS,
   };
 }
 
@@ -161,7 +258,8 @@ export function postgresEnv(service: "store" | "api") {
       shownDefault: "the machine's host name",
     }),
     CROWSNEST_DATABASE_URL: envUrl({
-      description: "Postgres connection URL.",
+      description:
+        "Postgres connection URL. TLS as libpq has it, in the URL: `?sslmode=verify-full&sslrootcert=/path/ca.pem` verifies the server against that CA (`sslcert`/`sslkey` add a client certificate); see docs/nats-security.md.",
       default: "postgres://crowsnest@127.0.0.1:5432/crowsnest",
       protocols: ["postgres", "postgresql"],
     }),

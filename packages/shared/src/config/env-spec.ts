@@ -58,10 +58,12 @@ export function envOptionalString(options: {
   description: string;
   pattern?: RegExp;
   patternText?: string;
+  secret?: boolean;
 }): EnvVar<string | undefined> {
   const { pattern } = options;
   return {
     description: options.description,
+    secret: options.secret ?? false,
     defaultText: undefined,
     required: false,
     parse: (raw) =>

@@ -79,7 +79,7 @@ describe("compareContracts", () => {
 
   it("reports a removed enum value", () => {
     const narrowed = deadletterMessage.extend({
-      reason: z.enum(["invalid_json", "invalid_schema", "unprocessable"]),
+      reason: z.enum(["invalid_json", "invalid_schema", "unprocessable", "subject_mismatch"]),
     });
     expect(compareContracts(release, withSchema("deadletter", narrowed))).toEqual([
       { where: "schema deadletter: reason", what: 'enum values removed: "too_old"' },

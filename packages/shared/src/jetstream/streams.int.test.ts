@@ -10,6 +10,7 @@ import {
   DEFAULT_STREAM_RETENTION,
   ensureConsumers,
   ensureStreams,
+  StreamUpdateError,
   storeConsumerDefinitions,
   streamDefinitions,
   streamName,
@@ -66,5 +67,33 @@ describe("ensureStreams and ensureConsumers", () => {
     const stats = await jsm.consumers.info(streamName(subjects, "telemetry"), "store-stats");
     expect(stats.config.filter_subject).toBe(subjects.all("stats"));
     expect(stats.config.max_ack_pending).toBe(5000);
+  });
+});
+
+describe("ensureStreams on a single server asked for replicas", () => {
+  it("refuses with an error naming the stream and the setting", async () => {
+    const nc = await connectTestNats();
+    const subjects = createSubjects(testSubjectPrefix());
+    const jsm = await jetstreamManager(nc);
+    try {
+      // Existing R1 streams: a single server would accept the update and keep one copy.
+      await ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION), logger);
+      const update = ensureStreams(jsm, streamDefinitions(subjects, DEFAULT_STREAM_RETENTION, 3), logger);
+      await expect(update).rejects.toBeInstanceOf(StreamUpdateError);
+      await expect(update).rejects.toThrow(
+        `${streamName(subjects, "telemetry")} cannot have 3 replicas (num_replicas: 1 → 3): the NATS server is not part of a cluster`,
+      );
+      // New streams: the server refuses, and the error says what was asked.
+      const fresh = createSubjects(testSubjectPrefix());
+      const creation = ensureStreams(jsm, streamDefinitions(fresh, DEFAULT_STREAM_RETENTION, 3), logger);
+      await expect(creation).rejects.toThrow(
+        `${streamName(fresh, "telemetry")} cannot be created with replicas 3: the server says "replicas > 1 not supported in non-clustered mode"`,
+      );
+    } finally {
+      for (const { config } of streamDefinitions(subjects, DEFAULT_STREAM_RETENTION)) {
+        await jsm.streams.delete(config.name).catch(() => undefined);
+      }
+      await nc.close();
+    }
   });
 });

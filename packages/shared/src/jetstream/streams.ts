@@ -12,9 +12,11 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { errors, nanos } from "@nats-io/transport-node";
+import { CrowsnestError } from "../errors/crowsnest-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Subjects } from "../subjects/subjects.ts";
+import { withAdminRetry } from "./jetstream-admin.ts";
 
 export interface StreamRetention {
   /** How long telemetry (stats, host stats) waits in the bus for a store that is down. */
@@ -45,18 +47,33 @@ export interface ConsumerDefinition {
   readonly config: Partial<ConsumerConfig> & { durable_name: string; filter_subject: string };
 }
 
-/** Stream names come from the subject prefix, so deployments (and tests) sharing a server never collide. */
-export function streamName(subjects: Subjects, role: StreamRole): string {
-  const base = subjects.prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
-  return `${base}_${role.toUpperCase()}`;
+function nameBase(subjects: Subjects): string {
+  return subjects.prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
 }
 
-export function streamDefinitions(subjects: Subjects, retention: StreamRetention): StreamDefinition[] {
+/** Stream names come from the subject prefix, so deployments (and tests) sharing a server never collide. */
+export function streamName(subjects: Subjects, role: StreamRole): string {
+  return `${nameBase(subjects)}_${role.toUpperCase()}`;
+}
+
+/** The watchers' KV bucket, named like the streams (`crowsnest` → `CROWSNEST_WATCHER_STATE`). */
+export function watcherStateBucketName(subjects: Subjects): string {
+  return `${nameBase(subjects)}_WATCHER_STATE`;
+}
+
+/** How many copies of each stream a cluster keeps: 1 on a single server, 3 in a cluster of three. */
+export const DEFAULT_STREAM_REPLICAS = 1;
+
+export function streamDefinitions(
+  subjects: Subjects,
+  retention: StreamRetention,
+  replicas: number = DEFAULT_STREAM_REPLICAS,
+): StreamDefinition[] {
   const common = {
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
-    num_replicas: 1,
+    num_replicas: replicas,
     duplicate_window: nanos(retention.duplicateWindowMs),
   };
   return [
@@ -134,37 +151,103 @@ export function storeConsumerDefinitions(
 /** JetStream's "stream name already in use with a different configuration" (no named constant in the client). */
 const STREAM_NAME_IN_USE = 10058;
 
+/**
+ * A stream exists with a configuration the server cannot change in place (e.g. more replicas
+ * than a single server has, or a different storage type): the message says which stream,
+ * which settings, and what the server answered.
+ */
+export class StreamUpdateError extends CrowsnestError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("stream_update_impossible", message, options);
+  }
+}
+
+/** NATS refused the request's subject to this user (reported directly or as a request's cause). */
+function isPermissionViolation(error: unknown): boolean {
+  return (
+    error instanceof errors.PermissionViolationError ||
+    (error instanceof errors.RequestError && error.cause instanceof errors.PermissionViolationError)
+  );
+}
+
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
 
-function differs(wanted: object, actual: object): boolean {
+/** The settings whose wanted value the actual configuration does not have, as "key: actual → wanted". */
+function differences(wanted: object, actual: object): string[] {
   const actualRecord = actual as Record<string, unknown>;
-  return Object.entries(wanted).some(
-    ([key, value]) => JSON.stringify(actualRecord[key]) !== JSON.stringify(value),
-  );
+  return Object.entries(wanted)
+    .filter(([key, value]) => JSON.stringify(actualRecord[key]) !== JSON.stringify(value))
+    .map(
+      ([key, value]) => `${key}: ${JSON.stringify(actualRecord[key]) ?? "unset"} → ${JSON.stringify(value)}`,
+    );
 }
 
+/**
+ * Creates each stream, or updates it when its configuration (subjects, limits, replicas)
+ * changed. Calls are retried while a cluster elects a leader; an update the server refuses
+ * becomes a StreamUpdateError naming what would have changed.
+ */
 export async function ensureStreams(
   jsm: JetStreamManager,
   definitions: readonly StreamDefinition[],
   logger: Logger,
 ): Promise<void> {
+  const retry = { logger };
   for (const { config } of definitions) {
     try {
-      const info = await jsm.streams.info(config.name);
-      if (differs(config, info.config)) {
-        await jsm.streams.update(config.name, config);
-        logger.info({ stream: config.name }, "updated JetStream stream");
+      const info = await withAdminRetry(
+        `stream ${config.name} info`,
+        () => jsm.streams.info(config.name),
+        retry,
+      );
+      const changed = differences(config, info.config);
+      if (changed.length > 0) {
+        // A single server accepts an update to more replicas and keeps one copy: say so instead.
+        if ((config.num_replicas ?? 1) > 1 && info.cluster === undefined) {
+          throw new StreamUpdateError(
+            `JetStream stream ${config.name} cannot have ${config.num_replicas} replicas (${changed.join("; ")}): the NATS server is not part of a cluster. Set CROWSNEST_STREAM_REPLICAS=1, or connect to a JetStream cluster.`,
+          );
+        }
+        try {
+          await withAdminRetry(
+            `stream ${config.name} update`,
+            () => jsm.streams.update(config.name, config),
+            retry,
+          );
+        } catch (updateError) {
+          if (isPermissionViolation(updateError)) {
+            // A host's credentials may create streams but never change them: the store's may.
+            logger.warn(
+              { stream: config.name, changed },
+              "JetStream stream differs from this service's configuration, which its NATS user may not change; the store updates it",
+            );
+            continue;
+          }
+          if (!(updateError instanceof JetStreamApiError)) throw updateError;
+          throw new StreamUpdateError(
+            `JetStream stream ${config.name} cannot be changed in place (${changed.join("; ")}): the server says "${updateError.message}". Change the setting back, or move the stream's messages elsewhere and delete it so that it is created anew.`,
+            { cause: updateError },
+          );
+        }
+        logger.info({ stream: config.name, changed }, "updated JetStream stream");
       }
     } catch (error) {
       if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
       try {
-        await jsm.streams.add(config);
-        logger.info({ stream: config.name }, "created JetStream stream");
+        await withAdminRetry(`stream ${config.name} creation`, () => jsm.streams.add(config), retry);
+        logger.info({ stream: config.name, replicas: config.num_replicas }, "created JetStream stream");
       } catch (addError) {
         // Another service created it between our info and add: that is the outcome we wanted.
-        if (!isApiError(addError, STREAM_NAME_IN_USE)) throw addError;
+        if (isApiError(addError, STREAM_NAME_IN_USE)) continue;
+        if (addError instanceof JetStreamApiError) {
+          throw new StreamUpdateError(
+            `JetStream stream ${config.name} cannot be created with replicas ${config.num_replicas}: the server says "${addError.message}"`,
+            { cause: addError },
+          );
+        }
+        throw addError;
       }
     }
   }
@@ -175,17 +258,27 @@ export async function ensureConsumers(
   definitions: readonly ConsumerDefinition[],
   logger: Logger,
 ): Promise<void> {
+  const retry = { logger };
   for (const { stream, config } of definitions) {
+    const what = `consumer ${stream}/${config.durable_name}`;
     try {
-      const info = await jsm.consumers.info(stream, config.durable_name);
-      if (differs(config, info.config)) {
-        await jsm.consumers.update(stream, config.durable_name, config);
+      const info = await withAdminRetry(
+        `${what} info`,
+        () => jsm.consumers.info(stream, config.durable_name),
+        retry,
+      );
+      if (differences(config, info.config).length > 0) {
+        await withAdminRetry(
+          `${what} update`,
+          () => jsm.consumers.update(stream, config.durable_name, config),
+          retry,
+        );
         logger.info({ stream, consumer: config.durable_name }, "updated JetStream consumer");
       }
     } catch (error) {
       if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
       // Adding an identical durable is idempotent on the server, so a concurrent add is harmless.
-      await jsm.consumers.add(stream, config);
+      await withAdminRetry(`${what} creation`, () => jsm.consumers.add(stream, config), retry);
       logger.info({ stream, consumer: config.durable_name }, "created JetStream consumer");
     }
   }

@@ -33,7 +33,7 @@ export interface DeadletterSink {
 
 /** A count of zero for every dead-letter reason. */
 export function zeroDeadletterCounts(): Record<DeadletterMessage["reason"], number> {
-  return { invalid_json: 0, invalid_schema: 0, unprocessable: 0, too_old: 0 };
+  return { invalid_json: 0, invalid_schema: 0, unprocessable: 0, too_old: 0, subject_mismatch: 0 };
 }
 
 export function createDeadletterSink(options: {

@@ -8,9 +8,9 @@ export const deadletterMessage = z.object({
   service: serviceName,
   subject: z.string().describe("Where the message was received."),
   reason: z
-    .enum(["invalid_json", "invalid_schema", "unprocessable", "too_old"])
+    .enum(["invalid_json", "invalid_schema", "unprocessable", "too_old", "subject_mismatch"])
     .describe(
-      "invalid_json / invalid_schema: the bytes are not a valid message; unprocessable: Postgres refused it; too_old: a raw sample older than the store's raw retention.",
+      "invalid_json / invalid_schema: the bytes are not a valid message; unprocessable: Postgres refused it; too_old: a raw sample older than the store's raw retention; subject_mismatch: the payload's host, runtime, container (or event kind and action) differ from its subject's, which NATS permissions vouch for.",
     ),
   detail: z.string(),
   payload: z

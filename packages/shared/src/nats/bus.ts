@@ -1,8 +1,9 @@
 // The bus as every service opens it: a NATS connection that reconnects forever, a JetStream
 // client, the subject builders, and the streams created or updated before anything is published.
-import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { CommonConfig } from "../config/common-env.ts";
+import { openJetStreamManager } from "../jetstream/jetstream-admin.ts";
 import { ensureStreams, streamDefinitions } from "../jetstream/streams.ts";
 import type { Logger } from "../log/logger.ts";
 import { createSubjects, type ServiceName, type Subjects } from "../subjects/subjects.ts";
@@ -12,6 +13,8 @@ export interface Bus {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly subjects: Subjects;
+  /** CROWSNEST_STREAM_REPLICAS, for the streams and buckets a service creates itself. */
+  readonly streamReplicas: number;
   /** Flushes what was published and closes the connection. */
   drain(): Promise<void>;
 }
@@ -27,13 +30,16 @@ export async function openBus(options: {
   const nc = await connectNats({
     servers: config.natsServers,
     token: config.natsToken,
+    user: config.natsUser,
+    inboxPrefix: config.natsInboxPrefix,
+    tls: config.natsTls,
     name: `crowsnest-${options.service}@${options.host}`,
     logger,
   });
   try {
     await ensureStreams(
-      await jetstreamManager(nc),
-      streamDefinitions(subjects, config.streamRetention),
+      await openJetStreamManager(nc, logger),
+      streamDefinitions(subjects, config.streamRetention, config.streamReplicas),
       logger,
     );
   } catch (error) {
@@ -44,6 +50,7 @@ export async function openBus(options: {
     nc,
     js: jetstream(nc),
     subjects,
+    streamReplicas: config.streamReplicas,
     async drain() {
       if (!nc.isClosed()) await nc.drain();
     },

@@ -1,6 +1,7 @@
 // Connects to NATS the way every service should: retry forever (also for the first
 // connection, so start-up order does not matter), and log each change of connectivity once.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
+import type { NatsTlsFiles } from "../config/common-env.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface NatsConnectOptions {
@@ -8,6 +9,12 @@ export interface NatsConnectOptions {
   /** Shown in the server's connection list: `crowsnest-<service>@<host>`. */
   name: string;
   token: string | undefined;
+  /** Per-host credentials; never together with a token. */
+  user?: { user: string; password: string } | undefined;
+  /** Where replies to this connection's requests go; per-host users may subscribe only to their own. */
+  inboxPrefix?: string;
+  /** Undefined: TLS only for `tls://` URLs, with the system's CAs. */
+  tls?: NatsTlsFiles | undefined;
   logger: Logger;
 }
 
@@ -18,6 +25,9 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
     servers: [...options.servers],
     name: options.name,
     ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.user === undefined ? {} : { user: options.user.user, pass: options.user.password }),
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
+    ...(options.tls === undefined ? {} : { tls: natsTlsOptions(options.tls) }),
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
     reconnectTimeWait: 1000,
@@ -26,6 +36,15 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
   logger.info({ server: nc.getServer() }, "connected to NATS");
   void logStatusChanges(nc, logger);
   return nc;
+}
+
+/** The client's TLS options: setting them makes the client require TLS of every server. */
+export function natsTlsOptions(files: NatsTlsFiles): TlsOptions {
+  return {
+    ...(files.caFile === undefined ? {} : { caFile: files.caFile }),
+    ...(files.certFile === undefined ? {} : { certFile: files.certFile }),
+    ...(files.keyFile === undefined ? {} : { keyFile: files.keyFile }),
+  };
 }
 
 async function logStatusChanges(nc: NatsConnection, logger: Logger): Promise<void> {

@@ -89,6 +89,8 @@ interface Pending {
 
 export interface JetStreamAckPublisherOptions {
   nc: AckConnection;
+  /** The connection's inbox prefix (CROWSNEST_NATS_INBOX_PREFIX): per-host users may subscribe only there. */
+  inboxPrefix?: string;
   /** Used when a publish names no timeout; defaults to 5 s, like js.publish(). */
   defaultTimeoutMs?: number;
   /** How often expired publishes are failed; a timeout fires up to this much late. Defaults to 100 ms. */
@@ -114,7 +116,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     this.#nc = options.nc;
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 5000;
     this.#now = options.now ?? Date.now;
-    this.#prefix = createInbox();
+    this.#prefix = createInbox(options.inboxPrefix);
     this.#subscription = this.#nc.subscribe(`${this.#prefix}.*`, {
       callback: (error, msg) => this.#onReply(error, msg),
     });

@@ -47,7 +47,7 @@ export interface BatchWriting<T, R> {
   /** Batches written at the same time (default 1). */
   writeConcurrency?: number;
   /** Turns a decoded value away before it is written (dead-lettered with the reason given). */
-  refuse?: (value: T) => { reason: DeadletterReason; detail: string } | undefined;
+  refuse?: (value: T, subject: string) => { reason: DeadletterReason; detail: string } | undefined;
   /** Whether an error from `write` is caused by the data (so retrying cannot help). */
   isDataError: (error: unknown) => boolean;
   deadletters: DeadletterSink;
@@ -249,7 +249,7 @@ export class BatchConsumer<T, R = unknown> {
         msg.nak(MAX_RETRY_DELAY_MS);
       } else if (!result.ok) await this.#reject(msg, result.reason, result.detail);
       else {
-        const refusal = this.#options.refuse?.(result.value);
+        const refusal = this.#options.refuse?.(result.value, msg.subject);
         if (refusal) await this.#reject(msg, refusal.reason, refusal.detail);
         else decoded.push({ msg, value: result.value });
       }

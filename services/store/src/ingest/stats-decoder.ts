@@ -51,6 +51,8 @@ export interface DecodedSample extends AlertSample {
   copyEnd: number;
   /** The message bytes as received (for the writer's rarer paths, which need every field). */
   data: Uint8Array;
+  /** `<host>.<runtime>.<container name>` as subject tokens (see subject-guard.ts). */
+  subjectTail: string;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -222,6 +224,7 @@ function toResults(
           copyStart,
           copyEnd,
           data: messages[index] ?? new Uint8Array(),
+          subjectTail: decoded.subjectTails[index] ?? "",
         },
       };
     }

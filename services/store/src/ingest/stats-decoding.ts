@@ -4,7 +4,13 @@
 // each sample's time. It runs on a worker thread (stats-decode-worker.ts) and, when that is
 // unavailable, in-process (stats-decoder.ts); both run exactly this code.
 import { Buffer, isAscii } from "node:buffer";
-import { codecs, type DecodeFailureReason, isStatsMessage, type StatsMessage } from "@crowsnest/shared/codec";
+import {
+  codecs,
+  type DecodeFailureReason,
+  encodeSubjectToken,
+  isStatsMessage,
+  type StatsMessage,
+} from "@crowsnest/shared/codec";
 import { identityKey } from "./container-identity.ts";
 import { ALERT_FIELDS, SAMPLE_FIELDS } from "./stats-columns.ts";
 import { HOST_SLOT, RUNTIME_SLOT, ScannedStats, scanStats } from "./stats-scan.ts";
@@ -37,6 +43,11 @@ export interface DecodedStatsBatch {
   failures: StatsDecodeFailure[];
   /** The sample's time ("" for a failed message). */
   ts: string[];
+  /**
+   * `<host>.<runtime>.<container name>` as subject tokens ("" for a failed message): what the
+   * subject must end with, so the store can refuse a sample published under another's subject.
+   */
+  subjectTails: string[];
   /** ALERT_FIELDS.length numbers per message. */
   alertValues: Float64Array<ArrayBuffer>;
   /** COPY lines of the samples whose container id was known, in message order. */
@@ -78,6 +89,22 @@ export function encodeBatch(messages: readonly Uint8Array[], reuse?: EncodedBatc
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** The subject's last three tokens for a sample of this host, runtime and container. */
+export function subjectTail(host: string, runtime: string, containerName: string): string {
+  return `${encodeSubjectToken(host)}.${encodeSubjectToken(runtime)}.${encodeSubjectToken(containerName)}`;
+}
+
+const BACKSLASH = 0x5c;
+
+/** A scanned JSON string's value: its latin1 text when plain ASCII without escapes (the usual case). */
+function scannedString(bytes: Uint8Array, latin1: string, start: number, end: number): string {
+  for (let at = start; at < end; at++) {
+    const byte = bytes[at] as number;
+    if (byte >= 0x80 || byte === BACKSLASH) return JSON.parse(`"${utf8.decode(bytes.subarray(start, end))}"`);
+  }
+  return latin1.slice(start, end);
+}
+
 const TS_SLOT = SAMPLE_FIELDS.indexOf("ts");
 /** Where each alert field is among the sample fields (the scanner's slots). */
 const ALERT_SLOTS = ALERT_FIELDS.map((field) => SAMPLE_FIELDS.indexOf(field));
@@ -100,6 +127,7 @@ export function decodeStatsBatch(
   const alertValues = new Float64Array(count * ALERT_FIELDS.length);
   const copyEnds = new Uint32Array(count);
   const ts: string[] = new Array<string>(count);
+  const subjectTails: string[] = new Array<string>(count);
   const failures: StatsDecodeFailure[] = [];
   // One character per byte, at the same offsets: the scanner reads its (ASCII) strings from it,
   // and when every byte is ASCII it is also what decoding each message as UTF-8 would give.
@@ -113,6 +141,11 @@ export function decodeStatsBatch(
     const end = ends[index] ?? start;
     if (scanStats(bytes, start, end, latin1, scanned)) {
       ts[index] = latin1.slice(scanned.start[TS_SLOT], scanned.end[TS_SLOT]);
+      subjectTails[index] = subjectTail(
+        latin1.slice(scanned.start[HOST_SLOT], scanned.end[HOST_SLOT]),
+        latin1.slice(scanned.start[RUNTIME_SLOT], scanned.end[RUNTIME_SLOT]),
+        scannedString(bytes, latin1, scanned.nameStart, scanned.nameEnd),
+      );
       for (let field = 0; field < ALERT_SLOTS.length; field++) {
         alertValues[index * ALERT_FIELDS.length + field] = scannedNumber(
           bytes,
@@ -138,9 +171,11 @@ export function decodeStatsBatch(
       if (!sample.ok) {
         failures.push({ index, reason: sample.reason, detail: sample.detail });
         ts[index] = "";
+        subjectTails[index] = "";
       } else {
         const message = sample.value;
         ts[index] = message.ts;
+        subjectTails[index] = subjectTail(message.host, message.runtime, message.container.name);
         for (let field = 0; field < ALERT_FIELDS.length; field++) {
           const value = message[ALERT_FIELDS[field] as (typeof ALERT_FIELDS)[number]];
           alertValues[index * ALERT_FIELDS.length + field] = value ?? Number.NaN;
@@ -161,7 +196,7 @@ export function decodeStatsBatch(
     copyEnds[index] = copy.length;
     start = end;
   }
-  return { containerIds, failures, ts, alertValues, copyText: copy.bytes(), copyEnds };
+  return { containerIds, failures, ts, subjectTails, alertValues, copyText: copy.bytes(), copyEnds };
 }
 
 /** A scanned sample field's number (NaN for null); its text is a plain decimal (stats-scan.ts). */

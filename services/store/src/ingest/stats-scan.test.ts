@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { mutated, mutations, validMessage } from "../../../../test/support/stats-message-variants.ts";
 import { identityKey } from "./container-identity.ts";
 import { ALERT_FIELDS, COPY_COLUMNS } from "./stats-columns.ts";
-import { copyLine, decodeStatsBatch, encodeBatch } from "./stats-decoding.ts";
+import { copyLine, decodeStatsBatch, encodeBatch, subjectTail } from "./stats-decoding.ts";
 import { ScannedStats, scanStats } from "./stats-scan.ts";
 
 const CONTAINER_ID = 4_200_000_000_017;
@@ -126,6 +126,12 @@ describe("decoding stats by scanning their bytes", () => {
           knownIds.set(identityKey({ host, runtime, external_id: container.external_id }), CONTAINER_ID);
         }
         const decoded = decodeStatsBatch(encodeBatch([bytes]), knownIds);
+        // What the store checks the subject against, the same whichever way the message was read.
+        expect(decoded.subjectTails[0], candidate).toBe(
+          expected.ok
+            ? subjectTail(expected.value.host, expected.value.runtime, expected.value.container.name)
+            : "",
+        );
         const took = scanStats(bytes, 0, bytes.length, Buffer.from(bytes).toString("latin1"), scannedStats);
         if (!expected.ok) {
           invalid += 1;
@@ -178,6 +184,22 @@ describe("decoding stats by scanning their bytes", () => {
         first,
       ).toEqual([0, 1]);
     }
+  });
+
+  it("reads the container name for the subject check, escaped or not", () => {
+    const message = validMessage();
+    const named = (name: string) => ({ ...message, container: { ...message.container, name } });
+    const batch = [
+      JSON.stringify(named("web.1")),
+      JSON.stringify(named("café")),
+      JSON.stringify(named("café")).replace("é", "\\u00e9"),
+      JSON.stringify(named('say "hi"')),
+    ].map((candidate) => encoder.encode(candidate));
+    const decoded = decodeStatsBatch(encodeBatch(batch), new Map());
+    expect(decoded.failures).toEqual([]);
+    expect(decoded.subjectTails).toEqual(
+      ["web.1", "café", "café", 'say "hi"'].map((name) => subjectTail(message.host, message.runtime, name)),
+    );
   });
 
   it("writes the lines of scanned and parsed messages, known and unknown containers, in order", () => {

@@ -106,6 +106,9 @@ export class ScannedStats {
   readonly end = new Int32Array(TOP_KEYS.length);
   externalIdStart = 0;
   externalIdEnd = 0;
+  /** The container name's text, without its quotes (JSON escapes not undone). */
+  nameStart = 0;
+  nameEnd = 0;
 }
 
 /**
@@ -170,7 +173,11 @@ function scanContainer(bytes: Uint8Array, from: number, end: number, into: Scann
       if (length < 1 || length > 512) return -1;
       into.externalIdStart = pos + 1;
       into.externalIdEnd = valueEnd;
-    } else if (length > 512) return -1;
+    } else {
+      if (length > 512) return -1;
+      into.nameStart = pos + 1;
+      into.nameEnd = valueEnd;
+    }
     pos = skipSpace(bytes, valueEnd + 1, end);
     if (bytes[pos] === COMMA) continue;
     if (bytes[pos] !== CLOSE_BRACE || seen !== BOTH_CONTAINER_KEYS) return -1;

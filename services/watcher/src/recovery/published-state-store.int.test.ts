@@ -32,7 +32,7 @@ describe("the watcher-state bucket", () => {
 
   const open = (host: string, runtime: "docker" | "kubernetes" = "docker") => {
     const store = createPublishedStateStore({
-      openBucket: () => openWatcherStateBucket(jetstream(nc), subjects),
+      openBucket: () => openWatcherStateBucket(jetstream(nc), subjects, { replicas: 1, logger }),
       host,
       runtime,
       codec,
@@ -97,7 +97,7 @@ describe("the watcher-state bucket", () => {
     await next.load();
     next.recordAll(new Map([["c", "paused"]]));
     await next.flush();
-    const bucket = await openWatcherStateBucket(jetstream(nc), subjects);
+    const bucket = await openWatcherStateBucket(jetstream(nc), subjects, { replicas: 1, logger });
     await bucket.put("node-3.docker.objects.junk", new TextEncoder().encode("{not json"));
     await bucket.put(
       "node-3.docker.objects.d",

@@ -18,7 +18,14 @@
 // `state` is the runtime's own (see its codec); `cursor` an opaque position in the runtime's
 // event stream up to which the recorded states reflect the runtime (Docker: dockerd's time in
 // nanoseconds of the newest event published or the newest look at every container).
-import { encodeSubjectToken, type Logger, type Runtime, type Subjects } from "@crowsnest/shared";
+import {
+  encodeSubjectToken,
+  type Logger,
+  type Runtime,
+  type Subjects,
+  watcherStateBucketName,
+  withAdminRetry,
+} from "@crowsnest/shared";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
@@ -35,14 +42,25 @@ export interface StateBucket {
   keys(filter: string): Promise<AsyncIterable<string>>;
 }
 
-/** The bucket's name, from the subject prefix like the streams' (`crowsnest` → `CROWSNEST_WATCHER_STATE`). */
-export function watcherStateBucketName(subjects: Subjects): string {
-  return `${subjects.prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase()}_WATCHER_STATE`;
-}
+// The bucket's name is shared: the NATS permissions of each host (nats-authorization.ts) name it too.
+export { watcherStateBucketName } from "@crowsnest/shared";
 
-/** Creates the bucket if it does not exist yet (history 1: only the newest value of a key matters). */
-export async function openWatcherStateBucket(js: JetStreamClient, subjects: Subjects): Promise<StateBucket> {
-  return await new Kvm(js).create(watcherStateBucketName(subjects), { history: 1, replicas: 1 });
+/**
+ * Creates the bucket if it does not exist yet (history 1: only the newest value of a key
+ * matters), with `replicas` copies (CROWSNEST_STREAM_REPLICAS), retried while a cluster elects a
+ * leader. An existing bucket keeps its replicas: Kvm.create does not update it, ensureStreams does.
+ */
+export async function openWatcherStateBucket(
+  js: JetStreamClient,
+  subjects: Subjects,
+  options: { replicas: number; logger: Logger },
+): Promise<StateBucket> {
+  const name = watcherStateBucketName(subjects);
+  return await withAdminRetry(
+    `KV bucket ${name}`,
+    () => new Kvm(js).create(name, { history: 1, replicas: options.replicas }),
+    { logger: options.logger },
+  );
 }
 
 /** One subject-token-encoded name as one KV key token. */

@@ -107,6 +107,13 @@ if (applied === undefined) {
     onTransitions: () => void publisherJob.runNow(),
   });
   const rollups = new RollupJob({ db: database.db, logger, rawRetentionDays: config.retentionDays.raw });
+  const minuteRollups = new RollupJob({
+    db: database.db,
+    logger,
+    rawRetentionDays: config.retentionDays.raw,
+    minuteRetentionDays: config.retentionDays.minute,
+    granularities: ["minute"],
+  });
   const retention = new RetentionJob({
     db: database.db,
     pool: database.pool,
@@ -119,6 +126,12 @@ if (applied === undefined) {
       name: "rollups",
       intervalMs: config.rollupIntervalMs,
       run: async () => void (await rollups.run()),
+      logger,
+    }),
+    new PeriodicJob({
+      name: "minute rollups",
+      intervalMs: config.rollupIntervalMs,
+      run: async () => void (await minuteRollups.run()),
       logger,
     }),
     new PeriodicJob({
@@ -233,6 +246,7 @@ if (applied === undefined) {
   stop = async () => {
     heartbeat.stop();
     rollups.stop();
+    minuteRollups.stop();
     retention.stop();
     await Promise.all(consumers.map((consumer) => consumer.stop()));
     await statsDecoder.close();

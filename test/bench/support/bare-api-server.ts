@@ -16,7 +16,7 @@ const HOUR = 3600_000;
 const app = new Hono();
 app.get("/history/:id", async (c) => {
   const nowMs = Date.now();
-  const statement = seriesSql(CONTAINER_SERIES, Number(c.req.param("id")), {
+  const statement = seriesSql(CONTAINER_SERIES, [Number(c.req.param("id"))], {
     fromMs: nowMs - 24 * HOUR,
     toMs: nowMs,
     stepMs: 5 * 60_000,

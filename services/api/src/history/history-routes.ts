@@ -48,7 +48,10 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
               granularity: z
                 .string()
                 .openapi({ description: "raw, or the step (1m, 5m, 1h, 1d, or the one asked for)" }),
-              sources: z.array(z.enum(["raw", "hourly", "daily"])),
+              sources: z.array(z.enum(["raw", "minute", "hourly", "daily"])).openapi({
+                description:
+                  "The stored tiers read, oldest part first: daily, hourly or minute rollups (whichever divides the step), and raw samples for the newest minutes",
+              }),
               points: z.array(z.object({ ts: z.string(), samples: z.number().int(), ...values })),
             }),
           },

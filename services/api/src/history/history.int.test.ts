@@ -277,7 +277,7 @@ describe("history windows that do not start or end on a step", () => {
         CONTAINER_SERIES,
         [containerId],
         { fromMs: at("04:00"), toMs: at("09:00"), stepMs, nowMs },
-        sources,
+        { sources },
       );
       expect(statement?.sources).toEqual(sources.slice(0, 1));
       const rows = (await statement?.query.execute(api.postgres.db))?.rows ?? [];

@@ -119,7 +119,10 @@ function segmentSql(
   segment: Segment,
   keys: readonly number[],
   stepMs: number,
+  values: readonly string[],
 ): RawBuilder<unknown> {
+  const gauges = spec.gauges.filter((value) => values.includes(value));
+  const averagesOnly = spec.averagesOnly.filter((value) => values.includes(value));
   const step = sql`make_interval(secs => ${stepMs / 1000})`;
   const origin = sql`${new Date(GRID_ORIGIN_MS).toISOString()}::timestamptz`;
   const from = new Date(segment.from).toISOString();
@@ -129,10 +132,11 @@ function segmentSql(
   const keyMatch = keys.length === 1 ? sql`${key} = ${keys[0]}` : sql`${key} = ANY(${keys}::bigint[])`;
   if (segment.source === "raw") {
     const columns = [
-      ...spec.gauges.map((g) => `count(${g}) AS ${g}_samples, sum(${g}) AS ${g}_sum, max(${g}) AS ${g}_max`),
-      ...spec.averagesOnly.map((a) => `count(${a}) AS ${a}_samples, sum(${a}) AS ${a}_sum`),
+      "count(*) AS samples",
+      ...gauges.map((g) => `count(${g}) AS ${g}_samples, sum(${g}) AS ${g}_sum, max(${g}) AS ${g}_max`),
+      ...averagesOnly.map((a) => `count(${a}) AS ${a}_samples, sum(${a}) AS ${a}_sum`),
     ].join(", ");
-    return sql`SELECT ${key} AS k, date_bin(${step}, ts, ${origin}) AS t, count(*) AS samples, ${sql.raw(columns)}
+    return sql`SELECT ${key} AS k, date_bin(${step}, ts, ${origin}) AS t, ${sql.raw(columns)}
       FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz
       GROUP BY 1, 2`;
   }
@@ -140,12 +144,13 @@ function segmentSql(
     segment.source
   ];
   const columns = [
-    ...spec.gauges.map(
+    "sum(samples) AS samples",
+    ...gauges.map(
       (g) => `sum(${g}_samples) AS ${g}_samples, sum(${g}_sum) AS ${g}_sum, max(${g}_max) AS ${g}_max`,
     ),
-    ...spec.averagesOnly.map((a) => `sum(${a}_samples) AS ${a}_samples, sum(${a}_sum) AS ${a}_sum`),
+    ...averagesOnly.map((a) => `sum(${a}_samples) AS ${a}_samples, sum(${a}_sum) AS ${a}_sum`),
   ].join(", ");
-  return sql`SELECT ${key} AS k, date_bin(${step}, bucket, ${origin}) AS t, sum(samples) AS samples, ${sql.raw(columns)}
+  return sql`SELECT ${key} AS k, date_bin(${step}, bucket, ${origin}) AS t, ${sql.raw(columns)}
     FROM ${sql.table(table)} WHERE ${keyMatch} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz
     GROUP BY 1, 2`;
 }
@@ -159,6 +164,13 @@ export interface SeriesRange {
 
 export type SeriesRow = Record<string, number | string | Date | null> & { k: string; t: Date };
 
+export interface SeriesOptions {
+  /** The tiers to read; default all (the benchmark's baseline reads raw samples only). */
+  sources?: readonly SeriesSource[];
+  /** The values to compute; default all of the spec's. */
+  values?: readonly string[];
+}
+
 /**
  * The statement behind one or more series: one row per key and step with samples, ordered by
  * key and time (also run by the benchmark's bare server).
@@ -167,23 +179,26 @@ export function seriesSql(
   spec: SeriesSpec,
   keys: readonly number[],
   range: SeriesRange,
-  sources: readonly SeriesSource[] = ALL_SOURCES,
+  options: SeriesOptions = {},
 ) {
-  const segments = planSegments(range.fromMs, range.toMs, range.stepMs, range.nowMs, sources);
+  const values = options.values ?? allValues(spec);
+  const segments = planSegments(range.fromMs, range.toMs, range.stepMs, range.nowMs, options.sources);
   if (segments.length === 0 || keys.length === 0) return undefined;
   const union = sql.join(
-    segments.map((segment) => segmentSql(spec, segment, keys, range.stepMs)),
+    segments.map((segment) => segmentSql(spec, segment, keys, range.stepMs, values)),
     sql` UNION ALL `,
   );
   const outer = [
-    ...spec.gauges.map(
-      (g) => `sum(${g}_sum) / nullif(sum(${g}_samples), 0) AS ${g}_avg, max(${g}_max) AS ${g}_max`,
-    ),
-    ...spec.averagesOnly.map((a) => `sum(${a}_sum) / nullif(sum(${a}_samples), 0) AS ${a}_avg`),
+    ...spec.gauges
+      .filter((g) => values.includes(g))
+      .map((g) => `sum(${g}_sum) / nullif(sum(${g}_samples), 0) AS ${g}_avg, max(${g}_max) AS ${g}_max`),
+    ...spec.averagesOnly
+      .filter((a) => values.includes(a))
+      .map((a) => `sum(${a}_sum) / nullif(sum(${a}_samples), 0) AS ${a}_avg`),
   ].join(", ");
   return {
     query: sql<SeriesRow>`
-      SELECT k, t, sum(samples)::bigint AS samples, ${sql.raw(outer)}
+      SELECT k, t, sum(samples)::bigint AS samples${sql.raw(outer === "" ? "" : `, ${outer}`)}
       FROM (${union}) AS segments
       GROUP BY k, t ORDER BY k, t`,
     sources: [...new Set(segments.map((segment) => segment.source))],
@@ -222,7 +237,7 @@ export async function querySeries(
   return { points: result.rows.map((row) => toPoint(spec, row)), sources: statement.sources };
 }
 
-function toNumber(value: number | string | Date | null | undefined): number | null {
+export function toNumber(value: number | string | Date | null | undefined): number | null {
   if (value === null || value === undefined || value instanceof Date) return null;
   return Number(value);
 }

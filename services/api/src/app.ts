@@ -18,6 +18,7 @@ import { DOCS_PATH, OPENAPI_PATH, registerDocs } from "./docs/docs-routes.ts";
 import { eventRoutes } from "./events/event-routes.ts";
 import { healthRoutes, type ReadinessProbe } from "./health/health-routes.ts";
 import { historyRoutes } from "./history/history-routes.ts";
+import { seriesRoutes } from "./history/series-routes.ts";
 import { hostRoutes } from "./hosts/host-routes.ts";
 import { ApiError } from "./http/api-error.ts";
 import type { AppEnv } from "./http/app-env.ts";
@@ -103,6 +104,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/api/v1", containerRoutes());
   app.route("/api/v1", eventRoutes());
   app.route("/api/v1", historyRoutes());
+  app.route("/api/v1", seriesRoutes());
   app.route("/api/v1", hostRoutes());
   app.route("/api/v1", topRoutes());
   app.route("/api/v1", alertConfigRoutes());

@@ -6,7 +6,14 @@ import { parseStoreConfig } from "./config.ts";
 describe("store configuration", () => {
   it("defaults to raw 7 d, hourly 90 d, daily 400 d, events 30 d, alert history 90 d", () => {
     const config = parseStoreConfig({});
-    expect(config.retentionDays).toEqual({ raw: 7, hourly: 90, daily: 400, events: 30, alertHistory: 90 });
+    expect(config.retentionDays).toEqual({
+      raw: 7,
+      minute: 14,
+      hourly: 90,
+      daily: 400,
+      events: 30,
+      alertHistory: 90,
+    });
     expect(config.rollupIntervalMs).toBe(60_000);
     expect(config.retentionIntervalMs).toBe(600_000);
   });

@@ -44,6 +44,13 @@ export const storeEnv = {
     min: 1,
     max: 3650,
   }),
+  CROWSNEST_RETENTION_MINUTE_DAYS: envInteger({
+    description:
+      "Days minute rollups are kept (whole UTC days, like raw samples); they serve history from 1 hour up to 2 days.",
+    default: 14,
+    min: 1,
+    max: 3650,
+  }),
   CROWSNEST_RETENTION_HOURLY_DAYS: envInteger({
     description: "Days hourly rollups are kept.",
     default: 90,
@@ -70,7 +77,7 @@ export const storeEnv = {
   }),
   CROWSNEST_ROLLUP_INTERVAL_MS: envInteger({
     description:
-      "How often the store looks for closed hourly and daily buckets to roll up (also at start, catching up on what it missed).",
+      "How often the store looks for closed minute, hourly and daily buckets to roll up (also at start, catching up on what it missed).",
     default: 60_000,
     min: 1000,
     max: 3_600_000,
@@ -136,6 +143,7 @@ export interface StoreConfig {
   };
   retentionDays: {
     raw: number;
+    minute: number;
     hourly: number;
     daily: number;
     events: number;
@@ -168,6 +176,7 @@ export function parseStoreConfig(env: EnvSource): StoreConfig {
     },
     retentionDays: {
       raw: values.CROWSNEST_RETENTION_RAW_DAYS,
+      minute: values.CROWSNEST_RETENTION_MINUTE_DAYS,
       hourly: values.CROWSNEST_RETENTION_HOURLY_DAYS,
       daily: values.CROWSNEST_RETENTION_DAILY_DAYS,
       events: values.CROWSNEST_RETENTION_EVENTS_DAYS,

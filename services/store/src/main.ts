@@ -117,6 +117,13 @@ if (applied === undefined) {
     onTransitions: () => void publisherJob.runNow(),
   });
   const rollups = new RollupJob({ db: database.db, logger, rawRetentionDays: config.retentionDays.raw });
+  const minuteRollups = new RollupJob({
+    db: database.db,
+    logger,
+    rawRetentionDays: config.retentionDays.raw,
+    minuteRetentionDays: config.retentionDays.minute,
+    granularities: ["minute"],
+  });
   const retention = new RetentionJob({
     db: database.db,
     pool: database.pool,
@@ -129,6 +136,12 @@ if (applied === undefined) {
       name: "rollups",
       intervalMs: config.rollupIntervalMs,
       run: async () => void (await rollups.run()),
+      logger,
+    }),
+    new PeriodicJob({
+      name: "minute rollups",
+      intervalMs: config.rollupIntervalMs,
+      run: async () => void (await minuteRollups.run()),
       logger,
     }),
     new PeriodicJob({
@@ -247,6 +260,7 @@ if (applied === undefined) {
   stop = async () => {
     heartbeat.stop();
     rollups.stop();
+    minuteRollups.stop();
     retention.stop();
     await Promise.all(consumers.map((consumer) => consumer.stop()));
     await statsDecoder.close();

@@ -23,6 +23,7 @@ import { type StoreProcess, spawnStore } from "./fixtures/store-process.ts";
 
 const prefix = testSubjectPrefix();
 const subjects = createSubjects(prefix);
+const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
 describe("two store instances", () => {
@@ -80,9 +81,12 @@ describe("two store instances", () => {
   });
 
   it("computes each rollup bucket once", async () => {
-    // Every closed hour from 00:00 of the oldest day the 7-day raw retention keeps, and the 7
-    // closed days since, per series, all due at start.
-    const hours = (hourNow - dayStart(oldestKeptDay(hourNow, 7)).getTime()) / HOUR_MS;
+    // Every closed hour (and settled minute) from 00:00 of the oldest day the 7-day raw
+    // retention keeps, and the 7 closed days since, per series, all due at start. Minutes keep
+    // closing while the test runs: at least those closed before it are expected.
+    const firstMs = dayStart(oldestKeptDay(hourNow, 7)).getTime();
+    const hours = (hourNow - firstMs) / HOUR_MS;
+    const minutes = (Math.floor((Date.now() - 20_000) / MINUTE_MS) * MINUTE_MS - firstMs) / MINUTE_MS;
     const expected = { container_hourly: hours, host_hourly: hours, container_daily: 7, host_daily: 7 };
     const buckets = await eventually(
       async () => {
@@ -92,23 +96,34 @@ describe("two store instances", () => {
           pg.db,
         );
         const counts = Object.fromEntries(result.rows.map((row) => [row.series, row.n]));
-        return JSON.stringify(counts) === JSON.stringify(Object.fromEntries(Object.entries(expected).sort()))
+        const { container_minute: containerMinutes = 0, host_minute: hostMinutes = 0, ...coarse } = counts;
+        return JSON.stringify(coarse) ===
+          JSON.stringify(Object.fromEntries(Object.entries(expected).sort())) &&
+          containerMinutes >= minutes &&
+          hostMinutes >= minutes
           ? result.rows
           : undefined;
       },
-      { timeoutMs: 30_000, what: "every bucket computed" },
+      { timeoutMs: 60_000, what: "every bucket computed" },
     );
     expect(buckets.map((row) => [row.series, row.most, row.total])).toEqual([
       ["container_daily", 1, 7],
       ["container_hourly", 1, hours],
+      ["container_minute", 1, buckets.find((row) => row.series === "container_minute")?.n],
       ["host_daily", 1, 7],
       ["host_hourly", 1, hours],
+      ["host_minute", 1, buckets.find((row) => row.series === "host_minute")?.n],
     ]);
     const hourly = await sql<{ buckets: number; samples: number }>`
       SELECT count(DISTINCT bucket)::int AS buckets, sum(samples)::int AS samples FROM container_stats_hourly`.execute(
       pg.db,
     );
     expect(hourly.rows[0]).toEqual({ buckets: 6, samples: 6 * 6 * 50 });
+    const perMinute = await sql<{ buckets: number; samples: number }>`
+      SELECT count(DISTINCT bucket)::int AS buckets, sum(samples)::int AS samples FROM container_stats_minute`.execute(
+      pg.db,
+    );
+    expect(perMinute.rows[0]).toEqual({ buckets: 6 * 6, samples: 6 * 6 * 50 });
     // Both instances took part in the work (each logs the series it computed buckets of).
     const working = stores.filter((store) => store.logs.some((record) => record.msg === "computed rollups"));
     expect(working.length).toBeGreaterThanOrEqual(1);

@@ -1,6 +1,6 @@
 // The benchmark's yardstick: plain Hono on @hono/node-server running the very same SQL text the
 // api runs for the history and top-consumer routes, with pg directly and no validation, auth,
-// middleware or response shaping. Started as a child process by test/bench/api.bench.ts.
+// middleware or response shaping; and the raw-samples-only history as the baseline. Started as a child process by test/bench/api.bench.ts.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { Kysely, PostgresDialect } from "kysely";
@@ -16,12 +16,26 @@ const HOUR = 3600_000;
 const app = new Hono();
 app.get("/history/:id", async (c) => {
   const nowMs = Date.now();
-  const statement = seriesSql(CONTAINER_SERIES, Number(c.req.param("id")), {
+  const statement = seriesSql(CONTAINER_SERIES, [Number(c.req.param("id"))], {
     fromMs: nowMs - 24 * HOUR,
     toMs: nowMs,
     stepMs: 5 * 60_000,
     nowMs,
   });
+  if (!statement) return c.json([]);
+  const compiled = statement.query.compile(compiler);
+  const result = await pool.query(compiled.sql, [...compiled.parameters]);
+  return c.json(result.rows);
+});
+// The baseline: the same history from raw samples only, as the api read it before the minute tier.
+app.get("/history-raw/:id", async (c) => {
+  const nowMs = Date.now();
+  const statement = seriesSql(
+    CONTAINER_SERIES,
+    [Number(c.req.param("id"))],
+    { fromMs: nowMs - 24 * HOUR, toMs: nowMs, stepMs: 5 * 60_000, nowMs },
+    { sources: ["raw"] },
+  );
   if (!statement) return c.json([]);
   const compiled = statement.query.compile(compiler);
   const result = await pool.query(compiled.sql, [...compiled.parameters]);

@@ -1,5 +1,5 @@
 // GET /containers/{id}/stats/history and /hosts/{id}/stats/history: points with avg and max,
-// the granularity and the tables used stated in the answer.
+// the granularity and the tables used stated in the answer; `format=csv` for export.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Kysely } from "kysely";
 import {
@@ -12,12 +12,17 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { idParam } from "../http/params.ts";
+import { historyCsv } from "./history-csv.ts";
 import { historyQuery, resolveWindow } from "./range-params.ts";
 import { CONTAINER_SERIES, HOST_SERIES, querySeries, type SeriesSpec } from "./series-query.ts";
 
 const errorResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: errorEnvelope } },
+});
+
+const formatParam = z.enum(["json", "csv"]).optional().openapi({
+  description: "json (default), or csv: one row per point, a column per avg and max, for export.",
 });
 
 const valueJson = z.object({ avg: z.number().nullable(), max: z.number().nullable().optional() });
@@ -31,10 +36,13 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
     // Containers by any reference (containers/container-ref.ts), hosts by their numeric id.
     request:
       kind === "containers"
-        ? { params: containerRefPath, query: z.object({ ...historyQuery, ...containerRefQuery }) }
+        ? {
+            params: containerRefPath,
+            query: z.object({ ...historyQuery, ...containerRefQuery, format: formatParam }),
+          }
         : {
             params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
-            query: z.object(historyQuery),
+            query: z.object({ ...historyQuery, format: formatParam }),
           },
     responses: {
       200: {
@@ -48,8 +56,16 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
               granularity: z
                 .string()
                 .openapi({ description: "raw, or the step (1m, 5m, 1h, 1d, or the one asked for)" }),
-              sources: z.array(z.enum(["raw", "hourly", "daily"])),
+              sources: z.array(z.enum(["raw", "minute", "hourly", "daily"])).openapi({
+                description:
+                  "The stored tiers read, oldest part first: daily, hourly or minute rollups (whichever divides the step), and raw samples for the newest minutes",
+              }),
               points: z.array(z.object({ ts: z.string(), samples: z.number().int(), ...values })),
+            }),
+          },
+          "text/csv": {
+            schema: z.string().openapi({
+              example: "ts,samples,cpu_percent_avg,cpu_percent_max\n2026-12-01T10:00:00.000Z,6,12.5,20\n",
             }),
           },
         },
@@ -81,6 +97,12 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
         ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined)
         : existingHostId(c.var.db, param.id));
       const { points, sources } = await querySeries(c.var.db, spec, id, { ...window, nowMs });
+      if (query.format === "csv") {
+        return c.body(historyCsv(spec, points), 200, {
+          "Content-Type": "text/csv; charset=utf-8",
+          "Content-Disposition": `attachment; filename="${kind === "containers" ? "container" : "host"}-${id}-history.csv"`,
+        });
+      }
       return c.json(
         {
           id,

@@ -1,18 +1,33 @@
-// Time series of one container or host at a chosen step, from whichever tables hold it:
-// daily rollups for whole days, hourly rollups for whole hours, raw samples for the rest. The
-// recent edge always comes from raw samples, because rollups cover closed buckets only and may
-// lag a run behind. Segments are combined through sums and sample counts, so every point is an
-// exact average over its samples (never an average of averages) and its max is the true max.
+// Time series of containers or hosts at a chosen step, from whichever stored tier reads the
+// fewest rows: daily rollups for steps of whole days, hourly for whole hours, minute rollups for
+// whole minutes, raw samples otherwise. Each range then reads about as many stored rows per
+// series as it draws points (the presets at most 1440). The recent edge comes from the next
+// finer tier and at last from raw samples, because rollups cover closed buckets only and lag a
+// run behind: charts reach the present. Segments are combined through sums and sample counts,
+// so every point is an exact average over its samples (never an average of averages) and its
+// max is the true max, whichever tiers served it.
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { GRID_ORIGIN_MS } from "./range-params.ts";
 
+const MINUTE_MS = 60_000;
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
+/**
+ * How far behind now the minute tier is trusted: a minute is computed 20 s after it closed, by a
+ * job running every minute (services/store/src/rollup/rollup-job.ts), so three minutes leave it
+ * time; the raw samples of those minutes are a few dozen rows.
+ */
+const MINUTE_LAG_MS = 3 * MINUTE_MS;
+
+export type SeriesSource = "raw" | "minute" | "hourly" | "daily";
+/** Every tier, coarse to fine. */
+export const ALL_SOURCES: readonly SeriesSource[] = ["daily", "hourly", "minute", "raw"];
 
 export interface SeriesSpec {
   /** Raw table and its key column. */
   rawTable: "container_stats" | "host_stats";
+  minuteTable: "container_stats_minute" | "host_stats_minute";
   hourlyTable: "container_stats_hourly" | "host_stats_hourly";
   dailyTable: "container_stats_daily" | "host_stats_daily";
   key: "container_id" | "host_id";
@@ -24,6 +39,7 @@ export interface SeriesSpec {
 
 export const CONTAINER_SERIES: SeriesSpec = {
   rawTable: "container_stats",
+  minuteTable: "container_stats_minute",
   hourlyTable: "container_stats_hourly",
   dailyTable: "container_stats_daily",
   key: "container_id",
@@ -40,6 +56,7 @@ export const CONTAINER_SERIES: SeriesSpec = {
 
 export const HOST_SERIES: SeriesSpec = {
   rawTable: "host_stats",
+  minuteTable: "host_stats_minute",
   hourlyTable: "host_stats_hourly",
   dailyTable: "host_stats_daily",
   key: "host_id",
@@ -54,39 +71,44 @@ export interface SeriesPoint {
 }
 
 interface Segment {
-  source: "raw" | "hourly" | "daily";
+  source: SeriesSource;
   from: number;
   to: number;
 }
 
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
 
+const BUCKET_MS: Record<Exclude<SeriesSource, "raw">, number> = {
+  daily: DAY_MS,
+  hourly: HOUR_MS,
+  minute: MINUTE_MS,
+};
+
 /**
- * Which table serves which part of [from, to): coarse rollups for the older part when the step
- * allows them, then finer sources up to `now`. The last closed hour and day are read from the
- * finer source too, in case the rollup job has not computed them yet.
+ * Which table serves which part of [from, to): the coarsest tier whose buckets divide the step
+ * for the older part, then finer ones up to `now`. The last closed day and hour are read from
+ * the finer tier too, and the last three minutes from raw samples, in case the rollup job has
+ * not computed them yet. `sources` limits the tiers (the benchmark's raw-only baseline).
  */
-export function planSegments(fromMs: number, toMs: number, stepMs: number, nowMs: number): Segment[] {
-  const hourEdge = floorTo(nowMs, HOUR_MS) - HOUR_MS;
-  const dayEdge = floorTo(nowMs, DAY_MS) - DAY_MS;
-  const edges: { source: Segment["source"]; until: number }[] =
-    stepMs >= DAY_MS && stepMs % DAY_MS === 0
-      ? [
-          { source: "daily", until: dayEdge },
-          { source: "hourly", until: hourEdge },
-          { source: "raw", until: Number.POSITIVE_INFINITY },
-        ]
-      : stepMs >= HOUR_MS && stepMs % HOUR_MS === 0
-        ? [
-            { source: "hourly", until: hourEdge },
-            { source: "raw", until: Number.POSITIVE_INFINITY },
-          ]
-        : [{ source: "raw", until: Number.POSITIVE_INFINITY }];
+export function planSegments(
+  fromMs: number,
+  toMs: number,
+  stepMs: number,
+  nowMs: number,
+  sources: readonly SeriesSource[] = ALL_SOURCES,
+): Segment[] {
+  const until: Record<SeriesSource, number> = {
+    daily: floorTo(nowMs, DAY_MS) - DAY_MS,
+    hourly: floorTo(nowMs, HOUR_MS) - HOUR_MS,
+    minute: floorTo(nowMs, MINUTE_MS) - MINUTE_LAG_MS,
+    raw: Number.POSITIVE_INFINITY,
+  };
+  const usable = sources.filter((source) => source === "raw" || stepMs % BUCKET_MS[source] === 0);
   const segments: Segment[] = [];
   let start = fromMs;
-  for (const edge of edges) {
-    const end = Math.min(toMs, edge.until);
-    if (end > start) segments.push({ source: edge.source, from: start, to: end });
+  for (const source of usable) {
+    const end = Math.min(toMs, until[source]);
+    if (end > start) segments.push({ source, from: start, to: end });
     start = Math.max(start, end);
   }
   return segments;
@@ -95,33 +117,42 @@ export function planSegments(fromMs: number, toMs: number, stepMs: number, nowMs
 function segmentSql(
   spec: SeriesSpec,
   segment: Segment,
-  keyValue: number,
+  keys: readonly number[],
   stepMs: number,
+  values: readonly string[],
 ): RawBuilder<unknown> {
+  const gauges = spec.gauges.filter((value) => values.includes(value));
+  const averagesOnly = spec.averagesOnly.filter((value) => values.includes(value));
   const step = sql`make_interval(secs => ${stepMs / 1000})`;
   const origin = sql`${new Date(GRID_ORIGIN_MS).toISOString()}::timestamptz`;
   const from = new Date(segment.from).toISOString();
   const to = new Date(segment.to).toISOString();
   const key = sql.ref(spec.key);
+  // One key as `=`: the plan of the one-series history stays the simplest.
+  const keyMatch = keys.length === 1 ? sql`${key} = ${keys[0]}` : sql`${key} = ANY(${keys}::bigint[])`;
   if (segment.source === "raw") {
     const columns = [
-      ...spec.gauges.map((g) => `count(${g}) AS ${g}_samples, sum(${g}) AS ${g}_sum, max(${g}) AS ${g}_max`),
-      ...spec.averagesOnly.map((a) => `count(${a}) AS ${a}_samples, sum(${a}) AS ${a}_sum`),
+      "count(*) AS samples",
+      ...gauges.map((g) => `count(${g}) AS ${g}_samples, sum(${g}) AS ${g}_sum, max(${g}) AS ${g}_max`),
+      ...averagesOnly.map((a) => `count(${a}) AS ${a}_samples, sum(${a}) AS ${a}_sum`),
     ].join(", ");
-    return sql`SELECT date_bin(${step}, ts, ${origin}) AS t, count(*) AS samples, ${sql.raw(columns)}
-      FROM ${sql.table(spec.rawTable)} WHERE ${key} = ${keyValue} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz
-      GROUP BY 1`;
+    return sql`SELECT ${key} AS k, date_bin(${step}, ts, ${origin}) AS t, ${sql.raw(columns)}
+      FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz
+      GROUP BY 1, 2`;
   }
-  const table = segment.source === "hourly" ? spec.hourlyTable : spec.dailyTable;
+  const table = { minute: spec.minuteTable, hourly: spec.hourlyTable, daily: spec.dailyTable }[
+    segment.source
+  ];
   const columns = [
-    ...spec.gauges.map(
+    "sum(samples) AS samples",
+    ...gauges.map(
       (g) => `sum(${g}_samples) AS ${g}_samples, sum(${g}_sum) AS ${g}_sum, max(${g}_max) AS ${g}_max`,
     ),
-    ...spec.averagesOnly.map((a) => `sum(${a}_samples) AS ${a}_samples, sum(${a}_sum) AS ${a}_sum`),
+    ...averagesOnly.map((a) => `sum(${a}_samples) AS ${a}_samples, sum(${a}_sum) AS ${a}_sum`),
   ].join(", ");
-  return sql`SELECT date_bin(${step}, bucket, ${origin}) AS t, sum(samples) AS samples, ${sql.raw(columns)}
-    FROM ${sql.table(table)} WHERE ${key} = ${keyValue} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz
-    GROUP BY 1`;
+  return sql`SELECT ${key} AS k, date_bin(${step}, bucket, ${origin}) AS t, ${sql.raw(columns)}
+    FROM ${sql.table(table)} WHERE ${keyMatch} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz
+    GROUP BY 1, 2`;
 }
 
 export interface SeriesRange {
@@ -131,27 +162,66 @@ export interface SeriesRange {
   nowMs: number;
 }
 
-/** The statement behind a series: one row per step with samples (also run by the benchmark's bare server). */
-export function seriesSql(spec: SeriesSpec, keyValue: number, range: SeriesRange) {
-  const segments = planSegments(range.fromMs, range.toMs, range.stepMs, range.nowMs);
-  if (segments.length === 0) return undefined;
+export type SeriesRow = Record<string, number | string | Date | null> & { k: string; t: Date };
+
+export interface SeriesOptions {
+  /** The tiers to read; default all (the benchmark's baseline reads raw samples only). */
+  sources?: readonly SeriesSource[];
+  /** The values to compute; default all of the spec's. */
+  values?: readonly string[];
+}
+
+/**
+ * The statement behind one or more series: one row per key and step with samples, ordered by
+ * key and time (also run by the benchmark's bare server).
+ */
+export function seriesSql(
+  spec: SeriesSpec,
+  keys: readonly number[],
+  range: SeriesRange,
+  options: SeriesOptions = {},
+) {
+  const values = options.values ?? allValues(spec);
+  const segments = planSegments(range.fromMs, range.toMs, range.stepMs, range.nowMs, options.sources);
+  if (segments.length === 0 || keys.length === 0) return undefined;
   const union = sql.join(
-    segments.map((segment) => segmentSql(spec, segment, keyValue, range.stepMs)),
+    segments.map((segment) => segmentSql(spec, segment, keys, range.stepMs, values)),
     sql` UNION ALL `,
   );
   const outer = [
-    ...spec.gauges.map(
-      (g) => `sum(${g}_sum) / nullif(sum(${g}_samples), 0) AS ${g}_avg, max(${g}_max) AS ${g}_max`,
-    ),
-    ...spec.averagesOnly.map((a) => `sum(${a}_sum) / nullif(sum(${a}_samples), 0) AS ${a}_avg`),
+    ...spec.gauges
+      .filter((g) => values.includes(g))
+      .map((g) => `sum(${g}_sum) / nullif(sum(${g}_samples), 0) AS ${g}_avg, max(${g}_max) AS ${g}_max`),
+    ...spec.averagesOnly
+      .filter((a) => values.includes(a))
+      .map((a) => `sum(${a}_sum) / nullif(sum(${a}_samples), 0) AS ${a}_avg`),
   ].join(", ");
   return {
-    query: sql<Record<string, number | Date | null>>`
-      SELECT t, sum(samples)::bigint AS samples, ${sql.raw(outer)}
+    query: sql<SeriesRow>`
+      SELECT k, t, sum(samples)::bigint AS samples${sql.raw(outer === "" ? "" : `, ${outer}`)}
       FROM (${union}) AS segments
-      GROUP BY t ORDER BY t`,
+      GROUP BY k, t ORDER BY k, t`,
     sources: [...new Set(segments.map((segment) => segment.source))],
   };
+}
+
+/** A row of seriesSql as a point of the answer. */
+export function toPoint(
+  spec: SeriesSpec,
+  row: SeriesRow,
+  values: readonly string[] = allValues(spec),
+): SeriesPoint {
+  const point: SeriesPoint = { ts: row.t.toISOString(), samples: Number(row.samples) };
+  for (const value of values) {
+    point[value] = spec.gauges.includes(value)
+      ? { avg: toNumber(row[`${value}_avg`]), max: toNumber(row[`${value}_max`]) }
+      : { avg: toNumber(row[`${value}_avg`]) };
+  }
+  return point;
+}
+
+export function allValues(spec: SeriesSpec): string[] {
+  return [...spec.gauges, ...spec.averagesOnly];
 }
 
 /** Points of one container or host, one per step with samples, oldest first. */
@@ -160,22 +230,14 @@ export async function querySeries(
   spec: SeriesSpec,
   keyValue: number,
   range: SeriesRange,
-): Promise<{ points: SeriesPoint[]; sources: Segment["source"][] }> {
-  const statement = seriesSql(spec, keyValue, range);
+): Promise<{ points: SeriesPoint[]; sources: SeriesSource[] }> {
+  const statement = seriesSql(spec, [keyValue], range);
   if (!statement) return { points: [], sources: [] };
   const result = await statement.query.execute(db);
-  const points = result.rows.map((row) => {
-    const point: SeriesPoint = { ts: (row.t as Date).toISOString(), samples: Number(row.samples) };
-    for (const gauge of spec.gauges) {
-      point[gauge] = { avg: toNumber(row[`${gauge}_avg`]), max: toNumber(row[`${gauge}_max`]) };
-    }
-    for (const average of spec.averagesOnly) point[average] = { avg: toNumber(row[`${average}_avg`]) };
-    return point;
-  });
-  return { points, sources: statement.sources };
+  return { points: result.rows.map((row) => toPoint(spec, row)), sources: statement.sources };
 }
 
-function toNumber(value: number | Date | null | undefined): number | null {
+export function toNumber(value: number | string | Date | null | undefined): number | null {
   if (value === null || value === undefined || value instanceof Date) return null;
   return Number(value);
 }

@@ -4,7 +4,7 @@
 // (0001 was restructured before anything shipped: container_stats became partitioned.)
 import { type Kysely, sql } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
-import { rollupTableSql } from "../rollup/rollup-spec.ts";
+import { minuteTableSql, rollupTableSql } from "../rollup/rollup-spec.ts";
 import type { StoreDatabase } from "./database.ts";
 
 const migrations: Record<string, Migration> = {
@@ -415,6 +415,16 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX notification_delivery_log_by_delivery ON notification_delivery_log (delivery_id, id)`.execute(
         db,
       );
+    },
+  },
+
+  // The minute rollup tier (rollup/rollup-spec.ts): day partitions made like the raw tables'
+  // (crowsnest_ensure_day_partition), by the rollup job before it writes a day and by retention
+  // ahead of time. No index on bucket alone: retention drops whole days and every reader asks
+  // for one or more keys.
+  "0007-minute-rollups": {
+    async up(db: Kysely<unknown>) {
+      for (const statement of minuteTableSql()) await sql.raw(statement).execute(db);
     },
   },
 };

@@ -1,9 +1,14 @@
-// Day partitions of the raw tables (container_stats, host_stats): named `<table>_pYYYYMMDD`,
-// covering [day, day + 1) in UTC. Writers make sure the days of a batch exist before inserting
+// Day partitions of the raw tables (container_stats, host_stats) and of the minute rollups
+// (container_stats_minute, host_stats_minute): named `<table>_pYYYYMMDD`, covering [day, day + 1)
+// in UTC. Writers make sure the days of a batch exist before inserting
 // (cached, so steady-state ingest asks nothing); the maintenance job creates days ahead and
 // drops whole expired days.
 
-export type PartitionedTable = "container_stats" | "host_stats";
+export type PartitionedTable =
+  | "container_stats"
+  | "host_stats"
+  | "container_stats_minute"
+  | "host_stats_minute";
 
 /** The subset of pg's Pool or PoolClient this needs. */
 export interface Queryable {

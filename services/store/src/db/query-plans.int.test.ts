@@ -40,6 +40,16 @@ describe("query plans of the api's queries", () => {
         blk_read_bytes_per_s_samples, blk_write_bytes_per_s_samples)
       SELECT c, ${DAY}::timestamptz - h * interval '1 hour', 60, 60, 60 * (c % 100), 60, 60 * c, 0, 0, 0, 0, 0
       FROM generate_series(0, 30 * 24) h, generate_series(1, 300) c`.execute(pg.db);
+    // One day of minute rollups of the same containers.
+    for (const offset of [-1, 0])
+      await ensureDayPartition(pg.pool, "container_stats_minute", dayNumber(DAY) + offset);
+    await sql`
+      INSERT INTO container_stats_minute (container_id, bucket, samples, cpu_percent_samples, cpu_percent_sum,
+        cpu_percent_max, mem_used_samples, mem_used_sum, mem_limit_samples, net_rx_bytes_per_s_samples,
+        net_tx_bytes_per_s_samples, blk_read_bytes_per_s_samples, blk_write_bytes_per_s_samples)
+      SELECT c, ${DAY}::timestamptz - interval '1 day' + m * interval '1 minute', 6, 6, 6 * (c % 100), c % 100, 6,
+        6 * c, 0, 0, 0, 0, 0
+      FROM generate_series(0, 1439) m, generate_series(1, 300) c ORDER BY m, c`.execute(pg.db);
     await sql`
       INSERT INTO container_events (event_id, container_id, ts, kind, action, synthesized)
       SELECT 'e' || n, n % 300, ${DAY}::timestamptz - n * interval '1 minute', 'container', 'start', false
@@ -88,6 +98,29 @@ describe("query plans of the api's queries", () => {
     const text = await plan(`SELECT bucket, cpu_percent_avg, cpu_percent_max FROM container_stats_hourly
       WHERE container_id = 42 AND bucket >= '${DAY}'::timestamptz - interval '7 days' ORDER BY bucket`);
     expect(text).toMatch(/Index Scan using container_stats_hourly_pkey/);
+  });
+
+  it("minute history of one container (6h, 24h charts) reads the minute table's primary key, in its days only", async () => {
+    const text = await plan(`SELECT date_bin('5 minutes', bucket, '2000-01-01') AS t, sum(cpu_percent_sum)
+      FROM container_stats_minute
+      WHERE container_id = 42 AND bucket >= '${DAY}'::timestamptz - interval '6 hours' AND bucket < '${DAY}'
+      GROUP BY 1`);
+    expect(text).toMatch(/(Index|Bitmap Index) Scan (using|on) container_stats_minute_p20261119_pkey/);
+    expect(text).not.toMatch(/p20261120|Seq Scan/);
+  });
+
+  it("series of many containers (sparklines) read the minute table's primary key for every id", async () => {
+    const ids = Array.from({ length: 200 }, (_, n) => n + 1).join(",");
+    const text =
+      await plan(`SELECT container_id, date_bin('1 minute', bucket, '2000-01-01') AS t, sum(samples)
+      FROM container_stats_minute
+      WHERE container_id = ANY('{${ids}}'::bigint[]) AND bucket >= '${DAY}'::timestamptz - interval '1 hour'
+        AND bucket < '${DAY}'
+      GROUP BY 1, 2`);
+    expect(text).toMatch(
+      /Index (Only )?Scan using container_stats_minute_p20261119_pkey|Bitmap Index Scan on container_stats_minute_p20261119_pkey/,
+    );
+    expect(text).not.toMatch(/Seq Scan/);
   });
 
   it("events and alert history of one container, newest first, read their per-container indexes", async () => {

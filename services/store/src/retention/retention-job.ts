@@ -1,11 +1,12 @@
 // Keeps the database to its configured ages, at any ingest rate:
-// - raw samples (container_stats, host_stats) leave by whole UTC days: a day partition goes
-//   once its end is older than the raw retention (DETACH … CONCURRENTLY, then DROP: no bloat,
+// - raw samples (container_stats, host_stats) and minute rollups (container_stats_minute,
+//   host_stats_minute) leave by whole UTC days: a day partition goes once its end is older than
+//   its retention (DETACH … CONCURRENTLY, then DROP: no bloat,
 //   and writers are never blocked behind a long lock). Raw data is kept between the retention
 //   and the retention plus one day.
 // - every other table is deleted from in batches by an indexed time column, each batch its own
 //   short transaction, looping until nothing expired is left.
-// It also creates the raw tables' day partitions ahead of time, so writers normally find them.
+// It also creates the day partitions ahead of time, so writers normally find them.
 import type { Logger } from "@crowsnest/shared";
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
@@ -26,6 +27,7 @@ const LOCK_CLASS = 1131573780;
 
 export interface RetentionDays {
   raw: number;
+  minute: number;
   hourly: number;
   daily: number;
   events: number;
@@ -69,11 +71,15 @@ export class RetentionJob {
   async run(): Promise<RetentionSummary> {
     const nowMs = this.#now().getTime();
     const summary: RetentionSummary = { droppedPartitions: [], deletedRows: {} };
-    for (const table of ["container_stats", "host_stats"] as const) {
+    const partitioned = [
+      ["container_stats", this.#days.raw],
+      ["host_stats", this.#days.raw],
+      ["container_stats_minute", this.#days.minute],
+      ["host_stats_minute", this.#days.minute],
+    ] as const;
+    for (const [table, days] of partitioned) {
       await this.createAhead(table, nowMs);
-      summary.droppedPartitions.push(
-        ...(await this.dropExpired(table, oldestKeptDay(nowMs, this.#days.raw))),
-      );
+      summary.droppedPartitions.push(...(await this.dropExpired(table, oldestKeptDay(nowMs, days))));
     }
     const cutoff = (days: number) => new Date(nowMs - days * DAY_MS);
     const deletions: [table: string, column: string, before: Date][] = [

@@ -46,6 +46,22 @@ describe("retention", () => {
       FROM generate_series('2026-11-20T00:00:00Z'::timestamptz, '2026-11-24T23:00:00Z', interval '1 hour') g`.execute(
       pg.db,
     );
+    // Minute rollups of 11-14 … 11-17: kept 14 days, so 11-14 and 11-15 (ended by 11-16 12:00) go.
+    for (
+      let day = dayNumber("2026-11-14T00:00:00.000Z");
+      day <= dayNumber("2026-11-17T00:00:00.000Z");
+      day++
+    ) {
+      await ensureDayPartition(pg.pool, "container_stats_minute", day);
+    }
+    await sql`
+      INSERT INTO container_stats_minute (container_id, bucket, samples, cpu_percent_samples, mem_used_samples,
+        mem_limit_samples, net_rx_bytes_per_s_samples, net_tx_bytes_per_s_samples, blk_read_bytes_per_s_samples,
+        blk_write_bytes_per_s_samples)
+      SELECT 1, g, 6, 0, 0, 0, 0, 0, 0, 0
+      FROM generate_series('2026-11-14T00:00:00Z'::timestamptz, '2026-11-17T23:59:00Z', interval '1 minute') g`.execute(
+      pg.db,
+    );
     // A day table a crash left detached but not dropped.
     await ensureDayPartition(pg.pool, "container_stats", dayNumber("2026-11-19T00:00:00.000Z"));
     await sql`ALTER TABLE container_stats DETACH PARTITION container_stats_p20261119`.execute(pg.db);
@@ -80,12 +96,14 @@ describe("retention", () => {
       db: pg.db,
       pool: pg.pool,
       logger,
-      days: { raw: 7, hourly: 90, daily: 400, events: 30, alertHistory: 90 },
+      days: { raw: 7, minute: 14, hourly: 90, daily: 400, events: 30, alertHistory: 90 },
       now: () => new Date(NOW),
     });
     const summary = await job.run();
     // Raw cutoff 11-23 12:00: days ending by then go (11-19 … 11-22); 11-23 still has young samples.
     expect(summary.droppedPartitions.sort()).toEqual([
+      "container_stats_minute_p20261114",
+      "container_stats_minute_p20261115",
       "container_stats_p20261119",
       "container_stats_p20261120",
       "container_stats_p20261121",
@@ -108,15 +126,33 @@ describe("retention", () => {
       "container_stats_p20261202",
       "container_stats_p20261203",
     ]);
-    const counts = await sql<{ raw: number; oldest: Date; hourly: number; events: string[]; alerts: number }>`
+    const minuteDays = (await listDayPartitions(pg.pool, "container_stats_minute")).map((p) => p.name).sort();
+    expect(minuteDays).toEqual([
+      "container_stats_minute_p20261116",
+      "container_stats_minute_p20261117",
+      "container_stats_minute_p20261130",
+      "container_stats_minute_p20261201",
+      "container_stats_minute_p20261202",
+      "container_stats_minute_p20261203",
+    ]);
+    const counts = await sql<{
+      raw: number;
+      oldest: Date;
+      minutes: number;
+      hourly: number;
+      events: string[];
+      alerts: number;
+    }>`
       SELECT (SELECT count(*)::int FROM container_stats) AS raw,
              (SELECT min(ts) FROM container_stats) AS oldest,
+             (SELECT count(*)::int FROM container_stats_minute) AS minutes,
              (SELECT count(*)::int FROM container_stats_hourly) AS hourly,
              (SELECT array_agg(event_id) FROM container_events) AS events,
              (SELECT count(*)::int FROM alert_history) AS alerts`.execute(pg.db);
     expect(counts.rows[0]).toEqual({
       raw: 48,
       oldest: new Date("2026-11-23T00:00:00.000Z"),
+      minutes: 2 * 1440,
       hourly: 100,
       events: ["young"],
       alerts: 1,

@@ -39,7 +39,7 @@ describe("rollups at the edge of the raw retention", () => {
       samples.push(statsFixture({ ts: new Date(ms + 60_000).toISOString() }));
     }
     await writer.write(samples);
-    const days = { raw: RAW_DAYS, hourly: 90, daily: 400, events: 30, alertHistory: 90 };
+    const days = { raw: RAW_DAYS, minute: 14, hourly: 90, daily: 400, events: 30, alertHistory: 90 };
     const retention = await new RetentionJob({ db: pg.db, pool: pg.pool, logger, days, now }).run();
     expect(retention.droppedPartitions).toHaveLength(2);
     await new RollupJob({ db: pg.db, logger, rawRetentionDays: RAW_DAYS, now }).run();

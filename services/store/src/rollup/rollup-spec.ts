@@ -1,11 +1,12 @@
-// What the hourly and daily rollups hold, declared once: migration 0003 creates the tables from
-// it and the rollup job builds its statements from it, so the two cannot disagree. The tables
-// have shipped with these columns: a new column needs a new migration and a new entry here.
+// What the minute, hourly and daily rollups hold, declared once: migrations 0003 (hourly, daily)
+// and 0007 (minute) create the tables from it and the rollup job builds its statements from it,
+// so the two cannot disagree. The tables have shipped with these columns: a new column needs a
+// new migration and a new entry here.
 //
 // Every averaged value keeps its sum and the number of samples that had it, so daily rows
 // built from hourly rows are exact (sample-weighted), and the average is a generated column.
 
-export type RollupGranularity = "hourly" | "daily";
+export type RollupGranularity = "minute" | "hourly" | "daily";
 export type RollupSubject = "container" | "host";
 export type RollupSeries = `${RollupSubject}_${RollupGranularity}`;
 
@@ -73,7 +74,7 @@ export function rollupColumns(spec: RollupSpec): { name: string; type: string }[
   return columns;
 }
 
-/** DDL of the four rollup tables (migration 0003). */
+/** DDL of the four hourly and daily rollup tables (migration 0003). */
 export function rollupTableSql(): string[] {
   const statements: string[] = [];
   for (const spec of ROLLUP_SPECS) {
@@ -98,4 +99,21 @@ export function rollupTableSql(): string[] {
     }
   }
   return statements;
+}
+
+/**
+ * DDL of the two minute tables (migration 0007). 1440 rows per container and day: they are
+ * partitioned by UTC day of `bucket` like the raw tables, so retention drops whole days, and
+ * they leave out the generated averages (readers divide the sums; 56 bytes a row saved).
+ */
+export function minuteTableSql(): string[] {
+  return ROLLUP_SPECS.map((spec) => {
+    const columns = rollupColumns(spec).map((column) => `${column.name} ${column.type}`);
+    return `CREATE TABLE ${rollupTable(spec, "minute")} (
+          ${spec.key} bigint NOT NULL,
+          bucket timestamptz NOT NULL,
+          ${columns.join(",\n          ")},
+          PRIMARY KEY (${spec.key}, bucket)
+        ) PARTITION BY RANGE (bucket)`;
+  });
 }

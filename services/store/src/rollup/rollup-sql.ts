@@ -1,5 +1,5 @@
-// The statements that compute one rollup bucket, built from the rollup spec. Each is an
-// idempotent upsert of every key's row for the bucket [start, end).
+// The statements that compute rollup buckets, built from the rollup spec. Each is an
+// idempotent upsert of every key's row for the buckets in [start, end).
 //
 // Bytes moved (counters): every pair of consecutive samples of one container contributes the
 // counter's increase, or the later value when the counter went backwards (a restart starts it
@@ -22,7 +22,13 @@ function castSum(expression: string, type: string): string {
   return type === "bigint" ? `sum(${expression})::bigint` : `sum(${expression})`;
 }
 
-/** Aggregates over raw samples: hourly always, daily while the day's raw partition exists. */
+const BUCKET_SECONDS: Record<RollupGranularity, number> = { minute: 60, hourly: 3600, daily: 86_400 };
+
+/**
+ * Aggregates over raw samples: every bucket of `granularity` in [start, end), one row per key
+ * and bucket with samples (minutes: often a run of them at once; hours always, days while the
+ * day's raw partition exists: one bucket).
+ */
 export function rawRollupStatement(
   spec: RollupSpec,
   granularity: RollupGranularity,
@@ -31,6 +37,8 @@ export function rawRollupStatement(
 ): RawBuilder<unknown> {
   const target = rollupTable(spec, granularity);
   const columnNames = [spec.key, "bucket", ...rollupColumns(spec).map((column) => column.name)];
+  // Bucket starts are whole multiples of the width from the epoch (UTC midnights for days).
+  const bucketOf = sql`date_bin(make_interval(secs => ${BUCKET_SECONDS[granularity]}), ts, 'epoch'::timestamptz)`;
   const gaugeAggregates = spec.gauges.flatMap((gauge) => {
     const parts = [`count(${gauge.column})::integer`, castSum(gauge.column, gauge.type)];
     if (gauge.max) parts.push(`max(${gauge.column})`);
@@ -39,10 +47,10 @@ export function rawRollupStatement(
   if (spec.counters.length === 0) {
     return sql`
       INSERT INTO ${id(target)} (${list(columnNames)})
-      SELECT ${id(spec.key)}, ${start}::timestamptz, count(*)::integer, ${sql.raw(gaugeAggregates.join(", "))}
+      SELECT ${id(spec.key)}, ${bucketOf}, count(*)::integer, ${sql.raw(gaugeAggregates.join(", "))}
       FROM ${id(spec.raw)}
       WHERE ts >= ${start}::timestamptz AND ts < ${end}::timestamptz
-      GROUP BY ${id(spec.key)}
+      GROUP BY 1, 2
       ${sql.raw(upsertTail(spec))}`;
   }
   const gauges = spec.gauges.map((gauge) => gauge.column);
@@ -65,48 +73,60 @@ export function rawRollupStatement(
       `WHEN ${counter} >= ${counter}_prev THEN ${counter} - ${counter}_prev ELSE ${counter} END)::bigint AS ${counter}`,
   );
   // Averages and maxima need no order (hashed); only the narrow counter columns are sorted by
-  // (key, ts) for the deltas. Reading the hour twice (BRIN, cached) is cheaper than keeping it.
+  // (key, ts) for the deltas. Reading the window twice (BRIN, cached) is cheaper than keeping it.
+  // The sample before `start` (of keys with samples in the window) is looked up first within
+  // the hour before it, where it nearly always is and only one or two day partitions are
+  // searched, and further back only for the keys that had none there.
+  const prevColumns = sql.raw(counters.map((c) => `s.${c}`).join(", "));
+  const previousSample = (lowerBound: RawBuilder<unknown> | undefined) => sql`
+        SELECT s.${id(spec.key)}, s.ts, ${prevColumns}
+        FROM ${id(spec.raw)} AS s
+        WHERE s.${id(spec.key)} = k.${id(spec.key)} AND s.ts < ${start}::timestamptz
+          ${lowerBound === undefined ? sql`` : sql`AND s.ts >= ${lowerBound}`}
+        ORDER BY s.ts DESC
+        LIMIT 1`;
   return sql`
     WITH cur AS NOT MATERIALIZED (
-      SELECT ${id(spec.key)}, ts, ${list(gauges)}, ${list(counters)}
+      SELECT ${id(spec.key)}, ts, ${bucketOf} AS bucket, ${list(gauges)}, ${list(counters)}
       FROM ${id(spec.raw)}
       WHERE ts >= ${start}::timestamptz AND ts < ${end}::timestamptz
     ),
     agg AS (
-      SELECT ${id(spec.key)}, count(*)::integer AS samples, ${sql.raw(namedAggregates.join(", "))}
+      SELECT ${id(spec.key)}, bucket, count(*)::integer AS samples, ${sql.raw(namedAggregates.join(", "))}
       FROM cur
-      GROUP BY ${id(spec.key)}
+      GROUP BY ${id(spec.key)}, bucket
     ),
-    prev AS (
-      SELECT p.*
-      FROM agg
-      CROSS JOIN LATERAL (
-        SELECT s.${id(spec.key)}, s.ts, ${sql.raw(counters.map((c) => `s.${c}`).join(", "))}, false AS in_bucket
-        FROM ${id(spec.raw)} AS s
-        WHERE s.${id(spec.key)} = agg.${id(spec.key)} AND s.ts < ${start}::timestamptz
-        ORDER BY s.ts DESC
-        LIMIT 1
-      ) AS p
+    keys AS (SELECT DISTINCT ${id(spec.key)} FROM agg),
+    prev_near AS (
+      SELECT p.* FROM keys AS k
+      CROSS JOIN LATERAL (${previousSample(sql`${start}::timestamptz - interval '1 hour'`)}) AS p
+    ),
+    prev_far AS (
+      SELECT p.* FROM keys AS k
+      CROSS JOIN LATERAL (${previousSample(undefined)}) AS p
+      WHERE NOT EXISTS (SELECT FROM prev_near AS n WHERE n.${id(spec.key)} = k.${id(spec.key)})
     ),
     seq AS (
-      SELECT x.${id(spec.key)}, x.in_bucket, ${list(counters)}, ${sql.raw(lags.join(", "))}
+      SELECT x.${id(spec.key)}, x.bucket, ${list(counters)}, ${sql.raw(lags.join(", "))}
       FROM (
-        SELECT ${id(spec.key)}, ts, ${list(counters)}, true AS in_bucket FROM cur
+        SELECT ${id(spec.key)}, ts, bucket, ${list(counters)} FROM cur
         UNION ALL
-        SELECT * FROM prev
+        SELECT ${id(spec.key)}, ts, NULL, ${list(counters)} FROM prev_near
+        UNION ALL
+        SELECT ${id(spec.key)}, ts, NULL, ${list(counters)} FROM prev_far
       ) AS x
       WINDOW w AS (PARTITION BY ${id(spec.key)} ORDER BY ts)
     ),
     moved AS (
-      SELECT ${id(spec.key)}, ${sql.raw(deltas.join(", "))}
+      SELECT ${id(spec.key)}, bucket, ${sql.raw(deltas.join(", "))}
       FROM seq
-      WHERE in_bucket
-      GROUP BY ${id(spec.key)}
+      WHERE bucket IS NOT NULL
+      GROUP BY ${id(spec.key)}, bucket
     )
     INSERT INTO ${id(target)} (${list(columnNames)})
-    SELECT agg.${id(spec.key)}, ${start}::timestamptz, ${sql.raw(aggregateNames.map((name) => `agg.${name}`).join(", "))},
+    SELECT agg.${id(spec.key)}, agg.bucket, ${sql.raw(aggregateNames.map((name) => `agg.${name}`).join(", "))},
       ${sql.raw(counters.map((c) => `moved.${c}`).join(", "))}
-    FROM agg JOIN moved USING (${id(spec.key)})
+    FROM agg JOIN moved USING (${id(spec.key)}, bucket)
     ${sql.raw(upsertTail(spec))}`;
 }
 

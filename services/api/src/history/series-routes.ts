@@ -1,0 +1,361 @@
+// GET /stats/series (containers) and /hosts/stats/series: many series in one answer, for
+// sparklines and multi-container charts. Up to 500 ids or a filter, one or more values, a range
+// and a point count; one statement reads every series from the tiers history uses
+// (series-query.ts). The answer is columnar — one time axis, then per series one array per
+// value — which is what chart libraries draw from and a fraction of the size of point objects.
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Kysely } from "kysely";
+import type { ApiDatabase } from "../db/api-database.ts";
+import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
+import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
+import { textParam, timestampParam } from "../http/params.ts";
+import { alignToSteps, RANGE_PRESETS } from "./range-params.ts";
+import {
+  allValues,
+  CONTAINER_SERIES,
+  HOST_SERIES,
+  type SeriesSpec,
+  seriesSql,
+  toNumber,
+} from "./series-query.ts";
+
+/** Series per request: 500 sparklines of 60 points read about 30 000 minute rows. */
+export const MAX_SERIES = 500;
+const MAX_POINTS = 1000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const MAX_SPAN_MS = 400 * DAY;
+const KUBERNETES_NAMESPACE_LABEL = "io.kubernetes.pod.namespace";
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: errorEnvelope } },
+});
+
+const ID = /^[1-9][0-9]{0,15}$/;
+const idListParam = z
+  .string()
+  .max(MAX_SERIES * 17, `must be at most ${MAX_SERIES} ids`)
+  .transform((list, ctx) => {
+    const parts = list.split(",");
+    if (!parts.every((part) => ID.test(part) && Number.isSafeInteger(Number(part)))) {
+      ctx.addIssue({ code: "custom", message: "must be positive integer ids, comma-separated" });
+      return z.NEVER;
+    }
+    const ids = [...new Set(parts.map(Number))];
+    if (ids.length > MAX_SERIES) {
+      ctx.addIssue({ code: "custom", message: `must be at most ${MAX_SERIES} ids` });
+      return z.NEVER;
+    }
+    return ids;
+  })
+  .openapi({ type: "string", example: "12,40,41" });
+
+function metricsParam(spec: SeriesSpec) {
+  const known = allValues(spec);
+  return z
+    .string()
+    .max(500)
+    .transform((list, ctx) => {
+      const metrics = [...new Set(list.split(","))];
+      if (!metrics.every((metric) => known.includes(metric))) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be comma-separated values out of ${known.join(", ")}`,
+        });
+        return z.NEVER;
+      }
+      return metrics;
+    })
+    .openapi({
+      type: "string",
+      example: "cpu_percent,mem_used",
+      description: `One or more of ${known.join(", ")}.`,
+    });
+}
+
+const windowQuery = {
+  range: z
+    .enum(Object.keys(RANGE_PRESETS) as [keyof typeof RANGE_PRESETS, ...(keyof typeof RANGE_PRESETS)[]])
+    .optional()
+    .openapi({ description: "A preset window ending now; default 1h. Not combined with from/to." }),
+  from: timestampParam.optional(),
+  to: timestampParam.optional().openapi({ description: "Default now." }),
+  points: z
+    .string()
+    .regex(/^[0-9]{1,4}$/, `must be an integer from 1 to ${MAX_POINTS}`)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= MAX_POINTS, `must be an integer from 1 to ${MAX_POINTS}`)
+    .optional()
+    .openapi({
+      type: "integer",
+      minimum: 1,
+      maximum: MAX_POINTS,
+      default: 60,
+      description:
+        "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days.",
+    }),
+};
+
+const valueColumns = z.object({
+  avg: z.array(z.number().nullable()),
+  max: z.array(z.number().nullable()).optional(),
+});
+
+function seriesResponse(kind: "container" | "host") {
+  return {
+    200: {
+      description: `One time axis and, per ${kind}, its values at each step (null and 0 samples where it had none)`,
+      content: {
+        "application/json": {
+          schema: z.object({
+            from: z.string(),
+            to: z.string(),
+            step: z.string().openapi({ description: "The step, e.g. 1m, 15m, 2h, 1d" }),
+            sources: z.array(z.enum(["raw", "minute", "hourly", "daily"])),
+            metrics: z.array(z.string()),
+            ts: z.array(z.string()).openapi({ description: "The start of every step, oldest first" }),
+            series: z.array(
+              z.object({
+                id: z.number().int(),
+                name: z.string(),
+                host: z.string().optional(),
+                samples: z.array(z.number().int()),
+                values: z.record(z.string(), valueColumns),
+              }),
+            ),
+            unknown_ids: z
+              .array(z.number().int())
+              .openapi({ description: "Ids asked for that do not exist" }),
+          }),
+        },
+      },
+    },
+    400: errorResponse("A parameter is invalid, or more than 500 series match"),
+  };
+}
+
+const containerSeriesRoute = createRoute({
+  method: "get",
+  path: "/stats/series",
+  summary: "Series of many containers in one answer (sparklines, multi-container charts)",
+  request: {
+    query: z.object({
+      ids: idListParam.optional().openapi({ description: `Container ids, at most ${MAX_SERIES}` }),
+      host: textParam(253).optional(),
+      label: labelSelectorParam.optional(),
+      compose_project: textParam(256).optional(),
+      namespace: textParam(253)
+        .optional()
+        .openapi({ description: "Kubernetes namespace (the io.kubernetes.pod.namespace label)." }),
+      metrics: metricsParam(CONTAINER_SERIES),
+      ...windowQuery,
+    }),
+  },
+  responses: seriesResponse("container"),
+});
+
+const hostSeriesRoute = createRoute({
+  method: "get",
+  path: "/hosts/stats/series",
+  summary: "Series of many hosts in one answer",
+  request: {
+    query: z.object({
+      ids: idListParam
+        .optional()
+        .openapi({ description: `Host ids, at most ${MAX_SERIES}; default every host` }),
+      metrics: metricsParam(HOST_SERIES),
+      ...windowQuery,
+    }),
+  },
+  responses: seriesResponse("host"),
+});
+
+export interface SeriesWindow {
+  fromMs: number;
+  toMs: number;
+  stepMs: number;
+  step: string;
+}
+
+/** The window and a step that gives at most `points` points, of whole minutes, hours or days. */
+export function resolveSeriesWindow(
+  query: {
+    range?: keyof typeof RANGE_PRESETS | undefined;
+    from?: string | undefined;
+    to?: string | undefined;
+    points?: number | undefined;
+  },
+  nowMs: number,
+): SeriesWindow {
+  if (query.range !== undefined && (query.from !== undefined || query.to !== undefined)) {
+    throw new ApiError("invalid_request", "range: give either range or from/to, not both");
+  }
+  if (query.from === undefined && query.to !== undefined) {
+    throw new ApiError("invalid_request", "from: required with to");
+  }
+  const toMs = query.to === undefined ? nowMs : Date.parse(query.to);
+  const fromMs =
+    query.from === undefined ? toMs - RANGE_PRESETS[query.range ?? "1h"].spanMs : Date.parse(query.from);
+  if (!(toMs > fromMs)) throw new ApiError("invalid_request", "to: must be later than from");
+  if (toMs - fromMs > MAX_SPAN_MS)
+    throw new ApiError("invalid_request", "from: the window may span at most 400 days");
+  const wanted = Math.ceil((toMs - fromMs) / (query.points ?? 60));
+  const [unit, suffix] = wanted > HOUR ? (wanted > DAY ? [DAY, "d"] : [HOUR, "h"]) : [MINUTE, "m"];
+  const count = Math.max(1, Math.ceil(wanted / unit));
+  const stepMs = count * unit;
+  const aligned = alignToSteps({ fromMs, toMs, stepMs, granularity: "" });
+  return { fromMs: aligned.fromMs, toMs: aligned.toMs, stepMs, step: `${count}${suffix}` };
+}
+
+interface Subject {
+  id: number;
+  name: string;
+  host?: string;
+}
+
+async function containersAsked(
+  db: Kysely<ApiDatabase>,
+  query: {
+    ids?: number[] | undefined;
+    host?: string | undefined;
+    label?: { key: string; value: string; equal: boolean }[] | undefined;
+    compose_project?: string | undefined;
+    namespace?: string | undefined;
+  },
+): Promise<Subject[]> {
+  const filtered =
+    query.host !== undefined ||
+    query.label !== undefined ||
+    query.compose_project !== undefined ||
+    query.namespace !== undefined;
+  if (query.ids === undefined && !filtered) {
+    throw new ApiError(
+      "invalid_request",
+      "ids: give ids or a filter (host, label, compose_project, namespace)",
+    );
+  }
+  let select = db
+    .selectFrom("containers")
+    .select(["id", "name", "host"])
+    .orderBy("id")
+    .limit(MAX_SERIES + 1);
+  if (query.ids !== undefined) select = select.where("id", "in", query.ids);
+  // A filter alone means the containers there now; ids name gone ones too.
+  else select = select.where("gone_at", "is", null);
+  if (query.host !== undefined) select = select.where("host", "=", query.host);
+  if (query.label !== undefined) select = select.where(matchesLabels<ApiDatabase, "containers">(query.label));
+  if (query.compose_project !== undefined)
+    select = select.where("compose_project", "=", query.compose_project);
+  if (query.namespace !== undefined) {
+    const clause = { key: KUBERNETES_NAMESPACE_LABEL, value: query.namespace, equal: true };
+    select = select.where(matchesLabels<ApiDatabase, "containers">([clause]));
+  }
+  const rows = await select.execute();
+  if (rows.length > MAX_SERIES) {
+    throw new ApiError("invalid_request", `ids: more than ${MAX_SERIES} containers match; narrow the filter`);
+  }
+  return rows;
+}
+
+async function hostsAsked(db: Kysely<ApiDatabase>, ids: number[] | undefined): Promise<Subject[]> {
+  let select = db
+    .selectFrom("hosts")
+    .select(["id", "name"])
+    .orderBy("id")
+    .limit(MAX_SERIES + 1);
+  if (ids !== undefined) select = select.where("id", "in", ids);
+  const rows = await select.execute();
+  if (rows.length > MAX_SERIES)
+    throw new ApiError("invalid_request", `ids: more than ${MAX_SERIES} hosts; give ids`);
+  return rows;
+}
+
+async function answer(
+  db: Kysely<ApiDatabase>,
+  spec: SeriesSpec,
+  subjects: Subject[],
+  askedIds: number[] | undefined,
+  metrics: string[],
+  window: SeriesWindow,
+  nowMs: number,
+) {
+  const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
+  const statement = seriesSql(
+    spec,
+    subjects.map((subject) => subject.id),
+    { ...window, nowMs },
+    { values: metrics },
+  );
+  const rows = statement ? (await statement.query.execute(db)).rows : [];
+  const series = new Map(
+    subjects.map((subject) => [
+      subject.id,
+      {
+        ...subject,
+        samples: new Array<number>(steps).fill(0),
+        values: Object.fromEntries(
+          metrics.map((metric) => [
+            metric,
+            spec.gauges.includes(metric)
+              ? {
+                  avg: new Array<number | null>(steps).fill(null),
+                  max: new Array<number | null>(steps).fill(null),
+                }
+              : { avg: new Array<number | null>(steps).fill(null) },
+          ]),
+        ),
+      },
+    ]),
+  );
+  for (const row of rows) {
+    const entry = series.get(Number(row.k));
+    const index = Math.round((row.t.getTime() - window.fromMs) / window.stepMs);
+    if (!entry || index < 0 || index >= steps) continue;
+    entry.samples[index] = Number(row.samples);
+    for (const metric of metrics) {
+      const columns = entry.values[metric];
+      if (!columns) continue;
+      columns.avg[index] = toNumber(row[`${metric}_avg`]);
+      if (columns.max) columns.max[index] = toNumber(row[`${metric}_max`]);
+    }
+  }
+  const known = new Set(subjects.map((subject) => subject.id));
+  return {
+    from: new Date(window.fromMs).toISOString(),
+    to: new Date(window.toMs).toISOString(),
+    step: window.step,
+    sources: statement?.sources ?? [],
+    metrics,
+    ts: Array.from({ length: steps }, (_, n) => new Date(window.fromMs + n * window.stepMs).toISOString()),
+    series: [...series.values()],
+    unknown_ids: (askedIds ?? []).filter((id) => !known.has(id)),
+  };
+}
+
+export function seriesRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
+  app.openapi(containerSeriesRoute, async (c) => {
+    const query = c.req.valid("query");
+    const nowMs = Date.now();
+    const window = resolveSeriesWindow(query, nowMs);
+    const subjects = await containersAsked(c.var.db, query);
+    return c.json(
+      await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs),
+      200,
+    );
+  });
+  app.openapi(hostSeriesRoute, async (c) => {
+    const query = c.req.valid("query");
+    const nowMs = Date.now();
+    const window = resolveSeriesWindow(query, nowMs);
+    const subjects = await hostsAsked(c.var.db, query.ids);
+    return c.json(
+      await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs),
+      200,
+    );
+  });
+  return app;
+}

@@ -1,0 +1,255 @@
+// Many series in one request, and history as CSV, against real Postgres: 520 containers with
+// 70 minutes of 10 s samples, rolled up by the store's minute job. Sparklines of 500 ids agree
+// with the raw samples; unknown ids, filters and bad input answer as documented.
+import { createLogger, createSubjects } from "@crowsnest/shared";
+import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestApp, TEST_READ_TOKEN, type TestApp } from "../../../../test/support/api-app.ts";
+import {
+  connectTestNats,
+  createTestDatabase,
+  type TestDatabase,
+  testSubjectPrefix,
+} from "../../../../test/support/test-env.ts";
+import type { StoreDatabase } from "../../../store/src/db/database.ts";
+import { migrateToLatest } from "../../../store/src/db/migrations.ts";
+import { dayNumber, ensureDayPartition } from "../../../store/src/db/partitions.ts";
+import { RollupJob } from "../../../store/src/rollup/rollup-job.ts";
+import type { ApiDatabase } from "../db/api-database.ts";
+import { CONTAINER_SERIES, seriesSql, toPoint } from "./series-query.ts";
+
+const CONTAINERS = 520;
+const MINUTE = 60_000;
+
+interface SeriesBody {
+  from: string;
+  to: string;
+  step: string;
+  sources: string[];
+  metrics: string[];
+  ts: string[];
+  series: {
+    id: number;
+    name: string;
+    host?: string;
+    samples: number[];
+    values: Record<string, { avg: (number | null)[]; max?: (number | null)[] }>;
+  }[];
+  unknown_ids: number[];
+}
+
+describe("series of many containers", () => {
+  let database: TestDatabase;
+  let postgres: PostgresHandle<ApiDatabase>;
+  let nc: NatsConnection;
+  let testApp: TestApp;
+  const nowMs = Date.now();
+  const get = async <T>(path: string) => {
+    const response = await testApp.app.request(path, {
+      headers: { Authorization: `Bearer ${TEST_READ_TOKEN}` },
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      contentType: response.headers.get("Content-Type") ?? "",
+      text,
+      body: (response.headers.get("Content-Type")?.startsWith("application/json")
+        ? JSON.parse(text)
+        : undefined) as T,
+    };
+  };
+  const series = (query: string) => get<SeriesBody>(`/api/v1/stats/series?${query}`);
+  const ids = (from: number, count: number) => Array.from({ length: count }, (_, n) => from + n).join(",");
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    postgres = openPostgres<ApiDatabase>({
+      url: database.url,
+      poolSize: 4,
+      applicationName: "series-test",
+      onIdleError: () => undefined,
+    });
+    const store = postgres as unknown as PostgresHandle<StoreDatabase>;
+    await migrateToLatest(store.db);
+    for (let day = dayNumber(new Date(nowMs)) - 1; day <= dayNumber(new Date(nowMs)); day++) {
+      await ensureDayPartition(store.pool, "container_stats", day);
+      await ensureDayPartition(store.pool, "host_stats", day);
+    }
+    // Containers 1–300 on h1, the rest on h2; every other one tier=web; 1–40 in compose
+    // project shop; 41–50 in namespace prod; 520 is gone.
+    await sql`
+      INSERT INTO containers (host, runtime, external_id, name, state, labels, compose_project, last_seen, gone_at)
+      SELECT CASE WHEN i <= 300 THEN 'h1' ELSE 'h2' END, 'docker', 'ext-' || i, 'c' || i, 'running',
+        jsonb_build_object('tier', CASE WHEN i % 2 = 0 THEN 'web' ELSE 'db' END)
+          || CASE WHEN i BETWEEN 41 AND 50 THEN '{"io.kubernetes.pod.namespace": "prod"}'::jsonb ELSE '{}' END,
+        CASE WHEN i <= 40 THEN 'shop' END, now(), CASE WHEN i = ${CONTAINERS} THEN now() END
+      FROM generate_series(1, ${CONTAINERS}) AS i`.execute(postgres.db);
+    await sql`
+      INSERT INTO container_stats (container_id, ts, cpu_percent, mem_used, mem_limit)
+      SELECT c, ts, (c % 50) + extract(second FROM ts) / 10, 1000 * c, 1000000
+      FROM generate_series(1, ${CONTAINERS}) AS c,
+        generate_series(date_trunc('second', ${new Date(nowMs - 70 * MINUTE)}::timestamptz),
+          ${new Date(nowMs - 1000)}::timestamptz, interval '10 seconds') AS ts`.execute(postgres.db);
+    await sql`INSERT INTO hosts (name, online_cpus, mem_total, last_seen) VALUES ('h1', 2, 1000, now())`.execute(
+      postgres.db,
+    );
+    await sql`
+      INSERT INTO host_stats (host_id, ts, cpu_percent, online_cpus, mem_total, mem_used, mem_available, load_1, load_5, load_15, uptime_s)
+      SELECT 1, ts, 25, 2, 1000, 500, 500, 1, 1, 1, 1
+      FROM generate_series(${new Date(nowMs - 70 * MINUTE)}::timestamptz, ${new Date(nowMs - 1000)}::timestamptz,
+        interval '10 seconds') AS ts`.execute(postgres.db);
+    await sql`ANALYZE`.execute(postgres.db);
+    await new RollupJob({
+      db: store.db,
+      logger: createLogger({ service: "store", level: "silent" }),
+      rawRetentionDays: 7,
+      granularities: ["minute"],
+    }).run();
+    nc = await connectTestNats();
+    testApp = await createTestApp({ postgres, nc, subjects: createSubjects(testSubjectPrefix()) });
+  });
+
+  afterAll(async () => {
+    await testApp?.close();
+    await nc?.close();
+    await postgres?.destroy();
+    await database?.drop();
+  });
+
+  it("serves 500 sparklines in one answer, each agreeing with the raw samples", async () => {
+    const { status, body } = await series(`ids=${ids(1, 500)}&metrics=cpu_percent&range=1h&points=60`);
+    expect(status).toBe(200);
+    expect(body.step).toBe("1m");
+    expect(body.sources).toEqual(["minute", "raw"]);
+    expect(body.ts.length).toBeGreaterThanOrEqual(60);
+    expect(body.ts.length).toBeLessThanOrEqual(61);
+    expect(body.ts[0]).toBe(body.from);
+    expect(body.series.map((entry) => entry.id)).toEqual(Array.from({ length: 500 }, (_, n) => n + 1));
+    expect(body.unknown_ids).toEqual([]);
+    const raw = await sql<{ id: string; n: number }>`
+      SELECT container_id AS id, count(*)::int AS n FROM container_stats
+      WHERE container_id <= 500 AND ts >= ${body.from}::timestamptz AND ts < ${body.to}::timestamptz
+      GROUP BY 1`.execute(postgres.db);
+    const rawCounts = new Map(raw.rows.map((row) => [Number(row.id), row.n]));
+    for (const entry of body.series) {
+      expect(
+        entry.samples.reduce((a, b) => a + b, 0),
+        `container ${entry.id}`,
+      ).toBe(rawCounts.get(entry.id));
+      expect(Object.keys(entry.values)).toEqual(["cpu_percent"]);
+    }
+    // Point by point, the same as the raw samples alone give (within float rounding).
+    for (const id of [1, 257, 500]) {
+      const statement = seriesSql(
+        CONTAINER_SERIES,
+        [id],
+        { fromMs: Date.parse(body.from), toMs: Date.parse(body.to), stepMs: MINUTE, nowMs: Date.now() },
+        { sources: ["raw"] },
+      );
+      const points = ((await statement?.query.execute(postgres.db))?.rows ?? []).map((row) =>
+        toPoint(CONTAINER_SERIES, row),
+      );
+      const entry = body.series.find((candidate) => candidate.id === id);
+      const fromSeries = body.ts.flatMap((ts, n) =>
+        (entry?.samples[n] ?? 0) > 0
+          ? [{ ts, avg: entry?.values.cpu_percent?.avg[n], max: entry?.values.cpu_percent?.max?.[n] }]
+          : [],
+      );
+      expect(fromSeries.map((point) => point.ts)).toEqual(points.map((point) => point.ts));
+      points.forEach((point, n) => {
+        const cpu = point.cpu_percent as { avg: number; max: number };
+        expect(fromSeries[n]?.avg).toBeCloseTo(cpu.avg, 9);
+        expect(fromSeries[n]?.max).toBe(cpu.max);
+      });
+    }
+  });
+
+  it("lists unknown ids apart and answers for the others", async () => {
+    const { status, body } = await series(`ids=3,999999,4,888888&metrics=cpu_percent,mem_limit`);
+    expect(status).toBe(200);
+    expect(body.series.map((entry) => entry.id)).toEqual([3, 4]);
+    expect(body.unknown_ids).toEqual([999999, 888888]);
+    expect(body.series[0]?.values.mem_limit).toEqual({ avg: expect.any(Array) });
+    expect(
+      body.series[0]?.values.mem_limit?.avg.filter((value) => value !== null).every((v) => v === 1e6),
+    ).toBe(true);
+  });
+
+  it.each([
+    ["host=h2", 219], // 301–519: 520 is gone
+    ["host=h1&label=tier%3Dweb", 150],
+    ["compose_project=shop", 40],
+    ["namespace=prod", 10],
+    ["namespace=prod&label=tier!%3Dweb", 5],
+  ])("selects by filter: %s", async (query, count) => {
+    const { status, body } = await series(`${query}&metrics=mem_used&range=6h&points=36`);
+    expect(status).toBe(200);
+    expect(body.step).toBe("10m");
+    expect(body.series).toHaveLength(count);
+    expect(body.series.every((entry) => entry.samples.some((n) => n > 0))).toBe(true);
+  });
+
+  it.each([
+    ["metrics=cpu_percent", "ids"],
+    [`ids=${ids(1, 501)}&metrics=cpu_percent`, "ids"],
+    ["ids=1,abc&metrics=cpu_percent", "ids"],
+    ["ids=0&metrics=cpu_percent", "ids"],
+    ["ids=1", "metrics"],
+    ["ids=1&metrics=cpu_percent,load_1", "metrics"],
+    ["ids=1&metrics=cpu_percent&points=0", "points"],
+    ["ids=1&metrics=cpu_percent&points=1001", "points"],
+    ["ids=1&metrics=cpu_percent&range=1h&from=2026-01-01T00:00:00Z", "range"],
+    ["ids=1&metrics=cpu_percent&to=2026-01-01T00:00:00Z", "from"],
+    ["ids=1&metrics=cpu_percent&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to"],
+    ["ids=1&metrics=cpu_percent&range=2d", "range"],
+    // All 519 live containers: more than one answer holds.
+    ["label=tier!%3Dnone&metrics=cpu_percent", "ids"],
+  ])("answers %s with a 400 naming %s", async (query, field) => {
+    const { status, body } = await get<{ error: { code: string; message: string } }>(
+      `/api/v1/stats/series?${query}`,
+    );
+    expect(status).toBe(400);
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.message).toContain(field);
+  });
+
+  it("serves hosts the same way", async () => {
+    const { status, body } = await get<SeriesBody>(
+      `/api/v1/hosts/stats/series?metrics=cpu_percent,load_1&points=12`,
+    );
+    expect(status).toBe(200);
+    expect(body.step).toBe("5m");
+    expect(body.series.map((entry) => [entry.id, entry.name])).toEqual([[1, "h1"]]);
+    expect(
+      body.series[0]?.values.cpu_percent?.avg.filter((value) => value !== null).every((v) => v === 25),
+    ).toBe(true);
+    expect((await get(`/api/v1/hosts/stats/series?metrics=mem_used_bogus`)).status).toBe(400);
+  });
+
+  it("exports history as CSV, one line per point", async () => {
+    const json = await get<{
+      points: { ts: string; samples: number; cpu_percent: { avg: number; max: number } }[];
+    }>("/api/v1/containers/7/stats/history?range=6h");
+    const csv = await get("/api/v1/containers/7/stats/history?range=6h&format=csv");
+    expect(csv.status).toBe(200);
+    expect(csv.contentType).toBe("text/csv; charset=utf-8");
+    const lines = csv.text.trimEnd().split("\r\n");
+    expect(lines[0]).toBe(
+      "ts,samples,cpu_percent_avg,cpu_percent_max,mem_used_avg,mem_used_max,net_rx_bytes_per_s_avg," +
+        "net_rx_bytes_per_s_max,net_tx_bytes_per_s_avg,net_tx_bytes_per_s_max,blk_read_bytes_per_s_avg," +
+        "blk_read_bytes_per_s_max,blk_write_bytes_per_s_avg,blk_write_bytes_per_s_max,mem_limit_avg",
+    );
+    expect(lines).toHaveLength(json.body.points.length + 1);
+    const first = json.body.points[0];
+    expect(lines[1]?.split(",").slice(0, 4)).toEqual([
+      first?.ts,
+      String(first?.samples),
+      String(first?.cpu_percent.avg),
+      String(first?.cpu_percent.max),
+    ]);
+    expect(lines[1]?.split(",")[6]).toBe(""); // no network rate in the samples
+    expect((await get("/api/v1/containers/7/stats/history?format=xml")).status).toBe(400);
+  });
+});

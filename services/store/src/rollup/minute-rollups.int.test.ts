@@ -1,0 +1,253 @@
+// The minute tier against real Postgres, on data whose every value is computed by hand below:
+// minute edges, a counter reset, a gap, agreement with the hourly tier, a late sample, two
+// instances computing each minute once, and the catch-up after a store outage. Times are on
+// yesterday (test-clock.ts), the job's clock injected.
+import { createLogger } from "@crowsnest/shared";
+import { openPostgres } from "@crowsnest/shared/postgres";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { statsFixture } from "../../../../test/support/bus-fixtures.ts";
+import { TEST_DAY_MS, testTime } from "../../../../test/support/test-clock.ts";
+import type { StoreDatabase } from "../db/database.ts";
+import { type MigratedDatabase, openMigratedDatabase } from "../fixtures/migrated-database.ts";
+import { ContainerDirectory } from "../ingest/container-directory.ts";
+import { HostStatsWriter } from "../ingest/host-stats-writer.ts";
+import { StatsWriter } from "../ingest/stats-writer.ts";
+import { contiguousRuns, RollupJob } from "./rollup-job.ts";
+
+const logger = createLogger({ service: "store", level: "silent" });
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const A = { external_id: "a".repeat(64), name: "a" };
+
+const sample = (
+  container: { external_id: string; name: string },
+  ts: string,
+  values: { cpu: number | null; mem: number; rx: number | null },
+) =>
+  statsFixture({
+    container,
+    ts,
+    cpu_percent: values.cpu,
+    mem_used: values.mem,
+    mem_limit: 1000,
+    net_rx_bytes: values.rx,
+    blk_read_bytes: null,
+    blk_write_bytes: null,
+  });
+
+describe("minute rollups", () => {
+  let pg: MigratedDatabase;
+  let writer: StatsWriter;
+  let a: number;
+  const minuteJob = (now: string | number, db: { db: MigratedDatabase["db"] } = pg) =>
+    new RollupJob({
+      db: db.db,
+      logger,
+      rawRetentionDays: 7,
+      minuteRetentionDays: 14,
+      granularities: ["minute"],
+      now: () => new Date(now),
+    });
+  const minuteRows = async (containerId: number) =>
+    (
+      await sql<Record<string, unknown> & { bucket: Date }>`
+        SELECT * FROM container_stats_minute WHERE container_id = ${containerId} ORDER BY bucket`.execute(
+        pg.db,
+      )
+    ).rows.map((row) => ({ ...row, bucket: row.bucket.toISOString().slice(11, 16) }));
+
+  beforeAll(async () => {
+    pg = await openMigratedDatabase("minute-rollup-test");
+    writer = new StatsWriter({ pool: pg.pool, directory: new ContainerDirectory(pg.db) });
+    const written = await writer.write([
+      sample(A, testTime("09:59:55.000"), { cpu: 10, mem: 100, rx: 1000 }),
+      // Exactly on the minute's start, a counter reset (a restart), 1 ms before its end.
+      sample(A, testTime("10:00:00.000"), { cpu: 20, mem: 200, rx: 1500 }),
+      sample(A, testTime("10:00:30.000"), { cpu: 40, mem: 400, rx: 300 }),
+      sample(A, testTime("10:00:59.999"), { cpu: null, mem: 300, rx: 800 }),
+      sample(A, testTime("10:01:00.000"), { cpu: 60, mem: 600, rx: 900 }),
+      // Nothing in 10:02: the bytes of the gap land in 10:03.
+      sample(A, testTime("10:03:10.000"), { cpu: 5, mem: 50, rx: 1000 }),
+    ]);
+    a = written[0] ?? 0;
+    const hosts = new HostStatsWriter({ pool: pg.pool });
+    await hosts.write(
+      [testTime("10:00:05.000"), testTime("10:00:15.000"), testTime("10:01:05.000")].map((ts, n) => ({
+        v: 1,
+        host: "node-1",
+        ts,
+        cpu_percent: 10 * (n + 1),
+        online_cpus: 2,
+        mem_total: 1000,
+        mem_used: 100 * (n + 1),
+        mem_available: 900,
+        load_1: n,
+        load_5: 0,
+        load_15: 0,
+        uptime_s: 1,
+      })),
+    );
+  });
+
+  afterAll(async () => {
+    await pg?.close();
+  });
+
+  it("computes every closed minute exactly: edges, a counter reset and a gap", async () => {
+    // 10:04:30 on the job's clock: 10:03 closed 30 s ago (settled), 10:04 is open.
+    const summary = await minuteJob(testTime("10:04:30.000")).run();
+    expect(summary.busy).toBe(0);
+    const rows = await minuteRows(a);
+    expect(rows.map((row) => row.bucket)).toEqual(["09:59", "10:00", "10:01", "10:03"]);
+    expect(rows[0]).toMatchObject({ samples: 1, cpu_percent_sum: 10, net_rx_bytes: null });
+    expect(rows[1]).toMatchObject({
+      samples: 3,
+      cpu_percent_samples: 2,
+      cpu_percent_sum: 60,
+      cpu_percent_max: 40,
+      mem_used_samples: 3,
+      mem_used_sum: 900,
+      mem_used_max: 400,
+      mem_limit_sum: 3000,
+      // 1000 → 1500 across the edge (+500), reset to 300 (+300), 300 → 800 (+500).
+      net_rx_bytes: 1300,
+      net_tx_bytes: null,
+    });
+    expect(rows[2]).toMatchObject({ samples: 1, cpu_percent_max: 60, net_rx_bytes: 100 });
+    expect(rows[3]).toMatchObject({ samples: 1, cpu_percent_sum: 5, net_rx_bytes: 100 });
+    const host = await sql<{ bucket: Date; samples: number; cpu_percent_sum: number; load_1_max: number }>`
+      SELECT bucket, samples, cpu_percent_sum, load_1_max FROM host_stats_minute ORDER BY bucket`.execute(
+      pg.db,
+    );
+    expect(host.rows).toEqual([
+      { bucket: new Date(testTime("10:00:00.000")), samples: 2, cpu_percent_sum: 30, load_1_max: 1 },
+      { bucket: new Date(testTime("10:01:00.000")), samples: 1, cpu_percent_sum: 30, load_1_max: 2 },
+    ]);
+    // Nothing is computed twice; the open minute is not computed until it settled.
+    expect(await minuteJob(testTime("10:04:30.000")).run()).toEqual({ computed: 0, busy: 0 });
+    expect(await minuteJob(testTime("10:05:19.000")).dueBuckets("container_minute")).toEqual([]);
+    expect(await minuteJob(testTime("10:05:20.000")).dueBuckets("container_minute")).toEqual([
+      new Date(testTime("10:04:00.000")),
+    ]);
+  });
+
+  it("adds up to the hourly tier: samples, sums, maxima and bytes moved", async () => {
+    await new RollupJob({
+      db: pg.db,
+      logger,
+      rawRetentionDays: 7,
+      now: () => new Date(testTime("11:00:00.000")),
+    }).run();
+    const totals = await sql<Record<string, string | number | null>>`
+      SELECT h.samples, h.cpu_percent_sum, h.cpu_percent_max, h.mem_used_sum, h.net_rx_bytes,
+        m.samples AS m_samples, m.cpu_percent_sum AS m_cpu_percent_sum, m.cpu_percent_max AS m_cpu_percent_max,
+        m.mem_used_sum AS m_mem_used_sum, m.net_rx_bytes AS m_net_rx_bytes
+      FROM container_stats_hourly h,
+        (SELECT sum(samples)::int AS samples, sum(cpu_percent_sum) AS cpu_percent_sum,
+           max(cpu_percent_max) AS cpu_percent_max, sum(mem_used_sum)::bigint AS mem_used_sum,
+           sum(net_rx_bytes)::bigint AS net_rx_bytes
+         FROM container_stats_minute WHERE container_id = ${a} AND bucket >= ${testTime("10:00:00.000")}::timestamptz
+           AND bucket < ${testTime("11:00:00.000")}::timestamptz) m
+      WHERE h.container_id = ${a} AND h.bucket = ${testTime("10:00:00.000")}::timestamptz`.execute(pg.db);
+    const row = totals.rows[0] ?? {};
+    expect(row).toMatchObject({ samples: 5, net_rx_bytes: 1500 });
+    for (const column of ["samples", "cpu_percent_sum", "cpu_percent_max", "mem_used_sum", "net_rx_bytes"]) {
+      expect(row[`m_${column}`], column).toEqual(row[column]);
+    }
+  });
+
+  it("recomputes a minute that received a late sample, once", async () => {
+    const late = [sample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
+    await writer.write(late);
+    await writer.markLateBuckets(late);
+    expect(await minuteJob(testTime("10:04:30.000")).run()).toEqual({ computed: 1, busy: 0 });
+    // 1000 → 1500 (+500), reset to 300 (+300), 300 → 700 (+400), 700 → 800 (+100).
+    expect((await minuteRows(a))[1]).toMatchObject({ samples: 4, cpu_percent_max: 100, net_rx_bytes: 1300 });
+    const bookkeeping = await sql<{ computations: number }>`
+      SELECT computations FROM rollup_buckets
+      WHERE series = 'container_minute' AND bucket = ${testTime("10:00:00.000")}::timestamptz`.execute(pg.db);
+    expect(bookkeeping.rows[0]?.computations).toBe(2);
+  });
+
+  it("computes each minute once with two instances running at the same time", async () => {
+    // 20 containers every 10 s from 12:00 to 15:00: three hours of minutes due at once.
+    const samples = [];
+    for (let ms = TEST_DAY_MS + 12 * HOUR_MS; ms < TEST_DAY_MS + 15 * HOUR_MS; ms += 10_000) {
+      for (let c = 0; c < 20; c++) {
+        samples.push(
+          sample(
+            { external_id: c.toString(16).padStart(64, "e"), name: `e${c}` },
+            new Date(ms).toISOString(),
+            {
+              cpu: c,
+              mem: 1,
+              rx: ms / 1000,
+            },
+          ),
+        );
+      }
+    }
+    await writer.write(samples);
+    // The second instance: the same database through a pool of its own.
+    const second = openPostgres<StoreDatabase>({
+      url: pg.url,
+      poolSize: 2,
+      applicationName: "minute-rollup-test-2",
+      onIdleError: () => {},
+    });
+    try {
+      const now = TEST_DAY_MS + 15 * HOUR_MS + 30_000;
+      const due =
+        (await minuteJob(now).dueBuckets("container_minute")).length +
+        (await minuteJob(now).dueBuckets("host_minute")).length;
+      const runs = await Promise.all([minuteJob(now).run(), minuteJob(now, second).run()]);
+      // An hour one instance held was skipped by the other, never computed by both.
+      expect(runs[0].computed + runs[1].computed).toBe(due);
+    } finally {
+      await second.destroy();
+    }
+    const minutes = await sql<{ n: number; most: number; samples: number }>`
+      SELECT count(*)::int AS n, max(r.computations)::int AS most,
+        (SELECT sum(samples)::int FROM container_stats_minute
+         WHERE bucket >= ${testTime("12:00:00.000")}::timestamptz) AS samples
+      FROM rollup_buckets r
+      WHERE r.series = 'container_minute' AND r.bucket >= ${testTime("12:00:00.000")}::timestamptz`.execute(
+      pg.db,
+    );
+    expect(minutes.rows[0]).toEqual({ n: 3 * 60, most: 1, samples: 3 * 360 * 20 });
+  });
+
+  it("catches up on every minute missed during a 2-hour outage", async () => {
+    // The store ran until 16:00:30 and was down until 18:00:30; samples kept arriving meanwhile.
+    const samples = [];
+    for (let ms = TEST_DAY_MS + 15 * HOUR_MS; ms < TEST_DAY_MS + 18 * HOUR_MS; ms += 10_000) {
+      samples.push(sample(A, new Date(ms).toISOString(), { cpu: 1, mem: 1, rx: ms / 1000 }));
+    }
+    await writer.write(samples);
+    await minuteJob(TEST_DAY_MS + 16 * HOUR_MS + 30_000).run();
+    const after = minuteJob(TEST_DAY_MS + 18 * HOUR_MS + 30_000);
+    const due = await after.dueBuckets("container_minute");
+    expect(due.map((bucket) => bucket.getTime())).toEqual(
+      Array.from({ length: 120 }, (_, n) => TEST_DAY_MS + 16 * HOUR_MS + n * MINUTE_MS),
+    );
+    await after.run();
+    const filled = await sql<{ minutes: number; short: number; moved: string }>`
+      SELECT count(*)::int AS minutes, count(*) FILTER (WHERE samples <> 6 OR net_rx_bytes <> 60)::int AS short,
+        sum(net_rx_bytes)::text AS moved
+      FROM container_stats_minute
+      WHERE container_id = ${a} AND bucket >= ${new Date(TEST_DAY_MS + 15 * HOUR_MS + MINUTE_MS)}
+        AND bucket < ${new Date(TEST_DAY_MS + 18 * HOUR_MS)}`.execute(pg.db);
+    // Every minute after the first (whose previous sample is from 10:03) moved 6 × 10 bytes.
+    expect(filled.rows[0]).toEqual({ minutes: 179, short: 0, moved: String(179 * 60) });
+  });
+});
+
+describe("contiguousRuns", () => {
+  it("joins adjacent minutes and splits at gaps", () => {
+    expect(contiguousRuns([0, MINUTE_MS, 3 * MINUTE_MS], MINUTE_MS)).toEqual([
+      { fromMs: 0, toMs: 2 * MINUTE_MS },
+      { fromMs: 3 * MINUTE_MS, toMs: 4 * MINUTE_MS },
+    ]);
+  });
+});

@@ -175,12 +175,12 @@ export function TimeChart(props: TimeChartProps) {
   );
 }
 
-/** A small line without axes, for tables and host cards. */
+/** A small line without axes, scaled to its own range: the shape of a trend, for host cards. */
 export function Sparkline({ values, label }: { values: number[]; label: string }) {
   if (values.length < 2) return <span class="sparkline-empty" title={`${label}: not enough samples yet`} />;
   const max = Math.max(...values, 1e-9);
-  const min = Math.min(...values, 0);
-  const width = 80;
+  const min = Math.min(...values);
+  const width = 200;
   const height = 20;
   const step = width / (values.length - 1);
   const path = values
@@ -192,9 +192,8 @@ export function Sparkline({ values, label }: { values: number[]; label: string }
   return (
     <svg
       class="sparkline"
-      viewBox={`0 0 ${width} ${height}`}
-      width={width}
-      height={height}
+      viewBox={`0 -2 ${width} ${height + 4}`}
+      preserveAspectRatio="none"
       role="img"
       aria-label={label}
     >

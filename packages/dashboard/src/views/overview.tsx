@@ -286,11 +286,9 @@ export function OverviewView({ params }: { params: URLSearchParams }) {
                       {formatBytes(sample?.mem_used)} / {formatBytes(sample?.mem_total)}
                     </dd>
                     <dt>Load</dt>
-                    <dd>
-                      {sample?.load_1?.toFixed(2) ?? "—"}{" "}
-                      <Sparkline values={load} label={`load of ${name}, last hour`} />
-                    </dd>
+                    <dd>{sample?.load_1?.toFixed(2) ?? "—"}</dd>
                   </dl>
+                  <Sparkline values={load} label={`load of ${name}, last hour`} />
                   <AgentBadges host={name} agents={agents} />
                 </li>
               );

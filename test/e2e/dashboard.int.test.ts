@@ -281,7 +281,7 @@ describe("dashboard in a browser", () => {
       await screenshot(page, "top");
       await page.goto("/events");
       await page.locator("table.events td", { hasText: "start" }).first().waitFor({ timeout: WAIT_MS });
-      await screenshot(page, "events");
+      await screenshot(page, "events", { fullPage: false });
       await page.goto("/agents");
       await page.locator("td", { hasText: "collector" }).first().waitFor({ timeout: WAIT_MS });
       await screenshot(page, "agents");

@@ -57,14 +57,22 @@ export async function openPage(context: BrowserContext): Promise<WatchedPage> {
   return { page, errors };
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** `fullPage: false` for views as long as their data (the events feed): the first screen shows them. */
+export async function screenshot(
+  page: Page,
+  name: string,
+  options: { fullPage?: boolean } = {},
+): Promise<void> {
   for (const scheme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     // The charts rebuild with the scheme's colours on its change event: two frames later they are painted.
     await page.evaluate(
       "new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))",
     );
-    await page.screenshot({ path: `${SCREENSHOT_DIR}/${name}-${scheme}.png`, fullPage: true });
+    await page.screenshot({
+      path: `${SCREENSHOT_DIR}/${name}-${scheme}.png`,
+      fullPage: options.fullPage ?? true,
+    });
   }
   await page.emulateMedia({ colorScheme: "light" });
 }

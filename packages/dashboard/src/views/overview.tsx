@@ -32,9 +32,12 @@ const SPARKLINE_POINTS = 60;
 interface OverviewData {
   containers: ContainerJson[];
   hosts: HostJson[];
+  alerts: Map<number, AlertState>;
+}
+
+interface HostDetails {
   hostStats: Map<string, HostStatsJson>;
   hostLoad: Map<string, number[]>;
-  alerts: Map<number, AlertState>;
 }
 
 const containerKey = (host: string, externalId: string) => `${host}\u0000${externalId}`;
@@ -45,10 +48,19 @@ async function loadOverview(): Promise<OverviewData> {
     api.get<{ data: HostJson[] }>("/api/v1/hosts"),
     api.get<{ data: ActiveAlertsJson[] }>("/api/v1/alerts/active"),
   ]);
+  return {
+    containers,
+    hosts: hosts.data,
+    alerts: new Map(active.data.map((entry) => [entry.container_id, entry.state])),
+  };
+}
+
+/** Each host's newest sample and last hour of load: two requests per host, so after the table, not before it. */
+async function loadHostDetails(hosts: HostJson[]): Promise<HostDetails> {
   const hostStats = new Map<string, HostStatsJson>();
   const hostLoad = new Map<string, number[]>();
   await Promise.all(
-    hosts.data.map(async (host) => {
+    hosts.map(async (host) => {
       const [current, history] = await Promise.all([
         api.get<HostStatsJson>(`/api/v1/hosts/${host.id}/stats/current`).catch(() => undefined),
         api.get<HistoryJson>(`/api/v1/hosts/${host.id}/stats/history?range=1h`).catch(() => undefined),
@@ -60,13 +72,7 @@ async function loadOverview(): Promise<OverviewData> {
       hostLoad.set(host.name, load.slice(-SPARKLINE_POINTS));
     }),
   );
-  return {
-    containers,
-    hosts: hosts.data,
-    hostStats,
-    hostLoad,
-    alerts: new Map(active.data.map((entry) => [entry.container_id, entry.state])),
-  };
+  return { hostStats, hostLoad };
 }
 
 type SortKey = "name" | "host" | "state" | "cpu" | "memory" | "net" | "block" | "uptime" | "alert";
@@ -84,6 +90,10 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
 
 export function OverviewView({ params }: { params: URLSearchParams }) {
   const [loaded, reload] = useApi("overview", loadOverview);
+  const hostList = loaded.data?.hosts;
+  const [details] = useApi(hostList ? `hosts:${hostList.map((host) => host.id).join(",")}` : null, () =>
+    loadHostDetails(hostList ?? []),
+  );
   const stats = useRef(new Map<string, StatsJson>());
   const liveAlerts = useRef(new Map<string, AlertState>());
   const [liveHosts, setLiveHosts] = useState(new Map<string, { stats: HostStatsJson; load: number[] }>());
@@ -269,8 +279,8 @@ export function OverviewView({ params }: { params: URLSearchParams }) {
           <ul class="host-cards">
             {hosts.map((name) => {
               const live = liveHosts.get(name);
-              const sample = live?.stats ?? data.hostStats.get(name);
-              const load = [...(data.hostLoad.get(name) ?? []), ...(live?.load ?? [])].slice(
+              const sample = live?.stats ?? details.data?.hostStats.get(name);
+              const load = [...(details.data?.hostLoad.get(name) ?? []), ...(live?.load ?? [])].slice(
                 -SPARKLINE_POINTS,
               );
               return (

@@ -13,7 +13,7 @@
 #      agents' Docker API proxy refuses create, kill, exec and delete from inside the watcher
 #      while the agents have no socket of their own, stops the workload and sees the `die`
 #      event (on the bus and in the API), checks /readyz, that the API refuses a request
-#      without a token but serves the bus contract, and that no service restarted;
+#      without a token but serves the bus contract and the dashboard, and that no service restarted;
 #   5. always: removes the workload, `down -v`, and removes the image it built; on failure it
 #      first prints every service's logs.
 # The whole run is time-boxed (CROWSNEST_SMOKE_TIMEOUT_S, default 900 s).
@@ -361,6 +361,11 @@ contract=$(curl -fsS --max-time 5 "$api_url/api/v1/asyncapi.json") ||
   fail "GET /api/v1/asyncapi.json (the bus contract the image copies from contract/) did not answer 200"
 [[ $contract == *'"asyncapi": "3.0.0"'* ]] || fail "GET /api/v1/asyncapi.json is not the AsyncAPI document"
 say "the bus contract's AsyncAPI document, without a token"
+dashboard=$(curl -fsS --max-time 5 "$api_url/") || fail "GET / (the dashboard the image builds in) did not answer 200"
+[[ $dashboard == *'<title>Crowsnest</title>'* ]] || fail "GET / is not the dashboard's page"
+asset=$(printf '%s' "$dashboard" | grep -o '/assets/main-[A-Za-z0-9]*\.js' | head -n 1)
+[ -n "$asset" ] && curl -fsS --max-time 5 -o /dev/null "$api_url$asset" || fail "the dashboard's script $asset is not served"
+say "the dashboard at /, with its script $asset"
 pending=$(unhealthy_services) || exit 1
 [ -z "$pending" ] || fail "not healthy any more: $pending"
 say "all healthy, none restarted"

@@ -2,7 +2,7 @@
 # Makes a bare Debian 12 machine ready for Crowsnest's tests, idempotently:
 # Node 24 + pnpm, a running Postgres, a running NATS with JetStream, a running
 # dockerd, the offline busybox workload image, Go with Debian's NATS client for
-# the client examples, and a Kubernetes control plane
+# the client examples, Debian's chromium for the dashboard tests, and a Kubernetes control plane
 # built from Debian's source package (test/infra/kubernetes/). Safe to run again:
 # each step checks first and does nothing when its thing is already there.
 #
@@ -195,6 +195,12 @@ prepare_containerd() {
   bash "$SCRIPT_DIR/containerd/start.sh"
 }
 
+# --- A browser for the dashboard's end-to-end tests ----------------------------
+# Debian's chromium, driven by playwright-core (which downloads no browser of its own).
+prepare_browser() {
+  [ -x /usr/bin/chromium ] || apt_install --no-install-recommends chromium
+}
+
 # --- Kubernetes API server ----------------------------------------------------
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback. The first
 # build takes ~5 min on 2 cores and is cached (/var/cache/crowsnest-kubernetes); afterwards
@@ -231,4 +237,5 @@ prepare_workload_image
 prepare_compose
 prepare_examples
 prepare_containerd
+prepare_browser
 prepare_kubernetes

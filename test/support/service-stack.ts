@@ -19,6 +19,9 @@ export interface ServiceStackOptions {
   env?: Partial<Record<ServiceName, Record<string, string>>>;
 }
 
+/** How long a service may take to start: on a loaded 2-core machine Node alone can take tens of seconds. */
+const START_TIMEOUT_MS = 120_000;
+
 export async function startServiceStack(options: ServiceStackOptions): Promise<ServiceStack> {
   const extra = (name: ServiceName): Record<string, string> =>
     name === "api" ? { CROWSNEST_API_PORT: "0", CROWSNEST_API_LISTEN_HOST: "127.0.0.1" } : {};
@@ -37,11 +40,15 @@ export async function startServiceStack(options: ServiceStackOptions): Promise<S
   };
   try {
     for (const service of services) {
-      if (service.name === "store") await service.waitForLog((record) => record.msg === "store started");
+      if (service.name === "store")
+        await service.waitForLog((record) => record.msg === "store started", START_TIMEOUT_MS);
       if (service.name === "api") {
-        const listening = await service.waitForLog((record) => record.msg === "api listening");
+        const listening = await service.waitForLog(
+          (record) => record.msg === "api listening",
+          START_TIMEOUT_MS,
+        );
         stack.apiBase = `http://127.0.0.1:${listening.port as number}`;
-        await service.waitForLog((record) => record.msg === "api connected to the bus");
+        await service.waitForLog((record) => record.msg === "api connected to the bus", START_TIMEOUT_MS);
       }
     }
   } catch (error) {

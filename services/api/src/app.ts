@@ -11,8 +11,10 @@ import { agentRoutes } from "./agents/agent-routes.ts";
 import { alertConfigRoutes } from "./alerts/alert-config-routes.ts";
 import { alertRoutes } from "./alerts/alert-routes.ts";
 import { type AuthOptions, bearerAuth } from "./auth/bearer-auth.ts";
+import { SESSION_PATH, sessionRoutes } from "./auth/session-routes.ts";
 import { containerRoutes } from "./containers/container-routes.ts";
 import { CONTRACT_PATHS, registerContract } from "./contract/contract-routes.ts";
+import { dashboardRoutes, isDashboardPath } from "./dashboard/dashboard-routes.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
 import { DOCS_PATH, OPENAPI_PATH, registerDocs } from "./docs/docs-routes.ts";
 import { eventRoutes } from "./events/event-routes.ts";
@@ -48,10 +50,15 @@ export interface AppServices {
   corsOrigins: readonly string[];
   /** Token lists; undefined serves everything without a token (explicitly configured). */
   auth: Omit<AuthOptions, "publicPaths"> | undefined;
+  /** The dashboard's build output (packages/dashboard/dist); unset: `/` says it is not built. */
+  dashboardDir?: string;
 }
 
-/** Served without a token: probes for load balancers and orchestrators, and the API's and the bus's descriptions. */
-const PUBLIC_PATHS = ["/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH, ...CONTRACT_PATHS];
+/**
+ * Served without a token: probes for load balancers and orchestrators, the API's and the bus's
+ * descriptions, and signing a browser in (the dashboard's own files are public too: no data).
+ */
+const PUBLIC_PATHS = ["/healthz", "/readyz", OPENAPI_PATH, DOCS_PATH, ...CONTRACT_PATHS, SESSION_PATH];
 
 export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
@@ -87,8 +94,8 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   if (services.auth) {
     const publicPaths = [...PUBLIC_PATHS];
     const authenticate = bearerAuth({ ...services.auth, publicPaths });
-    app.use(async function authenticateUnlessDocsAsset(c, next) {
-      if (c.req.path.startsWith(`${DOCS_PATH}/assets/`)) return next();
+    app.use(async function authenticateUnlessPublicFile(c, next) {
+      if (c.req.path.startsWith(`${DOCS_PATH}/assets/`) || isDashboardPath(c.req.path)) return next();
       return authenticate(c, next);
     });
   }
@@ -101,6 +108,8 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
     }),
   );
   app.route("/", healthRoutes(services.readiness));
+  const auth = services.auth;
+  app.route("/api/v1", sessionRoutes({ tokens: auth, sessionTtlMs: auth?.sessionTtlMs, now: auth?.now }));
   app.route("/api/v1", containerRoutes());
   app.route("/api/v1", eventRoutes());
   app.route("/api/v1", historyRoutes());
@@ -116,6 +125,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/", metricsRoutes(services.metrics));
   registerDocs(app);
   registerContract(app);
+  app.route("/", dashboardRoutes(services.dashboardDir));
   app.notFound(handleNotFound);
   app.onError(createErrorHandler(services.logger));
   return app;

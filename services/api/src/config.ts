@@ -35,6 +35,13 @@ export const apiEnv = {
       "true serves every route without a token (a warning is logged at start). Only for a loopback-only or otherwise protected API.",
     default: false,
   }),
+  CROWSNEST_API_SESSION_TTL_HOURS: envInteger({
+    description:
+      "How long a dashboard sign-in lasts: the browser's session cookie expires this many hours after signing in.",
+    default: 12,
+    min: 1,
+    max: 24 * 90,
+  }),
   CROWSNEST_API_RPC_TIMEOUT_MS: envInteger({
     description: "How long the api waits for a host's watcher to answer a logs request before a 503.",
     default: 5000,
@@ -124,7 +131,7 @@ export interface ApiConfig {
     stallTimeoutMs: number;
   };
   /** Undefined when auth is explicitly disabled. */
-  auth: { readTokens: readonly string[]; adminTokens: readonly string[] } | undefined;
+  auth: { readTokens: readonly string[]; adminTokens: readonly string[]; sessionTtlMs: number } | undefined;
 }
 
 export function parseApiConfig(env: EnvSource): ApiConfig {
@@ -154,7 +161,9 @@ export function parseApiConfig(env: EnvSource): ApiConfig {
       maxBacklogBytes: values.CROWSNEST_API_STREAM_MAX_BACKLOG_BYTES,
       stallTimeoutMs: values.CROWSNEST_API_STREAM_STALL_TIMEOUT_MS,
     },
-    auth: values.CROWSNEST_API_AUTH_DISABLED ? undefined : { readTokens, adminTokens },
+    auth: values.CROWSNEST_API_AUTH_DISABLED
+      ? undefined
+      : { readTokens, adminTokens, sessionTtlMs: values.CROWSNEST_API_SESSION_TTL_HOURS * 60 * 60 * 1000 },
   };
 }
 

@@ -4,6 +4,9 @@
 // liveness probe does not restart it in a loop) and /readyz a 503 naming NATS. What needs the
 // bus (live streams, logs, agents, dead letters) reaches it through `connected`, and answers 503
 // or an empty list until it is there; routes over Postgres serve meanwhile.
+
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import {
   type Bus,
   createDeadletterSink,
@@ -95,6 +98,11 @@ const app = createApp({
   },
   corsOrigins: config.corsOrigins,
   auth: config.auth,
+  // The dashboard package's build output, wherever the workspace (or the image) put it.
+  dashboardDir: join(
+    dirname(createRequire(import.meta.url).resolve("@crowsnest/dashboard/package.json")),
+    "dist",
+  ),
 });
 const server = createApiServer({ fetch: app.fetch, logger });
 server.listen(config.port, config.listenHost, () => {

@@ -10,10 +10,8 @@ import type {
   AlertTransitionJson,
   ContainerJson,
   EventJson,
-  HistoryJson,
   HostJson,
   HostStatsJson,
-  SeriesValue,
   StatsJson,
 } from "../api-types.ts";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
@@ -55,32 +53,70 @@ async function loadOverview(): Promise<OverviewData> {
   };
 }
 
-/** Each host's newest sample and last hour of load: two requests per host, so after the table, not before it. */
+/** The columnar answer of GET /stats/series and /hosts/stats/series (docs/api.md). */
+interface SeriesAnswer {
+  series: { id: number; name: string; values: Record<string, { avg: (number | null)[] }> }[];
+}
+
+const sparkline = (values: (number | null)[] | undefined): number[] =>
+  (values ?? []).filter((value): value is number => value !== null);
+
+/**
+ * Each host's newest sample (one request per host) and every host's last hour of load (one
+ * request for all): after the table, not before it.
+ */
 async function loadHostDetails(hosts: HostJson[]): Promise<HostDetails> {
   const hostStats = new Map<string, HostStatsJson>();
   const hostLoad = new Map<string, number[]>();
-  await Promise.all(
-    hosts.map(async (host) => {
-      const [current, history] = await Promise.all([
-        api.get<HostStatsJson>(`/api/v1/hosts/${host.id}/stats/current`).catch(() => undefined),
-        api.get<HistoryJson>(`/api/v1/hosts/${host.id}/stats/history?range=1h`).catch(() => undefined),
-      ]);
-      if (current) hostStats.set(host.name, current);
-      const load = (history?.points ?? [])
-        .map((point) => (point.load_1 as SeriesValue | undefined)?.avg)
-        .filter((value): value is number => typeof value === "number");
-      hostLoad.set(host.name, load.slice(-SPARKLINE_POINTS));
-    }),
-  );
+  const [, series] = await Promise.all([
+    Promise.all(
+      hosts.map(async (host) => {
+        const current = await api
+          .get<HostStatsJson>(`/api/v1/hosts/${host.id}/stats/current`)
+          .catch(() => undefined);
+        if (current) hostStats.set(host.name, current);
+      }),
+    ),
+    hosts.length === 0
+      ? undefined
+      : api
+          .get<SeriesAnswer>(`/api/v1/hosts/stats/series?metrics=load_1&range=1h&points=${SPARKLINE_POINTS}`)
+          .catch(() => undefined),
+  ]);
+  for (const entry of series?.series ?? []) hostLoad.set(entry.name, sparkline(entry.values.load_1?.avg));
   return { hostStats, hostLoad };
 }
 
+/** The series endpoint's most ids per request. */
+const SERIES_BATCH = 500;
+/** Minute rollups change once a minute: the sparklines are fetched again that often. */
+const SPARKLINE_REFRESH_MS = 60_000;
+
+/** The last hour of CPU of the given containers, in requests of up to 500 ids. */
+async function loadCpuSparklines(ids: number[]): Promise<Map<number, number[]>> {
+  const byId = new Map<number, number[]>();
+  const batches: number[][] = [];
+  for (let start = 0; start < ids.length; start += SERIES_BATCH)
+    batches.push(ids.slice(start, start + SERIES_BATCH));
+  await Promise.all(
+    batches.map(async (batch) => {
+      const answer = await api.get<SeriesAnswer>(
+        `/api/v1/stats/series?ids=${batch.join(",")}&metrics=cpu_percent&range=1h&points=${SPARKLINE_POINTS}`,
+      );
+      for (const entry of answer.series) byId.set(entry.id, sparkline(entry.values.cpu_percent?.avg));
+    }),
+  );
+  return byId;
+}
+
 type SortKey = "name" | "host" | "state" | "cpu" | "memory" | "net" | "block" | "uptime" | "alert";
-const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
+type Column = { key: SortKey; label: string; numeric?: boolean } | { key: "cpu_trend"; label: string };
+const COLUMNS: Column[] = [
   { key: "name", label: "Name" },
   { key: "host", label: "Host" },
   { key: "state", label: "State" },
   { key: "cpu", label: "CPU", numeric: true },
+  { key: "cpu_trend", label: "CPU, last hour" },
   { key: "memory", label: "Memory", numeric: true },
   { key: "net", label: "Net rx / tx", numeric: true },
   { key: "block", label: "Block r / w", numeric: true },
@@ -246,6 +282,17 @@ export function OverviewView({ params }: { params: URLSearchParams }) {
       .flatMap(([group, members]): (Row | GroupRow)[] => [{ group, count: members.length }, ...members]);
   }, [data, tick, params.toString()]);
 
+  // Sparklines for the running containers the filters show, in one request per 500 of them.
+  const trendIds = rows
+    .flatMap((row) => ("container" in row && row.container.state === "running" ? [row.container.id] : []))
+    .sort((a, b) => a - b);
+  const [trendGeneration, setTrendGeneration] = useState(0);
+  useInterval(() => setTrendGeneration((n) => n + 1), SPARKLINE_REFRESH_MS);
+  const [cpuTrends] = useApi(
+    trendIds.length === 0 ? null : `cpu-trends:${trendGeneration}:${trendIds.join(",")}`,
+    () => loadCpuSparklines(trendIds),
+  );
+
   const scroller = useRef<HTMLDivElement>(null);
   if (loaded.status === "error" && !data) return <ErrorBox error={loaded.error} what="the overview" />;
   if (!data) return <Loading what="hosts and containers" />;
@@ -369,32 +416,38 @@ export function OverviewView({ params }: { params: URLSearchParams }) {
             <table class="containers">
               <thead>
                 <tr>
-                  {COLUMNS.map((column) => (
-                    <th
-                      key={column.key}
-                      scope="col"
-                      class={column.numeric ? "num" : undefined}
-                      aria-sort={
-                        filters.sort === column.key ? (filters.desc ? "descending" : "ascending") : "none"
-                      }
-                    >
-                      <button
-                        type="button"
-                        class="sort"
-                        onClick={() =>
-                          navigate(
-                            withParams({
-                              sort: column.key,
-                              dir: filters.sort === column.key && !filters.desc ? "desc" : undefined,
-                            }),
-                            { replace: true },
-                          )
+                  {COLUMNS.map((column) =>
+                    column.key === "cpu_trend" ? (
+                      <th key={column.key} scope="col">
+                        {column.label}
+                      </th>
+                    ) : (
+                      <th
+                        key={column.key}
+                        scope="col"
+                        class={"numeric" in column && column.numeric ? "num" : undefined}
+                        aria-sort={
+                          filters.sort === column.key ? (filters.desc ? "descending" : "ascending") : "none"
                         }
                       >
-                        {column.label}
-                      </button>
-                    </th>
-                  ))}
+                        <button
+                          type="button"
+                          class="sort"
+                          onClick={() =>
+                            navigate(
+                              withParams({
+                                sort: column.key,
+                                dir: filters.sort === column.key && !filters.desc ? "desc" : undefined,
+                              }),
+                              { replace: true },
+                            )
+                          }
+                        >
+                          {column.label}
+                        </button>
+                      </th>
+                    ),
+                  )}
                 </tr>
               </thead>
               <tbody>
@@ -412,7 +465,12 @@ export function OverviewView({ params }: { params: URLSearchParams }) {
                         </th>
                       </tr>
                     ) : (
-                      <ContainerRow key={row.container.id} row={row} nowMs={nowMs} />
+                      <ContainerRow
+                        key={row.container.id}
+                        row={row}
+                        nowMs={nowMs}
+                        cpuTrend={cpuTrends.data?.get(row.container.id)}
+                      />
                     )
                   }
                 />
@@ -435,7 +493,7 @@ interface GroupRow {
   count: number;
 }
 
-function ContainerRow({ row, nowMs }: { row: Row; nowMs: number }) {
+function ContainerRow({ row, nowMs, cpuTrend }: { row: Row; nowMs: number; cpuTrend: number[] | undefined }) {
   const { container, sample } = row;
   const memPercent =
     sample?.mem_used != null && sample.mem_limit ? (sample.mem_used / sample.mem_limit) * 100 : undefined;
@@ -455,6 +513,9 @@ function ContainerRow({ row, nowMs }: { row: Row; nowMs: number }) {
         ) : null}
       </td>
       <td class="num cpu">{formatPercent(sample?.cpu_percent)}</td>
+      <td class="trend">
+        <Sparkline values={cpuTrend ?? []} label={`CPU of ${container.name}, last hour`} />
+      </td>
       <td class="num">
         {formatBytes(sample?.mem_used)}
         {memPercent !== undefined ? <span class="sub"> {formatPercent(memPercent)}</span> : null}

@@ -112,7 +112,7 @@ export {
 } from "./messages/rpc-messages.ts";
 export { type StatsMessage, statsMessage } from "./messages/stats-message.ts";
 export { type Bus, openBus } from "./nats/bus.ts";
-export { connectNats, type NatsConnectOptions } from "./nats/nats-connection.ts";
+export { connectNats, type NatsConnectOptions, type WatchedNatsConnection } from "./nats/nats-connection.ts";
 export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";
 export { decodeSubjectToken, encodeSubjectToken } from "./subjects/subject-token.ts";
 export {

@@ -12,6 +12,13 @@ export interface Bus {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly subjects: Subjects;
+  /** Whether NATS answers now: false while reconnecting, and for good once closed. */
+  isConnected(): boolean;
+  /**
+   * Settles when the connection is closed for good (drained, or the client gave up, e.g. the
+   * server refused its credentials twice in a row); with the error that closed it, if any.
+   */
+  closed(): Promise<Error | undefined>;
   /** Flushes what was published and closes the connection. */
   drain(): Promise<void>;
 }
@@ -24,7 +31,7 @@ export async function openBus(options: {
 }): Promise<Bus> {
   const { config, logger } = options;
   const subjects = createSubjects(config.subjectPrefix);
-  const nc = await connectNats({
+  const { nc, isConnected } = await connectNats({
     servers: config.natsServers,
     token: config.natsToken,
     name: `crowsnest-${options.service}@${options.host}`,
@@ -44,6 +51,8 @@ export async function openBus(options: {
     nc,
     js: jetstream(nc),
     subjects,
+    isConnected,
+    closed: () => nc.closed().then((reason) => (reason instanceof Error ? reason : undefined)),
     async drain() {
       if (!nc.isClosed()) await nc.drain();
     },

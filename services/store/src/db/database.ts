@@ -191,6 +191,25 @@ export interface AlertRulesTable extends AlertSettingsColumns {
   priority: ColumnType<number, number | undefined, number>;
 }
 
+/**
+ * The alert settings in effect per container (a view, migration 0007, which the api reads too):
+ * its own configuration, else the matching label rule of the highest priority; no row, no alerting.
+ */
+export interface AlertSettingsInEffectView {
+  container_id: number;
+  source: "container" | "rule";
+  rule_id: number | null;
+  rule_name: string | null;
+  enabled: boolean;
+  cpu_threshold: number | null;
+  cpu_basis: "core" | "limit";
+  mem_threshold: number | null;
+  consecutive_breaches: number;
+  oom_alert: boolean;
+  restart_loop_count: number | null;
+  restart_loop_window_s: number;
+}
+
 export interface AlertStatesTable {
   container_id: number;
   state: "normal" | "cpu_alert" | "mem_alert" | "both_alert";
@@ -237,6 +256,7 @@ export interface StoreDatabase {
   rollup_buckets: RollupBucketsTable;
   alert_configs: AlertConfigsTable;
   alert_rules: AlertRulesTable;
+  alert_settings_in_effect: AlertSettingsInEffectView;
   alert_states: AlertStatesTable;
   alert_history: AlertHistoryTable;
 }

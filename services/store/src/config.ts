@@ -102,6 +102,13 @@ export const storeEnv = {
     min: 1000,
     max: 3_600_000,
   }),
+  CROWSNEST_ALERT_CONFIG_CHECK_INTERVAL_MS: envInteger({
+    description:
+      "How often the store checks whether alert settings or rules changed (through the api) and reloads them; the longest a change takes to apply.",
+    default: 2000,
+    min: 100,
+    max: 600_000,
+  }),
   CROWSNEST_PUBLIC_URL: envOptionalString({
     description:
       "Where people reach Crowsnest (e.g. https://crowsnest.example.com); notifications then link to the container at <url>/containers/<id>.",
@@ -159,6 +166,7 @@ export interface StoreConfig {
   alerts: {
     publishIntervalMs: number;
     sweepIntervalMs: number;
+    configCheckIntervalMs: number;
   };
   retentionDays: {
     raw: number;
@@ -196,6 +204,7 @@ export function parseStoreConfig(env: EnvSource): StoreConfig {
     alerts: {
       publishIntervalMs: values.CROWSNEST_ALERT_PUBLISH_INTERVAL_MS,
       sweepIntervalMs: values.CROWSNEST_ALERT_SWEEP_INTERVAL_MS,
+      configCheckIntervalMs: values.CROWSNEST_ALERT_CONFIG_CHECK_INTERVAL_MS,
     },
     retentionDays: {
       raw: values.CROWSNEST_RETENTION_RAW_DAYS,

@@ -106,9 +106,10 @@ runService("store", async (lifecycle) => {
     run: async () => void (await alertPublisher.publishPending()),
     logger,
   });
+  const alertConfigs = new AlertConfigCache({ db: database.db, logger });
   const alertEngine = new AlertEngine({
     db: database.db,
-    configs: new AlertConfigCache({ db: database.db, logger }),
+    configs: alertConfigs,
     logger,
     onTransitions: () => void publisherJob.runNow(),
   });
@@ -131,6 +132,12 @@ runService("store", async (lifecycle) => {
       name: "retention",
       intervalMs: config.retentionIntervalMs,
       run: async () => void (await retention.run()),
+      logger,
+    }),
+    new PeriodicJob({
+      name: "alert configuration",
+      intervalMs: config.alerts.configCheckIntervalMs,
+      run: () => alertConfigs.refreshIfChanged(),
       logger,
     }),
     new PeriodicJob({

@@ -4,6 +4,14 @@
 // before NATS answers, and what these tests ask of it needs the bus).
 import { type ServiceName, type ServiceProcess, startService } from "./service-process.ts";
 
+/**
+ * How long a service may take to start. Alone on an idle machine it takes about a second; but
+ * loading a service's modules from source costs about 1 s of CPU, which became 8-12 s with the
+ * load average at 30-45 on 2 cores, and four services start at once (the store also migrating
+ * a fresh database): 30 s was seen to pass before the store had logged anything.
+ */
+const START_TIMEOUT_MS = 120_000;
+
 export interface ServiceStack {
   readonly services: readonly ServiceProcess[];
   /** `http://127.0.0.1:<port>` of the api, when it was started. */
@@ -37,11 +45,16 @@ export async function startServiceStack(options: ServiceStackOptions): Promise<S
   };
   try {
     for (const service of services) {
-      if (service.name === "store") await service.waitForLog((record) => record.msg === "store started");
+      if (service.name === "store") {
+        await service.waitForLog((record) => record.msg === "store started", START_TIMEOUT_MS);
+      }
       if (service.name === "api") {
-        const listening = await service.waitForLog((record) => record.msg === "api listening");
+        const listening = await service.waitForLog(
+          (record) => record.msg === "api listening",
+          START_TIMEOUT_MS,
+        );
         stack.apiBase = `http://127.0.0.1:${listening.port as number}`;
-        await service.waitForLog((record) => record.msg === "api connected to the bus");
+        await service.waitForLog((record) => record.msg === "api connected to the bus", START_TIMEOUT_MS);
       }
     }
   } catch (error) {

@@ -46,6 +46,8 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
       CROWSNEST_SUBJECT_PREFIX: prefix,
       CROWSNEST_HOST_NAME: host,
       CROWSNEST_DATABASE_URL: database.url,
+      // Heartbeats say when the agents reach dockerd (see below); the default 15 s would add up to that.
+      CROWSNEST_HEARTBEAT_INTERVAL_MS: "2000",
     };
     stack = await startServiceStack({
       services: ["store", "api", "collector", "watcher"],
@@ -57,6 +59,23 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
       },
     });
     apiBase = stack.apiBase;
+    // The stack is ready when the store consumes and the api reaches the bus; the collector and
+    // watcher are still starting then. On a loaded 2-core machine loading a service's modules
+    // from source alone takes 8-12 s (about 1 s of CPU; measured at load 30-45), so the waits
+    // below would measure the agents' start-up. They start once both agents say, in their
+    // heartbeats, that they reach dockerd: the collector after its first tick, the watcher
+    // once it follows Docker's events.
+    await eventually(
+      async () => {
+        const { body } = await getJson<{ data: { host: string; service: string; connected: boolean }[] }>(
+          "/api/v1/agents",
+        );
+        const connected = (service: string) =>
+          body.data.some((agent) => agent.host === host && agent.service === service && agent.connected);
+        return connected("collector") && connected("watcher") ? true : undefined;
+      },
+      { timeoutMs: 120_000, what: "the collector and the watcher to reach dockerd" },
+    );
   });
 
   afterAll(async () => {
@@ -87,8 +106,9 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
     const query = `/api/v1/containers?host=${host}&name=${workload.name}`;
 
     try {
-      // Margins for a loaded machine; how fast it goes is the benchmarks' and the collector
-      // tests' business (a new container sampled within two intervals).
+      // With every service up, a new container is listed and sampled within two intervals (2 s):
+      // the margins are for a loaded machine, how fast it goes is the benchmarks' and the
+      // collector tests' business.
       const container = await eventually(
         async () => {
           const { body } = await getJson<{ data: ContainerJson[] }>(query);
@@ -144,7 +164,7 @@ describe("walking skeleton: collector, watcher, store and api together", () => {
     } finally {
       clearInterval(recordTruth);
     }
-  });
+  }, 240_000); // The waits inside, added up, with their margins for a loaded machine.
 });
 
 interface CurrentStats {

@@ -4,6 +4,14 @@
 // before NATS answers, and what these tests ask of it needs the bus).
 import { type ServiceName, type ServiceProcess, startService } from "./service-process.ts";
 
+/**
+ * How long a service may take to start. Alone on an idle machine it takes about a second; but
+ * loading a service's modules from source costs about 1 s of CPU, which became 8-12 s with the
+ * load average at 30-45 on 2 cores, and four services start at once (the store also migrating
+ * a fresh database): 30 s was seen to pass before the store had logged anything.
+ */
+const START_TIMEOUT_MS = 120_000;
+
 export interface ServiceStack {
   readonly services: readonly ServiceProcess[];
   /** `http://127.0.0.1:<port>` of the api, when it was started. */
@@ -18,9 +26,6 @@ export interface ServiceStackOptions {
   common: Record<string, string>;
   env?: Partial<Record<ServiceName, Record<string, string>>>;
 }
-
-/** How long a service may take to start: on a loaded 2-core machine Node alone can take tens of seconds. */
-const START_TIMEOUT_MS = 120_000;
 
 export async function startServiceStack(options: ServiceStackOptions): Promise<ServiceStack> {
   const extra = (name: ServiceName): Record<string, string> =>
@@ -40,8 +45,9 @@ export async function startServiceStack(options: ServiceStackOptions): Promise<S
   };
   try {
     for (const service of services) {
-      if (service.name === "store")
+      if (service.name === "store") {
         await service.waitForLog((record) => record.msg === "store started", START_TIMEOUT_MS);
+      }
       if (service.name === "api") {
         const listening = await service.waitForLog(
           (record) => record.msg === "api listening",

@@ -65,11 +65,9 @@ export {
 } from "./jetstream/streams.ts";
 export { createDeadletterSink, type DeadletterSink, zeroDeadletterCounts } from "./lifecycle/deadletter.ts";
 export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecycle/heartbeat.ts";
-export { loadConfigOrExit } from "./lifecycle/load-config.ts";
 export { retryUntilReady } from "./lifecycle/retry-until-ready.ts";
 export { resolveRuntimeHostName } from "./lifecycle/runtime-host-name.ts";
 export { runService, ServiceLifecycle } from "./lifecycle/service-lifecycle.ts";
-export { exitOnShutdownSignal, type ShutdownOptions } from "./lifecycle/shutdown.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./log/logger.ts";
 export {
   type AlertState,
@@ -130,7 +128,7 @@ export {
   natsUsers,
   userEnvironment,
 } from "./nats/nats-authorization.ts";
-export { connectNats, type NatsConnectOptions } from "./nats/nats-connection.ts";
+export { connectNats, type NatsConnectOptions, type WatchedNatsConnection } from "./nats/nats-connection.ts";
 export { cpuLimitCores } from "./runtime/cpu-limit.ts";
 export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";
 export { decodeSubjectToken, encodeSubjectToken } from "./subjects/subject-token.ts";

@@ -3,8 +3,10 @@
 // The server listens before NATS first answers: /healthz is then 200 (the process serves, so a
 // liveness probe does not restart it in a loop) and /readyz a 503 naming NATS. What needs the
 // bus (live streams, logs, agents, dead letters) reaches it through `connected`, and answers 503
-// or an empty list until it is there; routes over Postgres serve meanwhile.
-
+// or an empty list until it is there; routes over Postgres serve meanwhile. A port it cannot
+// listen on is one fatal log line and exit 1, as is losing the NATS connection for good once
+// it was there (service-lifecycle.ts); what it opened is released in reverse order on shutdown.
+import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import {
@@ -12,32 +14,26 @@ import {
   createDeadletterSink,
   createLogger,
   type DeadletterSink,
-  exitOnShutdownSignal,
   type Heartbeat,
-  loadConfigOrExit,
+  type Logger,
   openBus,
+  runService,
+  type ServiceLifecycle,
   startHeartbeat,
   zeroDeadletterCounts,
 } from "@crowsnest/shared";
 import { openPostgres } from "@crowsnest/shared/postgres";
+import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
+import { CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type AgentDirectory, AgentRegistry } from "./agents/agent-registry.ts";
 import { createApp } from "./app.ts";
-import { readConfig } from "./config.ts";
+import { type ApiConfig, readConfig } from "./config.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
 import { createApiServer } from "./http/api-server.ts";
 import { LiveHub } from "./live/live-hub.ts";
 import { createLogsClient, type LogsClient, type LogsFailure } from "./logs/watcher-logs-client.ts";
 import { ApiMetrics } from "./metrics/api-metrics.ts";
-
-const config = loadConfigOrExit("api", readConfig);
-const logger = createLogger({ service: "api", level: config.common.logLevel, host: config.hostName });
-const database = openPostgres<ApiDatabase>({
-  url: config.databaseUrl,
-  poolSize: config.databasePoolSize,
-  applicationName: `crowsnest-api@${config.hostName}`,
-  onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
-});
 
 /** Everything built on the bus, once NATS has answered and the streams exist. */
 interface Connected {
@@ -48,9 +44,6 @@ interface Connected {
   logs: LogsClient;
   heartbeat: Heartbeat;
 }
-let connected: Connected | undefined;
-let natsConnected = false;
-let stopping = false;
 
 const NOT_CONNECTED: LogsFailure = {
   ok: false,
@@ -58,67 +51,73 @@ const NOT_CONNECTED: LogsFailure = {
   message: "the api is not connected to NATS yet, so no watcher can be asked",
 };
 const NO_DEADLETTERS: DeadletterSink["counts"] = zeroDeadletterCounts();
-const agents: AgentDirectory = { list: (nowMs) => connected?.agents.list(nowMs) ?? [] };
 
-if (!config.auth) logger.warn("CROWSNEST_API_AUTH_DISABLED=true: every route is served without a token");
-const liveHub = new LiveHub({
-  bus: () => connected && { js: connected.bus.js, jsm: connected.jsm, subjects: connected.bus.subjects },
-  maxStreams: config.live.maxStreams,
-});
-const metrics = new ApiMetrics(
-  {
-    agents,
-    openStreams: () => liveHub.openStreams,
-    deadletters: {
-      get counts() {
-        return connected?.deadletters.counts ?? NO_DEADLETTERS;
+runService("api", async (lifecycle) => {
+  const config = readConfig();
+  const logger = createLogger({ service: "api", level: config.common.logLevel, host: config.hostName });
+  lifecycle.configure({ logger, shutdownTimeoutMs: config.common.shutdownTimeoutMs });
+  const database = openPostgres<ApiDatabase>({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    applicationName: `crowsnest-api@${config.hostName}`,
+    onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
+  });
+  lifecycle.defer("Postgres pool", () => database.destroy());
+
+  let connected: Connected | undefined;
+  // Deferred before the server, so released after it: live streams end before the bus closes.
+  lifecycle.defer("NATS connection", async () => {
+    await connected?.bus.drain();
+  });
+  const agents: AgentDirectory = { list: (nowMs) => connected?.agents.list(nowMs) ?? [] };
+
+  if (!config.auth) logger.warn("CROWSNEST_API_AUTH_DISABLED=true: every route is served without a token");
+  const liveHub = new LiveHub({
+    bus: () => connected && { js: connected.bus.js, jsm: connected.jsm, subjects: connected.bus.subjects },
+    maxStreams: config.live.maxStreams,
+  });
+  const metrics = new ApiMetrics(
+    {
+      agents,
+      openStreams: () => liveHub.openStreams,
+      deadletters: {
+        get counts() {
+          return connected?.deadletters.counts ?? NO_DEADLETTERS;
+        },
       },
+      maxContainers: config.metricsMaxContainers,
     },
-    maxContainers: config.metricsMaxContainers,
-  },
-  database.db,
-);
-const app = createApp({
-  db: database.db,
-  logger,
-  // Ready once everything on the bus is built, not merely when the connection is up.
-  readiness: { natsConnected: () => connected !== undefined && natsConnected },
-  agents,
-  metrics,
-  live: {
-    hub: liveHub,
-    heartbeatMs: config.live.heartbeatMs,
-    maxBacklog: config.live.maxBacklog,
-    maxBacklogBytes: config.live.maxBacklogBytes,
-    stallTimeoutMs: config.live.stallTimeoutMs,
-  },
-  logs: {
-    fetch: (host, request) => connected?.logs.fetch(host, request) ?? Promise.resolve(NOT_CONNECTED),
-    follow: (host, request) => connected?.logs.follow(host, request) ?? Promise.resolve(NOT_CONNECTED),
-  },
-  corsOrigins: config.corsOrigins,
-  auth: config.auth,
-  // The dashboard package's build output, wherever the workspace (or the image) put it.
-  dashboardDir: join(
-    dirname(createRequire(import.meta.url).resolve("@crowsnest/dashboard/package.json")),
-    "dist",
-  ),
-});
-const server = createApiServer({ fetch: app.fetch, logger });
-server.listen(config.port, config.listenHost, () => {
-  const address = server.address();
-  if (address !== null && typeof address === "object") {
-    logger.info({ address: address.address, port: address.port }, "api listening");
-  }
-});
-
-exitOnShutdownSignal({
-  logger,
-  timeoutMs: config.common.shutdownTimeoutMs,
-  stop: async () => {
-    stopping = true;
-    connected?.heartbeat.stop();
-    await connected?.agents.stop();
+    database.db,
+  );
+  const app = createApp({
+    db: database.db,
+    logger,
+    // Ready once everything on the bus is built and the connection is up now.
+    readiness: { natsConnected: () => connected?.bus.isConnected() ?? false },
+    agents,
+    metrics,
+    live: {
+      hub: liveHub,
+      heartbeatMs: config.live.heartbeatMs,
+      maxBacklog: config.live.maxBacklog,
+      maxBacklogBytes: config.live.maxBacklogBytes,
+      stallTimeoutMs: config.live.stallTimeoutMs,
+    },
+    logs: {
+      fetch: (host, request) => connected?.logs.fetch(host, request) ?? Promise.resolve(NOT_CONNECTED),
+      follow: (host, request) => connected?.logs.follow(host, request) ?? Promise.resolve(NOT_CONNECTED),
+    },
+    corsOrigins: config.corsOrigins,
+    auth: config.auth,
+    // The dashboard package's build output, wherever the workspace (or the image) put it.
+    dashboardDir: join(
+      dirname(createRequire(import.meta.url).resolve("@crowsnest/dashboard/package.json")),
+      "dist",
+    ),
+  });
+  const server = createApiServer({ fetch: app.fetch, logger });
+  await listen(server, config, logger);
+  lifecycle.defer("HTTP server", async () => {
     // Stop accepting connections, end live streams (they would never finish on their own),
     // and let other requests in flight finish.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -128,32 +127,51 @@ exitOnShutdownSignal({
     const force = setTimeout(() => server.closeAllConnections(), config.common.shutdownTimeoutMs / 2);
     await closed;
     clearTimeout(force);
-    await connected?.bus.drain();
-    await database.destroy();
-  },
+  });
+
+  connected = await connectBus(config, logger, lifecycle);
+  if (connected === undefined) return;
+  const { bus, agents: registry, heartbeat } = connected;
+  lifecycle.exitWhenLost("NATS connection", bus.closed());
+  lifecycle.defer("agent registry", () => registry.stop());
+  lifecycle.defer("heartbeat", () => heartbeat.stop());
+  logger.info("api connected to the bus");
 });
 
-const RETRY_MAX_MS = 30_000;
+/** Listens on the configured address; a port in use or not allowed fails the start. */
+async function listen(server: Server, config: ApiConfig, logger: Logger): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.listenHost, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address !== null && typeof address === "object") {
+    logger.info({ address: address.address, port: address.port }, "api listening");
+  }
+}
 
 /** Connects to NATS and ensures the streams, retrying (capped backoff) until it works or the api stops. */
-async function connectBus(): Promise<Connected | undefined> {
+async function connectBus(
+  config: ApiConfig,
+  logger: Logger,
+  lifecycle: ServiceLifecycle,
+): Promise<Connected | undefined> {
+  const stopped = new AbortController();
+  void lifecycle.stopRequested.then(() => stopped.abort());
+  const backoff = new CappedBackoff({ initialMs: 2000, maxMs: 30_000 });
   let lastProblem: string | undefined;
-  for (let attempt = 1; !stopping; attempt++) {
+  for (let attempt = 1; !lifecycle.stopping; attempt++) {
     try {
       // Waits for the first connection itself (every reconnect wait), however long NATS is away.
       const bus = await openBus({ config: config.common, service: "api", host: config.hostName, logger });
-      if (stopping) {
+      if (lifecycle.stopping) {
         await bus.drain();
         return undefined;
       }
       const jsm = await jetstreamManager(bus.nc);
-      natsConnected = true;
-      void (async () => {
-        for await (const status of bus.nc.status()) {
-          if (status.type === "disconnect") natsConnected = false;
-          if (status.type === "reconnect") natsConnected = true;
-        }
-      })();
       const deadletters = createDeadletterSink({
         js: bus.js,
         // Dead letters are cut to the server's own max payload.
@@ -183,7 +201,7 @@ async function connectBus(): Promise<Connected | undefined> {
           runtime: null,
           intervalMs: config.common.heartbeatIntervalMs,
           livenessFile: config.common.livenessFile,
-          isConnected: () => natsConnected,
+          isConnected: () => bus.isConnected(),
           logger,
         }),
       };
@@ -193,11 +211,8 @@ async function connectBus(): Promise<Connected | undefined> {
       if (problem !== lastProblem)
         logger.error({ err: error, attempt }, "could not set up the bus; retrying");
       lastProblem = problem;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt)));
+      await abortableSleep(backoff.next(), stopped.signal);
     }
   }
   return undefined;
 }
-
-connected = await connectBus();
-if (connected) logger.info("api connected to the bus");

@@ -1,44 +1,29 @@
 // The api started while NATS does not answer, as it ships (its own process): it listens at
 // once, /healthz says it is alive, /readyz says why it is not ready, and when a NATS server
 // comes up on that address it connects, creates its streams and becomes ready.
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createPrivateNatsServer,
+  type PrivateNatsServer,
+} from "../../../test/support/private-nats-server.ts";
 import { type ServiceProcess, startService } from "../../../test/support/service-process.ts";
 import { createTestDatabase, eventually, type TestDatabase } from "../../../test/support/test-env.ts";
 
 const TOKEN = "unreachable-read-token-0123";
 
-/** A loopback port nothing listens on (taken from the kernel, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address !== "object") throw new Error("no port");
-  return address.port;
-}
-
 describe("the api while NATS is unreachable at start", () => {
   let database: TestDatabase;
   let api: ServiceProcess;
-  let natsServer: ChildProcess | undefined;
-  let natsPort: number;
-  let storeDir: string;
+  let natsServer: PrivateNatsServer;
   let base: string;
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    natsPort = await freePort();
-    storeDir = mkdtempSync(join(tmpdir(), "crowsnest-nats-"));
+    // Created, not started: nothing answers on its port yet.
+    natsServer = await createPrivateNatsServer();
     api = startService("api", {
       CROWSNEST_DATABASE_URL: database.url,
-      CROWSNEST_NATS_URL: `nats://127.0.0.1:${natsPort}`,
+      CROWSNEST_NATS_URL: natsServer.url,
       CROWSNEST_SUBJECT_PREFIX: "unreachable",
       CROWSNEST_API_PORT: "0",
       CROWSNEST_API_LISTEN_HOST: "127.0.0.1",
@@ -50,11 +35,7 @@ describe("the api while NATS is unreachable at start", () => {
 
   afterAll(async () => {
     await api?.stop();
-    if (natsServer && natsServer.exitCode === null) {
-      natsServer.kill("SIGTERM");
-      await once(natsServer, "exit");
-    }
-    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    await natsServer?.dispose();
     await database?.drop();
   });
 
@@ -77,9 +58,7 @@ describe("the api while NATS is unreachable at start", () => {
   });
 
   it("becomes ready once a NATS server answers on that address, with its streams created", async () => {
-    natsServer = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir], {
-      stdio: "ignore",
-    });
+    await natsServer.start();
     await eventually(async () => ((await get("/readyz")).status === 200 ? true : undefined), {
       timeoutMs: 30_000,
       what: "/readyz to say ready",

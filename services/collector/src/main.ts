@@ -38,6 +38,7 @@ runService(SERVICE, async (lifecycle) => {
 
   const bus = await openBus({ config: config.common, service: SERVICE, host, logger });
   lifecycle.defer("bus", () => bus.drain());
+  lifecycle.exitWhenLost("NATS connection", bus.closed());
   const acks = new JetStreamAckPublisher({ nc: bus.nc, inboxPrefix: config.common.natsInboxPrefix });
   lifecycle.defer("acknowledgement tracking", () => acks.close());
   const queue = new PublishQueue({

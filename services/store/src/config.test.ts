@@ -48,4 +48,25 @@ describe("store configuration", () => {
       /CROWSNEST_PUBLIC_URL/,
     );
   });
+
+  it("defaults the alert job intervals and the stats write concurrency, and reads them", () => {
+    const defaults = parseStoreConfig({});
+    expect(defaults.alerts).toEqual({
+      publishIntervalMs: 1000,
+      sweepIntervalMs: 30_000,
+      configCheckIntervalMs: 2000,
+    });
+    expect(defaults.ingest.statsWriteConcurrency).toBe(2);
+    const set = parseStoreConfig({
+      CROWSNEST_ALERT_PUBLISH_INTERVAL_MS: "250",
+      CROWSNEST_ALERT_SWEEP_INTERVAL_MS: "5000",
+      CROWSNEST_ALERT_CONFIG_CHECK_INTERVAL_MS: "500",
+      CROWSNEST_INGEST_STATS_WRITE_CONCURRENCY: "4",
+    });
+    expect(set.alerts).toEqual({ publishIntervalMs: 250, sweepIntervalMs: 5000, configCheckIntervalMs: 500 });
+    expect(set.ingest.statsWriteConcurrency).toBe(4);
+    expect(() => parseStoreConfig({ CROWSNEST_ALERT_SWEEP_INTERVAL_MS: "10" })).toThrow(
+      /CROWSNEST_ALERT_SWEEP_INTERVAL_MS/,
+    );
+  });
 });

@@ -31,6 +31,13 @@ export const storeEnv = {
     min: 100,
     max: 1_000_000,
   }),
+  CROWSNEST_INGEST_STATS_WRITE_CONCURRENCY: envInteger({
+    description:
+      "Container-sample batches written to Postgres at once (each holds a pool connection); the next batch decodes meanwhile.",
+    default: 2,
+    min: 1,
+    max: 16,
+  }),
   CROWSNEST_INGEST_ACK_WAIT_MS: envInteger({
     description: "How long JetStream waits for an acknowledgement before redelivering a message.",
     default: 30_000,
@@ -88,6 +95,27 @@ export const storeEnv = {
     min: 1000,
     max: 86_400_000,
   }),
+  CROWSNEST_ALERT_PUBLISH_INTERVAL_MS: envInteger({
+    description:
+      "How often alert transitions not yet on the bus are published; a batch that fires one publishes at once, so this bounds the delay after a failed publish.",
+    default: 1000,
+    min: 100,
+    max: 600_000,
+  }),
+  CROWSNEST_ALERT_SWEEP_INTERVAL_MS: envInteger({
+    description:
+      "How often firing restart-loop alerts are checked for a window that passed without enough restarts (or alerting turned off), and resolved.",
+    default: 30_000,
+    min: 1000,
+    max: 3_600_000,
+  }),
+  CROWSNEST_ALERT_CONFIG_CHECK_INTERVAL_MS: envInteger({
+    description:
+      "How often the store checks whether alert settings or rules changed (through the api) and reloads them; the longest a change takes to apply.",
+    default: 2000,
+    min: 100,
+    max: 600_000,
+  }),
   CROWSNEST_PUBLIC_URL: envOptionalString({
     description:
       "Where people reach Crowsnest (e.g. https://crowsnest.example.com); notifications then link to the container at <url>/containers/<id>.",
@@ -140,6 +168,12 @@ export interface StoreConfig {
     batchWaitMs: number;
     maxAckPending: number;
     ackWaitMs: number;
+    statsWriteConcurrency: number;
+  };
+  alerts: {
+    publishIntervalMs: number;
+    sweepIntervalMs: number;
+    configCheckIntervalMs: number;
   };
   retentionDays: {
     raw: number;
@@ -173,6 +207,12 @@ export function parseStoreConfig(env: EnvSource): StoreConfig {
       batchWaitMs: values.CROWSNEST_INGEST_BATCH_WAIT_MS,
       maxAckPending: values.CROWSNEST_INGEST_MAX_ACK_PENDING,
       ackWaitMs: values.CROWSNEST_INGEST_ACK_WAIT_MS,
+      statsWriteConcurrency: values.CROWSNEST_INGEST_STATS_WRITE_CONCURRENCY,
+    },
+    alerts: {
+      publishIntervalMs: values.CROWSNEST_ALERT_PUBLISH_INTERVAL_MS,
+      sweepIntervalMs: values.CROWSNEST_ALERT_SWEEP_INTERVAL_MS,
+      configCheckIntervalMs: values.CROWSNEST_ALERT_CONFIG_CHECK_INTERVAL_MS,
     },
     retentionDays: {
       raw: values.CROWSNEST_RETENTION_RAW_DAYS,

@@ -1,16 +1,17 @@
 // The store's composition root: migrates Postgres, then drains the bus's durable consumers
 // into it (evaluating alerts as samples and events land), and runs the rollup, retention and
-// alert jobs, until SIGTERM.
+// alert jobs, until SIGTERM. What it opens is released in reverse order on shutdown; a startup
+// failure (database, bus, streams) is one fatal log line and exit 1, as is losing the NATS
+// connection for good (service-lifecycle.ts).
 import {
   codecs,
   createDeadletterSink,
   createLogger,
   ensureConsumers,
-  exitOnShutdownSignal,
-  loadConfigOrExit,
   openBus,
   openJetStreamManager,
   retryUntilReady,
+  runService,
   startHeartbeat,
   storeConsumerDefinitions,
   streamName,
@@ -49,34 +50,33 @@ import { NotificationFanout } from "./notifications/notification-fanout.ts";
 import { RetentionJob } from "./retention/retention-job.ts";
 import { RollupJob } from "./rollup/rollup-job.ts";
 
-const config = loadConfigOrExit("store", readConfig);
-const logger = createLogger({ service: "store", level: config.common.logLevel, host: config.hostName });
-let stopping = false;
-let stop: () => Promise<void> = async () => {
-  stopping = true;
-};
-exitOnShutdownSignal({ logger, timeoutMs: config.common.shutdownTimeoutMs, stop: () => stop() });
-// Its worker thread loads its code while the database is migrated and the bus connected.
-const statsDecoder = new StatsDecoder({ logger });
+runService("store", async (lifecycle) => {
+  const config = readConfig();
+  const logger = createLogger({ service: "store", level: config.common.logLevel, host: config.hostName });
+  lifecycle.configure({ logger, shutdownTimeoutMs: config.common.shutdownTimeoutMs });
+  // Its worker thread loads its code while the database is migrated and the bus connected.
+  const statsDecoder = new StatsDecoder({ logger });
+  lifecycle.defer("stats decoder", () => statsDecoder.close());
 
-const database = openPostgres<StoreDatabase>({
-  url: config.databaseUrl,
-  poolSize: config.databasePoolSize,
-  applicationName: `crowsnest-store@${config.hostName}`,
-  onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
-});
-const applied = await retryUntilReady({
-  what: "Postgres migration",
-  attempt: () => migrateToLatest(database.db),
-  logger,
-  isStopping: () => stopping,
-});
-if (applied === undefined) {
-  await statsDecoder.close();
-  await database.destroy();
-} else {
+  const database = openPostgres<StoreDatabase>({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    applicationName: `crowsnest-store@${config.hostName}`,
+    onIdleError: (error) => logger.warn({ err: error }, "idle Postgres connection failed"),
+  });
+  lifecycle.defer("Postgres pool", () => database.destroy());
+  const applied = await retryUntilReady({
+    what: "Postgres migration",
+    attempt: () => migrateToLatest(database.db),
+    logger,
+    isStopping: () => lifecycle.stopping,
+  });
+  if (applied === undefined) return;
   logger.info({ applied }, "database schema is current");
+
   const bus = await openBus({ config: config.common, service: "store", host: config.hostName, logger });
+  lifecycle.defer("NATS connection", () => bus.drain());
+  lifecycle.exitWhenLost("NATS connection", bus.closed());
   const consumerDefinitions = storeConsumerDefinitions(bus.subjects, {
     maxAckPending: config.ingest.maxAckPending,
     ackWaitMs: config.ingest.ackWaitMs,
@@ -104,15 +104,22 @@ if (applied === undefined) {
   });
 
   const alertPublisher = new AlertPublisher({ db: database.db, js: bus.js, subjects: bus.subjects, logger });
+  // What the last batches fired goes out before the connection closes (the rest on next start).
+  lifecycle.defer("alert transitions not yet published", () =>
+    alertPublisher.publishPending().catch((error: unknown) => {
+      logger.warn({ err: error }, "could not publish the last alert transitions; they go out on next start");
+    }),
+  );
   const publisherJob = new PeriodicJob({
     name: "alert publisher",
-    intervalMs: 1000,
+    intervalMs: config.alerts.publishIntervalMs,
     run: async () => void (await alertPublisher.publishPending()),
     logger,
   });
+  const alertConfigs = new AlertConfigCache({ db: database.db, logger });
   const alertEngine = new AlertEngine({
     db: database.db,
-    configs: new AlertConfigCache({ db: database.db, logger }),
+    configs: alertConfigs,
     logger,
     onTransitions: () => void publisherJob.runNow(),
   });
@@ -150,7 +157,18 @@ if (applied === undefined) {
       run: async () => void (await retention.run()),
       logger,
     }),
-    new PeriodicJob({ name: "alert sweep", intervalMs: 30_000, run: () => alertEngine.sweep(), logger }),
+    new PeriodicJob({
+      name: "alert configuration",
+      intervalMs: config.alerts.configCheckIntervalMs,
+      run: () => alertConfigs.refreshIfChanged(),
+      logger,
+    }),
+    new PeriodicJob({
+      name: "alert sweep",
+      intervalMs: config.alerts.sweepIntervalMs,
+      run: () => alertEngine.sweep(),
+      logger,
+    }),
   ];
 
   // Raw samples from days the retention no longer keeps are dead-lettered, not stored.
@@ -186,7 +204,7 @@ if (applied === undefined) {
         await statsWriter.markLateBuckets(samples);
         await alertEngine.evaluateSamples(samples, ids);
       },
-      writeConcurrency: 2,
+      writeConcurrency: config.ingest.statsWriteConcurrency,
     }),
     new BatchConsumer({
       ...common,
@@ -237,10 +255,23 @@ if (applied === undefined) {
     ackWaitMs: config.ingest.ackWaitMs,
     logger,
   });
-  for (const consumer of consumers) consumer.start();
+
   for (const job of jobs) job.start();
-  notificationConsumer.start();
+  lifecycle.defer("periodic jobs", () => Promise.all(jobs.map((job) => job.stop())));
   dispatcher.start();
+  lifecycle.defer("notification dispatcher", () => dispatcher.stop());
+  notificationConsumer.start();
+  lifecycle.defer("notification consumer", () => notificationConsumer.stop());
+  for (const consumer of consumers) consumer.start();
+  // Batches in flight are written and acked before the jobs and the bus stop.
+  lifecycle.defer("ingest consumers", () => Promise.all(consumers.map((consumer) => consumer.stop())));
+  // First thing on shutdown: a rollup or retention catch-up ends after the bucket in hand (the
+  // next start resumes it) while the consumers finish their batches.
+  lifecycle.defer("rollup and retention catch-ups", () => {
+    rollups.stop();
+    minuteRollups.stop();
+    retention.stop();
+  });
   const heartbeat = startHeartbeat({
     nc: bus.nc,
     subjects: bus.subjects,
@@ -252,26 +283,9 @@ if (applied === undefined) {
     isConnected: () => databaseReachable,
     logger,
   });
+  lifecycle.defer("heartbeat", () => heartbeat.stop());
   logger.info(
     { consumers: [...consumerDefinitions, notifyDefinition].map((d) => d.config.durable_name) },
     "store started",
   );
-
-  stop = async () => {
-    heartbeat.stop();
-    rollups.stop();
-    minuteRollups.stop();
-    retention.stop();
-    await Promise.all(consumers.map((consumer) => consumer.stop()));
-    await statsDecoder.close();
-    await Promise.all(jobs.map((job) => job.stop()));
-    // What the last batches fired goes out before the connection closes (the rest on next start).
-    await alertPublisher.publishPending().catch((error: unknown) => {
-      logger.warn({ err: error }, "could not publish the last alert transitions; they go out on next start");
-    });
-    await notificationConsumer.stop();
-    await dispatcher.stop();
-    await bus.drain();
-    await database.destroy();
-  };
-}
+});

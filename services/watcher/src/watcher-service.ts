@@ -26,6 +26,7 @@ export async function runWatcher(lifecycle: ServiceLifecycle): Promise<void> {
 
   const bus = await openBus({ config: config.common, service: "watcher", host, logger });
   lifecycle.defer("NATS connection", () => bus.drain());
+  lifecycle.exitWhenLost("NATS connection", bus.closed());
   const js = new JetStreamAckPublisher({ nc: bus.nc, inboxPrefix: config.common.natsInboxPrefix });
   lifecycle.defer("JetStream publisher", () => js.close());
 

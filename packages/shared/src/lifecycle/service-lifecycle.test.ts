@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { describe, expect, it, vi } from "vitest";
 import { createLogger } from "../log/logger.ts";
 import { ServiceLifecycle } from "./service-lifecycle.ts";
 
@@ -22,5 +24,32 @@ describe("ServiceLifecycle", () => {
     // Each cleanup runs once.
     expect(await lifecycle.releaseAll()).toBe(true);
     expect(released).toHaveLength(3);
+  });
+
+  it("exits 1 with one fatal line when a dependency is lost for good while running", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const lifecycle = new ServiceLifecycle("test");
+    lifecycle.configure({ logger: pino({ level: "info" }, sink), shutdownTimeoutMs: 1000 });
+    const exited = new Promise<number | undefined>((resolve) => {
+      vi.spyOn(process, "exit").mockImplementationOnce((code) => {
+        resolve(code === undefined || code === null ? undefined : Number(code));
+        return undefined as never;
+      });
+    });
+    lifecycle.exitWhenLost("NATS connection", Promise.resolve(new Error("Authorization Violation")));
+
+    expect(await exited).toBe(1);
+    expect(lines).toHaveLength(1);
+    const fatal = JSON.parse(lines[0] ?? "{}") as { level: number; msg: string; err?: { message: string } };
+    expect(fatal.level).toBe(60);
+    expect(fatal.msg).toBe("NATS connection closed for good; exiting so that test is restarted");
+    expect(fatal.err?.message).toBe("Authorization Violation");
+    vi.restoreAllMocks();
   });
 });

@@ -2,7 +2,8 @@
 // (bad config, bus, streams, database) logs one JSON fatal line and exits 1, never a raw stack.
 // What `main` opens it hands to `defer` as it goes; on the first SIGTERM or SIGINT those
 // cleanups run in reverse order (the last thing opened is released first), under a hard
-// deadline, and the process exits 0. A second signal exits at once.
+// deadline, and the process exits 0. A second signal exits at once. A dependency lost for good
+// while running (`exitWhenLost`) also ends the process with one fatal line and exit 1.
 import { ConfigError } from "../errors/crowsnest-error.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 
@@ -53,6 +54,23 @@ export class ServiceLifecycle {
   /** Registers a cleanup; cleanups run in reverse order of registration. */
   defer(what: string, run: () => unknown): void {
     this.#cleanups.push({ what, run });
+  }
+
+  /**
+   * Exits 1 with one fatal line when `lost` settles while the service is not stopping: for a
+   * dependency gone for good, such as a NATS connection closed after its client gave up
+   * reconnecting, which only a restart by the supervisor recovers.
+   */
+  exitWhenLost(what: string, lost: Promise<unknown>): void {
+    const onLost = (reason: unknown): void => {
+      if (this.#stopping) return;
+      this.#logger.fatal(
+        reason instanceof Error ? { err: reason } : {},
+        `${what} closed for good; exiting so that ${this.#service} is restarted`,
+      );
+      process.exit(1);
+    };
+    lost.then(onLost, onLost);
   }
 
   /** Installs the signal handlers; `runService` calls it before `main`. */

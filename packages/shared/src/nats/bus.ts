@@ -15,6 +15,13 @@ export interface Bus {
   readonly subjects: Subjects;
   /** CROWSNEST_STREAM_REPLICAS, for the streams and buckets a service creates itself. */
   readonly streamReplicas: number;
+  /** Whether NATS answers now: false while reconnecting, and for good once closed. */
+  isConnected(): boolean;
+  /**
+   * Settles when the connection is closed for good (drained, or the client gave up, e.g. the
+   * server refused its credentials twice in a row); with the error that closed it, if any.
+   */
+  closed(): Promise<Error | undefined>;
   /** Flushes what was published and closes the connection. */
   drain(): Promise<void>;
 }
@@ -27,7 +34,7 @@ export async function openBus(options: {
 }): Promise<Bus> {
   const { config, logger } = options;
   const subjects = createSubjects(config.subjectPrefix);
-  const nc = await connectNats({
+  const { nc, isConnected } = await connectNats({
     servers: config.natsServers,
     token: config.natsToken,
     user: config.natsUser,
@@ -51,6 +58,8 @@ export async function openBus(options: {
     js: jetstream(nc),
     subjects,
     streamReplicas: config.streamReplicas,
+    isConnected,
+    closed: () => nc.closed().then((reason) => (reason instanceof Error ? reason : undefined)),
     async drain() {
       if (!nc.isClosed()) await nc.drain();
     },

@@ -1,5 +1,6 @@
 // Connects to NATS the way every service should: retry forever (also for the first
-// connection, so start-up order does not matter), and log each change of connectivity once.
+// connection, so start-up order does not matter), log each change of connectivity once, and
+// keep that connectivity as the one answer to "is the bus connected?" (readiness, heartbeats).
 import { connect, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
 import type { NatsTlsFiles } from "../config/common-env.ts";
 import type { Logger } from "../log/logger.ts";
@@ -18,7 +19,14 @@ export interface NatsConnectOptions {
   logger: Logger;
 }
 
-export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
+/** A NATS connection and its observed connectivity. */
+export interface WatchedNatsConnection {
+  readonly nc: NatsConnection;
+  /** False from a disconnect until the reconnect, and for good once the connection is closed. */
+  isConnected(): boolean;
+}
+
+export async function connectNats(options: NatsConnectOptions): Promise<WatchedNatsConnection> {
   const { logger } = options;
   logger.info({ servers: options.servers }, "connecting to NATS");
   const nc = await connect({
@@ -34,8 +42,9 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
     pingInterval: 10_000,
   });
   logger.info({ server: nc.getServer() }, "connected to NATS");
-  void logStatusChanges(nc, logger);
-  return nc;
+  const state = { connected: true };
+  void followStatus(nc, logger, state);
+  return { nc, isConnected: () => state.connected && !nc.isClosed() };
 }
 
 /** The client's TLS options: setting them makes the client require TLS of every server. */
@@ -47,16 +56,19 @@ export function natsTlsOptions(files: NatsTlsFiles): TlsOptions {
   };
 }
 
-async function logStatusChanges(nc: NatsConnection, logger: Logger): Promise<void> {
-  let connected = true;
+async function followStatus(
+  nc: NatsConnection,
+  logger: Logger,
+  state: { connected: boolean },
+): Promise<void> {
   for await (const status of nc.status()) {
     switch (status.type) {
       case "disconnect":
-        if (connected) logger.warn({ server: status.server }, "NATS connection lost; reconnecting");
-        connected = false;
+        if (state.connected) logger.warn({ server: status.server }, "NATS connection lost; reconnecting");
+        state.connected = false;
         break;
       case "reconnect":
-        connected = true;
+        state.connected = true;
         logger.info({ server: status.server }, "NATS connection restored");
         break;
       case "error":

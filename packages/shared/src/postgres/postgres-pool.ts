@@ -34,6 +34,13 @@ export function openPostgres<DB>(options: {
     connectionTimeoutMillis: 10_000,
   });
   pool.on("error", options.onIdleError);
+  // pg's pool listens for errors only on idle clients; a client that is checked out when its
+  // connection dies (a Postgres restart) emits "error" with nobody listening, which would end
+  // the process. The query in flight already fails with that error (its caller retries) and the
+  // pool drops the dead client when it comes back, so this listener only keeps the process up.
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool, destroy: () => db.destroy() };
 }

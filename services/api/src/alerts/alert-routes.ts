@@ -11,15 +11,11 @@ import {
   resolveContainerId,
 } from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { errorEnvelope } from "../http/api-error.ts";
+import { errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { encodeCursor, keysetCursorParam, limitParam, textParam, timestampParam } from "../http/params.ts";
 import { DELIVERY_STATUSES } from "../notifications/delivery-routes.ts";
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { "application/json": { schema: errorEnvelope } },
-});
 const METRICS = ["cpu", "memory", "oom", "restart_loop"] as const;
 
 const activeJson = z
@@ -159,7 +155,7 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
           description: "Firing alerts",
           content: { "application/json": { schema: z.object({ data: z.array(activeJson) }) } },
         },
-        400: errorResponse("A parameter is invalid"),
+        400: errorDoc("A parameter is invalid"),
       },
     }),
     async (c) => {
@@ -226,7 +222,7 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
           description: "One page of transitions",
           content: { "application/json": { schema: pageJson } },
         },
-        400: errorResponse("A parameter is invalid"),
+        400: errorDoc("A parameter is invalid"),
         ...containerRefResponses,
       },
     }),
@@ -254,7 +250,7 @@ export function alertRoutes(): OpenAPIHono<AppEnv> {
           description: "One page of transitions",
           content: { "application/json": { schema: pageJson } },
         },
-        400: errorResponse("A parameter is invalid"),
+        400: errorDoc("A parameter is invalid"),
         ...containerRefResponses,
       },
     }),

@@ -1,6 +1,7 @@
 // Alert configuration through the api, evaluated by the real store's engine: what a user sets
 // is what fires, shows as active, lands in the history, and resolves.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alertConfigApplied } from "../../../../test/support/alert-config-applied.ts";
 import { TEST_ADMIN_TOKEN, TEST_READ_TOKEN } from "../../../../test/support/api-app.ts";
 import {
   FIXTURE_HOST,
@@ -92,8 +93,7 @@ describe("alerts through the api", () => {
   });
 
   it("fires after two breaches, lists it as active with value and threshold, and resolves it", async () => {
-    // The store reloads configuration within two seconds.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await alertConfigApplied(api.store, api.postgres.pool);
     await sample(60);
     await sample(70);
     const active = await eventually(

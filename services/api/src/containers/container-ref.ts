@@ -6,7 +6,7 @@
 import { type createRoute, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { ApiError, errorDoc, errorEnvelope } from "../http/api-error.ts";
 import { textParam } from "../http/params.ts";
 
 /** The shortest runtime id prefix accepted: what `docker ps` prints. */
@@ -59,10 +59,7 @@ const ambiguousEnvelope = z
 
 /** Responses every route taking a container reference adds to its own. */
 export const containerRefResponses = {
-  404: {
-    description: "No such container",
-    content: { "application/json": { schema: errorEnvelope } },
-  },
+  404: errorDoc("No such container"),
   409: {
     description: "The reference fits several containers: the error lists them as `candidates`",
     content: { "application/json": { schema: ambiguousEnvelope } },

@@ -4,7 +4,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { eventFilterQuery, eventPageJson, queryEventPage } from "../events/event-query.ts";
-import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
 import { booleanParam, cursorParam, encodeCursor, limitParam, textParam } from "../http/params.ts";
@@ -17,7 +17,7 @@ import {
 } from "./container-ref.ts";
 
 const errors = {
-  400: { description: "A parameter is invalid", content: { "application/json": { schema: errorEnvelope } } },
+  400: errorDoc("A parameter is invalid"),
   ...containerRefResponses,
 } as const;
 

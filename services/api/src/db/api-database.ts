@@ -112,6 +112,26 @@ export interface AlertRulesTable extends AlertSettingsColumns {
   priority: ColumnType<number, number, number>;
 }
 
+/**
+ * The alert settings in effect per container, as the store's engine applies them (a view the
+ * store's migration 0007 defines): its own configuration, else the matching label rule of the
+ * highest priority; no row, no alerting.
+ */
+export interface AlertSettingsInEffectView {
+  container_id: ReadOnly<number>;
+  source: ReadOnly<"container" | "rule">;
+  rule_id: ReadOnly<number | null>;
+  rule_name: ReadOnly<string | null>;
+  enabled: ReadOnly<boolean>;
+  cpu_threshold: ReadOnly<number | null>;
+  cpu_basis: ReadOnly<"core" | "limit">;
+  mem_threshold: ReadOnly<number | null>;
+  consecutive_breaches: ReadOnly<number>;
+  oom_alert: ReadOnly<boolean>;
+  restart_loop_count: ReadOnly<number | null>;
+  restart_loop_window_s: ReadOnly<number>;
+}
+
 export interface AlertStatesView {
   container_id: ReadOnly<number>;
   state: ReadOnly<string>;
@@ -149,6 +169,7 @@ export interface ApiDatabase {
   host_stats: HostStatsView;
   alert_configs: AlertConfigsTable;
   alert_rules: AlertRulesTable;
+  alert_settings_in_effect: AlertSettingsInEffectView;
   alert_states: AlertStatesView;
   alert_history: AlertHistoryView;
 }

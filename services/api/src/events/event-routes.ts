@@ -6,7 +6,7 @@ import {
   containerRefResponses,
   resolveContainerId,
 } from "../containers/container-ref.ts";
-import { errorEnvelope } from "../http/api-error.ts";
+import { errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { textParam } from "../http/params.ts";
 import { eventFilterQuery, eventPageJson, queryEventPage } from "./event-query.ts";
@@ -25,10 +25,7 @@ const listAllEvents = createRoute({
   },
   responses: {
     200: { description: "One page of events", content: { "application/json": { schema: eventPageJson } } },
-    400: {
-      description: "A parameter is invalid",
-      content: { "application/json": { schema: errorEnvelope } },
-    },
+    400: errorDoc("A parameter is invalid"),
     ...containerRefResponses,
   },
 });

@@ -9,17 +9,12 @@ import {
   resolveContainerId,
 } from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { idParam } from "../http/params.ts";
+import { idPath } from "../http/params.ts";
 import { historyCsv } from "./history-csv.ts";
 import { historyQuery, resolveWindow } from "./range-params.ts";
 import { CONTAINER_SERIES, HOST_SERIES, querySeries, type SeriesSpec } from "./series-query.ts";
-
-const errorResponse = (description: string) => ({
-  description,
-  content: { "application/json": { schema: errorEnvelope } },
-});
 
 const formatParam = z.enum(["json", "csv"]).optional().openapi({
   description: "json (default), or csv: one row per point, a column per avg and max, for export.",
@@ -41,7 +36,7 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
             query: z.object({ ...historyQuery, ...containerRefQuery, format: formatParam }),
           }
         : {
-            params: z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) }),
+            params: idPath,
             query: z.object({ ...historyQuery, format: formatParam }),
           },
     responses: {
@@ -70,8 +65,8 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
           },
         },
       },
-      400: errorResponse("A parameter is invalid"),
-      ...(kind === "containers" ? containerRefResponses : { 404: errorResponse("No such host") }),
+      400: errorDoc("A parameter is invalid"),
+      ...(kind === "containers" ? containerRefResponses : { 404: errorDoc("No such host") }),
     },
   });
 }

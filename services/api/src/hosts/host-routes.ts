@@ -2,9 +2,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Selectable } from "kysely";
 import type { HostStatsView, HostsView } from "../db/api-database.ts";
-import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { idParam } from "../http/params.ts";
+import { idPath } from "../http/params.ts";
 
 const hostJson = z
   .object({
@@ -41,10 +41,9 @@ const toHostJson = (row: Selectable<HostsView>) => ({
 const toHostSampleJson = (row: Selectable<HostStatsView>) => ({ ...row, ts: row.ts.toISOString() });
 
 const errors = {
-  400: { description: "A parameter is invalid", content: { "application/json": { schema: errorEnvelope } } },
-  404: { description: "No such host", content: { "application/json": { schema: errorEnvelope } } },
+  400: errorDoc("A parameter is invalid"),
+  404: errorDoc("No such host"),
 } as const;
-const idPath = z.object({ id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }) });
 
 export function hostRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });

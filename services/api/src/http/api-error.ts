@@ -50,6 +50,11 @@ export const errorEnvelope = z
   .openapi("Error");
 export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
 
+/** An error response in the OpenAPI document: the envelope, with what it means for this route. */
+export function errorDoc(description: string) {
+  return { description, content: { "application/json": { schema: errorEnvelope } } };
+}
+
 export function errorBody(
   code: ErrorCode,
   message: string,

@@ -9,6 +9,11 @@ export const idParam = z
   .transform(Number)
   .refine((id) => Number.isSafeInteger(id), "must be a positive integer id");
 
+/** The `{id}` of a path naming a row by its database id. */
+export const idPath = z.object({
+  id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }),
+});
+
 export function limitParam(options: { default: number; max: number }) {
   return z
     .string()

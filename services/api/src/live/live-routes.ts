@@ -12,7 +12,7 @@
 import type { Logger } from "@crowsnest/shared";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { errorEnvelope } from "../http/api-error.ts";
+import { errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { textParam } from "../http/params.ts";
 import {
@@ -87,14 +87,8 @@ const stream = createRoute({
   },
   responses: {
     200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
-    400: {
-      description: "A parameter is invalid",
-      content: { "application/json": { schema: errorEnvelope } },
-    },
-    503: {
-      description: "The bus is unreachable or too many streams are open",
-      content: { "application/json": { schema: errorEnvelope } },
-    },
+    400: errorDoc("A parameter is invalid"),
+    503: errorDoc("The bus is unreachable or too many streams are open"),
   },
 });
 

@@ -8,7 +8,7 @@ import {
   containerRefResponses,
   resolveContainerId,
 } from "../containers/container-ref.ts";
-import { ApiError, errorEnvelope } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { booleanParam, timestampParam } from "../http/params.ts";
 import type { LogsClient, LogsFailure } from "./watcher-logs-client.ts";
@@ -16,11 +16,6 @@ import type { LogsClient, LogsFailure } from "./watcher-logs-client.ts";
 function failureError(failure: LogsFailure): ApiError {
   return new ApiError(failure.code === "bad_request" ? "invalid_request" : failure.code, failure.message);
 }
-
-const errorResponse = (description: string) => ({
-  description,
-  content: { "application/json": { schema: errorEnvelope } },
-});
 
 const logLineJson = z
   .object({
@@ -73,10 +68,10 @@ const getLogs = createRoute({
         "text/event-stream": { schema: z.string() },
       },
     },
-    400: errorResponse("A parameter is invalid"),
+    400: errorDoc("A parameter is invalid"),
     ...containerRefResponses,
-    404: errorResponse("No such container, or it no longer exists on its host"),
-    503: errorResponse("The host's watcher or container runtime is not answering"),
+    404: errorDoc("No such container, or it no longer exists on its host"),
+    503: errorDoc("The host's watcher or container runtime is not answering"),
   },
 });
 

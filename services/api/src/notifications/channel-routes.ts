@@ -13,10 +13,10 @@ import {
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { ApiError } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { textParam } from "../http/params.ts";
-import { errorResponse, idPath, withUniqueName } from "./route-helpers.ts";
+import { idPath, textParam } from "../http/params.ts";
+import { withUniqueName } from "../http/unique-name.ts";
 
 /** Short enough to answer before a proxy in front of the api gives up. */
 const TEST_TIMEOUT_MS = 10_000;
@@ -151,7 +151,7 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
       request: { body: { required: true, content: { "application/json": { schema: channelBody } } } },
       responses: {
         201: { description: "The channel", content: { "application/json": { schema: channelJson } } },
-        400: errorResponse("The body is invalid, or the name is taken"),
+        400: errorDoc("The body is invalid, or the name is taken"),
       },
     }),
     async (c) => {
@@ -176,8 +176,8 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
       request: { params: idPath },
       responses: {
         200: { description: "The channel", content: { "application/json": { schema: channelJson } } },
-        400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such channel"),
+        400: errorDoc("A parameter is invalid"),
+        404: errorDoc("No such channel"),
       },
     }),
     async (c) => c.json(toChannelJson(await findChannel(c.var.db, c.req.valid("param").id)), 200),
@@ -194,8 +194,8 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
       },
       responses: {
         200: { description: "The channel", content: { "application/json": { schema: channelJson } } },
-        400: errorResponse("The body is invalid, or the name is taken"),
-        404: errorResponse("No such channel"),
+        400: errorDoc("The body is invalid, or the name is taken"),
+        404: errorDoc("No such channel"),
       },
     }),
     async (c) => {
@@ -228,8 +228,8 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
       request: { params: idPath },
       responses: {
         204: { description: "Deleted" },
-        400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such channel"),
+        400: errorDoc("A parameter is invalid"),
+        404: errorDoc("No such channel"),
       },
     }),
     async (c) => {
@@ -258,8 +258,8 @@ export function channelRoutes(): OpenAPIHono<AppEnv> {
           description: "The channel's answer (delivered or not)",
           content: { "application/json": { schema: testJson } },
         },
-        400: errorResponse("A parameter is invalid, or the stored configuration is"),
-        404: errorResponse("No such channel"),
+        400: errorDoc("A parameter is invalid, or the stored configuration is"),
+        404: errorDoc("No such channel"),
       },
     }),
     async (c) => {

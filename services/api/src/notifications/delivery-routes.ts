@@ -9,10 +9,9 @@ import {
   resolveContainerId,
 } from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { ApiError } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { cursorParam, encodeCursor, idParam, limitParam } from "../http/params.ts";
-import { errorResponse, idPath } from "./route-helpers.ts";
+import { cursorParam, encodeCursor, idParam, idPath, limitParam } from "../http/params.ts";
 
 /** A delivery's status, as the store's notification_deliveries table allows. */
 export const DELIVERY_STATUSES = ["queued", "retrying", "sent", "gave_up", "folded"] as const;
@@ -105,7 +104,7 @@ const MUTE_PATH = "/containers/{id}/notifications/mute";
 const muteTarget = { params: containerRefPath, query: z.object(containerRefQuery) };
 const muteResponses = (invalid: string) => ({
   200: { description: "Its mute state", content: { "application/json": { schema: muteJson } } },
-  400: errorResponse(invalid),
+  400: errorDoc(invalid),
   ...containerRefResponses,
 });
 
@@ -150,7 +149,7 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
             },
           },
         },
-        400: errorResponse("A parameter is invalid"),
+        400: errorDoc("A parameter is invalid"),
       },
     }),
     async (c) => {
@@ -181,8 +180,8 @@ export function deliveryRoutes(): OpenAPIHono<AppEnv> {
           description: "Its deliveries",
           content: { "application/json": { schema: z.object({ data: z.array(deliveryJson) }) } },
         },
-        400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such transition"),
+        400: errorDoc("A parameter is invalid"),
+        404: errorDoc("No such transition"),
       },
     }),
     async (c) => {

@@ -6,10 +6,10 @@ import { quietHoursSchema } from "@crowsnest/shared/notify";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { ApiError } from "../http/api-error.ts";
+import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
-import { NO_CONTROL_CHARACTERS, textParam } from "../http/params.ts";
-import { errorResponse, idPath, withUniqueName } from "./route-helpers.ts";
+import { idPath, NO_CONTROL_CHARACTERS, textParam } from "../http/params.ts";
+import { withUniqueName } from "../http/unique-name.ts";
 
 const selectorJson = z
   .record(
@@ -151,7 +151,7 @@ export function routingRoutes(): OpenAPIHono<AppEnv> {
       request: { body: { required: true, content: { "application/json": { schema: routeBody } } } },
       responses: {
         201: { description: "The route", content: { "application/json": { schema: routeJson } } },
-        400: errorResponse("The body is invalid, a channel does not exist, or the name is taken"),
+        400: errorDoc("The body is invalid, a channel does not exist, or the name is taken"),
       },
     }),
     async (c) => {
@@ -173,8 +173,8 @@ export function routingRoutes(): OpenAPIHono<AppEnv> {
       request: { params: idPath },
       responses: {
         200: { description: "The route", content: { "application/json": { schema: routeJson } } },
-        400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such route"),
+        400: errorDoc("A parameter is invalid"),
+        404: errorDoc("No such route"),
       },
     }),
     async (c) => {
@@ -198,8 +198,8 @@ export function routingRoutes(): OpenAPIHono<AppEnv> {
       },
       responses: {
         200: { description: "The route", content: { "application/json": { schema: routeJson } } },
-        400: errorResponse("The body is invalid, a channel does not exist, or the name is taken"),
-        404: errorResponse("No such route"),
+        400: errorDoc("The body is invalid, a channel does not exist, or the name is taken"),
+        404: errorDoc("No such route"),
       },
     }),
     async (c) => {
@@ -225,8 +225,8 @@ export function routingRoutes(): OpenAPIHono<AppEnv> {
       request: { params: idPath },
       responses: {
         204: { description: "Deleted" },
-        400: errorResponse("A parameter is invalid"),
-        404: errorResponse("No such route"),
+        400: errorDoc("A parameter is invalid"),
+        404: errorDoc("No such route"),
       },
     }),
     async (c) => {

@@ -1,6 +1,6 @@
 // GET /api/v1/top: the heaviest containers by cpu, memory, network or block I/O.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { errorEnvelope } from "../http/api-error.ts";
+import { errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam } from "../http/label-selector.ts";
 import { limitParam, textParam } from "../http/params.ts";
@@ -53,10 +53,7 @@ const topRoute = createRoute({
         },
       },
     },
-    400: {
-      description: "A parameter is invalid",
-      content: { "application/json": { schema: errorEnvelope } },
-    },
+    400: errorDoc("A parameter is invalid"),
   },
 });
 

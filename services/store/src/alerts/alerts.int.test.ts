@@ -6,6 +6,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alertConfigApplied } from "../../../../test/support/alert-config-applied.ts";
 import {
   deleteTestStreams,
   eventFixture,
@@ -159,8 +160,7 @@ describe("alerting", () => {
     await publish(sample(X, 60, 100), sample(X, 60, 100));
     await waitForTransitions(1);
     await client.query("UPDATE alert_rules SET mem_threshold = 5, updated_at = now() WHERE name = 'web'");
-    // The store notices within its version check (2 s).
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await alertConfigApplied(store, client);
     const state = await client.query(
       "SELECT s.state FROM alert_states s JOIN containers c ON c.id = s.container_id WHERE c.name = 'x'",
     );

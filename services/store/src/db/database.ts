@@ -1,5 +1,6 @@
 // The store's tables as Kysely sees them. docs/store.md describes each table and column.
 import type { ColumnType, Generated as Identity } from "kysely";
+import type { CONTAINER_ROLLUP, HOST_ROLLUP, RollupRow } from "../rollup/rollup-spec.ts";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
@@ -87,69 +88,11 @@ export interface HostStatsTable {
   uptime_s: number;
 }
 
-/** Computed by Postgres (GENERATED … STORED): read only. */
-type Generated<T> = ColumnType<T, never, never>;
-
-/** A gauge's rollup columns: samples that had it, their sum, average (generated) and maximum. */
-interface RollupGaugeColumns {
-  samples: number;
-}
-
-export interface ContainerStatsRollupTable extends RollupGaugeColumns {
-  container_id: number;
-  bucket: Timestamp;
-  cpu_percent_samples: number;
-  cpu_percent_sum: number | null;
-  cpu_percent_max: number | null;
-  cpu_percent_avg: Generated<number | null>;
-  mem_used_samples: number;
-  mem_used_sum: number | null;
-  mem_used_max: number | null;
-  mem_used_avg: Generated<number | null>;
-  mem_limit_samples: number;
-  mem_limit_sum: number | null;
-  mem_limit_avg: Generated<number | null>;
-  net_rx_bytes_per_s_samples: number;
-  net_rx_bytes_per_s_sum: number | null;
-  net_rx_bytes_per_s_max: number | null;
-  net_rx_bytes_per_s_avg: Generated<number | null>;
-  net_tx_bytes_per_s_samples: number;
-  net_tx_bytes_per_s_sum: number | null;
-  net_tx_bytes_per_s_max: number | null;
-  net_tx_bytes_per_s_avg: Generated<number | null>;
-  blk_read_bytes_per_s_samples: number;
-  blk_read_bytes_per_s_sum: number | null;
-  blk_read_bytes_per_s_max: number | null;
-  blk_read_bytes_per_s_avg: Generated<number | null>;
-  blk_write_bytes_per_s_samples: number;
-  blk_write_bytes_per_s_sum: number | null;
-  blk_write_bytes_per_s_max: number | null;
-  blk_write_bytes_per_s_avg: Generated<number | null>;
-  net_rx_bytes: number | null;
-  net_tx_bytes: number | null;
-  blk_read_bytes: number | null;
-  blk_write_bytes: number | null;
-}
-
-export interface HostStatsRollupTable extends RollupGaugeColumns {
-  host_id: number;
-  bucket: Timestamp;
-  cpu_percent_samples: number;
-  cpu_percent_sum: number | null;
-  cpu_percent_max: number | null;
-  cpu_percent_avg: Generated<number | null>;
-  mem_used_samples: number;
-  mem_used_sum: number | null;
-  mem_used_max: number | null;
-  mem_used_avg: Generated<number | null>;
-  mem_total_samples: number;
-  mem_total_sum: number | null;
-  mem_total_avg: Generated<number | null>;
-  load_1_samples: number;
-  load_1_sum: number | null;
-  load_1_max: number | null;
-  load_1_avg: Generated<number | null>;
-}
+/** Rollup rows: their columns come from the rollup spec, as the tables were created from it. */
+export type ContainerStatsRollupTable = { container_id: number; bucket: Timestamp } & RollupRow<
+  typeof CONTAINER_ROLLUP
+>;
+export type HostStatsRollupTable = { host_id: number; bucket: Timestamp } & RollupRow<typeof HOST_ROLLUP>;
 
 export interface RollupBucketsTable {
   series: string;
@@ -189,6 +132,25 @@ export interface AlertRulesTable extends AlertSettingsColumns {
   selector: ColumnType<Record<string, string>, string | undefined, string>;
   /** Among matching rules the highest priority wins, then the lowest id. */
   priority: ColumnType<number, number | undefined, number>;
+}
+
+/**
+ * The alert settings in effect per container (a view, migration 0007, which the api reads too):
+ * its own configuration, else the matching label rule of the highest priority; no row, no alerting.
+ */
+export interface AlertSettingsInEffectView {
+  container_id: number;
+  source: "container" | "rule";
+  rule_id: number | null;
+  rule_name: string | null;
+  enabled: boolean;
+  cpu_threshold: number | null;
+  cpu_basis: "core" | "limit";
+  mem_threshold: number | null;
+  consecutive_breaches: number;
+  oom_alert: boolean;
+  restart_loop_count: number | null;
+  restart_loop_window_s: number;
 }
 
 export interface AlertStatesTable {
@@ -237,6 +199,7 @@ export interface StoreDatabase {
   rollup_buckets: RollupBucketsTable;
   alert_configs: AlertConfigsTable;
   alert_rules: AlertRulesTable;
+  alert_settings_in_effect: AlertSettingsInEffectView;
   alert_states: AlertStatesTable;
   alert_history: AlertHistoryTable;
 }

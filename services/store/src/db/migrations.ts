@@ -427,6 +427,40 @@ const migrations: Record<string, Migration> = {
       for (const statement of minuteTableSql()) await sql.raw(statement).execute(db);
     },
   },
+
+  "0008-alert-settings-in-effect": {
+    async up(db: Kysely<unknown>) {
+      // The one definition of the alert settings in effect, read by the store's engine and the
+      // api alike: a container's own row wins (also when it turns alerting off); else the
+      // matching label rule (its selector contained in the container's labels) with the highest
+      // priority, then the lowest id; else no row, no alerting.
+      const columns = [
+        "enabled",
+        "cpu_threshold",
+        "cpu_basis",
+        "mem_threshold",
+        "consecutive_breaches",
+        "oom_alert",
+        "restart_loop_count",
+        "restart_loop_window_s",
+      ];
+      const own = columns.map((column) => `ac.${column}`).join(", ");
+      const rule = columns.map((column) => `r.${column}`).join(", ");
+      await sql
+        .raw(`
+        CREATE VIEW alert_settings_in_effect AS
+        SELECT ac.container_id, 'container'::text AS source, NULL::bigint AS rule_id, NULL::text AS rule_name, ${own}
+        FROM alert_configs ac
+        UNION ALL
+        SELECT c.id AS container_id, 'rule'::text AS source, r.id AS rule_id, r.name AS rule_name, ${rule}
+        FROM containers c
+        CROSS JOIN LATERAL (
+          SELECT * FROM alert_rules r WHERE c.labels @> r.selector ORDER BY r.priority DESC, r.id LIMIT 1
+        ) r
+        WHERE NOT EXISTS (SELECT 1 FROM alert_configs own WHERE own.container_id = c.id)`)
+        .execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = {

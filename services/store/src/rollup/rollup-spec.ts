@@ -1,10 +1,13 @@
 // What the minute, hourly and daily rollups hold, declared once: migrations 0003 (hourly, daily)
-// and 0007 (minute) create the tables from it and the rollup job builds its statements from it,
-// so the two cannot disagree. The tables have shipped with these columns: a new column needs a
-// new migration and a new entry here.
+// and 0007 (minute) create the tables from it, the rollup job builds its statements from it and
+// the tables' TypeScript row types (db/database.ts) are derived from it, so they cannot
+// disagree. The tables have shipped with these columns: a new column needs a new migration and
+// a new entry here.
 //
 // Every averaged value keeps its sum and the number of samples that had it, so daily rows
 // built from hourly rows are exact (sample-weighted), and the average is a generated column.
+
+import type { ColumnType } from "kysely";
 
 export type RollupGranularity = "minute" | "hourly" | "daily";
 export type RollupSubject = "container" | "host";
@@ -27,7 +30,7 @@ export interface RollupSpec {
   counters: readonly string[];
 }
 
-export const CONTAINER_ROLLUP: RollupSpec = {
+export const CONTAINER_ROLLUP = {
   subject: "container",
   raw: "container_stats",
   key: "container_id",
@@ -41,9 +44,9 @@ export const CONTAINER_ROLLUP: RollupSpec = {
     { column: "blk_write_bytes_per_s", type: "double precision", max: true },
   ],
   counters: ["net_rx_bytes", "net_tx_bytes", "blk_read_bytes", "blk_write_bytes"],
-};
+} as const satisfies RollupSpec;
 
-export const HOST_ROLLUP: RollupSpec = {
+export const HOST_ROLLUP = {
   subject: "host",
   raw: "host_stats",
   key: "host_id",
@@ -54,9 +57,25 @@ export const HOST_ROLLUP: RollupSpec = {
     { column: "load_1", type: "double precision", max: true },
   ],
   counters: [],
-};
+} as const satisfies RollupSpec;
 
 export const ROLLUP_SPECS: readonly RollupSpec[] = [CONTAINER_ROLLUP, HOST_ROLLUP];
+
+type GaugeOf<S extends RollupSpec> = S["gauges"][number];
+
+/**
+ * A rollup row's columns as `rollupColumns` and `rollupTableSql` create them (without key and
+ * bucket): per gauge its samples, sum, maximum (if kept) and generated average, then the
+ * counters. Ids and byte counts read as numbers (the pool's int8 parser).
+ */
+export type RollupRow<S extends RollupSpec> = { samples: number } & {
+  [G in GaugeOf<S> as `${G["column"]}_samples`]: number;
+} & { [G in GaugeOf<S> as `${G["column"]}_sum`]: number | null } & {
+  [G in GaugeOf<S> as G["max"] extends true ? `${G["column"]}_max` : never]: number | null;
+} & {
+  // Computed by Postgres (GENERATED … STORED): read only.
+  [G in GaugeOf<S> as `${G["column"]}_avg`]: ColumnType<number | null, never, never>;
+} & { [C in S["counters"][number]]: number | null };
 
 export function rollupTable(spec: RollupSpec, granularity: RollupGranularity): string {
   return `${spec.raw}_${granularity}`;

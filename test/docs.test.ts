@@ -1,4 +1,4 @@
-// Keeps the README and docker-compose.yml true to the code: the configuration reference is
+// Keeps the docs and docker-compose.yml true to the code: the configuration reference is
 // the one the services' specs generate, every variable compose sets is one the service reads,
 // every setting compose takes from .env is documented in .env.example, and the Dockerfile
 // builds every workspace package with the project's pnpm.
@@ -10,11 +10,13 @@ import { renderConfigReference, SERVICE_ENV_SPECS } from "./support/config-refer
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), "utf8");
 
-describe("README", () => {
+describe("docs/configuration.md", () => {
   it("has the configuration reference the code generates (run `pnpm docs:config` to update it)", () => {
-    expect(read("README.md")).toContain(renderConfigReference());
+    expect(read("docs/configuration.md")).toContain(renderConfigReference());
   });
+});
 
+describe("README", () => {
   it("gives the same test command as .ci/run", () => {
     expect(read(".ci/run")).toContain("bash test/ci.sh");
     expect(read("README.md")).toContain("bash test/ci.sh");
@@ -79,11 +81,13 @@ describe("Dockerfile", () => {
   });
 });
 
-describe("README bus examples", () => {
-  const examples = [...read("README.md").matchAll(/```json (\w+)\n([\s\S]*?)```/g)].map((match) => ({
-    codec: match[1] as keyof typeof codecs,
-    body: match[2] ?? "",
-  }));
+describe("docs/bus-contract.md's examples", () => {
+  const examples = [...read("docs/bus-contract.md").matchAll(/```json (\w+)\n([\s\S]*?)```/g)].map(
+    (match) => ({
+      codec: match[1] as keyof typeof codecs,
+      body: match[2] ?? "",
+    }),
+  );
 
   it("shows an example of every message", () => {
     expect(new Set(examples.map((example) => example.codec))).toEqual(

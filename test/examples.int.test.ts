@@ -1,7 +1,7 @@
 // The client examples in examples/, run as a user would run them against the real NATS server,
 // on messages this test publishes under its own prefix: the Go subscriber prints container
 // deaths with their exit codes, the Node durable consumer catches up on what was published while
-// it was away, and the README's `nats sub` subjects receive what the README says they do.
+// it was away, and the `nats sub` subjects of docs/bus-contract.md receive what it says they do.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -187,10 +187,10 @@ describe("client examples against the real NATS server", () => {
     }, 180_000);
   });
 
-  describe("the README's `nats sub` one-liners", () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-    const oneLiners = [...readme.matchAll(/^nats sub '([^']+)'/gm)].map((match) => match[1] ?? "");
-    // What each one-liner is for, as its comment in the README says.
+  describe("docs/bus-contract.md's `nats sub` one-liners", () => {
+    const page = readFileSync(new URL("../docs/bus-contract.md", import.meta.url), "utf8");
+    const oneLiners = [...page.matchAll(/^nats sub '([^']+)'/gm)].map((match) => match[1] ?? "");
+    // What each one-liner is for, as its comment on that page says.
     const expected: Record<string, string[]> = {
       "crowsnest.v1.stats.>": ["stats node-1 web.1", "stats node-2 db"],
       "crowsnest.v1.stats.node-1.docker.*": ["stats node-1 web.1"],
@@ -202,7 +202,7 @@ describe("client examples against the real NATS server", () => {
       expect(oneLiners.sort()).toEqual(Object.keys(expected).sort());
     });
 
-    it("receive what the README says they do", async () => {
+    it("receive what the page says they do", async () => {
       const received = new Map<string, string[]>(oneLiners.map((filter) => [filter, []]));
       const subscriptions = oneLiners.map((filter) => {
         const subscription = nc.subscribe(filter.replace(/^crowsnest\./, `${prefix}.`));

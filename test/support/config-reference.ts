@@ -1,6 +1,6 @@
-// The configuration reference in the README, generated from the services' own variable
-// specs so it cannot drift: test/docs.test.ts fails when the README differs, and
-// `pnpm docs:config` rewrites the README's block.
+// The configuration reference in docs/configuration.md, generated from the services' own
+// variable specs so it cannot drift: test/docs.test.ts fails when the page differs, and
+// `pnpm docs:config` rewrites the page's block.
 import { commonEnv, type EnvSpec } from "@crowsnest/shared";
 import { apiEnv } from "../../services/api/src/config.ts";
 import { collectorEnv } from "../../services/collector/src/config.ts";
@@ -42,9 +42,10 @@ export function renderConfigReference(): string {
   return [REFERENCE_START, ...sections, REFERENCE_END].join("\n\n");
 }
 
-export function replaceConfigReference(readme: string): string {
-  const start = readme.indexOf(REFERENCE_START);
-  const end = readme.indexOf(REFERENCE_END);
-  if (start < 0 || end < start) throw new Error("README has no configuration reference markers");
-  return readme.slice(0, start) + renderConfigReference() + readme.slice(end + REFERENCE_END.length);
+export function replaceConfigReference(page: string): string {
+  const start = page.indexOf(REFERENCE_START);
+  const end = page.indexOf(REFERENCE_END);
+  if (start < 0 || end < start)
+    throw new Error("docs/configuration.md has no configuration reference markers");
+  return page.slice(0, start) + renderConfigReference() + page.slice(end + REFERENCE_END.length);
 }

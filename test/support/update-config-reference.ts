@@ -1,6 +1,6 @@
-// `pnpm docs:config`: rewrites the README's configuration reference from the services' specs.
+// `pnpm docs:config`: rewrites docs/configuration.md's reference from the services' specs.
 import { readFileSync, writeFileSync } from "node:fs";
 import { replaceConfigReference } from "./config-reference.ts";
 
-const readmeUrl = new URL("../../README.md", import.meta.url);
-writeFileSync(readmeUrl, replaceConfigReference(readFileSync(readmeUrl, "utf8")));
+const pageUrl = new URL("../../docs/configuration.md", import.meta.url);
+writeFileSync(pageUrl, replaceConfigReference(readFileSync(pageUrl, "utf8")));

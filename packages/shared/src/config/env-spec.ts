@@ -1,6 +1,6 @@
 // Declarative environment configuration. A service lists its variables once (name, meaning,
 // default, what is valid); parseEnv validates all of them and reports every bad one at once,
-// and the same list documents the variables (README) and checks docker-compose.yml.
+// and the same list documents the variables (docs/configuration.md) and checks docker-compose.yml.
 import { ConfigError } from "../errors/crowsnest-error.ts";
 
 export type EnvSource = Readonly<Record<string, string | undefined>>;
@@ -9,7 +9,7 @@ type ParseOutcome<T> = { ok: true; value: T } | { ok: false; expected: string };
 
 export interface EnvVar<T> {
   readonly description: string;
-  /** The default as the README shows it; undefined when the variable is required or optional without default. */
+  /** The default as docs/configuration.md shows it; undefined when the variable is required or optional without default. */
   readonly defaultText: string | undefined;
   readonly required: boolean;
   parse(raw: string): ParseOutcome<T>;

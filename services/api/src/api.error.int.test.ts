@@ -28,6 +28,7 @@ import {
 } from "../../../test/support/test-env.ts";
 import type { StoreDatabase } from "../../store/src/db/database.ts";
 import { migrateToLatest } from "../../store/src/db/migrations.ts";
+import { VIEW_PATHS } from "./dashboard/dashboard-routes.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
 import { createApiServer } from "./http/api-server.ts";
 
@@ -61,8 +62,13 @@ interface Operation {
   hasBody: boolean;
 }
 
-/** Served but not part of the API's document: probes, metrics, and the documents themselves. */
+/**
+ * Served but not part of the API's document: probes, metrics, the documents themselves, and the
+ * dashboard's pages and assets (HTML and files for browsers, docs/dashboard.md).
+ */
 const UNDOCUMENTED_BY_DESIGN = [
+  ...VIEW_PATHS.map((path) => `GET ${path}`),
+  "GET /assets/:file",
   "GET /healthz",
   "GET /readyz",
   "GET /metrics",

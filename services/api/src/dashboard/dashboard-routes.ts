@@ -31,7 +31,7 @@ const SECURITY_HEADERS = {
 };
 
 /** The dashboard's views; index.html answers each, and the page picks the view from the path. */
-const VIEW_PATHS = ["/", "/sign-in", "/alerts", "/top", "/events", "/agents", "/containers/:id"];
+export const VIEW_PATHS = ["/", "/sign-in", "/alerts", "/top", "/events", "/agents", "/containers/:id"];
 
 const CONTENT_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",

@@ -104,6 +104,8 @@ describe("alerting", () => {
     await client.query("UPDATE alert_rules SET priority = -1 WHERE name = 'everything'");
     await client.query(`INSERT INTO alert_configs (container_id, cpu_threshold, mem_threshold, consecutive_breaches)
       SELECT id, 90, NULL, 1 FROM containers WHERE name = 'y'`);
+    // Samples evaluated before the store puts these settings in use are not alerted on.
+    await alertConfigApplied(store, client);
   });
 
   afterAll(async () => {

@@ -42,7 +42,7 @@ export async function openPage(context: BrowserContext): Promise<WatchedPage> {
   const errors: string[] = [];
   page.on("console", (message) => {
     if (message.type() === "error" && !message.text().includes("ERR_NETWORK_CHANGED")) {
-      errors.push(`console: ${message.text()}`);
+      errors.push(`console: ${message.text()} (${message.location().url})`);
     }
   });
   page.on("pageerror", (error) => errors.push(`page error: ${error.message}`));

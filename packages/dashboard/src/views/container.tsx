@@ -175,7 +175,11 @@ export function ContainerView({ id, params, scope }: { id: string; params: URLSe
 
       <section aria-labelledby="meta-title">
         <h2 id="meta-title">Metadata</h2>
-        <Metadata container={container} />
+        <Metadata
+          container={container}
+          hasStoredSamples={loaded.data?.history.points.some((point) => point.samples > 0) ?? false}
+          newestLive={liveStats.at(-1)}
+        />
       </section>
 
       <AlertSettingsPanel container={container} scope={scope} />
@@ -412,11 +416,18 @@ export function eventDetails(event: EventJson): string {
   return parts.join(", ");
 }
 
-function Metadata({ container }: { container: ContainerJson }) {
-  const [current] = useApi(`current:${container.id}`, () =>
+function Metadata(props: {
+  container: ContainerJson;
+  hasStoredSamples: boolean;
+  newestLive: StatsJson | undefined;
+}) {
+  const { container } = props;
+  // The newest stored sample, asked for only once the history shows there is one: before a
+  // container's first sample the api answers 404 no_data, which the browser reports as an error.
+  const [current] = useApi(props.hasStoredSamples ? `current:${container.id}` : null, () =>
     api.get<StatsJson>(`/api/v1/containers/${container.id}/stats/current`),
   );
-  const sample = current.data;
+  const sample = props.newestLive ?? current.data;
   const namespace = namespaceOf(container.labels);
   const labels = Object.entries(container.labels).sort(([a], [b]) => a.localeCompare(b));
   return (

@@ -55,35 +55,44 @@ async function loadOverview(): Promise<OverviewData> {
 
 /** The columnar answer of GET /stats/series and /hosts/stats/series (docs/api.md). */
 interface SeriesAnswer {
-  series: { id: number; name: string; values: Record<string, { avg: (number | null)[] }> }[];
+  series: {
+    id: number;
+    name: string;
+    samples: number[];
+    values: Record<string, { avg: (number | null)[] }>;
+  }[];
 }
 
 const sparkline = (values: (number | null)[] | undefined): number[] =>
   (values ?? []).filter((value): value is number => value !== null);
 
 /**
- * Each host's newest sample (one request per host) and every host's last hour of load (one
- * request for all): after the table, not before it.
+ * Every host's last hour of load (one request for all), then the newest sample of each host that
+ * has samples (asking for one that has none would be a 404 the browser reports as an error):
+ * after the table, not before it.
  */
 async function loadHostDetails(hosts: HostJson[]): Promise<HostDetails> {
   const hostStats = new Map<string, HostStatsJson>();
   const hostLoad = new Map<string, number[]>();
-  const [, series] = await Promise.all([
-    Promise.all(
-      hosts.map(async (host) => {
+  if (hosts.length === 0) return { hostStats, hostLoad };
+  const series = await api
+    .get<SeriesAnswer>(`/api/v1/hosts/stats/series?metrics=load_1&range=1h&points=${SPARKLINE_POINTS}`)
+    .catch(() => undefined);
+  const sampled = new Set<number>();
+  for (const entry of series?.series ?? []) {
+    hostLoad.set(entry.name, sparkline(entry.values.load_1?.avg));
+    if (entry.samples.some((count) => count > 0)) sampled.add(entry.id);
+  }
+  await Promise.all(
+    hosts
+      .filter((host) => sampled.has(host.id))
+      .map(async (host) => {
         const current = await api
           .get<HostStatsJson>(`/api/v1/hosts/${host.id}/stats/current`)
           .catch(() => undefined);
         if (current) hostStats.set(host.name, current);
       }),
-    ),
-    hosts.length === 0
-      ? undefined
-      : api
-          .get<SeriesAnswer>(`/api/v1/hosts/stats/series?metrics=load_1&range=1h&points=${SPARKLINE_POINTS}`)
-          .catch(() => undefined),
-  ]);
-  for (const entry of series?.series ?? []) hostLoad.set(entry.name, sparkline(entry.values.load_1?.avg));
+  );
   return { hostStats, hostLoad };
 }
 

@@ -13,8 +13,10 @@ export {
 export { isStatsMessage } from "./codec/stats-quick-check.ts";
 export {
   type CommonConfig,
+  type ContainerdTarget,
   commonConfigFrom,
   commonEnv,
+  DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES,
   type KubernetesTarget,
   LOG_LEVELS,
   postgresEnv,

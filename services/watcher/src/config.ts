@@ -3,6 +3,7 @@
 // docker-compose.yml) and parsed into a typed WatcherConfig.
 import {
   type CommonConfig,
+  type ContainerdTarget,
   commonConfigFrom,
   commonEnv,
   type EnvSource,
@@ -95,7 +96,8 @@ export interface KubernetesWatcherSettings extends KubernetesTarget {
 /** One variant per runtime: a runtime's settings exist only when it is the one selected. */
 export type WatcherRuntimeConfig =
   | { runtime: "docker"; docker: DockerWatcherSettings }
-  | { runtime: "kubernetes"; kubernetes: KubernetesWatcherSettings };
+  | { runtime: "kubernetes"; kubernetes: KubernetesWatcherSettings }
+  | { runtime: "containerd"; containerd: ContainerdTarget };
 
 export type WatcherConfig = WatcherRuntimeConfig & {
   common: CommonConfig;
@@ -133,6 +135,8 @@ function runtimeSettings(target: RuntimeConfig, values: EnvValues<typeof watcher
           watchStallMs: values.CROWSNEST_KUBERNETES_WATCH_STALL_MS,
         },
       };
+    case "containerd":
+      return { runtime: "containerd", containerd: target.containerd };
   }
 }
 

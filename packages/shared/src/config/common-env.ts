@@ -13,6 +13,7 @@ import {
   type EnvValues,
   envEnum,
   envInteger,
+  envList,
   envOptionalString,
   envString,
   envUrl,
@@ -204,6 +205,9 @@ export const runtimeHostNameVar = envOptionalString({
   patternText: "1 to 253 characters without whitespace",
 });
 
+/** containerd's rule for identifiers such as namespace names (its `identifiers` package), at most 76 characters. */
+const CONTAINERD_NAMESPACE_PATTERN = /^(?=.{1,76}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+
 /**
  * The variables of the services that read a container runtime through its socket (collector,
  * watcher): which host they are, and where dockerd listens.
@@ -212,7 +216,7 @@ export const runtimeEnv = {
   CROWSNEST_HOST_NAME: runtimeHostNameVar,
   CROWSNEST_RUNTIME: envEnum(RUNTIMES, {
     description:
-      "Which container runtime this host runs: `docker` (dockerd's socket) or `kubernetes` (the API server).",
+      "Which container runtime this host runs: `docker` (dockerd's socket), `kubernetes` (the API server) or `containerd` (containerd's own API, without Docker; see docs/containerd.md).",
     default: "docker",
   }),
   CROWSNEST_DOCKER_SOCKET: envString({
@@ -221,6 +225,19 @@ export const runtimeEnv = {
     default: "/var/run/docker.sock",
     pattern: /^\/\S*$/,
     patternText: "an absolute path",
+  }),
+  CROWSNEST_CONTAINERD_SOCKET: envString({
+    description: "containerd only: path of containerd's gRPC socket.",
+    default: "/run/containerd/containerd.sock",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_CONTAINERD_NAMESPACES: envList({
+    description:
+      "containerd only: comma-separated containerd namespaces to report. Unset: every namespace except `moby` (Docker's own containers, which a `docker` host reports) and `k8s.io` (Kubernetes pods, which the `kubernetes` runtime reports with their pod context); name them here to report them anyway.",
+    itemPattern: CONTAINERD_NAMESPACE_PATTERN,
+    itemText:
+      "a containerd namespace name (letters and digits, separated by single `.`, `_` or `-`, at most 76 characters)",
   }),
   CROWSNEST_KUBECONFIG: envOptionalString({
     description:
@@ -285,13 +302,28 @@ export interface KubernetesTarget {
   kubeconfigEnv: string | undefined;
 }
 
+/** How a containerd-mode service reaches containerd, and which of its namespaces it reports. */
+export interface ContainerdTarget {
+  socketPath: string;
+  /** Undefined: every namespace except the ones other runtimes report (DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES). */
+  namespaces: readonly string[] | undefined;
+}
+
+/**
+ * The namespaces a containerd host leaves out unless CROWSNEST_CONTAINERD_NAMESPACES names them:
+ * Docker's (its containers are reported by a `docker` host, with Docker's names and ids) and the
+ * CRI's (pods, reported by the `kubernetes` runtime with their pod context).
+ */
+export const DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES: readonly string[] = ["moby", "k8s.io"];
+
 /**
  * Which runtime a collector or watcher reads, and how it reaches it: one variant per runtime,
  * so a runtime's settings exist only when it is the one selected.
  */
 export type RuntimeTarget =
   | { runtime: "docker"; docker: { socketPath: string } }
-  | { runtime: "kubernetes"; kubernetes: KubernetesTarget };
+  | { runtime: "kubernetes"; kubernetes: KubernetesTarget }
+  | { runtime: "containerd"; containerd: ContainerdTarget };
 
 export type RuntimeConfig = RuntimeTarget & {
   /** Undefined: use the host name the runtime reports (or the Kubernetes node name). */
@@ -313,6 +345,18 @@ export function runtimeConfigFrom(values: EnvValues<typeof runtimeEnv>): Runtime
           serviceHost: values.KUBERNETES_SERVICE_HOST,
           servicePort: values.KUBERNETES_SERVICE_PORT,
           kubeconfigEnv: values.KUBECONFIG,
+        },
+      };
+    case "containerd":
+      return {
+        runtime: "containerd",
+        hostName,
+        containerd: {
+          socketPath: values.CROWSNEST_CONTAINERD_SOCKET,
+          namespaces:
+            values.CROWSNEST_CONTAINERD_NAMESPACES.length > 0
+              ? values.CROWSNEST_CONTAINERD_NAMESPACES
+              : undefined,
         },
       };
   }

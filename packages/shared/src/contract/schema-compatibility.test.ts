@@ -114,7 +114,7 @@ describe("compareContracts", () => {
     const channels = renamed.asyncapi.channels as Record<string, JsonSchema>;
     channels.events = { ...channels.events, address: "crowsnest.v1.event.{host}.{runtime}.{kind}.{action}" };
     const parameters = (channels.stats as { parameters: Record<string, JsonSchema> }).parameters;
-    parameters.runtime = { ...parameters.runtime, enum: ["docker"] };
+    parameters.runtime = { ...parameters.runtime, enum: ["docker", "containerd"] };
     const { heartbeat: _removed, ...remaining } = renamed.schemas;
     expect(compareContracts(release, { ...renamed, schemas: remaining })).toEqual([
       {

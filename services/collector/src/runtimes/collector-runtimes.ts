@@ -3,7 +3,7 @@
 // selected (Docker mode loads no Kubernetes client, Kubernetes mode no Docker client). Adding a
 // runtime means a folder beside docker/ and kubernetes/ and its case in each switch below; the
 // switches are exhaustive, so a runtime added to RUNTIMES without them does not compile.
-import type { EnvValues, Logger, RuntimeTarget } from "@crowsnest/shared";
+import { ConfigError, type EnvValues, type Logger, type RuntimeTarget } from "@crowsnest/shared";
 import {
   type DockerCollectorTarget,
   dockerCollectorEnv,
@@ -34,6 +34,8 @@ export function collectorTargetFrom(
       return dockerCollectorTarget(values, target);
     case "kubernetes":
       return kubernetesCollectorTarget(values, target);
+    case "containerd":
+      throw new ConfigError("CROWSNEST_RUNTIME=containerd: the collector does not read containerd yet");
   }
 }
 

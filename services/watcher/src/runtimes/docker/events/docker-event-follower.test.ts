@@ -5,13 +5,13 @@ import { codecs, createSubjects, type EventMessage } from "@crowsnest/shared";
 import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ResumePoint, RuntimeEventSink } from "../../../following/runtime-event-source.ts";
 import { createEventPublisher } from "../../../publishing/event-publisher.ts";
 import type { DockerApi, DockerEventsOptions, DockerReplayOptions } from "../docker-api.ts";
 import {
   createDockerEventFollower,
   type DockerEventFollower,
   type DockerEventFollowerOptions,
-  type ResumePoint,
 } from "./docker-event-follower.ts";
 
 const ID = "0b5e1d7c3f0a4d9e8b2c6a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d";
@@ -93,39 +93,55 @@ describe("createDockerEventFollower", () => {
     follower = undefined;
   });
 
-  function setup(options: Partial<DockerEventFollowerOptions> = {}, resume?: ResumePoint) {
+  /** The core's part, as the tests script it: what a subscription does, and which events it refuses. */
+  interface SinkOptions {
+    onSubscribed?: RuntimeEventSink["subscribed"];
+    /** False: a repeat of a synthesized transition, not published. */
+    onEvent?: (event: EventMessage) => boolean;
+  }
+
+  function setup(options: Partial<DockerEventFollowerOptions> & SinkOptions = {}, resume?: ResumePoint) {
     const docker = fakeDocker();
     const { logger, warnings } = capturingLogger();
     const published: EventMessage[] = [];
     const messages: OutgoingMessage[] = [];
     const subscriptions: string[] = [];
+    const publish = createEventPublisher({
+      queue: {
+        enqueue(message) {
+          messages.push(message);
+          const decoded = codecs.event.decode(message.payload);
+          if (!decoded.ok) throw new Error(decoded.detail);
+          published.push(decoded.value);
+        },
+      },
+      subjects,
+      logger,
+    });
+    const { onSubscribed, onEvent, ...followerOptions } = options;
     follower = createDockerEventFollower({
       docker,
-      publish: createEventPublisher({
-        queue: {
-          enqueue(message) {
-            messages.push(message);
-            const decoded = codecs.event.decode(message.payload);
-            if (!decoded.ok) throw new Error(decoded.detail);
-            published.push(decoded.value);
-          },
-        },
-        subjects,
-        logger,
-      }),
       host: "h1",
       logger,
-      onSubscribed: async (reason) => void subscriptions.push(reason),
       reconnect: { initialMs: 5, maxMs: 20 },
-      ...options,
+      ...followerOptions,
     });
-    follower.start(resume);
+    follower.start(
+      {
+        subscribed: onSubscribed ?? (async (reason) => void subscriptions.push(reason)),
+        event: (event) => {
+          if (onEvent?.(event) !== false) publish(event);
+        },
+        repeated: () => undefined,
+      },
+      resume,
+    );
     return { docker, published, messages, subscriptions, warnings, follower };
   }
 
   it("subscribes, then publishes lifecycle events in order, whatever the chunking", async () => {
     const { docker, published, messages, subscriptions, warnings, follower } = setup();
-    await until(() => follower.isStreamOpen(), "the subscription");
+    await until(() => follower.isConnected(), "the subscription");
     expect(docker.calls[0]).toEqual({ filters: { type: ["container"] } });
     const text = [
       line("start", "1795294273100000000"),
@@ -158,7 +174,7 @@ describe("createDockerEventFollower", () => {
 
     docker.failNextOpens = 3;
     docker.streams[0]?.end();
-    await until(() => docker.streams.length === 2 && follower.isStreamOpen(), "the resubscription");
+    await until(() => docker.streams.length === 2 && follower.isConnected(), "the resubscription");
     // Seconds, not the nanosecond timestamp (prior art's year-2077 bug).
     expect(docker.calls.slice(1).map((call) => call.since)).toEqual([
       1795294273, 1795294273, 1795294273, 1795294273,
@@ -203,7 +219,7 @@ describe("createDockerEventFollower", () => {
     const started = Date.now();
     await follower.stop();
     expect(Date.now() - started).toBeLessThan(100);
-    expect(follower.isStreamOpen()).toBe(false);
+    expect(follower.isConnected()).toBe(false);
   });
 
   it("after a reconnect, handles the gap's replay first, then resynchronizes, then the new stream", async () => {

@@ -1,7 +1,8 @@
 // Follows dockerd's container event stream and publishes every lifecycle event once.
 //
-// Race-free the way whalewatcher does it: subscribe first, then have the containers looked at
-// (onSubscribed), so a change between the two is in the stream. When the stream ends or
+// The Docker runtime's RuntimeEventSource (following/runtime-event-source.ts). Race-free the way
+// whalewatcher does it: subscribe first, then have the core look at the containers (the sink's
+// `subscribed`), so a change between the two is in the stream. When the stream ends or
 // fails (dockerd restarts, the socket breaks), it resubscribes with capped exponential
 // backoff and `since` = the last event's time in seconds, so dockerd replays what happened
 // in the gap; replays of events already published are recognized by event id.
@@ -9,7 +10,7 @@
 // Events are handled one at a time in stream order (a `die` waits for its inspect), behind a
 // barrier set up at each subscription: after a reconnect, the gap's events are first fetched
 // as a bounded replay (`since`..now, a request that ends, so it is known when the replay is
-// complete), then onSubscribed resynchronizes and publishes the inventory, and only then are
+// complete), then the core resynchronizes and publishes the inventory, and only then are
 // the new stream's events handled. The stream itself is read all the while: dockerd drops
 // events for a subscriber that does not keep up.
 //
@@ -20,10 +21,13 @@
 import type { EventMessage, Logger } from "@crowsnest/shared";
 import { abortableSleep, unlessAborted } from "@crowsnest/shared/util/abortable-sleep";
 import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
-import type { EventPublisher } from "../../../publishing/event-publisher.ts";
+import type {
+  RuntimeEventSink,
+  RuntimeEventSource,
+  SubscriptionReason,
+} from "../../../following/runtime-event-source.ts";
 import { msToNanos, nanosToDockerTime } from "../../../time/nano-time.ts";
 import type { DockerApi, DockerEventStream } from "../docker-api.ts";
-import type { InventoryReason } from "../inventory-publisher.ts";
 import { dockerEventTimeNano, normalizeDockerEvent } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
 import { LateOomWatch } from "./late-oom-watch.ts";
@@ -31,30 +35,13 @@ import { createLineSplitter, DEFAULT_MAX_LINE_LENGTH } from "./ndjson-line-split
 import { OomMemory } from "./oom-memory.ts";
 import { RecentIdSet } from "./recent-id-set.ts";
 
-export type SubscriptionReason = Extract<InventoryReason, "startup" | "resync">;
-
 export interface DockerEventFollowerOptions {
   /** Without replayEvents, a reconnect relies on the new stream's `since` replay alone. */
   docker: Pick<DockerApi, "getEvents" | "ping"> & Partial<Pick<DockerApi, "replayEvents">>;
-  publish: EventPublisher;
   host: string;
   logger: Logger;
-  /**
-   * Called once a subscription is in place (and, after a reconnect, the gap's replayed events
-   * are handled): `startup` the first time, `resync` after each reconnect. Events of the new
-   * stream wait until it resolves. `signal` aborts when the follower stops.
-   */
-  onSubscribed: (reason: SubscriptionReason, signal: AbortSignal) => Promise<void>;
-  /** Adds details to an event before it is published (see event-enricher.ts). */
+  /** Adds details to an event before it is delivered (see event-enricher.ts). */
   enrich?: (event: EventMessage) => Promise<EventMessage>;
-  /** Sees every new real event in order; false: it repeats a synthesized one, do not publish it. */
-  onEvent?: (event: EventMessage) => boolean;
-  /**
-   * Called once an event is handled, before the next one: queued for publishing, or dropped as
-   * already published (a second oom of one kill, a transition published as synthesized). Not for
-   * replays of events handled before.
-   */
-  onHandled?: (event: EventMessage) => void;
   /** How long the bounded replay after a reconnect may take. */
   replayTimeoutMs?: number;
   /** Delay between attempts to resubscribe. */
@@ -77,29 +64,15 @@ export interface DockerEventFollowerOptions {
   lateOomWaitMs?: number;
 }
 
-export interface ResumePoint {
-  /**
-   * dockerd's time up to which what the watcher recorded before it stopped reflects everything
-   * (the newest event it published, or its newest look at the containers).
-   */
-  readonly afterNano: bigint;
-}
-
-export interface DockerEventFollower {
-  /** With `resume`, dockerd's buffered events after it are replayed before the startup resynchronization. */
-  start(resume?: ResumePoint): void;
-  /** Stops following and waits for the events and the resynchronization being handled. */
-  stop(): Promise<void>;
-  /** Whether an event stream is open right now (the heartbeat's `connected`). */
-  isStreamOpen(): boolean;
-}
+/** With a resume point, dockerd's buffered events after it are replayed before the startup resynchronization. */
+export type DockerEventFollower = RuntimeEventSource;
 
 export const DEFAULT_RECONNECT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
 
 const NANOS_PER_SECOND = 1_000_000_000n;
 
 export function createDockerEventFollower(options: DockerEventFollowerOptions): DockerEventFollower {
-  const { docker, publish, host, logger } = options;
+  const { docker, host, logger } = options;
   const healthyAfterMs = options.healthyAfterMs ?? 30_000;
   const probeIntervalMs = options.livenessProbeIntervalMs ?? 30_000;
   const probeTimeoutMs = options.livenessProbeTimeoutMs ?? 10_000;
@@ -111,6 +84,8 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   const lateOom = new LateOomWatch({ windowMs: Math.max(lateOomWaitMs, 1000) });
   const replayTimeoutMs = options.replayTimeoutMs ?? 10_000;
   const stopping = new AbortController();
+  /** Set by start(): where the events go. */
+  let sink: RuntimeEventSink | undefined;
   // Everything that handles events runs on this chain, one task after the other.
   let chain: Promise<void> = Promise.resolve();
 
@@ -181,7 +156,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       lateOom.handled(containerId, timeNano);
       if (oom.isRepeatedOom(containerId, timeNano)) {
         logger.debug({ event_id: event.event_id }, "second oom of one kill not published");
-        options.onHandled?.(event);
+        sink?.repeated(event);
         return;
       }
     }
@@ -197,12 +172,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       logger.debug({ event_id: event.event_id }, "oom came after the die; the die is an OOM death");
       event = { ...event, oom_killed: true };
     }
-    if (options.onEvent !== undefined && !options.onEvent(event)) {
-      logger.debug({ event_id: event.event_id }, "event already published as synthesized");
-      options.onHandled?.(event);
-      return;
-    }
-    if (publish(event)) options.onHandled?.(event);
+    sink?.event(event);
   };
 
   const splitterFor = () =>
@@ -326,7 +296,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       const replay = since !== undefined && (reason === "resync" || resumed);
       schedule(async () => {
         if (replay) await replayGap(since, untilNano, signal);
-        if (!signal.aborted) await options.onSubscribed(reason, signal);
+        if (!signal.aborted) await sink?.subscribed(reason, signal);
       }, "resynchronizing after subscribing");
       subscribedBefore = true;
 
@@ -348,8 +318,9 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   };
 
   return {
-    start(resume) {
+    start(eventSink, resume) {
       if (loop !== undefined) return;
+      sink = eventSink;
       if (resume !== undefined) {
         publishedThroughNano = resume.afterNano;
         lastEventNano = resume.afterNano;
@@ -368,6 +339,6 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       // The last tasks: the stream is closed, so nothing is added any more.
       await chain;
     },
-    isStreamOpen: () => currentStream !== undefined,
+    isConnected: () => currentStream !== undefined,
   };
 }

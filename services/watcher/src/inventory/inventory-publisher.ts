@@ -1,25 +1,19 @@
 // Publishes the host's full container inventory: at start, after every reconnect of the
 // event stream, and periodically, so a consumer can always reconcile what it missed. The
 // startup and resync inventories are handed in by the resynchronization, which has just
-// looked at every container; the periodic ones are observed here.
-import type { ContainerInfo, InventoryMessage, Logger, Subjects } from "@crowsnest/shared";
+// looked at every container; the periodic ones are observed here. For runtimes that follow an
+// event stream (Docker, containerd); Kubernetes lists from its informer's cache.
+import type { ContainerInfo, InventoryMessage, Logger, Runtime, Subjects } from "@crowsnest/shared";
 import type { PublishQueue } from "@crowsnest/shared/publishing";
-import { enqueueInventory } from "../../inventory/inventory-enqueue.ts";
-import {
-  type ContainerObserver,
-  type ContainerObserverOptions,
-  createContainerObserver,
-} from "./container-observer.ts";
+import type { ContainerObserver } from "../following/runtime-event-source.ts";
+import { enqueueInventory } from "./inventory-enqueue.ts";
 
 export type InventoryReason = InventoryMessage["reason"];
 
 export interface InventoryPublisherOptions {
-  /** Without inspectContainer, containers are described from the list alone. */
-  docker: ContainerObserverOptions["docker"];
-  /** Inspect calls in flight at once while observing (default 8). */
-  inspectConcurrency?: number;
-  /** Deadline of each Docker call (default 5 s). */
-  dockerTimeoutMs?: number;
+  /** Looks at every container for a periodic snapshot. */
+  observe: ContainerObserver;
+  runtime: Runtime;
   queue: Pick<PublishQueue, "enqueue">;
   subjects: Subjects;
   host: string;
@@ -41,13 +35,7 @@ export interface InventoryPublisher {
 }
 
 export function createInventoryPublisher(options: InventoryPublisherOptions): InventoryPublisher {
-  const { queue, subjects, host, logger } = options;
-  const observe = createContainerObserver({
-    docker: options.docker,
-    logger,
-    concurrency: options.inspectConcurrency ?? 8,
-    timeoutMs: options.dockerTimeoutMs ?? 5000,
-  });
+  const { queue, subjects, host, runtime, logger, observe } = options;
   let timer: NodeJS.Timeout | undefined;
   // Snapshots run one after another; a periodic one is skipped while another is running or waiting.
   let tail: Promise<void> = Promise.resolve();
@@ -56,7 +44,7 @@ export function createInventoryPublisher(options: InventoryPublisherOptions): In
 
   const enqueueSnapshot = (reason: InventoryReason, containers: readonly ContainerInfo[]): void =>
     enqueueInventory(
-      { queue, subjects, host, runtime: "docker", logger, maxPayloadBytes: options.maxPayloadBytes },
+      { queue, subjects, host, runtime, logger, maxPayloadBytes: options.maxPayloadBytes },
       reason,
       containers,
     );

@@ -1,7 +1,8 @@
 import { codecs, createLogger, createSubjects, type InventoryMessage } from "@crowsnest/shared";
 import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import { describe, expect, it } from "vitest";
-import type { ListedContainer } from "./docker-api.ts";
+import { createContainerObserver } from "../runtimes/docker/container-observer.ts";
+import type { ListedContainer } from "../runtimes/docker/docker-api.ts";
 import { createInventoryPublisher } from "./inventory-publisher.ts";
 
 const logger = createLogger({ service: "watcher", level: "silent" });
@@ -21,7 +22,8 @@ function listed(count: number): ListedContainer[] {
 function setup(docker: { listContainers: () => Promise<ListedContainer[]> }, maxPayloadBytes = 1024 * 1024) {
   const queued: OutgoingMessage[] = [];
   const publisher = createInventoryPublisher({
-    docker,
+    observe: createContainerObserver({ docker, logger, concurrency: 8, timeoutMs: 5000 }),
+    runtime: "docker",
     queue: { enqueue: (message) => void queued.push(message) },
     subjects,
     host: "edge-7",

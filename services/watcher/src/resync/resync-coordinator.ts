@@ -1,15 +1,18 @@
-// What happens once a Docker event subscription is in place: look at every container, publish
+// What the core does once a runtime's event subscription is in place: look at every container, publish
 // the transitions missed since the last look (at startup, since what the watcher recorded
 // before it stopped, if the tracker was restored from it; else none: there is nothing to
-// compare with), then the inventory. Runs on the follower's event chain, so replayed events
-// are applied before and the new stream's events after it.
+// compare with), then the inventory. The runtime holds its new stream's events until this is done,
+// so replayed events are applied before and the new stream's events after it.
 import type { Logger } from "@crowsnest/shared";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
-import type { EventPublisher } from "../../publishing/event-publisher.ts";
-import type { ContainerSnapshot, ContainerStateTracker } from "../../resync/container-state-tracker.ts";
-import type { ContainerObserver, ObservedContainer } from "./container-observer.ts";
-import type { SubscriptionReason } from "./events/docker-event-follower.ts";
-import type { InventoryPublisher } from "./inventory-publisher.ts";
+import type {
+  ContainerObserver,
+  ObservedContainer,
+  SubscriptionReason,
+} from "../following/runtime-event-source.ts";
+import type { InventoryPublisher } from "../inventory/inventory-publisher.ts";
+import type { EventPublisher } from "../publishing/event-publisher.ts";
+import type { ContainerStateTracker } from "./container-state-tracker.ts";
 
 export interface ResyncCoordinatorOptions {
   observe: ContainerObserver;
@@ -30,44 +33,6 @@ export interface ResyncCoordinatorOptions {
 }
 
 export type ResyncCoordinator = (reason: SubscriptionReason, signal: AbortSignal) => Promise<void>;
-
-export function toSnapshot(observed: ObservedContainer): ContainerSnapshot {
-  const { inspected, listed, info } = observed;
-  if (inspected !== undefined) {
-    return {
-      id: inspected.id,
-      name: inspected.name,
-      image: inspected.image,
-      labels: inspected.labels,
-      state: inspected.state,
-      detailed: true,
-      createdNano: inspected.createdNano,
-      startedNano: inspected.startedNano,
-      finishedNano: inspected.finishedNano,
-      exitCode: inspected.exitCode,
-      oomKilled: inspected.oomKilled,
-      health: inspected.health?.status ?? null,
-    };
-  }
-  const createdSeconds = listed.Created;
-  return {
-    id: info.external_id,
-    name: info.name,
-    image: info.image,
-    labels: info.labels,
-    state: info.state,
-    detailed: false,
-    createdNano:
-      createdSeconds !== undefined && Number.isSafeInteger(createdSeconds) && createdSeconds > 0
-        ? BigInt(createdSeconds) * 1_000_000_000n
-        : undefined,
-    startedNano: undefined,
-    finishedNano: undefined,
-    exitCode: null,
-    oomKilled: null,
-    health: null,
-  };
-}
 
 export function createResyncCoordinator(options: ResyncCoordinatorOptions): ResyncCoordinator {
   const { observe, tracker, publish, inventory, host, logger } = options;
@@ -100,7 +65,7 @@ export function createResyncCoordinator(options: ResyncCoordinatorOptions): Resy
     }
     const restored = tracker.restored;
     const events = tracker.reconcile(
-      observed.map(toSnapshot),
+      observed.map((container) => container.snapshot),
       { host, nowMs: now() },
       { seed: reason === "startup" && !restored },
     );

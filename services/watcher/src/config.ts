@@ -60,6 +60,13 @@ export const watcherEnv = {
     min: 200,
     max: 600_000,
   }),
+  CROWSNEST_CONTAINERD_TIMEOUT_MS: envInteger({
+    description:
+      "containerd only: how long one containerd call (a list, getting a container, publishing the subscription probe) may take before it is abandoned.",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+  }),
   CROWSNEST_KUBERNETES_TIMEOUT_MS: envInteger({
     description:
       "Kubernetes only: how long one API server call (a page of a list, opening a watch or a log stream) may take before it is abandoned.",
@@ -93,11 +100,16 @@ export interface KubernetesWatcherSettings extends KubernetesTarget {
   watchStallMs: number;
 }
 
+export interface ContainerdWatcherSettings extends ContainerdTarget {
+  /** Deadline of each containerd call. */
+  timeoutMs: number;
+}
+
 /** One variant per runtime: a runtime's settings exist only when it is the one selected. */
 export type WatcherRuntimeConfig =
   | { runtime: "docker"; docker: DockerWatcherSettings }
   | { runtime: "kubernetes"; kubernetes: KubernetesWatcherSettings }
-  | { runtime: "containerd"; containerd: ContainerdTarget };
+  | { runtime: "containerd"; containerd: ContainerdWatcherSettings };
 
 export type WatcherConfig = WatcherRuntimeConfig & {
   common: CommonConfig;
@@ -136,7 +148,10 @@ function runtimeSettings(target: RuntimeConfig, values: EnvValues<typeof watcher
         },
       };
     case "containerd":
-      return { runtime: "containerd", containerd: target.containerd };
+      return {
+        runtime: "containerd",
+        containerd: { ...target.containerd, timeoutMs: values.CROWSNEST_CONTAINERD_TIMEOUT_MS },
+      };
   }
 }
 

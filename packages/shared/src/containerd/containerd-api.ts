@@ -1,7 +1,8 @@
 // The part of containerd's gRPC API that Crowsnest reads, written here as the few messages and
 // fields it uses (containerd 1.6+; field numbers are the API's, so every other field is skipped
 // on decoding). Unary calls and the event stream only: Crowsnest never creates, changes or
-// deletes anything in containerd. The well-known types (Timestamp, Any, Empty) are declared with
+// deletes anything in containerd; the one thing it sends is an event of its own, a probe that
+// shows when its subscription is in place (containerd does not acknowledge one). The well-known types (Timestamp, Any, Empty) are declared with
 // their standard numbers rather than loaded, so nothing is read from disk at run time.
 import protobuf from "protobufjs";
 
@@ -83,12 +84,20 @@ const EVENTS = `
 syntax = "proto3";
 package containerd.services.events.v1;
 message SubscribeRequest { repeated string filters = 1; }
+message PublishRequest { string topic = 1; google.protobuf.Any event = 2; }
 message Envelope {
   google.protobuf.Timestamp timestamp = 1;
   string namespace = 2;
   string topic = 3;
   google.protobuf.Any event = 4;
 }
+`;
+
+/** Crowsnest's own event, published to learn that a subscription receives (see subscribeConfirmed). */
+const PROBE = `
+syntax = "proto3";
+package crowsnest.containerd.v1;
+message SubscriptionProbe { string nonce = 1; }
 `;
 
 /** The events Crowsnest turns into lifecycle events; their Any type URLs are "containerd.events.<Name>". */
@@ -184,6 +193,7 @@ function buildRoot(): protobuf.Root {
     TASK_SERVICE,
     EVENTS,
     EVENT_PAYLOADS,
+    PROBE,
     CGROUPS_V1,
     CGROUPS_V2,
   ]) {

@@ -95,6 +95,10 @@ export interface ContainerdClientOptions {
 
 const NAMESPACE_HEADER = "containerd-namespace";
 
+/** The topic and payload type of Crowsnest's subscription probe. */
+export const SUBSCRIPTION_PROBE_TOPIC = "/crowsnest/subscription-probe";
+export const SUBSCRIPTION_PROBE_TYPE = "crowsnest.containerd.v1.SubscriptionProbe";
+
 const type = (name: string): protobuf.Type => containerdTypes.lookupType(name);
 const TO_OBJECT: protobuf.IConversionOptions = {
   longs: Number,
@@ -334,6 +338,30 @@ export class ContainerdClient {
       signal.removeEventListener("abort", onAbort);
       call.cancel();
     }
+  }
+
+  /**
+   * Publishes Crowsnest's subscription probe (an event of its own type on SUBSCRIPTION_PROBE_TOPIC)
+   * in `namespace`. containerd does not confirm a subscription: a subscriber knows it receives
+   * once the probe it published comes back on its stream, and only then is a list taken after
+   * it race-free. Other subscribers see the probe too, under its own topic.
+   */
+  async publishSubscriptionProbe(namespace: string, nonce: string, signal: AbortSignal): Promise<void> {
+    const probe = type(SUBSCRIPTION_PROBE_TYPE);
+    await this.#unary(
+      "/containerd.services.events.v1.Events/Publish",
+      "containerd.services.events.v1.PublishRequest",
+      "google.protobuf.Empty",
+      {
+        topic: SUBSCRIPTION_PROBE_TOPIC,
+        event: {
+          type_url: SUBSCRIPTION_PROBE_TYPE,
+          value: Buffer.from(probe.encode(probe.fromObject({ nonce })).finish()),
+        },
+      },
+      namespace,
+      signal,
+    );
   }
 
   #unary(

@@ -11,5 +11,7 @@ export {
   type ContainerdTimestamp,
   isNotFound,
   type OciSpec,
+  SUBSCRIPTION_PROBE_TOPIC,
+  SUBSCRIPTION_PROBE_TYPE,
   type TaskStatus,
 } from "./containerd-client.ts";

@@ -5,7 +5,11 @@ import { containerInfo } from "./container-info.ts";
 
 export const MAX_LOG_TAIL = 5000;
 
-export const rpcErrorCode = z.enum(["bad_request", "not_found", "runtime_unavailable", "internal"]);
+export const rpcErrorCode = z
+  .enum(["bad_request", "not_found", "runtime_unavailable", "logs_unavailable", "internal"])
+  .describe(
+    "`logs_unavailable`: the host's runtime keeps no logs the watcher can read for this container (containerd without nerdctl's log files); the message says why.",
+  );
 
 const rpcError = z.object({
   v: schemaVersion,

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   request_header_fields_too_large: 431,
+  // The container's runtime keeps no readable logs (containerd without nerdctl's log files).
+  logs_unavailable: 501,
   service_unavailable: 503,
   watcher_unavailable: 503,
   runtime_unavailable: 503,

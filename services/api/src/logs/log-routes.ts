@@ -71,6 +71,9 @@ const getLogs = createRoute({
     400: errorDoc("A parameter is invalid"),
     ...containerRefResponses,
     404: errorDoc("No such container, or it no longer exists on its host"),
+    501: errorDoc(
+      "`logs_unavailable`: the host's runtime keeps no logs Crowsnest can read for this container (containerd without nerdctl's log files; see docs/containerd.md)",
+    ),
     503: errorDoc("The host's watcher or container runtime is not answering"),
   },
 });

@@ -11,7 +11,7 @@ export type LogsOutcome =
   | { ok: true; lines: LogLine[] }
   | {
       ok: false;
-      code: "watcher_unavailable" | "not_found" | "bad_request" | "runtime_unavailable";
+      code: "watcher_unavailable" | "not_found" | "bad_request" | "runtime_unavailable" | "logs_unavailable";
       message: string;
     };
 

@@ -1,16 +1,14 @@
 // Every runtime the watcher can follow, each loaded only when it is the one selected: Docker
-// mode never loads the Kubernetes modules, Kubernetes mode never loads dockerode. Typed by the
+// mode never loads the Kubernetes modules, Kubernetes mode never loads dockerode, only containerd mode loads gRPC. Typed by the
 // shared list of runtimes, so a runtime added there does not compile until it has an entry here.
-import { ConfigError, type Logger, type Runtime } from "@crowsnest/shared";
+import type { Logger, Runtime } from "@crowsnest/shared";
 import type { WatcherConfig } from "../config.ts";
 import type { PreparedRuntime, WatcherRuntimeModule } from "./watcher-runtime.ts";
 
 export const watcherRuntimes: { [R in Runtime]: () => Promise<WatcherRuntimeModule<R>> } = {
   docker: async () => (await import("./docker/docker-runtime.ts")).dockerRuntime,
   kubernetes: async () => (await import("./kubernetes/kubernetes-runtime.ts")).kubernetesRuntime,
-  containerd: async () => {
-    throw new ConfigError("CROWSNEST_RUNTIME=containerd: the watcher does not follow containerd yet");
-  },
+  containerd: async () => (await import("./containerd/containerd-runtime.ts")).containerdRuntime,
 };
 
 /** Loads the selected runtime and reaches it. */

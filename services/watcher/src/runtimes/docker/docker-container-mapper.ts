@@ -3,6 +3,7 @@
 // request for the whole host, gives what it has and leaves the rest null. The list form is
 // used for a container whose inspect failed.
 import type { ContainerInfo } from "@crowsnest/shared";
+import { composeInfo } from "../../inventory/compose-info.ts";
 import { nanosToTimestamp } from "../../time/nano-time.ts";
 import type { InspectedContainer } from "./container-inspect-parser.ts";
 import { mapDockerState } from "./container-inspect-parser.ts";
@@ -17,15 +18,6 @@ export { mapDockerState };
 export function containerName(names: readonly string[] | undefined): string {
   const stripped = (names ?? []).map((name) => name.replace(/^\//, ""));
   return stripped.find((name) => !name.includes("/")) ?? stripped[0] ?? "";
-}
-
-function composeInfo(labels: Readonly<Record<string, string>>): ContainerInfo["compose"] {
-  const project = labels["com.docker.compose.project"];
-  const service = labels["com.docker.compose.service"];
-  if (project === undefined || service === undefined) return null;
-  const number = labels["com.docker.compose.container-number"];
-  const parsed = number !== undefined && /^\d+$/.test(number) ? Number(number) : null;
-  return { project, service, number: parsed !== null && Number.isSafeInteger(parsed) ? parsed : null };
 }
 
 function createdAt(seconds: number | undefined): string | null {

@@ -21,6 +21,8 @@
 import type { EventMessage, Logger } from "@crowsnest/shared";
 import { abortableSleep, unlessAborted } from "@crowsnest/shared/util/abortable-sleep";
 import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
+import { LateOomWatch } from "../../../following/late-oom-watch.ts";
+import { OomMemory } from "../../../following/oom-memory.ts";
 import type {
   RuntimeEventSink,
   RuntimeEventSource,
@@ -28,11 +30,9 @@ import type {
 } from "../../../following/runtime-event-source.ts";
 import { msToNanos, nanosToDockerTime } from "../../../time/nano-time.ts";
 import type { DockerApi, DockerEventStream } from "../docker-api.ts";
-import { dockerEventTimeNano, normalizeDockerEvent } from "./docker-event-normalizer.ts";
+import { dockerEventTimeNano, normalizeDockerEvent, splitDockerAction } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
-import { LateOomWatch } from "./late-oom-watch.ts";
 import { createLineSplitter, DEFAULT_MAX_LINE_LENGTH } from "./ndjson-line-splitter.ts";
-import { OomMemory } from "./oom-memory.ts";
 import { RecentIdSet } from "./recent-id-set.ts";
 
 export interface DockerEventFollowerOptions {
@@ -175,6 +175,18 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
     sink?.event(event);
   };
 
+  /** Sees every line of the stream as it arrives, before it is handled: an `oom` a `die` may wait for. */
+  const noteLine = (line: string): void => {
+    // Most lines are not about an oom: only those that could be are parsed.
+    if (!line.includes('"oom')) return;
+    const parsed = parseDockerEventLine(line);
+    if (!parsed.ok || parsed.event.type !== "container") return;
+    if (splitDockerAction(parsed.event.action).action !== "oom") return;
+    const timeNano = dockerEventTimeNano(parsed.event);
+    if (timeNano === undefined || parsed.event.actorId === "") return;
+    lateOom.noteOom(parsed.event.actorId, timeNano);
+  };
+
   const splitterFor = () =>
     createLineSplitter({
       maxLineLength: DEFAULT_MAX_LINE_LENGTH,
@@ -184,7 +196,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   const consume = async (stream: DockerEventStream): Promise<void> => {
     const splitter = splitterFor();
     const take = (line: string): void => {
-      lateOom.noteLine(line);
+      noteLine(line);
       schedule(() => handleLine(line), "handling a Docker event");
     };
     for await (const chunk of stream) {
@@ -219,7 +231,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       }
       if (bounded.aborted) throw new Error(`replay did not end within ${replayTimeoutMs} ms`);
       lines.push(...splitter.end());
-      for (const line of lines) lateOom.noteLine(line);
+      for (const line of lines) noteLine(line);
       for (const line of lines) await handleLine(line);
       logger.debug({ since, replayed: lines.length }, "replayed the events of the gap");
     } catch (error) {

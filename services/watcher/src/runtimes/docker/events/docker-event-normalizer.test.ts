@@ -1,8 +1,8 @@
 import { codecs, type EventMessage } from "@crowsnest/shared";
 import { describe, expect, it } from "vitest";
+import { OomMemory } from "../../../following/oom-memory.ts";
 import { type NormalizeResult, normalizeDockerEvent, splitDockerAction } from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
-import { OomMemory } from "./oom-memory.ts";
 
 const ID = "97903311a7431334338b3df34b58c590284497a3b029e3064a8f4dfc102489b8";
 const HOST = "web-host-1";

@@ -1,10 +1,8 @@
-// Lets a `die` wait a moment for an `oom` that dockerd sends after it. dockerd handles
-// containerd's OOM and exit notices on separate paths and now and then logs the `die` first
-// (seen 84 ms early); the inspect read right after such a `die` may not say OOMKilled yet. The
-// stream is read all the while events are handled one after another, so the `oom` is seen
-// here as soon as its line arrives, before its turn comes to be handled.
-import { dockerEventTimeNano, splitDockerAction } from "./docker-event-normalizer.ts";
-import { parseDockerEventLine } from "./docker-event-parser.ts";
+// Lets a `die` wait a moment for an `oom` that the runtime sends after it. dockerd (and
+// containerd's shim) handle the kernel's OOM notice and the exit on separate paths and now and
+// then report the exit first (seen 84 ms early with dockerd). A runtime's stream is read all the
+// while events are handled one after another, so the `oom` is noted here as soon as it arrives,
+// before its turn comes to be handled.
 
 export interface LateOomWatchOptions {
   /** How far apart, in dockerd's clock, an `oom` and a `die` can be and still be one kill. */
@@ -21,18 +19,10 @@ export class LateOomWatch {
     this.#windowNs = BigInt(options.windowMs) * 1_000_000n;
   }
 
-  /** Sees every line of the stream as it arrives, before it is handled. */
-  noteLine(line: string): void {
-    // Most lines are not about an oom: only those that could be are parsed.
-    if (!line.includes('"oom')) return;
-    const parsed = parseDockerEventLine(line);
-    if (!parsed.ok || parsed.event.type !== "container") return;
-    if (splitDockerAction(parsed.event.action).action !== "oom") return;
-    const timeNano = dockerEventTimeNano(parsed.event);
-    const id = parsed.event.actorId;
-    if (timeNano === undefined || id === "") return;
-    this.#arrived.set(id, timeNano);
-    for (const wake of this.#waiters.get(id) ?? []) wake();
+  /** An `oom` arrived (it is handled later, in its turn). */
+  noteOom(containerId: string, timeNano: bigint): void {
+    this.#arrived.set(containerId, timeNano);
+    for (const wake of this.#waiters.get(containerId) ?? []) wake();
   }
 
   /** The `oom` of this time has had its turn: no `die` waits for it any more. */

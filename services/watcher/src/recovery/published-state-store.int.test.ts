@@ -1,6 +1,6 @@
 // The watcher-state bucket on the real NATS server: what one watcher records, the next reads
 // back, per host and runtime, whatever else is in the bucket.
-import { createLogger, createSubjects } from "@crowsnest/shared";
+import { createLogger, createSubjects, type Runtime } from "@crowsnest/shared";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +30,7 @@ describe("the watcher-state bucket", () => {
   let nc: NatsConnection;
   const stores: PublishedStateStore<string>[] = [];
 
-  const open = (host: string, runtime: "docker" | "kubernetes" = "docker") => {
+  const open = (host: string, runtime: Runtime = "docker") => {
     const store = createPublishedStateStore({
       openBucket: () => openWatcherStateBucket(jetstream(nc), subjects, { replicas: 1, logger }),
       host,
@@ -50,6 +50,16 @@ describe("the watcher-state bucket", () => {
     await Promise.all(stores.map((store) => store.close(1000)));
     await deleteTestStreams(nc, prefix);
     await nc.close();
+  });
+
+  it("records the cursor of a host without containers, and closes", async () => {
+    const empty = open("empty-host", "containerd");
+    await empty.load();
+    // What a look at a host with no container records: nothing, then the cursor.
+    empty.recordAll(new Map());
+    empty.recordCursor("42");
+    await empty.close(10_000);
+    expect((await open("empty-host", "containerd").load()).cursor).toBe("42");
   });
 
   it("reads back the newest state of each object and the cursor, per host and runtime", async () => {

@@ -203,10 +203,7 @@ export function createPublishedStateStore<State>(
   };
 
   const writeAll = async (): Promise<void> => {
-    while (
-      (pending.size > 0 || pendingCursor !== undefined || sweepKeeping !== undefined) &&
-      !closing.signal.aborted
-    ) {
+    while (hasWork() && !closing.signal.aborted) {
       const keeping = sweepKeeping;
       if (keeping !== undefined) {
         try {
@@ -254,15 +251,25 @@ export function createPublishedStateStore<State>(
       outage.failed({ err: lastError, pending: pending.size });
       await abortableSleep(backoff.next(), closing.signal);
     }
-    writer = undefined;
   };
 
+  const hasWork = (): boolean =>
+    pending.size > 0 || pendingCursor !== undefined || sweepKeeping !== undefined;
+
   const kick = (): void => {
-    if (closing.signal.aborted) return;
-    writer ??= writeAll().catch((error: unknown) => {
-      writer = undefined;
-      logger.error({ err: error }, "recording the watcher's state failed unexpectedly");
-    });
+    if (closing.signal.aborted || writer !== undefined) return;
+    // Cleared only once the run has ended (a run with nothing to do ends at once: clearing it
+    // from inside would come before this assignment and leave a finished run in place for good).
+    const running: Promise<void> = writeAll()
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "recording the watcher's state failed unexpectedly");
+      })
+      .finally(() => {
+        if (writer === running) writer = undefined;
+        // A change recorded between the run's last look and its end.
+        if (hasWork()) kick();
+      });
+    writer = running;
   };
 
   const parseEnvelope = (bytes: Uint8Array): StoredEnvelope | undefined => {

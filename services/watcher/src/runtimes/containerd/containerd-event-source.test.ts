@@ -19,6 +19,8 @@ const logger = createLogger({ service: "watcher", level: "silent" });
 /** One open subscription of the fake: what the test pushes, and how it ends. */
 interface FakeStream {
   push(event: ContainerdEvent): void;
+  /** Events pushed and not read by the source yet. */
+  unread(): number;
   fail(error: Error): void;
 }
 
@@ -36,6 +38,7 @@ function fakeContainerd() {
       let failure: Error | undefined;
       let wake = (): void => undefined;
       const stream: FakeStream = {
+        unread: () => queue.length,
         push(event) {
           queue.push(event);
           wake();
@@ -165,7 +168,10 @@ describe("createContainerdEventSource", () => {
     containerd.probesToLose = 0;
     await until(() => seen.includes("subscribed:startup"), "the mark");
     containerd.streams[0]?.push(taskEvent("/tasks/start", "after", 1796491870));
-    // The stream is read on, but the event waits for the look: it comes after it in any case.
+    // The stream is read on, but the event waits for the look (given turns enough to be handled).
+    await until(() => containerd.streams[0]?.unread() === 0, "the event read");
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(["start:before", "subscribed:startup"]);
     releaseLook();
     await until(() => seen.includes("start:after"), "the held event");
     expect(seen).toEqual(["start:before", "subscribed:startup", "looked:startup", "start:after"]);

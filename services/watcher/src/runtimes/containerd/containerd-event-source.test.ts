@@ -83,7 +83,13 @@ function fakeContainerd() {
     async container(): Promise<undefined> {
       return undefined;
     },
-  } satisfies Pick<ContainerdClient, "subscribe" | "publishSubscriptionProbe" | "version" | "container"> &
+    async metrics(): Promise<[]> {
+      return [];
+    },
+  } satisfies Pick<
+    ContainerdClient,
+    "subscribe" | "publishSubscriptionProbe" | "version" | "container" | "metrics"
+  > &
     Record<string, unknown>;
   return fake;
 }

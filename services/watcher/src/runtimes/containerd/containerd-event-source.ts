@@ -34,7 +34,7 @@ import { labelsOf, normalizeContainerdEvent } from "./containerd-event-normalize
 import type { NamespaceSelection } from "./containerd-namespaces.ts";
 
 export interface ContainerdEventSourceOptions {
-  client: Pick<ContainerdClient, "subscribe" | "publishSubscriptionProbe" | "version">;
+  client: Pick<ContainerdClient, "subscribe" | "publishSubscriptionProbe" | "version" | "metrics">;
   namespaces: NamespaceSelection;
   identities: ContainerIdentities;
   host: string;
@@ -54,7 +54,10 @@ export interface ContainerdEventSourceOptions {
    * without closing raises nothing on an event stream, which is silent when the host is quiet.
    */
   livenessProbeIntervalMs?: number;
-  /** How long a `die` with exit status 137 that no `oom` marked waits for one sent after it. */
+  /**
+   * How long a `die` with exit status 137 that no `oom` marked waits for one sent after it, when
+   * the task's cgroup cannot tell (the task was deleted at once).
+   */
   lateOomWaitMs?: number;
 }
 
@@ -91,6 +94,25 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
     }
   };
 
+  /**
+   * The OOM kills the task's cgroup counted, read right after its exit (the cgroup lives until
+   * the task is deleted): a SIGKILL that was no OOM kill then costs no wait for a late `oom`.
+   * Undefined when the task or its counter is gone.
+   */
+  const oomKills = async (namespace: string, id: string): Promise<number | undefined> => {
+    try {
+      const [metric] = await withDeadline("reading the exited task's OOM count", timeoutMs, (signal) =>
+        client.metrics(namespace, [`id==${id}`], signal),
+      );
+      const cgroup = metric?.cgroup;
+      if (cgroup?.version === 1) return cgroup.memory_oom_control?.oom_kill;
+      if (cgroup?.version === 2) return cgroup.memory_events?.oom_kill;
+      return undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
   const handle = async (raw: ContainerdEvent): Promise<void> => {
     if (!namespaces.includes(raw.namespace)) return;
     // Events carry the container's id alone: its name, image and labels come from what the
@@ -118,13 +140,13 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
       }
     }
     oom.observe(event.action, busId, timeNano);
-    if (
-      event.action === "die" &&
-      event.exit_code === 137 &&
-      event.oom_killed !== true &&
-      (await lateOom.arrives(busId, timeNano, lateOomWaitMs, stopping.signal))
-    ) {
-      event = { ...event, oom_killed: true };
+    if (event.action === "die" && event.exit_code === 137 && event.oom_killed !== true) {
+      const counted = await oomKills(raw.namespace, id);
+      const oomKilled =
+        counted === undefined
+          ? await lateOom.arrives(busId, timeNano, lateOomWaitMs, stopping.signal)
+          : counted > 0;
+      if (oomKilled) event = { ...event, oom_killed: true };
     }
     if (raw.topic === "/containers/delete") identities.forget(raw.namespace, id);
     if (raw.topic === "/containers/update" && event.action === "rename") {

@@ -162,6 +162,8 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     await ctr("tasks", "resume", id);
     await waitForEvent(id, "unpause");
     await ctr("tasks", "kill", "--signal", "SIGKILL", id);
+    // A kill is asynchronous: the task can be deleted once it has stopped.
+    await waitForEvent(id, "die");
     await ctr("tasks", "delete", id);
     await ctr("containers", "delete", id);
     await waitForEvent(id, "destroy");

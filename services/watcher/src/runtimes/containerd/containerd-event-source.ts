@@ -28,6 +28,7 @@ import type {
   RuntimeEventSource,
   SubscriptionReason,
 } from "../../following/runtime-event-source.ts";
+import { SerialTasks, StreamOutage } from "../../following/stream-outage.ts";
 import type { ContainerIdentities } from "./container-identities.ts";
 import { externalId, timestampNanos } from "./containerd-container-mapper.ts";
 import { labelsOf, normalizeContainerdEvent } from "./containerd-event-normalizer.ts";
@@ -75,24 +76,11 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
   const lateOom = new LateOomWatch({ windowMs: Math.max(lateOomWaitMs, 1000) });
   const stopping = new AbortController();
   let sink: RuntimeEventSink | undefined;
-  let chain: Promise<void> = Promise.resolve();
+  const tasks = new SerialTasks(logger);
+  const outage = new StreamOutage(logger, backoff);
   let loop: Promise<void> | undefined;
   /** Set while a stream is open and its probe has come back. */
   let confirmed = false;
-  let outageSinceMs: number | undefined;
-
-  const schedule = (task: () => Promise<void> | void, what: string): void => {
-    chain = chain.then(task).catch((error: unknown) => logger.error({ err: error }, `${what} failed`));
-  };
-
-  const noteOutage = (error: unknown, message: string): void => {
-    if (outageSinceMs === undefined) {
-      outageSinceMs = Date.now();
-      logger.warn({ err: error }, `${message}; reconnecting with backoff`);
-    } else {
-      logger.debug({ err: error, failures: backoff.failures }, message);
-    }
-  };
 
   /**
    * The OOM kills the task's cgroup counted, read right after its exit (the cgroup lives until
@@ -205,14 +193,8 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
           if (!probeSeen && raw.payload?.nonce === nonce) {
             probeSeen = true;
             confirmed = true;
-            if (outageSinceMs !== undefined) {
-              logger.info(
-                { outage_ms: Date.now() - outageSinceMs, attempts: backoff.failures },
-                "containerd event stream reopened",
-              );
-              outageSinceMs = undefined;
-            }
-            schedule(async () => {
+            outage.recovered(Date.now(), "containerd event stream reopened");
+            tasks.schedule(async () => {
               if (!signal.aborted) await sink?.subscribed(reason, signal);
             }, "resynchronizing after subscribing");
           }
@@ -224,7 +206,7 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
           if (containerId !== "" && at !== undefined)
             lateOom.noteOom(externalId(raw.namespace, containerId), at);
         }
-        schedule(() => handle(raw), "handling a containerd event");
+        tasks.schedule(() => handle(raw), "handling a containerd event");
       }
       if (!signal.aborted) {
         throw new Error(
@@ -244,18 +226,18 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
     let reason: SubscriptionReason = "startup";
     while (!signal.aborted) {
       const openedAtMs = Date.now();
-      if (outageSinceMs === undefined) logger.info({ reason }, "following containerd events");
+      if (!outage.ongoing) logger.info({ reason }, "following containerd events");
       try {
         await readSubscription(reason, signal);
       } catch (error) {
         if (signal.aborted) break;
         if (Date.now() - openedAtMs >= healthyAfterMs) backoff.reset();
-        noteOutage(error, "containerd event stream ended");
+        outage.failed(error, "containerd event stream ended");
       }
       if (signal.aborted) break;
       reason = "resync";
       await abortableSleep(backoff.next(), signal);
-      if (outageSinceMs !== undefined && !signal.aborted) {
+      if (outage.ongoing && !signal.aborted) {
         logger.debug({ attempts: backoff.failures }, "resubscribing to containerd events");
       }
     }
@@ -275,7 +257,7 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
     async stop() {
       stopping.abort();
       await loop?.catch(() => undefined);
-      await chain;
+      await tasks.idle();
     },
     isConnected: () => confirmed,
   };

@@ -28,6 +28,7 @@ import type {
   RuntimeEventSource,
   SubscriptionReason,
 } from "../../../following/runtime-event-source.ts";
+import { SerialTasks, StreamOutage } from "../../../following/stream-outage.ts";
 import { msToNanos, nanosToDockerTime } from "../../../time/nano-time.ts";
 import type { DockerApi, DockerEventStream } from "../docker-api.ts";
 import { dockerEventTimeNano, normalizeDockerEvent, splitDockerAction } from "./docker-event-normalizer.ts";
@@ -87,7 +88,8 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   /** Set by start(): where the events go. */
   let sink: RuntimeEventSink | undefined;
   // Everything that handles events runs on this chain, one task after the other.
-  let chain: Promise<void> = Promise.resolve();
+  const tasks = new SerialTasks(logger);
+  const outage = new StreamOutage(logger, backoff);
 
   let loop: Promise<void> | undefined;
   let currentStream: DockerEventStream | undefined;
@@ -96,22 +98,6 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
   /** Events up to this time were published before a restart: a replay of them is dropped. */
   let publishedThroughNano: bigint | undefined;
   let firstSubscribedAtMs: number | undefined;
-  /** When the current outage began; undefined while connected (or before the first attempt). */
-  let outageSinceMs: number | undefined;
-
-  const schedule = (task: () => Promise<void> | void, what: string): void => {
-    chain = chain.then(task).catch((error: unknown) => logger.error({ err: error }, `${what} failed`));
-  };
-
-  const noteOutage = (error: unknown, message: string): void => {
-    if (outageSinceMs === undefined) {
-      outageSinceMs = Date.now();
-      // Once per outage; the retries are debug.
-      logger.warn({ err: error }, `${message}; reconnecting with backoff`);
-    } else {
-      logger.debug({ err: error, failures: backoff.failures }, message);
-    }
-  };
 
   /**
    * Where a new subscription starts replaying: the last event's second (`since` is whole
@@ -197,7 +183,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
     const splitter = splitterFor();
     const take = (line: string): void => {
       noteLine(line);
-      schedule(() => handleLine(line), "handling a Docker event");
+      tasks.schedule(() => handleLine(line), "handling a Docker event");
     };
     for await (const chunk of stream) {
       for (const line of splitter.push(chunk)) take(line);
@@ -278,7 +264,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       try {
         stream = await unlessAborted(opening, signal);
       } catch (error) {
-        noteOutage(error, "cannot subscribe to Docker events");
+        outage.failed(error, "cannot subscribe to Docker events");
         await abortableSleep(backoff.next(), signal);
         continue;
       }
@@ -294,19 +280,12 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       const openedAtMs = Date.now();
       firstSubscribedAtMs ??= openedAtMs;
       currentStream = stream;
-      if (outageSinceMs !== undefined) {
-        logger.info(
-          { outage_ms: openedAtMs - outageSinceMs, attempts: backoff.failures, since },
-          "Docker event stream reopened",
-        );
-        outageSinceMs = undefined;
-      } else {
-        logger.info({ since }, "following Docker events");
-      }
+      if (outage.ongoing) outage.recovered(openedAtMs, "Docker event stream reopened", { since });
+      else logger.info({ since }, "following Docker events");
       const reason: SubscriptionReason = subscribedBefore ? "resync" : "startup";
       const untilNano = msToNanos(openedAtMs);
       const replay = since !== undefined && (reason === "resync" || resumed);
-      schedule(async () => {
+      tasks.schedule(async () => {
         if (replay) await replayGap(since, untilNano, signal);
         if (!signal.aborted) await sink?.subscribed(reason, signal);
       }, "resynchronizing after subscribing");
@@ -324,7 +303,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       }
       if (signal.aborted) break;
       if (Date.now() - openedAtMs >= healthyAfterMs) backoff.reset();
-      noteOutage(endError, "Docker event stream ended");
+      outage.failed(endError, "Docker event stream ended");
       await abortableSleep(backoff.next(), signal);
     }
   };
@@ -349,7 +328,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       currentStream?.destroy();
       await loop?.catch(() => undefined);
       // The last tasks: the stream is closed, so nothing is added any more.
-      await chain;
+      await tasks.idle();
     },
     isConnected: () => currentStream !== undefined,
   };

@@ -4,7 +4,7 @@
 // (0001 was restructured before anything shipped: container_stats became partitioned.)
 import { type Kysely, sql } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
-import { minuteTableSql, rollupTableSql } from "../rollup/rollup-spec.ts";
+import { addedGaugeSql, minuteTableSql, rollupTableSql } from "../rollup/rollup-spec.ts";
 import type { StoreDatabase } from "./database.ts";
 
 const migrations: Record<string, Migration> = {
@@ -459,6 +459,15 @@ const migrations: Record<string, Migration> = {
         ) r
         WHERE NOT EXISTS (SELECT 1 FROM alert_configs own WHERE own.container_id = c.id)`)
         .execute(db);
+    },
+  },
+
+  // Pids in the container rollups (average and maximum, rollup/rollup-spec.ts). Catalog-only
+  // changes (nullable columns, a constant default): no table is rewritten. Buckets computed
+  // before hold no pids; the history of those times shows none rather than zero.
+  "0009-rollup-pids": {
+    async up(db: Kysely<unknown>) {
+      for (const statement of addedGaugeSql("0009-rollup-pids")) await sql.raw(statement).execute(db);
     },
   },
 };

@@ -241,6 +241,30 @@ describe("container routes", () => {
     });
   });
 
+  it("counts each container's restarts since a time: a start after a die, the first start not", async () => {
+    // db: start 10:00, die 10:01, start 10:02, die 10:03, start 10:04.
+    const since = `${TEST_DAY}T00:00:00.000Z`;
+    const list = await get(`/api/v1/containers?restarts_since=${since}`);
+    expect(list.status).toBe(200);
+    const restarts = Object.fromEntries(
+      (list.body.data as { name: string; restarts: unknown }[]).map((c) => [c.name, c.restarts]),
+    );
+    expect(restarts).toEqual({
+      db: { count: 2, since },
+      web: { count: 0, since },
+      idle: { count: 0, since },
+    });
+    const late = await get(`/api/v1/containers/${ids.db}?restarts_since=${TEST_DAY}T10:03:00Z`);
+    expect(late.body.restarts).toEqual({ count: 1, since: `${TEST_DAY}T10:03:00.000Z` });
+    // Default: the last 24 hours.
+    const recent = await get(`/api/v1/containers/${ids.db}`);
+    const defaultSince = Date.parse((recent.body.restarts as { since: string }).since);
+    expect(Math.abs(defaultSince - (Date.now() - 24 * 3600_000))).toBeLessThan(60_000);
+    const invalid = await get("/api/v1/containers?restarts_since=yesterday");
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({ error: { code: "invalid_request" } });
+  });
+
   it("says when a container has no samples yet", async () => {
     const { status, body } = await get(`/api/v1/containers/${ids.idle}/stats/current`);
     expect(status).toBe(404);

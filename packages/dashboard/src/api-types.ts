@@ -28,6 +28,8 @@ export interface ContainerJson {
   first_seen: string;
   last_seen: string;
   gone_at: string | null;
+  /** New runs since `since` (the api's default: 24 hours ago). */
+  restarts: { count: number; since: string };
 }
 
 /** A stats message of the live stream, and (near enough) GET …/stats/current. */

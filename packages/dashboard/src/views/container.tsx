@@ -7,7 +7,7 @@ import type { ContainerJson, EventJson, HistoryJson, Scope, SeriesValue, StatsJs
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { type ChartMarker, type ChartSeries, TimeChart } from "../components/time-chart.tsx";
 import { useApi, useInterval } from "../components/use-api.ts";
-import { formatBytes, formatPercent, formatRate, formatTime } from "../format.ts";
+import { formatBytes, formatCount, formatPercent, formatRate, formatTime } from "../format.ts";
 import { namespaceOf, podOf } from "../labels.ts";
 import { subscribeLive } from "../live.ts";
 import { navigate, withParams } from "../routing.ts";
@@ -325,6 +325,7 @@ function Charts(props: {
         series("blk_read_bytes_per_s", "avg", (s) => s.blk_read_bytes_per_s),
         series("blk_write_bytes_per_s", "avg", (s) => s.blk_write_bytes_per_s),
       ] as [number[], ...(number | null)[][]],
+      pids: [x, ...both("pids", (s) => s.pids)] as [number[], ...(number | null)[][]],
     };
   }, [points, props.live]);
   const markers = useMemo(
@@ -376,6 +377,13 @@ function Charts(props: {
           { label: "write", color: "--series-4", kind: "line" },
         ]}
         format={formatRate}
+        {...common}
+      />
+      <TimeChart
+        title="Processes (pids)"
+        data={charts.pids}
+        series={avgMax("Processes", "--series-5")}
+        format={formatCount}
         {...common}
       />
     </div>

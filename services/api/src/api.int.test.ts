@@ -473,6 +473,51 @@ describe("container routes", () => {
     }
   });
 
+  it("inspects a container through its host's watcher, and says so when the watcher does not answer", async () => {
+    const down = await get(`/api/v1/containers/${ids.web}/inspect`);
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ error: { code: "watcher_unavailable" } });
+    const live = inventoryContainerFixture({ ...WEB, restart_count: 4, pid: 4242 });
+    const received: unknown[] = [];
+    // Stands in for the host's watcher: knows web, not idle.
+    const watcher = nc.subscribe(subjects.rpc(FIXTURE_HOST, "inspect"), {
+      callback: (_error, message) => {
+        const request = message.json<{ container: string }>();
+        received.push(request);
+        const reply =
+          request.container === WEB.external_id
+            ? codecs.inspectReply.encode({ v: 1, ok: true, container: live })
+            : codecs.inspectReply.encode({
+                v: 1,
+                ok: false,
+                error: { code: "not_found", message: "no such container" },
+              });
+        if (!reply.ok) throw new Error(reply.detail);
+        message.respond(reply.data);
+      },
+    });
+    try {
+      const { status, body } = await get(`/api/v1/containers/web/inspect`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({
+        container_id: ids.web,
+        host: FIXTURE_HOST,
+        container: { external_id: WEB.external_id, restart_count: 4, pid: 4242, state: "running" },
+      });
+      expect(Math.abs(Date.parse(body.inspected_at as string) - Date.now())).toBeLessThan(60_000);
+      expect(received).toEqual([{ v: 1, container: WEB.external_id }]);
+      const gone = await get(`/api/v1/containers/${ids.idle}/inspect`);
+      expect(gone.status).toBe(404);
+      expect(gone.body).toMatchObject({ error: { code: "not_found", message: "no such container" } });
+      expect((await get("/api/v1/containers/987654321/inspect")).status).toBe(404);
+    } finally {
+      watcher.unsubscribe();
+    }
+    const openapi = await get("/api/v1/openapi.json");
+    const paths = openapi.body.paths as Record<string, unknown>;
+    expect(JSON.stringify(paths["/api/v1/containers/{id}/inspect"])).toContain("restart_count");
+  });
+
   it("exports fresh samples and its own request metrics at /metrics, with a token only", async () => {
     const now = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     await publishStats(

@@ -32,6 +32,14 @@ export interface ContainerJson {
   restarts: { count: number; since: string };
 }
 
+/** GET …/containers/{id}/inspect: the runtime's description now (the bus contract's ContainerInfo). */
+export interface InspectJson {
+  container_id: number;
+  host: string;
+  inspected_at: string;
+  container: Record<string, unknown> & { state: string; restart_count: number | null; pid: number | null };
+}
+
 /** A stats message of the live stream, and (near enough) GET …/stats/current. */
 export interface StatsJson {
   host?: string;

@@ -1,11 +1,14 @@
 // The web dashboard in a real browser (Debian's chromium through playwright-core) against the
 // real api, store, collector and watcher, with real containers on the test dockerd: signing
-// in, the overview updating live, a container's charts with an OOM marker, logs followed, an
-// alert set by an admin firing, deep links, and no browser errors on any page. Every view is
-// photographed in light and dark into test-results/dashboard-screenshots/.
+// in, the overview updating live, a container's charts (pids too) with an OOM marker, restarts
+// counted on the overview, inspect live from the runtime and the stored record when the host is
+// offline, logs followed, an alert set by an admin firing, deep links, and no browser errors on
+// any page. Every view is photographed in light and dark into test-results/dashboard-screenshots/.
+import { createSubjects } from "@crowsnest/shared";
+import { jetstream } from "@nats-io/jetstream";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteTestStreams } from "../support/bus-fixtures.ts";
+import { deleteTestStreams, inventoryContainerFixture, publishInventory } from "../support/bus-fixtures.ts";
 import {
   buildDashboard,
   launchBrowser,
@@ -45,10 +48,10 @@ describe("dashboard in a browser", () => {
   let busy: Workload;
   const pages: WatchedPage[] = [];
 
-  const containerId = async (name: string): Promise<number> =>
+  const containerId = async (name: string, onHost = host): Promise<number> =>
     eventually(
       async () => {
-        const response = await fetch(`${base}/api/v1/containers?host=${host}&name=${name}`, {
+        const response = await fetch(`${base}/api/v1/containers?host=${onHost}&name=${name}`, {
           headers: { Authorization: `Bearer ${readToken}` },
         });
         const body = (await response.json()) as { data: { id: number; name: string }[] };
@@ -184,8 +187,105 @@ describe("dashboard in a browser", () => {
         .toBeGreaterThan(0);
       expect(await cpuChart.getAttribute("data-markers")).toMatch(/OOM kill, exit 137/);
       expect(await cpuChart.locator("canvas").count()).toBeGreaterThan(0);
+      // Its processes (sh, then dd) are charted too.
+      const pidsChart = page.locator("figure.chart", { hasText: "Processes (pids)" });
+      expect(Number(await pidsChart.getAttribute("data-values"))).toBeGreaterThan(0);
+      expect(await pidsChart.locator("canvas").count()).toBeGreaterThan(0);
       await page.locator("table.events", { hasText: "killed for running out of memory" }).waitFor();
       await screenshot(page, "container-oom");
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "counts a container's restarts on the overview",
+    async () => {
+      // Fails after a second; its restart policy starts it again twice, then gives up.
+      const flaky = await startWorkload(docker, {
+        namePrefix: "dash-flaky",
+        script: "sleep 1; exit 3",
+        hostConfig: { RestartPolicy: { Name: "on-failure", MaximumRetryCount: 2 } },
+      });
+      workloads.push(flaky);
+      const id = await containerId(flaky.name);
+      await eventually(
+        async () => {
+          const response = await fetch(`${base}/api/v1/containers/${id}`, {
+            headers: { Authorization: `Bearer ${readToken}` },
+          });
+          const body = (await response.json()) as { restarts: { count: number } };
+          return body.restarts.count === 2 ? true : undefined;
+        },
+        { timeoutMs: WAIT_MS, what: "two restarts counted by the api" },
+      );
+      const page = await newPage();
+      await page.goto(`/?name=${flaky.name}`);
+      const cell = page.locator(`tr[data-container="${flaky.name}"] td.restarts`);
+      await expect.poll(() => cell.textContent(), { timeout: WAIT_MS }).toBe("2");
+      expect(await page.locator("th", { hasText: "Restarts, 24 h" }).count()).toBe(1);
+      await screenshot(page, "overview-restarts");
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "inspects a container live from its runtime, and shows the stored record, labelled, when its host is offline",
+    async () => {
+      const id = await containerId(busy.name);
+      const page = await newPage();
+      await page.goto(`/containers/${id}`);
+      await page.locator("details.inspect summary").click();
+      await page.getByText(`Live from the runtime (docker) on ${host}`).waitFor({ timeout: WAIT_MS });
+      const live = JSON.parse((await page.locator('pre[data-source="runtime"]').textContent()) ?? "{}") as {
+        external_id: string;
+        state: string;
+        pid: number | null;
+        restart_count: number | null;
+      };
+      expect(live).toMatchObject({ external_id: busy.id, state: "running", restart_count: 0 });
+      expect(live.pid).toBeGreaterThan(0);
+      await screenshot(page, "container-inspect");
+
+      // A host whose watcher reported once and went away: nothing answers its inspect requests.
+      const offlineHost = `${host}-offline`;
+      const ghost = { external_id: "f".repeat(64), name: `ghost-${uniqueSuffix()}` };
+      const nc = await connectTestNats();
+      try {
+        await publishInventory(jetstream(nc), createSubjects(prefix), {
+          v: 1,
+          host: offlineHost,
+          runtime: "docker",
+          ts: new Date().toISOString(),
+          reason: "startup",
+          snapshot_id: `ghost-${uniqueSuffix()}`,
+          part: 1,
+          parts: 1,
+          containers: [inventoryContainerFixture(ghost)],
+        });
+      } finally {
+        await nc.close();
+      }
+      const ghostId = await containerId(ghost.name, offlineHost);
+      // Not among `pages`: the browser reports the api's 503s (logs, inspect) as console errors.
+      await page.close();
+      const offline = await openPage(context);
+      try {
+        await offline.page.goto(`/containers/${ghostId}`);
+        await offline.page.locator("details.inspect summary").click();
+        await offline.page
+          .getByText(`The watcher of ${offlineHost} is not answering (is the host offline?)`)
+          .waitFor({ timeout: WAIT_MS });
+        await offline.page.getByText("showing the stored record instead").waitFor();
+        const stored = JSON.parse(
+          (await offline.page.locator('pre[data-source="stored"]').textContent()) ?? "{}",
+        ) as { name: string; host: string };
+        expect(stored).toMatchObject({ name: ghost.name, host: offlineHost });
+        await screenshot(offline.page, "container-inspect-offline");
+        expect(offline.errors.some((error) => error.includes("/inspect"))).toBe(true);
+        expect(offline.errors.filter((error) => !error.includes("status of 503"))).toEqual([]);
+      } finally {
+        await offline.page.close();
+      }
     },
     TEST_TIMEOUT_MS,
   );

@@ -1,6 +1,6 @@
-// Container logs through the api, end to end: the real api asks the real watcher of the
-// container's host over NATS; the store has put the container in Postgres from the watcher's
-// inventory. Plain and follow mode, as a user would call them.
+// Container logs and inspect through the api, end to end: the real api asks the real watcher
+// of the container's host over NATS; the store has put the container in Postgres from the
+// watcher's inventory. Plain and follow mode, and a live inspection, as a user would call them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteTestStreams } from "../support/bus-fixtures.ts";
 import { startWorkload, testDocker, type Workload } from "../support/docker-workloads.ts";
@@ -124,6 +124,44 @@ describe("logs through the api and the host's watcher", () => {
     let last = first;
     for (let event = await reader.next(8000); event; event = await reader.next(8000)) last = event;
     expect(last?.event).toBe("end");
+  });
+
+  it("inspects a container as dockerd describes it now: state, pid, restart count, limits", async () => {
+    const workload = await startWorkload(docker, {
+      namePrefix: "inspect-live",
+      script: "sleep 3600",
+      hostConfig: { Memory: 64 * 1024 * 1024, PidsLimit: 50 },
+    });
+    workloads.push(workload);
+    const id = await containerId(workload.name);
+    const response = await get(`/api/v1/containers/${id}/inspect`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      container_id: number;
+      host: string;
+      container: {
+        external_id: string;
+        state: string;
+        pid: number | null;
+        restart_count: number | null;
+        limits: { mem_limit: number | null; pids_limit: number | null };
+      };
+    };
+    expect(body).toMatchObject({
+      container_id: id,
+      host,
+      container: {
+        external_id: workload.id,
+        state: "running",
+        restart_count: 0,
+        limits: { mem_limit: 64 * 1024 * 1024, pids_limit: 50 },
+      },
+    });
+    expect(body.container.pid).toBeGreaterThan(0);
+    await workload.remove();
+    const gone = await get(`/api/v1/containers/${id}/inspect`);
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({ error: { code: "not_found" } });
   });
 
   it("answers 404 for a container its host no longer has, and 400 for a bad parameter", async () => {

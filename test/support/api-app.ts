@@ -1,5 +1,5 @@
 // The api's Hono app as main.ts builds it, for tests that call app.request(): real Postgres,
-// real NATS, real agent registry, logs client and live hub; tests choose the rest.
+// real NATS, real agent registry, logs and inspect clients and live hub; tests choose the rest.
 import { createDeadletterSink, type Subjects } from "@crowsnest/shared";
 import type { PostgresHandle } from "@crowsnest/shared/postgres";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { AgentRegistry } from "../../services/api/src/agents/agent-registry.ts";
 import { type AppServices, createApp } from "../../services/api/src/app.ts";
 import type { ApiDatabase } from "../../services/api/src/db/api-database.ts";
+import { createInspectClient } from "../../services/api/src/inspect/watcher-inspect-client.ts";
 import { LiveHub } from "../../services/api/src/live/live-hub.ts";
 import { createLogsClient } from "../../services/api/src/logs/watcher-logs-client.ts";
 import { ApiMetrics } from "../../services/api/src/metrics/api-metrics.ts";
@@ -58,6 +59,7 @@ export async function createTestApp(options: {
       timeoutMs: 1000,
       followSilenceMs: 20_000,
     }),
+    inspect: createInspectClient({ nc: options.nc, subjects: options.subjects, timeoutMs: 1000 }),
     live: {
       hub: liveHub,
       heartbeatMs: 1000,

@@ -28,6 +28,16 @@ export interface ContainerJson {
   first_seen: string;
   last_seen: string;
   gone_at: string | null;
+  /** New runs since `since` (the api's default: 24 hours ago). */
+  restarts: { count: number; since: string };
+}
+
+/** GET …/containers/{id}/inspect: the runtime's description now (the bus contract's ContainerInfo). */
+export interface InspectJson {
+  container_id: number;
+  host: string;
+  inspected_at: string;
+  container: Record<string, unknown> & { state: string; restart_count: number | null; pid: number | null };
 }
 
 /** A stats message of the live stream, and (near enough) GET …/stats/current. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, formatPercent, formatRate } from "./format.ts";
+import { formatBytes, formatCount, formatDuration, formatPercent, formatRate } from "./format.ts";
 
 describe("formatting", () => {
   it("gives bytes in binary units", () => {
@@ -16,5 +16,11 @@ describe("formatting", () => {
     expect(formatDuration(3 * 86_400_000 + 4 * 3_600_000 + 5000)).toBe("3d 4h");
     expect(formatDuration(65_000)).toBe("1m 5s");
     expect(formatDuration(0)).toBe("0s");
+  });
+
+  it("gives counts whole, and averages of counts to one decimal", () => {
+    expect(formatCount(12)).toBe("12");
+    expect(formatCount(4.25)).toBe("4.3");
+    expect(formatCount(null)).toBe("—");
   });
 });

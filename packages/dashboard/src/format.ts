@@ -21,6 +21,12 @@ export function formatPercent(percent: number | null | undefined): string {
   return `${percent.toFixed(percent >= 100 ? 0 : 1)} %`;
 }
 
+/** A count such as processes: whole as it is, an average of counts to one decimal. */
+export function formatCount(count: number | null | undefined): string {
+  if (count === null || count === undefined || !Number.isFinite(count)) return "—";
+  return Number.isInteger(count) ? String(count) : count.toFixed(1);
+}
+
 /** A duration as its two largest units: "3d 4h", "5m 12s". */
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.floor(ms / 1000));

@@ -241,6 +241,30 @@ describe("container routes", () => {
     });
   });
 
+  it("counts each container's restarts since a time: a start after a die, the first start not", async () => {
+    // db: start 10:00, die 10:01, start 10:02, die 10:03, start 10:04.
+    const since = `${TEST_DAY}T00:00:00.000Z`;
+    const list = await get(`/api/v1/containers?restarts_since=${since}`);
+    expect(list.status).toBe(200);
+    const restarts = Object.fromEntries(
+      (list.body.data as { name: string; restarts: unknown }[]).map((c) => [c.name, c.restarts]),
+    );
+    expect(restarts).toEqual({
+      db: { count: 2, since },
+      web: { count: 0, since },
+      idle: { count: 0, since },
+    });
+    const late = await get(`/api/v1/containers/${ids.db}?restarts_since=${TEST_DAY}T10:03:00Z`);
+    expect(late.body.restarts).toEqual({ count: 1, since: `${TEST_DAY}T10:03:00.000Z` });
+    // Default: the last 24 hours.
+    const recent = await get(`/api/v1/containers/${ids.db}`);
+    const defaultSince = Date.parse((recent.body.restarts as { since: string }).since);
+    expect(Math.abs(defaultSince - (Date.now() - 24 * 3600_000))).toBeLessThan(60_000);
+    const invalid = await get("/api/v1/containers?restarts_since=yesterday");
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({ error: { code: "invalid_request" } });
+  });
+
   it("says when a container has no samples yet", async () => {
     const { status, body } = await get(`/api/v1/containers/${ids.idle}/stats/current`);
     expect(status).toBe(404);
@@ -447,6 +471,51 @@ describe("container routes", () => {
     } finally {
       watcher.unsubscribe();
     }
+  });
+
+  it("inspects a container through its host's watcher, and says so when the watcher does not answer", async () => {
+    const down = await get(`/api/v1/containers/${ids.web}/inspect`);
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ error: { code: "watcher_unavailable" } });
+    const live = inventoryContainerFixture({ ...WEB, restart_count: 4, pid: 4242 });
+    const received: unknown[] = [];
+    // Stands in for the host's watcher: knows web, not idle.
+    const watcher = nc.subscribe(subjects.rpc(FIXTURE_HOST, "inspect"), {
+      callback: (_error, message) => {
+        const request = message.json<{ container: string }>();
+        received.push(request);
+        const reply =
+          request.container === WEB.external_id
+            ? codecs.inspectReply.encode({ v: 1, ok: true, container: live })
+            : codecs.inspectReply.encode({
+                v: 1,
+                ok: false,
+                error: { code: "not_found", message: "no such container" },
+              });
+        if (!reply.ok) throw new Error(reply.detail);
+        message.respond(reply.data);
+      },
+    });
+    try {
+      const { status, body } = await get(`/api/v1/containers/web/inspect`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({
+        container_id: ids.web,
+        host: FIXTURE_HOST,
+        container: { external_id: WEB.external_id, restart_count: 4, pid: 4242, state: "running" },
+      });
+      expect(Math.abs(Date.parse(body.inspected_at as string) - Date.now())).toBeLessThan(60_000);
+      expect(received).toEqual([{ v: 1, container: WEB.external_id }]);
+      const gone = await get(`/api/v1/containers/${ids.idle}/inspect`);
+      expect(gone.status).toBe(404);
+      expect(gone.body).toMatchObject({ error: { code: "not_found", message: "no such container" } });
+      expect((await get("/api/v1/containers/987654321/inspect")).status).toBe(404);
+    } finally {
+      watcher.unsubscribe();
+    }
+    const openapi = await get("/api/v1/openapi.json");
+    const paths = openapi.body.paths as Record<string, unknown>;
+    expect(JSON.stringify(paths["/api/v1/containers/{id}/inspect"])).toContain("restart_count");
   });
 
   it("exports fresh samples and its own request metrics at /metrics, with a token only", async () => {

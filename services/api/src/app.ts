@@ -26,6 +26,8 @@ import { hostRoutes } from "./hosts/host-routes.ts";
 import { ApiError } from "./http/api-error.ts";
 import type { AppEnv } from "./http/app-env.ts";
 import { createErrorHandler, handleMethodNotAllowed, handleNotFound } from "./http/error-handling.ts";
+import { inspectRoutes } from "./inspect/inspect-routes.ts";
+import type { InspectClient } from "./inspect/watcher-inspect-client.ts";
 import type { LiveHub } from "./live/live-hub.ts";
 import { type LiveOptions, liveRoutes } from "./live/live-routes.ts";
 import { logRoutes } from "./logs/log-routes.ts";
@@ -45,6 +47,8 @@ export interface AppServices {
   readiness: ReadinessProbe;
   agents: AgentDirectory;
   logs: LogsClient;
+  /** Inspections by the host's watcher (the runtime's view of a container now). */
+  inspect: InspectClient;
   live: { hub: LiveHub } & Omit<LiveOptions, "logger">;
   metrics: ApiMetrics;
   /** Origins allowed cross-origin; empty: CORS off (no Access-Control headers at all). */
@@ -123,6 +127,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.route("/api/v1", notificationRoutes());
   app.route("/api/v1", agentRoutes(services.agents));
   app.route("/api/v1", logRoutes(services.logs, { heartbeatMs: services.live.heartbeatMs }));
+  app.route("/api/v1", inspectRoutes(services.inspect));
   app.route("/api/v1", liveRoutes(services.live.hub, { ...services.live, logger: services.logger }));
   app.route("/", metricsRoutes(services.metrics));
   registerDocs(app);

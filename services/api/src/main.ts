@@ -31,6 +31,7 @@ import { createApp } from "./app.ts";
 import { type ApiConfig, readConfig } from "./config.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
 import { createApiServer } from "./http/api-server.ts";
+import { createInspectClient, type InspectClient } from "./inspect/watcher-inspect-client.ts";
 import { LiveHub } from "./live/live-hub.ts";
 import { createLogsClient, type LogsClient, type LogsFailure } from "./logs/watcher-logs-client.ts";
 import { ApiMetrics } from "./metrics/api-metrics.ts";
@@ -42,6 +43,7 @@ interface Connected {
   agents: AgentRegistry;
   deadletters: DeadletterSink;
   logs: LogsClient;
+  inspect: InspectClient;
   heartbeat: Heartbeat;
 }
 
@@ -106,6 +108,10 @@ runService("api", async (lifecycle) => {
     logs: {
       fetch: (host, request) => connected?.logs.fetch(host, request) ?? Promise.resolve(NOT_CONNECTED),
       follow: (host, request) => connected?.logs.follow(host, request) ?? Promise.resolve(NOT_CONNECTED),
+    },
+    inspect: {
+      inspect: (host, container) =>
+        connected?.inspect.inspect(host, container) ?? Promise.resolve(NOT_CONNECTED),
     },
     corsOrigins: config.corsOrigins,
     auth: config.auth,
@@ -193,6 +199,7 @@ async function connectBus(
           timeoutMs: config.rpcTimeoutMs,
           followSilenceMs: config.logsFollowSilenceMs,
         }),
+        inspect: createInspectClient({ nc: bus.nc, subjects: bus.subjects, timeoutMs: config.rpcTimeoutMs }),
         heartbeat: startHeartbeat({
           nc: bus.nc,
           subjects: bus.subjects,

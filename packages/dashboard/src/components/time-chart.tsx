@@ -166,8 +166,15 @@ export function TimeChart(props: TimeChartProps) {
   }, [props.data, props.fromMs, props.toMs, props.markers]);
 
   const points = props.data[0].length;
+  // Points where the first series has a value: a chart can have points and nothing to draw.
+  const values = (props.data[1] ?? []).filter((value) => value !== null && value !== undefined).length;
   return (
-    <figure class="chart" data-points={points} data-markers={props.markers.map((m) => m.label).join("|")}>
+    <figure
+      class="chart"
+      data-points={points}
+      data-values={values}
+      data-markers={props.markers.map((m) => m.label).join("|")}
+    >
       <figcaption>{props.title}</figcaption>
       <div ref={holder} class="chart-canvas" role="img" aria-label={`${props.title}: ${points} points`} />
       {points === 0 ? <p class="chart-empty">No samples in this window.</p> : null}

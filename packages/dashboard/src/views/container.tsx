@@ -2,12 +2,20 @@
 // average as a line and the maximum as a band, lifecycle events drawn on them and listed, a
 // live tail while the window ends now; its logs, metadata and alert settings.
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api, query } from "../api.ts";
-import type { ContainerJson, EventJson, HistoryJson, Scope, SeriesValue, StatsJson } from "../api-types.ts";
+import { ApiFailure, api, query } from "../api.ts";
+import type {
+  ContainerJson,
+  EventJson,
+  HistoryJson,
+  InspectJson,
+  Scope,
+  SeriesValue,
+  StatsJson,
+} from "../api-types.ts";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { type ChartMarker, type ChartSeries, TimeChart } from "../components/time-chart.tsx";
 import { useApi, useInterval } from "../components/use-api.ts";
-import { formatBytes, formatPercent, formatRate, formatTime } from "../format.ts";
+import { formatBytes, formatCount, formatPercent, formatRate, formatTime } from "../format.ts";
 import { namespaceOf, podOf } from "../labels.ts";
 import { subscribeLive } from "../live.ts";
 import { navigate, withParams } from "../routing.ts";
@@ -325,6 +333,7 @@ function Charts(props: {
         series("blk_read_bytes_per_s", "avg", (s) => s.blk_read_bytes_per_s),
         series("blk_write_bytes_per_s", "avg", (s) => s.blk_write_bytes_per_s),
       ] as [number[], ...(number | null)[][]],
+      pids: [x, ...both("pids", (s) => s.pids)] as [number[], ...(number | null)[][]],
     };
   }, [points, props.live]);
   const markers = useMemo(
@@ -376,6 +385,13 @@ function Charts(props: {
           { label: "write", color: "--series-4", kind: "line" },
         ]}
         format={formatRate}
+        {...common}
+      />
+      <TimeChart
+        title="Processes (pids)"
+        data={charts.pids}
+        series={avgMax("Processes", "--series-5")}
+        format={formatCount}
         {...common}
       />
     </div>
@@ -443,6 +459,10 @@ function Metadata(props: {
         <dd>{formatTime(container.started_at)}</dd>
         <dt>Finished</dt>
         <dd>{formatTime(container.finished_at)}</dd>
+        <dt>Restarts</dt>
+        <dd>
+          {container.restarts.count} since {formatTime(container.restarts.since)}
+        </dd>
         <dt>CPU limit</dt>
         <dd>
           {sample ? (sample.cpu_limit_cores === null ? "none" : `${sample.cpu_limit_cores} cores`) : "—"}
@@ -484,13 +504,71 @@ function Metadata(props: {
           </tbody>
         </table>
       </details>
-      <details>
-        <summary>Inspect (as stored)</summary>
-        <pre class="mono">{JSON.stringify({ ...container, latest_sample: sample ?? null }, null, 2)}</pre>
-      </details>
+      <InspectPanel container={container} sample={sample} />
       {current.status === "error" ? (
         <p class="muted">No sample yet: limits show once the collector has sampled it.</p>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * The runtime's own description of the container, asked of its host's watcher when the panel
+ * is opened (and again on Refresh). When the watcher does not answer (the host is offline) or
+ * the runtime no longer has the container, the record Crowsnest stored is shown instead, and
+ * labelled as such.
+ */
+function InspectPanel({ container, sample }: { container: ContainerJson; sample: StatsJson | undefined }) {
+  const [open, setOpen] = useState(false);
+  const [live, refresh] = useApi(open ? `inspect:${container.id}` : null, () =>
+    api.get<InspectJson>(`/api/v1/containers/${container.id}/inspect`),
+  );
+  const stored = (
+    <pre class="mono" data-source="stored">
+      {JSON.stringify({ ...container, latest_sample: sample ?? null }, null, 2)}
+    </pre>
+  );
+  let body = null;
+  if (open && live.status === "loading") {
+    body = <Loading what={`the container from the watcher of ${container.host}`} />;
+  } else if (open && live.status === "ok") {
+    body = (
+      <>
+        <p class="inspect-source live" role="status">
+          Live from the runtime ({container.runtime}) on {container.host}, at{" "}
+          {formatTime(live.data.inspected_at)}.
+        </p>
+        <pre class="mono" data-source="runtime">
+          {JSON.stringify(live.data.container, null, 2)}
+        </pre>
+      </>
+    );
+  } else if (open && live.status === "error") {
+    const code = live.error instanceof ApiFailure ? live.error.code : undefined;
+    const why =
+      code === "watcher_unavailable" || code === "runtime_unavailable"
+        ? `The watcher of ${container.host} is not answering (is the host offline?)`
+        : code === "not_found"
+          ? `The runtime on ${container.host} no longer has this container`
+          : `The runtime could not be asked (${live.error instanceof Error ? live.error.message : String(live.error)})`;
+    body = (
+      <>
+        <p class="inspect-source stored" role="status">
+          {why}: showing the stored record instead, as last reported at {formatTime(container.last_seen)}.
+        </p>
+        {stored}
+      </>
+    );
+  }
+  return (
+    <details class="inspect" onToggle={(event) => setOpen((event.currentTarget as HTMLDetailsElement).open)}>
+      <summary>Inspect</summary>
+      {body}
+      {open ? (
+        <button type="button" class="link" onClick={refresh}>
+          Ask the runtime again
+        </button>
+      ) : null}
+    </details>
   );
 }

@@ -18,7 +18,7 @@ import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { Sparkline } from "../components/time-chart.tsx";
 import { useApi, useInterval } from "../components/use-api.ts";
 import { VirtualRows } from "../components/virtual-rows.tsx";
-import { formatBytes, formatDuration, formatPercent, formatRate } from "../format.ts";
+import { formatBytes, formatDuration, formatPercent, formatRate, formatTime } from "../format.ts";
 import { matchesSelector, namespaceOf, parseSelector } from "../labels.ts";
 import { type LiveStatus, subscribeLive } from "../live.ts";
 import { navigate, withParams } from "../routing.ts";
@@ -118,7 +118,17 @@ async function loadCpuSparklines(ids: number[]): Promise<Map<number, number[]>> 
   return byId;
 }
 
-type SortKey = "name" | "host" | "state" | "cpu" | "memory" | "net" | "block" | "uptime" | "alert";
+type SortKey =
+  | "name"
+  | "host"
+  | "state"
+  | "cpu"
+  | "memory"
+  | "net"
+  | "block"
+  | "restarts"
+  | "uptime"
+  | "alert";
 type Column = { key: SortKey; label: string; numeric?: boolean } | { key: "cpu_trend"; label: string };
 const COLUMNS: Column[] = [
   { key: "name", label: "Name" },
@@ -129,6 +139,7 @@ const COLUMNS: Column[] = [
   { key: "memory", label: "Memory", numeric: true },
   { key: "net", label: "Net rx / tx", numeric: true },
   { key: "block", label: "Block r / w", numeric: true },
+  { key: "restarts", label: "Restarts, 24 h", numeric: true },
   { key: "uptime", label: "Uptime", numeric: true },
   { key: "alert", label: "Alert" },
 ];
@@ -266,6 +277,8 @@ export function OverviewView({ params }: { params: URLSearchParams }) {
           return (s?.net_rx_bytes_per_s ?? -1) + (s?.net_tx_bytes_per_s ?? 0);
         case "block":
           return (s?.blk_read_bytes_per_s ?? -1) + (s?.blk_write_bytes_per_s ?? 0);
+        case "restarts":
+          return row.container.restarts.count;
         case "uptime":
           return row.container.state === "running" && row.container.started_at
             ? -Date.parse(row.container.started_at)
@@ -534,6 +547,12 @@ function ContainerRow({ row, nowMs, cpuTrend }: { row: Row; nowMs: number; cpuTr
       </td>
       <td class="num">
         {formatRate(sample?.blk_read_bytes_per_s)} / {formatRate(sample?.blk_write_bytes_per_s)}
+      </td>
+      <td
+        class={container.restarts.count > 0 ? "num restarts warn" : "num restarts"}
+        title={`restarts since ${formatTime(container.restarts.since)}`}
+      >
+        {container.restarts.count}
       </td>
       <td class="num">
         {container.state === "running" && container.started_at

@@ -27,11 +27,23 @@ export const containerJson = z
     first_seen: timestampJson,
     last_seen: timestampJson,
     gone_at: timestampJson.nullable().openapi({ description: "When the runtime stopped listing it." }),
+    restarts: z
+      .object({
+        count: z.number().int().nonnegative(),
+        since: timestampJson.openapi({ description: "`restarts_since` of the request (default 24 h ago)." }),
+      })
+      .openapi({
+        description:
+          "New runs of the container since `since`, from its stored lifecycle events: a start after a die (Docker), a restart event (Kubernetes: one per step of the kubelet's restartCount). Events older than the events retention are not counted.",
+      }),
   })
   .openapi("Container");
 export type ContainerJson = z.infer<typeof containerJson>;
 
-export function toContainerJson(row: Selectable<ContainersView>): ContainerJson {
+export function toContainerJson(
+  row: Selectable<ContainersView>,
+  restarts: ContainerJson["restarts"],
+): ContainerJson {
   return {
     id: row.id,
     host: row.host,
@@ -52,6 +64,7 @@ export function toContainerJson(row: Selectable<ContainersView>): ContainerJson 
     first_seen: row.first_seen.toISOString(),
     last_seen: row.last_seen.toISOString(),
     gone_at: iso(row.gone_at),
+    restarts,
   };
 }
 

@@ -7,7 +7,14 @@ import { eventFilterQuery, eventPageJson, queryEventPage } from "../events/event
 import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
-import { booleanParam, cursorParam, encodeCursor, limitParam, textParam } from "../http/params.ts";
+import {
+  booleanParam,
+  cursorParam,
+  encodeCursor,
+  limitParam,
+  textParam,
+  timestampParam,
+} from "../http/params.ts";
 import { containerJson, statsSampleJson, toContainerJson, toStatsSampleJson } from "./container-json.ts";
 import {
   containerRefPath,
@@ -15,6 +22,17 @@ import {
   containerRefResponses,
   resolveContainerId,
 } from "./container-ref.ts";
+import { countRestarts } from "./restart-count.ts";
+
+const DAY_MS = 24 * 3600_000;
+
+const restartsSinceParam = timestampParam.optional().openapi({
+  description: "Count restarts from this time (each container's `restarts`); default 24 hours ago.",
+});
+
+/** `restarts_since` as a date: the one asked for, or 24 hours ago. */
+const restartsSince = (value: string | undefined) =>
+  value === undefined ? new Date(Date.now() - DAY_MS) : new Date(value);
 
 const errors = {
   400: errorDoc("A parameter is invalid"),
@@ -37,6 +55,7 @@ const listContainers = createRoute({
         .optional()
         .openapi({ description: "Kubernetes namespace (the io.kubernetes.pod.namespace label)." }),
       include_gone: booleanParam.optional().openapi({ type: "boolean", default: false }),
+      restarts_since: restartsSinceParam,
       limit: limitParam({ default: 100, max: 500 }),
       cursor: cursorParam(z.object({ after_id: z.number().int().nonnegative() })).optional(),
     }),
@@ -58,7 +77,10 @@ const getContainer = createRoute({
   method: "get",
   path: "/containers/{id}",
   summary: "One container",
-  request: { params: containerRefPath, query: z.object(containerRefQuery) },
+  request: {
+    params: containerRefPath,
+    query: z.object({ ...containerRefQuery, restarts_since: restartsSinceParam }),
+  },
   responses: {
     200: { description: "The container", content: { "application/json": { schema: containerJson } } },
     ...errors,
@@ -118,15 +140,27 @@ export function containerRoutes(): OpenAPIHono<AppEnv> {
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     const nextCursor = rows.length > query.limit && last ? encodeCursor({ after_id: last.id }) : null;
-    return c.json({ data: page.map(toContainerJson), next_cursor: nextCursor }, 200);
+    const since = restartsSince(query.restarts_since);
+    const restarts = await countRestarts(
+      c.var.db,
+      page.map((row) => row.id),
+      since,
+    );
+    const data = page.map((row) =>
+      toContainerJson(row, { count: restarts.get(row.id) ?? 0, since: since.toISOString() }),
+    );
+    return c.json({ data, next_cursor: nextCursor }, 200);
   });
 
   app.openapi(getContainer, async (c) => {
-    const id = await resolveContainerId(c.var.db, c.req.valid("param").id, c.req.valid("query").host);
+    const query = c.req.valid("query");
+    const id = await resolveContainerId(c.var.db, c.req.valid("param").id, query.host);
     const row = await c.var.db.selectFrom("containers").selectAll().where("id", "=", id).executeTakeFirst();
     // Removed by retention since it was resolved.
     if (!row) throw new ApiError("not_found", `no container with id ${id}`);
-    return c.json(toContainerJson(row), 200);
+    const since = restartsSince(query.restarts_since);
+    const restarts = await countRestarts(c.var.db, [id], since);
+    return c.json(toContainerJson(row, { count: restarts.get(id) ?? 0, since: since.toISOString() }), 200);
   });
 
   app.openapi(getCurrentStats, async (c) => {

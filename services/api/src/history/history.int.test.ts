@@ -15,6 +15,7 @@ interface Point {
   samples: number;
   cpu_percent: { avg: number | null; max: number | null };
   mem_limit: { avg: number | null };
+  pids: { avg: number | null; max: number | null };
 }
 
 describe("stats history", () => {
@@ -22,11 +23,12 @@ describe("stats history", () => {
   let containerId: number;
   // Four full hours back from the start of the current hour, plus the current hour so far.
   const hourStart = Math.floor(Date.now() / HOUR) * HOUR;
-  const samples: { ts: number; cpu: number }[] = [];
+  const samples: { ts: number; cpu: number; pids: number }[] = [];
   for (let hour = 4; hour >= 0; hour--) {
     for (let minute = 0; minute < 60; minute += 15) {
       const ts = hourStart - hour * HOUR + minute * 60_000 + 7_000;
-      if (ts < Date.now() - 60_000) samples.push({ ts, cpu: hour * 10 + minute / 15 });
+      if (ts < Date.now() - 60_000)
+        samples.push({ ts, cpu: hour * 10 + minute / 15, pids: hour + minute / 15 + 1 });
     }
   }
   // Early in an hour the current one may have no sample yet.
@@ -40,7 +42,13 @@ describe("stats history", () => {
       await publishStats(
         api.js,
         api.subjects,
-        statsFixture({ container: CONTAINER, ts, cpu_percent: sample.cpu, mem_limit: 1000 }),
+        statsFixture({
+          container: CONTAINER,
+          ts,
+          cpu_percent: sample.cpu,
+          mem_limit: 1000,
+          pids: sample.pids,
+        }),
       );
     }
     containerId = await eventually(
@@ -85,6 +93,9 @@ describe("stats history", () => {
       expect(point.cpu_percent.avg).toBeCloseTo(inBucket.reduce((a, b) => a + b, 0) / inBucket.length, 9);
       expect(point.cpu_percent.max).toBe(Math.max(...inBucket));
       expect(point.mem_limit.avg).toBe(1000);
+      const pids = samples.filter((s) => s.ts >= bucket && s.ts < bucket + HOUR).map((s) => s.pids);
+      expect(point.pids.avg).toBeCloseTo(pids.reduce((a, b) => a + b, 0) / pids.length, 9);
+      expect(point.pids.max).toBe(Math.max(...pids));
     }
     expect(body.points.map((p) => Date.parse(p.ts))).toEqual(expectedHours);
   });

@@ -50,6 +50,7 @@ export const CONTAINER_SERIES: SeriesSpec = {
     "net_tx_bytes_per_s",
     "blk_read_bytes_per_s",
     "blk_write_bytes_per_s",
+    "pids",
   ],
   averagesOnly: ["mem_limit"],
 };

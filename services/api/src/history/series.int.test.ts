@@ -87,8 +87,8 @@ describe("series of many containers", () => {
         CASE WHEN i <= 40 THEN 'shop' END, now(), CASE WHEN i = ${CONTAINERS} THEN now() END
       FROM generate_series(1, ${CONTAINERS}) AS i`.execute(postgres.db);
     await sql`
-      INSERT INTO container_stats (container_id, ts, cpu_percent, mem_used, mem_limit)
-      SELECT c, ts, (c % 50) + extract(second FROM ts) / 10, 1000 * c, 1000000
+      INSERT INTO container_stats (container_id, ts, cpu_percent, mem_used, mem_limit, pids)
+      SELECT c, ts, (c % 50) + extract(second FROM ts) / 10, 1000 * c, 1000000, c % 7 + 1
       FROM generate_series(1, ${CONTAINERS}) AS c,
         generate_series(date_trunc('second', ${new Date(nowMs - 70 * MINUTE)}::timestamptz),
           ${new Date(nowMs - 1000)}::timestamptz, interval '10 seconds') AS ts`.execute(postgres.db);
@@ -177,6 +177,20 @@ describe("series of many containers", () => {
     ).toBe(true);
   });
 
+  it("serves pids from the minute tier and raw samples alike: avg and max per step", async () => {
+    // Container 10 always had 10 % 7 + 1 = 4 processes.
+    const { status, body } = await series("ids=10&metrics=pids&range=1h&points=60");
+    expect(status).toBe(200);
+    expect(body.sources).toEqual(["minute", "raw"]);
+    const pids = body.series[0]?.values.pids;
+    const sampled = body.ts.flatMap((_, n) => ((body.series[0]?.samples[n] ?? 0) > 0 ? [n] : []));
+    expect(sampled.length).toBeGreaterThan(50);
+    for (const n of sampled) {
+      expect(pids?.avg[n]).toBe(4);
+      expect(pids?.max?.[n]).toBe(4);
+    }
+  });
+
   it.each([
     ["host=h2", 219], // 301–519: 520 is gone
     ["host=h1&label=tier%3Dweb", 150],
@@ -239,7 +253,8 @@ describe("series of many containers", () => {
     expect(lines[0]).toBe(
       "ts,samples,cpu_percent_avg,cpu_percent_max,mem_used_avg,mem_used_max,net_rx_bytes_per_s_avg," +
         "net_rx_bytes_per_s_max,net_tx_bytes_per_s_avg,net_tx_bytes_per_s_max,blk_read_bytes_per_s_avg," +
-        "blk_read_bytes_per_s_max,blk_write_bytes_per_s_avg,blk_write_bytes_per_s_max,mem_limit_avg",
+        "blk_read_bytes_per_s_max,blk_write_bytes_per_s_avg,blk_write_bytes_per_s_max,pids_avg,pids_max," +
+        "mem_limit_avg",
     );
     expect(lines).toHaveLength(json.body.points.length + 1);
     const first = json.body.points[0];

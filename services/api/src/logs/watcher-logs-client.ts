@@ -4,18 +4,21 @@
 // does not decode, a gap in the chunks, or the watcher's own error.
 import { codecs, type LogsReply, type LogsRequest, type Subjects } from "@crowsnest/shared";
 import { createInbox, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createInspectClient,
+  type InspectFailure,
+  watcherUnavailable,
+} from "../inspect/watcher-inspect-client.ts";
 
 export type LogLine = Extract<LogsReply, { ok: true }>["lines"][number];
 
-export type LogsOutcome =
-  | { ok: true; lines: LogLine[] }
-  | {
-      ok: false;
-      code: "watcher_unavailable" | "not_found" | "bad_request" | "runtime_unavailable" | "logs_unavailable";
-      message: string;
-    };
+/**
+ * The same failures as an inspection's (the watcher is asked to inspect the container first),
+ * and a runtime that keeps no readable logs.
+ */
+export type LogsFailure = InspectFailure | { ok: false; code: "logs_unavailable"; message: string };
 
-export type LogsFailure = Extract<LogsOutcome, { ok: false }>;
+export type LogsOutcome = { ok: true; lines: LogLine[] } | LogsFailure;
 
 export type FollowItem =
   | { type: "lines"; lines: LogLine[] }
@@ -46,24 +49,12 @@ export function createLogsClient(options: {
 }): LogsClient {
   const { nc, subjects } = options;
 
+  const inspector = createInspectClient({ nc, subjects, timeoutMs: options.timeoutMs });
+
   /** Asks the watcher about the container: is the watcher there, and does it know the container? */
   async function check(host: string, container: string): Promise<LogsFailure | undefined> {
-    const request = codecs.inspectRequest.encode({ v: 1, container });
-    if (!request.ok) return { ok: false, code: "bad_request", message: request.detail };
-    try {
-      const answer = await nc.request(subjects.rpc(host, "inspect"), request.data, {
-        timeout: options.timeoutMs,
-      });
-      const decoded = codecs.inspectReply.decode(answer.data);
-      if (!decoded.ok) return watcherUnavailable(host, `sent a reply that is not valid: ${decoded.detail}`);
-      if (!decoded.value.ok) {
-        const { code, message } = decoded.value.error;
-        return { ok: false, code: code === "internal" ? "runtime_unavailable" : code, message };
-      }
-      return undefined;
-    } catch {
-      return watcherUnavailable(host, "is not answering");
-    }
+    const outcome = await inspector.inspect(host, container);
+    return outcome.ok ? undefined : outcome;
   }
 
   return {
@@ -170,8 +161,4 @@ export function createLogsClient(options: {
         : unavailable(`stopped answering after part ${expectedSeq - 1}`);
     },
   };
-}
-
-function watcherUnavailable(host: string, why: string): LogsFailure {
-  return { ok: false, code: "watcher_unavailable", message: `the watcher of host "${host}" ${why}` };
 }

@@ -239,7 +239,7 @@ export class AlertEngine {
   }
 }
 
-/** Starts of the container within the window ending at `ts` that followed a death (its first start is not a restart). */
+/** Restarts of the container within the window ending at `ts` (the view container_restarts, migration 0010). */
 async function countRestarts(
   trx: Transaction<StoreDatabase>,
   containerId: number,
@@ -247,14 +247,10 @@ async function countRestarts(
   windowS: number,
 ): Promise<number> {
   const result = await sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM container_events e
-    WHERE e.container_id = ${containerId}
-      AND e.action IN ('start', 'restart')
-      AND e.ts > ${ts}::timestamptz - make_interval(secs => ${windowS})
-      AND e.ts <= ${ts}::timestamptz
-      AND (e.action = 'restart' OR EXISTS (
-        SELECT 1 FROM container_events d
-        WHERE d.container_id = e.container_id AND d.action = 'die' AND d.ts < e.ts))`.execute(trx);
+    SELECT count(*)::int AS n FROM container_restarts
+    WHERE container_id = ${containerId}
+      AND ts > ${ts}::timestamptz - make_interval(secs => ${windowS})
+      AND ts <= ${ts}::timestamptz`.execute(trx);
   return result.rows[0]?.n ?? 0;
 }
 

@@ -224,4 +224,35 @@ describe("alerting", () => {
       "x restart_loop resolved 0/3 both_alert->both_alert",
     ]);
   }, 60_000);
+
+  it("counts a Kubernetes restart once: the watcher's start and restart of one new run are one restart", async () => {
+    const K = { external_id: "3".repeat(64), name: "k" };
+    const kubeEvent = (action: string, time: string) =>
+      eventFixture({
+        actor: K,
+        action,
+        runtime: "kubernetes",
+        ts: `${TEST_DAY}T${time}.000Z`,
+        event_id: `kubernetes/k/${action}/${time}`,
+        ...(action === "die" ? { exit_code: 1 } : {}),
+      });
+    const js = jetstream(nc);
+    await publishEvent(js, subjects, kubeEvent("start", "13:00:00"));
+    // Three restarts, each a die, then the new run's start and the kubelet's restart.
+    for (const [die, start] of [
+      ["13:00:10", "13:00:11"],
+      ["13:00:20", "13:00:21"],
+      ["13:00:30", "13:00:31"],
+    ] as const) {
+      await publishEvent(js, subjects, kubeEvent("die", die));
+      await publishEvent(js, subjects, kubeEvent("start", start));
+      await publishEvent(js, subjects, kubeEvent("restart", start));
+    }
+    // Counting starts and restart events both would fire at the second restart, with 4.
+    const fired = await eventually(() => received.find((transition) => transition.container.name === "k"), {
+      timeoutMs: 15_000,
+      what: "k's restart loop",
+    });
+    expect(brief(fired)).toMatch(/^k restart_loop fired 3\/3 /);
+  }, 60_000);
 });

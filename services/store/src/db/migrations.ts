@@ -4,7 +4,7 @@
 // (0001 was restructured before anything shipped: container_stats became partitioned.)
 import { type Kysely, sql } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
-import { minuteTableSql, rollupTableSql } from "../rollup/rollup-spec.ts";
+import { addedGaugeSql, minuteTableSql, rollupTableSql } from "../rollup/rollup-spec.ts";
 import type { StoreDatabase } from "./database.ts";
 
 const migrations: Record<string, Migration> = {
@@ -459,6 +459,37 @@ const migrations: Record<string, Migration> = {
         ) r
         WHERE NOT EXISTS (SELECT 1 FROM alert_configs own WHERE own.container_id = c.id)`)
         .execute(db);
+    },
+  },
+
+  // Pids in the container rollups (average and maximum, rollup/rollup-spec.ts). Catalog-only
+  // changes (nullable columns, a constant default): no table is rewritten. Buckets computed
+  // before hold no pids; the history of those times shows none rather than zero.
+  "0009-rollup-pids": {
+    async up(db: Kysely<unknown>) {
+      for (const statement of addedGaugeSql("0009-rollup-pids")) await sql.raw(statement).execute(db);
+    },
+  },
+
+  "0010-container-restarts": {
+    async up(db: Kysely<unknown>) {
+      // The one definition of a restart, read by the store's restart-loop alert and the api's
+      // restart counts alike: a new run of the same container. Docker (and every runtime but
+      // Kubernetes): a start that follows a die of the container — the first start is none, and
+      // `docker restart` (die, start, restart) counts once. Kubernetes: a restart event, one per
+      // step of the kubelet's restartCount (the watcher publishes a start and a restart for a
+      // restart it sees, and a restart alone for one it missed). Readers filter by container and
+      // time, which Postgres pushes into the events index.
+      await sql`
+        CREATE VIEW container_restarts AS
+        SELECT e.id AS event_id, e.container_id, e.ts
+        FROM container_events e
+        JOIN containers c ON c.id = e.container_id
+        WHERE CASE WHEN c.runtime = 'kubernetes' THEN e.action = 'restart'
+          ELSE e.action = 'start' AND EXISTS (
+            SELECT FROM container_events d
+            WHERE d.container_id = e.container_id AND d.action = 'die' AND d.ts < e.ts)
+        END`.execute(db);
     },
   },
 };

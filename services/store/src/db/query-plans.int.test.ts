@@ -51,6 +51,9 @@ describe("query plans of the api's queries", () => {
         6 * c, 0, 0, 0, 0, 0
       FROM generate_series(0, 1439) m, generate_series(1, 300) c ORDER BY m, c`.execute(pg.db);
     await sql`
+      INSERT INTO containers (host, runtime, external_id, name, last_seen)
+      SELECT 'h1', 'docker', 'ext-' || c, 'c' || c, now() FROM generate_series(1, 300) c`.execute(pg.db);
+    await sql`
       INSERT INTO container_events (event_id, container_id, ts, kind, action, synthesized)
       SELECT 'e' || n, n % 300, ${DAY}::timestamptz - n * interval '1 minute', 'container', 'start', false
       FROM generate_series(1, 100000) n`.execute(pg.db);
@@ -131,5 +134,14 @@ describe("query plans of the api's queries", () => {
       `SELECT * FROM alert_history WHERE container_id = 42 ORDER BY ts DESC, id DESC LIMIT 50`,
     );
     expect(alerts).toMatch(/Index Scan using alert_history_by_container/);
+  });
+
+  it("restart counts of a page of containers (the overview) read the events' per-container index", async () => {
+    const ids = Array.from({ length: 500 }, (_, n) => n + 1).join(",");
+    const text = await plan(`SELECT container_id, count(*) FROM container_restarts
+      WHERE container_id = ANY('{${ids}}'::bigint[]) AND ts >= '${DAY}'::timestamptz - interval '24 hours'
+      GROUP BY container_id`);
+    expect(text).toMatch(/container_events_by_container/);
+    expect(text).not.toMatch(/Seq Scan on container_events/);
   });
 });

@@ -23,12 +23,13 @@ const A = { external_id: "a".repeat(64), name: "a" };
 const sample = (
   container: { external_id: string; name: string },
   ts: string,
-  values: { cpu: number | null; mem: number; rx: number | null },
+  values: { cpu: number | null; mem: number; rx: number | null; pids?: number | null },
 ) =>
   statsFixture({
     container,
     ts,
     cpu_percent: values.cpu,
+    pids: values.pids === undefined ? 1 : values.pids,
     mem_used: values.mem,
     mem_limit: 1000,
     net_rx_bytes: values.rx,
@@ -63,9 +64,9 @@ describe("minute rollups", () => {
     const written = await writer.write([
       sample(A, testTime("09:59:55.000"), { cpu: 10, mem: 100, rx: 1000 }),
       // Exactly on the minute's start, a counter reset (a restart), 1 ms before its end.
-      sample(A, testTime("10:00:00.000"), { cpu: 20, mem: 200, rx: 1500 }),
-      sample(A, testTime("10:00:30.000"), { cpu: 40, mem: 400, rx: 300 }),
-      sample(A, testTime("10:00:59.999"), { cpu: null, mem: 300, rx: 800 }),
+      sample(A, testTime("10:00:00.000"), { cpu: 20, mem: 200, rx: 1500, pids: 3 }),
+      sample(A, testTime("10:00:30.000"), { cpu: 40, mem: 400, rx: 300, pids: 7 }),
+      sample(A, testTime("10:00:59.999"), { cpu: null, mem: 300, rx: 800, pids: null }),
       sample(A, testTime("10:01:00.000"), { cpu: 60, mem: 600, rx: 900 }),
       // Nothing in 10:02: the bytes of the gap land in 10:03.
       sample(A, testTime("10:03:10.000"), { cpu: 5, mem: 50, rx: 1000 }),
@@ -100,9 +101,13 @@ describe("minute rollups", () => {
     expect(summary.busy).toBe(0);
     const rows = await minuteRows(a);
     expect(rows.map((row) => row.bucket)).toEqual(["09:59", "10:00", "10:01", "10:03"]);
-    expect(rows[0]).toMatchObject({ samples: 1, cpu_percent_sum: 10, net_rx_bytes: null });
+    expect(rows[0]).toMatchObject({ samples: 1, cpu_percent_sum: 10, net_rx_bytes: null, pids_max: 1 });
     expect(rows[1]).toMatchObject({
       samples: 3,
+      // A sample without pids counts in no pids average.
+      pids_samples: 2,
+      pids_sum: 10,
+      pids_max: 7,
       cpu_percent_samples: 2,
       cpu_percent_sum: 60,
       cpu_percent_max: 40,
@@ -141,18 +146,31 @@ describe("minute rollups", () => {
     }).run();
     const totals = await sql<Record<string, string | number | null>>`
       SELECT h.samples, h.cpu_percent_sum, h.cpu_percent_max, h.mem_used_sum, h.net_rx_bytes,
+        h.pids_samples, h.pids_sum, h.pids_max,
         m.samples AS m_samples, m.cpu_percent_sum AS m_cpu_percent_sum, m.cpu_percent_max AS m_cpu_percent_max,
-        m.mem_used_sum AS m_mem_used_sum, m.net_rx_bytes AS m_net_rx_bytes
+        m.mem_used_sum AS m_mem_used_sum, m.net_rx_bytes AS m_net_rx_bytes,
+        m.pids_samples AS m_pids_samples, m.pids_sum AS m_pids_sum, m.pids_max AS m_pids_max
       FROM container_stats_hourly h,
         (SELECT sum(samples)::int AS samples, sum(cpu_percent_sum) AS cpu_percent_sum,
            max(cpu_percent_max) AS cpu_percent_max, sum(mem_used_sum)::bigint AS mem_used_sum,
-           sum(net_rx_bytes)::bigint AS net_rx_bytes
+           sum(net_rx_bytes)::bigint AS net_rx_bytes, sum(pids_samples)::int AS pids_samples,
+           sum(pids_sum)::bigint AS pids_sum, max(pids_max) AS pids_max
          FROM container_stats_minute WHERE container_id = ${a} AND bucket >= ${testTime("10:00:00.000")}::timestamptz
            AND bucket < ${testTime("11:00:00.000")}::timestamptz) m
       WHERE h.container_id = ${a} AND h.bucket = ${testTime("10:00:00.000")}::timestamptz`.execute(pg.db);
     const row = totals.rows[0] ?? {};
-    expect(row).toMatchObject({ samples: 5, net_rx_bytes: 1500 });
-    for (const column of ["samples", "cpu_percent_sum", "cpu_percent_max", "mem_used_sum", "net_rx_bytes"]) {
+    // Pids: 3, 7 and null in 10:00, 1 in 10:01 and 1 in 10:03.
+    expect(row).toMatchObject({ samples: 5, net_rx_bytes: 1500, pids_samples: 4, pids_sum: 12, pids_max: 7 });
+    for (const column of [
+      "samples",
+      "cpu_percent_sum",
+      "cpu_percent_max",
+      "mem_used_sum",
+      "net_rx_bytes",
+      "pids_samples",
+      "pids_sum",
+      "pids_max",
+    ]) {
       expect(row[`m_${column}`], column).toEqual(row[column]);
     }
   });

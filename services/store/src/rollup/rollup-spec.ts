@@ -1,11 +1,14 @@
 // What the minute, hourly and daily rollups hold, declared once: migrations 0003 (hourly, daily)
 // and 0007 (minute) create the tables from it, the rollup job builds its statements from it and
 // the tables' TypeScript row types (db/database.ts) are derived from it, so they cannot
-// disagree. The tables have shipped with these columns: a new column needs a new migration and
-// a new entry here.
+// disagree. The tables have shipped with the gauges that have no `addedBy`: a later gauge names
+// the migration that adds its columns (`addedGaugeSql`), and 0003 and 0007 leave it out, so
+// they create what they always created.
 //
 // Every averaged value keeps its sum and the number of samples that had it, so daily rows
-// built from hourly rows are exact (sample-weighted), and the average is a generated column.
+// built from hourly rows are exact (sample-weighted). The shipped gauges' hourly and daily
+// averages are also generated columns; nothing reads them (readers divide the sums), and a
+// later gauge gets none: adding a stored generated column rewrites the whole table.
 
 import type { ColumnType } from "kysely";
 
@@ -19,6 +22,8 @@ export interface Gauge {
   /** SQL type of the sum and max (bigint for bytes, exact; double for percentages and rates). */
   type: "bigint" | "double precision";
   max: boolean;
+  /** The migration that added this gauge's columns to the shipped tables; unset: there from the start. */
+  addedBy?: string;
 }
 
 export interface RollupSpec {
@@ -42,6 +47,10 @@ export const CONTAINER_ROLLUP = {
     { column: "net_tx_bytes_per_s", type: "double precision", max: true },
     { column: "blk_read_bytes_per_s", type: "double precision", max: true },
     { column: "blk_write_bytes_per_s", type: "double precision", max: true },
+    // Average and maximum like the other gauges: the maximum is what meets a pids limit (a fork
+    // storm between two samples of a minute still shows), the average the trend; both stay exact
+    // through the tiers, which a "last value" per bucket would not.
+    { column: "pids", type: "bigint", max: true, addedBy: "0009-rollup-pids" },
   ],
   counters: ["net_rx_bytes", "net_tx_bytes", "blk_read_bytes", "blk_write_bytes"],
 } as const satisfies RollupSpec;
@@ -73,8 +82,12 @@ export type RollupRow<S extends RollupSpec> = { samples: number } & {
 } & { [G in GaugeOf<S> as `${G["column"]}_sum`]: number | null } & {
   [G in GaugeOf<S> as G["max"] extends true ? `${G["column"]}_max` : never]: number | null;
 } & {
-  // Computed by Postgres (GENERATED … STORED): read only.
-  [G in GaugeOf<S> as `${G["column"]}_avg`]: ColumnType<number | null, never, never>;
+  // Computed by Postgres (GENERATED … STORED): read only; shipped gauges only (see above).
+  [G in GaugeOf<S> as G extends { addedBy: string } ? never : `${G["column"]}_avg`]: ColumnType<
+    number | null,
+    never,
+    never
+  >;
 } & { [C in S["counters"][number]]: number | null };
 
 export function rollupTable(spec: RollupSpec, granularity: RollupGranularity): string {
@@ -93,10 +106,15 @@ export function rollupColumns(spec: RollupSpec): { name: string; type: string }[
   return columns;
 }
 
+/** The spec as the tables first shipped: without the gauges later migrations added. */
+function asShipped(spec: RollupSpec): RollupSpec {
+  return { ...spec, gauges: spec.gauges.filter((gauge) => gauge.addedBy === undefined) };
+}
+
 /** DDL of the four hourly and daily rollup tables (migration 0003). */
 export function rollupTableSql(): string[] {
   const statements: string[] = [];
-  for (const spec of ROLLUP_SPECS) {
+  for (const spec of ROLLUP_SPECS.map(asShipped)) {
     for (const granularity of ["hourly", "daily"] as const) {
       const table = rollupTable(spec, granularity);
       const averages = spec.gauges.map(
@@ -126,7 +144,7 @@ export function rollupTableSql(): string[] {
  * they leave out the generated averages (readers divide the sums; 56 bytes a row saved).
  */
 export function minuteTableSql(): string[] {
-  return ROLLUP_SPECS.map((spec) => {
+  return ROLLUP_SPECS.map(asShipped).map((spec) => {
     const columns = rollupColumns(spec).map((column) => `${column.name} ${column.type}`);
     return `CREATE TABLE ${rollupTable(spec, "minute")} (
           ${spec.key} bigint NOT NULL,
@@ -135,4 +153,27 @@ export function minuteTableSql(): string[] {
           PRIMARY KEY (${spec.key}, bucket)
         ) PARTITION BY RANGE (bucket)`;
   });
+}
+
+/**
+ * DDL that adds the gauges of `migration` to the minute, hourly and daily tables. Nullable
+ * columns and a constant default change only the catalog (no rewrite, a brief lock); the
+ * minute tables' day partitions take the columns from their parent. Buckets computed before
+ * have 0 samples of the new gauge: no value, not a made-up zero.
+ */
+export function addedGaugeSql(migration: string): string[] {
+  const statements: string[] = [];
+  for (const spec of ROLLUP_SPECS) {
+    const gauges = spec.gauges.filter((gauge) => gauge.addedBy === migration);
+    if (gauges.length === 0) continue;
+    const columns = gauges.flatMap((gauge) => [
+      `ADD COLUMN ${gauge.column}_samples integer NOT NULL DEFAULT 0`,
+      `ADD COLUMN ${gauge.column}_sum ${gauge.type}`,
+      ...(gauge.max ? [`ADD COLUMN ${gauge.column}_max ${gauge.type}`] : []),
+    ]);
+    for (const granularity of ["minute", "hourly", "daily"] as const) {
+      statements.push(`ALTER TABLE ${rollupTable(spec, granularity)} ${columns.join(", ")}`);
+    }
+  }
+  return statements;
 }

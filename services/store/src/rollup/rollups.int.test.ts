@@ -30,12 +30,14 @@ const sample = (
     rx: number | null;
     tx?: number | null;
     rate: number | null;
+    pids?: number | null;
   },
 ) =>
   statsFixture({
     container,
     ts,
     cpu_percent: values.cpu,
+    pids: values.pids === undefined ? 1 : values.pids,
     mem_used: values.mem,
     mem_limit: values.limit,
     net_rx_bytes: values.rx,
@@ -75,9 +77,9 @@ describe("rollups", () => {
       // A: one sample in hour 00, three in hour 01 (one exactly on its start, one 1 ms before
       // its end), one on the start of hour 02. Its rx counter resets at 01:30 (a restart).
       sample(A, at("00:59:50.000"), { cpu: 10, mem: 100, limit: 1000, rx: 1000, rate: 5 }),
-      sample(A, at("01:00:00.000"), { cpu: 20, mem: 200, limit: 1000, rx: 1500, rate: 50 }),
-      sample(A, at("01:30:00.000"), { cpu: 40, mem: 400, limit: 1000, rx: 300, rate: null }),
-      sample(A, at("01:59:59.999"), { cpu: null, mem: 300, limit: null, rx: 800, rate: 10 }),
+      sample(A, at("01:00:00.000"), { cpu: 20, mem: 200, limit: 1000, rx: 1500, rate: 50, pids: 4 }),
+      sample(A, at("01:30:00.000"), { cpu: 40, mem: 400, limit: 1000, rx: 300, rate: null, pids: 9 }),
+      sample(A, at("01:59:59.999"), { cpu: null, mem: 300, limit: null, rx: 800, rate: 10, pids: null }),
       sample(A, at("02:00:00.000"), { cpu: 60, mem: 600, limit: 2000, rx: 900, rate: 20 }),
       // B: one sample in hour 01, then nothing until 03:20 (a gap over hour 02).
       sample(B, at("01:10:00.000"), { cpu: 5, mem: 50, limit: null, rx: 100, tx: 10, rate: null }),
@@ -142,6 +144,10 @@ describe("rollups", () => {
       net_rx_bytes: 1300,
       net_tx_bytes: null,
       blk_read_bytes: null,
+      // A sample without pids (null) counts in no pids average.
+      pids_samples: 2,
+      pids_sum: 13,
+      pids_max: 9,
     });
     expect(await hourly(ids.a ?? 0, at("02:00:00.000"))).toMatchObject({
       samples: 1,
@@ -218,6 +224,9 @@ describe("rollups", () => {
         mem_limit_samples: 5,
         mem_limit_sum: 6000,
         net_rx_bytes: 1400, // the hourly rows' 1300 + 100: nothing before 00:59:50 that day
+        pids_samples: 5, // 1 + 4 + 9 + 1 (late) + 1; the null one not counted
+        pids_sum: 16,
+        pids_max: 9,
       }),
     ]);
     const source = await sql<{ source: string }>`

@@ -473,6 +473,28 @@ describe("container routes", () => {
     }
   });
 
+  it("answers 501 logs_unavailable, with the watcher's reason, for a runtime that keeps no logs", async () => {
+    const reply = codecs.logsReply.encode({
+      v: 1,
+      ok: false,
+      error: { code: "logs_unavailable", message: "containerd keeps no logs of its own" },
+    });
+    if (!reply.ok) throw new Error(reply.detail);
+    // Stands in for a containerd host's watcher.
+    const watcher = nc.subscribe(subjects.rpc(FIXTURE_HOST, "logs"), {
+      callback: (_error, message) => message.respond(reply.data),
+    });
+    try {
+      const { status, body } = await get(`/api/v1/containers/${ids.web}/logs?tail=10`);
+      expect(status).toBe(501);
+      expect(body).toMatchObject({
+        error: { code: "logs_unavailable", message: "containerd keeps no logs of its own" },
+      });
+    } finally {
+      watcher.unsubscribe();
+    }
+  });
+
   it("inspects a container through its host's watcher, and says so when the watcher does not answer", async () => {
     const down = await get(`/api/v1/containers/${ids.web}/inspect`);
     expect(down.status).toBe(503);

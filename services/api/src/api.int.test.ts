@@ -482,7 +482,9 @@ describe("container routes", () => {
     if (!reply.ok) throw new Error(reply.detail);
     // Stands in for a containerd host's watcher.
     const watcher = nc.subscribe(subjects.rpc(FIXTURE_HOST, "logs"), {
-      callback: (_error, message) => message.respond(reply.data),
+      callback: (_error, message) => {
+        message.respond(reply.data);
+      },
     });
     try {
       const { status, body } = await get(`/api/v1/containers/${ids.web}/logs?tail=10`);

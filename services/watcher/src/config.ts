@@ -9,6 +9,7 @@ import {
   type EnvSource,
   type EnvValues,
   envInteger,
+  envString,
   type KubernetesTarget,
   parseEnv,
   type RuntimeConfig,
@@ -67,6 +68,13 @@ export const watcherEnv = {
     min: 100,
     max: 120_000,
   }),
+  CROWSNEST_NERDCTL_DATA_ROOT: envString({
+    description:
+      "containerd only: nerdctl's data root as the watcher sees it (mount the host's there in a container); the json-file logs of containers nerdctl created are read below it, and nowhere else.",
+    default: "/var/lib/nerdctl",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
   CROWSNEST_KUBERNETES_TIMEOUT_MS: envInteger({
     description:
       "Kubernetes only: how long one API server call (a page of a list, opening a watch or a log stream) may take before it is abandoned.",
@@ -103,6 +111,8 @@ export interface KubernetesWatcherSettings extends KubernetesTarget {
 export interface ContainerdWatcherSettings extends ContainerdTarget {
   /** Deadline of each containerd call. */
   timeoutMs: number;
+  /** Where nerdctl's container logs are read (below it only). */
+  nerdctlDataRoot: string;
 }
 
 /** One variant per runtime: a runtime's settings exist only when it is the one selected. */
@@ -150,7 +160,11 @@ function runtimeSettings(target: RuntimeConfig, values: EnvValues<typeof watcher
     case "containerd":
       return {
         runtime: "containerd",
-        containerd: { ...target.containerd, timeoutMs: values.CROWSNEST_CONTAINERD_TIMEOUT_MS },
+        containerd: {
+          ...target.containerd,
+          timeoutMs: values.CROWSNEST_CONTAINERD_TIMEOUT_MS,
+          nerdctlDataRoot: values.CROWSNEST_NERDCTL_DATA_ROOT,
+        },
       };
   }
 }

@@ -4,7 +4,7 @@
 // and what it is told about the transitions of a time the watcher was not running. The watcher
 // follows a namespace of the test's own, so other tests' containers never show.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -46,6 +46,8 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
   let nc: NatsConnection;
   let subscriptions: Subscription[] = [];
   let watcher: ServiceProcess;
+  /** Stands in for nerdctl's data root: the test writes a log file where nerdctl would. */
+  let nerdctlRoot: string;
 
   const ctr = async (...args: string[]): Promise<string> =>
     (await run("ctr", ["--address", socket, "--namespace", namespace, ...args])).stdout;
@@ -59,6 +61,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
       CROWSNEST_CONTAINERD_SOCKET: socket,
       CROWSNEST_CONTAINERD_NAMESPACES: namespace,
       CROWSNEST_HEARTBEAT_INTERVAL_MS: "1000",
+      CROWSNEST_NERDCTL_DATA_ROOT: nerdctlRoot,
     });
 
   /** A container of the test's own, started detached, with nerdctl's name label. */
@@ -79,6 +82,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     });
 
   beforeAll(async () => {
+    nerdctlRoot = await mkdtemp(join(tmpdir(), "crowsnest-nerdctl-"));
     // Images belong to a namespace: the workload image, exported from `default`, imported here.
     const dir = await mkdtemp(join(tmpdir(), "crowsnest-ctrd-"));
     try {
@@ -111,6 +115,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     }
     await ctr("images", "remove", image).catch(() => undefined);
     await run("ctr", ["--address", socket, "namespaces", "remove", namespace]).catch(() => undefined);
+    await rm(nerdctlRoot, { recursive: true, force: true });
     for (const subscription of subscriptions) subscription.unsubscribe();
     if (nc) {
       await deleteTestStreams(nc, prefix);
@@ -205,6 +210,86 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
       (await nc.request(subjects.rpc(host, "logs"), logsRequest.data, { timeout: 10_000 })).data,
     );
     expect(logs.ok && logs.value).toMatchObject({ ok: false, error: { code: "logs_unavailable" } });
+  });
+
+  it("serves a nerdctl container's json-file log: tail, one stream, timestamps, since, then follow", async () => {
+    const id = `logged-${suffix}`;
+    // Where nerdctl keeps the container's state (its data store is named by a hash of the
+    // socket's address), with the log nerdctl's json-file driver writes.
+    const stateDir = join(nerdctlRoot, "1935db59", "containers", namespace, id);
+    await mkdir(stateDir, { recursive: true });
+    const logFile = join(stateDir, `${id}-json.log`);
+    const record = (stream: string, log: string, time: string) =>
+      `${JSON.stringify({ log, stream, time })}\n`;
+    await writeFile(
+      logFile,
+      record("stdout", "first\n", "2026-12-05T10:00:00.000000001Z") +
+        record("stderr", "warned\n", "2026-12-05T10:00:01.000000001Z") +
+        record("stdout", "a long line cut ", "2026-12-05T10:00:02.000000001Z") +
+        record("stdout", "in two\n", "2026-12-05T10:00:02.100000001Z") +
+        record("stdout", "last\n", "2026-12-05T10:00:03.000000001Z"),
+    );
+    await runContainer("logged", ["sleep", "600"], ["--label", `nerdctl/state-dir=${stateDir}`]);
+    const ask = async (request: Record<string, unknown>) => {
+      const encoded = codecs.logsRequest.encode({ v: 1, container: "logged", ...request });
+      if (!encoded.ok) throw new Error(encoded.detail);
+      const reply = codecs.logsReply.decode(
+        (await nc.request(subjects.rpc(host, "logs"), encoded.data, { timeout: 10_000 })).data,
+      );
+      if (!reply.ok) throw new Error(reply.detail);
+      return reply.value;
+    };
+    expect(await ask({ tail: 2 })).toMatchObject({
+      ok: true,
+      done: true,
+      lines: [
+        { stream: "stdout", ts: null, text: "a long line cut in two" },
+        { stream: "stdout", ts: null, text: "last" },
+      ],
+    });
+    expect(await ask({ stream: "stderr", timestamps: true })).toMatchObject({
+      lines: [{ stream: "stderr", ts: "2026-12-05T10:00:01.000Z", text: "warned" }],
+    });
+    const since = await ask({ since: "2026-12-05T10:00:02.500Z" });
+    expect(since.ok && since.lines.map((line) => line.text)).toEqual(["last"]);
+
+    // Follow: the newest line, then what is written while following.
+    const encoded = codecs.logsRequest.encode({ v: 1, container: "logged", tail: 1, follow: true });
+    if (!encoded.ok) throw new Error(encoded.detail);
+    const inbox = `_INBOX.${suffix}-follow`;
+    const texts: string[] = [];
+    const replies = nc.subscribe(inbox, {
+      callback: (_error, message) => {
+        const decoded = codecs.logsReply.decode(message.data);
+        if (decoded.ok && decoded.value.ok) texts.push(...decoded.value.lines.map((line) => line.text));
+      },
+    });
+    try {
+      nc.publish(subjects.rpc(host, "logs"), encoded.data, { reply: inbox });
+      await eventually(() => (texts.includes("last") ? true : undefined), {
+        timeoutMs: 20_000,
+        what: "the tail",
+      });
+      await appendFile(logFile, record("stdout", "written later\n", "2026-12-05T10:00:04.000000001Z"));
+      await eventually(() => (texts.includes("written later") ? true : undefined), {
+        timeoutMs: 20_000,
+        what: "the appended line",
+      });
+      expect(texts).toEqual(["last", "written later"]);
+    } finally {
+      replies.unsubscribe();
+    }
+  });
+
+  it("refuses to read a log file outside nerdctl's data root", async () => {
+    await runContainer("escaping", ["sleep", "600"], ["--label", "nerdctl/state-dir=/etc/escaping"]);
+    const encoded = codecs.logsRequest.encode({ v: 1, container: "escaping" });
+    if (!encoded.ok) throw new Error(encoded.detail);
+    const reply = codecs.logsReply.decode(
+      (await nc.request(subjects.rpc(host, "logs"), encoded.data, { timeout: 10_000 })).data,
+    );
+    expect(reply.ok && reply.value).toMatchObject({ ok: false, error: { code: "logs_unavailable" } });
+    expect(reply.ok && !reply.value.ok && reply.value.error.message).toContain("CROWSNEST_NERDCTL_DATA_ROOT");
   });
 
   it("says containerd and connected in its heartbeat", async () => {

@@ -49,6 +49,23 @@ describe("docker-compose.yml", () => {
   });
 });
 
+describe("deploy/containerd/agents.compose.yml", () => {
+  const compose = parse(read("deploy/containerd/agents.compose.yml"), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, unknown>; command?: string[] }>;
+  };
+
+  it.each(["collector", "watcher"] as const)(
+    "runs the %s on containerd with only variables it reads",
+    (service) => {
+      const definition = compose.services[service];
+      const spec = SERVICE_ENV_SPECS[service];
+      expect(Object.keys(definition?.environment ?? {}).filter((name) => !(name in spec))).toEqual([]);
+      expect(definition?.environment?.CROWSNEST_RUNTIME).toBe("containerd");
+      expect(definition?.command?.at(-1)).toBe(`services/${service}/dist/main.js`);
+    },
+  );
+});
+
 describe("Dockerfile", () => {
   const dockerfile = read("Dockerfile");
 

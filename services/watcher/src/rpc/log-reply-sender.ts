@@ -3,6 +3,7 @@
 // shares. See logs-responder.ts for the protocol.
 import type { Logger, RpcError } from "@crowsnest/shared";
 import type { AssembledLine } from "../logs/log-line-assembler.ts";
+import { LogStreamControl, type LogStreamTiming } from "./log-stream-control.ts";
 import { isNoRespondersError, type RpcConnection } from "./rpc-connection.ts";
 import { encodeLogsReply, logsChunk } from "./rpc-replies.ts";
 
@@ -89,4 +90,27 @@ export class LogReplySender {
   idle(): Promise<void> {
     return this.#chain;
   }
+}
+
+/** What serving one log request starts with: its logger, its stream's control, its reply's sender. */
+export interface LogReplyStart {
+  readonly log: Logger;
+  readonly control: LogStreamControl;
+  readonly sender: LogReplySender;
+}
+
+/** Sets up the reply to one log request; a bus that fails mid-reply ends the stream. */
+export function startLogReply(options: {
+  nc: LogReplyConnection;
+  logger: Logger;
+  timing: LogStreamTiming;
+  inbox: string;
+  container: string;
+  follow: boolean;
+  stopped: AbortSignal;
+}): LogReplyStart {
+  const log = options.logger.child({ container: options.container, follow: options.follow });
+  const control = new LogStreamControl(options.timing, options.stopped);
+  const sender = new LogReplySender(options.nc, options.inbox, log, () => control.end("bus_unavailable"));
+  return { log, control, sender };
 }

@@ -11,13 +11,13 @@ import type { Logger, LogsRequest } from "@crowsnest/shared";
 import { createJsonFileAssembler, offsetOfLastRecords, readFileChunks } from "../../logs/json-file-log.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../../logs/log-line-assembler.ts";
 import type { ContainerInspector } from "../../rpc/inspect-responder.ts";
-import { type LogReplyConnection, LogReplySender } from "../../rpc/log-reply-sender.ts";
+import { type LogReplyConnection, startLogReply } from "../../rpc/log-reply-sender.ts";
 import {
   createLogRequestHandler,
   type LogCapabilities,
   type LogsResponder,
 } from "../../rpc/log-request-handling.ts";
-import { LogStreamControl, type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
+import { type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
 import { readLogStreamIntoReply } from "../../rpc/log-stream-reading.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 
@@ -65,9 +65,15 @@ export function createContainerdLogsResponder(options: ContainerdLogsResponderOp
   const timing = logStreamTiming(options);
 
   const serve = async (inbox: string, request: LogsRequest, stopped: AbortSignal): Promise<void> => {
-    const log = logger.child({ container: request.container, follow: request.follow });
-    const control = new LogStreamControl(timing, stopped);
-    const sender = new LogReplySender(nc, inbox, log, () => control.end("bus_unavailable"));
+    const { log, control, sender } = startLogReply({
+      nc,
+      logger,
+      timing,
+      inbox,
+      container: request.container,
+      follow: request.follow,
+      stopped,
+    });
     const found = await options.inspect(request.container);
     if ("ok" in found) {
       await sender.fail(found);

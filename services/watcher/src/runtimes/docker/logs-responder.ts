@@ -13,13 +13,13 @@ import type { Logger, LogsRequest } from "@crowsnest/shared";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { createLogLineAssembler } from "../../logs/log-line-assembler.ts";
 import { containerReference } from "../../rpc/container-reference.ts";
-import { LogReplySender } from "../../rpc/log-reply-sender.ts";
+import { startLogReply } from "../../rpc/log-reply-sender.ts";
 import {
   createLogRequestHandler,
   type LogCapabilities,
   type LogsResponder,
 } from "../../rpc/log-request-handling.ts";
-import { LogStreamControl, type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
+import { type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
 import { readLogStreamIntoReply } from "../../rpc/log-stream-reading.ts";
 import type { RpcConnection } from "../../rpc/rpc-connection.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
@@ -55,9 +55,15 @@ export function createLogsResponder(options: LogsResponderOptions): LogsResponde
   const { docker, nc, logger, dockerTimeoutMs } = options;
   const timing = logStreamTiming(options);
   const serve = async (inbox: string, request: LogsRequest, ref: string, stopped: AbortSignal) => {
-    const log = logger.child({ container: ref, follow: request.follow });
-    const control = new LogStreamControl(timing, stopped);
-    const sender = new LogReplySender(nc, inbox, log, () => control.end("bus_unavailable"));
+    const { log, control, sender } = startLogReply({
+      nc,
+      logger,
+      timing,
+      inbox,
+      container: ref,
+      follow: request.follow,
+      stopped,
+    });
 
     let inspected: ReturnType<typeof parseContainerInspect>;
     try {

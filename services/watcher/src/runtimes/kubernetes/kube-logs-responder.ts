@@ -9,13 +9,13 @@ import type { Readable } from "node:stream";
 import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
 import { KubeApiError, type KubeClient } from "@crowsnest/shared/kubernetes";
 import { createLogLineAssembler } from "../../logs/log-line-assembler.ts";
-import { type LogReplyConnection, LogReplySender } from "../../rpc/log-reply-sender.ts";
+import { type LogReplyConnection, startLogReply } from "../../rpc/log-reply-sender.ts";
 import {
   createLogRequestHandler,
   type LogCapabilities,
   type LogsResponder,
 } from "../../rpc/log-request-handling.ts";
-import { LogStreamControl, type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
+import { type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
 import { readLogStreamIntoReply } from "../../rpc/log-stream-reading.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 import type { KubernetesWatcher } from "./kubernetes-watcher.ts";
@@ -53,9 +53,15 @@ export function createKubeLogsResponder(options: KubeLogsResponderOptions): Logs
   const { nc, logger } = options;
   const timing = logStreamTiming(options);
   const serve = async (inbox: string, request: LogsRequest, stopped: AbortSignal): Promise<void> => {
-    const log = logger.child({ container: request.container, follow: request.follow });
-    const control = new LogStreamControl(timing, stopped);
-    const sender = new LogReplySender(nc, inbox, log, () => control.end("bus_unavailable"));
+    const { log, control, sender } = startLogReply({
+      nc,
+      logger,
+      timing,
+      inbox,
+      container: request.container,
+      follow: request.follow,
+      stopped,
+    });
     const found = options.findContainer(request.container);
     if (found === undefined) {
       await sender.fail(

@@ -1,9 +1,10 @@
 // Turns the counters of one Docker container (read from its cgroup files or its one-shot stats)
 // and its inspected limits into the runtime-neutral reading the sampling core publishes.
+
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
 import type { ContainerLimits } from "../../core/container-limits.ts";
 import type { ContainerReading } from "../../core/container-reading.ts";
 import type { ContainerSummary } from "./container-summary.ts";
-import type { StatsReading } from "./stats-reading.ts";
 
 export function containerReading(
   container: ContainerSummary,

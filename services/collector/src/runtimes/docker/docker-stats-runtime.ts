@@ -17,16 +17,18 @@ import type { Logger } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
+import type { ContainerFileReader } from "../../cgroup/cgroup-stats-reader.ts";
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
 import { type ContainerLimits, UNLIMITED } from "../../core/container-limits.ts";
 import type { ContainerReading } from "../../core/container-reading.ts";
 import type { Readout, SamplingTick, Skipped, StatsRuntime } from "../../core/stats-runtime.ts";
 import { isCounterReset } from "../../core/stats-sample.ts";
-import type { ContainerFileReader } from "./cgroup-stats-reader.ts";
+import type { ContainerProcess } from "./container-process.ts";
 import { type ContainerSummary, containerSummaryFrom } from "./container-summary.ts";
 import { ContainerGoneError, type DockerPort } from "./docker-port.ts";
 import { containerReading } from "./docker-reading.ts";
 import { LimitsCache, type LimitsLookup } from "./limits-cache.ts";
-import { readDockerStats, type StatsReading } from "./stats-reading.ts";
+import { readDockerStats } from "./stats-reading.ts";
 
 export interface DockerStatsRuntimeOptions {
   docker: DockerPort;
@@ -37,7 +39,7 @@ export interface DockerStatsRuntimeOptions {
   /** How long a container's inspected limits are trusted; defaults to 5 minutes. */
   limitsTtlMs?: number;
   /** The cgroup fast path; undefined: every container is read through the Docker API. */
-  files?: ContainerFileReader | undefined;
+  files?: ContainerFileReader<ContainerProcess> | undefined;
   /**
    * With a file reader: how long a container list is reused while the set of container cgroups
    * stays the same (names are only in the list: a rename shows within this). 0 or undefined:
@@ -205,7 +207,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
    */
   async #sampleFromFiles(
     tick: SamplingTick,
-    files: ContainerFileReader,
+    files: ContainerFileReader<ContainerProcess>,
     containers: readonly ContainerSummary[],
     detail: DockerTickDetail,
   ): Promise<ContainerSummary[]> {
@@ -265,7 +267,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
 
   #finishFromFiles(
     tick: SamplingTick,
-    files: ContainerFileReader,
+    files: ContainerFileReader<ContainerProcess>,
     container: ContainerSummary,
     lookup: LimitsLookup,
     reading: StatsReading,
@@ -283,7 +285,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
    * limits are not the cached ones. Inspects again and reads again with the new PID.
    */
   async #finishAfterRestart(
-    files: ContainerFileReader,
+    files: ContainerFileReader<ContainerProcess>,
     container: ContainerSummary,
     firstReading: StatsReading,
     cachedLimits: ContainerLimits,

@@ -13,3 +13,11 @@ export {
   type OciSpec,
   type TaskStatus,
 } from "./containerd-client.ts";
+export {
+  containerdContainerName,
+  containerdExternalId,
+  DEFAULT_CONTAINERD_NAMESPACE,
+  NERDCTL_NAME_LABEL,
+  type OciLimits,
+  ociLimits,
+} from "./containerd-identity.ts";

@@ -1,6 +1,7 @@
 // The collector's Docker-only settings: their variables (documented with every other collector
 // variable in config.ts's collectorEnv) and the Docker variant of the collector's config.
-import { type EnvValues, envEnum, envInteger, envString } from "@crowsnest/shared";
+import { type EnvValues, envInteger } from "@crowsnest/shared";
+import { type CgroupSettings, type cgroupCollectorEnv, cgroupSettings } from "../../cgroup/cgroup-config.ts";
 
 export const dockerCollectorEnv = {
   CROWSNEST_DOCKER_TIMEOUT_MS: envInteger({
@@ -9,18 +10,6 @@ export const dockerCollectorEnv = {
     default: 5000,
     min: 100,
     max: 120_000,
-  }),
-  CROWSNEST_STATS_SOURCE: envEnum(["auto", "api"], {
-    description:
-      "Docker only: where container stats come from. `auto`: each container's cgroup files (and /proc/<pid>/net/dev) where readable, the Docker API for the others; `api`: the Docker API for every container.",
-    default: "auto",
-  }),
-  CROWSNEST_CGROUP_ROOT: envString({
-    description:
-      "Docker only: where the host's cgroup filesystem is visible (read-only is enough); in a container, mount the host's /sys/fs/cgroup and point here.",
-    default: "/sys/fs/cgroup",
-    pattern: /^\/\S*$/,
-    patternText: "an absolute path",
   }),
   CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: envInteger({
     description:
@@ -31,13 +20,11 @@ export const dockerCollectorEnv = {
   }),
 } as const;
 
-export interface DockerCollectorSettings {
+export interface DockerCollectorSettings extends CgroupSettings {
   /** dockerd's socket (CROWSNEST_DOCKER_SOCKET, shared with the watcher). */
   socketPath: string;
   /** Bound on each Docker API call. */
   timeoutMs: number;
-  statsSource: "auto" | "api";
-  cgroupRoot: string;
   containerListMaxAgeMs: number;
 }
 
@@ -48,7 +35,7 @@ export interface DockerCollectorTarget {
 }
 
 export function dockerCollectorTarget(
-  values: EnvValues<typeof dockerCollectorEnv>,
+  values: EnvValues<typeof dockerCollectorEnv & typeof cgroupCollectorEnv>,
   target: { docker: { socketPath: string } },
 ): DockerCollectorTarget {
   return {
@@ -56,8 +43,7 @@ export function dockerCollectorTarget(
     docker: {
       socketPath: target.docker.socketPath,
       timeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
-      statsSource: values.CROWSNEST_STATS_SOURCE,
-      cgroupRoot: values.CROWSNEST_CGROUP_ROOT,
+      ...cgroupSettings(values),
       containerListMaxAgeMs: values.CROWSNEST_CONTAINER_LIST_MAX_AGE_MS,
     },
   };

@@ -23,6 +23,7 @@ import { type ContainerLimits, UNLIMITED } from "../../core/container-limits.ts"
 import type { ContainerReading } from "../../core/container-reading.ts";
 import type { Readout, SamplingTick, Skipped, StatsRuntime } from "../../core/stats-runtime.ts";
 import { isCounterReset } from "../../core/stats-sample.ts";
+import { FallbackNotices } from "../fallback-notices.ts";
 import type { ContainerProcess } from "./container-process.ts";
 import { type ContainerSummary, containerSummaryFrom } from "./container-summary.ts";
 import { ContainerGoneError, type DockerPort } from "./docker-port.ts";
@@ -88,8 +89,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
   readonly #logger: Logger;
   readonly #limits: LimitsCache;
   readonly #dockerOutage: OutageLog;
-  readonly #samplingTrouble: OutageLog;
-  readonly #fallbackNotice: OutageLog;
+  readonly #notices: FallbackNotices;
   /** Which way each container was read last, so a change of way is logged once. */
   readonly #paths = new Map<string, ReadPath>();
   #dockerReachable = false;
@@ -116,16 +116,10 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
       failureMessage: "cannot list containers; Docker unreachable, retrying every tick",
       recoveryMessage: "Docker reachable again",
     });
-    this.#samplingTrouble = new OutageLog({
+    this.#notices = new FallbackNotices({
       logger: options.logger,
-      failureMessage: "some containers could not be sampled and were skipped (details at debug level)",
-      recoveryMessage: "every container sampled again",
-    });
-    this.#fallbackNotice = new OutageLog({
-      logger: options.logger,
-      failureMessage:
-        "some containers are read through the Docker API because their cgroup or /proc files are not readable (reasons at debug level)",
-      recoveryMessage: "every container read from its cgroup files again",
+      apiName: "the Docker API",
+      unreadable: "cgroup or /proc files",
     });
   }
 
@@ -183,21 +177,13 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
     );
     const sampledViaApi = readouts.filter((readout) => !("skipped" in readout)).length;
     await tick.publish(readouts);
-    if (this.#options.files !== undefined) {
+    this.#notices.endTick({
+      containers: containers.length,
       // Only containers the API could sample count: one that stopped between the list and its
       // files is not a fast path that fails, and must not make the notice come and go.
-      if (sampledViaApi > 0) {
-        this.#fallbackNotice.failed({ via_api: sampledViaApi, containers: containers.length });
-      } else {
-        this.#fallbackNotice.succeeded();
-      }
-    }
-
-    if (tick.counts.failed > 0) {
-      this.#samplingTrouble.failed({ failed: tick.counts.failed, containers: containers.length });
-    } else {
-      this.#samplingTrouble.succeeded();
-    }
+      viaApi: this.#options.files === undefined ? undefined : sampledViaApi,
+      failed: tick.counts.failed,
+    });
     return detail;
   }
 

@@ -1,0 +1,386 @@
+// The containerd runtime of the collector: turns every running task of the reported namespaces
+// into one reading per tick for the sampling core (core/stats-sampler.ts), which publishes it.
+//
+// A tick lists the namespaces (unless they are configured) and each one's tasks: two small
+// answers, no OCI specs. The container records (name, limits, cgroup path from the spec) are
+// listed only when a task appears that they lack, and at the latest every `recordsMaxAgeMs`
+// (a label or limit changed by `Containers.Update` shows within it). With a file reader (the
+// cgroup fast path), every running container is then read from its cgroup files in one
+// synchronous pass; those whose files cannot be read, and every container without a file
+// reader, are read through `Tasks.Metrics`, one call per namespace for all of them. Network
+// counters come from /proc/<pid>/net/dev of the task's process either way (Metrics has none).
+//
+// CPU is measured over wall time on both paths, so a container that changes path between two
+// ticks keeps its CPU figure. A task with another PID than last tick is a new run of the container.
+
+import { basename, join } from "node:path";
+import { DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES, type Logger } from "@crowsnest/shared";
+import type { ContainerdClient, ContainerdTask } from "@crowsnest/shared/containerd";
+import { withDeadline } from "@crowsnest/shared/util/call-deadline";
+import { OutageLog } from "@crowsnest/shared/util/outage-log";
+import type { ContainerFileReader } from "../../cgroup/cgroup-stats-reader.ts";
+import { type KernelFile, kernelFile, regeneratesOnRead } from "../../cgroup/kernel-file.ts";
+import { ProcessNetworks } from "../../cgroup/process-network.ts";
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
+import type { ContainerReading } from "../../core/container-reading.ts";
+import type { SamplingTick, Skipped, StatsRuntime } from "../../core/stats-runtime.ts";
+import { parseProcStat } from "../../procfs/proc-parsers.ts";
+import { FallbackNotices } from "../fallback-notices.ts";
+import {
+  type ContainerdProcess,
+  type ContainerdRecord,
+  containerdReading,
+  containerdRecord,
+  metricsReading,
+} from "./containerd-reading.ts";
+
+/** The part of the containerd client the collector uses; tests pass plain objects. */
+export type ContainerdPort = Pick<ContainerdClient, "namespaces" | "containers" | "tasks" | "metrics">;
+
+export interface ContainerdStatsRuntimeOptions {
+  containerd: ContainerdPort;
+  /** The namespaces to report; undefined: every namespace containerd lists except `excludedNamespaces`. */
+  namespaces: readonly string[] | undefined;
+  /** Defaults to DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES (moby, k8s.io). */
+  excludedNamespaces?: readonly string[];
+  /** Bound on each containerd call. */
+  timeoutMs: number;
+  /** The cgroup fast path; undefined: every container is read through `Tasks.Metrics`. */
+  files?: ContainerFileReader<ContainerdProcess> | undefined;
+  /** Where the host's /proc is visible: the CPU count and the network counters of containers read through Metrics. */
+  procRoot: string;
+  /** How long container records are reused while no new task appears; defaults to 60 s. */
+  recordsMaxAgeMs?: number;
+  /** The clock of record ages; Date.now by default. */
+  now?: () => number;
+  logger: Logger;
+}
+
+const DEFAULT_RECORDS_MAX_AGE_MS = 60_000;
+
+/** What one tick did on the containerd side; the core adds its counts of outcomes. */
+export interface ContainerdTickDetail {
+  /** Whether the namespaces and their tasks could be listed. */
+  containerdReachable: boolean;
+  namespaces: number;
+  /** Running tasks. */
+  containers: number;
+  /** Containers read from their cgroup files this tick. */
+  viaFiles: number;
+  /** Containers read through `Tasks.Metrics` this tick (all of them without a file reader). */
+  viaMetrics: number;
+  /** Whether this tick listed container records (false: the previous ones still held). */
+  listed: boolean;
+}
+
+/** A running task of a known container, as this tick found it. */
+interface RunningContainer extends ContainerdProcess {
+  /** Its task has another PID than last tick: a new run. */
+  readonly restarted: boolean;
+}
+
+interface NamespaceRecords {
+  readonly byId: ReadonlyMap<string, ContainerdRecord>;
+  readonly fetchedAtMs: number;
+}
+
+type ReadPath = "cgroup files" | "Metrics";
+
+export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail> {
+  readonly runtime = "containerd";
+  readonly repeatsReadings = false;
+  readonly #options: ContainerdStatsRuntimeOptions;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #excluded: ReadonlySet<string>;
+  readonly #records = new Map<string, NamespaceRecords>();
+  /** Each running container's task PID at the last tick, by bus id. */
+  readonly #pids = new Map<string, number>();
+  /** Which way each container was read last, so a change of way is logged once. */
+  readonly #paths = new Map<string, ReadPath>();
+  readonly #networks: ProcessNetworks;
+  readonly #procStat: KernelFile;
+  readonly #unreachable: OutageLog;
+  readonly #notices: FallbackNotices;
+  #reachable = false;
+
+  constructor(options: ContainerdStatsRuntimeOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#excluded = new Set(options.excludedNamespaces ?? DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES);
+    this.#networks = new ProcessNetworks(options.procRoot);
+    this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot));
+    this.#unreachable = new OutageLog({
+      logger: options.logger,
+      failureMessage: "cannot list containerd's tasks; containerd unreachable, retrying every tick",
+      recoveryMessage: "containerd reachable again",
+    });
+    this.#notices = new FallbackNotices({
+      logger: options.logger,
+      apiName: "containerd's Metrics API",
+      unreadable: "cgroup files",
+    });
+  }
+
+  /** Whether the last tick could reach containerd: the heartbeat's `connected`. */
+  get connected(): boolean {
+    return this.#reachable;
+  }
+
+  describe(detail: ContainerdTickDetail): Record<string, unknown> {
+    return {
+      containerd_reachable: detail.containerdReachable,
+      namespaces: detail.namespaces,
+      containers: detail.containers,
+      via_files: detail.viaFiles,
+      via_metrics: detail.viaMetrics,
+      listed: detail.listed,
+    };
+  }
+
+  /** One pass over every running task of the reported namespaces. */
+  async sample(tick: SamplingTick): Promise<ContainerdTickDetail> {
+    const detail: ContainerdTickDetail = {
+      containerdReachable: false,
+      namespaces: 0,
+      containers: 0,
+      viaFiles: 0,
+      viaMetrics: 0,
+      listed: false,
+    };
+    const running = await this.#runningContainers(detail, tick);
+    if (running === undefined) return detail;
+    detail.containers = running.length;
+
+    // Containers that are gone take their previous readings and kept files with them.
+    const keys = new Set(running.map((container) => container.record.ref.external_id));
+    tick.retain((reading) => keys.has(reading.container.external_id));
+    for (const map of [this.#pids, this.#paths])
+      for (const key of map.keys()) if (!keys.has(key)) map.delete(key);
+    for (const container of running) this.#pids.set(container.record.ref.external_id, container.pid);
+    this.#networks.retainOnly(keys);
+    const { files } = this.#options;
+    files?.retainOnly(keys);
+
+    const throughMetrics = files === undefined ? running : await this.#sampleFromFiles(tick, files, running);
+    detail.viaFiles = running.length - throughMetrics.length;
+    detail.viaMetrics = throughMetrics.length;
+    const readouts = throughMetrics.length === 0 ? [] : await this.#sampleViaMetrics(tick, throughMetrics);
+    await tick.publish(readouts);
+    this.#notices.endTick({
+      containers: running.length,
+      // Only containers Metrics could sample count: one that stopped meanwhile is not a fast path that fails.
+      viaApi: files === undefined ? undefined : readouts.filter((readout) => !("skipped" in readout)).length,
+      failed: tick.counts.failed,
+    });
+    return detail;
+  }
+
+  /** The running tasks of every reported namespace with their records; undefined when containerd cannot be reached. */
+  async #runningContainers(
+    detail: ContainerdTickDetail,
+    tick: SamplingTick,
+  ): Promise<RunningContainer[] | undefined> {
+    const { containerd, timeoutMs } = this.#options;
+    let listed: { namespace: string; tasks: ContainerdTask[] }[];
+    try {
+      const namespaces =
+        this.#options.namespaces ??
+        (await withDeadline("namespace list", timeoutMs, (signal) => containerd.namespaces(signal))).filter(
+          (namespace) => !this.#excluded.has(namespace),
+        );
+      listed = await Promise.all(
+        namespaces.map(async (namespace) => ({
+          namespace,
+          tasks: await withDeadline(`task list of ${namespace}`, timeoutMs, (signal) =>
+            containerd.tasks(namespace, signal),
+          ),
+        })),
+      );
+    } catch (error) {
+      this.#reachable = false;
+      this.#unreachable.failed({ err: error });
+      return undefined;
+    }
+    this.#reachable = true;
+    this.#unreachable.succeeded();
+    detail.containerdReachable = true;
+    detail.namespaces = listed.length;
+    for (const namespace of this.#records.keys()) {
+      if (!listed.some((entry) => entry.namespace === namespace)) this.#records.delete(namespace);
+    }
+
+    const running: RunningContainer[] = [];
+    for (const { namespace, tasks } of listed) {
+      const live = tasks.filter((task) => task.status === "RUNNING" && task.pid > 0);
+      if (live.length === 0 || tick.stopping) continue;
+      const records = await this.#recordsFor(namespace, live, detail);
+      for (const task of live) {
+        const record = records?.get(task.containerId);
+        if (record === undefined) continue;
+        const previousPid = this.#pids.get(record.ref.external_id);
+        running.push({
+          record,
+          pid: task.pid,
+          restarted: previousPid !== undefined && previousPid !== task.pid,
+        });
+      }
+    }
+    return running;
+  }
+
+  /**
+   * The namespace's container records: the ones held while they know every running task and are
+   * fresh, else a new list (the old one when that fails; undefined when there is none).
+   */
+  async #recordsFor(
+    namespace: string,
+    tasks: readonly ContainerdTask[],
+    detail: ContainerdTickDetail,
+  ): Promise<ReadonlyMap<string, ContainerdRecord> | undefined> {
+    const held = this.#records.get(namespace);
+    const maxAgeMs = this.#options.recordsMaxAgeMs ?? DEFAULT_RECORDS_MAX_AGE_MS;
+    if (
+      held !== undefined &&
+      this.#now() - held.fetchedAtMs < maxAgeMs &&
+      tasks.every((task) => held.byId.has(task.containerId))
+    ) {
+      return held.byId;
+    }
+    try {
+      const containers = await withDeadline(
+        `container list of ${namespace}`,
+        this.#options.timeoutMs,
+        (signal) => this.#options.containerd.containers(namespace, signal),
+      );
+      const byId = new Map(
+        containers.map((container) => [container.id, containerdRecord(namespace, container)]),
+      );
+      this.#records.set(namespace, { byId, fetchedAtMs: this.#now() });
+      detail.listed = true;
+      return byId;
+    } catch (error) {
+      this.#logger.debug({ err: error, namespace }, "container list failed; keeping the records held");
+      return held?.byId;
+    }
+  }
+
+  /** Reads every container it can from its files and hands those readings to the core; returns the others. */
+  async #sampleFromFiles(
+    tick: SamplingTick,
+    files: ContainerFileReader<ContainerdProcess>,
+    running: readonly RunningContainer[],
+  ): Promise<RunningContainer[]> {
+    // The host's CPU count first, then every container right after it in one synchronous pass.
+    const begun = files.beginTick();
+    if (!begun.ok) {
+      for (const container of running) this.#notePath(container, "Metrics", begun.detail);
+      return [...running];
+    }
+    const readings: ContainerReading[] = [];
+    const rest: RunningContainer[] = [];
+    for (const container of running) {
+      const result = files.read(container.record.ref.external_id, container);
+      if (!result.ok) {
+        this.#notePath(container, "Metrics", result.detail);
+        rest.push(container);
+        continue;
+      }
+      this.#notePath(container, "cgroup files");
+      readings.push(containerdReading(container.record, result.reading, container.restarted));
+    }
+    if (readings.length > 0) await tick.publish(readings);
+    return rest;
+  }
+
+  /** Reads the containers through `Tasks.Metrics`, one call per namespace; never throws. */
+  async #sampleViaMetrics(
+    tick: SamplingTick,
+    containers: readonly RunningContainer[],
+  ): Promise<(ContainerReading | Skipped)[]> {
+    const byNamespace = new Map<string, RunningContainer[]>();
+    for (const container of containers) {
+      const namespace = container.record.namespace;
+      byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), container]);
+    }
+    const text = this.#procStat.read();
+    const onlineCpus = (text === undefined ? undefined : parseProcStat(text))?.onlineCpus ?? null;
+    const readouts: (ContainerReading | Skipped)[] = [];
+    await Promise.all(
+      [...byNamespace].map(async ([namespace, members]) => {
+        if (tick.stopping) return;
+        let metrics: Awaited<ReturnType<ContainerdPort["metrics"]>>;
+        try {
+          metrics = await withDeadline(`Metrics of ${namespace}`, this.#options.timeoutMs, (signal) =>
+            this.#options.containerd.metrics(
+              namespace,
+              members.map((container) => `id==${container.record.id}`),
+              signal,
+            ),
+          );
+        } catch (error) {
+          this.#logger.debug(
+            { err: error, namespace },
+            "Metrics failed; the namespace's containers skipped this tick",
+          );
+          for (const _ of members) readouts.push({ skipped: "failed" });
+          return;
+        }
+        const byId = new Map(metrics.map((metric) => [metric.containerId, metric]));
+        for (const container of members) {
+          readouts.push(this.#readMetric(container, byId.get(container.record.id), onlineCpus));
+        }
+      }),
+    );
+    return readouts;
+  }
+
+  #readMetric(
+    container: RunningContainer,
+    metric: Awaited<ReturnType<ContainerdPort["metrics"]>>[number] | undefined,
+    onlineCpus: number | null,
+  ): ContainerReading | Skipped {
+    const { record } = container;
+    const log = () =>
+      this.#logger.child({ container_id: record.ref.external_id, container_name: record.ref.name });
+    if (metric === undefined) {
+      // containerd leaves out a task that exited meanwhile (and one whose cgroup it could not read, which it logs).
+      log().debug("Metrics had no entry for the task; container skipped this tick");
+      return { skipped: "gone" };
+    }
+    const read = metricsReading(metric, { onlineCpus, readAtMs: this.#now() });
+    if (!read.ok) {
+      log().debug({ detail: read.detail }, "Metrics unusable; container skipped this tick");
+      return { skipped: "failed" };
+    }
+    return containerdReading(record, this.#withNetwork(container, read.reading), container.restarted);
+  }
+
+  /** The reading with its task's network counters; none when they cannot be read (the fallback's figures are still good). */
+  #withNetwork(container: RunningContainer, reading: StatsReading): StatsReading {
+    const { record } = container;
+    if (!record.ownNetwork) return reading;
+    const network = this.#networks.read(record.ref.external_id, container.pid, basename(record.cgroupPath));
+    if (!network.ok) return reading;
+    return { ...reading, netRxBytes: network.rxBytes, netTxBytes: network.txBytes };
+  }
+
+  /** Logs at debug when a container is first read, or read another way than last tick. */
+  #notePath(container: RunningContainer, path: ReadPath, reason?: string): void {
+    const { ref } = container.record;
+    if (this.#paths.get(ref.external_id) === path) return;
+    this.#paths.set(ref.external_id, path);
+    this.#logger.debug(
+      {
+        container_id: ref.external_id,
+        container_name: ref.name,
+        path,
+        ...(reason === undefined ? {} : { reason }),
+      },
+      path === "cgroup files"
+        ? "container read from its cgroup files"
+        : "container read through containerd's Metrics",
+    );
+  }
+}

@@ -100,6 +100,7 @@ describe("parseCollectorConfig", () => {
         timeoutMs: 1500,
         statsSource: "api",
         cgroupRoot: "/host/sys/fs/cgroup",
+        containerListMaxAgeMs: 0,
       },
     });
     // Unset namespaces: every one but those other runtimes report, which the runtime leaves out itself.

@@ -42,6 +42,12 @@ export interface ContainerFileReader<Process> {
    * the host's containers changed; undefined when that cannot be told.
    */
   containerIds(): ReadonlySet<string> | undefined;
+  /**
+   * The entries of these directories (relative to a hierarchy's root) as `<dir>/<entry>`, to tell
+   * cheaply whether the containers under them changed; a directory that is not there has none.
+   * Undefined when that cannot be told.
+   */
+  cgroupEntries(dirs: readonly string[]): ReadonlySet<string> | undefined;
   /** Forgets containers not in `keys`. */
   retainOnly(keys: ReadonlySet<string>): void;
 }
@@ -212,23 +218,37 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   containerIds(): ReadonlySet<string> | undefined {
     const parents = this.#naming.defaultParents;
     if (parents.length === 0) return undefined;
-    const hierarchy = this.#layout.version === 1 ? this.#layout.cpuacct : this.#layout.root;
     const ids = new Set<string>();
     for (const [parent, pattern] of parents) {
-      let entries: string[];
-      try {
-        entries = readdirSync(join(hierarchy, parent));
-      } catch (error) {
-        // No container ever ran under this parent: none there. Anything else: cannot tell.
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-        return undefined;
-      }
+      const entries = this.#entries(parent);
+      if (entries === undefined) return undefined;
       for (const entry of entries) {
         const id = pattern.exec(entry)?.[1];
         if (id !== undefined) ids.add(id);
       }
     }
     return ids;
+  }
+
+  cgroupEntries(dirs: readonly string[]): ReadonlySet<string> | undefined {
+    const found = new Set<string>();
+    for (const dir of dirs) {
+      const entries = this.#entries(dir);
+      if (entries === undefined) return undefined;
+      for (const entry of entries) found.add(`${dir}/${entry}`);
+    }
+    return found;
+  }
+
+  /** A directory's entries in the CPU accounting hierarchy; none when it is not there, undefined when it cannot be read. */
+  #entries(dir: string): string[] | undefined {
+    const hierarchy = this.#layout.version === 1 ? this.#layout.cpuacct : this.#layout.root;
+    try {
+      return readdirSync(join(hierarchy, dir));
+    } catch (error) {
+      // No container ever ran under this directory: none there. Anything else: cannot tell.
+      return (error as NodeJS.ErrnoException).code === "ENOENT" ? [] : undefined;
+    }
   }
 
   #resolve(key: string, process: Process): ResolvedContainer | undefined {

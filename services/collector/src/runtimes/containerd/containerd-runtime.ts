@@ -21,8 +21,8 @@ export const containerdCgroupNaming: CgroupNaming<ContainerdProcess> = {
   cgroupCandidates: (_key, process) => [process.record.cgroupPath],
   hasOwnNetwork: (process) => process.record.ownNetwork,
   pid: (process) => process.pid,
-  // Containers live under their namespace's directory, or wherever their spec says: no one
-  // parent to watch, and the task list is cheap enough to fetch every tick.
+  // Containers live under their namespace's directory, or wherever their spec says: the runtime
+  // watches the directories its containers are in (cgroupEntries), not fixed parents.
   defaultParents: [],
 };
 
@@ -44,6 +44,7 @@ export async function prepareContainerd(
       // null: every namespace containerd lists, except the ones other runtimes report.
       containerd_namespaces: settings.namespaces ?? null,
       containerd_timeout_ms: settings.timeoutMs,
+      container_list_max_age_ms: settings.containerListMaxAgeMs,
     },
     // The host itself is read from its /proc, independent of containerd.
     hostStats: "procfs",
@@ -61,6 +62,7 @@ export async function prepareContainerd(
           logger: serviceLogger,
         }),
         procRoot: config.procRoot,
+        listMaxAgeMs: settings.containerListMaxAgeMs,
         logger: serviceLogger,
       }),
     close: () => client.close(),

@@ -89,17 +89,24 @@ class FakeFiles implements ContainerFileReader<ContainerdProcess> {
       netTxBytes: 20,
       blkReadBytes: 0,
       blkWriteBytes: 0,
-      pids: 1,
+      pids: this.pids.get(key) ?? 1,
     };
     return { ok: true, reading };
   }
+  /** What cgroupEntries() answers; undefined: it cannot tell (the task list is fetched every tick). */
+  entries: Set<string> | undefined;
+  readonly pids = new Map<string, number>();
+
   containerIds(): undefined {
     return undefined;
+  }
+  cgroupEntries(): ReadonlySet<string> | undefined {
+    return this.entries === undefined ? undefined : new Set(this.entries);
   }
   retainOnly(): void {}
 }
 
-function setUp(options: { files?: FakeFiles; namespaces?: string[]; recordsMaxAgeMs?: number } = {}) {
+function setUp(options: { files?: FakeFiles; namespaces?: string[]; listMaxAgeMs?: number } = {}) {
   const containerd = new FakeContainerd();
   const published: StatsMessage[] = [];
   const { logger, lines } = captureLogger();
@@ -110,7 +117,7 @@ function setUp(options: { files?: FakeFiles; namespaces?: string[]; recordsMaxAg
     timeoutMs: 1000,
     files: options.files,
     procRoot: procRoot(),
-    ...(options.recordsMaxAgeMs === undefined ? {} : { recordsMaxAgeMs: options.recordsMaxAgeMs }),
+    ...(options.listMaxAgeMs === undefined ? {} : { listMaxAgeMs: options.listMaxAgeMs }),
     now: () => nowMs,
     logger,
   });
@@ -186,7 +193,7 @@ describe("ContainerdStatsRuntime", () => {
 
   it("lists container records again only for a task they lack, or once they are old", async () => {
     const files = new FakeFiles();
-    const { containerd, sampler, advance } = setUp({ files, recordsMaxAgeMs: 60_000 });
+    const { containerd, sampler, advance } = setUp({ files, listMaxAgeMs: 60_000 });
     containerd.containersOf.set("default", [containerWith("a", {})]);
     containerd.tasksOf.set("default", [task("a", 100)]);
     files.cpuNs.set("a", 1);
@@ -202,6 +209,40 @@ describe("ContainerdStatsRuntime", () => {
     advance(60_000);
     await sampler.tick();
     expect(listings()).toBe(3);
+  });
+
+  it("reuses the task list while the cgroups stay the same; a new cgroup, an emptied one or age list again", async () => {
+    const files = new FakeFiles();
+    files.entries = new Set(["/default", "default/a"]);
+    const { containerd, sampler, advance, published } = setUp({
+      files,
+      namespaces: ["default"],
+      listMaxAgeMs: 60_000,
+    });
+    containerd.containersOf.set("default", [containerWith("a", {}), containerWith("b", {})]);
+    containerd.tasksOf.set("default", [task("a", 100)]);
+    files.cpuNs.set("a", 1);
+    files.cpuNs.set("b", 1);
+    const taskLists = () => containerd.calls.filter((call) => call.startsWith("tasks")).length;
+
+    // The first list shows which directories to watch; the second is the first taken after watching them.
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 1 });
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 1 });
+    expect(await sampler.tick()).toMatchObject({ listed: false, published: 1 });
+    expect(taskLists()).toBe(2);
+    // A new container's cgroup.
+    containerd.tasksOf.set("default", [task("a", 100), task("b", 101)]);
+    files.entries.add("default/b");
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 2 });
+    // b's task exited and waits to be deleted: its cgroup is still there, empty.
+    files.pids.set("b", 0);
+    expect(await sampler.tick()).toMatchObject({ listed: false, published: 1, gone: 1 });
+    containerd.tasksOf.set("default", [task("a", 100), task("b", 0, "STOPPED")]);
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 1, gone: 0 });
+    expect(published.at(-1)?.container.external_id).toBe("a");
+    advance(60_000);
+    expect(await sampler.tick()).toMatchObject({ listed: true });
+    expect(taskLists()).toBe(5);
   });
 
   it("starts CPU over when a container's task has another PID (a new run)", async () => {

@@ -1,19 +1,23 @@
 // The containerd runtime of the collector: turns every running task of the reported namespaces
 // into one reading per tick for the sampling core (core/stats-sampler.ts), which publishes it.
 //
-// A tick lists the namespaces (unless they are configured) and each one's tasks: two small
-// answers, no OCI specs. The container records (name, limits, cgroup path from the spec) are
-// listed only when a task appears that they lack, and at the latest every `recordsMaxAgeMs`
-// (a label or limit changed by `Containers.Update` shows within it). With a file reader (the
-// cgroup fast path), every running container is then read from its cgroup files in one
-// synchronous pass; those whose files cannot be read, and every container without a file
-// reader, are read through `Tasks.Metrics`, one call per namespace for all of them. Network
-// counters come from /proc/<pid>/net/dev of the task's process either way (Metrics has none).
+// A tick lists the namespaces (unless they are configured) and each one's tasks: small answers,
+// no OCI specs. With a file reader (the cgroup fast path) even that is skipped while the cgroup
+// directories under the namespaces stay the same and the list is younger than `listMaxAgeMs`:
+// an unchanged host then costs containerd nothing per tick. A container that stopped without its
+// cgroup going away (a task exited and not yet deleted has an empty cgroup), or whose files or
+// Metrics entry are missing, makes the next tick list again. The container records (name,
+// limits, cgroup path from the spec) are listed only when a task appears that they lack, and at
+// the latest every `listMaxAgeMs` (a label or limit changed by `Containers.Update` shows within
+// it). Every running container is then read from its cgroup files in one synchronous pass; those
+// whose files cannot be read, and every container without a file reader, are read through
+// `Tasks.Metrics`, one call per namespace for all of them. Network counters come from
+// /proc/<pid>/net/dev of the task's process either way (Metrics has none).
 //
 // CPU is measured over wall time on both paths, so a container that changes path between two
 // ticks keeps its CPU figure. A task with another PID than last tick is a new run of the container.
 
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES, type Logger } from "@crowsnest/shared";
 import type { ContainerdClient, ContainerdTask } from "@crowsnest/shared/containerd";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
@@ -49,14 +53,18 @@ export interface ContainerdStatsRuntimeOptions {
   files?: ContainerFileReader<ContainerdProcess> | undefined;
   /** Where the host's /proc is visible: the CPU count and the network counters of containers read through Metrics. */
   procRoot: string;
-  /** How long container records are reused while no new task appears; defaults to 60 s. */
-  recordsMaxAgeMs?: number;
+  /**
+   * How long a task list is reused while the cgroups under the namespaces stay the same (with a
+   * file reader), and container records while no new task appears; defaults to 60 s. 0: both
+   * are fetched every tick.
+   */
+  listMaxAgeMs?: number;
   /** The clock of record ages; Date.now by default. */
   now?: () => number;
   logger: Logger;
 }
 
-const DEFAULT_RECORDS_MAX_AGE_MS = 60_000;
+const DEFAULT_LIST_MAX_AGE_MS = 60_000;
 
 /** What one tick did on the containerd side; the core adds its counts of outcomes. */
 export interface ContainerdTickDetail {
@@ -69,7 +77,7 @@ export interface ContainerdTickDetail {
   viaFiles: number;
   /** Containers read through `Tasks.Metrics` this tick (all of them without a file reader). */
   viaMetrics: number;
-  /** Whether this tick listed container records (false: the previous ones still held). */
+  /** Whether this tick listed the tasks (false: the previous list still held). */
   listed: boolean;
 }
 
@@ -77,6 +85,15 @@ export interface ContainerdTickDetail {
 interface RunningContainer extends ContainerdProcess {
   /** Its task has another PID than last tick: a new run. */
   readonly restarted: boolean;
+}
+
+/** The namespaces' tasks as last listed, and the cgroup directories seen just before. */
+interface TaskList {
+  readonly namespaces: readonly { namespace: string; tasks: ContainerdTask[] }[];
+  readonly fetchedAtMs: number;
+  /** The cgroup directories whose entries were read before the list; undefined when they could not be. */
+  readonly watched: readonly string[];
+  readonly cgroups: ReadonlySet<string> | undefined;
 }
 
 interface NamespaceRecords {
@@ -103,6 +120,11 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
   readonly #unreachable: OutageLog;
   readonly #notices: FallbackNotices;
   #reachable = false;
+  #lastList: TaskList | undefined;
+  /** A container stopped or vanished without the cgroups telling: list again next tick. */
+  #listStale = false;
+  /** The cgroup directories whose entries tell whether the containers changed. */
+  #watched: readonly string[] = [""];
 
   constructor(options: ContainerdStatsRuntimeOptions) {
     this.#options = options;
@@ -182,30 +204,8 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     detail: ContainerdTickDetail,
     tick: SamplingTick,
   ): Promise<RunningContainer[] | undefined> {
-    const { containerd, timeoutMs } = this.#options;
-    let listed: { namespace: string; tasks: ContainerdTask[] }[];
-    try {
-      const namespaces =
-        this.#options.namespaces ??
-        (await withDeadline("namespace list", timeoutMs, (signal) => containerd.namespaces(signal))).filter(
-          (namespace) => !this.#excluded.has(namespace),
-        );
-      listed = await Promise.all(
-        namespaces.map(async (namespace) => ({
-          namespace,
-          tasks: await withDeadline(`task list of ${namespace}`, timeoutMs, (signal) =>
-            containerd.tasks(namespace, signal),
-          ),
-        })),
-      );
-    } catch (error) {
-      this.#reachable = false;
-      this.#unreachable.failed({ err: error });
-      return undefined;
-    }
-    this.#reachable = true;
-    this.#unreachable.succeeded();
-    detail.containerdReachable = true;
+    const listed = await this.#currentTasks(detail);
+    if (listed === undefined) return undefined;
     detail.namespaces = listed.length;
     for (const namespace of this.#records.keys()) {
       if (!listed.some((entry) => entry.namespace === namespace)) this.#records.delete(namespace);
@@ -215,7 +215,7 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     for (const { namespace, tasks } of listed) {
       const live = tasks.filter((task) => task.status === "RUNNING" && task.pid > 0);
       if (live.length === 0 || tick.stopping) continue;
-      const records = await this.#recordsFor(namespace, live, detail);
+      const records = await this.#recordsFor(namespace, live);
       for (const task of live) {
         const record = records?.get(task.containerId);
         if (record === undefined) continue;
@@ -227,7 +227,61 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
         });
       }
     }
+    // Next tick, a new namespace shows at the hierarchy's root, a new or gone container under its
+    // namespace's directory (containerd's default) or beside the others (a cgroup path of its own).
+    const watched = new Set(["", ...listed.map((entry) => entry.namespace)]);
+    for (const { record } of running) watched.add(dirname(record.cgroupPath));
+    if (!sameList([...watched], this.#watched)) this.#watched = [...watched];
     return running;
+  }
+
+  /** The namespaces' tasks: the previous list while it still holds, else a fresh one; undefined when containerd cannot be reached. */
+  async #currentTasks(detail: ContainerdTickDetail): Promise<TaskList["namespaces"] | undefined> {
+    const { containerd, timeoutMs, files } = this.#options;
+    const watched = this.#watched;
+    const cgroups = files?.cgroupEntries(watched);
+    const last = this.#lastList;
+    if (
+      last !== undefined &&
+      !this.#listStale &&
+      this.#reachable &&
+      cgroups !== undefined &&
+      last.cgroups !== undefined &&
+      last.watched === watched &&
+      this.#now() - last.fetchedAtMs < (this.#options.listMaxAgeMs ?? DEFAULT_LIST_MAX_AGE_MS) &&
+      sameEntries(cgroups, last.cgroups)
+    ) {
+      detail.containerdReachable = true;
+      return last.namespaces;
+    }
+    let namespaces: TaskList["namespaces"];
+    try {
+      const names =
+        this.#options.namespaces ??
+        (await withDeadline("namespace list", timeoutMs, (signal) => containerd.namespaces(signal))).filter(
+          (namespace) => !this.#excluded.has(namespace),
+        );
+      namespaces = await Promise.all(
+        names.map(async (namespace) => ({
+          namespace,
+          tasks: await withDeadline(`task list of ${namespace}`, timeoutMs, (signal) =>
+            containerd.tasks(namespace, signal),
+          ),
+        })),
+      );
+    } catch (error) {
+      this.#reachable = false;
+      this.#lastList = undefined;
+      this.#unreachable.failed({ err: error });
+      return undefined;
+    }
+    this.#reachable = true;
+    this.#unreachable.succeeded();
+    detail.containerdReachable = true;
+    detail.listed = true;
+    this.#listStale = false;
+    this.#lastList = { namespaces, fetchedAtMs: this.#now(), watched, cgroups };
+    return namespaces;
   }
 
   /**
@@ -237,10 +291,9 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
   async #recordsFor(
     namespace: string,
     tasks: readonly ContainerdTask[],
-    detail: ContainerdTickDetail,
   ): Promise<ReadonlyMap<string, ContainerdRecord> | undefined> {
     const held = this.#records.get(namespace);
-    const maxAgeMs = this.#options.recordsMaxAgeMs ?? DEFAULT_RECORDS_MAX_AGE_MS;
+    const maxAgeMs = this.#options.listMaxAgeMs ?? DEFAULT_LIST_MAX_AGE_MS;
     if (
       held !== undefined &&
       this.#now() - held.fetchedAtMs < maxAgeMs &&
@@ -258,7 +311,6 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
         containers.map((container) => [container.id, containerdRecord(namespace, container)]),
       );
       this.#records.set(namespace, { byId, fetchedAtMs: this.#now() });
-      detail.listed = true;
       return byId;
     } catch (error) {
       this.#logger.debug({ err: error, namespace }, "container list failed; keeping the records held");
@@ -279,18 +331,27 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
       return [...running];
     }
     const readings: ContainerReading[] = [];
+    const skipped: Skipped[] = [];
     const rest: RunningContainer[] = [];
     for (const container of running) {
       const result = files.read(container.record.ref.external_id, container);
       if (!result.ok) {
+        // Perhaps it stopped, or was restarted into a new task: the next tick lists again.
+        this.#listStale = true;
         this.#notePath(container, "Metrics", result.detail);
         rest.push(container);
+        continue;
+      }
+      if (result.reading.pids === 0) {
+        // Its task exited and awaits deletion: an empty cgroup, whose frozen counters are no sample.
+        this.#listStale = true;
+        skipped.push({ skipped: "gone" });
         continue;
       }
       this.#notePath(container, "cgroup files");
       readings.push(containerdReading(container.record, result.reading, container.restarted));
     }
-    if (readings.length > 0) await tick.publish(readings);
+    if (readings.length > 0 || skipped.length > 0) await tick.publish([...readings, ...skipped]);
     return rest;
   }
 
@@ -347,6 +408,7 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     if (metric === undefined) {
       // containerd leaves out a task that exited meanwhile (and one whose cgroup it could not read, which it logs).
       log().debug("Metrics had no entry for the task; container skipped this tick");
+      this.#listStale = true;
       return { skipped: "gone" };
     }
     const read = metricsReading(metric, { onlineCpus, readAtMs: this.#now() });
@@ -383,4 +445,14 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
         : "container read through containerd's Metrics",
     );
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((entry, index) => entry === b[index]);
+}
+
+function sameEntries(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const entry of a) if (!b.has(entry)) return false;
+  return true;
 }

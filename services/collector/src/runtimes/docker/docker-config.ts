@@ -11,13 +11,6 @@ export const dockerCollectorEnv = {
     min: 100,
     max: 120_000,
   }),
-  CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: envInteger({
-    description:
-      "Docker only, with cgroup files as the source: the container list is fetched from dockerd only when the host's container cgroups change, and at the latest when it is this old (a `docker rename` shows within it); 0: every tick.",
-    default: 60_000,
-    min: 0,
-    max: 3_600_000,
-  }),
 } as const;
 
 export interface DockerCollectorSettings extends CgroupSettings {
@@ -25,7 +18,6 @@ export interface DockerCollectorSettings extends CgroupSettings {
   socketPath: string;
   /** Bound on each Docker API call. */
   timeoutMs: number;
-  containerListMaxAgeMs: number;
 }
 
 /** The collector's config when it reads dockerd. */
@@ -44,7 +36,6 @@ export function dockerCollectorTarget(
       socketPath: target.docker.socketPath,
       timeoutMs: values.CROWSNEST_DOCKER_TIMEOUT_MS,
       ...cgroupSettings(values),
-      containerListMaxAgeMs: values.CROWSNEST_CONTAINER_LIST_MAX_AGE_MS,
     },
   };
 }

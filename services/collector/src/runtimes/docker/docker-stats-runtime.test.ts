@@ -474,6 +474,9 @@ class FakeFiles implements ContainerFileReader<ContainerProcess> {
     return { ok: true, reading };
   }
 
+  cgroupEntries(): undefined {
+    return undefined;
+  }
   retainOnly(_ids: ReadonlySet<string>): void {}
 }
 

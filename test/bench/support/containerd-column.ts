@@ -1,0 +1,259 @@
+// The collector benchmark's containerd column, on the tests' own containerd
+// (CROWSNEST_TEST_CONTAINERD_SOCKET; skipped without one): busybox containers made with `ctr` in a
+// namespace of this run (25 idle, 3 busy loops capped at 0.05 core each), all in one network
+// namespace with a veth interface so network counters are read as on a real host. Side by side,
+// tick by tick: (e) the collector through cgroup files, (e2) the same without publishing, (f) a
+// bare loop reading the same files with readFileSync, (f2) one reading them through kept
+// descriptors; then (g) the collector through Tasks.Metrics alone, (g2) the same without
+// publishing, (h) a bare loop of Tasks.Metrics calls, one per container in parallel, and (h2) one
+// call for the whole namespace. Everything it makes is removed by name, also on failure.
+import { execFile } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  createLogger,
+  createSubjects,
+  DEFAULT_STREAM_RETENTION,
+  ensureStreams,
+  streamDefinitions,
+} from "@crowsnest/shared";
+import { ContainerdClient } from "@crowsnest/shared/containerd";
+import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
+import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { setUpCgroupReader } from "../../../services/collector/src/cgroup/file-reader-setup.ts";
+import { StatsSampler } from "../../../services/collector/src/core/stats-sampler.ts";
+import type { StatsSink } from "../../../services/collector/src/core/stats-sink.ts";
+import { StatsPublisher } from "../../../services/collector/src/publishing/stats-publisher.ts";
+import { containerdCgroupNaming } from "../../../services/collector/src/runtimes/containerd/containerd-runtime.ts";
+import { ContainerdStatsRuntime } from "../../../services/collector/src/runtimes/containerd/containerd-stats-runtime.ts";
+import {
+  type BenchContainer,
+  bareFileReads,
+  bareKeptReads,
+  interleaved,
+  openBenchFiles,
+  type Phase,
+  phaseRow,
+  ratio,
+} from "./tick-phases.ts";
+
+const IMAGE = `docker.io/${process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1"}`;
+const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
+const IDLE = 25;
+const BUSY = 3;
+const FILE_ROUNDS = 40;
+const API_ROUNDS = 10;
+const run = promisify(execFile);
+
+export async function containerdColumn(runId: string): Promise<void> {
+  const socket = process.env.CROWSNEST_TEST_CONTAINERD_SOCKET ?? "";
+  if (socket === "" || !existsSync(socket)) {
+    console.log(
+      "\ncontainerd column: skipped (no test containerd: CROWSNEST_TEST_CONTAINERD_SOCKET unset or not there)",
+    );
+    return;
+  }
+  const namespace = `crowsnest-bench-${runId}`;
+  const netns = `crowsnest-${runId}`;
+  const hostVeth = `cb${runId.slice(-6)}h`;
+  const ctr = async (...args: string[]) =>
+    (await run("ctr", ["--address", socket, "--namespace", namespace, ...args])).stdout;
+  const ids = [
+    ...Array.from({ length: IDLE }, (_, i) => ({ id: `idle-${i}`, busy: false })),
+    ...Array.from({ length: BUSY }, (_, i) => ({ id: `busy-${i}`, busy: true })),
+  ];
+  try {
+    console.log(`\ncontainerd column: ${IDLE} idle and ${BUSY} busy containers in namespace ${namespace}…`);
+    const archive = mkdtempSync(join(tmpdir(), "crowsnest-bench-"));
+    try {
+      await run("ctr", [
+        "--address",
+        socket,
+        "--namespace",
+        "default",
+        "images",
+        "export",
+        join(archive, "image.tar"),
+        IMAGE,
+      ]);
+      await ctr("images", "import", join(archive, "image.tar"));
+    } finally {
+      rmSync(archive, { recursive: true, force: true });
+    }
+    await run("ip", ["netns", "add", netns]);
+    await run("ip", ["link", "add", hostVeth, "type", "veth", "peer", "name", `cb${runId.slice(-6)}c`]);
+    await run("ip", ["link", "set", `cb${runId.slice(-6)}c`, "netns", netns]);
+    await run("ip", ["-n", netns, "link", "set", `cb${runId.slice(-6)}c`, "up"]);
+    await forEachBounded(ids, 4, async ({ id, busy }) => {
+      const script = busy ? "while :; do :; done" : "sleep 3600";
+      const cap = busy ? ["--cpus", "0.05"] : [];
+      await ctr(
+        "run",
+        "-d",
+        ...cap,
+        "--with-ns",
+        `network:/var/run/netns/${netns}`,
+        IMAGE,
+        id,
+        "sh",
+        "-c",
+        script,
+      );
+    });
+    await measure(socket, namespace, runId);
+  } finally {
+    for (const { id } of ids) {
+      await ctr("tasks", "kill", "--signal", "SIGKILL", id).catch(() => undefined);
+      await ctr("tasks", "delete", "--force", id).catch(() => undefined);
+      await ctr("containers", "delete", id).catch(() => undefined);
+    }
+    await ctr("images", "rm", IMAGE).catch(() => undefined);
+    const content = await ctr("content", "ls", "--quiet").catch(() => "");
+    for (const digest of content.split("\n").filter(Boolean))
+      await ctr("content", "rm", digest).catch(() => undefined);
+    await run("ctr", ["--address", socket, "namespaces", "rm", namespace]).catch((error: Error) =>
+      console.log(`namespace ${namespace} left behind: ${error.message.slice(0, 200)}`),
+    );
+    await run("ip", ["netns", "delete", netns]).catch(() => undefined);
+    await run("ip", ["link", "delete", hostVeth]).catch(() => undefined);
+  }
+}
+
+async function measure(socket: string, namespace: string, runId: string): Promise<void> {
+  const client = new ContainerdClient({ socketPath: socket });
+  const quiet = createLogger({ service: "collector", level: "error" });
+  const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}-containerd` });
+  const subjects = createSubjects(`${runId}-ctrd`);
+  await ensureStreams(
+    await jetstreamManager(nc),
+    streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
+    quiet,
+  );
+  const acks = new JetStreamAckPublisher({ nc });
+  const queue = new PublishQueue({
+    js: acks,
+    logger: quiet,
+    maxBuffered: 100_000,
+    maxInFlight: 256,
+    batchDelayMs: 10,
+  });
+  const phases: Phase[] = [];
+  try {
+    const tasks = (await client.tasks(namespace, AbortSignal.timeout(10_000))).filter(
+      (task) => task.status === "RUNNING",
+    );
+    const files = setUpCgroupReader({
+      source: "auto",
+      cgroupRoot: "/sys/fs/cgroup",
+      procRoot: "/proc",
+      naming: containerdCgroupNaming,
+      apiName: "containerd's Metrics API",
+      logger: quiet,
+    });
+    if (files === undefined) throw new Error("cgroup files not readable here; nothing to compare");
+    const sampler = (variant: { files: boolean; publish: boolean }) => {
+      const discard: StatsSink = { publish: () => ({ status: "published" }) };
+      const collector = new StatsSampler({
+        runtime: new ContainerdStatsRuntime({
+          containerd: client,
+          namespaces: [namespace],
+          timeoutMs: 10_000,
+          files: variant.files ? files : undefined,
+          procRoot: "/proc",
+          logger: quiet,
+        }),
+        sink: variant.publish ? new StatsPublisher({ queue, subjects }) : discard,
+        host: runId,
+        intervalMs: 60_000,
+        logger: quiet,
+      });
+      // The tick's wall time is the sampling; the CPU also counts sending and acknowledging.
+      return async () => {
+        const startedAt = performance.now();
+        await collector.tick();
+        const wallMs = performance.now() - startedAt;
+        await queue.flush(10_000);
+        return wallMs;
+      };
+    };
+    const benchContainers: BenchContainer[] = tasks.map((task) => ({
+      cgroup: `${namespace}/${task.containerId}`,
+      pid: task.pid,
+    }));
+    const kept = openBenchFiles(benchContainers);
+    phases.push(
+      ...(await interleaved(FILE_ROUNDS, tasks.length, [
+        { name: "(e) collector, cgroup files", tick: sampler({ files: true, publish: true }) },
+        { name: "(e2) same, samples not published", tick: sampler({ files: true, publish: false }) },
+        { name: "(f) bare cgroup file reads", tick: () => bareFileReads(benchContainers) },
+        { name: "(f2) same files, kept open (pread)", tick: () => bareKeptReads(kept) },
+      ])),
+    );
+    for (const fd of kept.flat()) closeSync(fd);
+    const timeout = () => AbortSignal.timeout(10_000);
+    phases.push(
+      ...(await interleaved(API_ROUNDS, tasks.length, [
+        { name: "(g) collector, Tasks.Metrics only", tick: sampler({ files: false, publish: true }) },
+        { name: "(g2) same, samples not published", tick: sampler({ files: false, publish: false }) },
+        {
+          name: "(h) bare Tasks.Metrics, one call per container",
+          tick: () =>
+            Promise.all(
+              tasks.map((task) => client.metrics(namespace, [`id==${task.containerId}`], timeout())),
+            ),
+        },
+        {
+          name: "(h2) bare Tasks.Metrics, one call for all",
+          tick: () => client.metrics(namespace, [], timeout()),
+        },
+      ])),
+    );
+  } finally {
+    await queue.stop(5000);
+    acks.close();
+    client.close();
+    const jsm = await jetstreamManager(nc);
+    for (const { config } of streamDefinitions(subjects, DEFAULT_STREAM_RETENTION)) {
+      await jsm.streams.delete(config.name).catch(() => undefined);
+    }
+    await nc.close();
+  }
+  report(phases);
+}
+
+function report(phases: readonly Phase[]): void {
+  const rows = phases.map(phaseRow);
+  console.log(
+    `\ncontainerd: collector tick cost, ${phases[0]?.samplesPerTick ?? 0} containers (daemon = dockerd + containerd + shims; medians per tick, daemon summed over all ticks)`,
+  );
+  console.table(rows);
+  const byName = (prefix: string) => rows.find((row) => row.approach.startsWith(`${prefix} `));
+  const [e, f, f2, g, g2, h, h2] = ["(e)", "(f)", "(f2)", "(g)", "(g2)", "(h)", "(h2)"].map(byName);
+  if (!e || !f || !f2 || !g || !g2 || !h || !h2) return;
+  console.table([
+    {
+      target: "(e) node CPU/sample ≤ 1.5× (f)",
+      ratio: ratio(e["node CPU ms/sample"], f["node CPU ms/sample"]),
+    },
+    {
+      target: "(e) node CPU/sample vs (f2), same read technique (no target)",
+      ratio: ratio(e["node CPU ms/sample"], f2["node CPU ms/sample"]),
+    },
+    {
+      target: "(g) node CPU/sample vs (h), Metrics fallback vs bare per-container calls (no target)",
+      ratio: ratio(g["node CPU ms/sample"], h["node CPU ms/sample"]),
+    },
+    {
+      target: "(g2) node CPU/sample vs (h2), one call per namespace either way (no target)",
+      ratio: ratio(g2["node CPU ms/sample"], h2["node CPU ms/sample"]),
+    },
+    {
+      target: "(g)/(e) total CPU/sample incl. daemons (no target)",
+      ratio: ratio(g["total CPU ms/sample"], e["total CPU ms/sample"]),
+    },
+  ]);
+}

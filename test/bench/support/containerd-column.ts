@@ -115,11 +115,26 @@ export async function containerdColumn(runId: string): Promise<void> {
     const content = await ctr("content", "ls", "--quiet").catch(() => "");
     for (const digest of content.split("\n").filter(Boolean))
       await ctr("content", "rm", digest).catch(() => undefined);
-    await run("ctr", ["--address", socket, "namespaces", "rm", namespace]).catch((error: Error) =>
-      console.log(`namespace ${namespace} left behind: ${error.message.slice(0, 200)}`),
-    );
+    await removeNamespace(socket, namespace);
     await run("ip", ["netns", "delete", netns]).catch(() => undefined);
     await run("ip", ["link", "delete", hostVeth]).catch(() => undefined);
+  }
+}
+
+/** containerd removes a deleted container's snapshots in the background: the namespace is empty only once it has. */
+async function removeNamespace(socket: string, namespace: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await run("ctr", ["--address", socket, "namespaces", "rm", namespace]);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        console.log(`namespace ${namespace} left behind: ${(error as Error).message.slice(0, 300)}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }
 

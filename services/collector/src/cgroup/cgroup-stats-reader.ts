@@ -240,11 +240,16 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
     return found;
   }
 
-  /** A directory's entries in the CPU accounting hierarchy; none when it is not there, undefined when it cannot be read. */
+  /**
+   * The child cgroups of a directory of the CPU accounting hierarchy (its subdirectories, not its
+   * control files); none when it is not there, undefined when it cannot be read.
+   */
   #entries(dir: string): string[] | undefined {
     const hierarchy = this.#layout.version === 1 ? this.#layout.cpuacct : this.#layout.root;
     try {
-      return readdirSync(join(hierarchy, dir));
+      return readdirSync(join(hierarchy, dir), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name);
     } catch (error) {
       // No container ever ran under this directory: none there. Anything else: cannot tell.
       return (error as NodeJS.ErrnoException).code === "ENOENT" ? [] : undefined;

@@ -245,6 +245,35 @@ describe("ContainerdStatsRuntime", () => {
     expect(taskLists()).toBe(5);
   });
 
+  it("lists again while a task is being created or a namespace's cgroup has no task yet, for at most 30 s", async () => {
+    const files = new FakeFiles();
+    files.entries = new Set(["default/a"]);
+    const { containerd, sampler, advance } = setUp({ files, namespaces: ["default"] });
+    containerd.containersOf.set("default", [containerWith("a", {}), containerWith("b", {})]);
+    containerd.tasksOf.set("default", [task("a", 100)]);
+    files.cpuNs.set("a", 1);
+    files.cpuNs.set("b", 1);
+    await sampler.tick();
+    expect(await sampler.tick()).toMatchObject({ listed: true });
+    expect(await sampler.tick()).toMatchObject({ listed: false });
+    // runc made b's cgroup; containerd lists its task as created, then not at all (a race), then running.
+    files.entries.add("default/b");
+    containerd.tasksOf.set("default", [task("a", 100), task("b", 101, "CREATED")]);
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 1 });
+    containerd.tasksOf.set("default", [task("a", 100)]);
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 1 });
+    containerd.tasksOf.set("default", [task("a", 100), task("b", 101)]);
+    expect(await sampler.tick()).toMatchObject({ listed: true, published: 2 });
+    expect(await sampler.tick()).toMatchObject({ listed: false, published: 2 });
+    // A cgroup that never gets a task (not containerd's) stops causing lists after 30 s.
+    files.entries.add("default/stray");
+    expect(await sampler.tick()).toMatchObject({ listed: true });
+    expect(await sampler.tick()).toMatchObject({ listed: true });
+    advance(30_000);
+    expect(await sampler.tick()).toMatchObject({ listed: true });
+    expect(await sampler.tick()).toMatchObject({ listed: false });
+  });
+
   it("starts CPU over when a container's task has another PID (a new run)", async () => {
     const files = new FakeFiles();
     const { containerd, sampler, published } = setUp({ files });

@@ -65,6 +65,8 @@ export interface ContainerdStatsRuntimeOptions {
 }
 
 const DEFAULT_LIST_MAX_AGE_MS = 60_000;
+/** How long a cgroup under a namespace's directory without a task of its name makes every tick list again. */
+const UNLISTED_CGROUP_REFETCH_MS = 30_000;
 
 /** What one tick did on the containerd side; the core adds its counts of outcomes. */
 export interface ContainerdTickDetail {
@@ -123,6 +125,8 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
   #lastList: TaskList | undefined;
   /** A container stopped or vanished without the cgroups telling: list again next tick. */
   #listStale = false;
+  /** Cgroups under a namespace's directory that the last list had no task for, with when each was first seen. */
+  readonly #unlistedSinceMs = new Map<string, number>();
   /** The cgroup directories whose entries tell whether the containers changed. */
   #watched: readonly string[] = [""];
 
@@ -279,9 +283,39 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     this.#unreachable.succeeded();
     detail.containerdReachable = true;
     detail.listed = true;
-    this.#listStale = false;
+    this.#listStale = this.#caughtMidStart(namespaces, cgroups);
     this.#lastList = { namespaces, fetchedAtMs: this.#now(), watched, cgroups };
     return namespaces;
+  }
+
+  /**
+   * Whether the list may have caught a container starting: runc makes its cgroup before its task
+   * is listed, and the task is listed `CREATED` before it runs. The cgroups would not change again,
+   * so the list would be kept without the container until it is old: it is fetched again next
+   * tick instead, while a task is being created, or for up to 30 s while a cgroup under a
+   * namespace's directory has no task of that name (after which it is not containerd's, or a leftover).
+   */
+  #caughtMidStart(namespaces: TaskList["namespaces"], cgroups: ReadonlySet<string> | undefined): boolean {
+    const nowMs = this.#now();
+    const unlisted = new Set<string>();
+    let creating = false;
+    for (const { namespace, tasks } of namespaces) {
+      creating ||= tasks.some((task) => task.status === "CREATED");
+      const listed = new Set(tasks.map((task) => task.containerId));
+      for (const entry of cgroups ?? []) {
+        const name = entry.startsWith(`${namespace}/`) ? entry.slice(namespace.length + 1) : undefined;
+        if (name !== undefined && !listed.has(name)) unlisted.add(entry);
+      }
+    }
+    for (const entry of this.#unlistedSinceMs.keys())
+      if (!unlisted.has(entry)) this.#unlistedSinceMs.delete(entry);
+    let awaiting = false;
+    for (const entry of unlisted) {
+      const sinceMs = this.#unlistedSinceMs.get(entry) ?? nowMs;
+      this.#unlistedSinceMs.set(entry, sinceMs);
+      awaiting ||= nowMs - sinceMs < UNLISTED_CGROUP_REFETCH_MS;
+    }
+    return creating || awaiting;
   }
 
   /**

@@ -30,6 +30,7 @@ import type { StatsSink } from "../../../services/collector/src/core/stats-sink.
 import { StatsPublisher } from "../../../services/collector/src/publishing/stats-publisher.ts";
 import { containerdCgroupNaming } from "../../../services/collector/src/runtimes/containerd/containerd-runtime.ts";
 import { ContainerdStatsRuntime } from "../../../services/collector/src/runtimes/containerd/containerd-stats-runtime.ts";
+import { deleteTestStreams } from "../../support/bus-fixtures.ts";
 import {
   type BenchContainer,
   bareFileReads,
@@ -38,7 +39,7 @@ import {
   openBenchFiles,
   type Phase,
   phaseRow,
-  ratio,
+  targetRows,
 } from "./tick-phases.ts";
 
 const IMAGE = `docker.io/${process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1"}`;
@@ -142,7 +143,8 @@ async function measure(socket: string, namespace: string, runId: string): Promis
   const client = new ContainerdClient({ socketPath: socket });
   const quiet = createLogger({ service: "collector", level: "error" });
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}-containerd` });
-  const subjects = createSubjects(`${runId}-ctrd`);
+  const prefix = `${runId}-ctrd`;
+  const subjects = createSubjects(prefix);
   await ensureStreams(
     await jetstreamManager(nc),
     streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
@@ -231,10 +233,7 @@ async function measure(socket: string, namespace: string, runId: string): Promis
     await queue.stop(5000);
     acks.close();
     client.close();
-    const jsm = await jetstreamManager(nc);
-    for (const { config } of streamDefinitions(subjects, DEFAULT_STREAM_RETENTION)) {
-      await jsm.streams.delete(config.name).catch(() => undefined);
-    }
+    await deleteTestStreams(nc, prefix);
     await nc.close();
   }
   report(phases);
@@ -249,26 +248,19 @@ function report(phases: readonly Phase[]): void {
   const byName = (prefix: string) => rows.find((row) => row.approach.startsWith(`${prefix} `));
   const [e, f, f2, g, g2, h, h2] = ["(e)", "(f)", "(f2)", "(g)", "(g2)", "(h)", "(h2)"].map(byName);
   if (!e || !f || !f2 || !g || !g2 || !h || !h2) return;
-  console.table([
-    {
-      target: "(e) node CPU/sample ≤ 1.5× (f)",
-      ratio: ratio(e["node CPU ms/sample"], f["node CPU ms/sample"]),
-    },
-    {
-      target: "(e) node CPU/sample vs (f2), same read technique (no target)",
-      ratio: ratio(e["node CPU ms/sample"], f2["node CPU ms/sample"]),
-    },
-    {
-      target: "(g) node CPU/sample vs (h), Metrics fallback vs bare per-container calls (no target)",
-      ratio: ratio(g["node CPU ms/sample"], h["node CPU ms/sample"]),
-    },
-    {
-      target: "(g2) node CPU/sample vs (h2), one call per namespace either way (no target)",
-      ratio: ratio(g2["node CPU ms/sample"], h2["node CPU ms/sample"]),
-    },
-    {
-      target: "(g)/(e) total CPU/sample incl. daemons (no target)",
-      ratio: ratio(g["total CPU ms/sample"], e["total CPU ms/sample"]),
-    },
-  ]);
+  const cpu = "node CPU ms/sample";
+  const total = "total CPU ms/sample";
+  console.table(
+    targetRows([
+      ["(e) node CPU/sample ≤ 1.5× (f)", e[cpu], f[cpu]],
+      ["(e) node CPU/sample vs (f2), same read technique (no target)", e[cpu], f2[cpu]],
+      [
+        "(g) node CPU/sample vs (h), Metrics fallback vs bare per-container calls (no target)",
+        g[cpu],
+        h[cpu],
+      ],
+      ["(g2) node CPU/sample vs (h2), one call per namespace either way (no target)", g2[cpu], h2[cpu]],
+      ["(g)/(e) total CPU/sample incl. daemons (no target)", g[total], e[total]],
+    ]),
+  );
 }

@@ -193,3 +193,8 @@ export function phaseRow(p: Phase) {
 
 /** x / y to two places; infinite when y is not positive. */
 export const ratio = (x: number, y: number) => (y > 0 ? fixed(x / y, 2) : Number.POSITIVE_INFINITY);
+
+/** The report's targets table: each label with the ratio of its two figures. */
+export function targetRows(targets: readonly (readonly [label: string, x: number, y: number])[]) {
+  return targets.map(([target, x, y]) => ({ target, ratio: ratio(x, y) }));
+}

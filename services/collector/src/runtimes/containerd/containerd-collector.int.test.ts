@@ -9,21 +9,12 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import {
-  ANY,
-  type Bus,
-  codecs,
-  createLogger,
-  DEFAULT_STREAM_RETENTION,
-  openBus,
-  type StatsMessage,
-  streamDefinitions,
-} from "@crowsnest/shared";
+import { ANY, type Bus, codecs, createLogger, openBus, type StatsMessage } from "@crowsnest/shared";
 import { ContainerdClient } from "@crowsnest/shared/containerd";
 import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { deleteTestStreams } from "../../../../../test/support/bus-fixtures.ts";
 import {
   connectTestNats,
   eventually,
@@ -34,7 +25,7 @@ import type { CgroupStatsReader } from "../../cgroup/cgroup-stats-reader.ts";
 import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";
 import { parseCollectorConfig } from "../../config.ts";
 import { StatsSampler } from "../../core/stats-sampler.ts";
-import { median, type SchedPoint, schedPoint, truePercent } from "../../fixtures/cpu-truth.ts";
+import { againstTruth, type SchedPoint, schedPoint } from "../../fixtures/cpu-truth.ts";
 import { StatsPublisher } from "../../publishing/stats-publisher.ts";
 import { type ContainerdProcess, containerdRecord, metricsReading } from "./containerd-reading.ts";
 import { containerdCgroupNaming } from "./containerd-runtime.ts";
@@ -63,16 +54,13 @@ async function ip(...args: string[]): Promise<void> {
 function expectCpuAsItReallyWas(
   samples: readonly { message: StatsMessage; sched: SchedPoint | undefined }[],
 ): void {
-  const reported = samples.slice(1).map((sample) => sample.message.cpu_percent ?? Number.NaN);
-  const truth = samples.slice(1).map((sample, i) => {
-    const from = samples[i]?.sched;
-    return from && sample.sched ? truePercent(from, sample.sched) : Number.NaN;
-  });
-  const detail = `reported ${reported.map((v) => v.toFixed(1)).join(", ")}; schedstat ${truth.map((v) => v.toFixed(1)).join(", ")}`;
-  expect(Math.abs(median(reported) - median(truth)), detail).toBeLessThanOrEqual(15);
-  if (median(truth) >= 90) {
-    expect(median(reported), detail).toBeGreaterThan(50);
-    expect(median(reported), detail).toBeLessThanOrEqual(130);
+  const { reported, truth, detail } = againstTruth(
+    samples.map((sample) => ({ cpuPercent: sample.message.cpu_percent, sched: sample.sched })),
+  );
+  expect(Math.abs(reported - truth), detail).toBeLessThanOrEqual(15);
+  if (truth >= 90) {
+    expect(reported, detail).toBeGreaterThan(50);
+    expect(reported, detail).toBeLessThanOrEqual(130);
   }
 }
 
@@ -186,10 +174,7 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
     await ip("link", "delete", hostVeth).catch(() => undefined);
     client.close();
     if (bus) {
-      const jsm = await jetstreamManager(bus.nc);
-      for (const { config: stream } of streamDefinitions(bus.subjects, DEFAULT_STREAM_RETENTION)) {
-        await jsm.streams.delete(stream.name).catch(() => undefined);
-      }
+      await deleteTestStreams(bus.nc, prefix);
       await bus.drain();
     }
     await nc?.close();

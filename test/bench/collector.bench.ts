@@ -13,14 +13,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createLogger,
-  createSubjects,
-  DEFAULT_STREAM_RETENTION,
-  ensureStreams,
-  streamDefinitions,
-} from "@crowsnest/shared";
-import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
+import { createLogger, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -41,12 +34,16 @@ import {
 import {
   bareFileReads,
   bareKeptReads,
+  benchPublishQueue,
+  benchStreams,
+  discardingSink,
   fixed,
   interleaved,
   openBenchFiles,
   type Phase,
   phaseRow,
   targetRows,
+  timedTick,
 } from "./support/tick-phases.ts";
 
 const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
@@ -113,12 +110,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
   };
   const quiet = createLogger({ service: "collector", level: "error" });
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
-  const subjects = createSubjects(runId);
-  await ensureStreams(
-    await jetstreamManager(nc),
-    streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
-    quiet,
-  );
+  const subjects = await benchStreams(nc, runId, quiet);
   const phases: Phase[] = [];
   try {
     const files = setUpFileReader({
@@ -129,21 +121,10 @@ async function measure(docker: Docker, runId: string): Promise<void> {
     });
     if (files === undefined) throw new Error("cgroup files not readable here; nothing to compare");
     const collectorWith = (variant: { files: boolean; listMaxAgeMs?: number; publish?: boolean }) => {
-      const acks = new JetStreamAckPublisher({ nc });
-      // As main.ts configures it.
-      const queue = new PublishQueue({
-        js: acks,
-        logger: quiet,
-        maxBuffered: 100_000,
-        maxInFlight: 256,
-        batchDelayMs: 10,
-      });
+      const { acks, queue } = benchPublishQueue(nc, quiet);
       const collector = dockerSampler({
         docker: port,
-        sink:
-          variant.publish === false
-            ? { publish: () => ({ status: "published" }) }
-            : new StatsPublisher({ queue, subjects }),
+        sink: variant.publish === false ? discardingSink : new StatsPublisher({ queue, subjects }),
         host: runId,
         intervalMs: 60_000,
         // Every container in one round, like (c): one-shot calls wait for dockerd's 1 s cycle together.
@@ -154,14 +135,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
         logger: quiet,
       });
       return {
-        // The tick's wall time is the sampling; the CPU also counts sending and acknowledging.
-        tick: async () => {
-          const startedAt = performance.now();
-          await collector.tick();
-          const wallMs = performance.now() - startedAt;
-          await queue.flush(10_000);
-          return wallMs;
-        },
+        tick: timedTick(() => collector.tick(), queue),
         close: () => acks.close(),
       };
     };

@@ -12,35 +12,17 @@ import { closeSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  createLogger,
-  createSubjects,
-  DEFAULT_STREAM_RETENTION,
-  ensureStreams,
-  streamDefinitions,
-} from "@crowsnest/shared";
+import { createLogger } from "@crowsnest/shared";
 import { ContainerdClient } from "@crowsnest/shared/containerd";
-import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { setUpCgroupReader } from "../../../services/collector/src/cgroup/file-reader-setup.ts";
 import { StatsSampler } from "../../../services/collector/src/core/stats-sampler.ts";
-import type { StatsSink } from "../../../services/collector/src/core/stats-sink.ts";
 import { StatsPublisher } from "../../../services/collector/src/publishing/stats-publisher.ts";
 import { containerdCgroupNaming } from "../../../services/collector/src/runtimes/containerd/containerd-runtime.ts";
 import { ContainerdStatsRuntime } from "../../../services/collector/src/runtimes/containerd/containerd-stats-runtime.ts";
 import { deleteTestStreams } from "../../support/bus-fixtures.ts";
-import {
-  type BenchContainer,
-  bareFileReads,
-  bareKeptReads,
-  interleaved,
-  openBenchFiles,
-  type Phase,
-  phaseRow,
-  targetRows,
-} from "./tick-phases.ts";
+import * as bench from "./tick-phases.ts";
 
 const IMAGE = `docker.io/${process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1"}`;
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
@@ -144,21 +126,9 @@ async function measure(socket: string, namespace: string, runId: string): Promis
   const quiet = createLogger({ service: "collector", level: "error" });
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}-containerd` });
   const prefix = `${runId}-ctrd`;
-  const subjects = createSubjects(prefix);
-  await ensureStreams(
-    await jetstreamManager(nc),
-    streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
-    quiet,
-  );
-  const acks = new JetStreamAckPublisher({ nc });
-  const queue = new PublishQueue({
-    js: acks,
-    logger: quiet,
-    maxBuffered: 100_000,
-    maxInFlight: 256,
-    batchDelayMs: 10,
-  });
-  const phases: Phase[] = [];
+  const subjects = await bench.benchStreams(nc, prefix, quiet);
+  const { acks, queue } = bench.benchPublishQueue(nc, quiet);
+  const phases: bench.Phase[] = [];
   try {
     const tasks = (await client.tasks(namespace, AbortSignal.timeout(10_000))).filter(
       (task) => task.status === "RUNNING",
@@ -173,7 +143,6 @@ async function measure(socket: string, namespace: string, runId: string): Promis
     });
     if (files === undefined) throw new Error("cgroup files not readable here; nothing to compare");
     const sampler = (variant: { files: boolean; publish: boolean }) => {
-      const discard: StatsSink = { publish: () => ({ status: "published" }) };
       const collector = new StatsSampler({
         runtime: new ContainerdStatsRuntime({
           containerd: client,
@@ -183,37 +152,30 @@ async function measure(socket: string, namespace: string, runId: string): Promis
           procRoot: "/proc",
           logger: quiet,
         }),
-        sink: variant.publish ? new StatsPublisher({ queue, subjects }) : discard,
+        sink: variant.publish ? new StatsPublisher({ queue, subjects }) : bench.discardingSink,
         host: runId,
         intervalMs: 60_000,
         logger: quiet,
       });
-      // The tick's wall time is the sampling; the CPU also counts sending and acknowledging.
-      return async () => {
-        const startedAt = performance.now();
-        await collector.tick();
-        const wallMs = performance.now() - startedAt;
-        await queue.flush(10_000);
-        return wallMs;
-      };
+      return bench.timedTick(() => collector.tick(), queue);
     };
-    const benchContainers: BenchContainer[] = tasks.map((task) => ({
+    const benchContainers: bench.BenchContainer[] = tasks.map((task) => ({
       cgroup: `${namespace}/${task.containerId}`,
       pid: task.pid,
     }));
-    const kept = openBenchFiles(benchContainers);
+    const kept = bench.openBenchFiles(benchContainers);
     phases.push(
-      ...(await interleaved(FILE_ROUNDS, tasks.length, [
+      ...(await bench.interleaved(FILE_ROUNDS, tasks.length, [
         { name: "(e) collector, cgroup files", tick: sampler({ files: true, publish: true }) },
         { name: "(e2) same, samples not published", tick: sampler({ files: true, publish: false }) },
-        { name: "(f) bare cgroup file reads", tick: () => bareFileReads(benchContainers) },
-        { name: "(f2) same files, kept open (pread)", tick: () => bareKeptReads(kept) },
+        { name: "(f) bare cgroup file reads", tick: () => bench.bareFileReads(benchContainers) },
+        { name: "(f2) same files, kept open (pread)", tick: () => bench.bareKeptReads(kept) },
       ])),
     );
     for (const fd of kept.flat()) closeSync(fd);
     const timeout = () => AbortSignal.timeout(10_000);
     phases.push(
-      ...(await interleaved(API_ROUNDS, tasks.length, [
+      ...(await bench.interleaved(API_ROUNDS, tasks.length, [
         { name: "(g) collector, Tasks.Metrics only", tick: sampler({ files: false, publish: true }) },
         { name: "(g2) same, samples not published", tick: sampler({ files: false, publish: false }) },
         {
@@ -239,8 +201,8 @@ async function measure(socket: string, namespace: string, runId: string): Promis
   report(phases);
 }
 
-function report(phases: readonly Phase[]): void {
-  const rows = phases.map(phaseRow);
+function report(phases: readonly bench.Phase[]): void {
+  const rows = phases.map(bench.phaseRow);
   console.log(
     `\ncontainerd: collector tick cost, ${phases[0]?.samplesPerTick ?? 0} containers (daemon = dockerd + containerd + shims; medians per tick, daemon summed over all ticks)`,
   );
@@ -251,7 +213,7 @@ function report(phases: readonly Phase[]): void {
   const cpu = "node CPU ms/sample";
   const total = "total CPU ms/sample";
   console.table(
-    targetRows([
+    bench.targetRows([
       ["(e) node CPU/sample ≤ 1.5× (f)", e[cpu], f[cpu]],
       ["(e) node CPU/sample vs (f2), same read technique (no target)", e[cpu], f2[cpu]],
       [

@@ -3,6 +3,18 @@
 // cgroup file loops the collector's fast path is held against, and the rows of the report.
 import { openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
+import {
+  createSubjects,
+  DEFAULT_STREAM_RETENTION,
+  ensureStreams,
+  type Logger,
+  type Subjects,
+  streamDefinitions,
+} from "@crowsnest/shared";
+import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { StatsSink } from "../../../services/collector/src/core/stats-sink.ts";
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -197,4 +209,45 @@ export const ratio = (x: number, y: number) => (y > 0 ? fixed(x / y, 2) : Number
 /** The report's targets table: each label with the ratio of its two figures. */
 export function targetRows(targets: readonly (readonly [label: string, x: number, y: number])[]) {
   return targets.map(([target, x, y]) => ({ target, ratio: ratio(x, y) }));
+}
+
+/** The publish queue as main.ts configures it, with its acknowledgement tracking (close it after). */
+export function benchPublishQueue(nc: NatsConnection, logger: Logger) {
+  const acks = new JetStreamAckPublisher({ nc });
+  const queue = new PublishQueue({
+    js: acks,
+    logger,
+    maxBuffered: 100_000,
+    maxInFlight: 256,
+    batchDelayMs: 10,
+  });
+  return { acks, queue };
+}
+
+/** Takes every sample and sends nothing: the collector's cost without publishing. */
+export const discardingSink: StatsSink = { publish: () => ({ status: "published" }) };
+
+/**
+ * A collector's tick as the benchmark times it: the wall time it returns is the sampling; the CPU
+ * measured around it also counts sending the samples and their acknowledgements.
+ */
+export function timedTick(tick: () => Promise<unknown>, queue: PublishQueue): () => Promise<number> {
+  return async () => {
+    const startedAt = performance.now();
+    await tick();
+    const wallMs = performance.now() - startedAt;
+    await queue.flush(10_000);
+    return wallMs;
+  };
+}
+
+/** The subjects of a throwaway prefix, with their streams made (delete them with deleteTestStreams). */
+export async function benchStreams(nc: NatsConnection, prefix: string, logger: Logger): Promise<Subjects> {
+  const subjects = createSubjects(prefix);
+  await ensureStreams(
+    await jetstreamManager(nc),
+    streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
+    logger,
+  );
+  return subjects;
 }

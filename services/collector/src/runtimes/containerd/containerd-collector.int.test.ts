@@ -14,7 +14,7 @@ import { ContainerdClient } from "@crowsnest/shared/containerd";
 import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { deleteTestStreams } from "../../../../../test/support/bus-fixtures.ts";
+import { deleteTestStreams, recordMessages } from "../../../../../test/support/bus-fixtures.ts";
 import {
   connectTestNats,
   eventually,
@@ -25,6 +25,7 @@ import type { CgroupStatsReader } from "../../cgroup/cgroup-stats-reader.ts";
 import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";
 import { parseCollectorConfig } from "../../config.ts";
 import { StatsSampler } from "../../core/stats-sampler.ts";
+import type { StatsSink } from "../../core/stats-sink.ts";
 import { againstTruth, type SchedPoint, schedPoint } from "../../fixtures/cpu-truth.ts";
 import { StatsPublisher } from "../../publishing/stats-publisher.ts";
 import { type ContainerdProcess, containerdRecord, metricsReading } from "./containerd-reading.ts";
@@ -85,7 +86,11 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
   const settings = config.containerd;
   const logger = createLogger({ service: "collector", level: config.common.logLevel, host });
   const client = new ContainerdClient({ socketPath: settings.socketPath });
-  const received: { subject: string; message: StatsMessage; sched: SchedPoint | undefined }[] = [];
+  const received: StatsMessage[] = [];
+  /** What arrived on the busy loop's own subject. */
+  const onBusySubject: StatsMessage[] = [];
+  /** The busy loop's schedstat when each of its samples was built, by the sample's time. */
+  const busySched = new Map<string, SchedPoint | undefined>();
   let busyPid = 0;
   const undecodable: string[] = [];
   let files: CgroupStatsReader<ContainerdProcess> | undefined;
@@ -119,18 +124,15 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
 
     bus = await openBus({ config: config.common, service: "collector", host, logger });
     nc = await connectTestNats();
-    const stats = nc.subscribe(bus.subjects.stats(host, "containerd", ANY));
-    void (async () => {
-      for await (const msg of stats) {
-        const decoded = codecs.stats.decode(msg.data);
-        if (!decoded.ok) {
-          undecodable.push(`${msg.subject}: ${decoded.detail}`);
-          continue;
-        }
-        const sched = decoded.value.container.external_id === busyId ? schedPoint(busyPid) : undefined;
-        received.push({ subject: msg.subject, message: decoded.value, sched });
-      }
-    })();
+    recordMessages(nc, bus.subjects.stats(host, "containerd", ANY), codecs.stats, received, undecodable);
+    // The subject names the container by its name, as for Docker.
+    recordMessages(
+      nc,
+      bus.subjects.stats(host, "containerd", "busy-loop"),
+      codecs.stats,
+      onBusySubject,
+      undecodable,
+    );
     await nc.flush();
 
     files = setUpCgroupReader({
@@ -152,7 +154,9 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
         procRoot: config.procRoot,
         logger,
       }),
-      sink: new StatsPublisher({ queue, subjects: bus.subjects }),
+      sink: withBusySched(new StatsPublisher({ queue, subjects: bus.subjects }), (message) =>
+        busySched.set(message.ts, schedPoint(busyPid)),
+      ),
       host,
       intervalMs: 1500,
       logger,
@@ -180,7 +184,15 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
     await nc?.close();
   });
 
-  const samplesOf = (id: string) => received.filter((entry) => entry.message.container.external_id === id);
+  const samplesOf = (id: string) => received.filter((message) => message.container.external_id === id);
+  /** A sink that notes the busy loop's schedstat as each of its samples is handed over. */
+  const withBusySched = (sink: StatsSink, note: (message: StatsMessage) => void): StatsSink => ({
+    publish: (message) => {
+      if (message.container.external_id === busyId) note(message);
+      return sink.publish(message);
+    },
+    batchComplete: () => sink.batchComplete?.(),
+  });
 
   it("publishes a busy loop with its nerdctl name, network counters and subject, at the CPU it really got", async () => {
     const samples = await eventually(() => (samplesOf(busyId).length >= 6 ? samplesOf(busyId) : undefined), {
@@ -189,10 +201,9 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
     });
     const steady = samples.slice(0, 6);
     const [first, ...later] = steady;
-    expect(first?.message.cpu_percent).toBeNull();
-    // The subject names the container by its name, as for Docker.
-    expect(first?.subject).toBe(bus.subjects.stats(host, "containerd", "busy-loop"));
-    expect(first?.message).toMatchObject({
+    expect(first?.cpu_percent).toBeNull();
+    expect(onBusySubject.map((message) => message.ts)).toContain(first?.ts);
+    expect(first).toMatchObject({
       v: 1,
       host,
       runtime: "containerd",
@@ -200,14 +211,15 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
       mem_limit: null,
       cpu_limit_cores: null,
     });
-    for (const { message } of later) {
+    for (const message of later) {
       expect(message.net_rx_bytes).toEqual(expect.any(Number));
       expect(message.net_tx_bytes).toEqual(expect.any(Number));
       expect(message.net_rx_bytes_per_s).toEqual(expect.any(Number));
       expect(message.pids).toBeGreaterThanOrEqual(1);
       expect(message.online_cpus).toBeGreaterThanOrEqual(1);
     }
-    expectCpuAsItReallyWas(steady);
+    expectCpuAsItReallyWas(steady.map((message) => ({ message, sched: busySched.get(message.ts) })));
+    // Every message on the subjects is a valid message of the contract (its JSON Schema included).
     expect(undecodable).toEqual([]);
   });
 
@@ -219,7 +231,7 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
         what: "a sample of the limited container",
       },
     );
-    expect(sample?.message).toMatchObject({
+    expect(sample).toMatchObject({
       runtime: "containerd",
       // No nerdctl name: the id.
       container: { external_id: limitedId, name: limitedId },
@@ -227,8 +239,8 @@ describe.skipIf(!socket)("collector on a real containerd host", () => {
       net_rx_bytes: null,
       net_tx_bytes: null,
     });
-    expect(sample?.message.mem_used).toBeGreaterThan(0);
-    expect(sample?.message.mem_used).toBeLessThan(32 * MIB);
+    expect(sample?.mem_used).toBeGreaterThan(0);
+    expect(sample?.mem_used).toBeLessThan(32 * MIB);
   });
 
   it("gives the same counters from the cgroup files as from Tasks.Metrics", async () => {

@@ -43,10 +43,11 @@ export type ContainerdPort = Pick<ContainerdClient, "namespaces" | "containers" 
 
 export interface ContainerdStatsRuntimeOptions {
   containerd: ContainerdPort;
-  /** The namespaces to report; undefined: every namespace containerd lists except `excludedNamespaces`. */
+  /**
+   * The namespaces to report; undefined: every namespace containerd lists except those other
+   * runtimes report (DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES: moby, k8s.io).
+   */
   namespaces: readonly string[] | undefined;
-  /** Defaults to DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES (moby, k8s.io). */
-  excludedNamespaces?: readonly string[];
   /** Bound on each containerd call. */
   timeoutMs: number;
   /** The cgroup fast path; undefined: every container is read through `Tasks.Metrics`. */
@@ -93,8 +94,9 @@ interface RunningContainer extends ContainerdProcess {
 interface TaskList {
   readonly namespaces: readonly { namespace: string; tasks: ContainerdTask[] }[];
   readonly fetchedAtMs: number;
-  /** The cgroup directories whose entries were read before the list; undefined when they could not be. */
+  /** The cgroup directories whose entries were read just before the list. */
   readonly watched: readonly string[];
+  /** Their entries then; undefined when they could not be read. */
   readonly cgroups: ReadonlySet<string> | undefined;
 }
 
@@ -134,7 +136,7 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     this.#options = options;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
-    this.#excluded = new Set(options.excludedNamespaces ?? DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES);
+    this.#excluded = new Set(DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES);
     this.#networks = new ProcessNetworks(options.procRoot);
     this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot));
     this.#unreachable = new OutageLog({
@@ -189,8 +191,8 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     const { files } = this.#options;
     files?.retainOnly(keys);
 
-    const throughMetrics = files === undefined ? running : await this.#sampleFromFiles(tick, files, running);
-    detail.viaFiles = running.length - throughMetrics.length;
+    const throughMetrics =
+      files === undefined ? running : await this.#sampleFromFiles(tick, files, running, detail);
     detail.viaMetrics = throughMetrics.length;
     const readouts = throughMetrics.length === 0 ? [] : await this.#sampleViaMetrics(tick, throughMetrics);
     await tick.publish(readouts);
@@ -357,6 +359,7 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     tick: SamplingTick,
     files: ContainerFileReader<ContainerdProcess>,
     running: readonly RunningContainer[],
+    detail: ContainerdTickDetail,
   ): Promise<RunningContainer[]> {
     // The host's CPU count first, then every container right after it in one synchronous pass.
     const begun = files.beginTick();
@@ -385,6 +388,7 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
       this.#notePath(container, "cgroup files");
       readings.push(containerdReading(container.record, result.reading, container.restarted));
     }
+    detail.viaFiles = readings.length;
     if (readings.length > 0 || skipped.length > 0) await tick.publish([...readings, ...skipped]);
     return rest;
   }

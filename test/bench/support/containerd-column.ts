@@ -1,6 +1,6 @@
 // The collector benchmark's containerd column, on the tests' own containerd
 // (CROWSNEST_TEST_CONTAINERD_SOCKET; skipped without one): busybox containers made with `ctr` in a
-// namespace of this run (25 idle, 3 busy loops capped at 0.05 core each), all in one network
+// namespace of this run (50 idle, 5 busy loops capped at 0.05 core each, as the Docker column), all in one network
 // namespace with a veth interface so network counters are read as on a real host. Side by side,
 // tick by tick: (e) the collector through cgroup files, (e2) the same without publishing, (f) a
 // bare loop reading the same files with readFileSync, (f2) one reading them through kept
@@ -26,8 +26,8 @@ import * as bench from "./tick-phases.ts";
 
 const IMAGE = `docker.io/${process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1"}`;
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
-const IDLE = 25;
-const BUSY = 3;
+const IDLE = 50;
+const BUSY = 5;
 const FILE_ROUNDS = 40;
 const API_ROUNDS = 10;
 const run = promisify(execFile);

@@ -7,19 +7,13 @@
 // publishes) and of dockerd + containerd + shims (/proc/<pid>/stat around each tick). The
 // approaches take turns tick by tick, so all of them meet the same load on this shared machine.
 // Then the memory of the real collector and watcher with 100 containers (support/service-memory.ts).
+// First, the containerd column (support/containerd-column.ts), when a test containerd is there.
 // Measures and prints; asserts nothing. Every container it creates is removed, also on failure.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { closeSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createLogger,
-  createSubjects,
-  DEFAULT_STREAM_RETENTION,
-  ensureStreams,
-  streamDefinitions,
-} from "@crowsnest/shared";
-import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
+import { createLogger, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -30,12 +24,27 @@ import { createDockerSocketPort } from "../../services/collector/src/runtimes/do
 import { setUpFileReader } from "../../services/collector/src/runtimes/docker/file-reader-setup.ts";
 import { dockerSampler } from "../../services/collector/src/runtimes/docker/fixtures/docker-sampler.ts";
 import { type ServiceProcess, startService } from "../support/service-process.ts";
+import { containerdColumn } from "./support/containerd-column.ts";
 import {
   buildStrippedCopy,
   type MemoryFigures,
   memoryFigures,
   residentUnionMb,
 } from "./support/service-memory.ts";
+import {
+  bareFileReads,
+  bareKeptReads,
+  benchPublishQueue,
+  benchStreams,
+  discardingSink,
+  fixed,
+  interleaved,
+  openBenchFiles,
+  type Phase,
+  phaseRow,
+  targetRows,
+  timedTick,
+} from "./support/tick-phases.ts";
 
 const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
@@ -46,7 +55,6 @@ const RSS_CONTAINERS = 100;
 const API_ROUNDS = 10;
 const FILE_ROUNDS = 40;
 const RSS_SECONDS = 30;
-const CLOCK_TICKS_PER_SECOND = 100;
 /**
  * V8 flags proposed for the collector's and watcher's `command` in docker-compose.yml, measured
  * here beside the plain run: a 1 MB young-generation semi-space instead of up to 16 MB (their
@@ -55,18 +63,9 @@ const CLOCK_TICKS_PER_SECOND = 100;
  */
 const SMALL_HEAP_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
 
-interface Phase {
-  name: string;
-  tickWallMs: number[];
-  /** This process's CPU per tick (user + system), ms. */
-  tickCpuMs: number[];
-  samplesPerTick: number;
-  daemonCpuMs: number;
-  daemonWallMs: number;
-}
-
 export async function run(): Promise<void> {
   const runId = `bench-${Date.now().toString(36)}`;
+  await containerdColumn(runId);
   const docker = new Docker();
   const cleanup = async () => {
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
@@ -111,12 +110,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
   };
   const quiet = createLogger({ service: "collector", level: "error" });
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
-  const subjects = createSubjects(runId);
-  await ensureStreams(
-    await jetstreamManager(nc),
-    streamDefinitions(subjects, DEFAULT_STREAM_RETENTION),
-    quiet,
-  );
+  const subjects = await benchStreams(nc, runId, quiet);
   const phases: Phase[] = [];
   try {
     const files = setUpFileReader({
@@ -127,21 +121,10 @@ async function measure(docker: Docker, runId: string): Promise<void> {
     });
     if (files === undefined) throw new Error("cgroup files not readable here; nothing to compare");
     const collectorWith = (variant: { files: boolean; listMaxAgeMs?: number; publish?: boolean }) => {
-      const acks = new JetStreamAckPublisher({ nc });
-      // As main.ts configures it.
-      const queue = new PublishQueue({
-        js: acks,
-        logger: quiet,
-        maxBuffered: 100_000,
-        maxInFlight: 256,
-        batchDelayMs: 10,
-      });
+      const { acks, queue } = benchPublishQueue(nc, quiet);
       const collector = dockerSampler({
         docker: port,
-        sink:
-          variant.publish === false
-            ? { publish: () => ({ status: "published" }) }
-            : new StatsPublisher({ queue, subjects }),
+        sink: variant.publish === false ? discardingSink : new StatsPublisher({ queue, subjects }),
         host: runId,
         intervalMs: 60_000,
         // Every container in one round, like (c): one-shot calls wait for dockerd's 1 s cycle together.
@@ -152,14 +135,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
         logger: quiet,
       });
       return {
-        // The tick's wall time is the sampling; the CPU also counts sending and acknowledging.
-        tick: async () => {
-          const startedAt = performance.now();
-          await collector.tick();
-          const wallMs = performance.now() - startedAt;
-          await queue.flush(10_000);
-          return wallMs;
-        },
+        tick: timedTick(() => collector.tick(), queue),
         close: () => acks.close(),
       };
     };
@@ -184,7 +160,8 @@ async function measure(docker: Docker, runId: string): Promise<void> {
     apiUnpublished.close();
 
     const pids = await containerPids(docker, ids);
-    const kept = openBenchFiles(ids, pids);
+    const benchContainers = [...ids].map((id) => ({ cgroup: `docker/${id}`, pid: pids.get(id) ?? 0 }));
+    const kept = openBenchFiles(benchContainers);
     const viaFiles = collectorWith({ files: true });
     const listing = collectorWith({ files: true, listMaxAgeMs: 0 });
     const unpublished = collectorWith({ files: true, publish: false });
@@ -193,7 +170,7 @@ async function measure(docker: Docker, runId: string): Promise<void> {
         { name: "(b) collector, cgroup files", tick: viaFiles.tick },
         { name: "(b1) same, container list every tick", tick: listing.tick },
         { name: "(b2) same, samples not published", tick: unpublished.tick },
-        { name: "(d) bare cgroup file reads", tick: () => bareFileReads(ids, pids) },
+        { name: "(d) bare cgroup file reads", tick: () => bareFileReads(benchContainers) },
         { name: "(d2) same files, kept open (pread)", tick: () => bareKeptReads(kept) },
       ])),
     );
@@ -266,173 +243,8 @@ async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<
   return pids;
 }
 
-/** (d): the files the collector reads for a v1 container, read and parsed as simply as possible. */
-function bareFileReads(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): void {
-  let sink = 0;
-  sink += readFileSync("/proc/stat", "utf8").length;
-  for (const id of ids) {
-    const dir = (controller: string) => `/sys/fs/cgroup/${controller}/docker/${id}`;
-    sink += Number(readFileSync(`${dir("cpuacct")}/cpuacct.usage`, "utf8"));
-    sink += Number(readFileSync(`${dir("memory")}/memory.usage_in_bytes`, "utf8"));
-    sink += readFileSync(`${dir("memory")}/memory.stat`, "utf8").length;
-    sink += readFileSync(`${dir("blkio")}/blkio.throttle.io_service_bytes`, "utf8").length;
-    sink += Number(readFileSync(`${dir("pids")}/pids.current`, "utf8"));
-    sink += readFileSync(`/proc/${pids.get(id)}/net/dev`, "utf8").length;
-  }
-  if (sink < 0) console.log(sink);
-}
-
-/** The same files as bareFileReads, opened once: /proc/stat first, then six per container. */
-function openBenchFiles(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): number[][] {
-  const files = [[openSync("/proc/stat", "r")]];
-  for (const id of ids) {
-    const dir = (controller: string) => `/sys/fs/cgroup/${controller}/docker/${id}`;
-    files.push(
-      [
-        `${dir("cpuacct")}/cpuacct.usage`,
-        `${dir("memory")}/memory.usage_in_bytes`,
-        `${dir("memory")}/memory.stat`,
-        `${dir("blkio")}/blkio.throttle.io_service_bytes`,
-        `${dir("pids")}/pids.current`,
-        `/proc/${pids.get(id)}/net/dev`,
-      ].map((path) => openSync(path, "r")),
-    );
-  }
-  return files;
-}
-
-const keptBuffer = Buffer.allocUnsafe(16 * 1024);
-
-/** (d2): each kept file read again from offset 0 to its end (the kernel writes it afresh), into a string. */
-function bareKeptReads(files: readonly number[][]): void {
-  let sink = 0;
-  for (const fds of files) {
-    for (const fd of fds) {
-      let length = 0;
-      for (;;) {
-        const read = readSync(fd, keptBuffer, length, keptBuffer.length - length, length);
-        if (read === 0) break;
-        length += read;
-      }
-      sink += Number.parseInt(keptBuffer.toString("latin1", 0, length), 10) || 0;
-    }
-  }
-  if (sink < 0) console.log(sink);
-}
-
-/**
- * One warm-up tick of each approach (first inspects, JIT), then `rounds` rounds of one tick of
- * each in turn: taking turns, every approach meets the same load from the other engineers on
- * this machine, which sequential phases would not. Daemon CPU is read around every tick and
- * summed per approach (its 10 ms resolution averages out over the rounds).
- */
-async function interleaved(
-  rounds: number,
-  samplesPerTick: number,
-  /** A tick may return its own wall time (without what it waited for afterwards). */
-  approaches: readonly { name: string; tick: () => unknown }[],
-): Promise<Phase[]> {
-  for (const approach of approaches) await approach.tick();
-  const results = approaches.map(
-    (approach): Phase => ({
-      name: approach.name,
-      tickWallMs: [],
-      tickCpuMs: [],
-      samplesPerTick,
-      daemonCpuMs: 0,
-      daemonWallMs: 0,
-    }),
-  );
-  const daemons = daemonPids();
-  for (let round = 0; round < rounds; round++) {
-    for (const [index, approach] of approaches.entries()) {
-      const result = results[index];
-      if (!result) continue;
-      const daemonBefore = daemonCpuTicks(daemons);
-      const cpuBefore = process.cpuUsage();
-      const wallBefore = performance.now();
-      const ownWallMs = await approach.tick();
-      const wallMs = typeof ownWallMs === "number" ? ownWallMs : performance.now() - wallBefore;
-      const cpu = process.cpuUsage(cpuBefore);
-      result.tickWallMs.push(wallMs);
-      result.tickCpuMs.push((cpu.user + cpu.system) / 1000);
-      result.daemonWallMs += wallMs;
-      result.daemonCpuMs +=
-        (ticksSpent(daemonBefore, daemonCpuTicks(daemons)) * 1000) / CLOCK_TICKS_PER_SECOND;
-    }
-  }
-  return results;
-}
-
-/** dockerd, containerd and every shim (`containerd-shim-runc-v2`, its comm cut to 15 characters). */
-function daemonPids(): number[] {
-  const names = new Set(["dockerd", "containerd", "containerd-shim"]);
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (names.has(readFileSync(join("/proc", entry, "comm"), "utf8").trim())) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
-}
-
-/** utime + stime of each process still there, in clock ticks. */
-function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
-  const ticks = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      // Fields after the command name (which may hold spaces), from `state`: utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // A shim that exited: its CPU is lost to the figure, which is why containers are not churned meanwhile.
-    }
-  }
-  return ticks;
-}
-
-/**
- * The ticks spent between two readings by the processes in both: a shim of someone else's
- * container that exits meanwhile must not count as negative CPU.
- */
-function ticksSpent(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
-  let spent = 0;
-  for (const [pid, ticks] of after) {
-    const earlier = before.get(pid);
-    if (earlier !== undefined) spent += ticks - earlier;
-  }
-  return spent;
-}
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
-const fixed = (value: number, digits = 3) => Number(value.toFixed(digits));
-
 function report(phases: readonly Phase[]): void {
-  const rows = phases.map((p) => {
-    const samples = p.samplesPerTick * p.tickWallMs.length;
-    const nodeMsPerSample = median(p.tickCpuMs) / p.samplesPerTick;
-    const daemonMsPerSample = p.daemonCpuMs / samples;
-    return {
-      approach: p.name,
-      ticks: p.tickWallMs.length,
-      "tick wall ms (median)": fixed(median(p.tickWallMs), 1),
-      "tick wall ms (min–max)": `${fixed(Math.min(...p.tickWallMs), 1)}–${fixed(Math.max(...p.tickWallMs), 1)}`,
-      "node CPU ms/sample": fixed(nodeMsPerSample),
-      "daemon CPU ms/sample": fixed(daemonMsPerSample),
-      "total CPU ms/sample": fixed(nodeMsPerSample + daemonMsPerSample),
-      "rss MB (bench process)": fixed(process.memoryUsage().rss / 1048576, 1),
-    };
-  });
+  const rows = phases.map(phaseRow);
   console.log(
     `\ncollector tick cost, ${phases[0]?.samplesPerTick ?? 0} containers (daemon = dockerd + containerd + shims; medians per tick, daemon summed over all ticks)`,
   );
@@ -440,26 +252,18 @@ function report(phases: readonly Phase[]): void {
   const byName = (prefix: string) => rows.find((row) => row.approach.startsWith(prefix));
   const [a, b, c, d, d2] = ["(a)", "(b)", "(c)", "(d)", "(d2)"].map((prefix) => byName(`${prefix} `));
   if (!a || !b || !c || !d || !d2) return;
-  const ratio = (x: number, y: number) => (y > 0 ? fixed(x / y, 2) : Number.POSITIVE_INFINITY);
-  console.table([
-    { target: "(a) tick ≤ 1.2× (c)", ratio: ratio(a["tick wall ms (median)"], c["tick wall ms (median)"]) },
-    {
-      target: "(a) node CPU/sample ≤ 1.5× (c)",
-      ratio: ratio(a["node CPU ms/sample"], c["node CPU ms/sample"]),
-    },
-    {
-      target: "(b) node CPU/sample ≤ 1.5× (d)",
-      ratio: ratio(b["node CPU ms/sample"], d["node CPU ms/sample"]),
-    },
-    {
-      target: "(b) node CPU/sample vs (d2), same read technique (no target)",
-      ratio: ratio(b["node CPU ms/sample"], d2["node CPU ms/sample"]),
-    },
-    {
-      target: "(a)/(b) total CPU/sample incl. daemons ≥ 25",
-      ratio: ratio(a["total CPU ms/sample"], b["total CPU ms/sample"]),
-    },
-  ]);
+  const cpu = "node CPU ms/sample";
+  const total = "total CPU ms/sample";
+  const wall = "tick wall ms (median)";
+  console.table(
+    targetRows([
+      ["(a) tick ≤ 1.2× (c)", a[wall], c[wall]],
+      ["(a) node CPU/sample ≤ 1.5× (c)", a[cpu], c[cpu]],
+      ["(b) node CPU/sample ≤ 1.5× (d)", b[cpu], d[cpu]],
+      ["(b) node CPU/sample vs (d2), same read technique (no target)", b[cpu], d2[cpu]],
+      ["(a)/(b) total CPU/sample incl. daemons ≥ 25", a[total], b[total]],
+    ]),
+  );
 }
 
 interface MemoryVariant {

@@ -52,6 +52,9 @@ describe("parseCollectorConfig", () => {
       CROWSNEST_KUBELET_PORT: "10255",
       CROWSNEST_KUBELET_CA_FILE: "/etc/crowsnest/kubelet-ca.crt",
       CROWSNEST_KUBELET_INSECURE_SKIP_TLS_VERIFY: "true",
+      CROWSNEST_CONTAINERD_SOCKET: "/run/k3s/containerd/containerd.sock",
+      CROWSNEST_CONTAINERD_NAMESPACES: "default,buildkit",
+      CROWSNEST_CONTAINERD_TIMEOUT_MS: "1500",
     };
     // Each runtime's settings are read when it is the one selected.
     const config = parseCollectorConfig({ ...every, CROWSNEST_RUNTIME: "kubernetes" });
@@ -88,6 +91,22 @@ describe("parseCollectorConfig", () => {
         cgroupRoot: "/host/sys/fs/cgroup",
         containerListMaxAgeMs: 0,
       },
+    });
+    expect(parseCollectorConfig({ ...every, CROWSNEST_RUNTIME: "containerd" })).toMatchObject({
+      runtime: "containerd",
+      containerd: {
+        socketPath: "/run/k3s/containerd/containerd.sock",
+        namespaces: ["default", "buildkit"],
+        timeoutMs: 1500,
+        statsSource: "api",
+        cgroupRoot: "/host/sys/fs/cgroup",
+        containerListMaxAgeMs: 0,
+      },
+    });
+    // Unset namespaces: every one but those other runtimes report, which the runtime leaves out itself.
+    expect(parseCollectorConfig({ CROWSNEST_RUNTIME: "containerd" })).toMatchObject({
+      runtime: "containerd",
+      containerd: { socketPath: "/run/containerd/containerd.sock", namespaces: undefined, timeoutMs: 5000 },
     });
     // The socket belongs to the Docker runtime's settings, present only when Docker is selected.
     expect(

@@ -61,13 +61,6 @@ export const watcherEnv = {
     min: 200,
     max: 600_000,
   }),
-  CROWSNEST_CONTAINERD_TIMEOUT_MS: envInteger({
-    description:
-      "containerd only: how long one containerd call (a list, getting a container, publishing the subscription probe) may take before it is abandoned.",
-    default: 5000,
-    min: 100,
-    max: 120_000,
-  }),
   CROWSNEST_NERDCTL_DATA_ROOT: envString({
     description:
       "containerd only: nerdctl's data root as the watcher sees it (mount the host's there in a container); the json-file logs of containers nerdctl created are read below it, and nowhere else.",
@@ -109,8 +102,6 @@ export interface KubernetesWatcherSettings extends KubernetesTarget {
 }
 
 export interface ContainerdWatcherSettings extends ContainerdTarget {
-  /** Deadline of each containerd call. */
-  timeoutMs: number;
   /** Where nerdctl's container logs are read (below it only). */
   nerdctlDataRoot: string;
 }
@@ -162,7 +153,6 @@ function runtimeSettings(target: RuntimeConfig, values: EnvValues<typeof watcher
         runtime: "containerd",
         containerd: {
           ...target.containerd,
-          timeoutMs: values.CROWSNEST_CONTAINERD_TIMEOUT_MS,
           nerdctlDataRoot: values.CROWSNEST_NERDCTL_DATA_ROOT,
         },
       };

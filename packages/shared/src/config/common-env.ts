@@ -239,6 +239,13 @@ export const runtimeEnv = {
     itemText:
       "a containerd namespace name (letters and digits, separated by single `.`, `_` or `-`, at most 76 characters)",
   }),
+  CROWSNEST_CONTAINERD_TIMEOUT_MS: envInteger({
+    description:
+      "containerd only: how long one containerd call (a list, `Tasks.Metrics`, getting a container, the watcher's subscription probe) may take before it is abandoned.",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+  }),
   CROWSNEST_KUBECONFIG: envOptionalString({
     description:
       "Kubernetes only: kubeconfig file to reach the API server with. Unset: the pod's service account when running in a cluster (in-cluster detection), else `$KUBECONFIG` or `~/.kube/config`.",
@@ -305,6 +312,8 @@ export interface KubernetesTarget {
 /** How a containerd-mode service reaches containerd, and which of its namespaces it reports. */
 export interface ContainerdTarget {
   socketPath: string;
+  /** Deadline of each containerd call. */
+  timeoutMs: number;
   /** Undefined: every namespace except the ones other runtimes report (DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES). */
   namespaces: readonly string[] | undefined;
 }
@@ -353,6 +362,7 @@ export function runtimeConfigFrom(values: EnvValues<typeof runtimeEnv>): Runtime
         hostName,
         containerd: {
           socketPath: values.CROWSNEST_CONTAINERD_SOCKET,
+          timeoutMs: values.CROWSNEST_CONTAINERD_TIMEOUT_MS,
           namespaces:
             values.CROWSNEST_CONTAINERD_NAMESPACES.length > 0
               ? values.CROWSNEST_CONTAINERD_NAMESPACES

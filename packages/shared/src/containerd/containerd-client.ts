@@ -22,10 +22,14 @@ export interface ContainerdContainer {
   updatedAt: ContainerdTimestamp | undefined;
 }
 
-/** The parts of an OCI runtime spec Crowsnest reads (limits, the command). */
+/** The parts of an OCI runtime spec Crowsnest reads (limits, the command, the cgroup, the namespaces). */
 export interface OciSpec {
   process?: { args?: string[] };
   linux?: {
+    /** Where runc puts the container's cgroup: a path (cgroupfs driver) or `slice:prefix:name` (systemd driver). */
+    cgroupsPath?: string;
+    /** The namespaces the container gets; one with a path joins that namespace instead of making its own. */
+    namespaces?: { type?: string; path?: string }[];
     resources?: {
       memory?: { limit?: number };
       cpu?: { quota?: number; period?: number; shares?: number };

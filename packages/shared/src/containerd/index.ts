@@ -15,3 +15,11 @@ export {
   SUBSCRIPTION_PROBE_TYPE,
   type TaskStatus,
 } from "./containerd-client.ts";
+export {
+  containerdContainerName,
+  containerdExternalId,
+  DEFAULT_CONTAINERD_NAMESPACE,
+  NERDCTL_NAME_LABEL,
+  type OciLimits,
+  ociLimits,
+} from "./containerd-identity.ts";

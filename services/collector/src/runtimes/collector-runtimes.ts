@@ -1,9 +1,11 @@
 // The collector's runtime registry: for each runtime of the shared RUNTIMES list, its variables,
 // its variant of the collector's config, and its module, imported only when that runtime is
-// selected (Docker mode loads no Kubernetes client, Kubernetes mode no Docker client). Adding a
+// selected (Docker mode loads no Kubernetes or containerd client, and so on). Adding a
 // runtime means a folder beside docker/ and kubernetes/ and its case in each switch below; the
 // switches are exhaustive, so a runtime added to RUNTIMES without them does not compile.
-import { ConfigError, type EnvValues, type Logger, type RuntimeTarget } from "@crowsnest/shared";
+import type { EnvValues, Logger, RuntimeTarget } from "@crowsnest/shared";
+import { cgroupCollectorEnv } from "../cgroup/cgroup-config.ts";
+import { type ContainerdCollectorTarget, containerdCollectorTarget } from "./containerd/containerd-config.ts";
 import {
   type DockerCollectorTarget,
   dockerCollectorEnv,
@@ -18,10 +20,14 @@ import {
 import type { PreparedRuntime, RuntimeModuleSettings } from "./runtime-module.ts";
 
 /** Every runtime's own variables; all are parsed whichever runtime is selected, so a bad one is never ignored. */
-export const runtimeCollectorEnv = { ...dockerCollectorEnv, ...kubernetesCollectorEnv } as const;
+export const runtimeCollectorEnv = {
+  ...cgroupCollectorEnv,
+  ...dockerCollectorEnv,
+  ...kubernetesCollectorEnv,
+} as const;
 
 /** The runtime the collector reads, with that runtime's settings only. */
-export type CollectorTarget = DockerCollectorTarget | KubernetesCollectorTarget;
+export type CollectorTarget = DockerCollectorTarget | KubernetesCollectorTarget | ContainerdCollectorTarget;
 
 /** Throws a ConfigError when the runtimes' variables contradict each other. */
 export function collectorTargetFrom(
@@ -35,7 +41,7 @@ export function collectorTargetFrom(
     case "kubernetes":
       return kubernetesCollectorTarget(values, target);
     case "containerd":
-      throw new ConfigError("CROWSNEST_RUNTIME=containerd: the collector does not read containerd yet");
+      return containerdCollectorTarget(values, target);
   }
 }
 
@@ -52,6 +58,10 @@ export async function prepareRuntime(
     case "kubernetes": {
       const { prepareKubernetes } = await import("./kubernetes/kubernetes-runtime.ts");
       return prepareKubernetes(config, logger);
+    }
+    case "containerd": {
+      const { prepareContainerd } = await import("./containerd/containerd-runtime.ts");
+      return prepareContainerd(config, logger);
     }
   }
 }

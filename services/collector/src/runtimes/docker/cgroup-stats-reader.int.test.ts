@@ -6,14 +6,14 @@ import { createLogger } from "@crowsnest/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkload, testDocker, type Workload } from "../../../../../test/support/docker-workloads.ts";
 import { eventually } from "../../../../../test/support/test-env.ts";
-import type { ContainerFileReader, FileReadResult } from "./cgroup-stats-reader.ts";
+import type { ContainerFileReader, FileReadResult } from "../../cgroup/cgroup-stats-reader.ts";
 import { type ContainerProcess, processFromInspect } from "./container-process.ts";
 import { setUpFileReader } from "./file-reader-setup.ts";
 
 describe("CgroupStatsReader on this host's cgroups, across a restart and a stop", () => {
   const docker = testDocker();
   let busy: Workload;
-  let reader: ContainerFileReader;
+  let reader: ContainerFileReader<ContainerProcess>;
 
   const processOf = async (): Promise<ContainerProcess> => processFromInspect(await busy.container.inspect());
   const read = (process: ContainerProcess): FileReadResult => {

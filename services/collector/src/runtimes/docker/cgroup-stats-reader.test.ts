@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { CgroupStatsReader } from "../../cgroup/cgroup-stats-reader.ts";
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
 import { detectCgroupLayout } from "../../procfs/cgroup-layout.ts";
 import {
   CGROUP_V1_ROOTS,
@@ -10,10 +12,10 @@ import {
   netDev,
   procStat,
 } from "../../procfs/fixtures/file-tree.ts";
-import { CgroupStatsReader } from "./cgroup-stats-reader.ts";
 import type { ContainerProcess } from "./container-process.ts";
+import { dockerCgroupNaming } from "./file-reader-setup.ts";
 import { cgroupV1Stats, cgroupV2Stats, type FixtureCounters } from "./fixtures/docker-stats-fixtures.ts";
-import { readDockerStats, type StatsReading } from "./stats-reading.ts";
+import { readDockerStats } from "./stats-reading.ts";
 
 const ID = "77d442b90627ae51ef8ed7c4cc05d0e0835cfbe8bc4ead991f65a563cd9cea6e";
 const PID = 10009;
@@ -45,6 +47,7 @@ function host(cgroupFiles: Record<string, string>, proc: Record<string, string>)
   if (!detected.ok) throw new Error(detected.reason);
   const reader = new CgroupStatsReader({
     layout: detected.layout,
+    naming: dockerCgroupNaming,
     procRoot: procTree.root,
     now: () => READ_AT,
   });
@@ -63,7 +66,11 @@ function apiReading(raw: unknown): StatsReading {
   return read.reading;
 }
 
-function fileReading(reader: CgroupStatsReader, id: string, process: ContainerProcess): StatsReading {
+function fileReading(
+  reader: CgroupStatsReader<ContainerProcess>,
+  id: string,
+  process: ContainerProcess,
+): StatsReading {
   expect(reader.beginTick()).toEqual({ ok: true });
   const result = reader.read(id, process);
   if (!result.ok) throw new Error(result.detail);

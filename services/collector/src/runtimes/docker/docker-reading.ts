@@ -1,9 +1,10 @@
 // Turns the counters of one Docker container (read from its cgroup files or its one-shot stats)
 // and its inspected limits into the runtime-neutral reading the sampling core publishes.
+
+import { readingFromCounters, type StatsReading } from "../../cgroup/stats-counters.ts";
 import type { ContainerLimits } from "../../core/container-limits.ts";
 import type { ContainerReading } from "../../core/container-reading.ts";
 import type { ContainerSummary } from "./container-summary.ts";
-import type { StatsReading } from "./stats-reading.ts";
 
 export function containerReading(
   container: ContainerSummary,
@@ -12,24 +13,11 @@ export function containerReading(
   /** Inspect found another StartedAt than the cached one: a new run, whatever the counters say. */
   restarted: boolean,
 ): ContainerReading {
-  return {
+  return readingFromCounters(reading, {
     container: { external_id: container.id, name: container.name },
-    readAtMs: reading.readAtMs,
-    // The list carries no start time; a restart shows in inspect (restarted) or in the counters.
-    startedAtMs: null,
     restarted,
     // dockerd's CPU percentage is over the host's own CPU clock, read with the container's counter.
     cpu: { clock: "host", usageNs: reading.cpuTotalNs, hostNs: reading.systemCpuNs },
-    onlineCpus: reading.onlineCpus,
-    memUsedBytes: reading.memUsedBytes,
     limits,
-    // Containers without a network of their own (`--network none`, host networking) have neither counter.
-    network:
-      reading.netRxBytes === null && reading.netTxBytes === null
-        ? null
-        : { readAtMs: reading.readAtMs, rxBytes: reading.netRxBytes, txBytes: reading.netTxBytes },
-    blkReadBytes: reading.blkReadBytes,
-    blkWriteBytes: reading.blkWriteBytes,
-    pids: reading.pids,
-  };
+  });
 }

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { codecs, type StatsMessage } from "@crowsnest/shared";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ContainerFileReader, FileReadResult } from "../../cgroup/cgroup-stats-reader.ts";
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
 import type { PublishResult, StatsSink } from "../../core/stats-sink.ts";
 import { captureLogger, linesWith } from "../../fixtures/capture-logger.ts";
 import { ManualClock } from "../../fixtures/manual-clock.ts";
-import type { ContainerFileReader, FileReadResult } from "./cgroup-stats-reader.ts";
 import type { ContainerProcess } from "./container-process.ts";
 import { ContainerGoneError, type DockerPort } from "./docker-port.ts";
 import { type DockerSampler, type DockerSamplerOptions, dockerSampler } from "./fixtures/docker-sampler.ts";
 import { cgroupV2Stats, inspectFixture } from "./fixtures/docker-stats-fixtures.ts";
-import type { StatsReading } from "./stats-reading.ts";
 
 const T0 = Date.parse("2026-11-21T21:00:00.000Z");
 const MIB = 1024 * 1024;
@@ -434,7 +434,7 @@ describe("the Docker runtime's scheduling", () => {
 });
 
 /** A cgroup fast path whose files hold what the test says: every read 10 s after the last, half a core of 4. */
-class FakeFiles implements ContainerFileReader {
+class FakeFiles implements ContainerFileReader<ContainerProcess> {
   readonly readable = new Set<string>();
   readonly cpuNs = new Map<string, number>();
   readonly reads: { id: string; process: ContainerProcess }[] = [];
@@ -474,6 +474,9 @@ class FakeFiles implements ContainerFileReader {
     return { ok: true, reading };
   }
 
+  cgroupEntries(): undefined {
+    return undefined;
+  }
   retainOnly(_ids: ReadonlySet<string>): void {}
 }
 

@@ -17,16 +17,19 @@ import type { Logger } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
+import type { ContainerFileReader } from "../../cgroup/cgroup-stats-reader.ts";
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
 import { type ContainerLimits, UNLIMITED } from "../../core/container-limits.ts";
 import type { ContainerReading } from "../../core/container-reading.ts";
 import type { Readout, SamplingTick, Skipped, StatsRuntime } from "../../core/stats-runtime.ts";
 import { isCounterReset } from "../../core/stats-sample.ts";
-import type { ContainerFileReader } from "./cgroup-stats-reader.ts";
+import { FallbackNotices } from "../fallback-notices.ts";
+import type { ContainerProcess } from "./container-process.ts";
 import { type ContainerSummary, containerSummaryFrom } from "./container-summary.ts";
 import { ContainerGoneError, type DockerPort } from "./docker-port.ts";
 import { containerReading } from "./docker-reading.ts";
 import { LimitsCache, type LimitsLookup } from "./limits-cache.ts";
-import { readDockerStats, type StatsReading } from "./stats-reading.ts";
+import { readDockerStats } from "./stats-reading.ts";
 
 export interface DockerStatsRuntimeOptions {
   docker: DockerPort;
@@ -37,7 +40,7 @@ export interface DockerStatsRuntimeOptions {
   /** How long a container's inspected limits are trusted; defaults to 5 minutes. */
   limitsTtlMs?: number;
   /** The cgroup fast path; undefined: every container is read through the Docker API. */
-  files?: ContainerFileReader | undefined;
+  files?: ContainerFileReader<ContainerProcess> | undefined;
   /**
    * With a file reader: how long a container list is reused while the set of container cgroups
    * stays the same (names are only in the list: a rename shows within this). 0 or undefined:
@@ -86,8 +89,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
   readonly #logger: Logger;
   readonly #limits: LimitsCache;
   readonly #dockerOutage: OutageLog;
-  readonly #samplingTrouble: OutageLog;
-  readonly #fallbackNotice: OutageLog;
+  readonly #notices: FallbackNotices;
   /** Which way each container was read last, so a change of way is logged once. */
   readonly #paths = new Map<string, ReadPath>();
   #dockerReachable = false;
@@ -114,16 +116,10 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
       failureMessage: "cannot list containers; Docker unreachable, retrying every tick",
       recoveryMessage: "Docker reachable again",
     });
-    this.#samplingTrouble = new OutageLog({
+    this.#notices = new FallbackNotices({
       logger: options.logger,
-      failureMessage: "some containers could not be sampled and were skipped (details at debug level)",
-      recoveryMessage: "every container sampled again",
-    });
-    this.#fallbackNotice = new OutageLog({
-      logger: options.logger,
-      failureMessage:
-        "some containers are read through the Docker API because their cgroup or /proc files are not readable (reasons at debug level)",
-      recoveryMessage: "every container read from its cgroup files again",
+      apiName: "the Docker API",
+      unreadable: "cgroup or /proc files",
     });
   }
 
@@ -181,21 +177,13 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
     );
     const sampledViaApi = readouts.filter((readout) => !("skipped" in readout)).length;
     await tick.publish(readouts);
-    if (this.#options.files !== undefined) {
+    this.#notices.endTick({
+      containers: containers.length,
       // Only containers the API could sample count: one that stopped between the list and its
       // files is not a fast path that fails, and must not make the notice come and go.
-      if (sampledViaApi > 0) {
-        this.#fallbackNotice.failed({ via_api: sampledViaApi, containers: containers.length });
-      } else {
-        this.#fallbackNotice.succeeded();
-      }
-    }
-
-    if (tick.counts.failed > 0) {
-      this.#samplingTrouble.failed({ failed: tick.counts.failed, containers: containers.length });
-    } else {
-      this.#samplingTrouble.succeeded();
-    }
+      viaApi: this.#options.files === undefined ? undefined : sampledViaApi,
+      failed: tick.counts.failed,
+    });
     return detail;
   }
 
@@ -205,7 +193,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
    */
   async #sampleFromFiles(
     tick: SamplingTick,
-    files: ContainerFileReader,
+    files: ContainerFileReader<ContainerProcess>,
     containers: readonly ContainerSummary[],
     detail: DockerTickDetail,
   ): Promise<ContainerSummary[]> {
@@ -265,7 +253,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
 
   #finishFromFiles(
     tick: SamplingTick,
-    files: ContainerFileReader,
+    files: ContainerFileReader<ContainerProcess>,
     container: ContainerSummary,
     lookup: LimitsLookup,
     reading: StatsReading,
@@ -283,7 +271,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
    * limits are not the cached ones. Inspects again and reads again with the new PID.
    */
   async #finishAfterRestart(
-    files: ContainerFileReader,
+    files: ContainerFileReader<ContainerProcess>,
     container: ContainerSummary,
     firstReading: StatsReading,
     cachedLimits: ContainerLimits,

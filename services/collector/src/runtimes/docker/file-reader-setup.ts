@@ -1,42 +1,28 @@
-// Decides at start whether the cgroup fast path can be used on this host, and says which way
-// container stats will be read: one info line an operator can find in the start-up logs.
+// The Docker runtime's cgroup fast path: where dockerd puts its containers' cgroups (the cgroupfs
+// driver's `docker/<id>`, the systemd driver's `system.slice/docker-<id>.scope`, or under the
+// container's `--cgroup-parent`), and which process shows a container's network.
 import type { Logger } from "@crowsnest/shared";
-import { detectCgroupLayout } from "../../procfs/cgroup-layout.ts";
-import { CgroupStatsReader } from "./cgroup-stats-reader.ts";
+import type { CgroupNaming, CgroupStatsReader } from "../../cgroup/cgroup-stats-reader.ts";
+import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";
+import { containerCgroupCandidates } from "../../procfs/cgroup-layout.ts";
+import { type ContainerProcess, hasOwnNetwork } from "./container-process.ts";
 
-export interface FileReaderSetupOptions {
+export const dockerCgroupNaming: CgroupNaming<ContainerProcess> = {
+  cgroupCandidates: (id, process) => containerCgroupCandidates(id, process.cgroupParent),
+  hasOwnNetwork: (process) => hasOwnNetwork(process.networkMode),
+  pid: (process) => process.pid,
+  defaultParents: [
+    ["docker", /^([0-9a-f]{64})$/],
+    ["system.slice", /^docker-([0-9a-f]{64})\.scope$/],
+  ],
+};
+
+/** The cgroup reader for dockerd's containers when the host's cgroup filesystem is readable and wanted. */
+export function setUpFileReader(options: {
   source: "auto" | "api";
   cgroupRoot: string;
   procRoot: string;
   logger: Logger;
-}
-
-/** The cgroup reader when the host's cgroup filesystem is readable and wanted; undefined otherwise. */
-export function setUpFileReader(options: FileReaderSetupOptions): CgroupStatsReader | undefined {
-  const { logger } = options;
-  if (options.source === "api") {
-    logger.info(
-      { stats_source: "api" },
-      "container stats: Docker API for every container (CROWSNEST_STATS_SOURCE=api)",
-    );
-    return undefined;
-  }
-  const detected = detectCgroupLayout(options.cgroupRoot);
-  if (!detected.ok) {
-    logger.warn(
-      { stats_source: "api", cgroup_root: options.cgroupRoot, reason: detected.reason },
-      "container stats: cgroup files not readable; Docker API for every container (mount the host's cgroup filesystem and set CROWSNEST_CGROUP_ROOT for the fast path)",
-    );
-    return undefined;
-  }
-  logger.info(
-    {
-      stats_source: "cgroup",
-      cgroup_version: detected.layout.version,
-      cgroup_root: options.cgroupRoot,
-      proc_root: options.procRoot,
-    },
-    "container stats: cgroup files and /proc/<pid>/net/dev, Docker API for containers whose files are not readable",
-  );
-  return new CgroupStatsReader({ layout: detected.layout, procRoot: options.procRoot });
+}): CgroupStatsReader<ContainerProcess> | undefined {
+  return setUpCgroupReader({ ...options, naming: dockerCgroupNaming, apiName: "Docker API" });
 }

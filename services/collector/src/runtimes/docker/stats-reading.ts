@@ -10,25 +10,8 @@ import {
   positiveInteger,
   sumCounters,
 } from "@crowsnest/shared/util/json-fields";
+import type { StatsReading } from "../../cgroup/stats-counters.ts";
 import { parseEngineTime } from "../../core/engine-time.ts";
-
-/** The counters of one stats response, as the engine reported them, or null where it could not. */
-export interface StatsReading {
-  /** When the engine read the counters: epoch milliseconds, truncated. */
-  readAtMs: number;
-  /** CPU time used by the container since it started, in nanoseconds. */
-  cpuTotalNs: number | null;
-  /** CPU time of the whole host since boot, in nanoseconds (the engine's clock for CPU percentages). */
-  systemCpuNs: number | null;
-  onlineCpus: number | null;
-  /** Usage minus inactive file cache, floored at 0. */
-  memUsedBytes: number | null;
-  netRxBytes: number | null;
-  netTxBytes: number | null;
-  blkReadBytes: number | null;
-  blkWriteBytes: number | null;
-  pids: number | null;
-}
 
 export type StatsReadResult =
   | { readonly ok: true; readonly reading: StatsReading }

@@ -2,9 +2,8 @@
 // carry only an id: filled by every look at the containers, by the events themselves, and for a
 // container first met through an event, by one Containers.Get.
 import type { Logger } from "@crowsnest/shared";
-import type { ContainerdClient } from "@crowsnest/shared/containerd";
+import { type ContainerdClient, containerdContainerName } from "@crowsnest/shared/containerd";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
-import { containerName } from "./containerd-container-mapper.ts";
 import type { KnownIdentity } from "./containerd-event-normalizer.ts";
 
 export interface ContainerIdentities {
@@ -40,7 +39,7 @@ export function createContainerIdentities(options: ContainerIdentitiesOptions): 
         );
         if (container === undefined) return;
         known.set(key(namespace, id), {
-          name: containerName(id, container.labels),
+          name: containerdContainerName(container),
           image: container.image,
           labels: container.labels,
         });

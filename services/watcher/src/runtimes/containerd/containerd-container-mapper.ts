@@ -1,62 +1,34 @@
 // Maps what containerd says about a container (its record and its task) to the bus's
-// containerInfo and to the tracker's snapshot, the way a Docker host's containers look: the same
-// names (nerdctl's `nerdctl/name` label, else the id), compose projects from the labels nerdctl
-// compose writes, limits from the OCI spec. Ids are `namespace/id` outside the `default`
-// namespace, so two namespaces' containers of the same id stay apart. Pure, so unit-tested.
+// containerInfo and to the tracker's snapshot, the way a Docker host's containers look: the id,
+// name and limits the collector gives it too (@crowsnest/shared/containerd's identity), compose
+// projects from the labels nerdctl compose writes, the task's state. Pure, so unit-tested.
 import type { ContainerInfo, ContainerState } from "@crowsnest/shared";
-import type {
-  ContainerdContainer,
-  ContainerdTask,
-  ContainerdTimestamp,
-  OciSpec,
+import {
+  type ContainerdContainer,
+  type ContainerdTask,
+  type ContainerdTimestamp,
+  containerdContainerName,
+  containerdExternalId,
+  type OciSpec,
+  ociLimits,
 } from "@crowsnest/shared/containerd";
 import type { ObservedContainer } from "../../following/runtime-event-source.ts";
 import { composeInfo } from "../../inventory/compose-info.ts";
 import type { ContainerSnapshot } from "../../resync/container-state-tracker.ts";
 import { nanosToTimestamp } from "../../time/nano-time.ts";
 
-/** The namespace whose container ids are published as they are (nerdctl's and ctr's default). */
-export const DEFAULT_NAMESPACE = "default";
-
-/** The label nerdctl keeps a container's name in. */
-export const NERDCTL_NAME_LABEL = "nerdctl/name";
-
-/** The CFS period the kernel uses when a spec sets a quota without one: 100 ms, in µs. */
-const DEFAULT_CPU_PERIOD_US = 100_000;
-
-/** Limits at or above this are "unlimited" written as a number (the cgroup's 2^63 - 4096, say). */
-const UNLIMITED_BYTES = 2 ** 62;
-
-/** The container's id on the bus: its own id in the default namespace, else `namespace/id`. */
-export function externalId(namespace: string, id: string): string {
-  return namespace === DEFAULT_NAMESPACE ? id : `${namespace}/${id}`;
-}
-
-/** The container's name: nerdctl's name label, else its id (what `ctr` users know it by). */
-export function containerName(id: string, labels: Readonly<Record<string, string>>): string {
-  const name = labels[NERDCTL_NAME_LABEL];
-  return name !== undefined && name !== "" ? name : id;
-}
-
 export function timestampNanos(timestamp: ContainerdTimestamp | undefined): bigint | undefined {
   if (timestamp === undefined) return undefined;
   return BigInt(timestamp.seconds) * 1_000_000_000n + BigInt(timestamp.nanos);
 }
 
-function positive(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : null;
-}
-
+/** The contract's limits from the container's OCI spec (the collector reads the same). */
 export function specLimits(spec: OciSpec | undefined): ContainerInfo["limits"] {
-  const resources = spec?.linux?.resources;
-  const memory = positive(resources?.memory?.limit);
-  const quota = positive(resources?.cpu?.quota);
-  const period = positive(resources?.cpu?.period) ?? DEFAULT_CPU_PERIOD_US;
-  const pids = positive(resources?.pids?.limit);
+  const limits = ociLimits(spec);
   return {
-    mem_limit: memory !== null && memory < UNLIMITED_BYTES ? Math.trunc(memory) : null,
-    cpu_limit_cores: quota === null ? null : quota / period,
-    pids_limit: pids !== null && Number.isSafeInteger(pids) ? pids : null,
+    mem_limit: limits.memLimitBytes,
+    cpu_limit_cores: limits.cpuLimitCores,
+    pids_limit: limits.pidsLimit,
   };
 }
 
@@ -90,9 +62,9 @@ export interface ContainerdContainerFacts {
 
 export function toObservedContainer(facts: ContainerdContainerFacts): ObservedContainer {
   const { namespace, container, task, startedNano } = facts;
-  const id = externalId(namespace, container.id);
+  const id = containerdExternalId(namespace, container.id);
   const labels = { ...container.labels };
-  const name = containerName(container.id, labels);
+  const name = containerdContainerName(container);
   const state = taskState(task);
   const createdNano = timestampNanos(container.createdAt);
   const finishedNano = state === "exited" ? timestampNanos(task?.exitedAt) : undefined;

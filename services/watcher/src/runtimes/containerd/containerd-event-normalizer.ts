@@ -6,8 +6,12 @@
 // after its exit) and an exec's exit have no counterpart and are skipped. Pure (who the container
 // is and whether an oom came before are passed in as questions), so every mapping is unit-tested.
 import type { EventMessage } from "@crowsnest/shared";
-import type { ContainerdEvent } from "@crowsnest/shared/containerd";
-import { containerName, externalId, timestampNanos } from "./containerd-container-mapper.ts";
+import {
+  type ContainerdEvent,
+  containerdContainerName,
+  containerdExternalId,
+} from "@crowsnest/shared/containerd";
+import { timestampNanos } from "./containerd-container-mapper.ts";
 
 /** What the watcher knows of a container when one of its events arrives. */
 export interface KnownIdentity {
@@ -88,7 +92,7 @@ export function normalizeContainerdEvent(
   if (action === "rename") {
     // An update brings the container's labels: a rename only when nerdctl's name changed.
     const updated = labelsOf(payload.labels);
-    const newName = containerName(id, updated);
+    const newName = containerdContainerName({ id, labels: updated });
     if (known === undefined || newName === known.name) return { kind: "skipped" };
     attributes.oldName = `/${known.name}`;
     name = newName;
@@ -101,7 +105,7 @@ export function normalizeContainerdEvent(
   if (timeNano === undefined || timeNano <= 0n || timeNano > MAX_TIME_NANO) {
     return { kind: "invalid", detail: `${event.topic} event of ${id} without a usable time` };
   }
-  const busId = externalId(event.namespace, id);
+  const busId = containerdExternalId(event.namespace, id);
   const exitCode = action === "die" && typeof payload.exit_status === "number" ? payload.exit_status : null;
   // The kernel's OOM killer sends SIGKILL: 128 + 9. Another exit after an `oom` (of a child
   // process, say) is not an OOM death of the container.

@@ -16,6 +16,7 @@ import type { EventMessage, Logger } from "@crowsnest/shared";
 import {
   type ContainerdClient,
   type ContainerdEvent,
+  containerdExternalId,
   SUBSCRIPTION_PROBE_TOPIC,
 } from "@crowsnest/shared/containerd";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
@@ -30,7 +31,7 @@ import type {
 } from "../../following/runtime-event-source.ts";
 import { SerialTasks, StreamOutage } from "../../following/stream-outage.ts";
 import type { ContainerIdentities } from "./container-identities.ts";
-import { externalId, timestampNanos } from "./containerd-container-mapper.ts";
+import { timestampNanos } from "./containerd-container-mapper.ts";
 import { labelsOf, normalizeContainerdEvent } from "./containerd-event-normalizer.ts";
 import type { NamespaceSelection } from "./containerd-namespaces.ts";
 
@@ -204,7 +205,7 @@ export function createContainerdEventSource(options: ContainerdEventSourceOption
           const containerId = String(raw.payload?.container_id ?? "");
           const at = timestampNanos(raw.timestamp);
           if (containerId !== "" && at !== undefined)
-            lateOom.noteOom(externalId(raw.namespace, containerId), at);
+            lateOom.noteOom(containerdExternalId(raw.namespace, containerId), at);
         }
         tasks.schedule(() => handle(raw), "handling a containerd event");
       }

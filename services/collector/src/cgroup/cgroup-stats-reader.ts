@@ -1,51 +1,75 @@
 // The fast path: reads a container's counters straight from its cgroup files and its network
-// namespace's /proc/<pid>/net/dev, the same files and the same sums dockerd uses for its stats
-// API, so both paths give the same numbers at a small fraction of the cost (no engine round
-// trip, no JSON, no wait for dockerd's 1 s collection cycle). Reads are synchronous on purpose:
-// for files this small, readFileSync costs a fifth of fs.promises, and a tick reads every
-// container in one pass, which also keeps each container's reading close to the host CPU clock.
-// Each file is opened once and read again with one pread per tick (kernel-file.ts), which costs a
-// third of readFileSync's open, read and close.
+// namespace's /proc/<pid>/net/dev, the same files and the same sums the runtimes use for their
+// stats APIs (dockerd's stats, containerd's Metrics), so both paths give the same numbers at a
+// small fraction of the cost (no runtime round trip, no decoding, no wait for dockerd's 1 s
+// collection cycle). Where a runtime puts a container's cgroup is its CgroupNaming; everything
+// else is the same for every runtime. Reads are synchronous on purpose: for files this small,
+// readFileSync costs a fifth of fs.promises, and a tick reads every container in one pass, which
+// also keeps each container's reading close to the host CPU clock. Each file is opened once and
+// read again with one pread per tick (kernel-file.ts), which costs a third of readFileSync's
+// open, read and close.
 //
 // Anything missing (the cgroup moved or is gone, the PID is not visible from here) is reported,
-// not guessed, so the collector can ask the Docker API for that container instead.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { type CgroupLayout, containerCgroupCandidates } from "../../procfs/cgroup-layout.ts";
+// not guessed, so the collector can ask the runtime's API for that container instead.
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { CgroupLayout } from "../procfs/cgroup-layout.ts";
 import {
   blkioHasDevices,
   dockerSystemCpuNs,
   keyedValue,
   parseBlkioV1,
   parseIoStatV2,
-  parseNetDev,
   parseProcStat,
   singleCounter,
-} from "../../procfs/proc-parsers.ts";
-import { type ContainerProcess, hasOwnNetwork } from "./container-process.ts";
+} from "../procfs/proc-parsers.ts";
 import { type KernelFile, kernelFile, regeneratesOnRead } from "./kernel-file.ts";
-import type { StatsReading } from "./stats-reading.ts";
+import { ProcessNetworks } from "./process-network.ts";
+import type { StatsReading } from "./stats-counters.ts";
 
 export type FileReadResult =
   | { readonly ok: true; readonly reading: StatsReading }
   | { readonly ok: false; readonly detail: string };
 
-/** What the Docker runtime needs of a fast path: it depends on this, tests may pass another. */
-export interface ContainerFileReader {
+/** What a runtime needs of a fast path: it depends on this, tests may pass another. */
+export interface ContainerFileReader<Process> {
   /** Reads what every container's reading shares (the host's CPU clock); `ok: false` with why when it cannot. */
   beginTick(): FileReadResult | { readonly ok: true };
-  read(id: string, process: ContainerProcess): FileReadResult;
+  /** Reads the container the runtime knows as `key` (unique on the host), whose process is described by `process`. */
+  read(key: string, process: Process): FileReadResult;
   /**
-   * The ids of the container cgroups under dockerd's default parents, to tell cheaply whether the
-   * host's containers changed; undefined when that cannot be told.
+   * The ids of the container cgroups under the runtime's default parents, to tell cheaply whether
+   * the host's containers changed; undefined when that cannot be told.
    */
   containerIds(): ReadonlySet<string> | undefined;
-  /** Forgets containers not in `ids`. */
-  retainOnly(ids: ReadonlySet<string>): void;
+  /**
+   * The entries of these directories (relative to a hierarchy's root) as `<dir>/<entry>`, to tell
+   * cheaply whether the containers under them changed; a directory that is not there has none.
+   * Undefined when that cannot be told.
+   */
+  cgroupEntries(dirs: readonly string[]): ReadonlySet<string> | undefined;
+  /** Forgets containers not in `keys`. */
+  retainOnly(keys: ReadonlySet<string>): void;
 }
 
-export interface CgroupStatsReaderOptions {
+/** Where a runtime puts its containers' cgroups, and which process shows a container's network. */
+export interface CgroupNaming<Process> {
+  /** Directories, relative to each hierarchy's root, that may hold the container's cgroup; most likely first. */
+  cgroupCandidates(key: string, process: Process): readonly string[];
+  /** Whether the container has a network of its own (not the host's, not another container's, not none). */
+  hasOwnNetwork(process: Process): boolean;
+  /** The host PID of the container's first process; null when it has none (not running). */
+  pid(process: Process): number | null;
+  /**
+   * The runtime's default parent directories and the pattern of a container's cgroup name under
+   * each (group 1: the container's id), for containerIds(); none: containerIds() cannot tell.
+   */
+  readonly defaultParents: readonly (readonly [string, RegExp])[];
+}
+
+export interface CgroupStatsReaderOptions<Process> {
   layout: CgroupLayout;
+  naming: CgroupNaming<Process>;
   /** Where the host's /proc is visible (`/proc`, or `/host/proc` in a container). */
   procRoot: string;
   now?: () => number;
@@ -76,52 +100,33 @@ type ContainerFiles =
 
 interface ResolvedContainer {
   files: ContainerFiles;
-  /** The PID whose /proc/<pid>/cgroup was seen to name this container, and its net/dev. */
-  verifiedPid: number | null;
-  netDev: KernelFile | null;
+  /** The last component of the container's cgroup directory, which its process's /proc/<pid>/cgroup names. */
+  cgroupName: string;
 }
 
-function closeAll(resolved: ResolvedContainer): void {
-  const { files } = resolved;
+function closeAll(files: ContainerFiles): void {
   const all =
     files.version === 1
       ? [files.cpu, files.memUsage, files.memStat, files.blkioCfq, files.blkioThrottle, files.pids]
       : [files.cpu, files.memUsage, files.memStat, files.io, files.pids];
   for (const file of all) file?.close();
-  resolved.netDev?.close();
-  resolved.netDev = null;
-  resolved.verifiedPid = null;
 }
 
-/** dockerd's default parents: `docker/<id>` (cgroupfs driver), `system.slice/docker-<id>.scope` (systemd). */
-const CONTAINER_CGROUP_NAMES: readonly (readonly [string, RegExp])[] = [
-  ["docker", /^([0-9a-f]{64})$/],
-  ["system.slice", /^docker-([0-9a-f]{64})\.scope$/],
-];
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-export class CgroupStatsReader implements ContainerFileReader {
+export class CgroupStatsReader<Process> implements ContainerFileReader<Process> {
   readonly #layout: CgroupLayout;
-  readonly #procRoot: string;
+  readonly #naming: CgroupNaming<Process>;
   readonly #now: () => number;
   readonly #resolved = new Map<string, ResolvedContainer>();
-  /** Whether the cgroup files, and those under the proc root, can be kept open (kernel-file.ts). */
+  readonly #networks: ProcessNetworks;
+  /** Whether the cgroup files can be kept open (kernel-file.ts). */
   readonly #keepCgroupsOpen: boolean;
-  readonly #keepProcOpen: boolean;
   readonly #procStat: KernelFile;
   #systemCpuNs: number | null = null;
   #onlineCpus: number | null = null;
 
-  constructor(options: CgroupStatsReaderOptions) {
+  constructor(options: CgroupStatsReaderOptions<Process>) {
     this.#layout = options.layout;
-    this.#procRoot = options.procRoot;
+    this.#naming = options.naming;
     this.#now = options.now ?? Date.now;
     const layout = options.layout;
     this.#keepCgroupsOpen =
@@ -130,8 +135,8 @@ export class CgroupStatsReader implements ContainerFileReader {
             (hierarchy) => hierarchy === null || regeneratesOnRead(hierarchy),
           )
         : regeneratesOnRead(layout.root);
-    this.#keepProcOpen = regeneratesOnRead(options.procRoot);
-    this.#procStat = kernelFile(join(options.procRoot, "stat"), this.#keepProcOpen);
+    this.#networks = new ProcessNetworks(options.procRoot);
+    this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot));
   }
 
   beginTick(): FileReadResult | { readonly ok: true } {
@@ -147,29 +152,37 @@ export class CgroupStatsReader implements ContainerFileReader {
     return { ok: true };
   }
 
-  read(id: string, process: ContainerProcess): FileReadResult {
+  read(key: string, process: Process): FileReadResult {
     if (this.#systemCpuNs === null) return { ok: false, detail: "the host's /proc/stat is not readable" };
-    const known = this.#resolved.get(id);
-    let resolved = known ?? this.#resolve(id, process.cgroupParent);
+    const known = this.#resolved.get(key);
+    let resolved = known ?? this.#resolve(key, process);
     if (resolved === undefined) return { ok: false, detail: "no cgroup directory found for the container" };
     let readAtMs = this.#now();
     let counters = resolved.files.version === 1 ? readV1(resolved.files) : readV2(resolved.files);
     if (!counters.ok && known !== undefined) {
       // Files kept open since an earlier tick fail once their cgroup was removed, also when the
       // container was restarted into a new cgroup of the same name: look for it again, once.
-      this.#forget(id, known);
-      resolved = this.#resolve(id, process.cgroupParent);
+      this.#forget(key, known);
+      resolved = this.#resolve(key, process);
       if (resolved === undefined) return { ok: false, detail: "no cgroup directory found for the container" };
       readAtMs = this.#now();
       counters = resolved.files.version === 1 ? readV1(resolved.files) : readV2(resolved.files);
     }
     if (!counters.ok) {
       // The cgroup may have been recreated elsewhere (a restart with another parent): look again next time.
-      this.#forget(id, resolved);
+      this.#forget(key, resolved);
       return counters;
     }
-    const network = this.#readNetwork(id, resolved, process);
-    if (!network.ok) return network;
+    let rxBytes: number | null = null;
+    let txBytes: number | null = null;
+    if (this.#naming.hasOwnNetwork(process)) {
+      const pid = this.#naming.pid(process);
+      if (pid === null) return { ok: false, detail: "the container has no PID to read its network from" };
+      const network = this.#networks.read(key, pid, resolved.cgroupName);
+      if (!network.ok) return network;
+      rxBytes = network.rxBytes;
+      txBytes = network.txBytes;
+    }
     return {
       ok: true,
       reading: {
@@ -178,8 +191,8 @@ export class CgroupStatsReader implements ContainerFileReader {
         systemCpuNs: this.#systemCpuNs,
         onlineCpus: this.#onlineCpus,
         memUsedBytes: counters.memUsedBytes,
-        netRxBytes: network.rxBytes,
-        netTxBytes: network.txBytes,
+        netRxBytes: rxBytes,
+        netTxBytes: txBytes,
         blkReadBytes: counters.blkReadBytes,
         blkWriteBytes: counters.blkWriteBytes,
         pids: counters.pids,
@@ -187,28 +200,28 @@ export class CgroupStatsReader implements ContainerFileReader {
     };
   }
 
-  retainOnly(ids: ReadonlySet<string>): void {
-    for (const [id, resolved] of this.#resolved) if (!ids.has(id)) this.#forget(id, resolved);
+  retainOnly(keys: ReadonlySet<string>): void {
+    for (const [key, resolved] of this.#resolved) if (!keys.has(key)) this.#forget(key, resolved);
+    this.#networks.retainOnly(keys);
   }
 
-  /** Forgets the container and releases its kept files. */
-  #forget(id: string, resolved: ResolvedContainer): void {
-    closeAll(resolved);
-    this.#resolved.delete(id);
+  /**
+   * Forgets the container and releases its kept files; its network too: a new cgroup is a new
+   * run, whose process (and network namespace) is checked afresh.
+   */
+  #forget(key: string, resolved: ResolvedContainer): void {
+    closeAll(resolved.files);
+    this.#resolved.delete(key);
+    this.#networks.forget(key);
   }
 
   containerIds(): ReadonlySet<string> | undefined {
-    const hierarchy = this.#layout.version === 1 ? this.#layout.cpuacct : this.#layout.root;
+    const parents = this.#naming.defaultParents;
+    if (parents.length === 0) return undefined;
     const ids = new Set<string>();
-    for (const [parent, pattern] of CONTAINER_CGROUP_NAMES) {
-      let entries: string[];
-      try {
-        entries = readdirSync(join(hierarchy, parent));
-      } catch (error) {
-        // No container ever ran under this parent: none there. Anything else: cannot tell.
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-        return undefined;
-      }
+    for (const [parent, pattern] of parents) {
+      const entries = this.#entries(parent);
+      if (entries === undefined) return undefined;
       for (const entry of entries) {
         const id = pattern.exec(entry)?.[1];
         if (id !== undefined) ids.add(id);
@@ -217,10 +230,36 @@ export class CgroupStatsReader implements ContainerFileReader {
     return ids;
   }
 
-  #resolve(id: string, cgroupParent: string | null): ResolvedContainer | undefined {
+  cgroupEntries(dirs: readonly string[]): ReadonlySet<string> | undefined {
+    const found = new Set<string>();
+    for (const dir of dirs) {
+      const entries = this.#entries(dir);
+      if (entries === undefined) return undefined;
+      for (const entry of entries) found.add(`${dir}/${entry}`);
+    }
+    return found;
+  }
+
+  /**
+   * The child cgroups of a directory of the CPU accounting hierarchy (its subdirectories, not its
+   * control files); none when it is not there, undefined when it cannot be read.
+   */
+  #entries(dir: string): string[] | undefined {
+    const hierarchy = this.#layout.version === 1 ? this.#layout.cpuacct : this.#layout.root;
+    try {
+      return readdirSync(join(hierarchy, dir), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name);
+    } catch (error) {
+      // No container ever ran under this directory: none there. Anything else: cannot tell.
+      return (error as NodeJS.ErrnoException).code === "ENOENT" ? [] : undefined;
+    }
+  }
+
+  #resolve(key: string, process: Process): ResolvedContainer | undefined {
     // The CPU accounting file tells the container's directory apart from a stale empty one.
     const layout = this.#layout;
-    for (const relative of containerCgroupCandidates(id, cgroupParent)) {
+    for (const relative of this.#naming.cgroupCandidates(key, process)) {
       const cpu =
         layout.version === 1
           ? join(layout.cpuacct, relative, "cpuacct.usage")
@@ -228,49 +267,12 @@ export class CgroupStatsReader implements ContainerFileReader {
       if (!existsSync(cpu)) continue;
       const resolved: ResolvedContainer = {
         files: containerFiles(layout, relative, cpu, this.#keepCgroupsOpen),
-        verifiedPid: null,
-        netDev: null,
+        cgroupName: basename(relative),
       };
-      this.#resolved.set(id, resolved);
+      this.#resolved.set(key, resolved);
       return resolved;
     }
     return undefined;
-  }
-
-  #readNetwork(
-    id: string,
-    resolved: ResolvedContainer,
-    process: ContainerProcess,
-  ): { ok: true; rxBytes: number | null; txBytes: number | null } | { ok: false; detail: string } {
-    if (!hasOwnNetwork(process.networkMode)) return { ok: true, rxBytes: null, txBytes: null };
-    const { pid } = process;
-    if (pid === null) return { ok: false, detail: "the container has no PID to read its network from" };
-    let netDev = resolved.netDev;
-    if (resolved.verifiedPid !== pid || netDev === null) {
-      // Once per PID: a proc root from another PID namespace could show an unrelated process
-      // under the same number, whose network would be reported as the container's. (A kept
-      // net/dev stays with the network namespace it was opened on; a restart, which gives the
-      // container a new one, also replaces its cgroup, which makes read() start over here.)
-      netDev?.close();
-      resolved.netDev = null;
-      resolved.verifiedPid = null;
-      const pidDir = join(this.#procRoot, String(pid));
-      const cgroups = readText(join(pidDir, "cgroup"));
-      if (cgroups === undefined) return missing(pidDir);
-      if (!cgroups.includes(id)) return { ok: false, detail: `${pidDir} is not a process of this container` };
-      netDev = kernelFile(join(pidDir, "net", "dev"), this.#keepProcOpen);
-      resolved.verifiedPid = pid;
-      resolved.netDev = netDev;
-    }
-    const text = netDev.read();
-    if (text === undefined) {
-      netDev.close();
-      resolved.verifiedPid = null;
-      resolved.netDev = null;
-      return missing(netDev.path);
-    }
-    const totals = parseNetDev(text);
-    return { ok: true, rxBytes: totals?.rxBytes ?? null, txBytes: totals?.txBytes ?? null };
   }
 }
 
@@ -290,7 +292,7 @@ function missing(path: string): { ok: false; detail: string } {
 }
 
 /**
- * Usage minus inactive file cache, floored at 0, as stats-reading.ts computes it from the API:
+ * Usage minus inactive file cache, floored at 0, as the runtimes compute it for their APIs:
  * the first of `keys` that memory.stat has is the cache figure; with none, usage is all there is.
  */
 function memUsed(usage: number | null, statText: string, keys: readonly string[]): number | null {

@@ -1,0 +1,77 @@
+// A container's network counters as its process shows them: /proc/<pid>/net/dev lists the
+// interfaces of the network namespace the process is in, summed as the runtimes sum them
+// (every interface but the loopback). Used by the cgroup fast path and by runtimes whose stats
+// API has no network figures (containerd's Metrics).
+//
+// Before a PID's net/dev is trusted, its /proc/<pid>/cgroup must name the container's cgroup:
+// a proc root from another PID namespace could show an unrelated process under the same number,
+// whose network would be reported as the container's. That is checked once per PID; the file is
+// then kept open (kernel-file.ts). A kept net/dev stays with the network namespace it was opened
+// on; a restart gives the container a new PID, which is checked and opened afresh.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseNetDev } from "../procfs/proc-parsers.ts";
+import { type KernelFile, kernelFile, regeneratesOnRead } from "./kernel-file.ts";
+
+export type NetworkResult =
+  | { readonly ok: true; readonly rxBytes: number | null; readonly txBytes: number | null }
+  | { readonly ok: false; readonly detail: string };
+
+interface VerifiedProcess {
+  readonly pid: number;
+  readonly netDev: KernelFile;
+}
+
+export class ProcessNetworks {
+  readonly #procRoot: string;
+  readonly #keepOpen: boolean;
+  /** By the caller's container key. */
+  readonly #verified = new Map<string, VerifiedProcess>();
+
+  constructor(procRoot: string) {
+    this.#procRoot = procRoot;
+    this.#keepOpen = regeneratesOnRead(procRoot);
+  }
+
+  /**
+   * The network counters of the container `key` whose process is `pid`; `cgroupName` (the last
+   * component of the container's cgroup directory) must appear in the process's /proc/<pid>/cgroup.
+   * Null counters: the namespace has no interface but the loopback (no network figures, not zero).
+   */
+  read(key: string, pid: number, cgroupName: string): NetworkResult {
+    let verified = this.#verified.get(key);
+    if (verified?.pid !== pid) {
+      this.forget(key);
+      const pidDir = join(this.#procRoot, String(pid));
+      let cgroups: string;
+      try {
+        cgroups = readFileSync(join(pidDir, "cgroup"), "utf8");
+      } catch {
+        return { ok: false, detail: `cannot read ${pidDir}/cgroup` };
+      }
+      if (!cgroups.includes(cgroupName)) {
+        return { ok: false, detail: `${pidDir} is not a process of this container` };
+      }
+      verified = { pid, netDev: kernelFile(join(pidDir, "net", "dev"), this.#keepOpen) };
+      this.#verified.set(key, verified);
+    }
+    const text = verified.netDev.read();
+    if (text === undefined) {
+      this.forget(key);
+      return { ok: false, detail: `cannot read ${verified.netDev.path}` };
+    }
+    const totals = parseNetDev(text);
+    return { ok: true, rxBytes: totals?.rxBytes ?? null, txBytes: totals?.txBytes ?? null };
+  }
+
+  /** Releases the container's kept file; its next read checks its PID again. */
+  forget(key: string): void {
+    this.#verified.get(key)?.netDev.close();
+    this.#verified.delete(key);
+  }
+
+  /** Forgets every container not in `keys`. */
+  retainOnly(keys: ReadonlySet<string>): void {
+    for (const key of this.#verified.keys()) if (!keys.has(key)) this.forget(key);
+  }
+}

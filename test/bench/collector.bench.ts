@@ -257,7 +257,7 @@ async function benchContainerIds(docker: Docker, runId: string): Promise<Set<str
   return new Set(listed.map((entry) => entry.Id));
 }
 
-async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<Map<string, number>> {
+export async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<Map<string, number>> {
   const pids = new Map<string, number>();
   for (const id of ids) {
     const inspect = (await docker.getContainer(id).inspect()) as { State: { Pid: number } };
@@ -267,7 +267,7 @@ async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<
 }
 
 /** (d): the files the collector reads for a v1 container, read and parsed as simply as possible. */
-function bareFileReads(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): void {
+export function bareFileReads(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): void {
   let sink = 0;
   sink += readFileSync("/proc/stat", "utf8").length;
   for (const id of ids) {
@@ -283,7 +283,7 @@ function bareFileReads(ids: ReadonlySet<string>, pids: ReadonlyMap<string, numbe
 }
 
 /** The same files as bareFileReads, opened once: /proc/stat first, then six per container. */
-function openBenchFiles(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): number[][] {
+export function openBenchFiles(ids: ReadonlySet<string>, pids: ReadonlyMap<string, number>): number[][] {
   const files = [[openSync("/proc/stat", "r")]];
   for (const id of ids) {
     const dir = (controller: string) => `/sys/fs/cgroup/${controller}/docker/${id}`;
@@ -304,7 +304,7 @@ function openBenchFiles(ids: ReadonlySet<string>, pids: ReadonlyMap<string, numb
 const keptBuffer = Buffer.allocUnsafe(16 * 1024);
 
 /** (d2): each kept file read again from offset 0 to its end (the kernel writes it afresh), into a string. */
-function bareKeptReads(files: readonly number[][]): void {
+export function bareKeptReads(files: readonly number[][]): void {
   let sink = 0;
   for (const fds of files) {
     for (const fd of fds) {
@@ -365,7 +365,7 @@ async function interleaved(
 }
 
 /** dockerd, containerd and every shim (`containerd-shim-runc-v2`, its comm cut to 15 characters). */
-function daemonPids(): number[] {
+export function daemonPids(): number[] {
   const names = new Set(["dockerd", "containerd", "containerd-shim"]);
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -380,7 +380,7 @@ function daemonPids(): number[] {
 }
 
 /** utime + stime of each process still there, in clock ticks. */
-function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
+export function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
   const ticks = new Map<number, number>();
   for (const pid of pids) {
     try {
@@ -399,7 +399,7 @@ function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
  * The ticks spent between two readings by the processes in both: a shim of someone else's
  * container that exits meanwhile must not count as negative CPU.
  */
-function ticksSpent(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+export function ticksSpent(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
   let spent = 0;
   for (const [pid, ticks] of after) {
     const earlier = before.get(pid);

@@ -9,7 +9,8 @@
 // the same load from whatever else runs on the machine by construction (alternating windows only
 // approximate that), and each uses a few percent of a core, too little to slow the other.
 // A window during which any container on the host started or stopped is discarded (discovering a
-// container costs each tool more than sampling it); what a new container costs each tool is
+// container costs each tool more than sampling it; when every window is, the figures are those
+// windows', marked "all disturbed"); what a new container costs each tool is
 // measured on its own at the end of each phase, from 5 containers started together.
 //
 // The collector runs as docker-compose.yml runs it (plain JavaScript, its Node flags,
@@ -69,6 +70,8 @@ interface PhaseResult {
   intervalMs: number;
   windows: WindowFigures[];
   discarded: number;
+  /** Every window was disturbed: the figures are from those, and say so. */
+  disturbedOnly: boolean;
   /** CPU per container-sample of each bare loop's ticks in the windows, ms. */
   bare: Record<BareLoop, number[]>;
   /** Extra CPU per new container, ms. */
@@ -110,6 +113,12 @@ export async function run(): Promise<void> {
     );
   }
   const runId = `peer-${Date.now().toString(36)}`;
+  try {
+    new CpuCgroup(`crowsnest-bench-${runId}-probe`, version).remove();
+  } catch (error) {
+    console.log(`cannot create a cgroup (${(error as Error).message}); run as root. Skipped`);
+    return;
+  }
   const docker = new Docker();
   const built = buildStrippedCopy();
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
@@ -123,7 +132,10 @@ export async function run(): Promise<void> {
     );
   };
   const onSignal = () => {
-    void cleanup().finally(() => process.exit(130));
+    // The tools first: a collector or Netdata left running would go on costing the machine.
+    void Promise.allSettled([...liveTools].map((tool) => tool.cgroup.stop(tool.child, 2000)))
+      .then(cleanup)
+      .finally(() => process.exit(130));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -239,6 +251,7 @@ async function measurePhase(options: {
     intervalMs,
     windows: [],
     discarded: 0,
+    disturbedOnly: false,
     bare: { "(c)": [], "(d)": [], "(d2)": [] },
     perNewContainerMs: {},
     netdataValuesPerContainer: undefined,
@@ -297,6 +310,7 @@ async function measurePhase(options: {
         cleanup: setup.cleanup,
       };
     }
+    for (const tool of Object.values(tools)) liveTools.add(tool);
     const netdataPort = tools.netdata?.port;
 
     // Both must cover every container before anything is measured.
@@ -317,6 +331,8 @@ async function measurePhase(options: {
     kept.push(...openBenchFiles(new Set(running), pids));
     const daemons = daemonPids();
     const ids = new Set(running);
+    const disturbedWindows: WindowFigures[] = [];
+    const disturbedBare: Record<BareLoop, number[]> = { "(c)": [], "(d)": [], "(d2)": [] };
     for (let attempt = 0; result.windows.length < ROUNDS && attempt < 2 * ROUNDS; attempt++) {
       const hostBefore = await runningIds(docker);
       const before = readTools(tools);
@@ -335,11 +351,7 @@ async function measurePhase(options: {
       await sleep(Math.max(0, startedAtMs + windowS * 1000 - Date.now()));
       const after = readTools(tools);
       const seconds = (Date.now() - startedAtMs) / 1000;
-      if ((await runningIds(docker)) !== hostBefore) {
-        result.discarded += 1;
-        console.log("  window discarded: a container started or stopped on this host during it");
-        continue;
-      }
+      const disturbed = (await runningIds(docker)) !== hostBefore;
       const window: WindowFigures = {
         seconds,
         cpuMs: {
@@ -353,14 +365,24 @@ async function measurePhase(options: {
         },
         rssMb: { netdata: after.netdata.rssMb, collector: after.collector.rssMb },
       };
-      result.windows.push(window);
-      for (const loop of ["(c)", "(d)", "(d2)"] as const) result.bare[loop].push(...bare[loop]);
       console.log(
-        `  window ${result.windows.length}: collector ${fixed(window.cpuMs.collector / window.samples.collector)} ms/sample` +
+        `  window ${attempt + 1}${disturbed ? " (discarded: a container started or stopped on this host during it)" : ""}: ` +
+          `collector ${fixed(window.cpuMs.collector / window.samples.collector)} ms/sample` +
           (tools.netdata
             ? `, Netdata ${fixed(window.cpuMs.netdata / window.samples.netdata)} ms/sample`
             : ""),
       );
+      (disturbed ? disturbedWindows : result.windows).push(window);
+      if (!disturbed)
+        for (const loop of ["(c)", "(d)", "(d2)"] as const) result.bare[loop].push(...bare[loop]);
+      else for (const loop of ["(c)", "(d)", "(d2)"] as const) disturbedBare[loop].push(...bare[loop]);
+    }
+    result.discarded = disturbedWindows.length;
+    if (result.windows.length === 0) {
+      // Better disturbed figures, said to be so, than none (a shared dockerd that never rests).
+      result.windows = disturbedWindows;
+      result.bare = disturbedBare;
+      result.disturbedOnly = true;
     }
 
     // A new container's cost: the CPU over a span in which NEW_PER_PHASE containers start,
@@ -435,10 +457,14 @@ function readTools(
   return { netdata: read(tools.netdata), collector: read(tools.collector) };
 }
 
+/** The tools running now, for a Ctrl-C to stop. */
+const liveTools = new Set<RunningTool>();
+
 async function stopTool(tools: Partial<Record<Tool, RunningTool>>, name: Tool): Promise<void> {
   const tool = tools[name];
   if (tool === undefined) return;
   delete tools[name];
+  liveTools.delete(tool);
   await tool.cgroup.stop(tool.child);
   tool.cleanup?.();
 }
@@ -477,7 +503,9 @@ function report(results: readonly PhaseResult[]): void {
     const toolRow = (tool: Tool, label: string) => ({
       interval,
       approach: label,
-      windows: `${phase.windows.length} (${phase.discarded} discarded)`,
+      windows: phase.disturbedOnly
+        ? `${phase.windows.length}, all disturbed`
+        : `${phase.windows.length} (${phase.discarded} discarded)`,
       "CPU ms per container-sample": fixed(perSample(tool), 4),
       "CPU ms per second": fixed(median(phase.windows.map((w) => w.cpuMs[tool] / w.seconds)), 2),
       "RSS MB": fixed(median(phase.windows.map((w) => w.rssMb[tool])), 1),

@@ -88,6 +88,11 @@ export class CpuCgroup {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    this.remove();
+  }
+
+  /** Removes the cgroup, which must be empty. */
+  remove(): void {
     rmdirSync(this.path);
   }
 }

@@ -386,8 +386,9 @@ async function measurePhase(options: {
     }
 
     // A new container's cost: the CPU over a span in which NEW_PER_PHASE containers start,
-    // beyond the steady rate and the samples of the new containers once sampled.
-    if (result.windows.length > 0 && newIds.length > 0) {
+    // beyond the steady rate and the samples of the new containers once sampled. They start
+    // even without a steady rate to compare with (n/a then): the next phase counts on them.
+    if (newIds.length > 0) {
       const before = readTools(tools);
       const startedAtMs = Date.now();
       await forEachBounded(newIds, 6, (id) => options.docker.getContainer(id).start());

@@ -234,7 +234,7 @@ async function benchContainerIds(docker: Docker, runId: string): Promise<Set<str
   return new Set(listed.map((entry) => entry.Id));
 }
 
-async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<Map<string, number>> {
+export async function containerPids(docker: Docker, ids: ReadonlySet<string>): Promise<Map<string, number>> {
   const pids = new Map<string, number>();
   for (const id of ids) {
     const inspect = (await docker.getContainer(id).inspect()) as { State: { Pid: number } };

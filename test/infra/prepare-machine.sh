@@ -2,7 +2,8 @@
 # Makes a bare Debian 12 machine ready for Crowsnest's tests, idempotently:
 # Node 24 + pnpm, a running Postgres, a running NATS with JetStream, a running
 # dockerd, the offline busybox workload image, Go with Debian's NATS client for
-# the client examples, Debian's chromium for the dashboard tests, and a Kubernetes control plane
+# the client examples, Debian's chromium for the dashboard tests, Debian's netdata-core for the
+# collector benchmark's peer column, and a Kubernetes control plane
 # built from Debian's source package (test/infra/kubernetes/). Safe to run again:
 # each step checks first and does nothing when its thing is already there.
 #
@@ -201,6 +202,21 @@ prepare_browser() {
   [ -x /usr/bin/chromium ] || apt_install --no-install-recommends chromium
 }
 
+# --- Netdata, the collector benchmark's peer ------------------------------------
+# Debian's netdata-core (the daemon and its internal collectors, no plugins): `pnpm bench collector`
+# runs it with a configuration of its own beside the collector. The package's service would run
+# Netdata with every collector on, for good: it is stopped and disabled.
+prepare_netdata() {
+  if ! command -v netdata >/dev/null && [ ! -x /usr/sbin/netdata ]; then
+    apt_install --no-install-recommends netdata-core
+  fi
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now netdata >&2 2>/dev/null || true
+  elif [ -x /etc/init.d/netdata ]; then
+    /etc/init.d/netdata stop >&2 2>/dev/null || true
+  fi
+}
+
 # --- Kubernetes API server ----------------------------------------------------
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback. The first
 # build takes ~5 min on 2 cores and is cached (/var/cache/crowsnest-kubernetes); afterwards
@@ -238,4 +254,5 @@ prepare_compose
 prepare_examples
 prepare_containerd
 prepare_browser
+prepare_netdata
 prepare_kubernetes

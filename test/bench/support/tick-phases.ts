@@ -134,7 +134,7 @@ export async function interleaved(
 }
 
 /** dockerd, containerd and every shim (`containerd-shim-runc-v2`, its comm cut to 15 characters). */
-function daemonPids(): number[] {
+export function daemonPids(): number[] {
   const names = new Set(["dockerd", "containerd", "containerd-shim"]);
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -149,7 +149,7 @@ function daemonPids(): number[] {
 }
 
 /** utime + stime of each process still there, in clock ticks. */
-function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
+export function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
   const ticks = new Map<number, number>();
   for (const pid of pids) {
     try {
@@ -168,7 +168,7 @@ function daemonCpuTicks(pids: readonly number[]): Map<number, number> {
  * The ticks spent between two readings by the processes in both: a shim of someone else's
  * container that exits meanwhile must not count as negative CPU.
  */
-function ticksSpent(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+export function ticksSpent(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
   let spent = 0;
   for (const [pid, ticks] of after) {
     const earlier = before.get(pid);

@@ -2,6 +2,7 @@
 // publisher behind it, and the one rule telling a failure worth retrying from a permanent one.
 export {
   type AckConnection,
+  type AckDeadlineClock,
   AckTimeoutError,
   DisconnectedError,
   InvalidAckError,

@@ -1,7 +1,10 @@
-import type { MsgHdrs } from "@nats-io/transport-node";
+import type { Msg, MsgHdrs } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
+import { captureLogger } from "../../../../test/support/capture-logger.ts";
 import {
   type AckConnection,
+  type AckDeadlineClock,
+  AckTimeoutError,
   DisconnectedError,
   InvalidAckError,
   JetStreamAckPublisher,
@@ -9,6 +12,7 @@ import {
   parseAck,
   StreamRefusedError,
 } from "./jetstream-ack-publisher.ts";
+import { PublishQueue } from "./publish-queue.ts";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const reply = (data: Uint8Array, code?: number) => ({
@@ -57,16 +61,18 @@ describe("parseAck", () => {
   });
 });
 
-/** A connection whose status events the test sends, and whose publishes it sees. */
+/** A connection whose status events and acknowledgements the test sends, and whose publishes it sees. */
 function fakeConnection() {
-  const published: { subject: string; reply: string | undefined }[] = [];
+  const published: { subject: string; reply: string | undefined; msgID: string | undefined }[] = [];
   let pushStatus: ((status: { type: string }) => void) | undefined;
+  let onReply: ((error: Error | null, msg: Msg) => void) | undefined;
   const statuses: { type: string }[] = [];
   const nc = {
-    publish(subject: string, _payload: Uint8Array, options?: { reply?: string }) {
-      published.push({ subject, reply: options?.reply });
+    publish(subject: string, _payload: Uint8Array, options?: { reply?: string; headers?: MsgHdrs }) {
+      published.push({ subject, reply: options?.reply, msgID: options?.headers?.get("Nats-Msg-Id") });
     },
-    subscribe() {
+    subscribe(_subject: string, options: { callback: (error: Error | null, msg: Msg) => void }) {
+      onReply = options.callback;
       return { unsubscribe() {} };
     },
     status() {
@@ -85,6 +91,12 @@ function fakeConnection() {
     // Only publish, subscribe and status are used; the rest of a NatsConnection would be noise.
     nc: nc as unknown as AckConnection,
     published,
+    /** The stream's acknowledgement of the publish that named `reply`. */
+    acknowledge(reply: string | undefined, seq: number) {
+      // Only subject, data and headers are read; a whole Msg would be noise.
+      const msg = { subject: reply ?? "", data: encode({ stream: "S", seq }), headers: undefined };
+      onReply?.(null, msg as unknown as Msg);
+    },
     emit(type: string) {
       if (pushStatus) {
         const push = pushStatus;
@@ -112,6 +124,145 @@ describe("JetStreamAckPublisher when the connection drops", () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     void publisher.publish("s", new Uint8Array(), { msgID: "c" }).catch(() => undefined);
     expect(connection.published).toHaveLength(2);
+    publisher.close();
+  });
+});
+
+/** Deadline timers that fire only when the test moves time on: "in time" is then exact under any load. */
+class ManualDeadlineClock implements AckDeadlineClock {
+  #nowMs = 1_000_000;
+  readonly #timers = new Set<{ run: () => void; dueAtMs: number }>();
+
+  now(): number {
+    return this.#nowMs;
+  }
+
+  setTimeout(run: () => void, delayMs: number): unknown {
+    const timer = { run, dueAtMs: this.#nowMs + delayMs };
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  clearTimeout(timer: unknown): void {
+    this.#timers.delete(timer as { run: () => void; dueAtMs: number });
+  }
+
+  /** Timers armed and not yet fired or cleared. */
+  get armed(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time on, firing every timer due on the way, earliest first. */
+  advance(ms: number): void {
+    const endMs = this.#nowMs + ms;
+    for (;;) {
+      const due = [...this.#timers]
+        .filter((timer) => timer.dueAtMs <= endMs)
+        .sort((a, b) => a.dueAtMs - b.dueAtMs)[0];
+      if (due === undefined) break;
+      this.#timers.delete(due);
+      this.#nowMs = due.dueAtMs;
+      due.run();
+    }
+    this.#nowMs = endMs;
+  }
+}
+
+const settledState = async (promise: Promise<unknown>) => {
+  const marker = Symbol("pending");
+  // Lets the rejection or resolution that the last timer caused run first.
+  await new Promise((resolve) => setImmediate(resolve));
+  return Promise.race([
+    promise.then(
+      () => "resolved",
+      () => "rejected",
+    ),
+    Promise.resolve(marker),
+  ]).then((state) => (state === marker ? "pending" : state));
+};
+
+describe("JetStreamAckPublisher acknowledgement deadlines", () => {
+  it("fails a publish whose acknowledgement never comes exactly at its timeout, not before", async () => {
+    const clock = new ManualDeadlineClock();
+    const publisher = new JetStreamAckPublisher({ nc: fakeConnection().nc, clock });
+    const unanswered = publisher.publish("s", new Uint8Array(), { msgID: "a", timeout: 5000 });
+    unanswered.catch(() => undefined);
+    clock.advance(4999);
+    expect(await settledState(unanswered)).toBe("pending");
+    clock.advance(1);
+    await expect(unanswered).rejects.toBeInstanceOf(AckTimeoutError);
+    expect(publisher.pending).toBe(0);
+    expect(clock.armed).toBe(0);
+    publisher.close();
+  });
+
+  it("keeps no timer while nothing awaits an acknowledgement, and one while publishes do", async () => {
+    const clock = new ManualDeadlineClock();
+    const connection = fakeConnection();
+    const publisher = new JetStreamAckPublisher({ nc: connection.nc, clock });
+    expect(clock.armed).toBe(0);
+    const sent = ["a", "b", "c"].map((msgID) => publisher.publish("s", new Uint8Array(), { msgID }));
+    expect(clock.armed).toBe(1);
+    for (const [index, { reply }] of connection.published.entries()) connection.acknowledge(reply, index + 1);
+    await expect(Promise.all(sent)).resolves.toHaveLength(3);
+    expect(clock.armed).toBe(0);
+    publisher.close();
+  });
+
+  it("fails each publish at its own deadline when timeouts differ, the shorter first", async () => {
+    const clock = new ManualDeadlineClock();
+    const publisher = new JetStreamAckPublisher({ nc: fakeConnection().nc, clock });
+    const long = publisher.publish("s", new Uint8Array(), { msgID: "long", timeout: 5000 });
+    const short = publisher.publish("s", new Uint8Array(), { msgID: "short", timeout: 2000 });
+    long.catch(() => undefined);
+    short.catch(() => undefined);
+    clock.advance(2000);
+    await expect(short).rejects.toBeInstanceOf(AckTimeoutError);
+    expect(await settledState(long)).toBe("pending");
+    clock.advance(3000);
+    await expect(long).rejects.toBeInstanceOf(AckTimeoutError);
+    publisher.close();
+  });
+
+  it("still times out a publish sent after an earlier one was acknowledged", async () => {
+    const clock = new ManualDeadlineClock();
+    const connection = fakeConnection();
+    const publisher = new JetStreamAckPublisher({ nc: connection.nc, clock });
+    const first = publisher.publish("s", new Uint8Array(), { msgID: "a", timeout: 5000 });
+    clock.advance(1000);
+    const second = publisher.publish("s", new Uint8Array(), { msgID: "b", timeout: 5000 });
+    second.catch(() => undefined);
+    connection.acknowledge(connection.published[0]?.reply, 1);
+    await expect(first).resolves.toMatchObject({ seq: 1 });
+    clock.advance(4999);
+    expect(await settledState(second)).toBe("pending");
+    clock.advance(1);
+    await expect(second).rejects.toBeInstanceOf(AckTimeoutError);
+    publisher.close();
+  });
+
+  it("behind the publish queue, a sample whose acknowledgement never comes is sent again after its timeout", async () => {
+    const clock = new ManualDeadlineClock();
+    const connection = fakeConnection();
+    const publisher = new JetStreamAckPublisher({ nc: connection.nc, clock });
+    const queue = new PublishQueue({
+      js: publisher,
+      logger: captureLogger().logger,
+      maxBuffered: 10,
+      maxInFlight: 10,
+      ackTimeoutMs: 5000,
+      retryDelayMs: 1,
+    });
+    queue.enqueue({ subject: "s", payload: new Uint8Array(), msgID: "sample-1" });
+    expect(connection.published.map((p) => p.msgID)).toEqual(["sample-1"]);
+    clock.advance(5000);
+    // The retry goes out after the queue's (real, 1 ms) retry delay: wait for it, not for a set time.
+    await expect
+      .poll(() => connection.published.map((p) => p.msgID), { timeout: 5000 })
+      .toEqual(["sample-1", "sample-1"]);
+    connection.acknowledge(connection.published[1]?.reply, 1);
+    await expect.poll(() => queue.counts().published, { timeout: 5000 }).toBe(1);
+    await queue.stop(1000);
     publisher.close();
   });
 });

@@ -13,6 +13,11 @@
 // messages until the old ones are through, so a stream that comes back receives them in order.
 // (A publish written into a dead connection would otherwise sit out its timeout, while a newer
 // one, sent just after the reconnect, would be stored first.)
+//
+// Timeouts cost one timer, armed for the earliest deadline of the publishes awaiting their
+// acknowledgement and cleared as soon as none does: a collector whose acknowledgements all come
+// back within its tick wakes up for no timer between ticks (a fixed-rate sweeper woke it ten
+// times a second whatever the interval: most of an idle collector's wake-ups at 10 s).
 import {
   createInbox,
   headers,
@@ -81,6 +86,22 @@ export class DisconnectedError extends Error implements ClassifiedPublishError {
   readonly retryable = true;
 }
 
+/** The timers of the acknowledgement deadlines: Node's by default, a manual clock in tests. */
+export interface AckDeadlineClock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Runs `run` once after `delayMs`; must not keep the process alive by itself. */
+  setTimeout(run: () => void, delayMs: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+const systemDeadlineClock: AckDeadlineClock = {
+  now: () => Date.now(),
+  setTimeout: (run, delayMs) => setTimeout(run, delayMs).unref(),
+  // The timers this clock hands out are Node's own.
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
 interface Pending {
   resolve(ack: PubAck): void;
   reject(error: Error): void;
@@ -93,9 +114,8 @@ export interface JetStreamAckPublisherOptions {
   inboxPrefix?: string;
   /** Used when a publish names no timeout; defaults to 5 s, like js.publish(). */
   defaultTimeoutMs?: number;
-  /** How often expired publishes are failed; a timeout fires up to this much late. Defaults to 100 ms. */
-  sweepIntervalMs?: number;
-  now?: () => number;
+  /** The deadlines' clock and timers; the system's by default. */
+  clock?: AckDeadlineClock;
 }
 
 const decoder = new TextDecoder();
@@ -106,8 +126,10 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   readonly #subscription: Subscription;
   readonly #pending = new Map<string, Pending>();
   readonly #defaultTimeoutMs: number;
-  readonly #now: () => number;
-  readonly #sweeper: NodeJS.Timeout;
+  readonly #clock: AckDeadlineClock;
+  /** The one deadline timer, while any publish awaits its acknowledgement; and when it fires. */
+  #deadlineTimer: unknown;
+  #deadlineTimerAtMs: number | undefined;
   #next = 0;
   #closed = false;
   #connected = true;
@@ -115,14 +137,11 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   constructor(options: JetStreamAckPublisherOptions) {
     this.#nc = options.nc;
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 5000;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemDeadlineClock;
     this.#prefix = createInbox(options.inboxPrefix);
     this.#subscription = this.#nc.subscribe(`${this.#prefix}.*`, {
       callback: (error, msg) => this.#onReply(error, msg),
     });
-    // One timer for every publish instead of one each; unref'd, so it never keeps the process up.
-    this.#sweeper = setInterval(() => this.#expire(), options.sweepIntervalMs ?? 100);
-    this.#sweeper.unref();
     void this.#watchConnection();
   }
 
@@ -142,16 +161,19 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     const messageHeaders = headers();
     messageHeaders.set("Nats-Msg-Id", options.msgID);
     return new Promise<PubAck>((resolve, reject) => {
-      this.#pending.set(token, {
-        resolve,
-        reject,
-        deadlineMs: this.#now() + (options.timeout ?? this.#defaultTimeoutMs),
-      });
+      const deadlineMs = this.#clock.now() + (options.timeout ?? this.#defaultTimeoutMs);
+      this.#pending.set(token, { resolve, reject, deadlineMs });
       try {
         this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers: messageHeaders });
       } catch (error) {
         this.#pending.delete(token);
+        this.#settled();
         reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      // Publishes mostly share one timeout, so a later one rarely moves the earliest deadline.
+      if (this.#deadlineTimerAtMs === undefined || deadlineMs < this.#deadlineTimerAtMs) {
+        this.#armDeadlineTimer(deadlineMs);
       }
     });
   }
@@ -160,11 +182,11 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweeper);
     this.#subscription.unsubscribe();
     for (const pending of this.#pending.values())
       pending.reject(new PublisherClosedError("the publisher was closed"));
     this.#pending.clear();
+    this.#settled();
   }
 
   async #watchConnection(): Promise<void> {
@@ -177,6 +199,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
         pending.reject(new DisconnectedError("the connection to NATS dropped before the acknowledgement"));
       }
       this.#pending.clear();
+      this.#settled();
     }
   }
 
@@ -185,6 +208,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
       // The inbox subscription itself failed (a permission error): no acknowledgement will come.
       for (const pending of this.#pending.values()) pending.reject(error);
       this.#pending.clear();
+      this.#settled();
       return;
     }
     const token = msg.subject.slice(this.#prefix.length + 1);
@@ -193,18 +217,42 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     // (same message id) will be acknowledged as a duplicate.
     if (pending === undefined) return;
     this.#pending.delete(token);
+    this.#settled();
     const settled = parseAck(msg);
     if (settled instanceof Error) pending.reject(settled);
     else pending.resolve(settled);
   }
 
+  #armDeadlineTimer(deadlineMs: number): void {
+    if (this.#deadlineTimerAtMs !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimerAtMs = deadlineMs;
+    this.#deadlineTimer = this.#clock.setTimeout(
+      () => this.#expire(),
+      Math.max(0, deadlineMs - this.#clock.now()),
+    );
+  }
+
+  /** A publish settled: with none left waiting, the deadline timer has nothing to do. */
+  #settled(): void {
+    if (this.#pending.size > 0 || this.#deadlineTimerAtMs === undefined) return;
+    this.#clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimerAtMs = undefined;
+  }
+
+  /** Fails every publish past its deadline, and arms the timer for the earliest one left. */
   #expire(): void {
-    const nowMs = this.#now();
+    this.#deadlineTimerAtMs = undefined;
+    const nowMs = this.#clock.now();
+    let earliestMs = Number.POSITIVE_INFINITY;
     for (const [token, pending] of this.#pending) {
-      if (pending.deadlineMs > nowMs) continue;
+      if (pending.deadlineMs > nowMs) {
+        earliestMs = Math.min(earliestMs, pending.deadlineMs);
+        continue;
+      }
       this.#pending.delete(token);
       pending.reject(new AckTimeoutError("no acknowledgement from JetStream in time"));
     }
+    if (earliestMs !== Number.POSITIVE_INFINITY) this.#armDeadlineTimer(earliestMs);
   }
 }
 

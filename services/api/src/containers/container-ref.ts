@@ -1,6 +1,7 @@
 // Container references: every route that takes a container takes what a user has in hand —
 // the api's numeric id, the runtime's id as `docker ps` shows it (full, or a unique prefix of
-// at least 12 hex characters), a Kubernetes `namespace/pod/container`, or the container's name
+// at least 12 hex characters), a Kubernetes `namespace/pod/container` or containerd `namespace/id`,
+// or the container's name
 // — and narrows by `host` when the same name or prefix exists on several hosts. One that fits
 // several containers is a 409 listing them; one that fits none is a 404.
 import { type createRoute, z } from "@hono/zod-openapi";
@@ -20,7 +21,8 @@ const HEX_PREFIX = new RegExp(`^[0-9a-f]{${MIN_ID_PREFIX_LENGTH},64}$`);
 const DESCRIPTION =
   "The container: the api's numeric id, the runtime's id (full, or a unique prefix of at least " +
   `${MIN_ID_PREFIX_LENGTH} hex characters, as \`docker ps\` shows it), a Kubernetes ` +
-  "`namespace/pod/container` (with `/` encoded as `%2F` in a path), or its name. When a name or " +
+  "`namespace/pod/container` or a containerd `namespace/id` outside the default namespace (with `/` " +
+  "encoded as `%2F` in a path), or its name. When a name or " +
   "prefix fits containers on several hosts, add `host`; an ambiguous reference is a 409 that lists " +
   "the candidates.";
 

@@ -1,10 +1,13 @@
 // Contract messages as a collector or watcher would publish them, for tests that feed the
 // real store. Builders fill every field; tests override only what they are about.
 import {
+  ANY,
   codecs,
   type EventMessage,
+  type HeartbeatMessage,
   type InventoryMessage,
   type MessageCodec,
+  type Runtime,
   type StatsMessage,
   type Subjects,
 } from "@crowsnest/shared";
@@ -220,4 +223,58 @@ export function startupInventorySince(
     .flatMap((entry) =>
       entry.kind === "inventory" && entry.inventory.reason === "startup" ? [entry.inventory] : [],
     )[0];
+}
+
+/** What one host's watcher published, each kind in the order it arrived, every message checked against the contract. */
+export interface HostRecording {
+  readonly events: EventMessage[];
+  readonly inventories: InventoryMessage[];
+  readonly heartbeats: HeartbeatMessage[];
+  /** Messages that failed their codec or the published JSON Schema (there should be none). */
+  readonly undecodable: string[];
+  stop(): void;
+}
+
+/** Records `host`'s events and inventories of `runtime`, and its watcher's heartbeats. */
+export function recordHost(
+  nc: NatsConnection,
+  subjects: Subjects,
+  host: string,
+  runtime: Runtime,
+): HostRecording {
+  const recording = {
+    events: [] as EventMessage[],
+    inventories: [] as InventoryMessage[],
+    heartbeats: [] as HeartbeatMessage[],
+    undecodable: [] as string[],
+  };
+  const subscriptions = [
+    recordMessages(
+      nc,
+      subjects.event(host, runtime, ANY, ANY),
+      codecs.event,
+      recording.events,
+      recording.undecodable,
+    ),
+    recordMessages(
+      nc,
+      subjects.inventory(host, runtime),
+      codecs.inventory,
+      recording.inventories,
+      recording.undecodable,
+    ),
+    recordMessages(
+      nc,
+      subjects.agent(host, "watcher"),
+      codecs.heartbeat,
+      recording.heartbeats,
+      recording.undecodable,
+    ),
+  ];
+  return {
+    ...recording,
+    stop: () => {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    },
+  };
 }

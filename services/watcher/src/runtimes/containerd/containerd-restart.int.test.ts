@@ -4,17 +4,14 @@
 // the bus once, from the comparison after the watcher's resubscription, and the heartbeat must
 // say the event stream was away meanwhile.
 import { readFile } from "node:fs/promises";
-import {
-  ANY,
-  codecs,
-  createSubjects,
-  type EventMessage,
-  type HeartbeatMessage,
-  type InventoryMessage,
-} from "@crowsnest/shared";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { createSubjects } from "@crowsnest/shared";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { deleteTestStreams, recordMessages } from "../../../../../test/support/bus-fixtures.ts";
+import {
+  deleteTestStreams,
+  type HostRecording,
+  recordHost,
+} from "../../../../../test/support/bus-fixtures.ts";
 import {
   createPrivateContainerd,
   type PrivateContainerd,
@@ -37,13 +34,9 @@ describe.skipIf(!sharedSocket)("the containerd watcher across a restart of conta
   const host = `ctrd-restart-${suffix}`;
   const prefix = testSubjectPrefix();
   const subjects = createSubjects(prefix);
-  const events: EventMessage[] = [];
-  const inventories: InventoryMessage[] = [];
-  const heartbeats: HeartbeatMessage[] = [];
-  const undecodable: string[] = [];
+  let recording: HostRecording;
   let containerd: PrivateContainerd;
   let nc: NatsConnection;
-  let subscriptions: Subscription[] = [];
   let watcher: ServiceProcess | undefined;
 
   beforeAll(async () => {
@@ -51,18 +44,14 @@ describe.skipIf(!sharedSocket)("the containerd watcher across a restart of conta
     await containerd.start();
     await containerd.importImage(sharedSocket, image, NAMESPACE);
     nc = await connectTestNats();
-    subscriptions = [
-      recordMessages(nc, subjects.event(host, "containerd", ANY, ANY), codecs.event, events, undecodable),
-      recordMessages(nc, subjects.inventory(host, "containerd"), codecs.inventory, inventories, undecodable),
-      recordMessages(nc, subjects.agent(host, "watcher"), codecs.heartbeat, heartbeats, undecodable),
-    ];
+    recording = recordHost(nc, subjects, host, "containerd");
     await nc.flush();
   }, 120_000);
 
   afterAll(async () => {
     await watcher?.stop();
     await containerd?.dispose();
-    for (const subscription of subscriptions) subscription.unsubscribe();
+    recording?.stop();
     if (nc) {
       await deleteTestStreams(nc, prefix);
       await nc.close();
@@ -83,17 +72,20 @@ describe.skipIf(!sharedSocket)("the containerd watcher across a restart of conta
       // A periodic inventory after the resync shows everything before it has been published.
       CROWSNEST_INVENTORY_INTERVAL_MS: "10000",
     });
-    const startup = await eventually(() => inventories.find((inventory) => inventory.reason === "startup"), {
-      timeoutMs: 60_000,
-      what: "the startup inventory",
-    });
+    const startup = await eventually(
+      () => recording.inventories.find((inventory) => inventory.reason === "startup"),
+      {
+        timeoutMs: 60_000,
+        what: "the startup inventory",
+      },
+    );
     const listed = startup.containers.find((container) => container.external_id === external);
     expect(listed?.state).toBe("running");
     const pid = listed?.pid ?? 0;
     expect(pid).toBeGreaterThan(0);
 
     await containerd.stop();
-    await eventually(() => heartbeats.find((beat) => beat.connected === false), {
+    await eventually(() => recording.heartbeats.find((beat) => beat.connected === false), {
       timeoutMs: 30_000,
       what: "a heartbeat saying the event stream is away",
     });
@@ -102,27 +94,30 @@ describe.skipIf(!sharedSocket)("the containerd watcher across a restart of conta
     process.kill(pid, "SIGKILL");
     await containerd.start();
 
-    const resync = await eventually(() => inventories.find((inventory) => inventory.reason === "resync"), {
-      timeoutMs: 90_000,
-      what: "the resync inventory after containerd came back",
-    });
+    const resync = await eventually(
+      () => recording.inventories.find((inventory) => inventory.reason === "resync"),
+      {
+        timeoutMs: 90_000,
+        what: "the resync inventory after containerd came back",
+      },
+    );
     expect(resync.containers.find((container) => container.external_id === external)?.state).toBe("exited");
     const die = await eventually(
-      () => events.find((event) => event.actor.external_id === external && event.action === "die"),
+      () => recording.events.find((event) => event.actor.external_id === external && event.action === "die"),
       { timeoutMs: 30_000, what: "the die of the container killed in the gap" },
     );
     expect(die).toMatchObject({ exit_code: 137, actor: { name: "gap" } });
     // Once: whether containerd's shim hands its exit on after the restart or not, a second die
     // would be a repeat. A periodic inventory after the resync shows the watcher has gone past it.
-    const resyncIndex = inventories.indexOf(resync);
+    const resyncIndex = recording.inventories.indexOf(resync);
     await eventually(
-      () => inventories.slice(resyncIndex + 1).find((inventory) => inventory.reason === "periodic"),
+      () => recording.inventories.slice(resyncIndex + 1).find((inventory) => inventory.reason === "periodic"),
       { timeoutMs: 60_000, what: "a periodic inventory after the resync" },
     );
     expect(
-      events.filter((event) => event.actor.external_id === external && event.action === "die"),
+      recording.events.filter((event) => event.actor.external_id === external && event.action === "die"),
     ).toHaveLength(1);
     expect(await containerd.ctr(NAMESPACE, "tasks", "list")).toMatch(new RegExp(`${id}\\s+\\d+\\s+STOPPED`));
-    expect(undecodable).toEqual([]);
+    expect(recording.undecodable).toEqual([]);
   }, 300_000);
 });

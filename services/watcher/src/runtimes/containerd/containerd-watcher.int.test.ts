@@ -8,17 +8,14 @@ import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  ANY,
-  codecs,
-  createSubjects,
-  type EventMessage,
-  type HeartbeatMessage,
-  type InventoryMessage,
-} from "@crowsnest/shared";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { codecs, createSubjects, type EventMessage } from "@crowsnest/shared";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { deleteTestStreams, recordMessages } from "../../../../../test/support/bus-fixtures.ts";
+import {
+  deleteTestStreams,
+  type HostRecording,
+  recordHost,
+} from "../../../../../test/support/bus-fixtures.ts";
 import { type ServiceProcess, startService } from "../../../../../test/support/service-process.ts";
 import {
   connectTestNats,
@@ -38,13 +35,9 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
   const host = `ctrd-${suffix}`;
   const prefix = testSubjectPrefix();
   const subjects = createSubjects(prefix);
-  const events: EventMessage[] = [];
-  const inventories: InventoryMessage[] = [];
-  const heartbeats: HeartbeatMessage[] = [];
-  const undecodable: string[] = [];
+  let recording: HostRecording;
   const created: string[] = [];
   let nc: NatsConnection;
-  let subscriptions: Subscription[] = [];
   let watcher: ServiceProcess;
   /** Stands in for nerdctl's data root: the test writes a log file where nerdctl would. */
   let nerdctlRoot: string;
@@ -73,7 +66,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
   };
 
   const eventsOf = (id: string): EventMessage[] =>
-    events.filter((event) => event.actor.external_id === `${namespace}/${id}`);
+    recording.events.filter((event) => event.actor.external_id === `${namespace}/${id}`);
 
   const waitForEvent = (id: string, action: string, timeoutMs = 60_000): Promise<EventMessage> =>
     eventually(() => eventsOf(id).find((event) => event.action === action), {
@@ -93,14 +86,10 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
       await rm(dir, { recursive: true, force: true });
     }
     nc = await connectTestNats();
-    subscriptions = [
-      recordMessages(nc, subjects.event(host, "containerd", ANY, ANY), codecs.event, events, undecodable),
-      recordMessages(nc, subjects.inventory(host, "containerd"), codecs.inventory, inventories, undecodable),
-      recordMessages(nc, subjects.agent(host, "watcher"), codecs.heartbeat, heartbeats, undecodable),
-    ];
+    recording = recordHost(nc, subjects, host, "containerd");
     await nc.flush();
     watcher = startWatcher();
-    await eventually(() => inventories.find((inventory) => inventory.reason === "startup"), {
+    await eventually(() => recording.inventories.find((inventory) => inventory.reason === "startup"), {
       timeoutMs: 60_000,
       what: "the startup inventory",
     });
@@ -116,7 +105,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     await ctr("images", "remove", image).catch(() => undefined);
     await run("ctr", ["--address", socket, "namespaces", "remove", namespace]).catch(() => undefined);
     await rm(nerdctlRoot, { recursive: true, force: true });
-    for (const subscription of subscriptions) subscription.unsubscribe();
+    recording?.stop();
     if (nc) {
       await deleteTestStreams(nc, prefix);
       await nc.close();
@@ -145,7 +134,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     });
     const start = eventsOf(id).find((event) => event.action === "start");
     expect(BigInt(die.ts_nano ?? "0")).toBeGreaterThan(BigInt(start?.ts_nano ?? "0"));
-    expect(undecodable).toEqual([]);
+    expect(recording.undecodable).toEqual([]);
   });
 
   it("reports an OOM kill under a 32 MiB limit as one oom and a die 137 marked oom_killed", async () => {
@@ -294,7 +283,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
 
   it("says containerd and connected in its heartbeat", async () => {
     const heartbeat = await eventually(
-      () => heartbeats.find((beat) => beat.runtime === "containerd" && beat.connected === true),
+      () => recording.heartbeats.find((beat) => beat.runtime === "containerd" && beat.connected === true),
       { timeoutMs: 30_000, what: "a connected containerd heartbeat" },
     );
     expect(heartbeat.host).toBe(host);
@@ -328,7 +317,7 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     expect(newcomerEvents).toEqual(["create:true", "start:true"]);
     // Once each: the next inventory comes after the comparison, and nothing was repeated.
     const restartInventory = await eventually(
-      () => inventories.filter((inventory) => inventory.reason === "startup").at(1),
+      () => recording.inventories.filter((inventory) => inventory.reason === "startup").at(1),
       { timeoutMs: 60_000, what: "the second startup inventory" },
     );
     expect(restartInventory.containers.map((container) => container.name)).toContain("created-meanwhile");

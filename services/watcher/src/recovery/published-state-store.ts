@@ -202,11 +202,13 @@ export function createPublishedStateStore<State>(
     for (const kvKey of stale) await call(`deleting ${kvKey}`, (opened) => opened.delete(kvKey));
   };
 
+  /** Whether there is anything to write (nothing once the store is closing). */
+  const hasWork = (): boolean =>
+    (pending.size > 0 || pendingCursor !== undefined || sweepKeeping !== undefined) &&
+    !closing.signal.aborted;
+
   const writeAll = async (): Promise<void> => {
-    while (
-      (pending.size > 0 || pendingCursor !== undefined || sweepKeeping !== undefined) &&
-      !closing.signal.aborted
-    ) {
+    while (hasWork()) {
       const keeping = sweepKeeping;
       if (keeping !== undefined) {
         try {
@@ -258,7 +260,11 @@ export function createPublishedStateStore<State>(
   };
 
   const kick = (): void => {
-    if (closing.signal.aborted) return;
+    // Without work, writeAll() would end before its first await, clearing `writer` before `??=`
+    // sets it: `writer` would stay a settled promise, and flush() and close() would await it in an
+    // endless loop of microtasks that no timer interrupts (a watcher with no container never
+    // exited on SIGTERM).
+    if (!hasWork()) return;
     writer ??= writeAll().catch((error: unknown) => {
       writer = undefined;
       logger.error({ err: error }, "recording the watcher's state failed unexpectedly");

@@ -1,6 +1,7 @@
 // dockerode with its SSH and BuildKit parts deferred, in a fresh Node process (require.cache is
 // per process, and this test's own process may have loaded dockerode already): loading dockerode
-// and talking to a Unix socket loads neither ssh2 nor gRPC, and an ssh:// host still reaches ssh2.
+// and talking to a Unix socket loads neither ssh2 nor gRPC; an ssh:// host and a BuildKit session
+// still load theirs on first use.
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -47,6 +48,16 @@ describe("deferDockerodeOptionalParts", () => {
       const error = await docker.ping().catch((e) => e);
       console.log(JSON.stringify({ code: error.code, ssh2: loaded(/[\\\\/]ssh2[\\\\/]/) }));`);
     expect(result).toEqual({ code: "ECONNREFUSED", ssh2: true });
+  });
+
+  it("loads gRPC on the first use of a BuildKit session", async () => {
+    const result = await runDeferred(`
+      const { default: Docker } = await import("dockerode");
+      const withSession = createRequire(require.resolve("dockerode"))("./session");
+      const docker = new Docker({ socketPath: "/nonexistent/docker.sock" });
+      const error = await new Promise((resolve) => withSession(docker, undefined, (e) => resolve(e)));
+      console.log(JSON.stringify({ code: error.code, grpc: loaded(/[\\\\/]@grpc[\\\\/]grpc-js[\\\\/]/) }));`);
+    expect(result).toEqual({ code: "ENOENT", grpc: true });
   });
 
   it("refuses to run after dockerode has loaded", async () => {

@@ -1,19 +1,22 @@
 // dockerode loads, as it loads, two parts the watcher never uses: docker-modem's SSH transport
 // (lib/ssh.js: ssh2, its crypto and a 16 MB buffer for its poly1305 code) and dockerode's BuildKit
 // session (lib/session.js: @grpc/grpc-js, @grpc/proto-loader, protobufjs). The watcher talks to
-// dockerd over its Unix socket and never builds an image, and the two cost about 6 MB of private
-// memory. main.ts calls deferDockerodeOptionalParts() first, which puts, in place of each of the
-// two files, a function that loads the real file on its first call: an ssh:// Docker host or an image build still work, and
-// pay for the part when they use it.
+// dockerd over its Unix socket and never builds an image; the two cost it 6 to 11 MB of private
+// memory (docs/benchmarks.md). main.ts calls deferDockerodeOptionalParts() first, which puts, in
+// place of each of the two files, a function that loads the real file on its first call: an
+// ssh:// Docker host or an image build still work, and pay for the part when they use it. Only
+// these two files are replaced: @grpc/grpc-js itself loads as usual for whoever imports it.
 //
 // Why require.cache rather than a module.registerHooks() resolve hook or a patched copy of
 // dockerode: dockerode is CommonJS, and require() takes a module from require.cache when its file
 // is there ("adding or replacing entries is possible", Node's documentation, a stable API). This
 // touches exactly the two files, changes nothing in how any other module resolves, and costs
 // nothing after startup; a hook (release candidate in Node 24) would run on every later import of
-// the process and would have to make up source text for the stand-ins. The stand-ins are found by
-// dockerode's own resolution, so they follow the installed versions; if an upgrade moves or
-// reshapes either file, defer() throws at startup, and dockerode-on-demand-parts.test.ts fails.
+// the process and would have to make up source text for the stand-ins. The files are found by
+// dockerode's own resolution, so they follow the installed versions. If an upgrade moves either
+// file, deferDockerodeOptionalParts() throws at startup; if one stops exporting a function, its
+// stand-in throws on first use; if dockerode loads ssh2 or gRPC some other way,
+// dockerode-on-demand-parts.test.ts fails.
 import { existsSync } from "node:fs";
 import { createRequire, Module } from "node:module";
 import { dirname, join } from "node:path";

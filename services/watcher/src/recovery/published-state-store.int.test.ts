@@ -127,6 +127,15 @@ describe("the watcher-state bucket", () => {
     expect(watcherStateBucketName(subjects)).toBe(`${prefix.toUpperCase()}_WATCHER_STATE`);
   });
 
+  it("flushes at once when a replacement has nothing to write (a host without containers)", async () => {
+    const store = open("node-5");
+    await store.load();
+    store.recordAll(new Map());
+    // Before the fix, this awaited a settled promise in an endless loop (and hung the test worker).
+    await store.flush();
+    expect((await open("node-5").load()).entries).toEqual(new Map());
+  });
+
   it("replaces every object also when the bucket was not read first (it could not be at start)", async () => {
     const before = open("node-4");
     before.record("old", "running");

@@ -10,7 +10,8 @@ import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
 import { textParam, timestampParam } from "../http/params.ts";
-import { alignToSteps, RANGE_PRESETS } from "./range-params.ts";
+import { CSV_CONTENT_TYPE, formatParam, seriesCsv } from "./history-csv.ts";
+import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
 import {
   allValues,
   CONTAINER_SERIES,
@@ -95,7 +96,7 @@ const windowQuery = {
       maximum: MAX_POINTS,
       default: 60,
       description:
-        "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days.",
+        "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days; to whole hours when minutes would read more than 2000 minute rows per series (windows over 33h20m), to whole days past 2000 hours.",
     }),
 };
 
@@ -131,6 +132,15 @@ function seriesResponse(kind: "container" | "host") {
               .openapi({ description: "Ids asked for that do not exist" }),
           }),
         },
+        "text/csv": {
+          schema: z.string().openapi({
+            description: `format=csv: one line per ${kind} and step with samples, ${kind} after ${kind}; unknown ids are left out`,
+            example:
+              kind === "container"
+                ? "id,name,host,ts,samples,cpu_percent_avg,cpu_percent_max\n12,web.1,node-1,2026-12-01T10:00:00.000Z,6,12.5,20\n"
+                : "id,name,ts,samples,cpu_percent_avg,cpu_percent_max\n1,node-1,2026-12-01T10:00:00.000Z,6,12.5,20\n",
+          }),
+        },
       },
     },
     400: errorResponse("A parameter is invalid, or more than 500 series match"),
@@ -152,6 +162,7 @@ const containerSeriesRoute = createRoute({
         .openapi({ description: "Kubernetes namespace (the io.kubernetes.pod.namespace label)." }),
       metrics: metricsParam(CONTAINER_SERIES),
       ...windowQuery,
+      format: formatParam,
     }),
   },
   responses: seriesResponse("container"),
@@ -168,6 +179,7 @@ const hostSeriesRoute = createRoute({
         .openapi({ description: `Host ids, at most ${MAX_SERIES}; default every host` }),
       metrics: metricsParam(HOST_SERIES),
       ...windowQuery,
+      format: formatParam,
     }),
   },
   responses: seriesResponse("host"),
@@ -203,10 +215,17 @@ export function resolveSeriesWindow(
   if (toMs - fromMs > MAX_SPAN_MS)
     throw new ApiError("invalid_request", "from: the window may span at most 400 days");
   const wanted = Math.ceil((toMs - fromMs) / (query.points ?? 60));
-  const [unit, suffix] = wanted > HOUR ? (wanted > DAY ? [DAY, "d"] : [HOUR, "h"]) : [MINUTE, "m"];
-  const count = Math.max(1, Math.ceil(wanted / unit));
-  const stepMs = count * unit;
+  const byPoints = wanted > DAY ? DAY : wanted > HOUR ? HOUR : MINUTE;
+  // The finest unit whose rows over the window stay within the per-series limit: a step of 48
+  // minutes over 2 days would read 2 880 minute rows, so it becomes 1 hour (48 hourly rows).
+  // `points` is a most, so a coarser step keeps the promise.
+  const fits = (unitMs: number) => (toMs - fromMs) / unitMs <= MAX_ROWS_PER_SERIES;
+  const byRows = fits(MINUTE) ? MINUTE : fits(HOUR) ? HOUR : DAY;
+  const unitMs = Math.max(byPoints, byRows);
+  const count = Math.max(1, Math.ceil(wanted / unitMs));
+  const stepMs = count * unitMs;
   const aligned = alignToSteps({ fromMs, toMs, stepMs, granularity: "" });
+  const suffix = unitMs === DAY ? "d" : unitMs === HOUR ? "h" : "m";
   return { fromMs: aligned.fromMs, toMs: aligned.toMs, stepMs, step: `${count}${suffix}` };
 }
 
@@ -335,6 +354,11 @@ async function answer(
   };
 }
 
+const csvHeaders = (filename: string) => ({
+  "Content-Type": CSV_CONTENT_TYPE,
+  "Content-Disposition": `attachment; filename="${filename}"`,
+});
+
 export function seriesRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
   app.openapi(containerSeriesRoute, async (c) => {
@@ -342,20 +366,22 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
     const subjects = await containersAsked(c.var.db, query);
-    return c.json(
-      await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs),
-      200,
-    );
+    const body = await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs);
+    if (query.format === "csv") {
+      return c.body(seriesCsv(CONTAINER_SERIES, body, true), 200, csvHeaders("containers-series.csv"));
+    }
+    return c.json(body, 200);
   });
   app.openapi(hostSeriesRoute, async (c) => {
     const query = c.req.valid("query");
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
     const subjects = await hostsAsked(c.var.db, query.ids);
-    return c.json(
-      await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs),
-      200,
-    );
+    const body = await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs);
+    if (query.format === "csv") {
+      return c.body(seriesCsv(HOST_SERIES, body, false), 200, csvHeaders("hosts-series.csv"));
+    }
+    return c.json(body, 200);
   });
   return app;
 }

@@ -241,3 +241,40 @@ export function toNumber(value: number | string | Date | null | undefined): numb
   if (value === null || value === undefined || value instanceof Date) return null;
   return Number(value);
 }
+
+/**
+ * One series of seriesPointsSql: `[step, samples, ...columns]` per step with samples, oldest
+ * first; `step` is the step's index from `fromMs`, the columns those `columns` names.
+ */
+export type SeriesTuplesRow = { k: string; points: (number | null)[][] };
+
+/**
+ * seriesSql with one row per key, its points as one JSON array of tuples built by Postgres. The
+ * many-series answer (500 sparklines of 60 points: 30 000 rows) then costs the api one
+ * JSON.parse per series instead of turning every row's text fields into numbers, which was most
+ * of its CPU (about 110 of 130 ms; Postgres spends about 15 ms more building the JSON).
+ */
+export function seriesTuplesSql(
+  spec: SeriesSpec,
+  keys: readonly number[],
+  range: SeriesRange,
+  options: SeriesOptions = {},
+) {
+  const statement = seriesSql(spec, keys, range, options);
+  if (!statement) return undefined;
+  const values = options.values ?? allValues(spec);
+  const columns = values.flatMap((value) =>
+    spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
+  );
+  const from = new Date(range.fromMs).toISOString();
+  return {
+    query: sql<SeriesTuplesRow>`
+      SELECT k, json_agg(json_build_array(
+        round(date_part('epoch', t - ${from}::timestamptz) * 1000 / ${range.stepMs})::integer,
+        samples${sql.raw(columns.map((column) => `, ${column}`).join(""))}) ORDER BY t) AS points
+      FROM (${statement.query}) AS points
+      GROUP BY k`,
+    columns,
+    sources: statement.sources,
+  };
+}

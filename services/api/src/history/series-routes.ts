@@ -17,8 +17,7 @@ import {
   CONTAINER_SERIES,
   HOST_SERIES,
   type SeriesSpec,
-  seriesSql,
-  toNumber,
+  seriesTuplesSql,
 } from "./series-query.ts";
 
 /** Series per request: 500 sparklines of 60 points read about 30 000 minute rows. */
@@ -302,7 +301,7 @@ async function answer(
   nowMs: number,
 ) {
   const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
-  const statement = seriesSql(
+  const statement = seriesTuplesSql(
     spec,
     subjects.map((subject) => subject.id),
     { ...window, nowMs },
@@ -329,16 +328,29 @@ async function answer(
       },
     ]),
   );
+  // Where each metric's avg and max are in a point's tuple: [step, samples, ...columns].
+  const positionOf = (column: string) => {
+    const position = statement?.columns.indexOf(column) ?? -1;
+    return position < 0 ? undefined : position + 2;
+  };
+  const positions = metrics.map((metric) => ({
+    metric,
+    avg: positionOf(`${metric}_avg`),
+    max: positionOf(`${metric}_max`),
+  }));
   for (const row of rows) {
     const entry = series.get(Number(row.k));
-    const index = Math.round((row.t.getTime() - window.fromMs) / window.stepMs);
-    if (!entry || index < 0 || index >= steps) continue;
-    entry.samples[index] = Number(row.samples);
-    for (const metric of metrics) {
-      const columns = entry.values[metric];
-      if (!columns) continue;
-      columns.avg[index] = toNumber(row[`${metric}_avg`]);
-      if (columns.max) columns.max[index] = toNumber(row[`${metric}_max`]);
+    if (!entry) continue;
+    for (const point of row.points) {
+      const index = point[0] ?? -1;
+      if (index < 0 || index >= steps) continue;
+      entry.samples[index] = point[1] ?? 0;
+      for (const { metric, avg, max } of positions) {
+        const columns = entry.values[metric];
+        if (!columns) continue;
+        if (avg !== undefined) columns.avg[index] = point[avg] ?? null;
+        if (columns.max && max !== undefined) columns.max[index] = point[max] ?? null;
+      }
     }
   }
   const known = new Set(subjects.map((subject) => subject.id));

@@ -94,7 +94,7 @@ export function resolveWindow(
 }
 
 /** The tier a step is served from (series-query.ts): the coarsest rollup whose buckets divide it. */
-export function tierOfStep(stepMs: number): { tier: "daily" | "hourly" | "minute" | "raw"; rowMs: number } {
+function tierOfStep(stepMs: number): { tier: "daily" | "hourly" | "minute" | "raw"; rowMs: number } {
   if (stepMs % DAY === 0) return { tier: "daily", rowMs: DAY };
   if (stepMs % HOUR === 0) return { tier: "hourly", rowMs: HOUR };
   if (stepMs % MINUTE === 0) return { tier: "minute", rowMs: MINUTE };

@@ -118,14 +118,16 @@ export class RollupJob {
         for (const day of days) await this.#summarizeNewRanges(spec, day);
         const writtenDays = new Set<number>();
         for (const hour of new Set(due.map((bucket) => Math.floor(bucket.getTime() / HOUR_MS) * HOUR_MS))) {
-          if (this.#stopping) break;
+          if (this.#stopping) return summary;
           const outcome = await this.computeMinutes(spec, new Date(hour), untilMs);
           if (outcome === "busy") summary.busy += 1;
           else computed += outcome;
           if (outcome !== "busy" && outcome > 0) writtenDays.add(Math.floor(hour / DAY_MS));
         }
-        for (const day of writtenDays) await this.vacuumMinutePartition(spec, day);
+        // On shutdown the vacuum is left to the next run (or autovacuum): a long catch-up's
+        // pages would hold the shutdown up.
         if (this.#stopping) return summary;
+        for (const day of writtenDays) await this.vacuumMinutePartition(spec, day);
       } else {
         for (const bucket of due) {
           if (this.#stopping) return summary;

@@ -5,7 +5,8 @@
 // finer tier and at last from raw samples, because rollups cover closed buckets only and lag a
 // run behind: charts reach the present. Segments are combined through sums and sample counts,
 // so every point is an exact average over its samples (never an average of averages) and its
-// max is the true max, whichever tiers served it.
+// max is the true max, whichever tiers served it. Every segment selects its stored rows in one
+// shape (a raw sample is a bucket of one) and the statement aggregates them once.
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { GRID_ORIGIN_MS } from "./range-params.ts";
@@ -130,29 +131,28 @@ function segmentSql(
   const key = sql.ref(spec.key);
   // One key as `=`: the plan of the one-series history stays the simplest.
   const keyMatch = keys.length === 1 ? sql`${key} = ${keys[0]}` : sql`${key} = ANY(${keys}::bigint[])`;
+  // Rows as they are stored, in one shape for every tier (a raw sample is a bucket of one), and
+  // aggregated once by the statement around them: one aggregation over every segment's rows
+  // instead of one per segment and another to merge them (half the work for 500 sparklines).
   if (segment.source === "raw") {
     const columns = [
-      "count(*) AS samples",
-      ...gauges.map((g) => `count(${g}) AS ${g}_samples, sum(${g}) AS ${g}_sum, max(${g}) AS ${g}_max`),
-      ...averagesOnly.map((a) => `count(${a}) AS ${a}_samples, sum(${a}) AS ${a}_sum`),
+      "1 AS samples",
+      ...gauges.map((g) => `(${g} IS NOT NULL)::integer AS ${g}_samples, ${g} AS ${g}_sum, ${g} AS ${g}_max`),
+      ...averagesOnly.map((a) => `(${a} IS NOT NULL)::integer AS ${a}_samples, ${a} AS ${a}_sum`),
     ].join(", ");
     return sql`SELECT ${key} AS k, date_bin(${step}, ts, ${origin}) AS t, ${sql.raw(columns)}
-      FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz
-      GROUP BY 1, 2`;
+      FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz`;
   }
   const table = { minute: spec.minuteTable, hourly: spec.hourlyTable, daily: spec.dailyTable }[
     segment.source
   ];
   const columns = [
-    "sum(samples) AS samples",
-    ...gauges.map(
-      (g) => `sum(${g}_samples) AS ${g}_samples, sum(${g}_sum) AS ${g}_sum, max(${g}_max) AS ${g}_max`,
-    ),
-    ...averagesOnly.map((a) => `sum(${a}_samples) AS ${a}_samples, sum(${a}_sum) AS ${a}_sum`),
+    "samples",
+    ...gauges.map((g) => `${g}_samples, ${g}_sum, ${g}_max`),
+    ...averagesOnly.map((a) => `${a}_samples, ${a}_sum`),
   ].join(", ");
   return sql`SELECT ${key} AS k, date_bin(${step}, bucket, ${origin}) AS t, ${sql.raw(columns)}
-    FROM ${sql.table(table)} WHERE ${keyMatch} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz
-    GROUP BY 1, 2`;
+    FROM ${sql.table(table)} WHERE ${keyMatch} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz`;
 }
 
 export interface SeriesRange {

@@ -25,8 +25,7 @@ import type { StoreDatabase } from "../../services/store/src/db/database.ts";
 import { migrateToLatest } from "../../services/store/src/db/migrations.ts";
 import { dayNumber, ensureDayPartition } from "../../services/store/src/db/partitions.ts";
 import { median } from "../../services/store/src/fixtures/bench-database.ts";
-import { RollupJob } from "../../services/store/src/rollup/rollup-job.ts";
-import { CONTAINER_ROLLUP } from "../../services/store/src/rollup/rollup-spec.ts";
+import { MINUTE_SETTLE_MS, RollupJob } from "../../services/store/src/rollup/rollup-job.ts";
 import { deleteTestStreams } from "../support/bus-fixtures.ts";
 import { startService } from "../support/service-process.ts";
 
@@ -39,7 +38,8 @@ const WARM_UP_S = 3;
 const SPARKLINES = 500;
 const TOKEN = "bench-read-token-0123456789";
 
-async function load(url: string): Promise<void> {
+/** Loads the data set; returns its end (the samples cover the 24 h before it). */
+async function load(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const started = Date.now();
@@ -69,6 +69,7 @@ async function load(url: string): Promise<void> {
   console.log(
     `loaded ${CONTAINERS} containers × ${HOURS} h of ${INTERVAL_S} s samples in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
+  return endMs;
 }
 
 async function measure(
@@ -202,34 +203,34 @@ export async function run(): Promise<void> {
     for (let day = today - 2; day <= today + 1; day++) {
       await ensureDayPartition(store.pool, "container_stats", day);
     }
-    await load(databaseUrl);
+    const endMs = await load(databaseUrl);
     const logger = pino({ level: "silent" });
     let started = Date.now();
     await new RollupJob({ db: store.db, logger, rawRetentionDays: 7 }).run();
     console.log(`rolled up hourly and daily in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const minuteJob = new RollupJob({ db: store.db, logger, rawRetentionDays: 7, granularities: ["minute"] });
+    // The minute job on a clock of its own: the catch-up stops 5 minutes before the data's end,
+    // then each round moves the clock a minute on and times one run, which computes the minute
+    // that just closed (1000 containers' rows inserted) and vacuums its day, as in steady state.
+    const STEADY_ROUNDS = 5;
+    let clockMs = endMs - STEADY_ROUNDS * 60_000 + MINUTE_SETTLE_MS;
+    const minuteJob = new RollupJob({
+      db: store.db,
+      logger,
+      rawRetentionDays: 7,
+      granularities: ["minute"],
+      now: () => new Date(clockMs),
+    });
     started = Date.now();
     const minutes = await minuteJob.run();
     const catchUpMs = Date.now() - started;
-    const minutesOfData = HOURS * 60;
-    // Steady state: the newest computed minute made due again (as a late sample would), then
-    // computed alone, as each run does for the minute that just closed.
+    const minutesOfData = HOURS * 60 - STEADY_ROUNDS;
     const steady: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      const newest = await store.pool.query<{ bucket: Date }>(
-        `UPDATE rollup_buckets SET generation = generation + 1
-         WHERE series = 'container_minute'
-           AND bucket = (SELECT max(bucket) FROM rollup_buckets WHERE series = 'container_minute')
-         RETURNING bucket`,
-      );
-      const bucket = newest.rows[0]?.bucket;
-      if (!bucket) break;
-      const hour = new Date(Math.floor(bucket.getTime() / 3_600_000) * 3_600_000);
+    for (let round = 0; round < STEADY_ROUNDS; round++) {
+      clockMs += 60_000;
       const minuteStarted = performance.now();
-      await minuteJob.computeMinutes(CONTAINER_ROLLUP, hour, bucket.getTime() + 60_000);
-      // And marks the rows all-visible, as each run does after computing (rollup-job.ts).
-      await minuteJob.vacuumMinutePartition(CONTAINER_ROLLUP, Math.floor(bucket.getTime() / 86_400_000));
+      const run = await minuteJob.run();
       steady.push(Math.round(performance.now() - minuteStarted));
+      if (run.computed < 1) console.log(`steady round ${round}: nothing computed`);
     }
     console.log(
       `minute rollups: catch-up of ${minutes.computed} minutes (containers and hosts; ${minutesOfData} with data) in ` +

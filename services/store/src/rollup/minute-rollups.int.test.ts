@@ -271,6 +271,59 @@ describe("minute rollups", () => {
   });
 });
 
+describe("recomputing minutes", () => {
+  it("rewrites no row whose values stayed the same (no dead versions to keep pages from being all-visible)", async () => {
+    const pg = await openMigratedDatabase("minute-rewrite-test");
+    try {
+      const writer = new StatsWriter({ pool: pg.pool, directory: new ContainerDirectory(pg.db) });
+      const samples = [];
+      for (let c = 0; c < 5; c++) {
+        for (const second of ["00", "20", "40"]) {
+          samples.push(
+            sample(
+              { external_id: c.toString(16).padStart(64, "f"), name: `f${c}` },
+              testTime(`12:00:${second}.000`),
+              {
+                cpu: c,
+                mem: 1,
+                rx: 100,
+              },
+            ),
+          );
+        }
+      }
+      await writer.write(samples);
+      const job = new RollupJob({
+        db: pg.db,
+        logger,
+        rawRetentionDays: 7,
+        granularities: ["minute"],
+        now: () => new Date(testTime("12:02:00.000")),
+      });
+      await job.run();
+      const versions = async () =>
+        (
+          await sql<{ container_id: number; version: string }>`
+            SELECT container_id, xmin::text AS version FROM container_stats_minute ORDER BY container_id`.execute(
+            pg.db,
+          )
+        ).rows;
+      const before = await versions();
+      expect(before).toHaveLength(5);
+      // Made due again (as a late sample does) with nothing changed: computed, nothing written.
+      await sql`
+        UPDATE rollup_buckets SET generation = generation + 1
+        WHERE series = 'container_minute' AND bucket = ${testTime("12:00:00.000")}::timestamptz`.execute(
+        pg.db,
+      );
+      expect((await job.run()).computed).toBe(1);
+      expect(await versions()).toEqual(before);
+    } finally {
+      await pg.close();
+    }
+  });
+});
+
 describe("contiguousRuns", () => {
   it("joins adjacent minutes and splits at gaps", () => {
     expect(contiguousRuns([0, MINUTE_MS, 3 * MINUTE_MS], MINUTE_MS)).toEqual([

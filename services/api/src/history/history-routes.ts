@@ -12,13 +12,9 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { idPath } from "../http/params.ts";
-import { historyCsv } from "./history-csv.ts";
+import { CSV_CONTENT_TYPE, formatParam, historyCsv } from "./history-csv.ts";
 import { historyQuery, resolveWindow } from "./range-params.ts";
 import { CONTAINER_SERIES, HOST_SERIES, querySeries, type SeriesSpec } from "./series-query.ts";
-
-const formatParam = z.enum(["json", "csv"]).optional().openapi({
-  description: "json (default), or csv: one row per point, a column per avg and max, for export.",
-});
 
 const valueJson = z.object({ avg: z.number().nullable(), max: z.number().nullable().optional() });
 
@@ -65,7 +61,9 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
           },
         },
       },
-      400: errorDoc("A parameter is invalid"),
+      400: errorDoc(
+        "A parameter is invalid, or the window would read more than 2000 stored rows per series at the step",
+      ),
       ...(kind === "containers" ? containerRefResponses : { 404: errorDoc("No such host") }),
     },
   });
@@ -94,7 +92,7 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
       const { points, sources } = await querySeries(c.var.db, spec, id, { ...window, nowMs });
       if (query.format === "csv") {
         return c.body(historyCsv(spec, points), 200, {
-          "Content-Type": "text/csv; charset=utf-8",
+          "Content-Type": CSV_CONTENT_TYPE,
           "Content-Disposition": `attachment; filename="${kind === "containers" ? "container" : "host"}-${id}-history.csv"`,
         });
       }

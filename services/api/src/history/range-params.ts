@@ -8,7 +8,13 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const MAX_POINTS = 5000;
+/**
+ * Stored rows one series may read for a window (issue #16): the presets read at most 1 440 (24 h
+ * of minutes). It also bounds the points, a point needing at least one row.
+ */
+export const MAX_ROWS_PER_SERIES = 2000;
+/** Raw samples are counted at one per 10 s, the collector's default interval. */
+const RAW_ROW_MS = 10 * SECOND;
 /** The origin of the step grid; the same as the series query's date_bin origin. */
 export const GRID_ORIGIN_MS = Date.parse("2000-01-01T00:00:00.000Z");
 const MAX_SPAN_MS = 400 * DAY;
@@ -39,7 +45,7 @@ export const historyQuery = {
     .optional()
     .openapi({
       description:
-        "Point spacing: steps of whole hours use hourly rollups, whole days daily ones. Points are whole steps from 2000-01-01T00:00:00Z (whole hours on the hour, whole days at UTC midnight): from is moved down and to up to the nearest step boundary, and the answer gives the window used.",
+        "Point spacing: steps of whole days use daily rollups, whole hours hourly ones, whole minutes minute ones, any other step raw samples. A window may read at most 2000 stored rows per series at its step (raw samples counted at one per 10 s): a step of whole minutes spans at most 33h20m, whole hours 83d8h; a longer window is a 400 naming the finest step that fits, never answered at another step. Points are whole steps from 2000-01-01T00:00:00Z (whole hours on the hour, whole days at UTC midnight): from is moved down and to up to the nearest step boundary, and the answer gives the window used.",
     }),
 };
 
@@ -82,13 +88,71 @@ export function resolveWindow(
     throw new ApiError("invalid_request", "from: the window may span at most 400 days");
   const unit = query.step.slice(-1) as keyof typeof UNIT_MS;
   const stepMs = Number(query.step.slice(0, -1)) * UNIT_MS[unit];
-  if ((toMs - fromMs) / stepMs > MAX_POINTS) {
-    throw new ApiError(
-      "invalid_request",
-      `step: at most ${MAX_POINTS} points per request; use a larger step`,
-    );
+  const window = alignToSteps({ fromMs, toMs, stepMs, granularity: query.step });
+  checkRowsPerSeries(window, query.step);
+  return window;
+}
+
+/** The tier a step is served from (series-query.ts): the coarsest rollup whose buckets divide it. */
+function tierOfStep(stepMs: number): { tier: "daily" | "hourly" | "minute" | "raw"; rowMs: number } {
+  if (stepMs % DAY === 0) return { tier: "daily", rowMs: DAY };
+  if (stepMs % HOUR === 0) return { tier: "hourly", rowMs: HOUR };
+  if (stepMs % MINUTE === 0) return { tier: "minute", rowMs: MINUTE };
+  return { tier: "raw", rowMs: RAW_ROW_MS };
+}
+
+/** Stored rows (or points, if more) one series reads for a window at a step. */
+export function rowsPerSeries(spanMs: number, stepMs: number): number {
+  return Math.ceil(spanMs / Math.min(stepMs, tierOfStep(stepMs).rowMs));
+}
+
+/**
+ * An explicit step is answered as asked or refused, never changed behind the caller's back (an
+ * export at 5-minute spacing that came back hourly would be wrong without anyone noticing): a
+ * window that would read more than MAX_ROWS_PER_SERIES rows is a 400 saying the limit, the
+ * finest step that fits the window and the longest window that fits the step. Only whole hours
+ * or days reduce what a long window reads: any other step is served from minute rows (or raw
+ * samples), however coarse.
+ */
+function checkRowsPerSeries(window: HistoryWindow, step: string): void {
+  const spanMs = window.toMs - window.fromMs;
+  const rows = rowsPerSeries(spanMs, window.stepMs);
+  if (rows <= MAX_ROWS_PER_SERIES) return;
+  const { tier, rowMs } = tierOfStep(window.stepMs);
+  const reads = tier === "raw" ? "raw samples (counted at one per 10 s)" : `${tier} rollup rows`;
+  const fits = (unitMs: number) => spanMs / unitMs <= MAX_ROWS_PER_SERIES;
+  const finest =
+    tier === "raw" && fits(RAW_ROW_MS)
+      ? `a step of at least ${Math.ceil(spanMs / MAX_ROWS_PER_SERIES / SECOND)}s`
+      : fits(MINUTE) && rowMs < MINUTE
+        ? "a step of whole minutes (1m, 5m, …)"
+        : fits(HOUR) && rowMs < HOUR
+          ? "a step of whole hours (1h, 6h, …)"
+          : "a step of whole days (1d, 7d, …)";
+  const longest = MAX_ROWS_PER_SERIES * Math.min(window.stepMs, rowMs);
+  throw new ApiError(
+    "invalid_request",
+    `step: ${step} over this window reads about ${rows} ${reads} per series, more than the limit of ` +
+      `${MAX_ROWS_PER_SERIES}; use ${finest} for this window, or windows of at most ${formatSpan(longest)} at ${step}`,
+  );
+}
+
+/** A duration as days, hours, minutes and seconds, e.g. 1d9h20m. */
+export function formatSpan(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.floor(ms / SECOND);
+  for (const [unit, seconds] of [
+    ["d", DAY / SECOND],
+    ["h", HOUR / SECOND],
+    ["m", MINUTE / SECOND],
+    ["s", 1],
+  ] as const) {
+    if (rest >= seconds) {
+      parts.push(`${Math.floor(rest / seconds)}${unit}`);
+      rest %= seconds;
+    }
   }
-  return alignToSteps({ fromMs, toMs, stepMs, granularity: query.step });
+  return parts.join("") || "0s";
 }
 
 /**

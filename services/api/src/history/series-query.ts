@@ -5,7 +5,8 @@
 // finer tier and at last from raw samples, because rollups cover closed buckets only and lag a
 // run behind: charts reach the present. Segments are combined through sums and sample counts,
 // so every point is an exact average over its samples (never an average of averages) and its
-// max is the true max, whichever tiers served it.
+// max is the true max, whichever tiers served it. Every segment selects its stored rows in one
+// shape (a raw sample is a bucket of one) and the statement aggregates them once.
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { GRID_ORIGIN_MS } from "./range-params.ts";
@@ -131,29 +132,28 @@ function segmentSql(
   const key = sql.ref(spec.key);
   // One key as `=`: the plan of the one-series history stays the simplest.
   const keyMatch = keys.length === 1 ? sql`${key} = ${keys[0]}` : sql`${key} = ANY(${keys}::bigint[])`;
+  // Rows as they are stored, in one shape for every tier (a raw sample is a bucket of one), and
+  // aggregated once by the statement around them: one aggregation over every segment's rows
+  // instead of one per segment and another to merge them (half the work for 500 sparklines).
   if (segment.source === "raw") {
     const columns = [
-      "count(*) AS samples",
-      ...gauges.map((g) => `count(${g}) AS ${g}_samples, sum(${g}) AS ${g}_sum, max(${g}) AS ${g}_max`),
-      ...averagesOnly.map((a) => `count(${a}) AS ${a}_samples, sum(${a}) AS ${a}_sum`),
+      "1 AS samples",
+      ...gauges.map((g) => `(${g} IS NOT NULL)::integer AS ${g}_samples, ${g} AS ${g}_sum, ${g} AS ${g}_max`),
+      ...averagesOnly.map((a) => `(${a} IS NOT NULL)::integer AS ${a}_samples, ${a} AS ${a}_sum`),
     ].join(", ");
     return sql`SELECT ${key} AS k, date_bin(${step}, ts, ${origin}) AS t, ${sql.raw(columns)}
-      FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz
-      GROUP BY 1, 2`;
+      FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz`;
   }
   const table = { minute: spec.minuteTable, hourly: spec.hourlyTable, daily: spec.dailyTable }[
     segment.source
   ];
   const columns = [
-    "sum(samples) AS samples",
-    ...gauges.map(
-      (g) => `sum(${g}_samples) AS ${g}_samples, sum(${g}_sum) AS ${g}_sum, max(${g}_max) AS ${g}_max`,
-    ),
-    ...averagesOnly.map((a) => `sum(${a}_samples) AS ${a}_samples, sum(${a}_sum) AS ${a}_sum`),
+    "samples",
+    ...gauges.map((g) => `${g}_samples, ${g}_sum, ${g}_max`),
+    ...averagesOnly.map((a) => `${a}_samples, ${a}_sum`),
   ].join(", ");
   return sql`SELECT ${key} AS k, date_bin(${step}, bucket, ${origin}) AS t, ${sql.raw(columns)}
-    FROM ${sql.table(table)} WHERE ${keyMatch} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz
-    GROUP BY 1, 2`;
+    FROM ${sql.table(table)} WHERE ${keyMatch} AND bucket >= ${from}::timestamptz AND bucket < ${to}::timestamptz`;
 }
 
 export interface SeriesRange {
@@ -241,4 +241,41 @@ export async function querySeries(
 export function toNumber(value: number | string | Date | null | undefined): number | null {
   if (value === null || value === undefined || value instanceof Date) return null;
   return Number(value);
+}
+
+/**
+ * One series of seriesPointsSql: `[step, samples, ...columns]` per step with samples, oldest
+ * first; `step` is the step's index from `fromMs`, the columns those `columns` names.
+ */
+export type SeriesTuplesRow = { k: string; points: (number | null)[][] };
+
+/**
+ * seriesSql with one row per key, its points as one JSON array of tuples built by Postgres. The
+ * many-series answer (500 sparklines of 60 points: 30 000 rows) then costs the api one
+ * JSON.parse per series instead of turning every row's text fields into numbers, which was most
+ * of its CPU (about 110 of 130 ms; Postgres spends about 15 ms more building the JSON).
+ */
+export function seriesTuplesSql(
+  spec: SeriesSpec,
+  keys: readonly number[],
+  range: SeriesRange,
+  options: SeriesOptions = {},
+) {
+  const statement = seriesSql(spec, keys, range, options);
+  if (!statement) return undefined;
+  const values = options.values ?? allValues(spec);
+  const columns = values.flatMap((value) =>
+    spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
+  );
+  const from = new Date(range.fromMs).toISOString();
+  return {
+    query: sql<SeriesTuplesRow>`
+      SELECT k, json_agg(json_build_array(
+        round(date_part('epoch', t - ${from}::timestamptz) * 1000 / ${range.stepMs})::integer,
+        samples${sql.raw(columns.map((column) => `, ${column}`).join(""))}) ORDER BY t) AS points
+      FROM (${statement.query}) AS points
+      GROUP BY k`,
+    columns,
+    sources: statement.sources,
+  };
 }

@@ -10,14 +10,14 @@ import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
 import { textParam, timestampParam } from "../http/params.ts";
-import { alignToSteps, RANGE_PRESETS } from "./range-params.ts";
+import { CSV_CONTENT_TYPE, formatParam, seriesCsv } from "./history-csv.ts";
+import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
 import {
   allValues,
   CONTAINER_SERIES,
   HOST_SERIES,
   type SeriesSpec,
-  seriesSql,
-  toNumber,
+  seriesTuplesSql,
 } from "./series-query.ts";
 
 /** Series per request: 500 sparklines of 60 points read about 30 000 minute rows. */
@@ -95,7 +95,7 @@ const windowQuery = {
       maximum: MAX_POINTS,
       default: 60,
       description:
-        "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days.",
+        "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days; to whole hours when minutes would read more than 2000 minute rows per series (windows over 33h20m), to whole days past 2000 hours.",
     }),
 };
 
@@ -131,6 +131,15 @@ function seriesResponse(kind: "container" | "host") {
               .openapi({ description: "Ids asked for that do not exist" }),
           }),
         },
+        "text/csv": {
+          schema: z.string().openapi({
+            description: `format=csv: one line per ${kind} and step with samples, ${kind} after ${kind}; unknown ids are left out`,
+            example:
+              kind === "container"
+                ? "id,name,host,ts,samples,cpu_percent_avg,cpu_percent_max\n12,web.1,node-1,2026-12-01T10:00:00.000Z,6,12.5,20\n"
+                : "id,name,ts,samples,cpu_percent_avg,cpu_percent_max\n1,node-1,2026-12-01T10:00:00.000Z,6,12.5,20\n",
+          }),
+        },
       },
     },
     400: errorResponse("A parameter is invalid, or more than 500 series match"),
@@ -152,6 +161,7 @@ const containerSeriesRoute = createRoute({
         .openapi({ description: "Kubernetes namespace (the io.kubernetes.pod.namespace label)." }),
       metrics: metricsParam(CONTAINER_SERIES),
       ...windowQuery,
+      format: formatParam,
     }),
   },
   responses: seriesResponse("container"),
@@ -168,6 +178,7 @@ const hostSeriesRoute = createRoute({
         .openapi({ description: `Host ids, at most ${MAX_SERIES}; default every host` }),
       metrics: metricsParam(HOST_SERIES),
       ...windowQuery,
+      format: formatParam,
     }),
   },
   responses: seriesResponse("host"),
@@ -203,10 +214,17 @@ export function resolveSeriesWindow(
   if (toMs - fromMs > MAX_SPAN_MS)
     throw new ApiError("invalid_request", "from: the window may span at most 400 days");
   const wanted = Math.ceil((toMs - fromMs) / (query.points ?? 60));
-  const [unit, suffix] = wanted > HOUR ? (wanted > DAY ? [DAY, "d"] : [HOUR, "h"]) : [MINUTE, "m"];
-  const count = Math.max(1, Math.ceil(wanted / unit));
-  const stepMs = count * unit;
+  const byPoints = wanted > DAY ? DAY : wanted > HOUR ? HOUR : MINUTE;
+  // The finest unit whose rows over the window stay within the per-series limit: a step of 48
+  // minutes over 2 days would read 2 880 minute rows, so it becomes 1 hour (48 hourly rows).
+  // `points` is a most, so a coarser step keeps the promise.
+  const fits = (unitMs: number) => (toMs - fromMs) / unitMs <= MAX_ROWS_PER_SERIES;
+  const byRows = fits(MINUTE) ? MINUTE : fits(HOUR) ? HOUR : DAY;
+  const unitMs = Math.max(byPoints, byRows);
+  const count = Math.max(1, Math.ceil(wanted / unitMs));
+  const stepMs = count * unitMs;
   const aligned = alignToSteps({ fromMs, toMs, stepMs, granularity: "" });
+  const suffix = unitMs === DAY ? "d" : unitMs === HOUR ? "h" : "m";
   return { fromMs: aligned.fromMs, toMs: aligned.toMs, stepMs, step: `${count}${suffix}` };
 }
 
@@ -283,7 +301,7 @@ async function answer(
   nowMs: number,
 ) {
   const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
-  const statement = seriesSql(
+  const statement = seriesTuplesSql(
     spec,
     subjects.map((subject) => subject.id),
     { ...window, nowMs },
@@ -310,16 +328,29 @@ async function answer(
       },
     ]),
   );
+  // Where each metric's avg and max are in a point's tuple: [step, samples, ...columns].
+  const positionOf = (column: string) => {
+    const position = statement?.columns.indexOf(column) ?? -1;
+    return position < 0 ? undefined : position + 2;
+  };
+  const positions = metrics.map((metric) => ({
+    metric,
+    avg: positionOf(`${metric}_avg`),
+    max: positionOf(`${metric}_max`),
+  }));
   for (const row of rows) {
     const entry = series.get(Number(row.k));
-    const index = Math.round((row.t.getTime() - window.fromMs) / window.stepMs);
-    if (!entry || index < 0 || index >= steps) continue;
-    entry.samples[index] = Number(row.samples);
-    for (const metric of metrics) {
-      const columns = entry.values[metric];
-      if (!columns) continue;
-      columns.avg[index] = toNumber(row[`${metric}_avg`]);
-      if (columns.max) columns.max[index] = toNumber(row[`${metric}_max`]);
+    if (!entry) continue;
+    for (const point of row.points) {
+      const index = point[0] ?? -1;
+      if (index < 0 || index >= steps) continue;
+      entry.samples[index] = point[1] ?? 0;
+      for (const { metric, avg, max } of positions) {
+        const columns = entry.values[metric];
+        if (!columns) continue;
+        if (avg !== undefined) columns.avg[index] = point[avg] ?? null;
+        if (columns.max && max !== undefined) columns.max[index] = point[max] ?? null;
+      }
     }
   }
   const known = new Set(subjects.map((subject) => subject.id));
@@ -335,6 +366,11 @@ async function answer(
   };
 }
 
+const csvHeaders = (filename: string) => ({
+  "Content-Type": CSV_CONTENT_TYPE,
+  "Content-Disposition": `attachment; filename="${filename}"`,
+});
+
 export function seriesRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
   app.openapi(containerSeriesRoute, async (c) => {
@@ -342,20 +378,22 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
     const subjects = await containersAsked(c.var.db, query);
-    return c.json(
-      await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs),
-      200,
-    );
+    const body = await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs);
+    if (query.format === "csv") {
+      return c.body(seriesCsv(CONTAINER_SERIES, body, true), 200, csvHeaders("containers-series.csv"));
+    }
+    return c.json(body, 200);
   });
   app.openapi(hostSeriesRoute, async (c) => {
     const query = c.req.valid("query");
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
     const subjects = await hostsAsked(c.var.db, query.ids);
-    return c.json(
-      await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs),
-      200,
-    );
+    const body = await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs);
+    if (query.format === "csv") {
+      return c.body(seriesCsv(HOST_SERIES, body, false), 200, csvHeaders("hosts-series.csv"));
+    }
+    return c.json(body, 200);
   });
   return app;
 }

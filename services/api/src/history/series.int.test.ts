@@ -1,6 +1,7 @@
-// Many series in one request, and history as CSV, against real Postgres: 520 containers with
-// 70 minutes of 10 s samples, rolled up by the store's minute job. Sparklines of 500 ids agree
-// with the raw samples; unknown ids, filters and bad input answer as documented.
+// Many series in one request, and history and series as CSV, against real Postgres: 520
+// containers with 70 minutes of 10 s samples, rolled up by the store's minute job. Sparklines of
+// 500 ids agree with the raw samples; unknown ids, filters, the rows-per-series limit and bad
+// input answer as documented.
 import { createLogger, createSubjects } from "@crowsnest/shared";
 import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -240,6 +241,66 @@ describe("series of many containers", () => {
       body.series[0]?.values.cpu_percent?.avg.filter((value) => value !== null).every((v) => v === 25),
     ).toBe(true);
     expect((await get(`/api/v1/hosts/stats/series?metrics=mem_used_bogus`)).status).toBe(400);
+  });
+
+  it("exports series as CSV, one line per series and step with samples, as the JSON answer holds them", async () => {
+    const query = "ids=3,999999,4&metrics=cpu_percent,mem_limit&range=1h&points=60";
+    const json = await series(query);
+    const csv = await get(`/api/v1/stats/series?${query}&format=csv`);
+    expect(csv.status).toBe(200);
+    expect(csv.contentType).toBe("text/csv; charset=utf-8");
+    const lines = csv.text.trimEnd().split("\r\n");
+    expect(lines[0]).toBe("id,name,host,ts,samples,cpu_percent_avg,cpu_percent_max,mem_limit_avg");
+    const expected = json.body.series.flatMap((entry) =>
+      json.body.ts.flatMap((ts, n) =>
+        (entry.samples[n] ?? 0) > 0
+          ? [
+              [
+                entry.id,
+                entry.name,
+                entry.host,
+                ts,
+                entry.samples[n],
+                entry.values.cpu_percent?.avg[n],
+                entry.values.cpu_percent?.max?.[n],
+                entry.values.mem_limit?.avg[n],
+              ].join(","),
+            ]
+          : [],
+      ),
+    );
+    expect(expected.length).toBeGreaterThanOrEqual(2 * 60);
+    expect(lines.slice(1)).toEqual(expected);
+    expect(lines[1]?.startsWith("3,c3,h1,")).toBe(true);
+
+    const hosts = await get("/api/v1/hosts/stats/series?metrics=cpu_percent&points=12&format=csv");
+    expect(hosts.status).toBe(200);
+    const hostLines = hosts.text.trimEnd().split("\r\n");
+    expect(hostLines[0]).toBe("id,name,ts,samples,cpu_percent_avg,cpu_percent_max");
+    expect(hostLines.slice(1).every((line) => /^1,h1,[^,]+,\d+,25,25$/.test(line))).toBe(true);
+    expect((await get("/api/v1/stats/series?ids=3&metrics=cpu_percent&format=xml")).status).toBe(400);
+  });
+
+  it("keeps a long window within 2000 stored rows per series: series take a coarser step, history says the limit", async () => {
+    const from = new Date(nowMs - 2 * 24 * 60 * MINUTE).toISOString();
+    // 60 points over 2 days would be 48-minute steps, read from 2 880 minute rows: 1 hour instead.
+    const coarser = await series(`ids=3&metrics=cpu_percent&from=${from}&points=60`);
+    expect(coarser.status).toBe(200);
+    expect(coarser.body.step).toBe("1h");
+    expect(coarser.body.sources[0]).toBe("hourly");
+    const refused = await get<{ error: { code: string; message: string } }>(
+      `/api/v1/containers/3/stats/history?from=${from}&step=5m`,
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe("invalid_request");
+    expect(refused.body.error.message).toMatch(
+      /^step: 5m over this window reads about \d+ minute rollup rows per series, more than the limit of 2000; use a step of whole hours/,
+    );
+    const hourly = await get<{ granularity: string; sources: string[] }>(
+      `/api/v1/containers/3/stats/history?from=${from}&step=1h`,
+    );
+    expect(hourly.status).toBe(200);
+    expect(hourly.body.sources[0]).toBe("hourly");
   });
 
   it("exports history as CSV, one line per point", async () => {

@@ -259,6 +259,87 @@ describe("minute rollups", () => {
     // Every minute after the first (whose previous sample is from 10:03) moved 6 × 10 bytes.
     expect(filled.rows[0]).toEqual({ minutes: 179, short: 0, moved: String(179 * 60) });
   });
+
+  it("leaves the minutes it wrote all-visible: a chart reads them from the covering key alone", async () => {
+    // The last run computed 16:00–18:00 and vacuumed the day. A chart's columns are all in the
+    // primary key (migration 0011), so on all-visible pages the scan never reads the heap.
+    // Seq and bitmap scans are off only because this table is too small for the planner to
+    // prefer an index; the query-plans test checks the choice on a realistic table.
+    const client = await pg.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SET LOCAL enable_seqscan = off");
+      await client.query("SET LOCAL enable_bitmapscan = off");
+      const plan = await client.query<{ "QUERY PLAN": string }>(
+        `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+         SELECT date_bin('5 minutes', bucket, '2000-01-01') AS t, sum(samples), sum(cpu_percent_sum),
+           sum(cpu_percent_samples), max(cpu_percent_max), sum(mem_used_sum), max(mem_used_max), sum(mem_limit_sum)
+         FROM container_stats_minute
+         WHERE container_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1`,
+        [a, new Date(TEST_DAY_MS + 16 * HOUR_MS), new Date(TEST_DAY_MS + 18 * HOUR_MS)],
+      );
+      await client.query("COMMIT");
+      const text = plan.rows.map((row) => row["QUERY PLAN"]).join("\n");
+      expect(text).toMatch(/Index Only Scan using container_stats_minute_p\d{8}_pkey/);
+      expect(text).toMatch(/rows=120 /);
+      expect(text).toMatch(/Heap Fetches: 0\b/);
+    } finally {
+      client.release();
+    }
+  });
+});
+
+describe("recomputing minutes", () => {
+  it("rewrites no row whose values stayed the same (no dead versions to keep pages from being all-visible)", async () => {
+    const pg = await openMigratedDatabase("minute-rewrite-test");
+    try {
+      const writer = new StatsWriter({ pool: pg.pool, directory: new ContainerDirectory(pg.db) });
+      const samples = [];
+      for (let c = 0; c < 5; c++) {
+        for (const second of ["00", "20", "40"]) {
+          samples.push(
+            sample(
+              { external_id: c.toString(16).padStart(64, "f"), name: `f${c}` },
+              testTime(`12:00:${second}.000`),
+              {
+                cpu: c,
+                mem: 1,
+                rx: 100,
+              },
+            ),
+          );
+        }
+      }
+      await writer.write(samples);
+      const job = new RollupJob({
+        db: pg.db,
+        logger,
+        rawRetentionDays: 7,
+        granularities: ["minute"],
+        now: () => new Date(testTime("12:02:00.000")),
+      });
+      await job.run();
+      const versions = async () =>
+        (
+          await sql<{ container_id: number; version: string }>`
+            SELECT container_id, xmin::text AS version FROM container_stats_minute ORDER BY container_id`.execute(
+            pg.db,
+          )
+        ).rows;
+      const before = await versions();
+      expect(before).toHaveLength(5);
+      // Made due again (as a late sample does) with nothing changed: computed, nothing written.
+      await sql`
+        UPDATE rollup_buckets SET generation = generation + 1
+        WHERE series = 'container_minute' AND bucket = ${testTime("12:00:00.000")}::timestamptz`.execute(
+        pg.db,
+      );
+      expect((await job.run()).computed).toBe(1);
+      expect(await versions()).toEqual(before);
+    } finally {
+      await pg.close();
+    }
+  });
 });
 
 describe("contiguousRuns", () => {

@@ -13,9 +13,19 @@ import { type RollupGranularity, type RollupSpec, rollupColumns, rollupTable } f
 const id = (name: string) => sql.raw(name);
 const list = (names: readonly string[]) => sql.raw(names.join(", "));
 
-function upsertTail(spec: RollupSpec): string {
+/**
+ * A recomputed bucket rewrites only the rows whose values changed (a late sample changes one
+ * key's row, not the bucket's thousand): every rewritten row leaves a dead version, and a page
+ * holding one is not marked all-visible by a vacuum that skips the index pass, so charts would
+ * read the heap for it (the minute tables' index-only scans, migration 0011).
+ */
+function upsertTail(spec: RollupSpec, target: string): string {
   const names = rollupColumns(spec).map((column) => column.name);
-  return `ON CONFLICT (${spec.key}, bucket) DO UPDATE SET ${names.map((name) => `${name} = excluded.${name}`).join(", ")}`;
+  return (
+    `ON CONFLICT (${spec.key}, bucket) DO UPDATE SET ${names.map((name) => `${name} = excluded.${name}`).join(", ")} ` +
+    `WHERE (${names.map((name) => `${target}.${name}`).join(", ")}) IS DISTINCT FROM ` +
+    `(${names.map((name) => `excluded.${name}`).join(", ")})`
+  );
 }
 
 function castSum(expression: string, type: string): string {
@@ -51,7 +61,7 @@ export function rawRollupStatement(
       FROM ${id(spec.raw)}
       WHERE ts >= ${start}::timestamptz AND ts < ${end}::timestamptz
       GROUP BY 1, 2
-      ${sql.raw(upsertTail(spec))}`;
+      ${sql.raw(upsertTail(spec, target))}`;
   }
   const gauges = spec.gauges.map((gauge) => gauge.column);
   const counters = spec.counters;
@@ -127,7 +137,7 @@ export function rawRollupStatement(
     SELECT agg.${id(spec.key)}, agg.bucket, ${sql.raw(aggregateNames.map((name) => `agg.${name}`).join(", "))},
       ${sql.raw(counters.map((c) => `moved.${c}`).join(", "))}
     FROM agg JOIN moved USING (${id(spec.key)}, bucket)
-    ${sql.raw(upsertTail(spec))}`;
+    ${sql.raw(upsertTail(spec, target))}`;
 }
 
 /** Daily rows from hourly rows: sums and sample counts add up, maxima take the max. */
@@ -145,5 +155,5 @@ export function dailyFromHourlyStatement(spec: RollupSpec, start: Date, end: Dat
     FROM ${id(rollupTable(spec, "hourly"))}
     WHERE bucket >= ${start}::timestamptz AND bucket < ${end}::timestamptz
     GROUP BY ${id(spec.key)}
-    ${sql.raw(upsertTail(spec))}`;
+    ${sql.raw(upsertTail(spec, rollupTable(spec, "daily")))}`;
 }

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkload, testDocker, type Workload } from "../../../test/support/docker-workloads.ts";
 import { connectTestNats, eventually, natsUrl, testSubjectPrefix } from "../../../test/support/test-env.ts";
 import { parseCollectorConfig } from "./config.ts";
-import { againstTruth, type SchedPoint, schedPoint } from "./fixtures/cpu-truth.ts";
+import { againstTruth, type SchedPoint, schedPoint, truePercent } from "./fixtures/cpu-truth.ts";
 import { HostStatsCollector } from "./host/host-stats-collector.ts";
 import { HostStatsPublisher } from "./publishing/host-stats-publisher.ts";
 import { StatsPublisher } from "./publishing/stats-publisher.ts";
@@ -187,9 +187,17 @@ describe("collector on a real Docker host", () => {
     const [first, ...later] = samples.map((r) => r.message);
     expect(first?.cpu_percent).toBeNull();
     expect(first?.interval_ms).toBeNull();
-    for (const sample of later) {
-      expect(sample.cpu_percent).toBeGreaterThanOrEqual(60);
-      expect(sample.cpu_percent).toBeLessThanOrEqual(130);
+    for (const [index, sample] of later.entries()) {
+      // What the loop really got over the interval (the kernel's account, between the samples'
+      // arrivals): on this shared machine a busy loop does not always have its core.
+      const from = samples[index]?.sched;
+      const to = samples[index + 1]?.sched;
+      const truth = from && to ? truePercent(from, to) : undefined;
+      const detail = `reported ${sample.cpu_percent}; schedstat ${truth?.toFixed(1)}`;
+      expect(sample.cpu_percent, detail).toBeGreaterThan(0);
+      expect(sample.cpu_percent, detail).toBeLessThanOrEqual(130);
+      if (truth !== undefined)
+        expect(Math.abs((sample.cpu_percent ?? 0) - truth), detail).toBeLessThanOrEqual(30);
       expect(sample.interval_ms).toBeGreaterThan(1000);
       expect(sample.interval_ms).toBeLessThan(5000);
     }

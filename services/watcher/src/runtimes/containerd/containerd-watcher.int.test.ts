@@ -89,9 +89,15 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=containerd", () => 
     recording = recordHost(nc, subjects, host, "containerd");
     await nc.flush();
     watcher = startWatcher();
+    // The watcher's own account of its start, should its first look never come.
+    await watcher.waitForLog((record) => record.msg === "following containerd events", 60_000);
     await eventually(() => recording.inventories.find((inventory) => inventory.reason === "startup"), {
       timeoutMs: 60_000,
       what: "the startup inventory",
+    }).catch((error: unknown) => {
+      throw new Error(
+        `${String(error)}; the watcher logged:\n${watcher.logs.map((record) => JSON.stringify(record)).join("\n")}`,
+      );
     });
   }, 120_000);
 

@@ -40,7 +40,7 @@ export {
   envUrlList,
   parseEnv,
 } from "./config/env-spec.ts";
-export { ConfigError, CrowsnestError } from "./errors/crowsnest-error.ts";
+export { ConfigError, CrowsnestError, NatsSetupError } from "./errors/crowsnest-error.ts";
 export {
   type AdminRetryOptions,
   isTransientJetStreamError,

@@ -28,6 +28,8 @@ import { type ServiceProcess, startService } from "../support/service-process.ts
 import { startWatcherHost, type WatcherHost } from "./support/soak-watcher-host.ts";
 
 const FULL = process.env.SOAK_PRESET === "full";
+/** How long, after the run, publishes are retried and the store is waited for. */
+const FINAL_WAIT_MS = 120_000;
 const numberFrom = (name: string, short: number, full = short) =>
   Number(process.env[name] ?? (FULL ? full : short));
 
@@ -60,7 +62,12 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
     `${hosts} hosts × ${containers} containers every ${intervalMs} ms (${(hosts * containers * 1000) / intervalMs} samples/s, ${eventsPerHostPerMin > 0 ? ((hosts * 1000) / intervalMs / eventEveryTicks).toFixed(1) : 0} events/s) for ${durationMs / 1000} s, R${replicas} on ${replicas} node(s), two stores${withWatcher ? ", one real watcher on a private dockerd" : ""}`,
   );
 
-  const servers = await startNatsServers({ count: replicas });
+  // Every sample stays in the stream for the run (about 730 bytes each, docs/scaling.md), with room to spare.
+  const samplesInRun = (hosts * containers * durationMs) / intervalMs;
+  const servers = await startNatsServers({
+    count: replicas,
+    maxFileStoreGb: Math.max(1, Math.ceil((samplesInRun * 1500) / 1e9)),
+  });
   cleanups.push(() => servers.remove());
   const postgres = await createPrivatePostgres();
   cleanups.push(() => postgres.remove());
@@ -98,6 +105,9 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
   const pendingTicks = new Map<string, number>();
   let published = 0;
   let eventsPublished = 0;
+  // Once the run is over, a message the bus still does not acknowledge is given up at this time.
+  let giveUpAtMs = Number.POSITIVE_INFINITY;
+  let neverAcknowledged = 0;
   let publishing = true;
   const startedAt = Date.now();
 
@@ -112,6 +122,10 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
         await js.publish(subject, data, { msgID, timeout: 10_000 });
         return;
       } catch {
+        if (Date.now() > giveUpAtMs) {
+          neverAcknowledged += 1;
+          return;
+        }
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)));
       }
     }
@@ -210,7 +224,9 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
   });
 
   const at = (fraction: number) =>
-    new Promise((resolve) => setTimeout(resolve, startedAt + durationMs * fraction - Date.now()));
+    new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, startedAt + durationMs * fraction - Date.now())),
+    );
   // Fault 1: the telemetry stream's leader node, restarted a while later.
   await at(0.2);
   const jsm = await jetstreamManager(nc, { timeout: 20_000 });
@@ -256,9 +272,10 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
   await at(1);
   publishing = false;
   clearInterval(churner);
+  giveUpAtMs = Date.now() + FINAL_WAIT_MS;
   await publisher;
 
-  const finalWaitMs = 120_000;
+  const finalWaitMs = FINAL_WAIT_MS;
   const drained = await waitFor(async () => ((await countRows(postgres.url)) ?? 0) >= published, finalWaitMs);
   // Events have their own stream and consumer: waited for the same way, and the real watcher's
   // until each event dockerd reported is accounted for.
@@ -285,6 +302,11 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
     0.99,
   );
   console.log(`published (acknowledged): ${published}`);
+  if (neverAcknowledged > 0) {
+    console.log(
+      `never acknowledged ${FINAL_WAIT_MS / 1000} s after the run: ${neverAcknowledged} (the bus refused or did not answer them; see the NATS nodes' logs)`,
+    );
+  }
   console.log(`in the stream: ${streamInfo.state.messages} (more than published = stored twice)`);
   console.log(
     `stored: ${stored}; lost: ${Math.max(0, published - stored)}${drained ? "" : " (store did not catch up in time)"}`,

@@ -3,6 +3,7 @@
 // `<subject> <payload>`, until SIGTERM or SIGINT. Its first line, `subscribed`, means the
 // server has the subscriptions, so nothing published after it is missed.
 //   node test/compose/bus-subscriber.ts nats://127.0.0.1:4222 'crowsnest.v1.stats.>' ...
+// CROWSNEST_SMOKE_NATS_USER and CROWSNEST_SMOKE_NATS_PASSWORD: the NATS user to subscribe as.
 import { connect } from "@nats-io/transport-node";
 
 const [url, ...subjects] = process.argv.slice(2);
@@ -11,7 +12,15 @@ if (url === undefined || subjects.length === 0) {
   process.exit(2);
 }
 
-const nc = await connect({ servers: url, maxReconnectAttempts: -1, name: "crowsnest-compose-smoke" });
+// A NATS user, when the stack's NATS has users (the compose file's nats-auth step makes them).
+const user = process.env.CROWSNEST_SMOKE_NATS_USER;
+const pass = process.env.CROWSNEST_SMOKE_NATS_PASSWORD;
+const nc = await connect({
+  servers: url,
+  maxReconnectAttempts: -1,
+  name: "crowsnest-compose-smoke",
+  ...(user ? { user, pass: pass ?? "" } : {}),
+});
 const decoder = new TextDecoder();
 for (const subject of subjects) {
   const subscription = nc.subscribe(subject);

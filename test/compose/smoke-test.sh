@@ -142,6 +142,10 @@ cleanup() {
       printf '\n----- what the subscriber received (last 40 lines) -----\n'
       tail -40 "$work/bus.log" | cut -c1-400
     fi
+    if [ -s "$work/bus.err" ]; then
+      printf '\n----- what the subscriber wrote to stderr -----\n'
+      tail -20 "$work/bus.err" | cut -c1-400
+    fi
     [ "$rc" != 0 ] || rc=1
   fi
   printf '\n[compose-smoke] cleaning up %s\n' "$project"
@@ -201,14 +205,23 @@ unhealthy_services() {
   ids=$(compose ps -q)
   if [ -n "$ids" ]; then
     # shellcheck disable=SC2086 # one id per word
-    while read -r service status health restarts; do
+    while read -r service status health restarts exit_code; do
       seen[$service]=1
+      if [ "$service" = nats-auth ]; then
+        # The one-shot step that makes the NATS users: done once it exited 0.
+        case "$status $exit_code" in
+          "exited 0") ;;
+          "created "* | "running "*) echo "$service(running)" ;;
+          *) fail "nats-auth did not finish cleanly: status $status, exit code $exit_code" ;;
+        esac
+        continue
+      fi
       case "$status $health $restarts" in
         "running healthy 0") ;;
         running\ *\ 0) echo "$service($health)" ;;
         *) fail "$service is not running cleanly: status $status, health $health, $restarts restarts" ;;
       esac
-    done < <(docker inspect --format '{{ index .Config.Labels "com.docker.compose.service" }} {{ .State.Status }} {{ if .State.Health }}{{ .State.Health.Status }}{{ else }}none{{ end }} {{ .RestartCount }}' $ids)
+    done < <(docker inspect --format '{{ index .Config.Labels "com.docker.compose.service" }} {{ .State.Status }} {{ if .State.Health }}{{ .State.Health.Status }}{{ else }}none{{ end }} {{ .RestartCount }} {{ .State.ExitCode }}' $ids)
   fi
   for service in $services; do
     [ -n "${seen[$service]:-}" ] || echo "$service(no container)"
@@ -234,8 +247,13 @@ api_url=http://$api_address
 say "api at $api_url, nats at nats://$nats_address"
 api() { curl -fsS --max-time 5 -H "Authorization: Bearer $token" "$api_url$1"; }
 
-step "a plain subscriber on the NATS subjects"
-node test/compose/bus-subscriber.ts "nats://$nats_address" \
+step "a plain subscriber on the NATS subjects, as the api's NATS user"
+# NATS has users (nats-auth made them): the subscriber reads as the api does.
+api_credentials=$(compose exec -T api cat /etc/crowsnest/nats-auth/crowsnest-api.env) ||
+  fail "the api has no NATS credentials file"
+CROWSNEST_SMOKE_NATS_USER=$(sed -n 's/^CROWSNEST_NATS_USER=//p' <<<"$api_credentials" | tr -d '\r') \
+  CROWSNEST_SMOKE_NATS_PASSWORD=$(sed -n 's/^CROWSNEST_NATS_PASSWORD=//p' <<<"$api_credentials" | tr -d '\r') \
+  node test/compose/bus-subscriber.ts "nats://$nats_address" \
   "$prefix.v1.stats.*.docker.$workload" "$prefix.v1.events.*.docker.container.*" \
   >"$work/bus.log" 2>"$work/bus.err" &
 subscriber_pid=$!
@@ -299,10 +317,50 @@ bus_line=$(timeout "$(limit_s 60)" "${compose_cmd[@]}" exec -T api crowsnest-bus
   "$prefix.v1.stats.*.docker.$workload" 2>/dev/null) || fail "compose exec api crowsnest-bus printed no stats of $workload"
 say "exec api crowsnest-bus: $bus_line"
 [[ $bus_line == *" stats "*"/$workload "*"cpu "* ]] || fail "crowsnest-bus printed '$bus_line', not a stats line of $workload"
-bus_line=$(timeout "$(limit_s 60)" docker run --rm --network "$project" -e CROWSNEST_NATS_URL=nats://nats:4222 "$image" \
-  crowsnest-bus --count 1 "$prefix.v1.stats.*.docker.$workload" 2>/dev/null) ||
+# With the api's NATS user, from its volume.
+bus_line=$(timeout "$(limit_s 60)" docker run --rm --network "$project" -e CROWSNEST_NATS_URL=nats://nats:4222 \
+  --volumes-from "$(compose ps -q api)" -e CROWSNEST_NATS_CREDENTIALS_FILE=/etc/crowsnest/nats-auth/crowsnest-api.env \
+  "$image" crowsnest-bus --count 1 "$prefix.v1.stats.*.docker.$workload" 2>/dev/null) ||
   fail "crowsnest-bus on the network $project printed nothing"
 say "docker run --network $project … crowsnest-bus: $bus_line"
+
+step "the shipped NATS users: this host's agents speak only for this host"
+# This host's subject token, from the collector's own stats of the workload.
+host_token=$(grep -E "^$subject_prefix\\.stats\\.[^ .]+\\.docker\\.$workload " "$work/bus.log" | head -1 | cut -d' ' -f1 | cut -d. -f4)
+[ -n "$host_token" ] || fail "no stats subject of $workload to read this host's name from"
+# What a taken-over collector would try, with the credentials the collector runs with; its own
+# subjects are in use already (the stats above). In the image, the NATS client is the shared
+# package's dependency.
+# shellcheck disable=SC2016 # the script is JavaScript, run in the collector
+compose exec -T -w /app/packages/shared collector node -e '
+  const { readFileSync } = require("node:fs");
+  const { connect } = require("@nats-io/transport-node");
+  const { jetstream } = require("@nats-io/jetstream");
+  const credentials = Object.fromEntries(readFileSync(process.env.CROWSNEST_NATS_CREDENTIALS_FILE, "utf8")
+    .split("\n").filter((line) => line.includes("=")).map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  const [prefix, own] = process.argv.slice(1);
+  (async () => {
+    const nc = await connect({ servers: process.env.CROWSNEST_NATS_URL, user: credentials.CROWSNEST_NATS_USER,
+      pass: credentials.CROWSNEST_NATS_PASSWORD, inboxPrefix: credentials.CROWSNEST_NATS_INBOX_PREFIX });
+    console.log(`connected as ${credentials.CROWSNEST_NATS_USER} (this host: ${own})`);
+    const js = jetstream(nc, { timeout: 5000 });
+    for (const subject of [`${prefix}.v1.stats.other-host.docker.web`, `${prefix}.v1.events.other-host.docker.container.die`,
+      `${prefix}.v1.host.other-host`, `${prefix}.v1.alerts.${own}.web`]) {
+      const outcome = await js.publish(subject, "{}").then(() => "stored", (error) => error.message);
+      console.log(`publish ${subject}: ${outcome}`);
+    }
+    const snoop = nc.subscribe(`${prefix}.v1.rpc.other-host.logs`);
+    const outcome = await (async () => { try { for await (const _ of snoop) return "received"; return "ended"; }
+      catch (error) { return error.message; } })();
+    console.log(`subscribe ${prefix}.v1.rpc.other-host.logs: ${outcome}`);
+    await nc.close();
+  })();' "$prefix" "$host_token" >"$work/nats-users.log" 2>&1 || true
+sed 's/^/      /' "$work/nats-users.log" | cut -c1-200
+[ "$(grep -c ': Permissions Violation for Publish to ' "$work/nats-users.log")" = 4 ] ||
+  fail "the collector's NATS user could publish another host's stats, events or host sample, or an alert transition"
+grep -q ': Permissions Violation for Subscription to ' "$work/nats-users.log" ||
+  fail "the collector's NATS user could subscribe to another host's log requests"
+say "another host's stats, events and host sample, an alert transition, another host's log requests: all refused"
 
 step "the agents' Docker API is read-only"
 # What an intruder in the watcher would try (the issue: POST /containers/create through the

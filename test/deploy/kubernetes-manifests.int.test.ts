@@ -1,11 +1,24 @@
 // deploy/kubernetes/ is accepted by a real API server (server-side apply, dry run: nothing is
 // stored), sets only variables the services read, and grants the agent exactly the access the
-// watcher and collector use; with kubectl installed, README.md's commands work as written on a
-// cluster without the namespace.
+// watcher and collector use; each workload connects to NATS as its own user from the Secrets
+// `pnpm nats-auth --kubernetes` writes, and an agent with its node's user cannot publish another
+// node's subjects; with kubectl installed, README.md's commands work as written on a cluster
+// without the namespace.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  authorizationBlock,
+  commonConfigFrom,
+  commonEnv,
+  createSubjects,
+  kubernetesSecrets,
+  natsUsers,
+  openBus,
+  parseEnv,
+} from "@crowsnest/shared";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { SERVICE_ENV_SPECS } from "../support/config-reference.ts";
@@ -16,6 +29,9 @@ import {
   type TestNamespace,
   uniqueKubernetesName,
 } from "../support/kubernetes-cluster.ts";
+import { startNatsServers } from "../support/nats-servers.ts";
+
+const silentLogger = pino({ level: "silent" });
 
 const DEPLOY_DIR = new URL("../../deploy/kubernetes/", import.meta.url);
 const NAMESPACE = "crowsnest";
@@ -44,11 +60,13 @@ interface ContainerSpec {
   command: string[];
   env?: EnvVarSource[];
   envFrom?: { configMapRef?: { name: string } }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface PodTemplateSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   containers: ContainerSpec[];
+  volumes?: { name: string; secret?: { secretName: string } }[];
 }
 interface PolicyRule {
   apiGroups: string[];
@@ -178,6 +196,101 @@ describe("deploy/kubernetes", () => {
   );
 });
 
+/** Secret objects as `pnpm nats-auth --kubernetes` writes them. */
+interface SecretObject extends KubernetesObject {
+  stringData: Record<string, string>;
+}
+
+const NODES = ["worker-1", "ip-10-0-0-7.ec2.internal"];
+const natsSubjects = createSubjects("crowsnest");
+const generatedUsers = natsUsers({ subjects: natsSubjects, hosts: NODES });
+const generatedSecrets = parseAllDocuments(kubernetesSecrets(generatedUsers)).map(
+  (document) => document.toJS() as SecretObject,
+);
+
+/**
+ * What a container of `workload` reads as CROWSNEST_NATS_CREDENTIALS_FILE on `node`: the value,
+ * with `$(VAR)` expanded as the kubelet does (from variables listed before it), looked up in the
+ * Secret mounted at that directory.
+ */
+function credentialsOnNode(workload: (typeof WORKLOADS)[number], container: ContainerSpec, node: string) {
+  const pod = podSpecOf(workload.kind, workload.name);
+  const env = container.env ?? [];
+  const index = env.findIndex((variable) => variable.name === "CROWSNEST_NATS_CREDENTIALS_FILE");
+  const value = env[index]?.value;
+  if (value === undefined) throw new Error(`${container.name} sets no CROWSNEST_NATS_CREDENTIALS_FILE`);
+  const path = value.replace(/\$\((\w+)\)/g, (_, name: string) => {
+    const earlier = env.slice(0, index).find((variable) => variable.name === name);
+    if (earlier?.valueFrom?.fieldRef?.fieldPath === "spec.nodeName") return node;
+    throw new Error(`${container.name}: $(${name}) is not a variable listed before it`);
+  });
+  const mount = (container.volumeMounts ?? []).find((each) => path.startsWith(`${each.mountPath}/`));
+  const secretName = pod.volumes?.find((volume) => volume.name === mount?.name)?.secret?.secretName;
+  const secret = generatedSecrets.find((each) => each.metadata?.name === secretName);
+  if (mount === undefined || secret === undefined) {
+    throw new Error(`${container.name}: ${path} is not in a Secret pnpm nats-auth --kubernetes writes`);
+  }
+  expect(mount.readOnly).toBe(true);
+  return { path, secretName, text: secret.stringData[path.slice(mount.mountPath.length + 1)] };
+}
+
+describe("deploy/kubernetes's NATS users", () => {
+  it.each(WORKLOADS)("gives $name's containers their own user from the generated Secrets", (workload) => {
+    for (const container of podSpecOf(workload.kind, workload.name).containers) {
+      for (const node of NODES) {
+        const { text, secretName } = credentialsOnNode(workload, container, node);
+        const user = /^CROWSNEST_NATS_USER=(.*)$/m.exec(text ?? "")?.[1];
+        const expected =
+          workload.name === "crowsnest-agent"
+            ? generatedUsers.find((each) => each.host === node)?.user
+            : `crowsnest-${workload.services[0]}`;
+        expect(user, `${container.name} on ${node} (Secret ${secretName})`).toBe(expected);
+      }
+    }
+  });
+
+  it("confines an agent to its own node's subjects, with the credentials file its pod reads", async () => {
+    const servers = await startNatsServers({ count: 1, extraConfig: authorizationBlock(generatedUsers) });
+    const dir = mkdtempSync(join(tmpdir(), "crowsnest-k8s-nats-"));
+    try {
+      const agent = WORKLOADS[0];
+      const collector = podSpecOf(agent.kind, agent.name).containers.find(
+        (each) => each.name === "collector",
+      );
+      if (collector === undefined) throw new Error("no collector in the DaemonSet");
+      const [own, other] = NODES as [string, string];
+      const file = join(dir, "node.env");
+      writeFileSync(file, credentialsOnNode(agent, collector, own).text ?? "");
+      const config = commonConfigFrom(
+        parseEnv(commonEnv, {
+          CROWSNEST_NATS_URL: servers.urls.join(","),
+          CROWSNEST_NATS_CREDENTIALS_FILE: file,
+        }),
+      );
+      const bus = await openBus({ config, service: "collector", host: own, logger: silentLogger });
+      try {
+        const body = new TextEncoder().encode("{}");
+        const ack = await bus.js.publish(natsSubjects.stats(own, "kubernetes", "web"), body);
+        expect(ack.seq).toBeGreaterThan(0);
+        for (const forged of [
+          natsSubjects.stats(other, "kubernetes", "web"),
+          natsSubjects.event(other, "kubernetes", "container", "die"),
+          natsSubjects.alert(own, "web"),
+        ]) {
+          await expect(bus.js.publish(forged, body)).rejects.toThrow(
+            `Permissions Violation for Publish to "${forged}"`,
+          );
+        }
+      } finally {
+        await bus.drain();
+      }
+    } finally {
+      await servers.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (dry run)", () => {
   let cluster: KubernetesCluster;
   let namespace: TestNamespace;
@@ -215,6 +328,14 @@ describe.skipIf(!inject("kubeconfig"))("deploy/kubernetes on a real API server (
         const stored = await cluster.request("GET", await cluster.pathOf(retargeted(object)));
         expect(stored.status).toBe(404);
       }
+    },
+  );
+
+  it.each(generatedSecrets.map((secret) => [secret.metadata?.name, secret] as const))(
+    "accepts the generated Secret %s",
+    async (_name, secret) => {
+      const applied = await cluster.apply(retargeted(secret), { dryRun: true });
+      expect(applied.kind).toBe("Secret");
     },
   );
 
@@ -336,8 +457,13 @@ describe.skipIf(!inject("kubeconfig") || !hasKubectl)("README.md's steps with ku
     const commands = [...readme.matchAll(/^ {3}(kubectl apply .+)$/gm)].map((match) => match[1] ?? "");
     const createNamespace = "kubectl apply -f deploy/kubernetes/namespace.yaml";
     const dryRun = "kubectl apply --dry-run=server -k deploy/kubernetes";
-    // The README says these, in this order (namespace, dry run, apply).
-    expect(commands).toEqual([createNamespace, dryRun, "kubectl apply -k deploy/kubernetes"]);
+    // The README says these, in this order (namespace, the NATS users' Secrets, dry run, apply).
+    expect(commands).toEqual([
+      createNamespace,
+      "kubectl apply -f ./nats-auth/nats-credentials.yaml",
+      dryRun,
+      "kubectl apply -k deploy/kubernetes",
+    ]);
 
     // Without the namespace, what the README warns about: the dry run does not create it.
     const before = kubectl(dryRun);

@@ -44,6 +44,8 @@ export interface NatsServersOptions {
   count: number;
   /** nats-server configuration appended to every node's (authorization, tls, …). */
   extraConfig?: string;
+  /** Each node's JetStream disk limit in GB (default 1: a test's streams are small). */
+  maxFileStoreGb?: number;
   /** The scheme of the client URLs: `tls` when extraConfig requires TLS. */
   scheme?: "nats" | "tls";
 }
@@ -98,7 +100,7 @@ export async function startNatsServers(options: NatsServersOptions): Promise<Nat
       `listen: "127.0.0.1:${port.client}"`,
       `http: "127.0.0.1:${port.monitor}"`,
       // Small limits: a test's streams are small, and the machine is shared.
-      `jetstream { store_dir: "${join(dir, name)}", max_memory_store: 64MB, max_file_store: 1GB }`,
+      `jetstream { store_dir: "${join(dir, name)}", max_memory_store: 64MB, max_file_store: ${options.maxFileStoreGb ?? 1}GB }`,
       clustered
         ? `cluster { name: crowsnest-test, listen: "127.0.0.1:${port.route}", routes: [${routes}] }`
         : "",

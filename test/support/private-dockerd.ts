@@ -34,8 +34,11 @@ async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what:
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** Starts a private dockerd with the workload image loaded. */
-export async function startPrivateDockerd(): Promise<PrivateDockerd> {
+/**
+ * Starts a private dockerd with the workload image loaded (the tests' own, unless a benchmark,
+ * which runs outside vitest, names it).
+ */
+export async function startPrivateDockerd(options: { image?: string } = {}): Promise<PrivateDockerd> {
   const dir = await mkdtemp(join(tmpdir(), "crowsnest-dockerd-"));
   const socketPath = join(dir, "docker.sock");
   const logPath = join(dir, "dockerd.log");
@@ -106,7 +109,7 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   try {
     await start();
     // `docker save | docker load` between the two daemons, without a registry.
-    const image = await new Docker().getImage(workloadImage()).get();
+    const image = await new Docker().getImage(options.image ?? workloadImage()).get();
     const loading = await docker.loadImage(image);
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(loading, (error) => (error ? reject(error) : resolve()));

@@ -1,6 +1,6 @@
-// A nats-server of a test's own (JetStream on, a loopback port of its own, optionally a token),
-// for what the shared server must not go through: being stopped, and coming back with
-// different credentials. Restarting keeps the port and the JetStream store.
+// A nats-server of a test's own (JetStream on, a loopback port of its own, optionally a token
+// or TLS), for what the shared server must not go through: being stopped, and coming back with
+// different credentials or certificates. Restarting keeps the port and the JetStream store.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,12 +9,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "./test-env.ts";
 
+/** TLS for the server's clients: its certificate, and with `verifyClientsCa` client certificates required and checked. */
+export interface PrivateNatsTls {
+  certFile: string;
+  keyFile: string;
+  verifyClientsCa?: string;
+}
+
 export interface PrivateNatsServer {
   /** `nats://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
-  /** Starts the server (again), with `token` as the only accepted credential if given; resolves once it accepts connections. */
-  start(options?: { token?: string }): Promise<void>;
+  /**
+   * Starts the server (again), with `token` as the only accepted credential and `tls` required
+   * of every client if given; resolves once it accepts connections.
+   */
+  start(options?: { token?: string; tls?: PrivateNatsTls }): Promise<void>;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
   /** Stops it and removes its store. */
@@ -61,9 +71,25 @@ export async function createPrivateNatsServer(): Promise<PrivateNatsServer> {
     async start(options = {}) {
       await stop();
       const auth = options.token === undefined ? [] : ["--auth", options.token];
-      child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...auth], {
-        stdio: "ignore",
-      });
+      const { tls } = options;
+      const tlsFlags =
+        tls === undefined
+          ? []
+          : [
+              "--tls",
+              "--tlscert",
+              tls.certFile,
+              "--tlskey",
+              tls.keyFile,
+              ...(tls.verifyClientsCa === undefined
+                ? []
+                : ["--tlsverify", "--tlscacert", tls.verifyClientsCa]),
+            ];
+      child = spawn(
+        "nats-server",
+        ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...auth, ...tlsFlags],
+        { stdio: "ignore" },
+      );
       await eventually(async () => ((await accepts(port)) ? true : undefined), {
         timeoutMs: 20_000,
         intervalMs: 50,

@@ -40,7 +40,7 @@ export {
   envUrlList,
   parseEnv,
 } from "./config/env-spec.ts";
-export { ConfigError, CrowsnestError } from "./errors/crowsnest-error.ts";
+export { ConfigError, CrowsnestError, NatsSetupError } from "./errors/crowsnest-error.ts";
 export {
   type AdminRetryOptions,
   isTransientJetStreamError,
@@ -124,13 +124,19 @@ export { type StatsMessage, statsMessage } from "./messages/stats-message.ts";
 export { type Bus, openBus } from "./nats/bus.ts";
 export {
   authorizationBlock,
+  kubernetesSecrets,
   type NatsPermissions,
   type NatsUser,
   type NatsUserRole,
   natsUsers,
   userEnvironment,
 } from "./nats/nats-authorization.ts";
-export { connectNats, type NatsConnectOptions, type WatchedNatsConnection } from "./nats/nats-connection.ts";
+export {
+  connectNats,
+  type NatsConnectOptions,
+  natsTlsOptions,
+  type WatchedNatsConnection,
+} from "./nats/nats-connection.ts";
 export { cpuLimitCores } from "./runtime/cpu-limit.ts";
 export { isRuntime, RUNTIMES, type Runtime } from "./runtime/runtimes.ts";
 export { decodeSubjectToken, encodeSubjectToken } from "./subjects/subject-token.ts";

@@ -171,24 +171,15 @@ export function readConfig(): ApiConfig {
   return parseApiConfig(process.env);
 }
 
-/** crowsnest-bus (bus-watch/main.ts) finds the bus as the services do. */
-export const busWatchEnv = {
-  CROWSNEST_NATS_URL: commonEnv.CROWSNEST_NATS_URL,
-  CROWSNEST_NATS_TOKEN: commonEnv.CROWSNEST_NATS_TOKEN,
-  CROWSNEST_SUBJECT_PREFIX: commonEnv.CROWSNEST_SUBJECT_PREFIX,
-} as const;
-
-export interface BusWatchConfig {
-  natsServers: readonly string[];
-  natsToken: string | undefined;
-  subjectPrefix: string;
-}
+/**
+ * crowsnest-bus (bus-watch/main.ts) finds and joins the bus as the services do: the same
+ * variables (URL, prefix, token or user, CROWSNEST_NATS_CREDENTIALS_FILE, TLS).
+ */
+export type BusWatchConfig = Pick<
+  CommonConfig,
+  "natsServers" | "natsToken" | "natsUser" | "natsInboxPrefix" | "natsTls" | "subjectPrefix"
+>;
 
 export function readBusWatchConfig(): BusWatchConfig {
-  const values = parseEnv(busWatchEnv, process.env);
-  return {
-    natsServers: values.CROWSNEST_NATS_URL,
-    natsToken: values.CROWSNEST_NATS_TOKEN,
-    subjectPrefix: values.CROWSNEST_SUBJECT_PREFIX,
-  };
+  return commonConfigFrom(parseEnv(commonEnv, process.env));
 }

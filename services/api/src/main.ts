@@ -16,6 +16,7 @@ import {
   type DeadletterSink,
   type Heartbeat,
   type Logger,
+  NatsSetupError,
   openBus,
   runService,
   type ServiceLifecycle,
@@ -213,6 +214,8 @@ async function connectBus(
         }),
       };
     } catch (error) {
+      // A TLS or credentials setting NATS refuses never starts working: the api exits saying so.
+      if (error instanceof NatsSetupError) throw error;
       // The streams could not be ensured (JetStream off, or not yet elected): logged once per cause.
       const problem = (error as Error).message;
       if (problem !== lastProblem)

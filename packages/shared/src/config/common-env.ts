@@ -1,5 +1,6 @@
 // Variables every service reads the same way, so one compose anchor configures them all.
 
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { ConfigError } from "../errors/crowsnest-error.ts";
 import {
@@ -48,6 +49,12 @@ export const commonEnv = {
     default: "_INBOX",
     pattern: /^[A-Za-z0-9_~=-]+$/,
     patternText: 'one subject token of letters, digits, "_", "-", "~" and "="',
+  }),
+  CROWSNEST_NATS_CREDENTIALS_FILE: envOptionalString({
+    description:
+      "File with this service's NATS user as `pnpm nats-auth` writes it (`CROWSNEST_NATS_USER=`, `CROWSNEST_NATS_PASSWORD=` and `CROWSNEST_NATS_INBOX_PREFIX=` lines), read at start: the compose file and the Kubernetes manifests mount it from a secret. Not together with CROWSNEST_NATS_USER, CROWSNEST_NATS_PASSWORD or CROWSNEST_NATS_TOKEN.",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
   }),
   CROWSNEST_NATS_TLS_CA_FILE: envOptionalString({
     description:
@@ -159,6 +166,61 @@ function natsUserFrom(values: EnvValues<typeof commonEnv>): NatsUserCredentials 
   return { user, password };
 }
 
+/** The variables a NATS credentials file may set. */
+const CREDENTIALS_FILE_KEYS = [
+  "CROWSNEST_NATS_USER",
+  "CROWSNEST_NATS_PASSWORD",
+  "CROWSNEST_NATS_INBOX_PREFIX",
+] as const;
+
+/** The user, password and inbox prefix, from CROWSNEST_NATS_CREDENTIALS_FILE when it is set. */
+function natsCredentialsFrom(values: EnvValues<typeof commonEnv>): {
+  user: NatsUserCredentials | undefined;
+  inboxPrefix: string;
+} {
+  const path = values.CROWSNEST_NATS_CREDENTIALS_FILE;
+  if (path === undefined)
+    return { user: natsUserFrom(values), inboxPrefix: values.CROWSNEST_NATS_INBOX_PREFIX };
+  const invalid = (problem: string) =>
+    new ConfigError(`invalid configuration: CROWSNEST_NATS_CREDENTIALS_FILE (${path}) ${problem}`);
+  if (
+    values.CROWSNEST_NATS_USER !== undefined ||
+    values.CROWSNEST_NATS_PASSWORD !== undefined ||
+    values.CROWSNEST_NATS_TOKEN !== undefined
+  ) {
+    throw invalid(
+      "is not used together with CROWSNEST_NATS_USER, CROWSNEST_NATS_PASSWORD or CROWSNEST_NATS_TOKEN",
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw invalid(`cannot be read: ${(error as Error).message}`);
+  }
+  const found = new Map<string, string>();
+  for (const [index, line] of text.split("\n").entries()) {
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const match = /^([A-Z_]+)=(.*)$/.exec(line.trimEnd());
+    const key = match?.[1];
+    if (match === null || key === undefined || !(CREDENTIALS_FILE_KEYS as readonly string[]).includes(key)) {
+      // The line itself may hold a password: name only where it is.
+      throw invalid(`line ${index + 1} is not one of ${CREDENTIALS_FILE_KEYS.join("=, ")}=`);
+    }
+    found.set(key, match[2] ?? "");
+  }
+  const user = found.get("CROWSNEST_NATS_USER");
+  const password = found.get("CROWSNEST_NATS_PASSWORD");
+  if (!user || !password) throw invalid("must set CROWSNEST_NATS_USER and CROWSNEST_NATS_PASSWORD");
+  const inboxPrefix = found.get("CROWSNEST_NATS_INBOX_PREFIX");
+  if (inboxPrefix === undefined)
+    return { user: { user, password }, inboxPrefix: values.CROWSNEST_NATS_INBOX_PREFIX };
+  const parsed = commonEnv.CROWSNEST_NATS_INBOX_PREFIX.parse(inboxPrefix);
+  if (!parsed.ok)
+    throw invalid(`sets CROWSNEST_NATS_INBOX_PREFIX to "${inboxPrefix}", not ${parsed.expected}`);
+  return { user: { user, password }, inboxPrefix: parsed.value };
+}
+
 function natsTlsFrom(values: EnvValues<typeof commonEnv>): NatsTlsFiles | undefined {
   const caFile = values.CROWSNEST_NATS_TLS_CA_FILE;
   const certFile = values.CROWSNEST_NATS_TLS_CERT_FILE;
@@ -173,12 +235,13 @@ function natsTlsFrom(values: EnvValues<typeof commonEnv>): NatsTlsFiles | undefi
 }
 
 export function commonConfigFrom(values: EnvValues<typeof commonEnv>): CommonConfig {
+  const credentials = natsCredentialsFrom(values);
   return {
     natsServers: values.CROWSNEST_NATS_URL,
     natsTls: natsTlsFrom(values),
     natsToken: values.CROWSNEST_NATS_TOKEN,
-    natsUser: natsUserFrom(values),
-    natsInboxPrefix: values.CROWSNEST_NATS_INBOX_PREFIX,
+    natsUser: credentials.user,
+    natsInboxPrefix: credentials.inboxPrefix,
     subjectPrefix: values.CROWSNEST_SUBJECT_PREFIX,
     logLevel: values.CROWSNEST_LOG_LEVEL,
     shutdownTimeoutMs: values.CROWSNEST_SHUTDOWN_TIMEOUT_MS,

@@ -15,3 +15,13 @@ export class ConfigError extends CrowsnestError {
     super("config_invalid", message);
   }
 }
+
+/**
+ * A NATS connection that cannot succeed until its configuration (or the server's) changes: TLS
+ * the server or the client refuses, or credentials the server refuses.
+ */
+export class NatsSetupError extends CrowsnestError {
+  constructor(code: "nats_tls" | "nats_auth", message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}

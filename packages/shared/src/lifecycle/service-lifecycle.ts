@@ -4,7 +4,7 @@
 // cleanups run in reverse order (the last thing opened is released first), under a hard
 // deadline, and the process exits 0. A second signal exits at once. A dependency lost for good
 // while running (`exitWhenLost`) also ends the process with one fatal line and exit 1.
-import { ConfigError } from "../errors/crowsnest-error.ts";
+import { ConfigError, NatsSetupError } from "../errors/crowsnest-error.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -113,7 +113,8 @@ export class ServiceLifecycle {
 
   /** Logs why the service cannot run, as one fatal line, and exits 1. */
   fail(error: unknown): never {
-    if (error instanceof ConfigError) {
+    // These say what to fix; a stack would only bury it.
+    if (error instanceof ConfigError || error instanceof NatsSetupError) {
       this.#logger.fatal({ code: error.code }, error.message);
     } else {
       this.#logger.fatal({ err: error }, `${this.#service} failed`);

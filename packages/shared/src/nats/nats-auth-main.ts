@@ -5,14 +5,16 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createSubjects, DEFAULT_SUBJECT_PREFIX } from "../subjects/subjects.ts";
-import { authorizationBlock, natsUsers, userEnvironment } from "./nats-authorization.ts";
+import { authorizationBlock, kubernetesSecrets, natsUsers, userEnvironment } from "./nats-authorization.ts";
 
-const USAGE = `usage: pnpm nats-auth --out DIR [--prefix PREFIX] (--hosts NAME,NAME... | --hosts-file FILE)
+const USAGE = `usage: pnpm nats-auth --out DIR [--prefix PREFIX] [--kubernetes] (--hosts NAME,NAME... | --hosts-file FILE)
 Writes DIR/authorization.conf (include it in nats-server's configuration) and DIR/<user>.env,
 the variables of the services of each host (collector and watcher), of the store and of the api.
-  --hosts       host names as the collector and watcher report them (CROWSNEST_HOST_NAME)
+  --hosts       host names as the collector and watcher report them (CROWSNEST_HOST_NAME;
+                in Kubernetes, the node names)
   --hosts-file  one host name per line (# comments allowed)
-  --prefix      CROWSNEST_SUBJECT_PREFIX (default ${DEFAULT_SUBJECT_PREFIX})`;
+  --prefix      CROWSNEST_SUBJECT_PREFIX (default ${DEFAULT_SUBJECT_PREFIX})
+  --kubernetes  also DIR/nats-credentials.yaml, the Secrets deploy/kubernetes mounts`;
 
 function fail(message: string): never {
   process.stderr.write(`nats-auth: ${message}\n${USAGE}\n`);
@@ -27,6 +29,7 @@ function parse() {
         prefix: { type: "string", default: DEFAULT_SUBJECT_PREFIX },
         hosts: { type: "string" },
         "hosts-file": { type: "string" },
+        kubernetes: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -55,6 +58,12 @@ try {
   fail((error as Error).message);
 }
 const users = natsUsers({ subjects, hosts });
+let secrets: string | undefined;
+try {
+  secrets = args.kubernetes ? kubernetesSecrets(users) : undefined;
+} catch (error) {
+  fail((error as Error).message);
+}
 
 await mkdir(args.out, { recursive: true, mode: 0o700 });
 // Passwords: readable by the owner only.
@@ -65,6 +74,7 @@ const write = async (name: string, text: string) => {
 };
 await write("authorization.conf", authorizationBlock(users));
 for (const user of users) await write(`${user.user}.env`, userEnvironment(user));
+if (secrets !== undefined) await write("nats-credentials.yaml", secrets);
 process.stdout.write(
-  `wrote ${join(args.out, "authorization.conf")} and ${users.length} .env files (${hosts.length} hosts, store, api)\n`,
+  `wrote ${join(args.out, "authorization.conf")} and ${users.length} .env files (${hosts.length} hosts, store, api)${secrets === undefined ? "" : ", and nats-credentials.yaml"}\n`,
 );

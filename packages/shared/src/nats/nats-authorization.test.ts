@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { createSubjects } from "../subjects/subjects.ts";
-import { authorizationBlock, natsUsers, userEnvironment } from "./nats-authorization.ts";
+import {
+  authorizationBlock,
+  kubernetesSecrets,
+  type NatsUser,
+  natsUsers,
+  userEnvironment,
+} from "./nats-authorization.ts";
 
 const subjects = createSubjects("crowsnest");
 
@@ -39,5 +46,32 @@ describe("natsUsers", () => {
     expect(userEnvironment(web)).toBe(
       "CROWSNEST_NATS_USER=host-web-1\nCROWSNEST_NATS_PASSWORD=secret\nCROWSNEST_NATS_INBOX_PREFIX=_INBOX_host-web-1\n",
     );
+  });
+});
+
+describe("kubernetesSecrets", () => {
+  it("writes the store's and the api's user and one key per node, as deploy/kubernetes mounts them", () => {
+    const users = natsUsers({
+      subjects,
+      hosts: ["worker-1", "ip-10-0-0-7.ec2.internal"],
+      newPassword: () => "pw",
+    });
+    const secrets = parseAllDocuments(kubernetesSecrets(users)).map(
+      (document) => document.toJS() as { metadata: { name: string }; stringData: Record<string, string> },
+    );
+    expect(secrets.map((secret) => secret.metadata.name)).toEqual([
+      "crowsnest-nats-store",
+      "crowsnest-nats-api",
+      "crowsnest-nats-agents",
+    ]);
+    expect(secrets[0]?.stringData["nats.env"]).toBe(userEnvironment(users[2] as NatsUser));
+    const agents = secrets[2]?.stringData ?? {};
+    expect(Object.keys(agents)).toEqual(["worker-1.env", "ip-10-0-0-7.ec2.internal.env"]);
+    expect(agents["ip-10-0-0-7.ec2.internal.env"]).toBe(userEnvironment(users[1] as NatsUser));
+  });
+
+  it("refuses a host that cannot be a node name (a Secret key)", () => {
+    const users = natsUsers({ subjects, hosts: ["my laptop"], newPassword: () => "pw" });
+    expect(() => kubernetesSecrets(users)).toThrow('host "my laptop" is not a Kubernetes node name');
   });
 });

@@ -201,3 +201,60 @@ export function userEnvironment(user: NatsUser): string {
     "",
   ].join("\n");
 }
+
+/** Names a Secret key may have (Kubernetes: `[-._a-zA-Z0-9]+`). */
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** One Secret of the Kubernetes manifests, its values as block scalars (no YAML library needed at run time). */
+function secretManifest(name: string, namespace: string, entries: readonly [string, string][]): string {
+  return [
+    "apiVersion: v1",
+    "kind: Secret",
+    "metadata:",
+    `  name: ${name}`,
+    `  namespace: ${namespace}`,
+    "  labels:",
+    "    app.kubernetes.io/part-of: crowsnest",
+    "type: Opaque",
+    "stringData:",
+    ...entries.flatMap(([key, value]) => [
+      `  ${key}: |`,
+      ...value
+        .trimEnd()
+        .split("\n")
+        .map((line) => `    ${line}`),
+    ]),
+  ].join("\n");
+}
+
+/**
+ * The Secrets deploy/kubernetes mounts: the store's and the api's user, and one key per node
+ * (`<node name>.env`) for the agents, each of which reads its own node's
+ * (CROWSNEST_NATS_CREDENTIALS_FILE, docs/nats-security.md).
+ */
+export function kubernetesSecrets(users: readonly NatsUser[], namespace = "crowsnest"): string {
+  const hosts = users.filter((user) => user.role === "host");
+  for (const user of hosts) {
+    if (!SECRET_KEY.test(user.host ?? "")) {
+      throw new Error(
+        `host "${user.host}" is not a Kubernetes node name (letters, digits, "-", "." and "_" only)`,
+      );
+    }
+  }
+  const single = (role: NatsUserRole): [string, string][] =>
+    users.filter((user) => user.role === role).map((user) => ["nats.env", userEnvironment(user)]);
+  return [
+    "# Written by `pnpm nats-auth --kubernetes`: the NATS users of deploy/kubernetes (docs/nats-security.md).",
+    secretManifest("crowsnest-nats-store", namespace, single("store")),
+    "---",
+    secretManifest("crowsnest-nats-api", namespace, single("api")),
+    "---",
+    "# One key per node; each agent pod reads its own node's (every agent pod mounts them all).",
+    secretManifest(
+      "crowsnest-nats-agents",
+      namespace,
+      hosts.map((user) => [`${user.host}.env`, userEnvironment(user)]),
+    ),
+    "",
+  ].join("\n");
+}

@@ -1,9 +1,10 @@
 // crowsnest-bus: watch the bus from a terminal with nothing to install and no image to pull.
 // It is in the Crowsnest image (`docker compose exec api crowsnest-bus`) and in a checkout
-// (`pnpm watch-bus`), finds NATS as the services do (CROWSNEST_NATS_URL, CROWSNEST_SUBJECT_PREFIX),
+// (`pnpm watch-bus`), finds NATS as the services do (CROWSNEST_NATS_URL, CROWSNEST_SUBJECT_PREFIX,
+// the token, user or credentials file, TLS),
 // and prints one line per message (bus-line.ts), or the payload as published with --json.
 import { parseArgs } from "node:util";
-import { ConfigError, createSubjects } from "@crowsnest/shared";
+import { ConfigError, createSubjects, natsTlsOptions } from "@crowsnest/shared";
 import { connect } from "@nats-io/transport-node";
 import { readBusWatchConfig } from "../config.ts";
 import { formatBusMessage } from "./bus-line.ts";
@@ -63,6 +64,9 @@ const nc = await connect({
   servers,
   name: "crowsnest-bus",
   ...(config.natsToken === undefined ? {} : { token: config.natsToken }),
+  ...(config.natsUser === undefined ? {} : { user: config.natsUser.user, pass: config.natsUser.password }),
+  inboxPrefix: config.natsInboxPrefix,
+  ...(config.natsTls === undefined ? {} : { tls: natsTlsOptions(config.natsTls) }),
   // Once connected, ride out a NATS restart as the services do.
   maxReconnectAttempts: -1,
 }).catch((error: unknown) =>

@@ -3,7 +3,7 @@
 // id per message, retried with the same id until acknowledged) into a 3-node NATS cluster with
 // R3 streams, drained by two store processes into a private Postgres; one real host runs a
 // watcher on a private dockerd whose containers start and stop through the run. During the run:
-// kill -9 the telemetry stream's leader node (restarted later), kill -9 one store, restart
+// kill -9 the telemetry stream's leader node (restarted a minute later), kill -9 one store, restart
 // Postgres, restart the watcher's dockerd (a private one: the shared dockerd is never touched).
 // Prints samples and events published, stored, lost and stored twice, the end-to-end lag per
 // tick (published → every sample of the tick committed) in steady state and around each fault,
@@ -232,11 +232,16 @@ async function soak(cleanups: (() => unknown)[]): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: 20_000 });
   const leader = (await jsm.streams.info(streamName(subjects, "telemetry"))).cluster?.leader;
   const victim = servers.nodes.find((node) => node.name === leader) ?? servers.nodes[0];
+  const killedAtMs = Date.now();
   if (victim && replicas > 1) {
-    faults.push({ name: `kill -9 NATS node ${victim.name} (stream leader)`, atMs: Date.now() - startedAt });
+    faults.push({ name: `kill -9 NATS node ${victim.name} (stream leader)`, atMs: killedAtMs - startedAt });
     await victim.kill();
   }
-  await at(0.45);
+  // Restarted a minute later, as the issue asks (sooner in a run too short for that: before the
+  // next fault).
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, killedAtMs + Math.min(60_000, durationMs * 0.3) - Date.now())),
+  );
   if (victim && replicas > 1) {
     faults.push({ name: `restart NATS node ${victim.name}`, atMs: Date.now() - startedAt });
     await victim.start();

@@ -6,7 +6,7 @@
 // `logs_unavailable` with the reason, never an empty success that would read as "the container
 // printed nothing". An unknown container is `not_found`, as on every runtime.
 import { access } from "node:fs/promises";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Logger, LogsRequest } from "@crowsnest/shared";
 import { createJsonFileAssembler, offsetOfLastRecords, readFileChunks } from "../../logs/json-file-log.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../../logs/log-line-assembler.ts";
@@ -52,7 +52,7 @@ export function nerdctlLogFile(
   if (stateDir === undefined || stateDir === "") return { refusal: NOT_FROM_NERDCTL };
   const resolved = resolve(stateDir);
   const inside = relative(resolve(dataRoot), resolved);
-  if (inside === "" || inside.startsWith("..") || resolve(dataRoot) === resolved) {
+  if (inside === "" || inside.split(sep)[0] === ".." || isAbsolute(inside)) {
     return {
       refusal: `the container's nerdctl state directory ${stateDir} is outside CROWSNEST_NERDCTL_DATA_ROOT (${dataRoot}); its log file is not read`,
     };

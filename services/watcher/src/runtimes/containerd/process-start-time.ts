@@ -15,8 +15,14 @@ export interface ProcessStartTimes {
   startedNano(pid: number, containerId: string): Promise<bigint | undefined>;
 }
 
+/** Start times kept at most: a host's running tasks, with room to spare. */
+const MAX_REMEMBERED = 4096;
+
 export function createProcessStartTimes(procRoot = "/proc"): ProcessStartTimes {
   let bootNano: bigint | undefined;
+  // A task's process keeps its pid and its start for its whole life: each look (and every
+  // inspection, which looks too) reads /proc only for tasks it has not seen yet.
+  const remembered = new Map<string, bigint>();
   const boot = async (): Promise<bigint | undefined> => {
     if (bootNano !== undefined) return bootNano;
     const stat = await readFile(`${procRoot}/stat`, "utf8");
@@ -27,6 +33,9 @@ export function createProcessStartTimes(procRoot = "/proc"): ProcessStartTimes {
   return {
     async startedNano(pid, containerId) {
       if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+      const key = `${containerId}\u0000${pid}`;
+      const known = remembered.get(key);
+      if (known !== undefined) return known;
       try {
         const cgroups = await readFile(`${procRoot}/${pid}/cgroup`, "utf8");
         if (!cgroups.includes(containerId)) return undefined;
@@ -36,7 +45,11 @@ export function createProcessStartTimes(procRoot = "/proc"): ProcessStartTimes {
         const ticks = fields[19];
         const booted = await boot();
         if (ticks === undefined || !/^\d+$/.test(ticks) || booted === undefined) return undefined;
-        return booted + (BigInt(ticks) * 1_000_000_000n) / TICKS_PER_SECOND;
+        const started = booted + (BigInt(ticks) * 1_000_000_000n) / TICKS_PER_SECOND;
+        remembered.set(key, started);
+        // The oldest first: Map keeps insertion order.
+        if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value ?? key);
+        return started;
       } catch {
         // The process ended meanwhile, or /proc is not the host's.
         return undefined;

@@ -1,14 +1,11 @@
-// The fault run's one real host: a watcher (its own process, as it ships) on a private dockerd
+// The fault run's (test/support/fault-run.ts) one real host: a watcher (its own process, as it ships) on a private dockerd
 // (its own socket, data-root, exec-root and pidfile, no networking: test/support/private-dockerd.ts;
 // the shared dockerd is never restarted), with a few containers that start and stop through the
 // run. An independent recorder follows the same dockerd's events, so the events the store ends up
 // with can be checked against what dockerd really did, across a restart of that dockerd.
 import type Docker from "dockerode";
-import { type PrivateDockerd, startPrivateDockerd } from "../../support/private-dockerd.ts";
-import { type ServiceProcess, startService } from "../../support/service-process.ts";
-
-/** The tests' workload image (test/infra builds it), found as the other benchmarks find it. */
-const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
+import { type PrivateDockerd, startPrivateDockerd } from "./private-dockerd.ts";
+import { type ServiceProcess, startService } from "./service-process.ts";
 
 /** The container actions the watcher publishes (docs/watcher.md). */
 const PUBLISHED_ACTIONS = new Set([
@@ -48,9 +45,11 @@ export async function startWatcherHost(options: {
   subjectPrefix: string;
   streamReplicas: number;
   containers: number;
+  /** An image with busybox (the tests' workload image), copied from the shared dockerd. */
+  image: string;
 }): Promise<WatcherHost> {
   const host = "soak-watcher-host";
-  const dockerd: PrivateDockerd = await startPrivateDockerd({ image: IMAGE });
+  const dockerd: PrivateDockerd = await startPrivateDockerd({ image: options.image });
   const recorded: RecordedEvent[] = [];
   let recording = true;
   let lastSeenNano = BigInt(Date.now()) * 1_000_000n;
@@ -96,7 +95,7 @@ export async function startWatcherHost(options: {
   for (let index = 0; index < options.containers; index++) {
     const container = await dockerd.docker.createContainer({
       name: `soak-workload-${index}`,
-      Image: IMAGE,
+      Image: options.image,
       Cmd: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
       HostConfig: { NetworkMode: "none" },
     });

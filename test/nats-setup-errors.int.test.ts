@@ -1,11 +1,15 @@
 // A service whose NATS TLS or credentials can never work exits 1 with one fatal JSON line that
 // names the setting to fix, instead of retrying forever; a server that is merely not up yet is
-// still waited for. Shown with the collector as it ships (every service opens the bus the same
-// way) against private nats-servers with certificates the test makes with openssl.
+// still waited for. The same once it ran: a server that comes back with a certificate the
+// service does not trust, or requiring a client certificate it lacks, is refused twice in a row
+// (each logged as an error with its code) and the service exits 1 the same way. Shown with the
+// collector as it ships (every service opens the bus and exits on its loss the same way; the
+// store's and the api's fatal tests show credentials refused while they run) against private
+// nats-servers with certificates the test makes with openssl.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type LoopbackCertificate,
   type TestCertificateAuthority,
@@ -120,4 +124,86 @@ describe("a NATS setup that cannot work", () => {
     const refused = start({ CROWSNEST_NATS_URL: tokenOnly.url, CROWSNEST_NATS_TOKEN: "a-wrong-token" });
     await expectOneFatalLine(refused, "nats_auth", "refused this service's credentials");
   }, 90_000);
+});
+
+describe("a NATS setup that stops working while the service runs", () => {
+  let directory: string;
+  let ca: TestCertificateAuthority;
+  let stranger: TestCertificateAuthority;
+  let server: LoopbackCertificate;
+  let nats: PrivateNatsServer;
+  let collector: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), "crowsnest-nats-refused-"));
+    ca = testCertificateAuthority(directory, "crowsnest");
+    stranger = testCertificateAuthority(directory, "stranger");
+    server = ca.issue("server", "IP:127.0.0.1,DNS:localhost");
+  });
+
+  beforeEach(async () => {
+    nats = await createPrivateNatsServer();
+    await nats.start({ tls: { certFile: server.certPath, keyFile: server.keyPath } });
+  });
+
+  afterEach(async () => {
+    await collector?.stop();
+    await nats?.dispose();
+  });
+
+  afterAll(async () => {
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  /** A collector connected over TLS, verifying the server against the test's CA. */
+  const connectedCollector = async () => {
+    collector = startService("collector", {
+      CROWSNEST_HOST_NAME: "nats-refused-host",
+      CROWSNEST_SUBJECT_PREFIX: testSubjectPrefix(),
+      CROWSNEST_LOG_LEVEL: "info",
+      CROWSNEST_NATS_URL: nats.url,
+      CROWSNEST_NATS_TLS_CA_FILE: ca.certPath,
+    });
+    // Started: its streams are set up and it watches its connection.
+    await collector.waitForLog((record) => record.msg === "collecting", 60_000);
+    return collector;
+  };
+
+  /** Refused twice in a row, each an error line with the code; then exit 1 with one fatal line saying it. */
+  const expectRefusedTwiceThenExit = async (process: ServiceProcess, code: string, words: string) => {
+    expect(await process.exited).toBe(1);
+    const refusals = process.logs.filter((record) => record.level === "error" && record.code === code);
+    expect(refusals.map((record) => record.refusals_in_a_row)).toEqual([1, 2]);
+    for (const refusal of refusals) expect(refusal.msg).toContain(words);
+    const fatal = process.logs.filter((record) => record.level === "fatal");
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ code });
+    expect(fatal[0]?.msg).toMatch(/^NATS connection refused for good: /);
+    expect(fatal[0]?.msg).toContain(words);
+    expect(fatal[0]?.msg).toMatch(/; exiting so that collector is restarted$/);
+    expect(process.otherOutput).toEqual([]);
+  };
+
+  it("exits once the server comes back with a certificate its CA did not sign", async () => {
+    const running = await connectedCollector();
+    const rotated = stranger.issue("rotated-server", "IP:127.0.0.1,DNS:localhost");
+    await nats.start({ tls: { certFile: rotated.certPath, keyFile: rotated.keyPath } });
+    await expectRefusedTwiceThenExit(
+      running,
+      "nats_tls",
+      `is not signed by the CA in CROWSNEST_NATS_TLS_CA_FILE (${ca.certPath})`,
+    );
+  }, 180_000);
+
+  it("exits once the server comes back requiring a client certificate it does not have", async () => {
+    const running = await connectedCollector();
+    await nats.start({
+      tls: { certFile: server.certPath, keyFile: server.keyPath, verifyClientsCa: ca.certPath },
+    });
+    await expectRefusedTwiceThenExit(
+      running,
+      "nats_tls",
+      "CROWSNEST_NATS_TLS_CERT_FILE and CROWSNEST_NATS_TLS_KEY_FILE",
+    );
+  }, 180_000);
 });

@@ -61,7 +61,11 @@ describe("the api when it cannot run", () => {
 
         expect(await api.exited).toBe(1);
         const fatal = expectOneFatalLine(api);
-        expect(fatal.msg).toBe("NATS connection closed for good; exiting so that api is restarted");
+        // Said as at start: the code, and the settings to check.
+        expect(fatal).toMatchObject({ code: "nats_auth" });
+        expect(fatal.msg).toMatch(
+          /^NATS connection refused for good: NATS \(.+\) refused this service's credentials \(.*authorization.*\): check CROWSNEST_NATS_USER .*; exiting so that api is restarted$/i,
+        );
       } finally {
         await api.stop();
       }

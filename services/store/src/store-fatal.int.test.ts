@@ -61,8 +61,11 @@ describe("the store when it cannot run", () => {
 
         expect(await store.exited).toBe(1);
         const fatal = expectOneFatalLine(store);
-        expect(fatal.msg).toBe("NATS connection closed for good; exiting so that store is restarted");
-        expect(JSON.stringify(fatal.err)).toMatch(/authorization/i);
+        // Said as at start: the code, and the settings to check.
+        expect(fatal).toMatchObject({ code: "nats_auth" });
+        expect(fatal.msg).toMatch(
+          /^NATS connection refused for good: NATS \(.+\) refused this service's credentials \(.*authorization.*\): check CROWSNEST_NATS_USER .*; exiting so that store is restarted$/i,
+        );
       } finally {
         await store.stop();
       }

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
+import { NatsSetupError } from "../errors/crowsnest-error.ts";
 import { createLogger } from "../log/logger.ts";
 import { ServiceLifecycle } from "./service-lifecycle.ts";
 
@@ -50,6 +51,43 @@ describe("ServiceLifecycle", () => {
     expect(fatal.level).toBe(60);
     expect(fatal.msg).toBe("NATS connection closed for good; exiting so that test is restarted");
     expect(fatal.err?.message).toBe("Authorization Violation");
+    vi.restoreAllMocks();
+  });
+
+  it("says a refusal as at start, with its code and what to fix, when NATS refuses it while running", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const lifecycle = new ServiceLifecycle("test");
+    lifecycle.configure({ logger: pino({ level: "info" }, sink), shutdownTimeoutMs: 1000 });
+    const exited = new Promise<number | undefined>((resolve) => {
+      vi.spyOn(process, "exit").mockImplementationOnce((code) => {
+        resolve(code === undefined || code === null ? undefined : Number(code));
+        return undefined as never;
+      });
+    });
+    const refusal = new NatsSetupError("nats_tls", "the NATS server's certificate is not signed by the CA");
+    lifecycle.exitWhenLost("NATS connection", Promise.resolve(refusal));
+
+    expect(await exited).toBe(1);
+    expect(lines).toHaveLength(1);
+    const fatal = JSON.parse(lines[0] ?? "{}") as {
+      level: number;
+      msg: string;
+      code?: string;
+      err?: unknown;
+    };
+    expect(fatal.level).toBe(60);
+    expect(fatal.code).toBe("nats_tls");
+    expect(fatal.msg).toBe(
+      "NATS connection refused for good: the NATS server's certificate is not signed by the CA; exiting so that test is restarted",
+    );
+    // What to fix, not a stack.
+    expect(fatal.err).toBeUndefined();
     vi.restoreAllMocks();
   });
 });

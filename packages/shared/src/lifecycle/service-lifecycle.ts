@@ -64,10 +64,18 @@ export class ServiceLifecycle {
   exitWhenLost(what: string, lost: Promise<unknown>): void {
     const onLost = (reason: unknown): void => {
       if (this.#stopping) return;
-      this.#logger.fatal(
-        reason instanceof Error ? { err: reason } : {},
-        `${what} closed for good; exiting so that ${this.#service} is restarted`,
-      );
+      if (reason instanceof NatsSetupError) {
+        // As at start: the code, and what to fix, not a stack.
+        this.#logger.fatal(
+          { code: reason.code },
+          `${what} refused for good: ${reason.message}; exiting so that ${this.#service} is restarted`,
+        );
+      } else {
+        this.#logger.fatal(
+          reason instanceof Error ? { err: reason } : {},
+          `${what} closed for good; exiting so that ${this.#service} is restarted`,
+        );
+      }
       process.exit(1);
     };
     lost.then(onLost, onLost);

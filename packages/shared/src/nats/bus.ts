@@ -18,8 +18,10 @@ export interface Bus {
   /** Whether NATS answers now: false while reconnecting, and for good once closed. */
   isConnected(): boolean;
   /**
-   * Settles when the connection is closed for good (drained, or the client gave up, e.g. the
-   * server refused its credentials twice in a row); with the error that closed it, if any.
+   * Settles when the connection is gone for good: closed (drained, or the client gave up, e.g.
+   * the server refused its credentials twice in a row), or refused since it was lost the way
+   * NATS refuses a first connection that can never work (nats-connection.ts); with the reason,
+   * if any (a NatsSetupError for a refusal).
    */
   closed(): Promise<Error | undefined>;
   /** Flushes what was published and closes the connection. */
@@ -34,7 +36,7 @@ export async function openBus(options: {
 }): Promise<Bus> {
   const { config, logger } = options;
   const subjects = createSubjects(config.subjectPrefix);
-  const { nc, isConnected } = await connectNats({
+  const { nc, isConnected, lost } = await connectNats({
     servers: config.natsServers,
     token: config.natsToken,
     user: config.natsUser,
@@ -44,11 +46,24 @@ export async function openBus(options: {
     logger,
   });
   try {
-    await ensureStreams(
-      await openJetStreamManager(nc, logger),
-      streamDefinitions(subjects, config.streamRetention, config.streamReplicas),
-      logger,
-    );
+    const setUp = (async () =>
+      ensureStreams(
+        await openJetStreamManager(nc, logger),
+        streamDefinitions(subjects, config.streamRetention, config.streamReplicas),
+        logger,
+      ))();
+    // Lost for good while the streams are set up (before the service watches for it): the
+    // reason stops the start, instead of the administration calls' retries hiding it.
+    const lostFirst = await Promise.race([
+      setUp.then(() => undefined),
+      lost().then(
+        (reason) => reason ?? new Error("the NATS connection was closed while the streams were set up"),
+      ),
+    ]);
+    if (lostFirst !== undefined) {
+      setUp.catch(() => undefined);
+      throw lostFirst;
+    }
   } catch (error) {
     await nc.close();
     throw error;
@@ -59,7 +74,7 @@ export async function openBus(options: {
     subjects,
     streamReplicas: config.streamReplicas,
     isConnected,
-    closed: () => nc.closed().then((reason) => (reason instanceof Error ? reason : undefined)),
+    closed: lost,
     async drain() {
       if (!nc.isClosed()) await nc.drain();
     },

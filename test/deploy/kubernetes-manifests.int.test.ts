@@ -60,7 +60,7 @@ interface ContainerSpec {
   command: string[];
   env?: EnvVarSource[];
   envFrom?: { configMapRef?: { name: string } }[];
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  volumeMounts?: { name: string; mountPath: string; subPathExpr?: string; readOnly?: boolean }[];
 }
 interface PodTemplateSpec {
   serviceAccountName?: string;
@@ -209,29 +209,40 @@ const generatedSecrets = parseAllDocuments(kubernetesSecrets(generatedUsers)).ma
 );
 
 /**
- * What a container of `workload` reads as CROWSNEST_NATS_CREDENTIALS_FILE on `node`: the value,
- * with `$(VAR)` expanded as the kubelet does (from variables listed before it), looked up in the
- * Secret mounted at that directory.
+ * What a container of `workload` reads as CROWSNEST_NATS_CREDENTIALS_FILE on `node`, as the
+ * kubelet resolves it: `$(VAR)` in the value and in a mount's subPathExpr expanded (from the
+ * container's variables; a variable's value only from those listed before it), then looked up in
+ * the Secret mounted there: a whole Secret mounted as a directory, or one key of it mounted as
+ * the file itself (subPathExpr). `keysVisible`: the Secret's keys the container can see.
  */
 function credentialsOnNode(workload: (typeof WORKLOADS)[number], container: ContainerSpec, node: string) {
   const pod = podSpecOf(workload.kind, workload.name);
   const env = container.env ?? [];
+  const expand = (text: string, before: number) =>
+    text.replace(/\$\((\w+)\)/g, (_, name: string) => {
+      const earlier = env.slice(0, before).find((variable) => variable.name === name);
+      if (earlier?.valueFrom?.fieldRef?.fieldPath === "spec.nodeName") return node;
+      throw new Error(`${container.name}: $(${name}) is not a variable of the node name listed before it`);
+    });
   const index = env.findIndex((variable) => variable.name === "CROWSNEST_NATS_CREDENTIALS_FILE");
   const value = env[index]?.value;
   if (value === undefined) throw new Error(`${container.name} sets no CROWSNEST_NATS_CREDENTIALS_FILE`);
-  const path = value.replace(/\$\((\w+)\)/g, (_, name: string) => {
-    const earlier = env.slice(0, index).find((variable) => variable.name === name);
-    if (earlier?.valueFrom?.fieldRef?.fieldPath === "spec.nodeName") return node;
-    throw new Error(`${container.name}: $(${name}) is not a variable listed before it`);
-  });
-  const mount = (container.volumeMounts ?? []).find((each) => path.startsWith(`${each.mountPath}/`));
+  const path = expand(value, index);
+  const mount = (container.volumeMounts ?? []).find((each) =>
+    each.subPathExpr === undefined ? path.startsWith(`${each.mountPath}/`) : path === each.mountPath,
+  );
   const secretName = pod.volumes?.find((volume) => volume.name === mount?.name)?.secret?.secretName;
   const secret = generatedSecrets.find((each) => each.metadata?.name === secretName);
   if (mount === undefined || secret === undefined) {
     throw new Error(`${container.name}: ${path} is not in a Secret pnpm nats-auth --kubernetes writes`);
   }
   expect(mount.readOnly).toBe(true);
-  return { path, secretName, text: secret.stringData[path.slice(mount.mountPath.length + 1)] };
+  const key =
+    mount.subPathExpr === undefined
+      ? path.slice(mount.mountPath.length + 1)
+      : expand(mount.subPathExpr, env.length);
+  const keysVisible = mount.subPathExpr === undefined ? Object.keys(secret.stringData) : [key];
+  return { path, secretName, text: secret.stringData[key], keysVisible };
 }
 
 describe("deploy/kubernetes's NATS users", () => {
@@ -245,6 +256,10 @@ describe("deploy/kubernetes's NATS users", () => {
             ? generatedUsers.find((each) => each.host === node)?.user
             : `crowsnest-${workload.services[0]}`;
         expect(user, `${container.name} on ${node} (Secret ${secretName})`).toBe(expected);
+        if (workload.name === "crowsnest-agent") {
+          // Its own node's password only: another node's is not in its filesystem.
+          expect(credentialsOnNode(workload, container, node).keysVisible).toEqual([`${node}.env`]);
+        }
       }
     }
   });

@@ -163,9 +163,13 @@ async function faultRun(
   if (watcherHost !== undefined) cleanups.push(() => watcherHost.remove());
   let churning = watcherHost !== undefined;
   const churner = (async () => {
+    let nextChurnAt = Date.now() + (options.watcher?.churnEveryMs ?? 0);
     while (churning && watcherHost !== undefined && options.watcher !== undefined) {
-      await sleep(options.watcher.churnEveryMs);
-      if (churning) await watcherHost.churn().catch(() => undefined);
+      // In short steps, so that the end of the run does not wait for a whole interval.
+      await sleep(Math.min(500, nextChurnAt - Date.now()));
+      if (!churning || Date.now() < nextChurnAt) continue;
+      nextChurnAt += options.watcher.churnEveryMs;
+      await watcherHost.churn().catch(() => undefined);
     }
   })();
   const stopChurning = async () => {
@@ -375,9 +379,9 @@ async function faultRun(
     }, options.finalWaitMs).then((storedAtMs) => ({ ...restart, storedAtMs }));
   }
   await at(1);
-  await stopChurning();
   publishing = false;
   giveUpAtMs = Date.now() + options.finalWaitMs;
+  await stopChurning();
   await publisher;
 
   const drained = await waitFor(

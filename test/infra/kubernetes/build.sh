@@ -160,7 +160,7 @@ main() {
   local build_id=$version+$RECIPE
   local out_dir=$CACHE_DIR/bin/$build_id
   if [ ! -x "$out_dir/${COMPONENTS[-1]}" ]; then
-    say "building kubernetes $version (upstream $GIT_VERSION); a cold build takes ~5 min on 2 cores"
+    say "building kubernetes $version (upstream $GIT_VERSION); a cold build takes ~10 min on 2 cores, 4.5 of them for the kubelet"
     unpack_source "$version" "$CACHE_DIR/src/$version"
     (build_components "$CACHE_DIR/src/$version" "$out_dir")
   fi

@@ -16,6 +16,12 @@ declare module "vitest" {
      */
     kubeconfig: string;
     /**
+     * Name of the test cluster's real node (test/infra/kubernetes/start.sh: a kubelet on its
+     * own containerd), or "" when there is none: tests that need it then fail wherever a
+     * cluster is given or CI runs (see test/support/real-kubelet.ts).
+     */
+    kubeletNode: string;
+    /**
      * Socket of the tests' own containerd (test/infra/containerd/start.sh: CRI plugin on, the
      * workload image in the `default` and `k8s.io` namespaces), or "" when there is none:
      * containerd and CRI tests then skip.
@@ -64,6 +70,7 @@ export default async function setup(project: TestProject): Promise<Stop> {
     await connectKubernetesCluster(kubeconfig).sweepLeftovers(LEFTOVER_AGE_MS);
   }
   project.provide("kubeconfig", kubeconfig);
+  project.provide("kubeletNode", env.CROWSNEST_TEST_KUBELET_NODE ?? "");
   project.provide("containerdSocket", env.CROWSNEST_TEST_CONTAINERD_SOCKET ?? "");
 
   return async () => {

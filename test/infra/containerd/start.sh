@@ -10,17 +10,22 @@
 #
 # Idempotent: a running instance is kept. Prints `export CROWSNEST_TEST_CONTAINERD_SOCKET=<socket>`
 # on stdout; all else to stderr. Stop it with test/infra/containerd/stop.sh.
+#
+# A second instance (the test kubelet's, test/infra/kubernetes/start.sh) runs from the same
+# script with its own CROWSNEST_TEST_CONTAINERD_DIR, _STATE_DIR, _LOG, _SUBNET and _BRIDGE.
 set -euo pipefail
 
 BASE=${CROWSNEST_TEST_CONTAINERD_DIR:-/var/lib/crowsnest-test-containerd}
-STATE=/run/crowsnest-test-containerd
+STATE=${CROWSNEST_TEST_CONTAINERD_STATE_DIR:-/run/crowsnest-test-containerd}
 SOCKET=$STATE/containerd.sock
 CONFIG=$BASE/config.toml
 CNI_CONF_DIR=$BASE/cni
-LOG=/var/log/crowsnest-test-containerd.log
+LOG=${CROWSNEST_TEST_CONTAINERD_LOG:-/var/log/crowsnest-test-containerd.log}
 PID_FILE=$STATE/containerd.pid
 WORKLOAD_IMAGE=${CROWSNEST_TEST_WORKLOAD_IMAGE:-crowsnest-test/busybox:1}
 SUBNET=${CROWSNEST_TEST_CONTAINERD_SUBNET:-10.88.77.0/24}
+# At most 15 characters (a Linux interface name).
+BRIDGE=${CROWSNEST_TEST_CONTAINERD_BRIDGE:-crowsnest-cri0}
 
 say() { echo "[containerd] $*" >&2; }
 ctr_() { ctr --address "$SOCKET" "$@"; }
@@ -70,7 +75,7 @@ TOML
   "plugins": [
     {
       "type": "bridge",
-      "bridge": "crowsnest-cri0",
+      "bridge": "$BRIDGE",
       "isGateway": true,
       "ipMasq": false,
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$SUBNET" }]], "dataDir": "$BASE/cni-ipam" }

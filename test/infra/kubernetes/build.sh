@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and kube-scheduler for the tests' Kubernetes
-# API server, offline: from Debian bookworm's `kubernetes` source package (upstream v1.20.2
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler and the kubelet for the tests'
+# Kubernetes cluster, offline: from Debian bookworm's `kubernetes` source package (upstream v1.20.2
 # with its vendored dependencies) and Debian's Go, since this machine reaches no container
 # registry and no Go module proxy.
 #
@@ -24,9 +24,13 @@ CACHE_DIR=${CROWSNEST_KUBERNETES_CACHE_DIR:-/var/cache/crowsnest-kubernetes}
 GIT_VERSION=v1.20.2
 GIT_MAJOR=1
 GIT_MINOR=20
-COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler)
+# The kubelet last: a cached build is complete when the last one is there.
+COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 # Raise it whenever a change here changes the binaries, so cached ones are not reused.
-RECIPE=crowsnest2
+RECIPE=crowsnest3
+# Raise it whenever a change here changes the unpacked source tree (the binaries' RECIPE alone
+# does not need a fresh unpack and `make gen_openapi`).
+SOURCE_RECIPE=crowsnest2
 REFLECT2_SOURCE=/usr/share/gocode/src/github.com/modern-go/reflect2
 
 say() { printf '[kubernetes-build] %s\n' "$*" >&2; }
@@ -94,7 +98,7 @@ source_version() {
 
 unpack_source() {
   local version=$1 src_dir=$2
-  [ -f "$src_dir/tree/.unpacked-$RECIPE" ] && return 0
+  [ -f "$src_dir/tree/.unpacked-$SOURCE_RECIPE" ] && return 0
   rm -rf "$src_dir/tree"
   if [ ! -f "$src_dir/download/.complete" ]; then
     rm -rf "$src_dir/download"
@@ -109,7 +113,7 @@ unpack_source() {
   rm -f "$src_dir"/kubernetes_*.orig.tar.*
   say "replacing the vendored reflect2 with Debian's $(dpkg-query -W -f='${Version}' golang-github-modern-go-reflect2-dev)"
   rsync -a --delete --exclude '*_test.go' "$REFLECT2_SOURCE/" "$src_dir/tree/vendor/github.com/modern-go/reflect2/"
-  touch "$src_dir/tree/.unpacked-$RECIPE"
+  touch "$src_dir/tree/.unpacked-$SOURCE_RECIPE"
 }
 
 build_components() {
@@ -156,7 +160,7 @@ main() {
   local build_id=$version+$RECIPE
   local out_dir=$CACHE_DIR/bin/$build_id
   if [ ! -x "$out_dir/${COMPONENTS[-1]}" ]; then
-    say "building kubernetes $version (upstream $GIT_VERSION); a cold build takes ~5 min on 2 cores"
+    say "building kubernetes $version (upstream $GIT_VERSION); a cold build takes ~10 min on 2 cores, 4.5 of them for the kubelet"
     unpack_source "$version" "$CACHE_DIR/src/$version"
     (build_components "$CACHE_DIR/src/$version" "$out_dir")
   fi

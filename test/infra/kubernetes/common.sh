@@ -18,8 +18,35 @@ API_SERVER_URL=https://127.0.0.1:$API_SERVER_PORT
 CONTROLLER_MANAGER_PORT=$((API_SERVER_PORT + 1))
 SCHEDULER_PORT=$((API_SERVER_PORT + 2))
 
-# In the order they start; stop.sh stops them in reverse.
+# The kubelet: a node of the test cluster running real pods, on its own containerd (CRI plugin,
+# CNI bridge), never the CRI runtime tests' one (a kubelet kills every sandbox in its runtime that
+# is not one of its pods).
+KUBELET_PORT=${CROWSNEST_KUBERNETES_KUBELET_PORT:-10250}
+KUBELET_HEALTHZ_PORT=$((KUBELET_PORT - 2))
+KUBELET_DIR=$STATE_DIR/kubelet
+KUBELET_CONTAINERD_DIR=$STATE_DIR/containerd
+KUBELET_CONTAINERD_STATE_DIR=${CROWSNEST_KUBERNETES_CONTAINERD_STATE_DIR:-/run/crowsnest-kubernetes-containerd}
+KUBELET_CONTAINERD_SOCKET=$KUBELET_CONTAINERD_STATE_DIR/containerd.sock
+# The kubelet changes these sysctls on start, as on every node; stop.sh puts the machine's back.
+KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+SAVED_SYSCTLS=$STATE_DIR/sysctls-before-kubelet
+
+# In the order they start; stop.sh stops them in reverse. CROWSNEST_KUBERNETES_KUBELET=0: the
+# control plane alone (a private second one beside the shared cluster: two kubelets on one
+# machine would remove each other's pod cgroups and /var/log/pods directories).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+WITH_KUBELET=${CROWSNEST_KUBERNETES_KUBELET:-1}
+[ "$WITH_KUBELET" = 0 ] || COMPONENTS+=(kubelet)
+
+# Runs test/infra/containerd's script (start.sh or stop.sh) for the kubelet's containerd.
+kubelet_containerd() {
+  CROWSNEST_TEST_CONTAINERD_DIR=$KUBELET_CONTAINERD_DIR \
+    CROWSNEST_TEST_CONTAINERD_STATE_DIR=$KUBELET_CONTAINERD_STATE_DIR \
+    CROWSNEST_TEST_CONTAINERD_LOG=$LOG_DIR/containerd.log \
+    CROWSNEST_TEST_CONTAINERD_SUBNET=${CROWSNEST_KUBERNETES_POD_SUBNET:-10.88.78.0/24} \
+    CROWSNEST_TEST_CONTAINERD_BRIDGE=${CROWSNEST_KUBERNETES_POD_BRIDGE:-crowsnest-kub0} \
+    bash "$SCRIPT_DIR/../containerd/$1.sh"
+}
 
 say() { printf '[kubernetes] %s\n' "$*" >&2; }
 
@@ -43,7 +70,9 @@ running_pid() {
   pid=$(cat "$RUN_DIR/$name.pid" 2>/dev/null) || return 1
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
   grep -q '^State:.*zombie' "/proc/$pid/status" 2>/dev/null && return 1
-  executable=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || return 1
+  executable=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  # A build of another recipe deletes the binaries that are running: " (deleted)" follows then.
+  executable=${executable% (deleted)}
   [ "$(basename "$executable")" = "$name" ] || return 1
   echo "$pid"
 }

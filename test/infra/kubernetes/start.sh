@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Starts the tests' Kubernetes control plane on loopback: etcd, kube-apiserver (RBAC, a
-# generated CA), kube-controller-manager (without the node lifecycle controller, so fake nodes
-# are never evicted) and kube-scheduler, from the binaries test/infra/kubernetes/build.sh made.
-# No kubelet: tests register fake nodes and serve the kubelet's endpoints with a stand-in
-# (test/support/kubelet-stand-in.ts) whose serving certificate this script signs.
+# Starts the tests' Kubernetes cluster on loopback: etcd, kube-apiserver (RBAC, a generated CA),
+# kube-controller-manager (without the node lifecycle controller, so fake nodes are never
+# evicted), kube-scheduler, and one real node: a kubelet on its own containerd (CRI plugin, CNI
+# bridge), from the binaries test/infra/kubernetes/build.sh made. Tests also register fake nodes
+# whose kubelet endpoints a stand-in serves (test/support/kubelet-stand-in.ts), for what a real
+# kubelet cannot be made to do; this script signs the stand-in's serving certificate.
 #
 # Idempotent: a component that is running is kept; one that is not (first start, or a machine
 # whose processes were all killed, leaving pid files behind) is started. Objects from earlier
 # runs stay in etcd; tests use unique namespaces and node names.
 #
-# Prints `export CROWSNEST_TEST_KUBECONFIG=<admin kubeconfig>` on stdout; all else to stderr.
+# Prints `export CROWSNEST_TEST_KUBECONFIG=<admin kubeconfig>` and
+# `export CROWSNEST_TEST_KUBELET_NODE=<the real node's name>` on stdout; all else to stderr.
 # Stop it with test/infra/kubernetes/stop.sh.
 set -euo pipefail
 
@@ -20,6 +22,10 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 READY_TIMEOUT_SECONDS=${CROWSNEST_KUBERNETES_READY_TIMEOUT:-90}
 CERT_DAYS=3650
 SERVICE_CIDR=10.96.0.0/24
+# Only pods that tolerate it run on the real node: a test's pods that select no node must not
+# land there (and pull nothing, or run for real).
+KUBELET_TAINT=crowsnest.test/real-kubelet=true:NoSchedule
+KUBELET_READY_TIMEOUT_SECONDS=${CROWSNEST_KUBERNETES_KUBELET_READY_TIMEOUT:-120}
 
 # --- certificates -------------------------------------------------------------
 # sign <name> <subject> [subjectAltName]: a key and a certificate signed by the cluster's CA.
@@ -94,6 +100,93 @@ current-context: crowsnest-test
 KUBECONFIG
   chmod 600 "$temporary"
   mv "$temporary" "$file"
+}
+
+# The real node's name. The API server reaches a kubelet at its Hostname address first, and
+# the kubelet listens on 127.0.0.1 only: the machine's host name when it resolves to a loopback
+# address (as Debian's /etc/hosts makes it), else localhost.
+kubelet_node_name() {
+  local name
+  name=$(hostname | tr '[:upper:]' '[:lower:]')
+  if getent ahostsv4 "$name" 2>/dev/null | awk '{print $1}' | grep -q '^127\.'; then
+    echo "$name"
+  else
+    echo localhost
+  fi
+}
+
+# The kubelet's client certificate (its node identity, bound to the system:node role below) and
+# its serving certificate (the API server checks it against the CA, for the node's name).
+generate_kubelet_certificates() {
+  local node=$1
+  [ "$(cat "$PKI_DIR/kubelet.node" 2>/dev/null)" = "$node" ] && return 0
+  say "generating the kubelet's certificates for node $node"
+  sign kubelet-client "/O=system:nodes/CN=system:node:$node"
+  sign kubelet-serving "/CN=$node" "DNS:$node,DNS:localhost,IP:127.0.0.1"
+  echo "$node" >"$PKI_DIR/kubelet.node"
+}
+
+write_kubelet_config() {
+  mkdir -p "$KUBELET_DIR"
+  cat >"$STATE_DIR/kubelet-config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $KUBELET_HEALTHZ_PORT
+tlsCertFile: $PKI_DIR/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI_DIR/kubelet-serving.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI_DIR/ca.crt}
+authorization:
+  mode: Webhook
+# runc in the kubelet's containerd uses cgroupfs (no systemd here).
+cgroupDriver: cgroupfs
+failSwapOn: false
+# Lowering its own oom_score_adj needs CAP_SYS_RESOURCE, which this machine does not grant.
+oomScoreAdj: 0
+# The images are imported offline and cannot be pulled again: never collect them, and evict
+# nothing for a disk the other tests fill.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
+# The machine's iptables belong to dockerd; pods here need no service proxying.
+makeIPTablesUtilChains: false
+resolvConf: /etc/resolv.conf
+YAML
+}
+
+api() {
+  curl -fsS --max-time 10 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" \
+    --key "$PKI_DIR/admin.key" "$@"
+}
+
+# The system:node role for the kubelet's identity (the API server authorizes with RBAC only; no
+# Node authorizer).
+bind_kubelet_role() {
+  local node=$1
+  api -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @- \
+    "$API_SERVER_URL/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/crowsnest-test-kubelet?fieldManager=crowsnest-test-infra&force=true" \
+    >/dev/null <<JSON
+{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+ "metadata": {"name": "crowsnest-test-kubelet"},
+ "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
+ "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:node:$node"}]}
+JSON
+}
+
+kubelet_healthy() { curl -fsS --max-time 3 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz" >/dev/null; }
+
+# A Node left by an earlier run still says Ready (nothing marks a silent node NotReady here):
+# the kubelet's own health comes first.
+node_ready() {
+  kubelet_healthy || return 1
+  # Pretty-printed for curl: squeezed to one line first.
+  api "$API_SERVER_URL/api/v1/nodes/$1" | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'
 }
 
 # --- processes ----------------------------------------------------------------
@@ -198,6 +291,40 @@ start_scheduler() {
     --profiling=false
 }
 
+save_sysctls() {
+  [ -f "$SAVED_SYSCTLS" ] && return 0
+  local name
+  for name in "${KUBELET_SYSCTLS[@]}"; do
+    echo "$name=$(sysctl -n "$name")"
+  done >"$SAVED_SYSCTLS.partial"
+  mv "$SAVED_SYSCTLS.partial" "$SAVED_SYSCTLS"
+}
+
+start_kubelet() {
+  local node=$1
+  is_running kubelet && return 0
+  remove_pid_file kubelet
+  save_sysctls
+  launch kubelet "$BIN_DIR/kubelet" \
+    --config "$STATE_DIR/kubelet-config.yaml" \
+    --kubeconfig "$STATE_DIR/kubelet.kubeconfig" \
+    --root-dir "$KUBELET_DIR" \
+    --hostname-override "$node" \
+    --container-runtime remote \
+    --container-runtime-endpoint "unix://$KUBELET_CONTAINERD_SOCKET" \
+    --register-with-taints "$KUBELET_TAINT" \
+    --node-labels crowsnest.test/real-kubelet=true
+}
+
+# The admission plugin taints every new node not-ready; the node lifecycle controller that would
+# lift the taint once the kubelet reports Ready is off in the test cluster. Ours stays.
+untaint_not_ready() {
+  local node=$1 key=${KUBELET_TAINT%%=*} rest=${KUBELET_TAINT#*=}
+  api -X PATCH -H 'Content-Type: application/merge-patch+json' \
+    --data-binary "{\"spec\": {\"taints\": [{\"key\": \"$key\", \"value\": \"${rest%%:*}\", \"effect\": \"${rest#*:}\"}]}}" \
+    "$API_SERVER_URL/api/v1/nodes/$node" >/dev/null
+}
+
 fail_with_logs() {
   local name
   for name in "$@"; do
@@ -209,7 +336,10 @@ fail_with_logs() {
 
 main() {
   local started=$SECONDS
-  [ -x "$BIN_DIR/kube-apiserver" ] || { say "no binaries in $BIN_DIR; run build.sh first"; exit 1; }
+  local component
+  for component in "${COMPONENTS[@]:1}"; do
+    [ -x "$BIN_DIR/$component" ] || { say "no $component in $BIN_DIR; run build.sh first"; exit 1; }
+  done
   command -v etcd >/dev/null || { say "etcd is not installed; run build.sh first"; exit 1; }
   mkdir -p "$STATE_DIR" "$LOG_DIR" "$RUN_DIR"
   chmod 700 "$STATE_DIR"
@@ -220,6 +350,13 @@ main() {
   write_kubeconfig "$ADMIN_KUBECONFIG" admin
   write_kubeconfig "$STATE_DIR/controller-manager.kubeconfig" controller-manager
   write_kubeconfig "$STATE_DIR/scheduler.kubeconfig" scheduler
+  local node=""
+  if [ "$WITH_KUBELET" != 0 ]; then
+    node=$(kubelet_node_name)
+    generate_kubelet_certificates "$node"
+    write_kubeconfig "$STATE_DIR/kubelet.kubeconfig" kubelet-client
+    write_kubelet_config
+  fi
   start_etcd
   start_apiserver
   wait_for "$READY_TIMEOUT_SECONDS" "kube-apiserver /readyz" api_server_ready \
@@ -233,12 +370,24 @@ main() {
   for name in kube-controller-manager kube-scheduler; do
     is_running "$name" || { say "$name exited"; fail_with_logs "$name"; }
   done
+  local nodes=none
+  if [ "$WITH_KUBELET" != 0 ]; then
+    # Without fd 9, start.lock: containerd would hold it for as long as it runs.
+    kubelet_containerd start >/dev/null 9>&-
+    bind_kubelet_role "$node"
+    start_kubelet "$node"
+    wait_for "$KUBELET_READY_TIMEOUT_SECONDS" "node $node to be Ready" node_ready "$node" \
+      || { is_running kubelet || say "kubelet exited"; fail_with_logs kubelet; }
+    untaint_not_ready "$node"
+    nodes="node $node Ready"
+  fi
   if [ "${#LAUNCHED[@]}" = 0 ]; then
-    say "kubernetes control plane already running at $API_SERVER_URL"
+    say "kubernetes cluster already running at $API_SERVER_URL ($nodes)"
   else
-    say "kubernetes control plane ready at $API_SERVER_URL after starting ${LAUNCHED[*]} ($((SECONDS - started))s)"
+    say "kubernetes cluster ready at $API_SERVER_URL ($nodes) after starting ${LAUNCHED[*]} ($((SECONDS - started))s)"
   fi
   echo "export CROWSNEST_TEST_KUBECONFIG=$ADMIN_KUBECONFIG"
+  [ -z "$node" ] || echo "export CROWSNEST_TEST_KUBELET_NODE=$node"
 }
 
 main

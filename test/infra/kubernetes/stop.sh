@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Stops the tests' Kubernetes control plane started by start.sh, by the PIDs it recorded
-# (never by name: other clusters or etcds on the machine are not ours). Its data, certificates
-# and logs stay for the next start.
+# Stops the tests' Kubernetes cluster started by start.sh, by the PIDs it recorded (never by
+# name: other clusters, etcds or kubelets on the machine are not ours): the kubelet, then its
+# containerd (with the pods' containers), then the control plane. The sysctls the kubelet set
+# get the machine's values back. Data, certificates and logs stay for the next start.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +21,19 @@ stop_component() {
   remove_pid_file "$name"
 }
 
+restore_sysctls() {
+  [ -f "$SAVED_SYSCTLS" ] || return 0
+  local setting
+  while read -r setting; do
+    sysctl -q -w "$setting" >/dev/null || say "could not restore $setting"
+  done <"$SAVED_SYSCTLS"
+  rm -f "$SAVED_SYSCTLS"
+}
+
 for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
   stop_component "${COMPONENTS[$i]}"
+  if [ "${COMPONENTS[$i]}" = kubelet ]; then
+    kubelet_containerd stop
+    restore_sysctls
+  fi
 done

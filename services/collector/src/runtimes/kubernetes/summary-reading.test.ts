@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { summary, summaryNode, summaryPod } from "./fixtures/summary-fixtures.ts";
 import { readSummary } from "./summary-reading.ts";
@@ -178,5 +179,87 @@ describe("readSummary", () => {
     const reading = read({ node: summaryNode({ time: TIME, usageNanoCores: 1 }), pods: { a: 1 } });
     expect(reading.problems).toEqual(["`pods` is not a list"]);
     expect(reading.node?.usageNanoCores).toBe(1);
+  });
+});
+
+/**
+ * Verbatim `/stats/summary` answers of the test cluster's real kubelet (test/infra/kubernetes:
+ * v1.20.2 from Debian's 1.20.5+really1.20.2 source, on containerd 1.6.20's CRI plugin, cgroup
+ * v1, 2 cores), read through the API server's node proxy.
+ */
+function capturedSummary(name: "first-reading" | "steady"): unknown {
+  return JSON.parse(
+    readFileSync(new URL(`./fixtures/kubelet-v1.20.2-summary-${name}.json`, import.meta.url), "utf8"),
+  );
+}
+
+describe("readSummary on a real kubelet's summaries (v1.20.2, containerd 1.6)", () => {
+  it("reads a container's first reading: a CPU counter but no rate yet, and a pod without a network section", () => {
+    // Taken 13 s after the pod was created: the kubelet computes a container's rate from two
+    // CRI readings, so the first has none; on containerd the pod's network is not reported.
+    const reading = read(capturedSummary("first-reading"));
+    expect(reading.problems).toEqual([]);
+    expect(reading.node).toEqual({
+      nodeName: "vm",
+      readAtMs: Date.parse("2026-12-05T20:08:12Z"),
+      usageNanoCores: 1_999_007_848,
+      usageCoreNanoSeconds: 2_078_128_507_882,
+      memoryAvailableBytes: 20_068_761_600,
+      memoryWorkingSetBytes: 5_207_396_352,
+    });
+    expect(reading.pods).toEqual([
+      {
+        namespace: "kubelet-by-hand",
+        name: "hello",
+        uid: "404c6f34-346c-454b-9352-73b9cc3f8274",
+        containers: [
+          {
+            name: "app",
+            readAtMs: Date.parse("2026-12-05T20:08:17Z"),
+            startedAtMs: Date.parse("2026-12-05T20:08:04Z"),
+            usageNanoCores: null,
+            usageCoreNanoSeconds: 103_544_657,
+            workingSetBytes: 749_568,
+          },
+        ],
+        network: null,
+        processCount: 0,
+      },
+    ]);
+  });
+
+  it("reads a steady pod: each container's rate, counter and working set at its own time", () => {
+    // Half a minute later: `app` burns its 200m CPU limit and holds a 24 MiB /dev/shm ballast,
+    // `idle` sleeps.
+    const reading = read(capturedSummary("steady"));
+    expect(reading.problems).toEqual([]);
+    expect(reading.node).toMatchObject({ nodeName: "vm", readAtMs: Date.parse("2026-12-05T20:34:05Z") });
+    expect(reading.pods).toEqual([
+      {
+        namespace: "kubelet-by-hand",
+        name: "burner",
+        uid: "e3b39edd-4eab-4fe9-827b-c7461076790a",
+        containers: [
+          {
+            name: "app",
+            readAtMs: Date.parse("2026-12-05T20:34:08Z"),
+            startedAtMs: Date.parse("2026-12-05T20:33:38Z"),
+            usageNanoCores: 199_904_988,
+            usageCoreNanoSeconds: 5_954_198_442,
+            workingSetBytes: 25_468_928,
+          },
+          {
+            name: "idle",
+            readAtMs: Date.parse("2026-12-05T20:34:07Z"),
+            startedAtMs: Date.parse("2026-12-05T20:33:38Z"),
+            usageNanoCores: 0,
+            usageCoreNanoSeconds: 50_526_874,
+            workingSetBytes: 217_088,
+          },
+        ],
+        network: null,
+        processCount: 0,
+      },
+    ]);
   });
 });

@@ -20,6 +20,9 @@
 //
 // CROWSNEST_BENCH_PEER_WINDOW_S (default 120) and CROWSNEST_BENCH_PEER_ROUNDS (default 3) set the
 // windows per interval; shorter ones check the benchmark works but average less of the load away.
+// CROWSNEST_BENCH_BASELINE names another checkout (a git worktree with its dependencies installed):
+// its collector then runs beside this tree's, on the same containers in every window, each in a
+// cgroup of its own, for a before/after comparison that meets the same load.
 import type { ChildProcess } from "node:child_process";
 import { closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -55,8 +58,10 @@ const ROUNDS = Number(process.env.CROWSNEST_BENCH_PEER_ROUNDS || 3);
 const COVERAGE_TIMEOUT_MS = 180_000;
 const CLOCK_TICKS_PER_SECOND = 100;
 const TARGET_RATIO = 0.8;
+const BASELINE = process.env.CROWSNEST_BENCH_BASELINE || undefined;
 
-type Tool = "netdata" | "collector";
+type Tool = "netdata" | "collector" | "baseline";
+type CollectorTool = Exclude<Tool, "netdata">;
 type BareLoop = "(c)" | "(d)" | "(d2)";
 
 interface WindowFigures {
@@ -121,6 +126,8 @@ export async function run(): Promise<void> {
   }
   const docker = new Docker();
   const built = buildStrippedCopy();
+  const baselineBuilt = BASELINE === undefined ? undefined : buildStrippedCopy(BASELINE);
+  if (BASELINE === undefined) console.log("CROWSNEST_BENCH_BASELINE unset: no baseline collector beside");
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
   const cleanup = async () => {
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
@@ -160,6 +167,7 @@ export async function run(): Promise<void> {
           version,
           netdata,
           builtDir: built.dir,
+          baselineDir: baselineBuilt?.dir,
           intervalMs,
           running,
           newIds,
@@ -171,13 +179,13 @@ export async function run(): Promise<void> {
   } finally {
     await cleanup();
     built.cleanup();
+    baselineBuilt?.cleanup();
     const jsm = await jetstreamManager(nc);
     for (const intervalMs of INTERVALS_MS) {
-      for (const { config } of streamDefinitions(
-        createSubjects(`${runId}-${intervalMs}`),
-        DEFAULT_STREAM_RETENTION,
-      )) {
-        await jsm.streams.delete(config.name).catch(() => undefined);
+      for (const prefix of [`${runId}-${intervalMs}`, `${runId}-${intervalMs}-base`]) {
+        for (const { config } of streamDefinitions(createSubjects(prefix), DEFAULT_STREAM_RETENTION)) {
+          await jsm.streams.delete(config.name).catch(() => undefined);
+        }
       }
     }
     await nc.close();
@@ -238,6 +246,8 @@ async function measurePhase(options: {
   version: CgroupVersion;
   netdata: string | undefined;
   builtDir: string;
+  /** The baseline checkout's stripped copy, when there is one. */
+  baselineDir: string | undefined;
   intervalMs: number;
   running: readonly string[];
   newIds: readonly string[];
@@ -257,43 +267,52 @@ async function measurePhase(options: {
     netdataValuesPerContainer: undefined,
     netdataMissing: options.netdata === undefined ? "not installed" : undefined,
   };
-  console.log(`\n${intervalS} s interval: starting the collector${options.netdata ? " and Netdata" : ""}…`);
+  const collectors: Partial<Record<CollectorTool, string>> = { collector: options.builtDir };
+  if (options.baselineDir !== undefined) collectors.baseline = options.baselineDir;
+  console.log(
+    `\n${intervalS} s interval: starting the collector${collectors.baseline ? ", the baseline collector" : ""}${options.netdata ? " and Netdata" : ""}…`,
+  );
 
-  // The collector's samples, counted (and their containers noted) as the bus delivers them.
-  const seen = new Set<string>();
-  const firstSeenAtMs = new Map<string, number>();
-  let collectorSamples = 0;
-  const subscription = options.nc.subscribe(createSubjects(prefix).all("stats"), {
-    callback: (_error, msg) => {
-      collectorSamples += 1;
-      const id = (msg.json() as { container?: { external_id?: string } }).container?.external_id;
-      if (id !== undefined && !seen.has(id)) {
-        seen.add(id);
-        firstSeenAtMs.set(id, Date.now());
-      }
-    },
+  // Each collector's samples, counted (and their containers noted) as the bus delivers them.
+  const published: Record<CollectorTool, { samples: number; seen: Set<string> }> = {
+    collector: { samples: 0, seen: new Set() },
+    baseline: { samples: 0, seen: new Set() },
+  };
+  const seen = published.collector.seen;
+  const subscriptions = Object.keys(collectors).map((name) => {
+    const counted = published[name as CollectorTool];
+    return options.nc.subscribe(createSubjects(collectorPrefix(prefix, name as CollectorTool)).all("stats"), {
+      callback: (_error, msg) => {
+        counted.samples += 1;
+        const id = (msg.json() as { container?: { external_id?: string } }).container?.external_id;
+        if (id !== undefined) counted.seen.add(id);
+      },
+    });
   });
   const tools: Partial<Record<Tool, RunningTool>> = {};
   const kept: number[][] = [];
   try {
-    const collectorCgroup = new CpuCgroup(`crowsnest-bench-${prefix}-collector`, options.version);
-    tools.collector = {
-      cgroup: collectorCgroup,
-      child: collectorCgroup.spawn(
-        process.execPath,
-        [...composeNodeFlags(), join(options.builtDir, "collector", "src", "main.js")],
-        {
-          PATH: process.env.PATH ?? "",
-          HOME: process.env.HOME ?? "/tmp",
-          CROWSNEST_NATS_URL: NATS_URL,
-          CROWSNEST_SUBJECT_PREFIX: prefix,
-          CROWSNEST_HOST_NAME: prefix,
-          CROWSNEST_COLLECT_INTERVAL_MS: String(intervalMs),
-          CROWSNEST_STATS_SOURCE: "auto",
-          CROWSNEST_LOG_LEVEL: "warn",
-        },
-      ),
-    };
+    for (const [name, dir] of Object.entries(collectors) as [CollectorTool, string][]) {
+      const cgroup = new CpuCgroup(`crowsnest-bench-${prefix}-${name}`, options.version);
+      const toolPrefix = collectorPrefix(prefix, name);
+      tools[name] = {
+        cgroup,
+        child: cgroup.spawn(
+          process.execPath,
+          [...composeNodeFlags(), join(dir, "collector", "src", "main.js")],
+          {
+            PATH: process.env.PATH ?? "",
+            HOME: process.env.HOME ?? "/tmp",
+            CROWSNEST_NATS_URL: NATS_URL,
+            CROWSNEST_SUBJECT_PREFIX: toolPrefix,
+            CROWSNEST_HOST_NAME: toolPrefix,
+            CROWSNEST_COLLECT_INTERVAL_MS: String(intervalMs),
+            CROWSNEST_STATS_SOURCE: "auto",
+            CROWSNEST_LOG_LEVEL: "warn",
+          },
+        ),
+      };
+    }
     if (options.netdata !== undefined) {
       const setup = await prepareNetdata({
         binary: options.netdata,
@@ -313,8 +332,10 @@ async function measurePhase(options: {
     for (const tool of Object.values(tools)) liveTools.add(tool);
     const netdataPort = tools.netdata?.port;
 
-    // Both must cover every container before anything is measured.
+    // Every tool must cover every container before anything is measured.
     const coveredAt = await waitForCoverage(running, seen, netdataPort, intervalS);
+    if (tools.baseline !== undefined)
+      await waitForCoverage(running, published.baseline.seen, undefined, intervalS);
     if (netdataPort !== undefined && !coveredAt.netdata) {
       result.netdataMissing = `did not chart every container within ${COVERAGE_TIMEOUT_MS / 1000} s`;
       await stopTool(tools, "netdata");
@@ -337,7 +358,7 @@ async function measurePhase(options: {
     for (let attempt = 0; result.windows.length < ROUNDS && attempt < 2 * ROUNDS; attempt++) {
       const hostBefore = await runningIds(docker);
       const before = readTools(tools);
-      const samplesBefore = collectorSamples;
+      const samplesBefore = { collector: published.collector.samples, baseline: published.baseline.samples };
       const startedAtMs = Date.now();
       const bare: Record<BareLoop, number[]> = { "(c)": [], "(d)": [], "(d2)": [] };
       // The bare loops at the tools' interval, (c) once a window (dockerd answers one-shot calls
@@ -358,17 +379,26 @@ async function measurePhase(options: {
         cpuMs: {
           netdata: after.netdata.cpuMs - before.netdata.cpuMs,
           collector: after.collector.cpuMs - before.collector.cpuMs,
+          baseline: after.baseline.cpuMs - before.baseline.cpuMs,
         },
         // Netdata collects every charted container once per interval.
         samples: {
           netdata: running.length * Math.round(seconds / intervalS),
-          collector: collectorSamples - samplesBefore,
+          collector: published.collector.samples - samplesBefore.collector,
+          baseline: published.baseline.samples - samplesBefore.baseline,
         },
-        rssMb: { netdata: after.netdata.rssMb, collector: after.collector.rssMb },
+        rssMb: {
+          netdata: after.netdata.rssMb,
+          collector: after.collector.rssMb,
+          baseline: after.baseline.rssMb,
+        },
       };
       console.log(
         `  window ${attempt + 1}${disturbed ? " (discarded: a container started or stopped on this host during it)" : ""}: ` +
           `collector ${fixed(window.cpuMs.collector / window.samples.collector)} ms/sample` +
+          (tools.baseline
+            ? `, baseline ${fixed(window.cpuMs.baseline / window.samples.baseline)} ms/sample`
+            : "") +
           (tools.netdata
             ? `, Netdata ${fixed(window.cpuMs.netdata / window.samples.netdata)} ms/sample`
             : ""),
@@ -403,8 +433,9 @@ async function measurePhase(options: {
       const after = readTools(tools);
       const endedAtMs = Date.now();
       const spanS = (endedAtMs - startedAtMs) / 1000;
-      for (const tool of ["collector", "netdata"] as const) {
+      for (const tool of ["collector", "baseline", "netdata"] as const) {
         if (!tools[tool]) continue;
+        // The baseline's coverage of the new containers is not awaited: it is taken as the collector's.
         const coveredAtMs = tool === "netdata" ? coveredNewAt.netdataAtMs : coveredNewAt.collectorAtMs;
         if (coveredAtMs === undefined) continue;
         const steadyMsPerS = median(result.windows.map((w) => w.cpuMs[tool] / w.seconds));
@@ -416,12 +447,18 @@ async function measurePhase(options: {
       }
     }
   } finally {
-    subscription.unsubscribe();
+    for (const subscription of subscriptions) subscription.unsubscribe();
     for (const fd of kept.flat()) closeSync(fd);
     await stopTool(tools, "netdata");
     await stopTool(tools, "collector");
+    await stopTool(tools, "baseline");
   }
   return result;
+}
+
+/** Each collector publishes under a prefix (and host name) of its own, so its samples are counted apart. */
+function collectorPrefix(phasePrefix: string, tool: CollectorTool): string {
+  return tool === "baseline" ? `${phasePrefix}-base` : phasePrefix;
 }
 
 /** Waits until the collector has published, and Netdata charts, each of `ids`; when each got there. */
@@ -456,7 +493,7 @@ function readTools(
     tool === undefined
       ? { cpuMs: Number.NaN, rssMb: Number.NaN }
       : { cpuMs: tool.cgroup.cpuMs(), rssMb: tool.cgroup.rssMb() };
-  return { netdata: read(tools.netdata), collector: read(tools.collector) };
+  return { netdata: read(tools.netdata), collector: read(tools.collector), baseline: read(tools.baseline) };
 }
 
 /** The tools running now, for a Ctrl-C to stop. */
@@ -516,6 +553,7 @@ function report(results: readonly PhaseResult[]): void {
     });
     if (phase.netdataMissing === undefined) rows.push(toolRow("netdata", "Netdata (cgroups only, RAM db)"));
     rows.push(toolRow("collector", "collector (as compose runs it)"));
+    if (BASELINE !== undefined) rows.push(toolRow("baseline", `baseline collector (${BASELINE})`));
     for (const [loop, label] of [
       ["(c)", "(c) bare one-shot API calls, incl. dockerd"],
       ["(d)", "(d) bare cgroup file reads"],
@@ -544,6 +582,9 @@ function report(results: readonly PhaseResult[]): void {
           : "no"
         : `n/a (Netdata ${phase.netdataMissing})`,
       "Netdata values per container": fixed(phase.netdataValuesPerContainer ?? Number.NaN, 1),
+      ...(BASELINE === undefined
+        ? {}
+        : { "collector / baseline": fixed(perSample("collector") / perSample("baseline"), 2) }),
     });
   }
   console.log(

@@ -111,10 +111,13 @@ function addResidentFrames(pid: number, frames: Set<bigint>): boolean {
  * shared, collector and watcher sources as plain JavaScript in a temporary directory (types
  * stripped, `.ts` imports renamed, shared's entry points as its package.json maps them), with
  * their dependencies linked from the workspace: what `tsc` emits for this erasable-only
- * TypeScript, and what the image runs.
+ * TypeScript, and what the image runs. `repo`: this checkout by default, or another one (a
+ * baseline worktree with its dependencies installed) to run its services side by side.
  */
-export function buildStrippedCopy(): { dir: string; cleanup: () => void } {
-  const repo = fileURLToPath(new URL("../../..", import.meta.url));
+export function buildStrippedCopy(repo: string = fileURLToPath(new URL("../../..", import.meta.url))): {
+  dir: string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), "crowsnest-rss-build-"));
   const copy = (from: string, to: string) => {
     for (const entry of readdirSync(join(repo, from), { withFileTypes: true })) {

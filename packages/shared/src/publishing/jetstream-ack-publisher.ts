@@ -159,7 +159,8 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     if (!this.#connected) return Promise.reject(new DisconnectedError("not connected to NATS"));
     const token = (this.#next++).toString(36);
     const messageHeaders = headers();
-    messageHeaders.set("Nats-Msg-Id", options.msgID);
+    // append, not set: the headers are new, so there is nothing to replace (set looks first).
+    messageHeaders.append("Nats-Msg-Id", options.msgID);
     return new Promise<PubAck>((resolve, reject) => {
       const deadlineMs = this.#clock.now() + (options.timeout ?? this.#defaultTimeoutMs);
       this.#pending.set(token, { resolve, reject, deadlineMs });

@@ -136,7 +136,9 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
           )
         : regeneratesOnRead(layout.root);
     this.#networks = new ProcessNetworks(options.procRoot);
-    this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot));
+    this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot), {
+      oneRecord: true,
+    });
   }
 
   beginTick(): FileReadResult | { readonly ok: true } {
@@ -315,7 +317,8 @@ function containerFiles(
   cpuPath: string,
   keepOpen: boolean,
 ): ContainerFiles {
-  const file = (path: string) => kernelFile(path, keepOpen);
+  // Every cgroup file is one record: the kernel formats it whole for each read.
+  const file = (path: string) => kernelFile(path, keepOpen, { oneRecord: true });
   const cpu = file(cpuPath);
   if (layout.version === 1) {
     const memory = join(layout.memory, relative);

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -65,5 +65,28 @@ describe("kernelFile", () => {
     expect(text.length).toBeGreaterThan(16 * 1024);
     expect(text.trimEnd().split("\n").at(-1)).toMatch(/^VmFlags:/);
     file.close();
+  });
+
+  it("reads a kept file of one record with one system call, and a file of many records until a read returns nothing", () => {
+    // This thread's read system calls (pread included), as the kernel counts them; the count is
+    // read before and after, so the reads of /proc/thread-self/io itself cancel out.
+    const readCalls = () => Number(/^syscr: (\d+)$/m.exec(readFileSync("/proc/thread-self/io", "utf8"))?.[1]);
+    const callsPerRead = (path: string, oneRecord: boolean) => {
+      const file = kernelFile(path, true, { oneRecord });
+      // Whole: the numbers move between two reads, the lines do not.
+      const lines = (text: string | undefined) => text?.split("\n").map((line) => line.split(" ")[0]);
+      expect(lines(file.read())).toEqual(lines(readFileSync(path, "latin1")));
+      const empty = readCalls();
+      const nothing = readCalls() - empty;
+      const before = readCalls();
+      for (let i = 0; i < 100; i++) file.read();
+      const calls = readCalls() - before - nothing;
+      file.close();
+      return calls / 100;
+    };
+    // /proc/<pid>/stat is one record, like every cgroup file; so is /proc/stat.
+    expect(callsPerRead(`/proc/${process.pid}/stat`, true)).toBe(1);
+    expect(callsPerRead("/proc/stat", true)).toBe(1);
+    expect(callsPerRead(`/proc/${process.pid}/stat`, false)).toBe(2);
   });
 });

@@ -7,6 +7,15 @@
 // removed, even if one of the same name replaced it), the kept descriptor fails with ENODEV instead
 // of showing stale numbers, and the caller opens the path again.
 //
+// A file the kernel writes as one record (every cgroup file the collector reads, /proc/stat) comes
+// whole in the first read whenever it fits the buffer: the kernel formats the whole record before
+// it copies any of it. Such a file is read with one pread(2); a read that fills the buffer is
+// followed by more, as for any other file. Reading on until a read returns nothing costs a second
+// system call per file, and on these filesystems a read at a non-zero offset formats the file
+// again to find that offset (2–3 µs a file: a third of a container's reads). Files of many
+// records (/proc/<pid>/net/dev: a line per interface) come at most a page per read, so they are
+// read until a read returns nothing.
+//
 // Any other filesystem (the test fixtures' temporary directories, an unusual mount) is read by
 // path every time: a regular file that is replaced or removed would otherwise go on showing its
 // old content through the kept descriptor.
@@ -34,9 +43,17 @@ export function regeneratesOnRead(dir: string): boolean {
   }
 }
 
+export interface KernelFileOptions {
+  /**
+   * The kernel writes the file as one record (a cgroup file, /proc/stat): a read that does not
+   * fill the buffer got all of it. False (the default) for files of many records.
+   */
+  oneRecord?: boolean;
+}
+
 /** A kept descriptor on a kernel file, or a path read afresh each time on any other filesystem. */
-export function kernelFile(path: string, keepOpen: boolean): KernelFile {
-  return keepOpen ? new KeptOpenFile(path) : new PathFile(path);
+export function kernelFile(path: string, keepOpen: boolean, options: KernelFileOptions = {}): KernelFile {
+  return keepOpen ? new KeptOpenFile(path, options.oneRecord ?? false) : new PathFile(path);
 }
 
 class PathFile implements KernelFile {
@@ -59,10 +76,12 @@ let shared = Buffer.allocUnsafe(16 * 1024);
 
 class KeptOpenFile implements KernelFile {
   readonly path: string;
+  readonly #oneRecord: boolean;
   #fd: number | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, oneRecord: boolean) {
     this.path = path;
+    this.#oneRecord = oneRecord;
   }
 
   read(): string | undefined {
@@ -75,7 +94,8 @@ class KeptOpenFile implements KernelFile {
     }
     try {
       // Until a read returns nothing: a file of many records (net/dev with many interfaces) comes
-      // at most a page per read, whatever the buffer. A cgroup file comes whole in the first.
+      // at most a page per read, whatever the buffer. A file of one record comes whole in the
+      // first read that does not fill the buffer.
       let length = 0;
       for (;;) {
         if (length === shared.length) {
@@ -83,9 +103,10 @@ class KeptOpenFile implements KernelFile {
           shared.copy(larger, 0, 0, length);
           shared = larger;
         }
-        const read = readSync(this.#fd, shared, length, shared.length - length, length);
-        if (read === 0) break;
+        const space = shared.length - length;
+        const read = readSync(this.#fd, shared, length, space, length);
         length += read;
+        if (read === 0 || (this.#oneRecord && read < space)) break;
       }
       // Kernel files are ASCII: latin1 turns bytes into a string without UTF-8 decoding.
       return shared.toString("latin1", 0, length);

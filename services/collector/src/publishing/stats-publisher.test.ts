@@ -53,6 +53,29 @@ describe("StatsPublisher", () => {
     expect(decoded).toEqual({ ok: true, value: message() });
   });
 
+  it("puts every sample on its own container's, host's and runtime's subject, also after a rename or another host", () => {
+    const { publisher, queued } = setup();
+    const samples = [
+      message(),
+      message({ container: { external_id: "b".repeat(64), name: "db" } }),
+      message(),
+      message({ container: { external_id: ID, name: "shop-renamed" } }),
+      message({ host: "node-2", container: { external_id: ID, name: "shop-renamed" } }),
+      message({
+        host: "node-2",
+        runtime: "containerd",
+        container: { external_id: ID, name: "shop-renamed" },
+      }),
+      message(),
+    ];
+    for (const sample of samples) expect(publisher.publish(sample)).toEqual({ status: "queued" });
+    const subjects = createSubjects("acme");
+    expect(queued.map((sent) => sent.subject)).toEqual(
+      samples.map((sample) => subjects.stats(sample.host, sample.runtime, sample.container.name)),
+    );
+    expect(new Set(queued.map((sent) => sent.subject)).size).toBe(5);
+  });
+
   it("does not queue a message that fails the contract", () => {
     const { publisher, queued } = setup();
     const result = publisher.publish(message({ cpu_percent: -1 }));

@@ -138,7 +138,9 @@ export class ContainerdStatsRuntime implements StatsRuntime<ContainerdTickDetail
     this.#now = options.now ?? Date.now;
     this.#excluded = new Set(DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES);
     this.#networks = new ProcessNetworks(options.procRoot);
-    this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot));
+    this.#procStat = kernelFile(join(options.procRoot, "stat"), regeneratesOnRead(options.procRoot), {
+      oneRecord: true,
+    });
     this.#unreachable = new OutageLog({
       logger: options.logger,
       failureMessage: "cannot list containerd's tasks; containerd unreachable, retrying every tick",

@@ -19,7 +19,7 @@ import { migrateToLatest } from "../../../store/src/db/migrations.ts";
 import { dayNumber, ensureDayPartition } from "../../../store/src/db/partitions.ts";
 import { RollupJob } from "../../../store/src/rollup/rollup-job.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { CONTAINER_SERIES, seriesSql, toPoint } from "./series-query.ts";
+import { CONTAINER_SERIES, querySeries, seriesPointsJsonSql, seriesSql, toPoint } from "./series-query.ts";
 
 const CONTAINERS = 520;
 const MINUTE = 60_000;
@@ -301,6 +301,56 @@ describe("series of many containers", () => {
     );
     expect(hourly.status).toBe(200);
     expect(hourly.body.sources[0]).toBe("hourly");
+  });
+
+  it("answers history's points as the JSON text Postgres builds: the text the api made of the same rows", async () => {
+    const nowMs = Date.now();
+    const windows = [
+      { fromMs: nowMs - 60 * MINUTE, stepMs: 1 }, // raw samples
+      { fromMs: nowMs - 69 * MINUTE, stepMs: MINUTE }, // minute rows as points, raw at the end
+      { fromMs: nowMs - 70 * MINUTE, stepMs: 5 * MINUTE }, // minute rows aggregated
+      { fromMs: nowMs - 70 * MINUTE, stepMs: 7_000 }, // raw samples aggregated
+    ];
+    for (const [id, window] of windows.flatMap((window) =>
+      [7, 520, 999_999].map((id) => [id, window] as const),
+    )) {
+      const range = { fromMs: window.fromMs, toMs: nowMs, stepMs: window.stepMs, nowMs };
+      const { points } = await querySeries(postgres.db, CONTAINER_SERIES, id, range);
+      const text = (await seriesPointsJsonSql(CONTAINER_SERIES, id, range)?.query.execute(postgres.db))
+        ?.rows[0]?.points;
+      expect(text, `container ${id}, step ${window.stepMs}`).toBe(JSON.stringify(points));
+      if (id === 7) expect(points.length).toBeGreaterThan(5);
+    }
+    // Through the route: the answer's envelope around that text, a value without samples null.
+    const { status, contentType, body } = await get<{
+      id: number;
+      granularity: string;
+      sources: string[];
+      points: {
+        ts: string;
+        samples: number;
+        net_rx_bytes_per_s: { avg: number | null; max: number | null };
+      }[];
+    }>("/api/v1/containers/7/stats/history?range=6h");
+    expect(status).toBe(200);
+    expect(contentType).toMatch(/^application\/json/);
+    expect(body).toMatchObject({ id: 7, granularity: "1m", sources: ["minute", "raw"] });
+    expect(body.points.length).toBeGreaterThanOrEqual(69);
+    expect(body.points[0]?.net_rx_bytes_per_s).toEqual({ avg: null, max: null });
+    expect(body.points.reduce((total, point) => total + point.samples, 0)).toBe(
+      Number(
+        (
+          await sql<{ n: string }>`SELECT count(*) AS n FROM container_stats WHERE container_id = 7`.execute(
+            postgres.db,
+          )
+        ).rows[0]?.n,
+      ),
+    );
+    const none = await get<{ points: unknown[] }>(
+      "/api/v1/containers/520/stats/history?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&step=1h",
+    );
+    expect(none.status).toBe(200);
+    expect(none.body.points).toEqual([]);
   });
 
   it("exports history as CSV, one line per point", async () => {

@@ -1,9 +1,10 @@
 // CPU a server and its Postgres backends spent while a load ran, from /proc: on a machine busy
 // with other work, requests per second measure the CPU a run happened to get, while CPU per
 // request measures what each request costs, whatever else runs. Postgres' backends are found in
-// pg_stat_activity (the database's only) every 100 ms, so a backend that starts during the run
-// counts from zero; a parallel worker that lives under 100 ms may be missed (the raw baseline's
-// cost is then understated, never the api's).
+// pg_stat_activity every 100 ms: every backend of the database, so a run must start once the
+// others' work is done (api.bench.ts waits for Postgres to be idle). A backend that starts
+// during the run counts from zero; a parallel worker that lives under 100 ms may be missed (the
+// raw baseline's cost is then understated, never the api's).
 import { readFileSync } from "node:fs";
 import type pg from "pg";
 

@@ -299,18 +299,28 @@ export async function querySeries(
 }
 
 /**
+ * A value as JSON number text, the number JSON.stringify writes: a float8 prints as the shortest
+ * text that reads back as the same double, JavaScript's rule too (only the exponent form differs,
+ * for values under 1e-4 or from 1e15 on: 5e-05 where JavaScript writes 0.00005, the same double),
+ * and what JSON has no number for (an average whose sum overflowed to Infinity) is null, as
+ * JSON.stringify makes it.
+ */
+export function jsonNumberSql(column: string): string {
+  return `coalesce(nullif(nullif(nullif(${column}::float8, 'Infinity'), '-Infinity'), 'NaN')::text, 'null')`;
+}
+
+/**
  * seriesSql's points of one series as the JSON text of the answer's `points` array, built by
- * Postgres: the same text JSON.stringify makes of toPoint's points (`ts` in toISOString's form,
- * every value a float8, which Postgres prints as JavaScript does: the shortest text that reads
- * back as the same double), which the api sends on without parsing a row or serializing an
- * object. On the 24 h chart (289 points of 8 values) that was most of the api's CPU per request:
+ * Postgres: the text JSON.stringify makes of toPoint's points (`ts` in toISOString's form, every
+ * value as jsonNumberSql prints it), which the api sends on without parsing a row or serializing
+ * an object. On the 24 h chart (289 points of 8 values) that was most of the api's CPU per request:
  * parsing 5 000 fields, building 2 600 objects and stringifying 107 KB. Concatenated rather than
  * json_build_object, which puts spaces around every colon and comma.
  */
 export function seriesPointsJsonSql(spec: SeriesSpec, key: number, range: SeriesRange) {
   const statement = seriesSql(spec, [key], range);
   if (!statement) return undefined;
-  const number = (column: string) => `coalesce(${column}::float8::text, 'null')`;
+  const number = jsonNumberSql;
   const fields = allValues(spec).map((value) =>
     spec.gauges.includes(value)
       ? `',"${value}":{"avg":' || ${number(`${value}_avg`)} || ',"max":' || ${number(`${value}_max`)} || '}'`
@@ -332,7 +342,7 @@ export function toNumber(value: number | string | Date | null | undefined): numb
 }
 
 /**
- * One series of seriesPointsSql: `[step, samples, ...columns]` per step with samples, oldest
+ * One series of seriesTuplesSql: `[step, samples, ...columns]` per step with samples, oldest
  * first; `step` is the step's index from `fromMs`, the columns those `columns` names.
  */
 export type SeriesTuplesRow = { k: string; points: string };
@@ -356,11 +366,8 @@ export function seriesTuplesSql(
     spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
   );
   const from = new Date(range.fromMs).toISOString();
-  // Concatenated text, not json_agg(json_build_array(…)): a third cheaper for 30 000 points, and
-  // every value a float8, printed as JavaScript prints it (the text reaches the api unparsed).
-  const rest = ["samples", ...columns.map((column) => `coalesce(${column}::float8::text, 'null')`)].join(
-    " || ',' || ",
-  );
+  // Concatenated text, not json_agg(json_build_array(…)): a third cheaper for 30 000 points.
+  const rest = ["samples", ...columns.map(jsonNumberSql)].join(" || ',' || ");
   return {
     query: sql<SeriesTuplesRow>`
       SELECT k, '[' || string_agg('[' ||

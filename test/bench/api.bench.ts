@@ -19,6 +19,7 @@ import autocannon from "autocannon";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
+import { alignToSteps } from "../../services/api/src/history/range-params.ts";
 import { CONTAINER_SERIES, seriesSql, seriesTuplesSql } from "../../services/api/src/history/series-query.ts";
 import { topSql } from "../../services/api/src/top/top-query.ts";
 import type { StoreDatabase } from "../../services/store/src/db/database.ts";
@@ -127,8 +128,13 @@ async function printPlans(url: string): Promise<void> {
   const compiler = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool() }) });
   try {
     const nowMs = Date.now();
-    const day = { fromMs: nowMs - 24 * 3_600_000, toMs: nowMs, stepMs: 5 * 60_000, nowMs };
-    const hour = { fromMs: nowMs - 3_600_000, toMs: nowMs, stepMs: 60_000, nowMs };
+    // Windows on the step grid, as the api widens them (alignToSteps).
+    const window = (spanMs: number, stepMs: number) => ({
+      ...alignToSteps({ fromMs: nowMs - spanMs, toMs: nowMs, stepMs, granularity: "" }),
+      nowMs,
+    });
+    const day = window(24 * 3_600_000, 5 * 60_000);
+    const hour = window(3_600_000, 60_000);
     const ids = Array.from({ length: SPARKLINES }, (_, n) => 1 + n * 2);
     type Compilable = { compile(db: Kysely<unknown>): { sql: string; parameters: readonly unknown[] } };
     const text = (query: string, parameters: unknown[]): Compilable => ({

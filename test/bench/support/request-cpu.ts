@@ -1,8 +1,9 @@
 // CPU a server and its Postgres backends spent while a load ran, from /proc: on a machine busy
 // with other work, requests per second measure the CPU a run happened to get, while CPU per
 // request measures what each request costs, whatever else runs. Postgres' backends are found in
-// pg_stat_activity every 100 ms: every backend of the database, so a run must start once the
-// others' work is done (api.bench.ts waits for Postgres to be idle). A backend that starts
+// pg_stat_activity every 100 ms: every client backend of the database and their parallel
+// workers (not autovacuum, which a freshly loaded database keeps busy at times), so a run must
+// start once the others' queries are done (api.bench.ts waits for Postgres to be idle). A backend that starts
 // during the run counts from zero; a parallel worker that lives under 100 ms may be missed (the
 // raw baseline's cost is then understated, never the api's).
 import { readFileSync } from "node:fs";
@@ -35,7 +36,7 @@ export function meterCpu(admin: pg.Client, database: string, serverPid: number):
   let started = false;
   const poll = async () => {
     const backends = await admin.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE datname = $1",
+      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type IN ('client backend', 'parallel worker')",
       [database],
     );
     for (const { pid } of backends.rows) {

@@ -19,6 +19,7 @@ import autocannon from "autocannon";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
+import { alignToSteps } from "../../services/api/src/history/range-params.ts";
 import { CONTAINER_SERIES, seriesSql, seriesTuplesSql } from "../../services/api/src/history/series-query.ts";
 import { topSql } from "../../services/api/src/top/top-query.ts";
 import type { StoreDatabase } from "../../services/store/src/db/database.ts";
@@ -28,6 +29,7 @@ import { median } from "../../services/store/src/fixtures/bench-database.ts";
 import { MINUTE_SETTLE_MS, RollupJob } from "../../services/store/src/rollup/rollup-job.ts";
 import { deleteTestStreams } from "../support/bus-fixtures.ts";
 import { startService } from "../support/service-process.ts";
+import { meterCpu } from "./support/request-cpu.ts";
 
 const CONTAINERS = 1000;
 const HOURS = 24;
@@ -97,6 +99,8 @@ async function measure(
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
+    requests: result.requests.total,
+    kbPerAnswer: result.throughput.total / Math.max(result.requests.total, 1) / 1024,
   };
 }
 
@@ -124,8 +128,13 @@ async function printPlans(url: string): Promise<void> {
   const compiler = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool() }) });
   try {
     const nowMs = Date.now();
-    const day = { fromMs: nowMs - 24 * 3_600_000, toMs: nowMs, stepMs: 5 * 60_000, nowMs };
-    const hour = { fromMs: nowMs - 3_600_000, toMs: nowMs, stepMs: 60_000, nowMs };
+    // Windows on the step grid, as the api widens them (alignToSteps).
+    const window = (spanMs: number, stepMs: number) => ({
+      ...alignToSteps({ fromMs: nowMs - spanMs, toMs: nowMs, stepMs, granularity: "" }),
+      nowMs,
+    });
+    const day = window(24 * 3_600_000, 5 * 60_000);
+    const hour = window(3_600_000, 60_000);
     const ids = Array.from({ length: SPARKLINES }, (_, n) => 1 + n * 2);
     type Compilable = { compile(db: Kysely<unknown>): { sql: string; parameters: readonly unknown[] } };
     const text = (query: string, parameters: unknown[]): Compilable => ({
@@ -241,6 +250,7 @@ export async function run(): Promise<void> {
     await store.pool.query("VACUUM ANALYZE");
     await store.destroy();
 
+    const apiUrl = "http://127.0.0.1:18181";
     const api = startService("api", {
       CROWSNEST_DATABASE_URL: databaseUrl,
       CROWSNEST_NATS_URL: natsUrl,
@@ -277,7 +287,6 @@ export async function run(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 2000));
 
     const auth = { Authorization: `Bearer ${TOKEN}` };
-    const apiUrl = "http://127.0.0.1:18181";
     const bareUrl = "http://127.0.0.1:18182";
     const randomId = () => 1 + Math.floor(Math.random() * CONTAINERS);
     // A server still works off the requests it received when a run ended (50 waiting on a
@@ -292,24 +301,36 @@ export async function run(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     };
+    // Each run also counts the CPU the server and its Postgres backends spent per request: the
+    // machine is shared, so req/s says what CPU a run got, CPU per request what a request costs.
     const warmAndMeasure = async (
       url: string,
       path: () => string,
       headers: Record<string, string>,
       options: { connections?: number } = {},
     ) => {
+      const serverPid = url === apiUrl ? api.pid : (bare.pid ?? 0);
       await idle();
       await measure(url, path, headers, { ...options, durationS: WARM_UP_S });
       await idle();
-      return measure(url, path, headers, options);
+      const stopMeter = meterCpu(admin, name, serverPid);
+      const measured = await measure(url, path, headers, options);
+      const cpu = await stopMeter();
+      const per = (ms: number) => ms / Math.max(measured.requests, 1);
+      return { ...measured, serverCpuMs: per(cpu.serverMs), postgresCpuMs: per(cpu.postgresMs) };
     };
-    const row = (route: string, server: string, m: Awaited<ReturnType<typeof measure>>) => ({
+    type Measured = Awaited<ReturnType<typeof warmAndMeasure>>;
+    const cpuPerRequest = (m: Measured) => m.serverCpuMs + m.postgresCpuMs;
+    const row = (route: string, server: string, m: Measured) => ({
       route,
       server,
       "req/s": m.rps,
       "p50 ms": m.p50,
       "p99 ms": m.p99,
       errors: m.errors,
+      "server CPU ms/req": m.serverCpuMs.toFixed(1),
+      "Postgres CPU ms/req": m.postgresCpuMs.toFixed(1),
+      "KB/answer": m.kbPerAnswer.toFixed(0),
     });
     const rows: Record<string, unknown>[] = [];
 
@@ -329,6 +350,7 @@ export async function run(): Promise<void> {
       server: "(b) / (a)",
       "req/s": `${(tiers.rps / Math.max(baseline.rps, 1)).toFixed(1)}× (target ≥ 10×)`,
       "p99 ms": `${(baseline.p99 / Math.max(tiers.p99, 1)).toFixed(1)}× lower (target ≥ 10×)`,
+      "server CPU ms/req": `CPU per request (server + Postgres) ${(cpuPerRequest(baseline) / Math.max(cpuPerRequest(tiers), 0.1)).toFixed(1)}× less`,
     });
     rows.push({
       route: history,
@@ -356,6 +378,7 @@ export async function run(): Promise<void> {
         server: "sparklines / one",
         "p50 ms": `${(many.p50 / Math.max(one.p50, 1)).toFixed(1)}× (target ≤ 3×)`,
         "p99 ms": `${(many.p99 / Math.max(one.p99, 1)).toFixed(1)}×`,
+        "server CPU ms/req": `CPU per request (server + Postgres) ${(cpuPerRequest(many) / Math.max(cpuPerRequest(one), 0.1)).toFixed(1)}×`,
       });
     }
 

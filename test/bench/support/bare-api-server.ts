@@ -1,11 +1,16 @@
 // The benchmark's yardstick: plain Hono on @hono/node-server running the very same SQL text the
-// api runs for the history and top-consumer routes, with pg directly and no validation, auth,
-// middleware or response shaping; and the raw-samples-only history as the baseline. Started as a child process by test/bench/api.bench.ts.
+// api runs for the history and top-consumer routes (history's points as the JSON text Postgres
+// builds), with pg directly and no validation, auth, middleware or response shaping; and the
+// raw-samples-only history as the baseline. Started as a child process by test/bench/api.bench.ts.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { CONTAINER_SERIES, seriesSql } from "../../../services/api/src/history/series-query.ts";
+import {
+  CONTAINER_SERIES,
+  seriesPointsJsonSql,
+  seriesSql,
+} from "../../../services/api/src/history/series-query.ts";
 import { topSql } from "../../../services/api/src/top/top-query.ts";
 
 const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: 10 });
@@ -16,7 +21,7 @@ const HOUR = 3600_000;
 const app = new Hono();
 app.get("/history/:id", async (c) => {
   const nowMs = Date.now();
-  const statement = seriesSql(CONTAINER_SERIES, [Number(c.req.param("id"))], {
+  const statement = seriesPointsJsonSql(CONTAINER_SERIES, Number(c.req.param("id")), {
     fromMs: nowMs - 24 * HOUR,
     toMs: nowMs,
     stepMs: 5 * 60_000,
@@ -24,8 +29,8 @@ app.get("/history/:id", async (c) => {
   });
   if (!statement) return c.json([]);
   const compiled = statement.query.compile(compiler);
-  const result = await pool.query(compiled.sql, [...compiled.parameters]);
-  return c.json(result.rows);
+  const result = await pool.query<{ points: string }>(compiled.sql, [...compiled.parameters]);
+  return c.body(result.rows[0]?.points ?? "[]", 200, { "Content-Type": "application/json" });
 });
 // The baseline: the same history from raw samples only, as the api read it before the minute tier.
 app.get("/history-raw/:id", async (c) => {

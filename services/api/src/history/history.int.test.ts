@@ -307,5 +307,9 @@ describe("history windows that do not start or end on a step", () => {
     const fiveMinutesFromRaw = await answer(5 * MINUTE, ["raw"]);
     expect(fiveMinutesFromRaw).toHaveLength(60);
     close(await answer(5 * MINUTE, ["minute", "raw"]), fiveMinutesFromRaw);
+    // Steps that are the minute rows themselves: read as points, not aggregated.
+    const minutesFromRaw = await answer(MINUTE, ["raw"]);
+    expect(minutesFromRaw.length).toBeGreaterThan(0);
+    close(await answer(MINUTE, ["minute", "raw"]), minutesFromRaw);
   });
 });

@@ -341,7 +341,7 @@ async function answer(
   for (const row of rows) {
     const entry = series.get(Number(row.k));
     if (!entry) continue;
-    for (const point of row.points) {
+    for (const point of JSON.parse(row.points) as (number | null)[][]) {
       const index = point[0] ?? -1;
       if (index < 0 || index >= steps) continue;
       entry.samples[index] = point[1] ?? 0;

@@ -19,7 +19,14 @@ import { migrateToLatest } from "../../../store/src/db/migrations.ts";
 import { dayNumber, ensureDayPartition } from "../../../store/src/db/partitions.ts";
 import { RollupJob } from "../../../store/src/rollup/rollup-job.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
-import { CONTAINER_SERIES, seriesSql, toPoint } from "./series-query.ts";
+import {
+  CONTAINER_SERIES,
+  jsonNumberSql,
+  querySeries,
+  seriesPointsJsonSql,
+  seriesSql,
+  toPoint,
+} from "./series-query.ts";
 
 const CONTAINERS = 520;
 const MINUTE = 60_000;
@@ -120,8 +127,13 @@ describe("series of many containers", () => {
   });
 
   it("serves 500 sparklines in one answer, each agreeing with the raw samples", async () => {
-    const { status, body } = await series(`ids=${ids(1, 500)}&metrics=cpu_percent&range=1h&points=60`);
+    const { status, body, text, contentType } = await series(
+      `ids=${ids(1, 500)}&metrics=cpu_percent&range=1h&points=60`,
+    );
     expect(status).toBe(200);
+    expect(contentType).toMatch(/^application\/json/);
+    // The api writes the answer around the values' texts: exactly what JSON.stringify would write.
+    expect(text).toBe(JSON.stringify(body));
     expect(body.step).toBe("1m");
     expect(body.sources).toEqual(["minute", "raw"]);
     expect(body.ts.length).toBeGreaterThanOrEqual(60);
@@ -168,8 +180,9 @@ describe("series of many containers", () => {
   });
 
   it("lists unknown ids apart and answers for the others", async () => {
-    const { status, body } = await series(`ids=3,999999,4,888888&metrics=cpu_percent,mem_limit`);
+    const { status, body, text } = await series(`ids=3,999999,4,888888&metrics=cpu_percent,mem_limit`);
     expect(status).toBe(200);
+    expect(text).toBe(JSON.stringify(body));
     expect(body.series.map((entry) => entry.id)).toEqual([3, 4]);
     expect(body.unknown_ids).toEqual([999999, 888888]);
     expect(body.series[0]?.values.mem_limit).toEqual({ avg: expect.any(Array) });
@@ -231,10 +244,12 @@ describe("series of many containers", () => {
   });
 
   it("serves hosts the same way", async () => {
-    const { status, body } = await get<SeriesBody>(
+    const { status, body, text } = await get<SeriesBody>(
       `/api/v1/hosts/stats/series?metrics=cpu_percent,load_1&points=12`,
     );
     expect(status).toBe(200);
+    expect(text).toBe(JSON.stringify(body));
+    expect(body.series[0]).not.toHaveProperty("host");
     expect(body.step).toBe("5m");
     expect(body.series.map((entry) => [entry.id, entry.name])).toEqual([[1, "h1"]]);
     expect(
@@ -301,6 +316,69 @@ describe("series of many containers", () => {
     );
     expect(hourly.status).toBe(200);
     expect(hourly.body.sources[0]).toBe("hourly");
+  });
+
+  it("answers history's points as the JSON text Postgres builds: the text the api made of the same rows", async () => {
+    const nowMs = Date.now();
+    const windows = [
+      { fromMs: nowMs - 60 * MINUTE, stepMs: 1 }, // raw samples
+      { fromMs: nowMs - 69 * MINUTE, stepMs: MINUTE }, // minute rows as points, raw at the end
+      { fromMs: nowMs - 70 * MINUTE, stepMs: 5 * MINUTE }, // minute rows aggregated
+      { fromMs: nowMs - 70 * MINUTE, stepMs: 7_000 }, // raw samples aggregated
+    ];
+    for (const [id, window] of windows.flatMap((window) =>
+      [7, 520, 999_999].map((id) => [id, window] as const),
+    )) {
+      const range = { fromMs: window.fromMs, toMs: nowMs, stepMs: window.stepMs, nowMs };
+      const { points } = await querySeries(postgres.db, CONTAINER_SERIES, id, range);
+      const text = (await seriesPointsJsonSql(CONTAINER_SERIES, id, range)?.query.execute(postgres.db))
+        ?.rows[0]?.points;
+      expect(text, `container ${id}, step ${window.stepMs}`).toBe(JSON.stringify(points));
+      if (id === 7) expect(points.length).toBeGreaterThan(5);
+    }
+    // Values the data set has none of: JSON numbers for the same doubles, null for non-finite ones.
+    const edges = await sql<{ text: string }>`
+      SELECT ${sql.raw(jsonNumberSql("x"))} AS text
+      FROM unnest(ARRAY[0.00005, 1e20, 'NaN', 'Infinity', '-Infinity', NULL]::float8[]) WITH ORDINALITY AS v(x, n)
+      ORDER BY n`.execute(postgres.db);
+    expect(JSON.parse(`[${edges.rows.map((row) => row.text).join(",")}]`)).toEqual([
+      0.00005,
+      1e20,
+      null,
+      null,
+      null,
+      null,
+    ]);
+    // Through the route: the answer's envelope around that text, a value without samples null.
+    const { status, contentType, body } = await get<{
+      id: number;
+      granularity: string;
+      sources: string[];
+      points: {
+        ts: string;
+        samples: number;
+        net_rx_bytes_per_s: { avg: number | null; max: number | null };
+      }[];
+    }>("/api/v1/containers/7/stats/history?range=6h");
+    expect(status).toBe(200);
+    expect(contentType).toMatch(/^application\/json/);
+    expect(body).toMatchObject({ id: 7, granularity: "1m", sources: ["minute", "raw"] });
+    expect(body.points.length).toBeGreaterThanOrEqual(69);
+    expect(body.points[0]?.net_rx_bytes_per_s).toEqual({ avg: null, max: null });
+    expect(body.points.reduce((total, point) => total + point.samples, 0)).toBe(
+      Number(
+        (
+          await sql<{ n: string }>`SELECT count(*) AS n FROM container_stats WHERE container_id = 7`.execute(
+            postgres.db,
+          )
+        ).rows[0]?.n,
+      ),
+    );
+    const none = await get<{ points: unknown[] }>(
+      "/api/v1/containers/520/stats/history?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&step=1h",
+    );
+    expect(none.status).toBe(200);
+    expect(none.body.points).toEqual([]);
   });
 
   it("exports history as CSV, one line per point", async () => {

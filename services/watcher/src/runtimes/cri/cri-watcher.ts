@@ -101,10 +101,20 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
       const uid = (change.after ?? change.before)?.uid ?? "";
       events.push(...diffCriSandbox(change.before, change.after, context, uids.has(uid)));
     }
+    // Runs removed together (a pod container's old and new run at once) destroy it once: the newest.
+    const lastRemoved = new Map<string, CriContainerRecord>();
+    for (const { before, after } of changes) {
+      if (before === undefined || after !== undefined) continue;
+      const known = lastRemoved.get(containerBusId(before));
+      if (known === undefined || before.attempt > known.attempt)
+        lastRemoved.set(containerBusId(before), before);
+    }
     for (const change of changes) {
       const run = change.after ?? change.before;
       if (run === undefined) continue;
-      events.push(...diffCriContainer(change.before, change.after, context, busIds.has(containerBusId(run))));
+      const busId = containerBusId(run);
+      const remains = busIds.has(busId) || (change.after === undefined && lastRemoved.get(busId) !== run);
+      events.push(...diffCriContainer(change.before, change.after, context, remains));
     }
     for (const event of inTimeOrder(events)) publish(event);
     for (const change of sandboxes) {

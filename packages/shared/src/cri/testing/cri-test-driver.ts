@@ -2,6 +2,8 @@
 // and removed the way the kubelet does it, against the tests' own containerd (CRI plugin on).
 // No service imports this module: the services' CriClient has read calls alone. The messages
 // are the few fields the tests set, declared here with the API's field numbers (runtime.v1).
+import { readdir, rmdir } from "node:fs/promises";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 
@@ -73,8 +75,31 @@ export interface TestContainer {
   readonly cpuLimitCores?: number;
 }
 
+/**
+ * The cgroup every test pod goes under, as the kubelet puts each pod under kubepods: containerd
+ * 1.6 cannot report a sandbox's stats without one (and then fails ListPodSandboxStats as a whole).
+ */
+const TEST_CGROUP_PARENT = "/crowsnest-cri-test";
+const CGROUP_ROOT = "/sys/fs/cgroup";
+
+const podCgroup = (uid: string): string => `${TEST_CGROUP_PARENT}/pod${uid.replaceAll("-", "_")}`;
+
+/** Removes a removed pod's cgroup directories (empty by then) in every hierarchy; best effort. */
+async function removePodCgroup(uid: string): Promise<void> {
+  const relative = podCgroup(uid).slice(1);
+  const hierarchies = await readdir(CGROUP_ROOT).catch(() => [] as string[]);
+  for (const directory of [
+    join(CGROUP_ROOT, relative),
+    ...hierarchies.map((name) => join(CGROUP_ROOT, name, relative)),
+  ]) {
+    await rmdir(directory).catch(() => undefined);
+  }
+}
+
 export class CriTestDriver {
   readonly #client: grpc.Client;
+  /** Each sandbox's pod uid, for its cgroup once it is removed. */
+  readonly #podUids = new Map<string, string>();
 
   constructor(socketPath: string) {
     this.#client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
@@ -96,7 +121,10 @@ export class CriTestDriver {
         "io.kubernetes.pod.uid": pod.uid,
       },
       // The pod's own network namespace (POD = 0), as every ordinary pod.
-      linux: { security_context: { namespace_options: { network: 0, pid: 1, ipc: 0 } } },
+      linux: {
+        cgroup_parent: podCgroup(pod.uid),
+        security_context: { namespace_options: { network: 0, pid: 1, ipc: 0 } },
+      },
     };
   }
 
@@ -105,7 +133,9 @@ export class CriTestDriver {
     const response = await this.#call("RunPodSandbox", "RunPodSandboxRequest", "RunPodSandboxResponse", {
       config: this.#sandboxConfig(pod, attempt),
     });
-    return String(response.pod_sandbox_id);
+    const id = String(response.pod_sandbox_id);
+    this.#podUids.set(id, pod.uid);
+    return id;
   }
 
   /** Creates a container in the sandbox, its log at `<name>/<attempt>.log` as the kubelet names it; its id. */
@@ -163,6 +193,8 @@ export class CriTestDriver {
 
   async removePodSandbox(id: string): Promise<void> {
     await this.#call("RemovePodSandbox", "PodSandboxIdRequest", "Empty", { pod_sandbox_id: id });
+    const uid = this.#podUids.get(id);
+    if (uid !== undefined) await removePodCgroup(uid);
   }
 
   #call(

@@ -1,5 +1,5 @@
 // The CRI runtime of the collector: one ListContainerStats per tick gives every running
-// container's CPU counter (and the runtime's own nanocore rate where it has one) and memory
+// container's CPU counter and memory
 // working set; ListPodSandboxStats, where served, each pod's network counters (attributed to one
 // container of the pod, as the Kubernetes runtime does). Who each container is (namespace, pod,
 // name, run) and its limits come from the sandbox and container lists and one ContainerStatus
@@ -248,10 +248,13 @@ export class CriStatsRuntime implements StatsRuntime<CriTickDetail> {
         startedAtMs: known.startedAtMs,
         // Another CRI container under the same name is the pod container's next run.
         restarted: previous !== undefined && previous.startedAtMs !== known.startedAtMs,
+        // From the counter's growth between this collector's own readings. The runtime's
+        // usage_nano_cores is over the window since whichever client asked last (the kubelet
+        // too), and 0 for a container's first sample: used only where no counter is reported.
         cpu: {
           clock: "wall",
           usageNs: entry.cpu.usageCoreNanoSeconds ?? null,
-          nanoCores: entry.cpu.usageNanoCores ?? null,
+          nanoCores: entry.cpu.usageCoreNanoSeconds === undefined ? (entry.cpu.usageNanoCores ?? null) : null,
         },
         onlineCpus: this.#onlineCpus,
         memUsedBytes: entry.memory?.workingSetBytes ?? null,

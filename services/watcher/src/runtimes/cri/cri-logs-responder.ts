@@ -69,7 +69,7 @@ export function createCriLogsResponder(options: CriLogsResponderOptions): LogsRe
       follow: request.follow,
       stopped,
     });
-    const found = options.runs(request.container);
+    const found = await options.runs(request.container);
     if ("ok" in found) {
       await sender.fail(found);
       return;

@@ -46,7 +46,7 @@ export const criRuntime: WatcherRuntimeModule<"cri"> = {
       },
       build(context) {
         const cache = new CriStatusCache({ client, logger: context.logger, timeoutMs: settings.timeoutMs });
-        const runs = createCriRunLookup(cache);
+        const runs = createCriRunLookup(cache, 2 * settings.pollIntervalMs);
         return {
           watcher: createCriWatcher({
             cache,

@@ -141,9 +141,17 @@ describe.skipIf(!socket)("the collector with CROWSNEST_RUNTIME=cri", () => {
     });
     expect(last?.mem_used).toBeGreaterThan(0);
     expect(last?.mem_used).toBeLessThan(64 * MIB);
-    // The pod's own network (CNI bridge), from ListPodSandboxStats, on its one container.
-    expect(typeof last?.net_rx_bytes).toBe("number");
-    expect(typeof last?.net_tx_bytes).toBe("number");
+    // The pod's own network (CNI bridge), from ListPodSandboxStats (slow on containerd 1.6, read
+    // beside the ticks), on its one container.
+    const withNetwork = await eventually(
+      () =>
+        received.find(
+          (sample) =>
+            sample.message.container.external_id === busId() && sample.message.net_rx_bytes !== null,
+        ),
+      { timeoutMs: 90_000, what: "a sample with the pod's network counters" },
+    );
+    expect(typeof withNetwork.message.net_tx_bytes).toBe("number");
     // Held to half a core: what the kernel says it got, within 15 points.
     const { reported, truth, detail } = againstTruth(
       samples.slice(-5).map((sample) => ({ cpuPercent: sample.message.cpu_percent, sched: sample.sched })),
@@ -151,7 +159,7 @@ describe.skipIf(!socket)("the collector with CROWSNEST_RUNTIME=cri", () => {
     expect(Math.abs(reported - truth), detail).toBeLessThanOrEqual(15);
     expect(reported, detail).toBeLessThanOrEqual(65);
     expect(undecodable).toEqual([]);
-  }, 120_000);
+  }, 200_000);
 
   it("starts CPU over for the container's next run (attempt 1)", async () => {
     const first = (await client.containers(AbortSignal.timeout(20_000))).find(

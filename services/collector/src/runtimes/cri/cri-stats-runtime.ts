@@ -1,7 +1,7 @@
 // The CRI runtime of the collector: one ListContainerStats per tick gives every running
 // container's CPU counter and memory
 // working set; ListPodSandboxStats, where served, each pod's network counters (attributed to one
-// container of the pod, as the Kubernetes runtime does). Who each container is (namespace, pod,
+// container of the pod, as the Kubernetes runtime does), read beside the ticks, never waited for. Who each container is (namespace, pod,
 // name, run) and its limits come from the sandbox and container lists and one ContainerStatus
 // per new container, reused while every container the stats name is known, for at most
 // `listMaxAgeMs`. CPU is over wall time; a new CRI container under the same pod container name
@@ -115,9 +115,16 @@ export class CriStatsRuntime implements StatsRuntime<CriTickDetail> {
   readonly #onlineCpus: number;
   readonly #outage: OutageLog;
   #known = new Map<string, KnownContainer>();
+  /**
+   * Containers the last list showed not running: ListContainerStats names stopped ones too, and
+   * they must not make every tick list again.
+   */
+  #notRunning = new Set<string>();
   #listedAtMs = Number.NEGATIVE_INFINITY;
   /** False once the runtime answered UNIMPLEMENTED: not asked again. */
   #podStatsServed = true;
+  #podStatsCall: Promise<void> | undefined;
+  #lastPodStats = new Map<string, CriPodSandboxStats>();
   #connected = false;
 
   constructor(options: CriStatsRuntimeOptions) {
@@ -151,6 +158,9 @@ export class CriStatsRuntime implements StatsRuntime<CriTickDetail> {
     ]);
     const sandboxOf = new Map<string, CriPodSandbox>(sandboxes.map((sandbox) => [sandbox.id, sandbox]));
     const next = new Map<string, KnownContainer>();
+    this.#notRunning = new Set(
+      containers.filter((container) => container.state !== "running").map((container) => container.id),
+    );
     const unknown = containers.filter((container) => {
       const known = this.#known.get(container.id);
       if (known !== undefined && container.state === "running") next.set(container.id, known);
@@ -184,22 +194,34 @@ export class CriStatsRuntime implements StatsRuntime<CriTickDetail> {
     this.#listedAtMs = this.#now();
   }
 
-  async #podStats(): Promise<Map<string, CriPodSandboxStats>> {
-    if (!this.#podStatsServed) return new Map();
-    try {
-      const stats = await this.#call("reading the pod sandboxes' stats", (signal) =>
+  /**
+   * The pods' network counters as the last finished ListPodSandboxStats gave them (each with its
+   * own read time), and the next call started unless one is in flight. The call is slow on
+   * containerd 1.6 (seconds for one sandbox on a busy node): a tick never waits for it.
+   */
+  #podStats(): Map<string, CriPodSandboxStats> {
+    if (this.#podStatsServed && this.#podStatsCall === undefined) {
+      // A longer bound than the other calls: nothing waits for it, and it takes containerd 1.6
+      // seconds per sandbox on a loaded node.
+      this.#podStatsCall = withDeadline("reading the pod sandboxes' stats", this.#timeoutMs * 4, (signal) =>
         this.#cri.podSandboxStats(signal),
-      );
-      return new Map(stats.map((entry) => [entry.id, entry]));
-    } catch (error) {
-      if (isUnimplemented(error)) {
-        this.#podStatsServed = false;
-        this.#logger.info("the CRI runtime has no ListPodSandboxStats: no network counters");
-      } else {
-        this.#logger.debug({ err: error }, "cannot read the pod sandboxes' stats");
-      }
-      return new Map();
+      )
+        .then((stats) => {
+          this.#lastPodStats = new Map(stats.map((entry) => [entry.id, entry]));
+        })
+        .catch((error: unknown) => {
+          if (isUnimplemented(error)) {
+            this.#podStatsServed = false;
+            this.#logger.info("the CRI runtime has no ListPodSandboxStats: no network counters");
+          } else {
+            this.#logger.debug({ err: error }, "cannot read the pod sandboxes' stats");
+          }
+        })
+        .finally(() => {
+          this.#podStatsCall = undefined;
+        });
     }
+    return this.#lastPodStats;
   }
 
   async sample(tick: SamplingTick): Promise<CriTickDetail> {
@@ -208,12 +230,10 @@ export class CriStatsRuntime implements StatsRuntime<CriTickDetail> {
     let listed = false;
     try {
       await this.#call("asking the CRI runtime its version", (signal) => this.#cri.negotiate(signal));
-      [stats, podStats] = await Promise.all([
-        this.#call("listing the container stats", (signal) => this.#cri.containerStats(signal)),
-        this.#podStats(),
-      ]);
+      podStats = this.#podStats();
+      stats = await this.#call("listing the container stats", (signal) => this.#cri.containerStats(signal));
       const stale = this.#now() - this.#listedAtMs >= this.#listMaxAgeMs;
-      if (stale || stats.some((entry) => !this.#known.has(entry.id))) {
+      if (stale || stats.some((entry) => !this.#known.has(entry.id) && !this.#notRunning.has(entry.id))) {
         await this.#list(tick);
         listed = true;
       }

@@ -214,10 +214,13 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
   const pollLoop = async (): Promise<void> => {
     const signal = stopping.signal;
     while (!signal.aborted) {
+      const startedAtMs = Date.now();
       await pollOnce();
+      // At a fixed rate: a poll's own duration does not push the next one later.
       const early = new AbortController();
       wakeEarly = () => early.abort();
-      await abortableSleep(options.pollIntervalMs, AbortSignal.any([signal, early.signal]));
+      const waitMs = Math.max(0, startedAtMs + options.pollIntervalMs - Date.now());
+      await abortableSleep(waitMs, AbortSignal.any([signal, early.signal]));
       wakeEarly = undefined;
     }
   };

@@ -190,6 +190,14 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
       return;
     }
     connected = true;
+    logger.debug(
+      {
+        duration_ms: Date.now() - result.startedAtMs,
+        sandboxes_changed: result.sandboxes.length,
+        containers_changed: result.containers.length,
+      },
+      "polled the CRI runtime",
+    );
     if (first) {
       gap = false;
       firstPoll(result.startedAtMs);

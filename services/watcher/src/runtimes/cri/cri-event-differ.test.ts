@@ -73,6 +73,22 @@ describe("diffCriContainer", () => {
     expect(diffCriContainer(exited(), exited(), context, true)).toEqual([]);
   });
 
+  it("puts a die the runtime timed just before its start (an immediate exit) at the start, after it", () => {
+    const events = inTimeOrder(
+      diffCriContainer(
+        undefined,
+        exited({ startedAtNano: 101n * S + 500n, finishedAtNano: 101n * S }),
+        context,
+        true,
+      ),
+    );
+    expect(events.map((event) => `${event.action}@${event.ts_nano}`)).toEqual([
+      `create@${100n * S}`,
+      `start@${101n * S + 500n}`,
+      `die@${101n * S + 500n}`,
+    ]);
+  });
+
   it("turns OOMKilled into an oom before a die marked oom_killed", () => {
     const events = diffCriContainer(running(), exited({ exitCode: 137, reason: "OOMKilled" }), context, true);
     expect(summary(events)).toEqual(["oom", "die"]);

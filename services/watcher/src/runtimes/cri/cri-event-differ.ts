@@ -94,10 +94,17 @@ function containerFacts(record: CriContainerRecord, context: CriDiffContext): Ev
   if (record.state === "exited") {
     const oomKilled = record.reason === "OOMKilled";
     const reason = record.reason === "" ? {} : { reason: record.reason };
-    if (oomKilled) add("oom", record.finishedAtNano, {}, reason);
+    // containerd records a start once the task's Start returns: for a process that exits at
+    // once, after its exit. Its end is then put at its start, so that the die follows the start.
+    const started = record.startedAtNano;
+    const finished =
+      record.finishedAtNano !== undefined && started !== undefined && record.finishedAtNano < started
+        ? started
+        : record.finishedAtNano;
+    if (oomKilled) add("oom", finished, {}, reason);
     add(
       "die",
-      record.finishedAtNano,
+      finished,
       { exit_code: record.exitCode, oom_killed: oomKilled },
       {
         ...reason,

@@ -14,6 +14,7 @@ export { isStatsMessage } from "./codec/stats-quick-check.ts";
 export {
   type CommonConfig,
   type ContainerdTarget,
+  type CriTarget,
   commonConfigFrom,
   commonEnv,
   DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES,

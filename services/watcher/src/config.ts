@@ -4,6 +4,7 @@
 import {
   type CommonConfig,
   type ContainerdTarget,
+  type CriTarget,
   commonConfigFrom,
   commonEnv,
   type EnvSource,
@@ -68,6 +69,20 @@ export const watcherEnv = {
     pattern: /^\/\S*$/,
     patternText: "an absolute path",
   }),
+  CROWSNEST_CRI_POLL_INTERVAL_MS: envInteger({
+    description:
+      "cri only: how often the pod sandboxes and containers are listed (ListPodSandbox + ListContainers, a status only for what changed); a status change reaches the bus within about this long.",
+    default: 1000,
+    min: 100,
+    max: 60_000,
+  }),
+  CROWSNEST_CRI_LOG_ROOT: envString({
+    description:
+      "cri only: where the kubelet's container log files are as the watcher sees them (mount the host's `/var/log/pods` at the same path); a container's CRI log file is read only when it lies below it.",
+    default: "/var/log/pods",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
   CROWSNEST_KUBERNETES_TIMEOUT_MS: envInteger({
     description:
       "Kubernetes only: how long one API server call (a page of a list, opening a watch or a log stream) may take before it is abandoned.",
@@ -106,11 +121,19 @@ export interface ContainerdWatcherSettings extends ContainerdTarget {
   nerdctlDataRoot: string;
 }
 
+export interface CriWatcherSettings extends CriTarget {
+  /** Between two looks at the sandboxes and containers. */
+  pollIntervalMs: number;
+  /** Only log files below it are read. */
+  logRoot: string;
+}
+
 /** One variant per runtime: a runtime's settings exist only when it is the one selected. */
 export type WatcherRuntimeConfig =
   | { runtime: "docker"; docker: DockerWatcherSettings }
   | { runtime: "kubernetes"; kubernetes: KubernetesWatcherSettings }
-  | { runtime: "containerd"; containerd: ContainerdWatcherSettings };
+  | { runtime: "containerd"; containerd: ContainerdWatcherSettings }
+  | { runtime: "cri"; cri: CriWatcherSettings };
 
 export type WatcherConfig = WatcherRuntimeConfig & {
   common: CommonConfig;
@@ -154,6 +177,15 @@ function runtimeSettings(target: RuntimeConfig, values: EnvValues<typeof watcher
         containerd: {
           ...target.containerd,
           nerdctlDataRoot: values.CROWSNEST_NERDCTL_DATA_ROOT,
+        },
+      };
+    case "cri":
+      return {
+        runtime: "cri",
+        cri: {
+          ...target.cri,
+          pollIntervalMs: values.CROWSNEST_CRI_POLL_INTERVAL_MS,
+          logRoot: values.CROWSNEST_CRI_LOG_ROOT,
         },
       };
   }

@@ -279,7 +279,7 @@ export const runtimeEnv = {
   CROWSNEST_HOST_NAME: runtimeHostNameVar,
   CROWSNEST_RUNTIME: envEnum(RUNTIMES, {
     description:
-      "Which container runtime this host runs: `docker` (dockerd's socket), `kubernetes` (the API server) or `containerd` (containerd's own API, without Docker; see docs/containerd.md).",
+      "Which container runtime this host runs: `docker` (dockerd's socket), `kubernetes` (the API server) `containerd` (containerd's own API, without Docker; see docs/containerd.md) or `cri` (a Kubernetes node's CRI runtime, containerd or CRI-O, without the API server; see docs/cri.md).",
     default: "docker",
   }),
   CROWSNEST_DOCKER_SOCKET: envString({
@@ -305,6 +305,19 @@ export const runtimeEnv = {
   CROWSNEST_CONTAINERD_TIMEOUT_MS: envInteger({
     description:
       "containerd only: how long one containerd call (a list, `Tasks.Metrics`, getting a container, the watcher's subscription probe) may take before it is abandoned.",
+    default: 5000,
+    min: 100,
+    max: 120_000,
+  }),
+  CROWSNEST_CRI_SOCKET: envOptionalString({
+    description:
+      "cri only: path of the CRI runtime's gRPC socket. Unset: the first of `/run/containerd/containerd.sock` and `/run/crio/crio.sock` that answers the CRI's Version call (k3s: set `/run/k3s/containerd/containerd.sock`).",
+    pattern: /^\/\S*$/,
+    patternText: "an absolute path",
+  }),
+  CROWSNEST_CRI_TIMEOUT_MS: envInteger({
+    description:
+      "cri only: how long one CRI call (a list, a container's status, the stats) may take before it is abandoned.",
     default: 5000,
     min: 100,
     max: 120_000,
@@ -381,6 +394,14 @@ export interface ContainerdTarget {
   namespaces: readonly string[] | undefined;
 }
 
+/** How a cri-mode service reaches the node's CRI runtime. */
+export interface CriTarget {
+  /** Undefined: the first default socket that answers (see @crowsnest/shared/cri). */
+  socketPath: string | undefined;
+  /** Deadline of each CRI call. */
+  timeoutMs: number;
+}
+
 /**
  * The namespaces a containerd host leaves out unless CROWSNEST_CONTAINERD_NAMESPACES names them:
  * Docker's (its containers are reported by a `docker` host, with Docker's names and ids) and the
@@ -395,7 +416,8 @@ export const DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES: readonly string[] = ["moby"
 export type RuntimeTarget =
   | { runtime: "docker"; docker: { socketPath: string } }
   | { runtime: "kubernetes"; kubernetes: KubernetesTarget }
-  | { runtime: "containerd"; containerd: ContainerdTarget };
+  | { runtime: "containerd"; containerd: ContainerdTarget }
+  | { runtime: "cri"; cri: CriTarget };
 
 export type RuntimeConfig = RuntimeTarget & {
   /** Undefined: use the host name the runtime reports (or the Kubernetes node name). */
@@ -431,6 +453,12 @@ export function runtimeConfigFrom(values: EnvValues<typeof runtimeEnv>): Runtime
               ? values.CROWSNEST_CONTAINERD_NAMESPACES
               : undefined,
         },
+      };
+    case "cri":
+      return {
+        runtime: "cri",
+        hostName,
+        cri: { socketPath: values.CROWSNEST_CRI_SOCKET, timeoutMs: values.CROWSNEST_CRI_TIMEOUT_MS },
       };
   }
 }

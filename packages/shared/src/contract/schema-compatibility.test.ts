@@ -114,7 +114,7 @@ describe("compareContracts", () => {
     const channels = renamed.asyncapi.channels as Record<string, JsonSchema>;
     channels.events = { ...channels.events, address: "crowsnest.v1.event.{host}.{runtime}.{kind}.{action}" };
     const parameters = (channels.stats as { parameters: Record<string, JsonSchema> }).parameters;
-    parameters.runtime = { ...parameters.runtime, enum: ["docker", "containerd"] };
+    parameters.runtime = { ...parameters.runtime, enum: ["docker", "containerd", "cri"] };
     const { heartbeat: _removed, ...remaining } = renamed.schemas;
     expect(compareContracts(release, { ...renamed, schemas: remaining })).toEqual([
       {
@@ -132,7 +132,7 @@ describe("compareContracts", () => {
   it("accepts what v1 allows: an optional field, a new enum value, a wider type, a looser bound", () => {
     const widened = statsMessage.extend({
       zone: z.string().optional(),
-      runtime: z.enum(["docker", "kubernetes", "containerd"]),
+      runtime: z.enum(["docker", "kubernetes", "containerd", "cri", "podman"]),
       pids: z.number().nonnegative().nullable(),
       interval_ms: z.number().int().nullable(),
     });

@@ -6,6 +6,7 @@
 import type { EnvValues, Logger, RuntimeTarget } from "@crowsnest/shared";
 import { cgroupCollectorEnv } from "../cgroup/cgroup-config.ts";
 import { type ContainerdCollectorTarget, containerdCollectorTarget } from "./containerd/containerd-config.ts";
+import { type CriCollectorTarget, criCollectorTarget } from "./cri/cri-config.ts";
 import {
   type DockerCollectorTarget,
   dockerCollectorEnv,
@@ -27,7 +28,11 @@ export const runtimeCollectorEnv = {
 } as const;
 
 /** The runtime the collector reads, with that runtime's settings only. */
-export type CollectorTarget = DockerCollectorTarget | KubernetesCollectorTarget | ContainerdCollectorTarget;
+export type CollectorTarget =
+  | DockerCollectorTarget
+  | KubernetesCollectorTarget
+  | ContainerdCollectorTarget
+  | CriCollectorTarget;
 
 /** Throws a ConfigError when the runtimes' variables contradict each other. */
 export function collectorTargetFrom(
@@ -42,6 +47,8 @@ export function collectorTargetFrom(
       return kubernetesCollectorTarget(values, target);
     case "containerd":
       return containerdCollectorTarget(values, target);
+    case "cri":
+      return criCollectorTarget(values, target);
   }
 }
 
@@ -62,6 +69,10 @@ export async function prepareRuntime(
     case "containerd": {
       const { prepareContainerd } = await import("./containerd/containerd-runtime.ts");
       return prepareContainerd(config, logger);
+    }
+    case "cri": {
+      const { prepareCri } = await import("./cri/cri-runtime.ts");
+      return prepareCri(config, logger);
     }
   }
 }

@@ -48,4 +48,14 @@ describe("runtime loading", () => {
     expect(loaded.some((url) => url.includes("/dockerode/"))).toBe(true);
     expect(loaded.filter(isKubernetesModule)).toEqual([]);
   }, 90_000);
+
+  it("loads gRPC and neither Docker nor Kubernetes modules in cri mode", () => {
+    const loaded = modulesLoadedFor("cri");
+    expect(loaded.some((url) => /\/runtimes\/cri\//.test(url))).toBe(true);
+    expect(loaded.some((url) => url.includes("/@grpc/grpc-js/"))).toBe(true);
+    expect(loaded.filter(isDockerModule)).toEqual([]);
+    expect(loaded.filter(isKubernetesModule)).toEqual([]);
+    // The CRI's write calls are for the tests alone.
+    expect(loaded.filter((url) => url.includes("/cri/testing/"))).toEqual([]);
+  }, 90_000);
 });

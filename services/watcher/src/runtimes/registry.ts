@@ -1,5 +1,5 @@
 // Every runtime the watcher can follow, each loaded only when it is the one selected: Docker
-// mode never loads the Kubernetes modules, Kubernetes mode never loads dockerode, only containerd mode loads gRPC. Typed by the
+// mode never loads the Kubernetes modules, Kubernetes mode never loads dockerode, only containerd and cri modes load gRPC. Typed by the
 // shared list of runtimes, so a runtime added there does not compile until it has an entry here.
 import type { Logger, Runtime } from "@crowsnest/shared";
 import type { WatcherConfig } from "../config.ts";
@@ -9,6 +9,7 @@ export const watcherRuntimes: { [R in Runtime]: () => Promise<WatcherRuntimeModu
   docker: async () => (await import("./docker/docker-runtime.ts")).dockerRuntime,
   kubernetes: async () => (await import("./kubernetes/kubernetes-runtime.ts")).kubernetesRuntime,
   containerd: async () => (await import("./containerd/containerd-runtime.ts")).containerdRuntime,
+  cri: async () => (await import("./cri/cri-runtime.ts")).criRuntime,
 };
 
 /** Loads the selected runtime and reaches it. */

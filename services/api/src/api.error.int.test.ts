@@ -276,7 +276,7 @@ describe("malformed input to every route", () => {
   });
 
   it("answers what Node and @hono/node-server refuse before Hono runs with the envelope too", async () => {
-    const server = createApiServer({ fetch: testApp.app.fetch, logger: pino({ level: "silent" }) });
+    const { server } = createApiServer({ fetch: testApp.app.fetch, logger: pino({ level: "silent" }) });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     try {

@@ -122,18 +122,16 @@ runService("api", async (lifecycle) => {
       "dist",
     ),
   });
-  const server = createApiServer({ fetch: app.fetch, logger });
-  await listen(server, config, logger);
+  const api = createApiServer({ fetch: app.fetch, logger });
+  await listen(api.server, config, logger);
   lifecycle.defer("HTTP server", async () => {
-    // Stop accepting connections, end live streams (they would never finish on their own),
-    // and let other requests in flight finish.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Stop accepting connections, end live streams (they would never finish on their own), and
+    // let the requests in flight finish. A live stream whose client takes nothing would hold the
+    // server open for its grace period; half the shutdown time in, what is still open is closed
+    // (its client resumes).
+    const stopped = api.shutdown(config.common.shutdownTimeoutMs / 2);
     await liveHub.closeAll();
-    // A live stream whose client takes nothing would hold the server open for its grace
-    // period; half the shutdown time in, what is still open is closed (its client resumes).
-    const force = setTimeout(() => server.closeAllConnections(), config.common.shutdownTimeoutMs / 2);
-    await closed;
-    clearTimeout(force);
+    await stopped;
   });
 
   connected = await connectBus(config, logger, lifecycle);

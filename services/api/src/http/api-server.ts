@@ -5,7 +5,11 @@
 //   timeout, 413 chunk extensions too large, 431 headers over --max-http-header-size (16 KiB);
 // - @hono/node-server cannot build a Request (a request target that is not a path: 400) or the
 //   app's fetch rejects (500, never its message).
-import { createServer, type Server } from "node:http";
+// On shutdown the server stops accepting, tells keep-alive clients to go (`Connection: close` on
+// every answer from then on: Node keeps a busy keep-alive connection open after close()), and
+// reports done only once every request handler has returned, not once every socket is gone: a
+// handler whose connection was cut still reads Postgres, which must stay open until it is done.
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "@crowsnest/shared";
 import { getRequestListener, RequestError } from "@hono/node-server";
@@ -41,7 +45,16 @@ function envelopeResponse(code: ErrorCode, message: string): Response {
   });
 }
 
-export function createApiServer(options: { fetch: Fetch; logger: Logger }): Server {
+export interface ApiServer {
+  readonly server: Server;
+  /**
+   * Stops accepting connections and resolves once no request handler is running; connections
+   * still open after `forceAfterMs` (a live stream whose client takes nothing) are closed.
+   */
+  shutdown(forceAfterMs: number): Promise<void>;
+}
+
+export function createApiServer(options: { fetch: Fetch; logger: Logger }): ApiServer {
   const listener = getRequestListener(options.fetch, {
     errorHandler(error) {
       if (error instanceof RequestError) {
@@ -51,7 +64,20 @@ export function createApiServer(options: { fetch: Fetch; logger: Logger }): Serv
       return envelopeResponse("internal", "internal error; quote the request_id when reporting it");
     },
   });
-  const server = createServer(listener);
+  // Responses whose handler is still running: each is told `Connection: close` once closing.
+  const running = new Set<ServerResponse>();
+  let closing = false;
+  let whenIdle: (() => void) | undefined;
+  const server = createServer((request, response) => {
+    if (closing) response.setHeader("Connection", "close");
+    running.add(response);
+    void listener(request, response)
+      .catch((error: unknown) => options.logger.error({ err: error }, "request failed outside the app"))
+      .finally(() => {
+        running.delete(response);
+        if (running.size === 0) whenIdle?.();
+      });
+  });
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
     // A connection reset or a response already under way leaves nothing to answer.
     if (error.code === "ECONNRESET" || !socket.writable) {
@@ -64,7 +90,18 @@ export function createApiServer(options: { fetch: Fetch; logger: Logger }): Serv
       `HTTP/1.1 ${ERROR_STATUS[code]} ${STATUS_TEXT[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  return server;
+  return {
+    server,
+    async shutdown(forceAfterMs) {
+      closing = true;
+      for (const response of running) if (!response.headersSent) response.setHeader("Connection", "close");
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const force = setTimeout(() => server.closeAllConnections(), forceAfterMs);
+      await closed;
+      clearTimeout(force);
+      if (running.size > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+    },
+  };
 }
 
 const STATUS_TEXT: Partial<Record<ErrorCode, string>> = {

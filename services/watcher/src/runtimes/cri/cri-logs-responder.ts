@@ -4,20 +4,12 @@
 // file under the same name is read from its start), and `previous`: the file of the run before
 // the newest, while the runtime keeps that container (the kubelet keeps the last one). Files
 // outside CROWSNEST_CRI_LOG_ROOT are never read, whatever the runtime says.
-import { access } from "node:fs/promises";
-import { isAbsolute, relative, resolve, sep } from "node:path";
-import type { Logger, LogsRequest } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared";
 import { createCriLogAssembler } from "../../logs/cri-log-format.ts";
-import { offsetOfLastRecords, readFileChunks } from "../../logs/json-file-log.ts";
-import { DEFAULT_MAX_LINE_BYTES } from "../../logs/log-line-assembler.ts";
-import { type LogReplyConnection, startLogReply } from "../../rpc/log-reply-sender.ts";
-import {
-  createLogRequestHandler,
-  type LogCapabilities,
-  type LogsResponder,
-} from "../../rpc/log-request-handling.ts";
-import { type LogStreamOptions, logStreamTiming } from "../../rpc/log-stream-control.ts";
-import { readLogStreamIntoReply } from "../../rpc/log-stream-reading.ts";
+import { createLogFileResponder, fileWithinRoot } from "../../logs/log-file-responder.ts";
+import type { LogReplyConnection } from "../../rpc/log-reply-sender.ts";
+import type { LogCapabilities, LogsResponder } from "../../rpc/log-request-handling.ts";
+import type { LogStreamOptions } from "../../rpc/log-stream-control.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 import type { CriRunLookup } from "./cri-inspector.ts";
 
@@ -45,9 +37,8 @@ export function criLogFile(logPath: string, logRoot: string): { path: string } |
         "the CRI runtime names no log file for this container (it was created without a log directory)",
     };
   }
-  const resolved = resolve(logPath);
-  const inside = relative(resolve(logRoot), resolved);
-  if (inside === "" || inside.split(sep)[0] === ".." || isAbsolute(inside)) {
+  const resolved = fileWithinRoot(logPath, logRoot);
+  if (resolved === undefined) {
     return {
       refusal: `the container's log file ${logPath} is outside CROWSNEST_CRI_LOG_ROOT (${logRoot}); it is not read`,
     };
@@ -56,78 +47,23 @@ export function criLogFile(logPath: string, logRoot: string): { path: string } |
 }
 
 export function createCriLogsResponder(options: CriLogsResponderOptions): LogsResponder {
-  const { nc, logger } = options;
-  const timing = logStreamTiming(options);
-
-  const serve = async (inbox: string, request: LogsRequest, stopped: AbortSignal): Promise<void> => {
-    const { log, control, sender } = startLogReply({
-      nc,
-      logger,
-      timing,
-      inbox,
-      container: request.container,
-      follow: request.follow,
-      stopped,
-    });
-    const found = await options.runs(request.container);
-    if ("ok" in found) {
-      await sender.fail(found);
-      return;
-    }
-    const run = request.previous ? found.previous : found.newest;
-    if (run === undefined) {
-      await sender.fail(
-        errorReply("not_found", `${request.container} has no previous run that the runtime still keeps`),
-      );
-      return;
-    }
-    const file = criLogFile(run.logPath, options.logRoot);
-    if ("refusal" in file) {
-      await sender.fail(errorReply("logs_unavailable", file.refusal));
-      return;
-    }
-    let start: number;
-    try {
-      await access(file.path);
-      // One entry per line, but for lines the runtime split: as for the json-file logs.
-      if (request.follow) start = await offsetOfLastRecords(file.path, request.tail);
-      else if (request.stream === "both") start = await offsetOfLastRecords(file.path, request.tail * 2);
-      else start = 0;
-    } catch (error) {
-      await sender.fail(
-        errorReply(
-          "logs_unavailable",
-          `the log file ${file.path} cannot be read here (${(error as NodeJS.ErrnoException).code ?? String(error)}): mount the host's pod log directory into the watcher at CROWSNEST_CRI_LOG_ROOT`,
-        ),
-      );
-      return;
-    }
-    if (request.tail === 0 && !request.follow) {
-      await sender.send([], true);
-      return;
-    }
-    await readLogStreamIntoReply({
-      source: readFileChunks(file.path, { start, follow: request.follow }),
-      assembler: createCriLogAssembler({ stream: request.stream, maxLineChars: DEFAULT_MAX_LINE_BYTES }),
-      control,
-      sender,
-      request,
-      options,
-      log,
-      slowRuntime: "reading the log file",
-      capabilities: CRI_LOG_CAPABILITIES,
-      shape: (line) => ({ stream: line.stream, ts: request.timestamps ? line.ts : null, text: line.text }),
-      ...(request.follow ? {} : { keepLast: request.tail }),
-      describeError: String,
-    });
-  };
-
-  return createLogRequestHandler<undefined>({
-    nc,
-    logger,
-    maxConcurrent: options.maxConcurrent,
+  return createLogFileResponder({
+    ...options,
     capabilities: CRI_LOG_CAPABILITIES,
-    admit: () => ({ target: undefined }),
-    serve: (inbox, request, _target, stopped) => serve(inbox, request, stopped),
+    async locate(request) {
+      const found = await options.runs(request.container);
+      if ("ok" in found) return found;
+      const run = request.previous ? found.previous : found.newest;
+      if (run === undefined) {
+        return errorReply(
+          "not_found",
+          `${request.container} has no previous run that the runtime still keeps`,
+        );
+      }
+      const file = criLogFile(run.logPath, options.logRoot);
+      return "refusal" in file ? errorReply("logs_unavailable", file.refusal) : file;
+    },
+    assembler: createCriLogAssembler,
+    unreadableHint: "mount the host's pod log directory into the watcher at CROWSNEST_CRI_LOG_ROOT",
   });
 }

@@ -435,6 +435,36 @@ describe("container routes", () => {
     expect(ghost.ts).toBe(testTime("10:00:02.000"));
   });
 
+  it("shows the runtime API version an agent's heartbeat carries", async () => {
+    const encoded = codecs.heartbeat.encode({
+      v: 1,
+      host: "cri-node",
+      service: "watcher",
+      version: "9.9.9",
+      runtime: "cri",
+      runtime_api_version: "v1alpha2",
+      connected: true,
+      started_at: "2026-01-01T00:00:00.000Z",
+      ts: testTime("10:00:03.000"),
+      interval_ms: 1000,
+    });
+    if (!encoded.ok) throw new Error(encoded.detail);
+    nc.publish(subjects.agent("cri-node", "watcher"), encoded.data);
+    const agent = await eventually(
+      async () => {
+        const { body } = await get("/api/v1/agents");
+        return (body.data as { host: string }[]).find((a) => a.host === "cri-node");
+      },
+      { timeoutMs: 5000, what: "the cri-node watcher" },
+    );
+    expect(agent).toMatchObject({ runtime: "cri", runtime_api_version: "v1alpha2" });
+    const { body } = await get("/api/v1/agents");
+    const store = (body.data as { service: string }[]).find((a) => a.service === "store");
+    // A service that names no runtime API version has no such field (not null, not empty).
+    expect(store).toBeDefined();
+    expect(store !== undefined && "runtime_api_version" in store).toBe(false);
+  });
+
   it("answers 503 watcher_unavailable for logs when the host's watcher is not running", async () => {
     const started = Date.now();
     const { status, body } = await get(`/api/v1/containers/${ids.web}/logs?tail=10`);

@@ -84,6 +84,7 @@ runService(SERVICE, async (lifecycle) => {
     host,
     service: SERVICE,
     runtime: config.runtime,
+    runtimeApiVersion: prepared.runtimeApiVersion,
     intervalMs: config.common.heartbeatIntervalMs,
     isConnected: () => sampler.connected,
     livenessFile: config.common.livenessFile,

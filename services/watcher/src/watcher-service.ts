@@ -55,6 +55,7 @@ export async function runWatcher(lifecycle: ServiceLifecycle): Promise<void> {
     host,
     service: "watcher",
     runtime: config.runtime,
+    runtimeApiVersion: prepared.runtimeApiVersion,
     intervalMs: config.common.heartbeatIntervalMs,
     isConnected: () => watcher.isConnected(),
     livenessFile: config.common.livenessFile,

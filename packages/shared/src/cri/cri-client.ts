@@ -337,6 +337,11 @@ export class CriClient {
     });
   }
 
+  /** The API package the runtime was found to serve; undefined until negotiate() succeeded. */
+  get negotiatedApiVersion(): CriApiVersion | undefined {
+    return this.runtime === undefined ? undefined : this.apiVersion;
+  }
+
   close(): void {
     this.#client.close();
   }

@@ -13,6 +13,11 @@ export interface HeartbeatOptions {
   host: string;
   service: ServiceName;
   runtime: Runtime | null;
+  /**
+   * The version of the runtime's API the service speaks (the CRI's v1 or v1alpha2), asked at every
+   * beat because it is settled only once the runtime answers; undefined: absent from the beat.
+   */
+  runtimeApiVersion?: (() => string | undefined) | undefined;
   intervalMs: number;
   /** Whether the service can reach what it reads (runtime or database) right now. */
   isConnected: () => boolean;
@@ -29,12 +34,14 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
   const startedAt = new Date().toISOString();
   const subject = options.subjects.agent(options.host, options.service);
   const beat = (): void => {
+    const runtimeApiVersion = options.runtimeApiVersion?.();
     const encoded = codecs.heartbeat.encode({
       v: 1,
       host: options.host,
       service: options.service,
       version: CROWSNEST_VERSION,
       runtime: options.runtime,
+      ...(runtimeApiVersion === undefined ? {} : { runtime_api_version: runtimeApiVersion }),
       connected: options.isConnected(),
       started_at: startedAt,
       ts: new Date().toISOString(),

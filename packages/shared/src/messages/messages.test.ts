@@ -140,6 +140,22 @@ describe("message codecs", () => {
       },
     ],
     [
+      "heartbeat with its runtime's API version",
+      codecs.heartbeat,
+      {
+        v: 1,
+        host: "node-1",
+        service: "watcher",
+        version: "0.1.0",
+        runtime: "cri",
+        runtime_api_version: "v1alpha2",
+        connected: true,
+        started_at: TS,
+        ts: TS,
+        interval_ms: 15000,
+      },
+    ],
+    [
       "logs reply",
       codecs.logsReply,
       { v: 1, ok: true, seq: 0, lines: [{ stream: "stderr", ts: TS, text: "boom" }], done: true },
@@ -155,6 +171,27 @@ describe("message codecs", () => {
     const encoded = (codec.encode as (value: unknown) => ReturnType<typeof codec.encode>)(message);
     if (!encoded.ok) throw new Error(encoded.detail);
     expect(codec.decode(encoded.data)).toEqual({ ok: true, value: message });
+  });
+
+  it("reads a heartbeat without a runtime API version (older agents) and refuses an empty one", () => {
+    const beat = {
+      v: 1,
+      host: "node-1",
+      service: "collector",
+      version: "0.1.0",
+      runtime: "docker",
+      connected: true,
+      started_at: TS,
+      ts: TS,
+      interval_ms: 15000,
+    };
+    const decoded = codecs.heartbeat.decode(json(beat));
+    expect(decoded).toEqual({ ok: true, value: beat });
+    expect(decoded.ok && "runtime_api_version" in decoded.value).toBe(false);
+    expect(codecs.heartbeat.decode(json({ ...beat, runtime_api_version: "" }))).toMatchObject({
+      ok: false,
+      reason: "invalid_schema",
+    });
   });
 
   it("fills request defaults", () => {

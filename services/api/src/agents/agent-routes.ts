@@ -9,6 +9,10 @@ const agentJson = z
     service: z.enum(["collector", "watcher", "store", "api"]),
     version: z.string(),
     runtime: z.string().nullable(),
+    runtime_api_version: z.string().optional().openapi({
+      description:
+        "The version of its runtime's API it speaks (`v1` or `v1alpha2` for runtime `cri`); absent when it has not said.",
+    }),
     connected: z.boolean().openapi({ description: "Whether it reaches its runtime or database." }),
     started_at: z.string(),
     ts: z.string().openapi({ description: "When the service sent its last heartbeat." }),

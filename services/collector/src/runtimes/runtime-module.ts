@@ -9,6 +9,8 @@ export interface PreparedRuntime {
   host: string;
   /** What the start line says about the runtime. */
   describe: Record<string, unknown>;
+  /** The version of the runtime's API in use, for the heartbeat, once settled; absent: none to tell. */
+  runtimeApiVersion?: () => string | undefined;
   /**
    * Where host samples come from: the host's own /proc (host/host-stats-collector.ts), the
    * runtime's tick (a Kubernetes node's summary), or nowhere (a whole cluster has no load average).

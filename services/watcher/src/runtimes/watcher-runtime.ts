@@ -52,6 +52,8 @@ export interface PreparedRuntime {
   readonly host: string;
   /** Fields of the "starting watcher" log line. */
   readonly describe: Record<string, unknown>;
+  /** The version of the runtime's API in use, for the heartbeat, once settled; absent: none to tell. */
+  readonly runtimeApiVersion?: () => string | undefined;
   build(context: RuntimeContext): RuntimeParts;
 }
 

@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ANY, codecs, createSubjects, type StatsMessage } from "@crowsnest/shared";
+import { ANY, codecs, createSubjects, type HeartbeatMessage, type StatsMessage } from "@crowsnest/shared";
 import { CriClient } from "@crowsnest/shared/cri";
 import { CriTestDriver, type TestPod } from "@crowsnest/shared/cri/testing";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -39,6 +39,7 @@ describe.skipIf(!socket)("the collector with CROWSNEST_RUNTIME=cri", () => {
   const sandboxes: string[] = [];
   const received: { message: StatsMessage; sched: SchedPoint | undefined }[] = [];
   const undecodable: string[] = [];
+  const heartbeats: HeartbeatMessage[] = [];
   let busyPid = 0;
   let nc: NatsConnection;
   let collector: ServiceProcess;
@@ -85,6 +86,7 @@ describe.skipIf(!socket)("the collector with CROWSNEST_RUNTIME=cri", () => {
       undecodable,
     );
     void subscription;
+    recordMessages(nc, subjects.agent(host, "collector"), codecs.heartbeat, heartbeats, undecodable);
     const sampleTimes = setInterval(() => {
       while (messages.length > 0) {
         const message = messages.shift() as StatsMessage;
@@ -160,6 +162,14 @@ describe.skipIf(!socket)("the collector with CROWSNEST_RUNTIME=cri", () => {
     expect(reported, detail).toBeLessThanOrEqual(65);
     expect(undecodable).toEqual([]);
   }, 200_000);
+
+  it("says in its heartbeat which CRI API version it speaks (v1: the test containerd 1.6 serves it)", async () => {
+    const heartbeat = await eventually(
+      () => heartbeats.find((beat) => beat.connected && beat.runtime_api_version !== undefined),
+      { timeoutMs: 60_000, what: "a connected heartbeat with the CRI API version" },
+    );
+    expect(heartbeat).toMatchObject({ runtime: "cri", service: "collector", runtime_api_version: "v1" });
+  });
 
   it("starts CPU over for the container's next run (attempt 1)", async () => {
     const first = (await client.containers(AbortSignal.timeout(20_000))).find(

@@ -26,6 +26,7 @@ export async function prepareCri(
       cri_timeout_ms: settings.timeoutMs,
       container_list_max_age_ms: settings.containerListMaxAgeMs,
     },
+    runtimeApiVersion: () => client.negotiatedApiVersion,
     // The node itself is read from its /proc, as on a Docker or containerd host.
     hostStats: "procfs",
     createStatsRuntime: (serviceLogger) =>

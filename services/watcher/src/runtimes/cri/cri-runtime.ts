@@ -44,6 +44,7 @@ export const criRuntime: WatcherRuntimeModule<"cri"> = {
         cri_api: client.apiVersion,
         poll_interval_ms: settings.pollIntervalMs,
       },
+      runtimeApiVersion: () => client.negotiatedApiVersion,
       build(context) {
         const cache = new CriStatusCache({ client, logger: context.logger, timeoutMs: settings.timeoutMs });
         const runs = createCriRunLookup(cache, 2 * settings.pollIntervalMs);

@@ -362,6 +362,17 @@ describe.skipIf(!socket)("the watcher with CROWSNEST_RUNTIME=cri", () => {
     expect(heartbeat.host).toBe(host);
   });
 
+  it("says in its heartbeat which CRI API version it speaks (v1: the test containerd 1.6 serves it)", async () => {
+    const heartbeat = await eventually(
+      () =>
+        recording.heartbeats.find(
+          (beat) => beat.connected === true && beat.runtime_api_version !== undefined,
+        ),
+      { timeoutMs: 30_000, what: "a connected heartbeat with the CRI API version" },
+    );
+    expect(heartbeat).toMatchObject({ runtime: "cri", runtime_api_version: "v1" });
+  });
+
   it("after a restart, publishes once what happened while it was not running, marked synthesized", async () => {
     const { pod, sandboxId } = await newPod("meanwhile");
     const stopped = await runContainer(sandboxId, pod, "stopped", ["sleep", "600"]);

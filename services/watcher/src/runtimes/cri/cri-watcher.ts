@@ -6,8 +6,10 @@
 // a record the first poll is a baseline. Polls that fail (the runtime is down) are retried at the
 // same interval; the first poll after them publishes what changed meanwhile as synthesized.
 //
-// Where the runtime serves GetContainerEvents (containerd ≥ 1.7, CRI-O), an event makes the
-// next poll start at once, so changes reach the bus sooner; polling stays the source of truth
+// Polls start every interval from the previous start (fixed-rate-loop.ts), so a change waits at
+// most one interval plus one poll. Where the runtime serves GetContainerEvents (containerd ≥ 1.7,
+// CRI-O), an event makes the next poll start at once (right after the poll in progress, which may
+// have listed before the change), so changes reach the bus sooner; polling stays the source of truth
 // (and the resync). containerd 1.6 answers UNIMPLEMENTED: polling alone.
 import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
 import { type CriClient, isUnimplemented } from "@crowsnest/shared/cri";
@@ -22,6 +24,7 @@ import { type CriDiffContext, diffCriContainer, diffCriSandbox, inTimeOrder } fr
 import { containerBusId, newestRuns, toContainerInfo } from "./cri-identity.ts";
 import { type CriRecorded, containerRecordKey, sandboxRecordKey } from "./cri-record-codec.ts";
 import type { Change, CriContainerRecord, CriSandboxRecord, CriStatusCache } from "./cri-status-cache.ts";
+import { type FixedRateLoop, runAtFixedRate } from "./fixed-rate-loop.ts";
 
 export interface CriWatcherOptions {
   cache: CriStatusCache;
@@ -61,8 +64,7 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
   let connected = false;
   /** Whether the polls since the last good one failed: what the next one finds was not seen live. */
   let gap = false;
-  let wakeEarly: (() => void) | undefined;
-  let loop: Promise<void> | undefined;
+  let polls: FixedRateLoop | undefined;
   let eventsLoop: Promise<void> | undefined;
   let inventoryTimer: NodeJS.Timeout | undefined;
   let starting: Promise<void> | undefined;
@@ -219,20 +221,6 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
     }
   };
 
-  const pollLoop = async (): Promise<void> => {
-    const signal = stopping.signal;
-    while (!signal.aborted) {
-      const startedAtMs = Date.now();
-      await pollOnce();
-      // At a fixed rate: a poll's own duration does not push the next one later.
-      const early = new AbortController();
-      wakeEarly = () => early.abort();
-      const waitMs = Math.max(0, startedAtMs + options.pollIntervalMs - Date.now());
-      await abortableSleep(waitMs, AbortSignal.any([signal, early.signal]));
-      wakeEarly = undefined;
-    }
-  };
-
   /** Follows the runtime's container events where it has them: each one starts the next poll now. */
   const followEvents = async (): Promise<void> => {
     const source = options.events;
@@ -240,7 +228,7 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
     const signal = stopping.signal;
     while (!signal.aborted) {
       try {
-        for await (const _event of source.containerEvents(signal)) wakeEarly?.();
+        for await (const _event of source.containerEvents(signal)) polls?.wake();
       } catch (error) {
         if (isUnimplemented(error)) {
           logger.info("the CRI runtime has no container event stream (GetContainerEvents); polling alone");
@@ -281,7 +269,10 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
     start() {
       starting ??= recover().then(() => {
         if (stopped) return;
-        loop = pollLoop();
+        polls = runAtFixedRate(pollOnce, {
+          intervalMs: options.pollIntervalMs,
+          signal: stopping.signal,
+        });
         eventsLoop = followEvents();
         inventoryTimer = setInterval(() => publishInventory("periodic"), options.inventoryIntervalMs);
         inventoryTimer.unref();
@@ -292,7 +283,7 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
       stopping.abort();
       await starting;
       clearInterval(inventoryTimer);
-      await loop;
+      await polls?.done;
       await eventsLoop;
       await queue.stop(options.publishStopTimeoutMs ?? DEFAULT_PUBLISH_STOP_TIMEOUT_MS);
       await publishedState?.close(options.stateCloseTimeoutMs ?? 3000);

@@ -142,6 +142,14 @@ describe("diffCriSandbox", () => {
     // Another sandbox of the same pod is still there: not the pod's delete.
     expect(diffCriSandbox(sandbox, undefined, context, true)).toEqual([]);
   });
+
+  it("publishes not_ready before the delete of a pod stopped and removed between two polls", () => {
+    const gone = diffCriSandbox(sandbox, undefined, context, false);
+    expect(gone.map((event) => event.action)).toEqual(["not_ready", "delete"]);
+    // The same id as a not_ready a poll saw, so a pod's not_ready is published once either way.
+    const seen = diffCriSandbox(sandbox, { ...sandbox, state: "notready" }, context, true);
+    expect(gone[0]?.event_id).toBe(seen[0]?.event_id);
+  });
 });
 
 describe("inTimeOrder", () => {

@@ -164,7 +164,8 @@ function sandboxActor(sandbox: CriSandboxRecord): EventMessage["actor"] {
 
 /**
  * The events between two states of one pod sandbox: `ready` and `not_ready` (each once per
- * sandbox attempt), and `delete` when the pod's last sandbox is gone (`uidRemains` false).
+ * sandbox attempt), and `delete` when the pod's last sandbox is gone (`uidRemains` false), after
+ * a `not_ready` when no poll saw it stopped.
  */
 export function diffCriSandbox(
   before: CriSandboxRecord | undefined,
@@ -178,8 +179,14 @@ export function diffCriSandbox(
   const attributes = { ...sandboxLabels(sandbox), "io.kubernetes.pod.sandbox.id": sandbox.id };
   if (after === undefined) {
     if (uidRemains) return [];
+    const actor = sandboxActor(sandbox);
+    const deleted = message(context, "pod", "delete", `${base}/delete`, actor, undefined, { attributes });
+    // Stopped and removed between two polls: it stopped being ready first, as a container
+    // removed while it ran died first. Its own id, so published once whichever poll saw it.
+    if (sandbox.state !== "ready") return [deleted];
     return [
-      message(context, "pod", "delete", `${base}/delete`, sandboxActor(sandbox), undefined, { attributes }),
+      message(context, "pod", "not_ready", `${base}/not_ready`, actor, undefined, { attributes }),
+      deleted,
     ];
   }
   if (before?.state === after.state) return [];

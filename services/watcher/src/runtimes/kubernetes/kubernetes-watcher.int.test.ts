@@ -26,7 +26,7 @@ import {
   loadKubeconfigFile,
 } from "@crowsnest/shared/kubernetes";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { createInbox, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordMessages } from "../../../../../test/support/bus-fixtures.ts";
@@ -40,6 +40,7 @@ import {
   testKubeconfigPath,
   uniqueKubernetesName,
 } from "../../../../../test/support/kubernetes-cluster.ts";
+import { logTexts, requestLogsOverBus } from "../../../../../test/support/logs-rpc.ts";
 import {
   connectTestNats,
   eventually,
@@ -183,37 +184,12 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
     );
   }
 
-  async function requestLogs(
-    payload: Record<string, unknown>,
-    onReply?: (reply: LogsReply) => void,
-  ): Promise<LogsReply[]> {
-    const inbox = createInbox();
-    const subscription = nc.subscribe(inbox);
-    const replies: LogsReply[] = [];
-    const done = (async () => {
-      for await (const message of subscription) {
-        const decoded = codecs.logsReply.decode(message.data);
-        if (!decoded.ok) throw new Error(decoded.detail);
-        replies.push(decoded.value);
-        onReply?.(decoded.value);
-        if (!decoded.value.ok || decoded.value.done) break;
-      }
-    })();
-    nc.publish(bus.subjects.rpc(host, "logs"), JSON.stringify({ v: 1, ...payload }), { reply: inbox });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      done,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no complete log answer in 15 s")), 15_000);
-      }),
-    ]).finally(() => {
-      clearTimeout(timer);
-      subscription.unsubscribe();
+  const requestLogs = (payload: Record<string, unknown>, onReply?: (reply: LogsReply) => void) =>
+    requestLogsOverBus(nc, bus.subjects.rpc(host, "logs"), payload, {
+      timeoutMs: 15_000,
+      ...(onReply ? { onReply } : {}),
     });
-    return replies;
-  }
-  const texts = (replies: LogsReply[]) =>
-    replies.flatMap((reply) => (reply.ok ? reply.lines.map((line) => line.text) : []));
+  const texts = logTexts;
 
   beforeAll(async () => {
     cluster = connectKubernetesCluster(kubeconfig);

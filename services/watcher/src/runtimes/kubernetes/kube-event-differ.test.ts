@@ -144,6 +144,29 @@ describe("diffPod", () => {
     ).toEqual([]);
   });
 
+  it("reports the start of a run restarted within the second its predecessor started, once", () => {
+    // Seen on a real kubelet: a container OOM-killed at once and restarted without back-off.
+    const first = pod("5", { state: running("2026-11-21T11:00:03Z") });
+    const restartedStatus = {
+      restartCount: 1,
+      state: running("2026-11-21T11:00:03Z"),
+      lastState: terminated("OOMKilled", 137, "2026-11-21T11:00:03Z", "2026-11-21T11:00:03Z"),
+    };
+    const restarted = pod("6", restartedStatus);
+    expect(actions(diffPod(first, restarted, live)).sort()).toEqual([
+      "container.die",
+      "container.oom",
+      "container.restart",
+      "container.start",
+    ]);
+    // Never seen running, the first run's start comes from its lastState: two starts in all.
+    const starts = diffPod(undefined, restarted, live).filter((event) => event.action === "start");
+    expect(starts).toHaveLength(2);
+    expect(new Set(starts.map((event) => event.event_id)).size).toBe(2);
+    // The same status again adds nothing.
+    expect(diffPod(restarted, pod("7", restartedStatus), live)).toEqual([]);
+  });
+
   it("names a run by its times, so a crash seen as state and then as lastState is one die", () => {
     const runningPod = pod("5", { state: running("2026-11-21T11:00:03Z") });
     const crashed = pod("6", {

@@ -120,7 +120,16 @@ function containerFacts(
     if (oomKilled) add("oom", key, terminated.finishedAt, {}, { reason: terminated.reason });
   };
   const { state, restartCount } = status;
-  if (state.kind === "running") add("start", state.startedAt ?? `run-${restartCount}`, state.startedAt);
+  if (state.kind === "running") {
+    // Kubernetes keeps times to the second: a run restarted within the second its predecessor
+    // started (a process killed at once, restarted without back-off) would share that run's
+    // name, and its start would pass for a repeat. Such a run is also named by its count.
+    const sameSecond = state.startedAt !== null && state.startedAt === status.lastTerminated?.startedAt;
+    const key = sameSecond
+      ? `${state.startedAt}/run-${restartCount}`
+      : (state.startedAt ?? `run-${restartCount}`);
+    add("start", key, state.startedAt);
+  }
   if (state.kind === "terminated") ended(restartCount, state);
   if (status.lastTerminated !== null) ended(Math.max(restartCount - 1, 0), status.lastTerminated);
   if (restartCount > 0) {

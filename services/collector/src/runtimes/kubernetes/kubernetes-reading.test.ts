@@ -84,8 +84,8 @@ describe("a Kubernetes reading's sample", () => {
       container: { external_id: "shop/web-7d9f/app", name: "web-7d9f/app" },
       ts: "2026-11-21T21:00:00.000Z",
       interval_ms: null,
-      // Half a core is 50, as `docker stats` shows it.
-      cpu_percent: 50,
+      // The first reading of a counter gives no CPU; the kubelet's rate is not used beside one.
+      cpu_percent: null,
       online_cpus: 4,
       cpu_limit_cores: 0.5,
       mem_used: 52_428_800,
@@ -112,10 +112,24 @@ describe("a Kubernetes reading's sample", () => {
     expect(message.interval_ms).toBe(10_000);
   });
 
-  it("prefers the kubelet's own rate when it has one", () => {
+  it("computes CPU from the counter even when the kubelet gives its own rate", () => {
+    // The kubelet's rate is over the window since whichever client asked it last: 3 cores here,
+    // where the counter grew by 10 s of CPU in 10 s.
     const message = sample({
-      previous: reading(),
-      reading: reading({ readAtMs: T0 + 10_000, usageCoreNanoSeconds: 110e9, usageNanoCores: 2_000_000_000 }),
+      previous: reading({ usageNanoCores: 500_000_000 }),
+      reading: reading({ readAtMs: T0 + 10_000, usageCoreNanoSeconds: 110e9, usageNanoCores: 3_000_000_000 }),
+    });
+    expect(message.cpu_percent).toBeCloseTo(100, 10);
+  });
+
+  it("has no CPU value on the first sample even when the kubelet gives a rate, when it gives a counter", () => {
+    expect(sample({ reading: reading({ usageNanoCores: 2_000_000_000 }) }).cpu_percent).toBeNull();
+  });
+
+  it("takes the kubelet's own rate where there is no counter (metrics.k8s.io)", () => {
+    const message = sample({
+      reading: reading({ usageCoreNanoSeconds: null, usageNanoCores: 2_000_000_000 }),
+      source: "metrics_api",
     });
     expect(message.cpu_percent).toBe(200);
   });

@@ -174,7 +174,9 @@ function nodeApi(): FakeApi {
 describe("the Kubernetes runtime on one node", () => {
   it("publishes every container with Docker's fields and units, limits from the spec, and the node's host sample", async () => {
     const api = nodeApi();
-    api.on(SUMMARY_PATH, () => webSummary(0, { appNanoCores: 500_000_000 }));
+    let seconds = 0;
+    let appCoreNs = 100e9;
+    api.on(SUMMARY_PATH, () => webSummary(seconds, { appNanoCores: 500_000_000, appCoreNs }));
     const { collector, sink, hostSink } = nodeCollector(api);
 
     const tick = await collector.tick();
@@ -188,7 +190,9 @@ describe("the Kubernetes runtime on one node", () => {
         container: { external_id: "shop/web-7d9f/app", name: "shop/web-7d9f/app" },
         ts: "2026-11-21T21:00:00.000Z",
         interval_ms: null,
-        cpu_percent: 50,
+        // No CPU before a second reading of the counter: the kubelet's own rate (usageNanoCores)
+        // is over the window since whichever client asked it last.
+        cpu_percent: null,
         online_cpus: 4,
         cpu_limit_cores: 0.5,
         mem_used: 64 * MIB,
@@ -207,7 +211,7 @@ describe("the Kubernetes runtime on one node", () => {
       },
     ]);
     expect(sink.byId("shop/web-7d9f/proxy")[0]).toMatchObject({
-      cpu_percent: 1,
+      cpu_percent: null,
       mem_used: 8 * MIB,
       mem_limit: null,
       cpu_limit_cores: null,
@@ -230,6 +234,11 @@ describe("the Kubernetes runtime on one node", () => {
         uptime_s: 86_400,
       },
     ]);
+    // Half a core over the next 10 s is 50, as `docker stats` shows it, whatever the kubelet's rate.
+    seconds = 10;
+    appCoreNs = 105e9;
+    await collector.tick();
+    expect(sink.byId("shop/web-7d9f/app")[1]).toMatchObject({ interval_ms: 10_000, cpu_percent: 50 });
   });
 
   it("computes CPU and rates from its own previous sample, and publishes nothing for a reading it has seen", async () => {
@@ -430,12 +439,15 @@ describe("the Kubernetes runtime on one node", () => {
     let seconds = 0;
     kubelet.on("/stats/summary", () => {
       if (forbidden) throw new HttpStatusError(403);
-      return webSummary(seconds, { appNanoCores: 5e8 });
+      return webSummary(seconds);
     });
     const { collector, sink, lines } = nodeCollector(api, { kubelet });
 
     expect(await collector.tick()).toMatchObject({ viaSummary: 1, published: 2, hostPublished: true });
-    expect(sink.byId("shop/web-7d9f/app")[0]).toMatchObject({ source: "kubelet_summary", cpu_percent: 50 });
+    expect(sink.byId("shop/web-7d9f/app")[0]).toMatchObject({
+      source: "kubelet_summary",
+      mem_used: 64 * MIB,
+    });
     expect(api.calls.some((path) => path.includes("/proxy/"))).toBe(false);
     // The kubelet refuses the token (no nodes/stats): metrics.k8s.io, as for a forbidden proxy.
     forbidden = true;

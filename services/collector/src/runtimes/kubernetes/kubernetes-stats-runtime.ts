@@ -296,6 +296,7 @@ export class KubernetesStatsRuntime implements StatsRuntime<KubernetesTickDetail
     const log = () => this.#logger.child({ node });
     let raw: unknown;
     const { kubelet } = this.#options;
+    const sentAtMs = this.#now();
     try {
       raw = await withDeadline(`summary of node ${node}`, this.#options.timeoutMs, (signal) =>
         kubelet === undefined
@@ -310,7 +311,7 @@ export class KubernetesStatsRuntime implements StatsRuntime<KubernetesTickDetail
       log().debug({ err: error }, "summary could not be fetched; node skipped this tick");
       return { kind: "failed", node, apiAnswered: status !== undefined, detail: (error as Error).message };
     }
-    const read = readSummary(raw);
+    const read = readSummary(raw, { sentAtMs, answeredAtMs: this.#now() });
     if (!read.ok) {
       this.#noteProblems(node, [read.detail]);
       return { kind: "failed", node, apiAnswered: true, detail: read.detail };

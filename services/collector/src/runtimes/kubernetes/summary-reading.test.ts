@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { summary, summaryNode, summaryPod } from "./fixtures/summary-fixtures.ts";
-import { readSummary } from "./summary-reading.ts";
+import { narrowReadTime, readSummary } from "./summary-reading.ts";
 
 const TIME = "2026-11-21T21:00:10Z";
 const T = Date.parse(TIME);
@@ -192,6 +192,50 @@ function capturedSummary(name: "first-reading" | "steady"): unknown {
     readFileSync(new URL(`./fixtures/kubelet-v1.20.2-summary-${name}.json`, import.meta.url), "utf8"),
   );
 }
+
+describe("narrowReadTime", () => {
+  it("pins a whole-second time read during the request to the request's part of that second", () => {
+    // The kubelet wrote 21:00:10 for a reading taken while the request was out, 10.420–10.480.
+    expect(narrowReadTime(T, { sentAtMs: T + 420, answeredAtMs: T + 480 })).toBe(T + 450);
+    // A request that started in the second before: only its part inside the second counts.
+    expect(narrowReadTime(T, { sentAtMs: T - 300, answeredAtMs: T + 100 })).toBe(T + 50);
+    // A request that ended in the next second.
+    expect(narrowReadTime(T, { sentAtMs: T + 900, answeredAtMs: T + 1300 })).toBe(T + 950);
+  });
+
+  it("keeps a time the request cannot have read (a cached reading) as written", () => {
+    expect(narrowReadTime(T, { sentAtMs: T + 3000, answeredAtMs: T + 3050 })).toBe(T);
+    expect(narrowReadTime(T, { sentAtMs: T - 2000, answeredAtMs: T - 1 })).toBe(T);
+  });
+
+  it("keeps a time given below the second, and any time when the request's window is unknown", () => {
+    expect(narrowReadTime(T + 123, { sentAtMs: T, answeredAtMs: T + 500 })).toBe(T + 123);
+    expect(narrowReadTime(T, undefined)).toBe(T);
+  });
+
+  it("narrows the containers' and the pod network's times of a summary, not the node's", () => {
+    const asked = { sentAtMs: T + 200, answeredAtMs: T + 260 };
+    const result = readSummary(
+      summary({ time: TIME, usageNanoCores: 1, availableBytes: 1, workingSetBytes: 1 }, [
+        {
+          namespace: "shop",
+          name: "web",
+          uid: "u-1",
+          time: TIME,
+          containers: [{ name: "app", time: TIME, usageCoreNanoSeconds: 1, workingSetBytes: 1 }],
+          interfaces: [{ name: "eth0", rxBytes: 1, txBytes: 1 }],
+        },
+      ]),
+      asked,
+    );
+    if (!result.ok) throw new Error(result.detail);
+    const [pod] = result.reading.pods;
+    expect(pod?.containers[0]?.readAtMs).toBe(T + 230);
+    expect(pod?.network?.readAtMs).toBe(T + 230);
+    // The node's figures come from cAdvisor's cache and its rate is used as it is.
+    expect(result.reading.node?.readAtMs).toBe(T);
+  });
+});
 
 describe("readSummary on a real kubelet's summaries (v1.20.2, containerd 1.6)", () => {
   it("reads a container's first reading: a CPU counter but no rate yet, and a pod without a network section", () => {

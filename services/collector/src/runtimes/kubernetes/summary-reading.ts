@@ -46,14 +46,35 @@ export interface SummaryReading {
 
 export type SummaryReadResult = { ok: true; reading: SummaryReading } | { ok: false; detail: string };
 
-export function readSummary(raw: unknown): SummaryReadResult {
+/** When this collector sent the summary request and when the answer arrived (its own clock, epoch ms). */
+export interface RequestWindow {
+  sentAtMs: number;
+  answeredAtMs: number;
+}
+
+/**
+ * The kubelet writes its read times to the second (`metav1.Time`), so a rate over two of them can
+ * be off by up to a second per interval. A whole-second time whose second overlaps the request's
+ * own window was read while the collector waited (the kubelet's CRI stats provider asks the
+ * runtime on each request): the overlap pins it to within half of it. A time outside the window
+ * (a cached reading, as cAdvisor's) stays as the kubelet wrote it.
+ */
+export function narrowReadTime(readAtMs: number, asked: RequestWindow | undefined): number {
+  if (asked === undefined || readAtMs % 1000 !== 0) return readAtMs;
+  const from = Math.max(readAtMs, asked.sentAtMs);
+  const to = Math.min(readAtMs + 999, asked.answeredAtMs);
+  return from <= to ? Math.round((from + to) / 2) : readAtMs;
+}
+
+/** `asked`: the request's window, to narrow the kubelet's whole-second read times (narrowReadTime). */
+export function readSummary(raw: unknown, asked?: RequestWindow): SummaryReadResult {
   if (!isJsonObject(raw)) return { ok: false, detail: "summary is not a JSON object" };
   const problems: string[] = [];
   const node = readNode(raw.node, problems);
   const pods: SummaryPod[] = [];
   if (Array.isArray(raw.pods)) {
     for (const [index, entry] of (raw.pods as readonly unknown[]).entries()) {
-      const pod = readPod(entry, index, problems);
+      const pod = readPod(entry, index, problems, asked);
       if (pod) pods.push(pod);
     }
   } else if (raw.pods !== undefined && raw.pods !== null) {
@@ -80,7 +101,12 @@ function readNode(raw: unknown, problems: string[]): SummaryNode | null {
   };
 }
 
-function readPod(raw: unknown, index: number, problems: string[]): SummaryPod | undefined {
+function readPod(
+  raw: unknown,
+  index: number,
+  problems: string[],
+  asked: RequestWindow | undefined,
+): SummaryPod | undefined {
   const namespace = path(raw, "podRef", "namespace");
   const name = path(raw, "podRef", "name");
   if (typeof namespace !== "string" || namespace === "" || typeof name !== "string" || name === "") {
@@ -92,7 +118,7 @@ function readPod(raw: unknown, index: number, problems: string[]): SummaryPod | 
   const rawContainers = field(raw, "containers");
   if (Array.isArray(rawContainers)) {
     for (const [containerIndex, entry] of (rawContainers as readonly unknown[]).entries()) {
-      const container = readContainer(entry);
+      const container = readContainer(entry, asked);
       if (typeof container === "string") {
         problems.push(`${namespace}/${name} containers[${containerIndex}]: ${container}; skipped`);
       } else {
@@ -105,13 +131,13 @@ function readPod(raw: unknown, index: number, problems: string[]): SummaryPod | 
     name,
     uid: typeof uid === "string" && uid !== "" ? uid : null,
     containers,
-    network: readNetwork(field(raw, "network")),
+    network: readNetwork(field(raw, "network"), asked),
     processCount: counter(path(raw, "process_stats", "process_count")),
   };
 }
 
 /** The container, or why it cannot be read. */
-function readContainer(raw: unknown): SummaryContainer | string {
+function readContainer(raw: unknown, asked: RequestWindow | undefined): SummaryContainer | string {
   const name = field(raw, "name");
   if (typeof name !== "string" || name === "") return "no name";
   const cpu = field(raw, "cpu");
@@ -121,7 +147,7 @@ function readContainer(raw: unknown): SummaryContainer | string {
   if (readAtMs === null) return `${name} has no usable cpu.time or memory.time`;
   return {
     name,
-    readAtMs,
+    readAtMs: narrowReadTime(readAtMs, asked),
     startedAtMs: parseEngineTime(field(raw, "startTime")) ?? null,
     usageNanoCores: counter(field(cpu, "usageNanoCores")),
     usageCoreNanoSeconds: counter(field(cpu, "usageCoreNanoSeconds")),
@@ -134,10 +160,11 @@ function readTime(cpu: unknown, memory: unknown): number | null {
   return readAtMs !== undefined && readAtMs > 0 ? readAtMs : null;
 }
 
-function readNetwork(raw: unknown): PodNetworkReading | null {
+function readNetwork(raw: unknown, asked: RequestWindow | undefined): PodNetworkReading | null {
   if (!isJsonObject(raw)) return null;
-  const readAtMs = parseEngineTime(raw.time);
-  if (readAtMs === undefined || readAtMs <= 0) return null;
+  const writtenAtMs = parseEngineTime(raw.time);
+  if (writtenAtMs === undefined || writtenAtMs <= 0) return null;
+  const readAtMs = narrowReadTime(writtenAtMs, asked);
   const interfaces = Array.isArray(raw.interfaces) ? (raw.interfaces as readonly unknown[]) : [];
   if (interfaces.length > 0) {
     // `rxBytes`/`txBytes` at the top are the default interface (eth0) only; the list has them all.

@@ -5,23 +5,16 @@
 // (a watch cut or frozen on demand, a kubelet that does not run a pod the API server shows on
 // its node) stays in kubernetes-watcher.int.test.ts with the stand-in.
 import {
-  ANY,
   type Bus,
   codecs,
-  createLogger,
-  DEFAULT_STREAM_RETENTION,
   type EventMessage,
   type InspectReply,
   type InventoryMessage,
   type LogsReply,
-  openBus,
-  streamDefinitions,
 } from "@crowsnest/shared";
 import { createKubeClient, type KubeClient, loadKubeconfigFile } from "@crowsnest/shared/kubernetes";
-import { jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordMessages } from "../../../../../test/support/bus-fixtures.ts";
 import {
   connectKubernetesCluster,
   type KubernetesCluster,
@@ -35,30 +28,13 @@ import {
   realPod,
   requireRealKubeletNode,
 } from "../../../../../test/support/real-kubelet.ts";
-import {
-  connectTestNats,
-  eventually,
-  natsUrl,
-  testSubjectPrefix,
-  workloadImage,
-} from "../../../../../test/support/test-env.ts";
-import { parseWatcherConfig } from "../../config.ts";
-import { createInspectResponder } from "../../rpc/inspect-responder.ts";
-import { createRpcServer, type RpcServer } from "../../rpc/rpc-server.ts";
-import { createKubeInspector } from "./kube-inspector.ts";
-import { createKubeLogsResponder } from "./kube-logs-responder.ts";
-import { createKubernetesWatcher, type KubernetesWatcher } from "./kubernetes-watcher.ts";
+import { eventually, testSubjectPrefix, workloadImage } from "../../../../../test/support/test-env.ts";
+import { type KubeWatcherOnBus, startKubeWatcherOnBus } from "./fixtures/kube-watcher-on-bus.ts";
 
 const MIB = 2 ** 20;
 
 describe.skipIf(!realKubeletExpected())("Kubernetes watcher on a real kubelet", () => {
   const host = `real-kubelet-${testSubjectPrefix()}`;
-  const config = parseWatcherConfig({
-    CROWSNEST_NATS_URL: natsUrl(),
-    CROWSNEST_SUBJECT_PREFIX: testSubjectPrefix(),
-    CROWSNEST_HOST_NAME: host,
-  });
-  const logger = createLogger({ service: "watcher", level: "silent", host });
   const events: EventMessage[] = [];
   const inventories: InventoryMessage[] = [];
   const undecodable: string[] = [];
@@ -68,9 +44,7 @@ describe.skipIf(!realKubeletExpected())("Kubernetes watcher on a real kubelet", 
   let client: KubeClient;
   let bus: Bus;
   let nc: NatsConnection;
-  let subscriptions: Subscription[] = [];
-  let watcher: KubernetesWatcher;
-  let rpc: RpcServer;
+  let harness: KubeWatcherOnBus | undefined;
 
   const eventsOf = (externalId: string, action: string) =>
     events.filter((event) => event.actor.external_id === externalId && event.action === action);
@@ -112,78 +86,24 @@ describe.skipIf(!realKubeletExpected())("Kubernetes watcher on a real kubelet", 
     namespace = await cluster.createNamespace("crowsnest-real-kubelet");
     client = createKubeClient({ access: await loadKubeconfigFile(kubeconfig), timeoutMs: 10_000 });
 
-    bus = await openBus({ config: config.common, service: "watcher", host, logger });
-    nc = await connectTestNats();
-    subscriptions = [
-      recordMessages(nc, bus.subjects.event(host, "kubernetes", ANY, ANY), codecs.event, events, undecodable),
-      recordMessages(
-        nc,
-        bus.subjects.inventory(host, "kubernetes"),
-        codecs.inventory,
-        inventories,
-        undecodable,
-      ),
-    ];
-    await nc.flush();
-
-    watcher = createKubernetesWatcher({
-      client,
-      js: bus.js,
-      subjects: bus.subjects,
+    harness = await startKubeWatcherOnBus({
       host,
-      logger,
+      client,
       nodeName,
-      inventoryIntervalMs: 1000,
-      maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
       watchStallMs: 30_000,
       requestTimeoutMs: 10_000,
       backoff: { initialMs: 100, maxMs: 1000 },
+      logsMaxDurationMs: 4000,
+      listTimeoutMs: 15_000,
+      record: { events, inventories, undecodable },
     });
-    watcher.start();
-    rpc = createRpcServer({
-      nc: bus.nc,
-      subjects: bus.subjects,
-      host,
-      logger,
-      logs: createKubeLogsResponder({
-        client,
-        findContainer: watcher.findContainer,
-        nc: bus.nc,
-        logger,
-        requestTimeoutMs: 10_000,
-        maxConcurrent: 4,
-        // Follow requests end (with done: true) after this.
-        maxDurationMs: 4000,
-        probeIntervalMs: 300,
-        maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
-      }),
-      inspect: createInspectResponder({
-        inspect: createKubeInspector(watcher.findContainer),
-        nc: bus.nc,
-        logger,
-      }),
-    });
-    rpc.start();
-    await eventually(() => (watcher.isConnected() ? true : undefined), {
-      timeoutMs: 15_000,
-      what: "the pod informer to list",
-    });
+    ({ bus, nc } = harness);
   });
 
   afterAll(async () => {
-    await rpc?.stop();
-    await watcher?.stop();
+    await harness?.stop();
     client?.close();
-    for (const subscription of subscriptions) subscription.unsubscribe();
     await namespace?.delete();
-    if (nc) {
-      const jsm = await jetstreamManager(nc);
-      for (const { config: stream } of streamDefinitions(bus.subjects, DEFAULT_STREAM_RETENTION)) {
-        await jsm.streams.delete(stream.name).catch(() => undefined);
-      }
-      await nc.close();
-    }
-    await bus?.drain();
   });
 
   it("reports a real OOM kill under a 32 MiB limit as exactly one oom, one die 137 and one restart", {

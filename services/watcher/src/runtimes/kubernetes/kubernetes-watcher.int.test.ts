@@ -7,17 +7,12 @@
 import { once } from "node:events";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import {
-  ANY,
   type Bus,
   codecs,
-  createLogger,
-  DEFAULT_STREAM_RETENTION,
   type EventMessage,
   type InspectReply,
   type InventoryMessage,
   type LogsReply,
-  openBus,
-  streamDefinitions,
 } from "@crowsnest/shared";
 import {
   createKubeClient,
@@ -25,8 +20,7 @@ import {
   type KubeClient,
   loadKubeconfigFile,
 } from "@crowsnest/shared/kubernetes";
-import { jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordMessages } from "../../../../../test/support/bus-fixtures.ts";
@@ -41,17 +35,8 @@ import {
   uniqueKubernetesName,
 } from "../../../../../test/support/kubernetes-cluster.ts";
 import { logTexts, requestLogsOverBus } from "../../../../../test/support/logs-rpc.ts";
-import {
-  connectTestNats,
-  eventually,
-  natsUrl,
-  testSubjectPrefix,
-} from "../../../../../test/support/test-env.ts";
-import { parseWatcherConfig } from "../../config.ts";
-import { createInspectResponder } from "../../rpc/inspect-responder.ts";
-import { createRpcServer, type RpcServer } from "../../rpc/rpc-server.ts";
-import { createKubeInspector } from "./kube-inspector.ts";
-import { createKubeLogsResponder } from "./kube-logs-responder.ts";
+import { eventually } from "../../../../../test/support/test-env.ts";
+import { type KubeWatcherOnBus, startKubeWatcherOnBus } from "./fixtures/kube-watcher-on-bus.ts";
 import { createKubernetesWatcher, type KubernetesWatcher } from "./kubernetes-watcher.ts";
 
 /**
@@ -115,12 +100,6 @@ const kubeconfig = testKubeconfigPath();
 
 describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server and NATS", () => {
   const host = uniqueKubernetesName("k8s-watch");
-  const config = parseWatcherConfig({
-    CROWSNEST_NATS_URL: natsUrl(),
-    CROWSNEST_SUBJECT_PREFIX: testSubjectPrefix(),
-    CROWSNEST_HOST_NAME: host,
-  });
-  const logger = createLogger({ service: "watcher", level: "silent", host });
   const events: EventMessage[] = [];
   const inventories: InventoryMessage[] = [];
   const undecodable: string[] = [];
@@ -133,9 +112,8 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
   let access: KubeAccess;
   let bus: Bus;
   let nc: NatsConnection;
-  let subscriptions: Subscription[] = [];
   let watcher: KubernetesWatcher;
-  let rpc: RpcServer;
+  let harness: KubeWatcherOnBus | undefined;
 
   const podPath = (name: string) => `/api/v1/namespaces/${namespace.name}/pods/${name}`;
   const eventsOf = (externalId: string, action: string) =>
@@ -203,83 +181,29 @@ describe.skipIf(kubeconfig === "")("Kubernetes watcher with a real API server an
     proxy = await startCuttableProxy(access.server);
     client = createKubeClient({ access: { ...access, server: proxy.url }, timeoutMs: 5000 });
 
-    bus = await openBus({ config: config.common, service: "watcher", host, logger });
-    nc = await connectTestNats();
-    subscriptions = [
-      recordMessages(nc, bus.subjects.event(host, "kubernetes", ANY, ANY), codecs.event, events, undecodable),
-      recordMessages(
-        nc,
-        bus.subjects.inventory(host, "kubernetes"),
-        codecs.inventory,
-        inventories,
-        undecodable,
-      ),
-    ];
-    await nc.flush();
-
-    watcher = createKubernetesWatcher({
-      client,
-      js: bus.js,
-      subjects: bus.subjects,
+    harness = await startKubeWatcherOnBus({
       host,
-      logger,
+      client,
       nodeName: node.name,
-      inventoryIntervalMs: 1000,
-      maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
       // Short, so the frozen-connection test does not wait long; the server then ends each
       // watch after 2 s, and every one is resumed.
       watchStallMs: 3000,
       requestTimeoutMs: 5000,
       backoff: { initialMs: 100, maxMs: 500 },
+      logsMaxDurationMs: 3000,
+      listTimeoutMs: 10_000,
+      record: { events, inventories, undecodable },
     });
-    watcher.start();
-    rpc = createRpcServer({
-      nc: bus.nc,
-      subjects: bus.subjects,
-      host,
-      logger,
-      logs: createKubeLogsResponder({
-        client,
-        findContainer: watcher.findContainer,
-        nc: bus.nc,
-        logger,
-        requestTimeoutMs: 5000,
-        maxConcurrent: 4,
-        // Follow requests end (with done: true) after this.
-        maxDurationMs: 3000,
-        probeIntervalMs: 300,
-        maxPayloadBytes: () => bus.nc.info?.max_payload ?? 1024 * 1024,
-      }),
-      inspect: createInspectResponder({
-        inspect: createKubeInspector(watcher.findContainer),
-        nc: bus.nc,
-        logger,
-      }),
-    });
-    rpc.start();
-    await eventually(() => (watcher.isConnected() ? true : undefined), {
-      timeoutMs: 10_000,
-      what: "the pod informer to list",
-    });
+    ({ bus, nc, watcher } = harness);
   });
 
   afterAll(async () => {
-    await rpc?.stop();
-    await watcher?.stop();
+    await harness?.stop();
     client?.close();
-    for (const subscription of subscriptions) subscription.unsubscribe();
     await proxy?.close();
     await node?.remove();
     await namespace?.delete();
     await standIn?.stop();
-    if (nc) {
-      const jsm = await jetstreamManager(nc);
-      for (const { config: stream } of streamDefinitions(bus.subjects, DEFAULT_STREAM_RETENTION)) {
-        await jsm.streams.delete(stream.name).catch(() => undefined);
-      }
-      await nc.close();
-    }
-    await bus?.drain();
   });
 
   let deploymentPods: string[] = [];

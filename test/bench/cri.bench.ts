@@ -386,7 +386,7 @@ export async function run(): Promise<void> {
     );
     console.table([
       {
-        reader: "CriStatsRuntime.sample",
+        reader: "CriStatsRuntime.sample (api: ListContainerStats)",
         "cpu ms": Math.round(adapterMs),
         "cpu ms per tick": Number((adapterMs / ticks).toFixed(2)),
       },

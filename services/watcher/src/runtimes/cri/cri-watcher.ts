@@ -29,6 +29,13 @@ import type { Change, CriContainerRecord, CriSandboxRecord, CriStatusCache } fro
 import { ExitHastener } from "./exit-hastener.ts";
 import { type FixedRateLoop, runAtFixedRate } from "./fixed-rate-loop.ts";
 
+/**
+ * After a task deletion, the wait between a poll that still shows the container running and the
+ * next: containerd's CRI records the exit right after the deletion, so one more poll usually
+ * finds it, and a runtime that lags costs at most one poll per 50 ms until the interval is up.
+ */
+const EXIT_SETTLE_MS = 50;
+
 export interface CriWatcherOptions {
   cache: CriStatusCache;
   /** For the event stream that hastens polls; undefined: polls only. */
@@ -39,8 +46,6 @@ export interface CriWatcherOptions {
    * Undefined: none.
    */
   taskDeletions?: (signal: AbortSignal) => AsyncIterable<string>;
-  /** After a task deletion, the wait between a poll that still shows the container running and the next. */
-  exitSettleMs?: number;
   js: JetStreamPublisher;
   subjects: Subjects;
   host: string;
@@ -85,7 +90,7 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
       ? undefined
       : new ExitHastener({
           wake: () => polls?.wake(),
-          settleMs: options.exitSettleMs ?? 50,
+          settleMs: EXIT_SETTLE_MS,
           maxWaitMs: options.pollIntervalMs,
         });
 

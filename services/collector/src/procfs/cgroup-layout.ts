@@ -66,6 +66,23 @@ export function expandSlice(slice: string): string {
 }
 
 /**
+ * The cgroup directory, relative to a hierarchy's root, that runc derives from an OCI spec's
+ * linux.cgroupsPath: `slice:prefix:name` under the systemd driver (nerdctl's
+ * `system.slice:nerdctl:<id>` is `system.slice/nerdctl-<id>.scope`, the CRI's
+ * `kubepods-besteffort-pod<uid>.slice:cri-containerd:<id>` a scope in that slice), a path under
+ * cgroupfs. Not for an empty cgroupsPath, whose meaning is the runtime's.
+ */
+export function runcCgroupDirectory(cgroupsPath: string): string {
+  const systemd = /^([^:/]*):([^:/]*):([^:/]+)$/.exec(cgroupsPath);
+  if (systemd !== null) {
+    const [, slice = "", prefix = "", name = ""] = systemd;
+    const unit = name.endsWith(".slice") ? name : prefix === "" ? `${name}.scope` : `${prefix}-${name}.scope`;
+    return join(expandSlice(slice === "" ? "system.slice" : slice), unit);
+  }
+  return cgroupsPath.replace(/^\/+/, "");
+}
+
+/**
  * The directories, relative to a hierarchy's root, where dockerd may have put the container's
  * cgroup: its `--cgroup-parent` first when it has one, then the cgroupfs and systemd defaults.
  */

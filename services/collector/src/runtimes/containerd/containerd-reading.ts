@@ -18,7 +18,7 @@ import {
 import { readingFromCounters, type StatsReading } from "../../cgroup/stats-counters.ts";
 import type { ContainerLimits } from "../../core/container-limits.ts";
 import type { ContainerReading } from "../../core/container-reading.ts";
-import { expandSlice } from "../../procfs/cgroup-layout.ts";
+import { runcCgroupDirectory } from "../../procfs/cgroup-layout.ts";
 
 /** A container as the collector keeps it between its (occasional) container lists. */
 export interface ContainerdRecord {
@@ -56,20 +56,12 @@ export function containerdRecord(namespace: string, container: ContainerdContain
 
 /**
  * The container's cgroup directory relative to a hierarchy's root, as runc derives it from
- * linux.cgroupsPath: `slice:prefix:name` under the systemd driver (nerdctl's
- * `system.slice:nerdctl:<id>` is `system.slice/nerdctl-<id>.scope`), a path under cgroupfs.
- * Without one, containerd's own default: `/<namespace>/<id>`.
+ * linux.cgroupsPath (runcCgroupDirectory). Without one, containerd's own default:
+ * `/<namespace>/<id>`.
  */
 export function cgroupPathOf(namespace: string, id: string, spec: OciSpec | undefined): string {
   const cgroupsPath = spec?.linux?.cgroupsPath ?? "";
-  if (cgroupsPath === "") return join(namespace, id);
-  const systemd = /^([^:/]*):([^:/]*):([^:/]+)$/.exec(cgroupsPath);
-  if (systemd !== null) {
-    const [, slice = "", prefix = "", name = ""] = systemd;
-    const unit = name.endsWith(".slice") ? name : prefix === "" ? `${name}.scope` : `${prefix}-${name}.scope`;
-    return join(expandSlice(slice === "" ? "system.slice" : slice), unit);
-  }
-  return cgroupsPath.replace(/^\/+/, "");
+  return cgroupsPath === "" ? join(namespace, id) : runcCgroupDirectory(cgroupsPath);
 }
 
 /**

@@ -1,12 +1,10 @@
 // The cri variant of the collector's config: the CRI socket and call deadline it shares with the
-// watcher, and how long the container list (names, limits) is reused.
+// watcher, and the cgroup settings it shares with Docker and containerd (the fast path, how long
+// the container lists are reused).
 import type { CriTarget, EnvValues } from "@crowsnest/shared";
-import type { cgroupCollectorEnv } from "../../cgroup/cgroup-config.ts";
+import { type CgroupSettings, type cgroupCollectorEnv, cgroupSettings } from "../../cgroup/cgroup-config.ts";
 
-export interface CriCollectorSettings extends CriTarget {
-  /** How long the sandbox and container lists (names, limits) are reused while no unknown container shows in the stats. */
-  containerListMaxAgeMs: number;
-}
+export interface CriCollectorSettings extends CriTarget, CgroupSettings {}
 
 /** The collector's config when it reads a CRI runtime. */
 export interface CriCollectorTarget {
@@ -15,11 +13,8 @@ export interface CriCollectorTarget {
 }
 
 export function criCollectorTarget(
-  values: Pick<EnvValues<typeof cgroupCollectorEnv>, "CROWSNEST_CONTAINER_LIST_MAX_AGE_MS">,
+  values: EnvValues<typeof cgroupCollectorEnv>,
   target: { cri: CriTarget },
 ): CriCollectorTarget {
-  return {
-    runtime: "cri",
-    cri: { ...target.cri, containerListMaxAgeMs: values.CROWSNEST_CONTAINER_LIST_MAX_AGE_MS },
-  };
+  return { runtime: "cri", cri: { ...target.cri, ...cgroupSettings(values) } };
 }

@@ -1,12 +1,14 @@
 // The CRI runtime's module for the collector's composition root: finds the node's CRI socket
 // (configured, or the first default one that answers), names the host (configured, or the
-// machine's: the CRI reports none) and builds the adapter. Loaded only when CROWSNEST_RUNTIME=cri.
+// machine's: the CRI reports none) and builds the adapter (cgroup files where readable,
+// ListContainerStats otherwise). Loaded only when CROWSNEST_RUNTIME=cri.
 import { hostname } from "node:os";
 import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared";
 import { openCriClient } from "@crowsnest/shared/cri";
+import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";
 import type { PreparedRuntime, RuntimeModuleSettings } from "../runtime-module.ts";
 import type { CriCollectorTarget } from "./cri-config.ts";
-import { CriStatsRuntime } from "./cri-stats-runtime.ts";
+import { CriStatsRuntime, criCgroupNaming } from "./cri-stats-runtime.ts";
 
 export async function prepareCri(
   config: CriCollectorTarget & RuntimeModuleSettings,
@@ -34,6 +36,14 @@ export async function prepareCri(
         cri: client,
         timeoutMs: settings.timeoutMs,
         listMaxAgeMs: settings.containerListMaxAgeMs,
+        files: setUpCgroupReader({
+          source: settings.statsSource,
+          cgroupRoot: settings.cgroupRoot,
+          procRoot: config.procRoot,
+          naming: criCgroupNaming,
+          apiName: "the CRI's ListContainerStats",
+          logger: serviceLogger,
+        }),
         logger: serviceLogger,
       }),
     close: () => client.close(),

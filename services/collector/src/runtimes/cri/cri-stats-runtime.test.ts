@@ -5,10 +5,11 @@ import type {
   CriPodSandbox,
 } from "@crowsnest/shared/cri";
 import { describe, expect, it } from "vitest";
+import type { ContainerFileReader, FileReadResult } from "../../cgroup/cgroup-stats-reader.ts";
 import type { ContainerReading } from "../../core/container-reading.ts";
 import type { SamplingTick } from "../../core/stats-runtime.ts";
 import { captureLogger } from "../../fixtures/capture-logger.ts";
-import { CriStatsRuntime } from "./cri-stats-runtime.ts";
+import { type CriProcess, CriStatsRuntime } from "./cri-stats-runtime.ts";
 
 const sandbox: CriPodSandbox = {
   id: "s0",
@@ -79,6 +80,7 @@ function fakeCri() {
     stats: [] as CriContainerStats[],
     statuses: new Map<string, CriContainerStatus>(),
     lists: 0,
+    statsCalls: 0,
     network: { rx: 10, tx: 20 },
   };
   const port = {
@@ -89,7 +91,10 @@ function fakeCri() {
     },
     containers: async () => cri.containers,
     containerStatus: async (id: string) => cri.statuses.get(id),
-    containerStats: async () => cri.stats,
+    containerStats: async () => {
+      cri.statsCalls += 1;
+      return cri.stats;
+    },
     podSandboxStats: async () => [
       {
         id: "s0",
@@ -205,5 +210,137 @@ describe("CriStatsRuntime", () => {
     await runtime.sample(tick);
     expect(runtime.connected).toBe(false);
     expect(lines.filter((line) => line.level === "warn")).toHaveLength(1);
+  });
+
+  describe("with the cgroup fast path", () => {
+    /** containerd's verbose info: the runtime spec with the container's cgroup, and its pid. */
+    const verbose = (id: string, cgroupsPath: string | undefined): CriContainerStatus => ({
+      ...status(id, 1_000_000_000n),
+      resources: undefined,
+      info: {
+        info: JSON.stringify({
+          pid: 4242,
+          runtimeSpec: {
+            linux: {
+              ...(cgroupsPath === undefined ? {} : { cgroupsPath }),
+              resources: { memory: { limit: 32 * 1024 * 1024 } },
+            },
+          },
+        }),
+      },
+    });
+
+    /** A file reader whose readings the test sets per container; it records what it was asked. */
+    function fakeFiles() {
+      const results = new Map<string, FileReadResult>();
+      const asked: { key: string; process: CriProcess }[] = [];
+      const files: ContainerFileReader<CriProcess> = {
+        beginTick: () => ({ ok: true }),
+        read: (key, process) => {
+          asked.push({ key, process });
+          return results.get(key) ?? { ok: false, detail: "no such cgroup" };
+        },
+        containerIds: () => undefined,
+        cgroupEntries: () => undefined,
+        retainOnly: () => undefined,
+      };
+      const counters = (cpuTotalNs: number, pids = 1): FileReadResult => ({
+        ok: true,
+        reading: {
+          readAtMs: 7000,
+          cpuTotalNs,
+          systemCpuNs: 1,
+          onlineCpus: 2,
+          memUsedBytes: 3000,
+          netRxBytes: null,
+          netTxBytes: null,
+          blkReadBytes: 11,
+          blkWriteBytes: 12,
+          pids,
+        },
+      });
+      return { files, results, asked, counters };
+    }
+
+    it("reads running containers from the cgroup their runtime spec names, without ListContainerStats", async () => {
+      const { cri, port } = fakeCri();
+      cri.containers = [listed("a", "web"), listed("b", "sidecar"), listed("old", "web", "exited")];
+      cri.statuses.set("a", verbose("a", "/kubepods/burstable/poduid-1/a"));
+      cri.statuses.set("b", verbose("b", "kubepods-besteffort-poduid_1.slice:cri-containerd:b"));
+      const { files, results, asked, counters } = fakeFiles();
+      results.set("a", counters(5000));
+      results.set("b", counters(7000));
+      const runtime = new CriStatsRuntime({
+        cri: port,
+        timeoutMs: 1000,
+        listMaxAgeMs: 60_000,
+        logger: captureLogger().logger,
+        files,
+        onlineCpus: 4,
+      });
+      const published: ContainerReading[][] = [];
+      const tick = tickOf(new Map(), published);
+      await runtime.sample(tick);
+      const detail = await runtime.sample(tick);
+      expect(cri.statsCalls).toBe(0);
+      expect(cri.lists).toBe(1);
+      expect(detail).toMatchObject({ containers: 2, viaFiles: 2, viaStats: 0, listed: false });
+      expect(asked.slice(0, 2)).toEqual([
+        { key: "a", process: { cgroupPath: "kubepods/burstable/poduid-1/a", pid: 4242 } },
+        {
+          key: "b",
+          process: {
+            cgroupPath:
+              "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-poduid_1.slice/cri-containerd-b.scope",
+            pid: 4242,
+          },
+        },
+      ]);
+      expect(published.at(-1)?.[0]).toMatchObject({
+        container: { external_id: "shop/web-1/web" },
+        readAtMs: 7000,
+        startedAtMs: 1000,
+        cpu: { clock: "wall", usageNs: 5000, nanoCores: null },
+        onlineCpus: 4,
+        memUsedBytes: 3000,
+        limits: { memLimitBytes: 32 * 1024 * 1024 },
+        blkReadBytes: 11,
+        pids: 1,
+      });
+    });
+
+    it("reads through ListContainerStats the containers whose files fail or whose cgroup it does not know, and skips an emptied cgroup", async () => {
+      const { cri, port } = fakeCri();
+      cri.containers = [listed("a", "web"), listed("b", "sidecar"), listed("c", "cache"), listed("d", "db")];
+      cri.statuses.set("a", verbose("a", "/pods/a"));
+      cri.statuses.set("b", verbose("b", "/pods/b"));
+      cri.statuses.set("c", verbose("c", undefined));
+      cri.statuses.set("d", verbose("d", "/pods/d"));
+      cri.stats = [stats("a", "web", 1, 2000), stats("b", "sidecar", 2, 2000), stats("c", "cache", 3, 2000)];
+      const { files, results, counters } = fakeFiles();
+      results.set("a", counters(5000));
+      // b's files cannot be read; d's process has exited (its cgroup is empty).
+      results.set("d", counters(9000, 0));
+      const runtime = new CriStatsRuntime({
+        cri: port,
+        timeoutMs: 1000,
+        listMaxAgeMs: 60_000,
+        logger: captureLogger().logger,
+        files,
+      });
+      const published: ContainerReading[][] = [];
+      const detail = await runtime.sample(tickOf(new Map(), published));
+      expect(cri.statsCalls).toBe(1);
+      expect(detail).toMatchObject({ containers: 3, viaFiles: 1, viaStats: 2 });
+      expect(
+        published
+          .at(-1)
+          ?.map((reading) => [reading.container.external_id, reading.cpu.usageNs, reading.pids]),
+      ).toEqual([
+        ["shop/web-1/web", 5000, 1],
+        ["shop/web-1/sidecar", 2, null],
+        ["shop/web-1/cache", 3, null],
+      ]);
+    });
   });
 });

@@ -3,6 +3,7 @@
 // cache with the watcher, inspections and log answers built on it. Published as the Kubernetes
 // runtime publishes a node's pods, with runtime `cri`.
 import { hostname } from "node:os";
+import { ContainerdClient } from "@crowsnest/shared/containerd";
 import { openCriClient } from "@crowsnest/shared/cri";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import type { WatcherRuntimeModule } from "../watcher-runtime.ts";
@@ -46,12 +47,15 @@ export const criRuntime: WatcherRuntimeModule<"cri"> = {
       },
       runtimeApiVersion: () => client.negotiatedApiVersion,
       build(context) {
+        // containerd's own API on the same socket (CRI-O has none: UNIMPLEMENTED, polls alone).
+        const containerd = new ContainerdClient({ socketPath: client.socketPath });
         const cache = new CriStatusCache({ client, logger: context.logger, timeoutMs: settings.timeoutMs });
         const runs = createCriRunLookup(cache, 2 * settings.pollIntervalMs);
         return {
           watcher: createCriWatcher({
             cache,
             events: client,
+            taskDeletions: (signal) => taskDeletionsOn(containerd, signal),
             js: context.js,
             subjects: context.subjects,
             host,
@@ -72,9 +76,20 @@ export const criRuntime: WatcherRuntimeModule<"cri"> = {
             maxPayloadBytes: context.maxPayloadBytes,
           }),
           inspect: createCriInspector(runs, host),
-          close: () => client.close(),
+          close: () => {
+            client.close();
+            containerd.close();
+          },
         };
       },
     };
   },
 };
+
+/** The container ids of containerd's `/tasks/delete` events, from now on. */
+async function* taskDeletionsOn(containerd: ContainerdClient, signal: AbortSignal): AsyncGenerator<string> {
+  for await (const event of containerd.subscribe(['topic=="/tasks/delete"'], signal)) {
+    const id = event.payload?.container_id;
+    if (typeof id === "string" && id !== "") yield id;
+  }
+}

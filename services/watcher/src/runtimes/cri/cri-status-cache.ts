@@ -195,6 +195,10 @@ export class CriStatusCache {
     return this.#sandboxes.get(id)?.value;
   }
 
+  container(id: string): CriContainerRecord | undefined {
+    return this.#containers.get(id)?.value;
+  }
+
   /** The containers that changed (or appeared) after `afterMs`, the cache's clock. */
   newerThan(afterMs: number): CriContainerRecord[] {
     return [...this.#containers.values()]

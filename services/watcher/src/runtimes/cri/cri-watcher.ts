@@ -10,7 +10,9 @@
 // most one interval plus one poll. Where the runtime serves GetContainerEvents (containerd ≥ 1.7,
 // CRI-O), an event makes the next poll start at once (right after the poll in progress, which may
 // have listed before the change), so changes reach the bus sooner; polling stays the source of truth
-// (and the resync). containerd 1.6 answers UNIMPLEMENTED: polling alone.
+// (and the resync). containerd 1.6 answers UNIMPLEMENTED; its own event service on the same socket
+// tells when a task is deleted, which is when its CRI records the exit: each deletion hastens the
+// polls until they show that container exited (exit-hastener.ts).
 import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
 import { type CriClient, isUnimplemented } from "@crowsnest/shared/cri";
 import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
@@ -24,12 +26,26 @@ import { type CriDiffContext, diffCriContainer, diffCriSandbox, inTimeOrder } fr
 import { containerBusId, newestRuns, toContainerInfo } from "./cri-identity.ts";
 import { type CriRecorded, containerRecordKey, sandboxRecordKey } from "./cri-record-codec.ts";
 import type { Change, CriContainerRecord, CriSandboxRecord, CriStatusCache } from "./cri-status-cache.ts";
+import { ExitHastener } from "./exit-hastener.ts";
 import { type FixedRateLoop, runAtFixedRate } from "./fixed-rate-loop.ts";
+
+/**
+ * After a task deletion, the wait between a poll that still shows the container running and the
+ * next: containerd's CRI records the exit right after the deletion, so one more poll usually
+ * finds it, and a runtime that lags costs at most one poll per 50 ms until the interval is up.
+ */
+const EXIT_SETTLE_MS = 50;
 
 export interface CriWatcherOptions {
   cache: CriStatusCache;
   /** For the event stream that hastens polls; undefined: polls only. */
   events?: Pick<CriClient, "containerEvents">;
+  /**
+   * containerd's own task deletions (their container ids) on the same socket, followed where the
+   * CRI has no event stream: each hastens the polls until they show that container exited.
+   * Undefined: none.
+   */
+  taskDeletions?: (signal: AbortSignal) => AsyncIterable<string>;
   js: JetStreamPublisher;
   subjects: Subjects;
   host: string;
@@ -68,6 +84,15 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
   let eventsLoop: Promise<void> | undefined;
   let inventoryTimer: NodeJS.Timeout | undefined;
   let starting: Promise<void> | undefined;
+  // Waits for a deleted task's exit for at most one interval: the regular poll comes by then.
+  const hastener =
+    options.taskDeletions === undefined
+      ? undefined
+      : new ExitHastener({
+          wake: () => polls?.wake(),
+          settleMs: EXIT_SETTLE_MS,
+          maxWaitMs: options.pollIntervalMs,
+        });
 
   const containers = (): ContainerInfo[] =>
     newestRuns(cache.containers())
@@ -192,6 +217,7 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
       return;
     }
     connected = true;
+    hastener?.polled((id) => cache.container(id)?.state === "running");
     logger.debug(
       {
         duration_ms: Date.now() - result.startedAtMs,
@@ -231,10 +257,34 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
         for await (const _event of source.containerEvents(signal)) polls?.wake();
       } catch (error) {
         if (isUnimplemented(error)) {
-          logger.info("the CRI runtime has no container event stream (GetContainerEvents); polling alone");
+          if (options.taskDeletions === undefined) {
+            logger.info("the CRI runtime has no container event stream (GetContainerEvents); polling alone");
+            return;
+          }
+          logger.info(
+            "the CRI runtime has no container event stream (GetContainerEvents); polling, hastened by containerd's task deletions",
+          );
+          await followTaskDeletions(options.taskDeletions);
           return;
         }
         logger.debug({ err: error }, "the CRI container event stream broke; polling meanwhile");
+      }
+      await abortableSleep(options.eventsRetryMs ?? 5000, signal);
+    }
+  };
+
+  /** containerd's task deletions, where its event service answers: each hastens the polls. */
+  const followTaskDeletions = async (deletions: (signal: AbortSignal) => AsyncIterable<string>) => {
+    const signal = stopping.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const containerId of deletions(signal)) hastener?.taskDeleted(containerId);
+      } catch (error) {
+        if (isUnimplemented(error)) {
+          logger.info("the runtime has no containerd event service either; polling alone");
+          return;
+        }
+        logger.debug({ err: error }, "containerd's event stream broke; polling meanwhile");
       }
       await abortableSleep(options.eventsRetryMs ?? 5000, signal);
     }
@@ -283,6 +333,7 @@ export function createCriWatcher(options: CriWatcherOptions): CriWatcher {
       stopping.abort();
       await starting;
       clearInterval(inventoryTimer);
+      hastener?.stop();
       await polls?.done;
       await eventsLoop;
       await queue.stop(options.publishStopTimeoutMs ?? DEFAULT_PUBLISH_STOP_TIMEOUT_MS);

@@ -204,7 +204,10 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   }
 
   retainOnly(keys: ReadonlySet<string>): void {
-    for (const [key, resolved] of this.#resolved) if (!keys.has(key)) this.#forget(key, resolved);
+    // forEach, not for-of: no entry array and iterator result per container every tick.
+    this.#resolved.forEach((resolved, key) => {
+      if (!keys.has(key)) this.#forget(key, resolved);
+    });
     this.#networks.retainOnly(keys);
   }
 

@@ -72,6 +72,9 @@ export class ProcessNetworks {
 
   /** Forgets every container not in `keys`. */
   retainOnly(keys: ReadonlySet<string>): void {
-    for (const key of this.#verified.keys()) if (!keys.has(key)) this.forget(key);
+    // forEach, not for-of: no iterator result per container every tick.
+    this.#verified.forEach((_verified, key) => {
+      if (!keys.has(key)) this.forget(key);
+    });
   }
 }

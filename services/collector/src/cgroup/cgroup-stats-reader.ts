@@ -226,7 +226,9 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
     if (parents.length === 0) return undefined;
     const ids = new Set<string>();
     for (const [parent, pattern] of parents) {
-      const entries = this.#entries(parent);
+      // Names only, every tick: a container's pattern never matches a control file's name, so
+      // telling directories from files (a Dirent per entry) is not needed here.
+      const entries = this.#entries(parent, false);
       if (entries === undefined) return undefined;
       for (const entry of entries) {
         const id = pattern.exec(entry)?.[1];
@@ -239,7 +241,7 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   cgroupEntries(dirs: readonly string[]): ReadonlySet<string> | undefined {
     const found = new Set<string>();
     for (const dir of dirs) {
-      const entries = this.#entries(dir);
+      const entries = this.#entries(dir, true);
       if (entries === undefined) return undefined;
       for (const entry of entries) found.add(`${dir}/${entry}`);
     }
@@ -247,12 +249,14 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   }
 
   /**
-   * The child cgroups of a directory of the CPU accounting hierarchy (its subdirectories, not its
-   * control files); none when it is not there, undefined when it cannot be read.
+   * The entries of a directory of the CPU accounting hierarchy: its child cgroups (its
+   * subdirectories, without its control files when `onlyDirectories`); none when it is not
+   * there, undefined when it cannot be read.
    */
-  #entries(dir: string): string[] | undefined {
+  #entries(dir: string, onlyDirectories: boolean): string[] | undefined {
     const hierarchy = this.#layout.version === 1 ? this.#layout.cpuacct : this.#layout.root;
     try {
+      if (!onlyDirectories) return readdirSync(join(hierarchy, dir));
       return readdirSync(join(hierarchy, dir), { withFileTypes: true })
         .filter((entry) => entry.isDirectory())
         .map((entry) => entry.name);
@@ -371,16 +375,16 @@ function containerFiles(
   };
 }
 
+// v1 has both keys; the hierarchical total_inactive_file is the one usage includes.
+const V1_CACHE_KEYS = ["total_inactive_file", "inactive_file"] as const;
+const V2_CACHE_KEYS = ["inactive_file"] as const;
+
 // Each file is parsed right after it is read: the next read overwrites the bytes.
 function readV1(files: Extract<ContainerFiles, { version: 1 }>): CounterResult {
   const cpuTotalNs = readCounter(files.cpu);
   if (cpuTotalNs === undefined) return missing(files.cpu.path);
   const usage = readCounter(files.memUsage);
-  // v1 has both keys; the hierarchical total_inactive_file is the one usage includes.
-  const memUsedBytes =
-    usage === undefined
-      ? undefined
-      : readMemUsed(files.memStat, usage, ["total_inactive_file", "inactive_file"]);
+  const memUsedBytes = usage === undefined ? undefined : readMemUsed(files.memStat, usage, V1_CACHE_KEYS);
   if (memUsedBytes === undefined) return missing(files.memUsage.path);
   let block: { read: number | null; write: number | null } = { read: null, write: null };
   if (files.blkioThrottle !== null) {
@@ -407,7 +411,7 @@ function readV1(files: Extract<ContainerFiles, { version: 1 }>): CounterResult {
 function readV2(files: Extract<ContainerFiles, { version: 2 }>): CounterResult {
   const usageUs = readKeyed(files.cpu, "usage_usec");
   const usage = readCounter(files.memUsage);
-  const memUsedBytes = usage === undefined ? undefined : readMemUsed(files.memStat, usage, ["inactive_file"]);
+  const memUsedBytes = usage === undefined ? undefined : readMemUsed(files.memStat, usage, V2_CACHE_KEYS);
   if (usageUs === undefined || memUsedBytes === undefined) return missing(files.cpu.path);
   const ioLength = files.io?.readBytes();
   const io = ioLength === undefined ? undefined : parseIoStatV2(kernelFileBytes(), ioLength);

@@ -6,6 +6,7 @@ export {
   AckTimeoutError,
   DisconnectedError,
   InvalidAckError,
+  InvalidMsgIdError,
   JetStreamAckPublisher,
   type JetStreamAckPublisherOptions,
   NoStreamError,

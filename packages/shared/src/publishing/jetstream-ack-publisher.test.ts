@@ -1,4 +1,4 @@
-import type { Msg, MsgHdrs } from "@nats-io/transport-node";
+import { headers, type Msg, type MsgHdrs, MsgHdrsImpl } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { captureLogger } from "../../../../test/support/capture-logger.ts";
 import {
@@ -7,7 +7,9 @@ import {
   AckTimeoutError,
   DisconnectedError,
   InvalidAckError,
+  InvalidMsgIdError,
   JetStreamAckPublisher,
+  MsgIdHeader,
   NoStreamError,
   parseAck,
   StreamRefusedError,
@@ -61,6 +63,41 @@ describe("parseAck", () => {
   });
 });
 
+/** The bytes the NATS client sends for a headers object (it calls encode(), not in MsgHdrs' type), decoded by the client. */
+function encodedHeaders(sent: MsgHdrs): MsgHdrs {
+  return MsgHdrsImpl.decode((sent as unknown as { encode(): Uint8Array }).encode());
+}
+
+describe("MsgIdHeader", () => {
+  it("encodes the bytes the client encodes for a headers object holding the message id", () => {
+    for (const msgID of ["h/docker/abc/2026-12-05T23:00:00.000Z", "  spaced  ", "hôte/ns/pod/c/ts", "x"]) {
+      const client = headers();
+      client.append("Nats-Msg-Id", msgID);
+      const ours = new MsgIdHeader(msgID).encode();
+      expect(Buffer.from(ours).toString("utf8")).toBe(
+        Buffer.from((client as unknown as { encode(): Uint8Array }).encode()).toString("utf8"),
+      );
+      expect(encodedHeaders(new MsgIdHeader(msgID) as unknown as MsgHdrs).get("Nats-Msg-Id")).toBe(
+        msgID.trim(),
+      );
+    }
+  });
+
+  it("refuses a message id with a line break, as the client does, and the publish fails for good", async () => {
+    expect(() => headers().append("Nats-Msg-Id", "a\r\nb")).toThrow();
+    expect(() => new MsgIdHeader("a\nb")).toThrow(InvalidMsgIdError);
+    const { nc, published } = fakeConnection();
+    const publisher = new JetStreamAckPublisher({ nc });
+    const failed = await publisher
+      .publish("s", new Uint8Array(), { msgID: "a\rb" })
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(InvalidMsgIdError);
+    expect((failed as InvalidMsgIdError).retryable).toBe(false);
+    expect(published).toEqual([]);
+    publisher.close();
+  });
+});
+
 /** A connection whose status events and acknowledgements the test sends, and whose publishes it sees. */
 function fakeConnection() {
   const published: { subject: string; reply: string | undefined; msgID: string | undefined }[] = [];
@@ -69,7 +106,9 @@ function fakeConnection() {
   const statuses: { type: string }[] = [];
   const nc = {
     publish(subject: string, _payload: Uint8Array, options?: { reply?: string; headers?: MsgHdrs }) {
-      published.push({ subject, reply: options?.reply, msgID: options?.headers?.get("Nats-Msg-Id") });
+      // Read back as the server's side would: from the bytes the client sends.
+      const sent = options?.headers === undefined ? undefined : encodedHeaders(options.headers);
+      published.push({ subject, reply: options?.reply, msgID: sent?.get("Nats-Msg-Id") });
     },
     subscribe(_subject: string, options: { callback: (error: Error | null, msg: Msg) => void }) {
       onReply = options.callback;

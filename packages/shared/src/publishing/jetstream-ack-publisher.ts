@@ -20,7 +20,6 @@
 // times a second whatever the interval: most of an idle collector's wake-ups at 10 s).
 import {
   createInbox,
-  headers,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -74,6 +73,12 @@ export class InvalidAckError extends Error implements ClassifiedPublishError {
   readonly retryable = false;
 }
 
+/** A message id a header cannot carry (it holds \r or \n): it would be refused again, not retryable. */
+export class InvalidMsgIdError extends Error implements ClassifiedPublishError {
+  override readonly name = "InvalidMsgIdError";
+  readonly retryable = false;
+}
+
 /** The publisher is closed: retryable by whoever publishes through a new one. */
 export class PublisherClosedError extends Error implements ClassifiedPublishError {
   override readonly name = "PublisherClosedError";
@@ -120,6 +125,38 @@ export interface JetStreamAckPublisherOptions {
 
 const decoder = new TextDecoder();
 
+// What the NATS client writes for a headers object holding only `Nats-Msg-Id` (its
+// MsgHdrsImpl.toString: the version line, one `key: value` line, an empty line).
+const MSG_ID_HEADER_START = Buffer.from("NATS/1.0\r\nNats-Msg-Id: ", "latin1");
+const HEADER_END = Buffer.from("\r\n\r\n", "latin1");
+
+/**
+ * The message-id header of one publish, encoded straight into the bytes the client sends. The
+ * client reads a headers object only through its encode() when it publishes (nats-core 3.x,
+ * `ProtocolHandler.publish`); a full headers object per message (a Map, the key canonicalised and
+ * looked up, the value checked with a regular expression, a string built and encoded) was a
+ * tenth of a sample's allocations. The value is checked and trimmed as the client's
+ * MsgHdrsImpl.append does; jetstream-ack-publisher.test.ts compares the bytes with the client's
+ * own, and the integration test sees JetStream store a message id once.
+ */
+export class MsgIdHeader {
+  readonly #value: string;
+
+  constructor(msgID: string) {
+    if (/[\r\n]/.test(msgID)) throw new InvalidMsgIdError("a message id cannot contain \\r or \\n");
+    this.#value = msgID.trim();
+  }
+
+  encode(): Uint8Array {
+    const valueLength = Buffer.byteLength(this.#value, "utf8");
+    const bytes = Buffer.allocUnsafe(MSG_ID_HEADER_START.length + valueLength + HEADER_END.length);
+    MSG_ID_HEADER_START.copy(bytes, 0);
+    bytes.write(this.#value, MSG_ID_HEADER_START.length, valueLength, "utf8");
+    HEADER_END.copy(bytes, MSG_ID_HEADER_START.length + valueLength);
+    return bytes;
+  }
+}
+
 export class JetStreamAckPublisher implements JetStreamPublisher {
   readonly #nc: AckConnection;
   readonly #prefix: string;
@@ -158,9 +195,14 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     if (this.#closed) return Promise.reject(new PublisherClosedError("the publisher is closed"));
     if (!this.#connected) return Promise.reject(new DisconnectedError("not connected to NATS"));
     const token = (this.#next++).toString(36);
-    const messageHeaders = headers();
-    // append, not set: the headers are new, so there is nothing to replace (set looks first).
-    messageHeaders.append("Nats-Msg-Id", options.msgID);
+    let header: MsgIdHeader;
+    try {
+      header = new MsgIdHeader(options.msgID);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The client reads nothing of a headers object but encode() (see MsgIdHeader).
+    const messageHeaders = header as unknown as MsgHdrs;
     return new Promise<PubAck>((resolve, reject) => {
       const deadlineMs = this.#clock.now() + (options.timeout ?? this.#defaultTimeoutMs);
       this.#pending.set(token, { resolve, reject, deadlineMs });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { kernelFile, regeneratesOnRead } from "./kernel-file.ts";
+import { kernelFile, kernelFileBytes, regeneratesOnRead } from "./kernel-file.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -56,6 +56,19 @@ describe("kernelFile", () => {
     expect(file.read()).toBeUndefined();
     writeFileSync(path, "4\n");
     expect(file.read()).toBe("4\n");
+  });
+
+  it("reads the bytes in place, for the hot path to parse before the next read", () => {
+    const path = join(tempDir(), "memory.stat");
+    writeFileSync(path, "cache 5\n");
+    const smaps = kernelFile("/proc/self/smaps", true);
+    const small = kernelFile(path, false);
+    // A larger file first: the buffer grows and holds its bytes past the smaller one's.
+    const large = smaps.readBytes() ?? 0;
+    expect(large).toBeGreaterThan(16 * 1024);
+    expect(small.readBytes()).toBe(8);
+    expect(kernelFileBytes().toString("latin1", 0, 8)).toBe("cache 5\n");
+    smaps.close();
   });
 
   it("reads a kept file larger than its buffer whole", () => {

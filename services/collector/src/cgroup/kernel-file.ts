@@ -25,8 +25,38 @@ export interface KernelFile {
   readonly path: string;
   /** The file's content now; undefined when it cannot be read (gone, never there, not readable). */
   read(): string | undefined;
+  /**
+   * Reads the file's content now into kernelFileBytes(), from its start, and returns its length;
+   * undefined when it cannot be read. The bytes stay there only until the next read of any
+   * kernel file: the hot path parses them in place instead of copying each file into a string.
+   */
+  readBytes(): number | undefined;
   /** Releases the descriptor, if one is kept; a later read opens the file again. */
   close(): void;
+}
+
+// One buffer for every read: reads are synchronous, and each file is parsed (or copied into a
+// string) before the next is read. Grown for a larger file, never shrunk.
+let shared = Buffer.allocUnsafe(16 * 1024);
+
+/** The buffer the last readBytes() filled (taken after the read: a larger file replaces it). */
+export function kernelFileBytes(): Buffer {
+  return shared;
+}
+
+/** The buffer, at least `length` bytes long, keeping its first `keep` bytes. */
+function sharedOfAtLeast(length: number, keep: number): Buffer {
+  if (length > shared.length) {
+    const larger = Buffer.allocUnsafe(Math.max(length, shared.length * 2));
+    shared.copy(larger, 0, 0, keep);
+    shared = larger;
+  }
+  return shared;
+}
+
+// Kernel files are ASCII: latin1 turns bytes into a string without UTF-8 decoding.
+function asText(length: number | undefined): string | undefined {
+  return length === undefined ? undefined : shared.toString("latin1", 0, length);
 }
 
 const CGROUP_SUPER_MAGIC = 0x27e0eb;
@@ -62,17 +92,20 @@ class PathFile implements KernelFile {
     this.path = path;
   }
   read(): string | undefined {
+    return asText(this.readBytes());
+  }
+  readBytes(): number | undefined {
+    let content: Buffer;
     try {
-      return readFileSync(this.path, "utf8");
+      content = readFileSync(this.path);
     } catch {
       return undefined;
     }
+    content.copy(sharedOfAtLeast(content.length, 0));
+    return content.length;
   }
   close(): void {}
 }
-
-// One buffer for every read: reads are synchronous, and the content is copied into a string at once.
-let shared = Buffer.allocUnsafe(16 * 1024);
 
 class KeptOpenFile implements KernelFile {
   readonly path: string;
@@ -85,6 +118,10 @@ class KeptOpenFile implements KernelFile {
   }
 
   read(): string | undefined {
+    return asText(this.readBytes());
+  }
+
+  readBytes(): number | undefined {
     if (this.#fd === undefined) {
       try {
         this.#fd = openSync(this.path, "r");
@@ -98,18 +135,13 @@ class KeptOpenFile implements KernelFile {
       // first read that does not fill the buffer.
       let length = 0;
       for (;;) {
-        if (length === shared.length) {
-          const larger = Buffer.allocUnsafe(shared.length * 2);
-          shared.copy(larger, 0, 0, length);
-          shared = larger;
-        }
-        const space = shared.length - length;
-        const read = readSync(this.#fd, shared, length, space, length);
+        const buffer = sharedOfAtLeast(length + 1, length);
+        const space = buffer.length - length;
+        const read = readSync(this.#fd, buffer, length, space, length);
         length += read;
         if (read === 0 || (this.#oneRecord && read < space)) break;
       }
-      // Kernel files are ASCII: latin1 turns bytes into a string without UTF-8 decoding.
-      return shared.toString("latin1", 0, length);
+      return length;
     } catch {
       this.close();
       return undefined;

@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseNetDev } from "../procfs/proc-parsers.ts";
-import { type KernelFile, kernelFile, regeneratesOnRead } from "./kernel-file.ts";
+import { type KernelFile, kernelFile, kernelFileBytes, regeneratesOnRead } from "./kernel-file.ts";
 
 export type NetworkResult =
   | { readonly ok: true; readonly rxBytes: number | null; readonly txBytes: number | null }
@@ -55,12 +55,12 @@ export class ProcessNetworks {
       verified = { pid, netDev: kernelFile(join(pidDir, "net", "dev"), this.#keepOpen) };
       this.#verified.set(key, verified);
     }
-    const text = verified.netDev.read();
-    if (text === undefined) {
+    const length = verified.netDev.readBytes();
+    if (length === undefined) {
       this.forget(key);
       return { ok: false, detail: `cannot read ${verified.netDev.path}` };
     }
-    const totals = parseNetDev(text);
+    const totals = parseNetDev(kernelFileBytes(), length);
     return { ok: true, rxBytes: totals?.rxBytes ?? null, txBytes: totals?.txBytes ?? null };
   }
 
@@ -72,6 +72,9 @@ export class ProcessNetworks {
 
   /** Forgets every container not in `keys`. */
   retainOnly(keys: ReadonlySet<string>): void {
-    for (const key of this.#verified.keys()) if (!keys.has(key)) this.forget(key);
+    // forEach, not for-of: no iterator result per container every tick.
+    this.#verified.forEach((_verified, key) => {
+      if (!keys.has(key)) this.forget(key);
+    });
   }
 }

@@ -55,7 +55,7 @@ export function buildStatsSample(input: StatsSampleInput): StatsMessage {
     host: input.host,
     runtime: input.runtime,
     container: reading.container,
-    ts: toTimestamp(new Date(reading.readAtMs)),
+    ts: timestampAt(reading.readAtMs),
     interval_ms: intervalMs,
     cpu_percent: cpuPercent(previous, reading),
     online_cpus: reading.onlineCpus,
@@ -74,6 +74,19 @@ export function buildStatsSample(input: StatsSampleInput): StatsMessage {
   };
   if (reading.source !== undefined) message.source = reading.source;
   return message;
+}
+
+// A tick reads its containers within a few milliseconds, so most samples of a tick share their
+// read time: its text is made once, not a Date and a toISOString() per sample.
+let lastTimestampMs = Number.NaN;
+let lastTimestamp = "";
+
+function timestampAt(epochMs: number): string {
+  if (epochMs !== lastTimestampMs) {
+    lastTimestamp = toTimestamp(new Date(epochMs));
+    lastTimestampMs = epochMs;
+  }
+  return lastTimestamp;
 }
 
 /** 100 = one full core. */

@@ -97,7 +97,10 @@ export class StatsSampler<Detail extends object> {
       previous: (id) => this.#memory.get(id)?.reading,
       publish: (readouts) => this.#publishAll(readouts, counts),
       retain: (keep) => {
-        for (const [id, memory] of this.#memory) if (!keep(memory.reading)) this.#memory.delete(id);
+        // forEach, not for-of: no entry array and iterator result per container every tick.
+        this.#memory.forEach((memory, id) => {
+          if (!keep(memory.reading)) this.#memory.delete(id);
+        });
       },
       publishHost: (message) => this.#publishHost(message),
     };

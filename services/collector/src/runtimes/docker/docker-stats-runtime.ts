@@ -155,7 +155,10 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
     // Containers that are gone take their previous readings and limits with them.
     const ids = new Set(containers.map((container) => container.id));
     tick.retain((reading) => ids.has(reading.container.external_id));
-    for (const id of this.#paths.keys()) if (!ids.has(id)) this.#paths.delete(id);
+    // forEach, not for-of: no iterator result per container every tick.
+    this.#paths.forEach((_path, id) => {
+      if (!ids.has(id)) this.#paths.delete(id);
+    });
     this.#limits.retainOnly(ids);
     this.#options.files?.retainOnly(ids);
 
@@ -441,6 +444,10 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
 
 function sameIds(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size !== b.size) return false;
-  for (const id of a) if (!b.has(id)) return false;
-  return true;
+  // forEach, not for-of: no iterator result per container every tick.
+  let same = true;
+  a.forEach((id) => {
+    if (same && !b.has(id)) same = false;
+  });
+  return same;
 }

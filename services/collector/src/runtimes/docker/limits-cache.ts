@@ -81,7 +81,10 @@ export class LimitsCache {
 
   /** Drops every container not in `ids`: containers that are gone never come back under the same id. */
   retainOnly(ids: ReadonlySet<string>): void {
-    for (const id of this.#entries.keys()) if (!ids.has(id)) this.#entries.delete(id);
+    // forEach, not for-of: no iterator result per container every tick.
+    this.#entries.forEach((_entry, id) => {
+      if (!ids.has(id)) this.#entries.delete(id);
+    });
   }
 
   get size(): number {

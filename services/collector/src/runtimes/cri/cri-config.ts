@@ -1,6 +1,6 @@
 // The cri variant of the collector's config: the CRI socket and call deadline it shares with the
 // watcher, and how long the container list (names, limits) is reused.
-import type { CriTarget, EnvValues } from "@crowsnest/shared";
+import type { CriTarget, EnvValues } from "@crowsnest/shared/agent";
 import type { cgroupCollectorEnv } from "../../cgroup/cgroup-config.ts";
 
 export interface CriCollectorSettings extends CriTarget {

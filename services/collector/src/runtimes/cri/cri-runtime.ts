@@ -2,7 +2,7 @@
 // (configured, or the first default one that answers), names the host (configured, or the
 // machine's: the CRI reports none) and builds the adapter. Loaded only when CROWSNEST_RUNTIME=cri.
 import { hostname } from "node:os";
-import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared";
+import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared/agent";
 import { openCriClient } from "@crowsnest/shared/cri";
 import type { PreparedRuntime, RuntimeModuleSettings } from "../runtime-module.ts";
 import type { CriCollectorTarget } from "./cri-config.ts";

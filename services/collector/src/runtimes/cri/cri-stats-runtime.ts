@@ -7,7 +7,7 @@
 // `listMaxAgeMs`. CPU is over wall time; a new CRI container under the same pod container name
 // is a new run (CPU and rates start over).
 import { availableParallelism } from "node:os";
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import {
   type CriClient,
   type CriContainerStats,

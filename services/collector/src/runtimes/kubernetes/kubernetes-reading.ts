@@ -3,7 +3,7 @@
 // core publishes, with the same fields and units as a Docker sample. CPU comes from the kubelet's
 // own rate (`usageNanoCores`) when it gives one, else from two readings of the cumulative
 // counter over wall time; neither API has block I/O.
-import type { ContainerRef } from "@crowsnest/shared";
+import type { ContainerRef } from "@crowsnest/shared/agent";
 import type { ContainerLimits } from "../../core/container-limits.ts";
 import type { ContainerReading, StatsSource } from "../../core/container-reading.ts";
 import type { KubernetesContainerReading } from "./container-reading.ts";

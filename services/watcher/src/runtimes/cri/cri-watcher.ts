@@ -11,7 +11,7 @@
 // CRI-O), an event makes the next poll start at once (right after the poll in progress, which may
 // have listed before the change), so changes reach the bus sooner; polling stays the source of truth
 // (and the resync). containerd 1.6 answers UNIMPLEMENTED: polling alone.
-import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
+import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared/agent";
 import { type CriClient, isUnimplemented } from "@crowsnest/shared/cri";
 import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";

@@ -7,8 +7,10 @@
 //    watcher. Every watcher sees the same starts. Median and p99.
 // 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
 //    against two bare Node processes that only load the NATS client and connect: as the image
-//    runs them (plain JavaScript, docker-compose.yml's V8 flags, the bare pair with the same
-//    flags) and from src/main.ts (types stripped at load). The pair's figure is its resident
+//    runs them (docker-compose.yml's V8 flags, the bare pair with the same flags; the agents
+//    bundled by docker/bundle-agents.ts, or plain JavaScript for a tree from before the bundles)
+//    and from src/main.ts (types stripped at load). With each process's CPU time over the
+//    measured seconds, so that a change in how the agents are built shows its cost as well. The pair's figure is its resident
 //    pages with every shared page counted once (support/service-memory.ts; needs root, else PSS
 //    is the figure to read).
 //
@@ -17,6 +19,7 @@
 // Measures and prints; asserts nothing. Every container and stream it creates is removed.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
@@ -73,9 +76,28 @@ function startAgent(tree: Tree, name: "collector" | "watcher"): ChildProcess {
   );
 }
 
-/** The agent as the image runs it: plain JavaScript (a stripped copy of the tree), with the V8 flags. */
-function startBuiltAgent(builtDir: string, name: "collector" | "watcher", prefix: string): ChildProcess {
-  return startNode(builtDir, [...SMALL_HEAP_FLAGS, join(builtDir, name, "src", "main.js")], agentEnv(prefix));
+/** The agents as a tree's image runs them: the file to run per agent, in a temporary directory. */
+interface BuiltAgents {
+  dir: string;
+  entry: (name: "collector" | "watcher") => string;
+  cleanup: () => void;
+}
+
+/** The agent as the image runs it, with the V8 flags. */
+function startBuiltAgent(built: BuiltAgents, name: "collector" | "watcher", prefix: string): ChildProcess {
+  return startNode(built.dir, [...SMALL_HEAP_FLAGS, built.entry(name)], agentEnv(prefix));
+}
+
+/** User + system CPU seconds the process has used so far (/proc/<pid>/stat), NaN once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of the line (11 and 12 after the command); 100 ticks a second.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** A Node process that loads only the NATS client and connects: the floor of a Node agent. */
@@ -203,24 +225,31 @@ async function measureLatency(docker: Docker, nc: NatsConnection, trees: readonl
 async function measureMemory(docker: Docker, trees: readonly Tree[], runId: string) {
   const containers = await createContainers(docker, runId, MEMORY_CONTAINERS);
   await forEachBounded(containers, 6, (container) => container.start().then(() => undefined));
-  // Each tree built by its own build script (the baseline's copies the baseline's sources).
+  // Each tree built by its own build script, from its own sources: the bundles, or for a tree
+  // from before them, the plain JavaScript copy its image ran.
   const builds = await Promise.all(
-    trees.map(async (tree) => {
+    trees.map(async (tree): Promise<BuiltAgents> => {
       const memory = (await import(
         pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
-      )) as { buildStrippedCopy: () => { dir: string; cleanup: () => void } };
-      return memory.buildStrippedCopy();
+      )) as {
+        buildAgentBundles?: () => Promise<BuiltAgents>;
+        buildStrippedCopy: () => { dir: string; cleanup: () => void };
+      };
+      if (memory.buildAgentBundles !== undefined) return memory.buildAgentBundles();
+      const copy = memory.buildStrippedCopy();
+      return { ...copy, entry: (name) => join(copy.dir, name, "src", "main.js") };
     }),
   );
   const bareFlaggedLabel = `two bare Node processes, NATS client only, ${SMALL_HEAP_FLAGS.join(" ")}`;
   const barePlainLabel = "two bare Node processes, NATS client only";
   const groups = [
     ...trees.map((tree, index) => {
-      const dir = builds[index]?.dir ?? "";
+      const built = builds[index];
+      if (built === undefined) throw new Error(`no build of ${tree.label}`);
       const prefix = `${tree.prefix}-js`;
       return {
         label: `collector + watcher, ${tree.label}, as the image runs`,
-        children: [startBuiltAgent(dir, "collector", prefix), startBuiltAgent(dir, "watcher", prefix)],
+        children: [startBuiltAgent(built, "collector", prefix), startBuiltAgent(built, "watcher", prefix)],
       };
     }),
     {
@@ -233,7 +262,13 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
     })),
     { label: barePlainLabel, children: [startBareNatsClient([]), startBareNatsClient([])] },
   ];
-  const last = new Map<string, { figures: (MemoryFigures | undefined)[]; unionMb: number | undefined }>();
+  const last = new Map<
+    string,
+    { figures: (MemoryFigures | undefined)[]; unionMb: number | undefined; pids: number[] }
+  >();
+  /** CPU seconds of each process over the measured seconds (from the first sample on, after startup). */
+  const cpuAtStart = new Map<number, number>();
+  const cpuUsed = new Map<number, number>();
   try {
     for (let second = 0; second < MEMORY_SECONDS; second++) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -242,9 +277,15 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
           .map((child) => child.pid)
           .filter((pid): pid is number => pid !== undefined);
         last.set(group.label, {
+          pids,
           figures: pids.map((pid) => memoryFigures(pid)),
           unionMb: pids.length === 2 ? residentUnionMb(pids) : undefined,
         });
+        for (const pid of pids) {
+          const used = cpuSeconds(pid);
+          if (!cpuAtStart.has(pid)) cpuAtStart.set(pid, used);
+          cpuUsed.set(pid, used - (cpuAtStart.get(pid) ?? used));
+        }
       }
     }
   } finally {
@@ -279,12 +320,13 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
   console.table(rows);
   console.log("target: collector + watcher ≤ 1.3× the two bare processes (resident, shared pages once)");
   console.table(
-    [...last.entries()].flatMap(([label, { figures }]) =>
+    [...last.entries()].flatMap(([label, { figures, pids }]) =>
       figures.map((f, index) => ({
         process: `${label.startsWith("collector") ? (index === 0 ? "collector" : "watcher") : "bare"}, ${label}`,
         "VmRSS MB": fixed(f?.rssMb ?? Number.NaN, 1),
         "PSS MB": fixed(f?.pssMb ?? Number.NaN, 1),
         "private MB": fixed(f?.privateMb ?? Number.NaN, 1),
+        [`CPU s over ${MEMORY_SECONDS - 1} s`]: fixed(cpuUsed.get(pids[index] ?? -1) ?? Number.NaN, 2),
       })),
     ),
   );

@@ -1,10 +1,10 @@
-// The watcher as it ships (its src/main.ts in a child process, Docker mode), measured two ways,
+// The watcher as it ships (in a child process, Docker mode), measured two ways,
 // side by side with an older checkout when CROWSNEST_BENCH_BASELINE names one (a git worktree
 // with its dependencies installed), so both meet the same load on this shared machine:
 //
 // 1. Event latency: STARTS containers are started one at a time and, for each, the time from
 //    dockerd's own time of the `start` event (ts_nano) to its arrival at a NATS subscriber, per
-//    watcher. Every watcher sees the same starts. Median and p99.
+//    watcher, each run as its tree's image runs it. Every watcher sees the same starts. Median and p99.
 // 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
 //    against two bare Node processes that only load the NATS client and connect: as the image
 //    runs them (docker-compose.yml's V8 flags, the bare pair with the same flags; the agents
@@ -163,11 +163,37 @@ async function watchersReady(nc: NatsConnection, trees: readonly Tree[], timeout
   );
 }
 
-async function measureLatency(docker: Docker, nc: NatsConnection, trees: readonly Tree[], runId: string) {
+/**
+ * A tree's agents as its image runs them, built by the tree's own build script from its own
+ * sources: the bundles, or for a tree from before them, the plain JavaScript copy its image ran.
+ */
+async function buildAsImage(tree: Tree): Promise<BuiltAgents> {
+  const memory = (await import(
+    pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
+  )) as {
+    buildAgentBundles?: () => Promise<BuiltAgents>;
+    buildStrippedCopy: () => { dir: string; cleanup: () => void };
+  };
+  if (memory.buildAgentBundles !== undefined) return memory.buildAgentBundles();
+  const copy = memory.buildStrippedCopy();
+  return { ...copy, entry: (name) => join(copy.dir, name, "src", "main.js") };
+}
+
+async function measureLatency(
+  docker: Docker,
+  nc: NatsConnection,
+  trees: readonly Tree[],
+  builds: readonly BuiltAgents[],
+  runId: string,
+) {
   const containers = await createContainers(docker, runId, STARTS);
   // The watchers see every container of this dockerd; only the bench's own starts are timed.
   const ours = new Set(containers.map((container) => container.id));
-  const watchers = trees.map((tree) => startAgent(tree, "watcher"));
+  const watchers = trees.map((tree, index) => {
+    const built = builds[index];
+    if (built === undefined) throw new Error(`no build of ${tree.label}`);
+    return startBuiltAgent(built, "watcher", tree.prefix);
+  });
   /** Per tree: the arrival latencies (ms) of the start events. */
   const latencies = trees.map(() => [] as number[]);
   const seen = trees.map(() => new Set<string>());
@@ -222,24 +248,14 @@ async function measureLatency(docker: Docker, nc: NatsConnection, trees: readonl
   }
 }
 
-async function measureMemory(docker: Docker, trees: readonly Tree[], runId: string) {
+async function measureMemory(
+  docker: Docker,
+  trees: readonly Tree[],
+  builds: readonly BuiltAgents[],
+  runId: string,
+) {
   const containers = await createContainers(docker, runId, MEMORY_CONTAINERS);
   await forEachBounded(containers, 6, (container) => container.start().then(() => undefined));
-  // Each tree built by its own build script, from its own sources: the bundles, or for a tree
-  // from before them, the plain JavaScript copy its image ran.
-  const builds = await Promise.all(
-    trees.map(async (tree): Promise<BuiltAgents> => {
-      const memory = (await import(
-        pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
-      )) as {
-        buildAgentBundles?: () => Promise<BuiltAgents>;
-        buildStrippedCopy: () => { dir: string; cleanup: () => void };
-      };
-      if (memory.buildAgentBundles !== undefined) return memory.buildAgentBundles();
-      const copy = memory.buildStrippedCopy();
-      return { ...copy, entry: (name) => join(copy.dir, name, "src", "main.js") };
-    }),
-  );
   const bareFlaggedLabel = `two bare Node processes, NATS client only, ${SMALL_HEAP_FLAGS.join(" ")}`;
   const barePlainLabel = "two bare Node processes, NATS client only";
   const groups = [
@@ -290,7 +306,6 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
     }
   } finally {
     await stopAll(groups.flatMap((group) => group.children));
-    for (const build of builds) build.cleanup();
     await forEachBounded(containers, 6, (container) =>
       container.remove({ force: true }).catch(() => undefined),
     );
@@ -342,10 +357,12 @@ export async function run(): Promise<void> {
   }
   const docker = new Docker({ socketPath: "/var/run/docker.sock" });
   const nc = await connect({ servers: NATS_URL });
+  const builds = await Promise.all(trees.map(buildAsImage));
   try {
-    if (PHASES.includes("latency")) await measureLatency(docker, nc, trees, runId);
-    if (PHASES.includes("memory")) await measureMemory(docker, trees, runId);
+    if (PHASES.includes("latency")) await measureLatency(docker, nc, trees, builds, runId);
+    if (PHASES.includes("memory")) await measureMemory(docker, trees, builds, runId);
   } finally {
+    for (const build of builds) build.cleanup();
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
     await forEachBounded(leftovers, 6, (entry) =>
       docker

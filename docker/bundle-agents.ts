@@ -13,15 +13,42 @@
 //
 //   node docker/bundle-agents.ts            writes services/{collector,watcher}/bundle/
 import { rmSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build, type Metafile } from "esbuild";
+import { build, type Metafile, type Plugin } from "esbuild";
 
 export const AGENTS = ["collector", "watcher"] as const;
 export type Agent = (typeof AGENTS)[number];
 
 /** Packages loaded from node_modules at run time rather than bundled (see above). */
 const EXTERNAL: Record<Agent, string[]> = { collector: [], watcher: ["dockerode"] };
+
+/**
+ * Node's built-in modules taken with require() rather than imported. The ES module facade of a
+ * built-in reads every one of its exports, and some are getters that load more of Node: node:http's
+ * WebSocket, CloseEvent and MessageEvent load its fetch implementation (undici, with http2, zlib
+ * and perf_hooks), about 2 MB that the collector, which imports node:http for dockerd's socket,
+ * never uses; node:crypto's webcrypto and others the same way. Through require() the bundle reads
+ * only the exports it uses.
+ */
+const BUILTIN = new RegExp(
+  `^(node:)?(${builtinModules.map((name) => name.replace(/[/.]/g, "\\$&")).join("|")})$`,
+);
+const requireBuiltins: Plugin = {
+  name: "require-builtins",
+  setup(build) {
+    build.onResolve({ filter: BUILTIN }, (args) =>
+      args.namespace === "builtin"
+        ? { path: `node:${args.path.replace(/^node:/, "")}`, external: true }
+        : { path: args.path.replace(/^node:/, ""), namespace: "builtin" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
+      contents: `module.exports = require("node:${args.path}");`,
+      loader: "js",
+    }));
+  },
+};
 
 /**
  * Bundles `agent` from the sources of `repo` into `outDir` (emptied first): main.js and its
@@ -50,6 +77,7 @@ export async function bundleAgent(agent: Agent, repo: string, outDir: string): P
     banner: {
       js: 'import { createRequire as __crowsnestRequire } from "node:module"; const require = __crowsnestRequire(import.meta.url);',
     },
+    plugins: [requireBuiltins],
     metafile: true,
     logLevel: "warning",
   });

@@ -14,7 +14,8 @@
 //    pages with every shared page counted once (support/service-memory.ts; needs root, else PSS
 //    is the figure to read).
 //
-// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two.
+// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two; CROWSNEST_BENCH_AGENT_FLAGS
+// replaces the V8 flags the image gives the agents.
 //
 // Measures and prints; asserts nothing. Every container and stream it creates is removed.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -33,8 +34,13 @@ const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busyb
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
 const BASELINE = process.env.CROWSNEST_BENCH_BASELINE;
 const PHASES = (process.env.CROWSNEST_BENCH_PHASES || "latency,memory").split(",");
-/** docker-compose.yml's V8 flags for the two agents. */
-const SMALL_HEAP_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
+/**
+ * docker-compose.yml's V8 flags for the two agents (and the bare pair); CROWSNEST_BENCH_AGENT_FLAGS
+ * (space-separated) replaces them, to measure other flags on all three alike.
+ */
+const SMALL_HEAP_FLAGS = process.env.CROWSNEST_BENCH_AGENT_FLAGS?.split(" ").filter(
+  (flag) => flag !== "",
+) ?? ["--max-semi-space-size=1", "--v8-pool-size=1"];
 const LABEL = "dev.crowsnest.bench";
 const STARTS = 50;
 const MEMORY_CONTAINERS = 100;

@@ -13,7 +13,6 @@
 //
 //   node docker/bundle-agents.ts            writes services/{collector,watcher}/bundle/
 import { rmSync } from "node:fs";
-import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile, type Plugin } from "esbuild";
@@ -25,20 +24,19 @@ export type Agent = (typeof AGENTS)[number];
 const EXTERNAL: Record<Agent, string[]> = { collector: [], watcher: ["dockerode"] };
 
 /**
- * Node's built-in modules taken with require() rather than imported. The ES module facade of a
- * built-in reads every one of its exports, and some are getters that load more of Node: node:http's
- * WebSocket, CloseEvent and MessageEvent load its fetch implementation (undici, with http2, zlib
- * and perf_hooks; undici's source alone is 0.7 MB of the collector's heap), which the collector,
- * importing node:http for dockerd's socket, never uses. Through require() the bundle reads only
- * the exports it uses, of every built-in alike.
+ * node:http and node:https taken with require() rather than imported. The ES module facade of a
+ * built-in reads every one of its exports, and node:http's WebSocket, CloseEvent and MessageEvent
+ * are getters that load Node's fetch implementation (undici, with http2, zlib and perf_hooks;
+ * undici's source alone is 0.7 MB of the collector's heap), which the collector, importing
+ * node:http for dockerd's socket, never uses. Through require() the bundle reads only the exports
+ * it uses, through a getter on each use: the other built-ins (node:fs on the collector's sampling
+ * path) stay imported, bound directly.
  */
-const BUILTIN = new RegExp(
-  `^(node:)?(${builtinModules.map((name) => name.replace(/[/.]/g, "\\$&")).join("|")})$`,
-);
+const HTTP_BUILTIN = /^(node:)?https?$/;
 const requireBuiltins: Plugin = {
-  name: "require-builtins",
+  name: "require-http-builtins",
   setup(build) {
-    build.onResolve({ filter: BUILTIN }, (args) =>
+    build.onResolve({ filter: HTTP_BUILTIN }, (args) =>
       args.namespace === "builtin"
         ? { path: `node:${args.path.replace(/^node:/, "")}`, external: true }
         : { path: args.path.replace(/^node:/, ""), namespace: "builtin" },

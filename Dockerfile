@@ -1,7 +1,8 @@
 # One image for all four services; docker-compose.yml picks the service with `command`.
 #   base:  Node, pnpm, and every package of the lockfile in pnpm's store (a layer that is
 #          rebuilt only when pnpm-lock.yaml changes)
-#   build: all dependencies from that store, TypeScript compiled to dist/, the dashboard bundled
+#   build: all dependencies from that store, TypeScript compiled to dist/, the dashboard bundled,
+#          each agent bundled into one module (docker/bundle-agents.ts)
 #   deps:  production dependencies only, from the same store
 #   final: production dependencies + compiled output, run as the unprivileged `node` user
 # Plain Dockerfile syntax, no BuildKit-only features (`RUN --mount`): docker-compose v1 and
@@ -29,6 +30,7 @@ COPY tsconfig.base.json tsconfig.json ./
 COPY packages/shared packages/shared
 COPY packages/dashboard packages/dashboard
 COPY services services
+COPY docker/bundle-agents.ts docker/
 RUN pnpm build
 
 FROM base AS deps
@@ -41,8 +43,10 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app /app
 COPY --from=build /app/packages/shared/dist packages/shared/dist
-COPY --from=build /app/services/collector/dist services/collector/dist
-COPY --from=build /app/services/watcher/dist services/watcher/dist
+# The agents run bundled (fewer modules, MBs less memory each); the watcher's bundle loads
+# dockerode from its production dependencies (docker/bundle-agents.ts says why).
+COPY --from=build /app/services/collector/bundle services/collector/bundle
+COPY --from=build /app/services/watcher/bundle services/watcher/bundle
 COPY --from=build /app/services/store/dist services/store/dist
 COPY --from=build /app/services/api/dist services/api/dist
 # The web dashboard's static files, which the api serves at / (packages/dashboard).

@@ -23,6 +23,12 @@ describe("README", () => {
   });
 });
 
+/** What the image runs of a service: the agents bundled (docker/bundle-agents.ts), the others as tsc compiles them. */
+const entryPoint = (service: string) =>
+  service === "collector" || service === "watcher"
+    ? `services/${service}/bundle/main.js`
+    : `services/${service}/dist/main.js`;
+
 describe("docker-compose.yml", () => {
   const compose = parse(read("docker-compose.yml"), { merge: true }) as {
     services: Record<string, { environment?: Record<string, unknown>; command?: string[] }>;
@@ -37,7 +43,7 @@ describe("docker-compose.yml", () => {
     // node, optionally V8 flags, then the service's own entry point.
     const command = definition?.command ?? [];
     expect(command[0]).toBe("node");
-    expect(command.at(-1)).toBe(`services/${service}/dist/main.js`);
+    expect(command.at(-1)).toBe(entryPoint(service));
     for (const flag of command.slice(1, -1)) expect(flag).toMatch(/^--[a-z0-9-]+(=\S+)?$/);
   });
 
@@ -61,7 +67,7 @@ describe("deploy/containerd/agents.compose.yml", () => {
       const spec = SERVICE_ENV_SPECS[service];
       expect(Object.keys(definition?.environment ?? {}).filter((name) => !(name in spec))).toEqual([]);
       expect(definition?.environment?.CROWSNEST_RUNTIME).toBe("containerd");
-      expect(definition?.command?.at(-1)).toBe(`services/${service}/dist/main.js`);
+      expect(definition?.command?.at(-1)).toBe(entryPoint(service));
     },
   );
 });
@@ -76,6 +82,14 @@ describe("Dockerfile", () => {
 
   const workspacePackages = ["packages", "services"].flatMap((folder) =>
     readdirSync(new URL(`../${folder}`, import.meta.url)).map((name) => `${folder}/${name}`),
+  );
+
+  it.each(Object.keys(SERVICE_ENV_SPECS))(
+    "copies what compose runs of the %s into the final image",
+    (service) => {
+      const built = entryPoint(service).replace(/\/main\.js$/, "");
+      expect(dockerfile).toContain(`COPY --from=build /app/${built} ${built}`);
+    },
   );
 
   it("copies the manifest of every workspace package before installing", () => {

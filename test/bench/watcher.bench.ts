@@ -1,22 +1,26 @@
-// The watcher as it ships (its src/main.ts in a child process, Docker mode), measured two ways,
+// The watcher as it ships (in a child process, Docker mode), measured two ways,
 // side by side with an older checkout when CROWSNEST_BENCH_BASELINE names one (a git worktree
 // with its dependencies installed), so both meet the same load on this shared machine:
 //
 // 1. Event latency: STARTS containers are started one at a time and, for each, the time from
 //    dockerd's own time of the `start` event (ts_nano) to its arrival at a NATS subscriber, per
-//    watcher. Every watcher sees the same starts. Median and p99.
+//    watcher, each run as its tree's image runs it. Every watcher sees the same starts. Median and p99.
 // 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
 //    against two bare Node processes that only load the NATS client and connect: as the image
-//    runs them (plain JavaScript, docker-compose.yml's V8 flags, the bare pair with the same
-//    flags) and from src/main.ts (types stripped at load). The pair's figure is its resident
+//    runs them (docker-compose.yml's V8 flags, the bare pair with the same flags; the agents
+//    bundled by docker/bundle-agents.ts, or plain JavaScript for a tree from before the bundles)
+//    and from src/main.ts (types stripped at load). With each process's CPU time over the
+//    measured seconds, so that a change in how the agents are built shows its cost as well. The pair's figure is its resident
 //    pages with every shared page counted once (support/service-memory.ts; needs root, else PSS
 //    is the figure to read).
 //
-// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two.
+// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two; CROWSNEST_BENCH_AGENT_FLAGS
+// replaces the V8 flags the image gives the agents.
 //
 // Measures and prints; asserts nothing. Every container and stream it creates is removed.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
@@ -30,8 +34,13 @@ const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busyb
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
 const BASELINE = process.env.CROWSNEST_BENCH_BASELINE;
 const PHASES = (process.env.CROWSNEST_BENCH_PHASES || "latency,memory").split(",");
-/** docker-compose.yml's V8 flags for the two agents. */
-const SMALL_HEAP_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
+/**
+ * docker-compose.yml's V8 flags for the two agents (and the bare pair); CROWSNEST_BENCH_AGENT_FLAGS
+ * (space-separated) replaces them, to measure other flags on all three alike.
+ */
+const SMALL_HEAP_FLAGS = process.env.CROWSNEST_BENCH_AGENT_FLAGS?.split(" ").filter(
+  (flag) => flag !== "",
+) ?? ["--max-semi-space-size=1", "--v8-pool-size=1"];
 const LABEL = "dev.crowsnest.bench";
 const STARTS = 50;
 const MEMORY_CONTAINERS = 100;
@@ -73,9 +82,28 @@ function startAgent(tree: Tree, name: "collector" | "watcher"): ChildProcess {
   );
 }
 
-/** The agent as the image runs it: plain JavaScript (a stripped copy of the tree), with the V8 flags. */
-function startBuiltAgent(builtDir: string, name: "collector" | "watcher", prefix: string): ChildProcess {
-  return startNode(builtDir, [...SMALL_HEAP_FLAGS, join(builtDir, name, "src", "main.js")], agentEnv(prefix));
+/** The agents as a tree's image runs them: the file to run per agent, in a temporary directory. */
+interface BuiltAgents {
+  dir: string;
+  entry: (name: "collector" | "watcher") => string;
+  cleanup: () => void;
+}
+
+/** The agent as the image runs it, with the V8 flags. */
+function startBuiltAgent(built: BuiltAgents, name: "collector" | "watcher", prefix: string): ChildProcess {
+  return startNode(built.dir, [...SMALL_HEAP_FLAGS, built.entry(name)], agentEnv(prefix));
+}
+
+/** User + system CPU seconds the process has used so far (/proc/<pid>/stat), NaN once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of the line (11 and 12 after the command); 100 ticks a second.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** A Node process that loads only the NATS client and connects: the floor of a Node agent. */
@@ -141,11 +169,37 @@ async function watchersReady(nc: NatsConnection, trees: readonly Tree[], timeout
   );
 }
 
-async function measureLatency(docker: Docker, nc: NatsConnection, trees: readonly Tree[], runId: string) {
+/**
+ * A tree's agents as its image runs them, built by the tree's own build script from its own
+ * sources: the bundles, or for a tree from before them, the plain JavaScript copy its image ran.
+ */
+async function buildAsImage(tree: Tree): Promise<BuiltAgents> {
+  const memory = (await import(
+    pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
+  )) as {
+    buildAgentBundles?: () => Promise<BuiltAgents>;
+    buildStrippedCopy: () => { dir: string; cleanup: () => void };
+  };
+  if (memory.buildAgentBundles !== undefined) return memory.buildAgentBundles();
+  const copy = memory.buildStrippedCopy();
+  return { ...copy, entry: (name) => join(copy.dir, name, "src", "main.js") };
+}
+
+async function measureLatency(
+  docker: Docker,
+  nc: NatsConnection,
+  trees: readonly Tree[],
+  builds: readonly BuiltAgents[],
+  runId: string,
+) {
   const containers = await createContainers(docker, runId, STARTS);
   // The watchers see every container of this dockerd; only the bench's own starts are timed.
   const ours = new Set(containers.map((container) => container.id));
-  const watchers = trees.map((tree) => startAgent(tree, "watcher"));
+  const watchers = trees.map((tree, index) => {
+    const built = builds[index];
+    if (built === undefined) throw new Error(`no build of ${tree.label}`);
+    return startBuiltAgent(built, "watcher", tree.prefix);
+  });
   /** Per tree: the arrival latencies (ms) of the start events. */
   const latencies = trees.map(() => [] as number[]);
   const seen = trees.map(() => new Set<string>());
@@ -200,27 +254,24 @@ async function measureLatency(docker: Docker, nc: NatsConnection, trees: readonl
   }
 }
 
-async function measureMemory(docker: Docker, trees: readonly Tree[], runId: string) {
+async function measureMemory(
+  docker: Docker,
+  trees: readonly Tree[],
+  builds: readonly BuiltAgents[],
+  runId: string,
+) {
   const containers = await createContainers(docker, runId, MEMORY_CONTAINERS);
   await forEachBounded(containers, 6, (container) => container.start().then(() => undefined));
-  // Each tree built by its own build script (the baseline's copies the baseline's sources).
-  const builds = await Promise.all(
-    trees.map(async (tree) => {
-      const memory = (await import(
-        pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
-      )) as { buildStrippedCopy: () => { dir: string; cleanup: () => void } };
-      return memory.buildStrippedCopy();
-    }),
-  );
   const bareFlaggedLabel = `two bare Node processes, NATS client only, ${SMALL_HEAP_FLAGS.join(" ")}`;
   const barePlainLabel = "two bare Node processes, NATS client only";
   const groups = [
     ...trees.map((tree, index) => {
-      const dir = builds[index]?.dir ?? "";
+      const built = builds[index];
+      if (built === undefined) throw new Error(`no build of ${tree.label}`);
       const prefix = `${tree.prefix}-js`;
       return {
         label: `collector + watcher, ${tree.label}, as the image runs`,
-        children: [startBuiltAgent(dir, "collector", prefix), startBuiltAgent(dir, "watcher", prefix)],
+        children: [startBuiltAgent(built, "collector", prefix), startBuiltAgent(built, "watcher", prefix)],
       };
     }),
     {
@@ -233,7 +284,13 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
     })),
     { label: barePlainLabel, children: [startBareNatsClient([]), startBareNatsClient([])] },
   ];
-  const last = new Map<string, { figures: (MemoryFigures | undefined)[]; unionMb: number | undefined }>();
+  const last = new Map<
+    string,
+    { figures: (MemoryFigures | undefined)[]; unionMb: number | undefined; pids: number[] }
+  >();
+  /** CPU seconds of each process over the measured seconds (from the first sample on, after startup). */
+  const cpuAtStart = new Map<number, number>();
+  const cpuUsed = new Map<number, number>();
   try {
     for (let second = 0; second < MEMORY_SECONDS; second++) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -242,14 +299,19 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
           .map((child) => child.pid)
           .filter((pid): pid is number => pid !== undefined);
         last.set(group.label, {
+          pids,
           figures: pids.map((pid) => memoryFigures(pid)),
           unionMb: pids.length === 2 ? residentUnionMb(pids) : undefined,
         });
+        for (const pid of pids) {
+          const used = cpuSeconds(pid);
+          if (!cpuAtStart.has(pid)) cpuAtStart.set(pid, used);
+          cpuUsed.set(pid, used - (cpuAtStart.get(pid) ?? used));
+        }
       }
     }
   } finally {
     await stopAll(groups.flatMap((group) => group.children));
-    for (const build of builds) build.cleanup();
     await forEachBounded(containers, 6, (container) =>
       container.remove({ force: true }).catch(() => undefined),
     );
@@ -279,12 +341,13 @@ async function measureMemory(docker: Docker, trees: readonly Tree[], runId: stri
   console.table(rows);
   console.log("target: collector + watcher ≤ 1.3× the two bare processes (resident, shared pages once)");
   console.table(
-    [...last.entries()].flatMap(([label, { figures }]) =>
+    [...last.entries()].flatMap(([label, { figures, pids }]) =>
       figures.map((f, index) => ({
         process: `${label.startsWith("collector") ? (index === 0 ? "collector" : "watcher") : "bare"}, ${label}`,
         "VmRSS MB": fixed(f?.rssMb ?? Number.NaN, 1),
         "PSS MB": fixed(f?.pssMb ?? Number.NaN, 1),
         "private MB": fixed(f?.privateMb ?? Number.NaN, 1),
+        [`CPU s over ${MEMORY_SECONDS - 1} s`]: fixed(cpuUsed.get(pids[index] ?? -1) ?? Number.NaN, 2),
       })),
     ),
   );
@@ -300,10 +363,12 @@ export async function run(): Promise<void> {
   }
   const docker = new Docker({ socketPath: "/var/run/docker.sock" });
   const nc = await connect({ servers: NATS_URL });
+  const builds = await Promise.all(trees.map(buildAsImage));
   try {
-    if (PHASES.includes("latency")) await measureLatency(docker, nc, trees, runId);
-    if (PHASES.includes("memory")) await measureMemory(docker, trees, runId);
+    if (PHASES.includes("latency")) await measureLatency(docker, nc, trees, builds, runId);
+    if (PHASES.includes("memory")) await measureMemory(docker, trees, builds, runId);
   } finally {
+    for (const build of builds) build.cleanup();
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
     await forEachBounded(leftovers, 6, (entry) =>
       docker

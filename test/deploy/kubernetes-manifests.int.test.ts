@@ -111,6 +111,9 @@ const AGENT_PERMISSIONS = [
   "metrics.k8s.io/pods list",
 ].sort();
 
+/** The agents run bundled (docker/bundle-agents.ts); the store and api as tsc compiles them. */
+const AGENT_SERVICES: ReadonlySet<string> = new Set(["collector", "watcher"]);
+
 const WORKLOADS = [
   { kind: "DaemonSet", name: "crowsnest-agent", services: ["watcher", "collector"] },
   { kind: "Deployment", name: "crowsnest-store", services: ["store"] },
@@ -175,7 +178,9 @@ describe("deploy/kubernetes", () => {
       expect(containers).toHaveLength(workload.services.length);
       for (const service of workload.services) {
         const container = containers.find((candidate) =>
-          candidate.command.includes(`services/${service}/dist/main.js`),
+          candidate.command.includes(
+            `services/${service}/${AGENT_SERVICES.has(service) ? "bundle" : "dist"}/main.js`,
+          ),
         );
         if (container === undefined) throw new Error(`${workload.name} does not run the ${service}`);
         expect(container.image).toBe(composeImage);

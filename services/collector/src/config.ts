@@ -12,7 +12,7 @@ import {
   parseEnv,
   runtimeConfigFrom,
   runtimeEnv,
-} from "@crowsnest/shared";
+} from "@crowsnest/shared/agent";
 import {
   type CollectorTarget,
   collectorTargetFrom,

@@ -3,7 +3,7 @@
 // and runs the sampling core on the runtime's adapter, the host's own sampling and the heartbeat
 // until SIGTERM. Everything it opens is released in reverse order (runService). Nothing else
 // wires components together.
-import { createLogger, openBus, runService, startHeartbeat } from "@crowsnest/shared";
+import { createLogger, openBus, runService, startHeartbeat } from "@crowsnest/shared/agent";
 import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import { readConfig } from "./config.ts";
 import { StatsSampler } from "./core/stats-sampler.ts";

@@ -16,7 +16,7 @@ import {
   type RuntimeConfig,
   runtimeConfigFrom,
   runtimeEnv,
-} from "@crowsnest/shared";
+} from "@crowsnest/shared/agent";
 
 export const watcherEnv = {
   ...commonEnv,

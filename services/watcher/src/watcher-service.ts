@@ -2,7 +2,7 @@
 // selected runtime (runtimes/registry.ts; only that runtime's modules are loaded), connects to
 // NATS, builds the runtime's watcher and responders on it, answers log and inspect requests,
 // publishes a heartbeat, and on SIGTERM releases everything in reverse order.
-import { createLogger, openBus, type ServiceLifecycle, startHeartbeat } from "@crowsnest/shared";
+import { createLogger, openBus, type ServiceLifecycle, startHeartbeat } from "@crowsnest/shared/agent";
 import { JetStreamAckPublisher } from "@crowsnest/shared/publishing";
 import { readConfig } from "./config.ts";
 import { createPublishedStateStore, openWatcherStateBucket } from "./recovery/published-state-store.ts";

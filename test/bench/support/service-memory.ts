@@ -7,6 +7,7 @@
 // share of pages others use, and comes out lower the more Node processes run. The figure that
 // depends on nothing else running is the set of physical pages the group maps, each page counted
 // once: read from /proc/<pid>/pagemap (page frame numbers need root; without it, undefined).
+
 import {
   closeSync,
   existsSync,
@@ -25,6 +26,7 @@ import { stripTypeScriptTypes } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { AGENTS, type Agent, bundleAgent } from "../../../docker/bundle-agents.ts";
 
 const MB = 1024 * 1024;
 const PAGE_BYTES = 4096;
@@ -165,4 +167,29 @@ export function buildStrippedCopy(repo: string = fileURLToPath(new URL("../../..
     }
   }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The agents as the image runs them: each bundled by docker/bundle-agents.ts (from `repo`'s
+ * sources) into `<dir>/<agent>/`, beside a node_modules with what the bundles leave outside
+ * (dockerode), linked from the workspace. `entry(agent)` is the file to run.
+ */
+export async function buildAgentBundles(
+  repo: string = fileURLToPath(new URL("../../..", import.meta.url)),
+): Promise<{
+  dir: string;
+  entry: (agent: Agent) => string;
+  cleanup: () => void;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), "crowsnest-bundle-"));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  for (const agent of AGENTS) await bundleAgent(agent, repo, join(dir, agent));
+  const link = join(dir, "node_modules", "dockerode");
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(realpathSync(join(repo, "services/watcher/node_modules/dockerode")), link);
+  return {
+    dir,
+    entry: (agent) => join(dir, agent, "main.js"),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -5,15 +5,13 @@
 // transforms), and whatever it refuses is given to the schema, which decides and explains. So
 // it can be incomplete in what it accepts, never more permissive; `stats-quick-check.test.ts`
 // compares both on valid and mutated messages.
-import { type StatsMessage, statsMessage } from "../messages/stats-message.ts";
+
+import { TIMESTAMP_PATTERN } from "../messages/contract-values.ts";
+import type { StatsMessage } from "../messages/stats-message.ts";
 import { isRuntime } from "../runtime/runtimes.ts";
 
-/** The schema's own RFC 3339 pattern (millisecond precision, `Z`), so every check of `ts` agrees. */
-export const STATS_TIMESTAMP_PATTERN: RegExp = (() => {
-  const pattern = statsMessage.shape.ts.def.pattern;
-  if (!(pattern instanceof RegExp)) throw new Error("the stats schema's ts has no pattern");
-  return pattern;
-})();
+/** The schema's RFC 3339 pattern (millisecond precision, `Z`), so every check of `ts` agrees. */
+export const STATS_TIMESTAMP_PATTERN: RegExp = TIMESTAMP_PATTERN;
 
 type Json = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 // Publishes a service's heartbeat on `<prefix>.v1.agents.<host>.<service>` at a fixed interval.
 import { writeFileSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { codecs } from "../codec/codecs.ts";
+import { checkedEncoders } from "../codec/checked-encoders.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Runtime } from "../messages/common.ts";
 import type { ServiceName, Subjects } from "../subjects/subjects.ts";
@@ -35,7 +35,7 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
   const subject = options.subjects.agent(options.host, options.service);
   const beat = (): void => {
     const runtimeApiVersion = options.runtimeApiVersion?.();
-    const encoded = codecs.heartbeat.encode({
+    const encoded = checkedEncoders.heartbeat.encode({
       v: 1,
       host: options.host,
       service: options.service,

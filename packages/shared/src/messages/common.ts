@@ -1,8 +1,9 @@
 // Building blocks shared by the message schemas of the bus contract.
 import { z } from "zod";
 import { RUNTIMES } from "../runtime/runtimes.ts";
+import { EPOCH_NANOS_PATTERN, SCHEMA_VERSION } from "./contract-values.ts";
 
-export const SCHEMA_VERSION = 1;
+export { SCHEMA_VERSION, toTimestamp } from "./contract-values.ts";
 export const schemaVersion = z
   .literal(SCHEMA_VERSION)
   .describe("The contract version: 1 in every message of v1, where fields are only ever added.");
@@ -13,7 +14,7 @@ export const timestamp = z.iso
 
 export const epochNanos = z
   .string()
-  .regex(/^\d{1,20}$/, "expected decimal nanoseconds since the epoch")
+  .regex(EPOCH_NANOS_PATTERN, "expected decimal nanoseconds since the epoch")
   .describe("Nanoseconds since the Unix epoch as a decimal string (a JSON number cannot hold it exactly).");
 
 export const runtime = z.enum(RUNTIMES).describe("The container runtime of the host.");
@@ -38,8 +39,3 @@ export type ContainerRef = z.infer<typeof containerRef>;
 export const byteCount = z.number().int().nonnegative().describe("Bytes.");
 export const bytesPerSecond = z.number().nonnegative().describe("Bytes per second over the interval.");
 export const labels = z.record(z.string(), z.string());
-
-/** Formats a Date the way every payload carries time. */
-export function toTimestamp(date: Date): string {
-  return date.toISOString();
-}

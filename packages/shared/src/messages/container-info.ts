@@ -2,20 +2,13 @@
 import { z } from "zod";
 import { byteCount, containerRef, labels, timestamp } from "./common.ts";
 
-export const containerState = z.enum([
-  "created",
-  "running",
-  "paused",
-  "restarting",
-  "removing",
-  "exited",
-  "dead",
-  "unknown",
-]);
-export type ContainerState = z.infer<typeof containerState>;
+import { CONTAINER_STATES, HEALTH_STATUSES } from "./contract-values.ts";
 
-export const healthStatus = z.enum(["none", "starting", "healthy", "unhealthy"]);
-export type HealthStatus = z.infer<typeof healthStatus>;
+export type { ContainerState, HealthStatus } from "./contract-values.ts";
+
+export const containerState = z.enum(CONTAINER_STATES);
+
+export const healthStatus = z.enum(HEALTH_STATUSES);
 
 export const containerInfo = containerRef.extend({
   image: z.string(),

@@ -2,36 +2,11 @@
 import { z } from "zod";
 import { containerRef, epochNanos, hostName, labels, runtime, schemaVersion, timestamp } from "./common.ts";
 import { healthStatus } from "./container-info.ts";
+import { EVENT_ACTION_PATTERN, EVENT_KINDS, KNOWN_EVENT_ACTIONS } from "./contract-values.ts";
 
-export const eventKind = z.enum(["container", "pod", "service", "node", "unit"]);
-export type EventKind = z.infer<typeof eventKind>;
+export { type EventKind, KNOWN_EVENT_ACTIONS } from "./contract-values.ts";
 
-/**
- * Actions published today. The schema accepts any lower-case word so that a subscriber
- * written against v1 keeps working when a runtime adds an action; these are the known ones.
- */
-export const KNOWN_EVENT_ACTIONS = [
-  "create",
-  "start",
-  "restart",
-  "stop",
-  "kill",
-  "die",
-  "oom",
-  "pause",
-  "unpause",
-  "destroy",
-  "rename",
-  "health_status",
-  // Kubernetes (container: start, die, restart, oom as above, plus readiness; pod, node, service):
-  "ready",
-  "unready",
-  "scheduled",
-  "delete",
-  "add",
-  "remove",
-  "not_ready",
-] as const;
+export const eventKind = z.enum(EVENT_KINDS);
 
 export const eventMessage = z.object({
   v: schemaVersion,
@@ -47,7 +22,7 @@ export const eventMessage = z.object({
   kind: eventKind,
   action: z
     .string()
-    .regex(/^[a-z][a-z_]{0,63}$/, "expected a lower-case action word")
+    .regex(EVENT_ACTION_PATTERN, "expected a lower-case action word")
     .describe(`A lower-case word; new ones may appear within v1. Known: ${KNOWN_EVENT_ACTIONS.join(", ")}.`),
   actor: containerRef,
   ts: timestamp.describe("When the runtime says it happened."),

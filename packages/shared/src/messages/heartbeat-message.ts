@@ -1,8 +1,9 @@
 // A service's periodic sign of life: `<prefix>.v1.agents.<host>.<service>`.
 import { z } from "zod";
 import { hostName, runtime, schemaVersion, timestamp } from "./common.ts";
+import { SERVICE_NAMES } from "./contract-values.ts";
 
-export const serviceName = z.enum(["collector", "watcher", "store", "api"]);
+export const serviceName = z.enum(SERVICE_NAMES);
 
 export const heartbeatMessage = z.object({
   v: schemaVersion,

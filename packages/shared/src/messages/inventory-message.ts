@@ -2,13 +2,14 @@
 import { z } from "zod";
 import { hostName, runtime, schemaVersion, timestamp } from "./common.ts";
 import { containerInfo } from "./container-info.ts";
+import { INVENTORY_REASONS } from "./contract-values.ts";
 
 export const inventoryMessage = z.object({
   v: schemaVersion,
   host: hostName,
   runtime,
   ts: timestamp,
-  reason: z.enum(["startup", "resync", "periodic"]),
+  reason: z.enum(INVENTORY_REASONS),
   snapshot_id: z
     .string()
     .min(1)

@@ -2,11 +2,12 @@
 import { z } from "zod";
 import { schemaVersion, timestamp } from "./common.ts";
 import { containerInfo } from "./container-info.ts";
+import { LOG_STREAMS, MAX_LOG_TAIL, RPC_ERROR_CODES } from "./rpc-values.ts";
 
-export const MAX_LOG_TAIL = 5000;
+export { MAX_LOG_TAIL } from "./rpc-values.ts";
 
 export const rpcErrorCode = z
-  .enum(["bad_request", "not_found", "runtime_unavailable", "logs_unavailable", "internal"])
+  .enum(RPC_ERROR_CODES)
   .describe(
     "`logs_unavailable`: the host's runtime keeps no logs the watcher can read for this container (containerd without nerdctl's log files); the message says why.",
   );
@@ -38,7 +39,7 @@ export type LogsRequest = z.infer<typeof logsRequest>;
 
 export const logLine = z.object({
   stream: z
-    .enum(["stdout", "stderr", "tty"])
+    .enum(LOG_STREAMS)
     .describe("`tty` for containers with a terminal, whose output has no separate streams."),
   ts: timestamp.nullable(),
   text: z.string(),

@@ -9,13 +9,14 @@ import {
   schemaVersion,
   timestamp,
 } from "./common.ts";
+import { STATS_SOURCES } from "./contract-values.ts";
 
 /**
  * Where a Kubernetes sample's figures came from: the kubelet's Summary API (read from the kubelet
  * or through the API server's node proxy), or metrics.k8s.io when the summary is not reachable
  * (CPU and memory only).
  */
-export const statsSource = z.enum(["kubelet_summary", "metrics_api"]);
+export const statsSource = z.enum(STATS_SOURCES);
 export type StatsSource = z.infer<typeof statsSource>;
 
 export const statsMessage = z.object({

@@ -1,7 +1,7 @@
 // The variables of the cgroup fast path, shared by the runtimes that read their containers'
 // cgroup files (Docker, containerd, cri); documented with every other collector variable in
 // config.ts's collectorEnv.
-import { type EnvValues, envEnum, envInteger, envString } from "@crowsnest/shared";
+import { type EnvValues, envEnum, envInteger, envString } from "@crowsnest/shared/agent";
 
 export const cgroupCollectorEnv = {
   CROWSNEST_STATS_SOURCE: envEnum(["auto", "api"], {

@@ -1,6 +1,6 @@
 // Decides at start whether the cgroup fast path can be used on this host, and says which way
 // container stats will be read: one info line an operator can find in the start-up logs.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { detectCgroupLayout } from "../procfs/cgroup-layout.ts";
 import { type CgroupNaming, CgroupStatsReader } from "./cgroup-stats-reader.ts";
 

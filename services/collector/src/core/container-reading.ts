@@ -1,7 +1,7 @@
 // What a runtime adapter makes of one container at one moment: the runtime-neutral reading the
 // sampling core turns into a stats message. Counters are cumulative, as the runtime reports them;
 // the core computes every rate and percentage from two readings of the same container.
-import type { ContainerRef, StatsMessage } from "@crowsnest/shared";
+import type { ContainerRef, StatsMessage } from "@crowsnest/shared/agent";
 import type { ContainerLimits } from "./container-limits.ts";
 
 /**

@@ -2,7 +2,7 @@
 // runtime adapter (runtimes/<name>/) implements, and what the core hands it for each tick. The
 // adapter only reads its runtime and turns each container into a ContainerReading; the core owns
 // the schedule, the previous readings, restart detection, rates, the messages and their outcomes.
-import type { HostStatsMessage, Runtime } from "@crowsnest/shared";
+import type { HostStatsMessage, Runtime } from "@crowsnest/shared/agent";
 import type { ContainerReading } from "./container-reading.ts";
 
 /** A container the adapter could not turn into a reading this tick. */

@@ -2,7 +2,7 @@
 // of the bus contract, whichever runtime the reading came from. Pure: every CPU percentage and
 // rate comes from two readings of this collector (or from the runtime's own CPU rate), and is
 // null whenever it cannot be right.
-import { type Runtime, SCHEMA_VERSION, type StatsMessage, toTimestamp } from "@crowsnest/shared";
+import { type Runtime, SCHEMA_VERSION, type StatsMessage, toTimestamp } from "@crowsnest/shared/agent";
 import type { ContainerReading, NetworkReading } from "./container-reading.ts";
 
 export interface StatsSampleInput {

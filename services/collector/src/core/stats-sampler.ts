@@ -8,7 +8,7 @@
 // then told the batch is complete: the bus client sends them in one socket write and the
 // acknowledgements come back together. Each separate write, wake-up and acknowledgement read
 // costs far more CPU than the sample it carries.
-import type { HostStatsMessage, Logger } from "@crowsnest/shared";
+import type { HostStatsMessage, Logger } from "@crowsnest/shared/agent";
 import type { HostStatsSink } from "../host/host-stats-collector.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { ContainerReading } from "./container-reading.ts";

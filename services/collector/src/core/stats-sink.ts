@@ -1,5 +1,5 @@
 // Where the collector hands its samples: the NATS publish queue in production, a plain object in tests.
-import type { StatsMessage } from "@crowsnest/shared";
+import type { StatsMessage } from "@crowsnest/shared/agent";
 
 export type PublishResult =
   | { readonly status: "published" }

@@ -1,6 +1,6 @@
 // Runs a collector's tick every interval without ever overlapping two: while one is still
 // running, the ticks due are skipped with one log line, and one more when it finally ends.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { type Clock, type ClockTimer, systemClock } from "./clock.ts";
 
 export interface TickLoopOptions<Summary> {

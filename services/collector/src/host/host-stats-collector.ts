@@ -4,7 +4,7 @@
 // publisher. Independent of Docker, so a host whose engine is down still reports itself.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type HostStatsMessage, type Logger, SCHEMA_VERSION, toTimestamp } from "@crowsnest/shared";
+import { type HostStatsMessage, type Logger, SCHEMA_VERSION, toTimestamp } from "@crowsnest/shared/agent";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
 import {
   hostCpuTicks,

@@ -1,6 +1,6 @@
 // Hands host samples to the publish queue, validated against the contract, on the host's subject
 // with a message id that makes a republished sample count once.
-import { codecs, type HostStatsMessage, type Subjects } from "@crowsnest/shared";
+import { checkedEncoders, type HostStatsMessage, type Subjects } from "@crowsnest/shared/agent";
 import type { MessageQueue } from "./stats-publisher.ts";
 
 export type HostPublishResult =
@@ -22,7 +22,7 @@ export class HostStatsPublisher {
   }
 
   publish(message: HostStatsMessage): HostPublishResult {
-    const encoded = codecs.hostStats.encode(message);
+    const encoded = checkedEncoders.hostStats.encode(message);
     if (!encoded.ok) return { status: "invalid", detail: encoded.detail };
     this.#queue.enqueue({
       subject: this.#subjects.hostStats(message.host),

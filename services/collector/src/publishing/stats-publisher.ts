@@ -5,7 +5,7 @@
 // Validation takes the shared quick check (isStatsMessage) where it recognises the message
 // (every sample this collector builds), and the contract's schema for anything else, which also
 // words the reason a message is refused.
-import { codecs, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared";
+import { checkedEncoders, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared/agent";
 import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import type { PublishResult, StatsSink } from "../core/stats-sink.ts";
 
@@ -52,7 +52,7 @@ export class StatsPublisher implements StatsSink {
     if (isStatsMessage(message)) {
       payload = Buffer.from(JSON.stringify(message));
     } else {
-      const encoded = codecs.stats.encode(message);
+      const encoded = checkedEncoders.stats.encode(message);
       if (!encoded.ok) return { status: "invalid", detail: encoded.detail };
       payload = encoded.data;
     }

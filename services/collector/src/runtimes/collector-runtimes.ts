@@ -3,7 +3,7 @@
 // selected (Docker mode loads no Kubernetes or containerd client, and so on). Adding a
 // runtime means a folder beside docker/ and kubernetes/ and its case in each switch below; the
 // switches are exhaustive, so a runtime added to RUNTIMES without them does not compile.
-import type { EnvValues, Logger, RuntimeTarget } from "@crowsnest/shared";
+import type { EnvValues, Logger, RuntimeTarget } from "@crowsnest/shared/agent";
 import { cgroupCollectorEnv } from "../cgroup/cgroup-config.ts";
 import { type ContainerdCollectorTarget, containerdCollectorTarget } from "./containerd/containerd-config.ts";
 import { type CriCollectorTarget, criCollectorTarget } from "./cri/cri-config.ts";

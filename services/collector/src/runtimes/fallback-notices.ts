@@ -2,7 +2,7 @@
 // back to its runtime's API (Docker, containerd): some containers go through the API, some
 // could not be sampled at all. Each is logged once when it starts and once when it ends, not
 // every tick (the details of each container are at debug level).
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
 
 export interface TickOutcome {

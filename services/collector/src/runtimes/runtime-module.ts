@@ -1,6 +1,6 @@
 // What each runtime folder gives the composition root: how to reach the runtime, and its adapter
 // for the sampling core once the bus is up.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import type { StatsRuntime } from "../core/stats-runtime.ts";
 
 /** A runtime reached and named. */

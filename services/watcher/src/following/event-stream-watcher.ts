@@ -4,7 +4,7 @@
 // through one ordered publish queue, and records on the bus what it published, to resume from
 // after a restart. A runtime brings a RuntimeEventSource and a ContainerObserver
 // (runtime-event-source.ts); everything else is here.
-import type { EventMessage, Logger, Runtime, Subjects } from "@crowsnest/shared";
+import type { EventMessage, Logger, Runtime, Subjects } from "@crowsnest/shared/agent";
 import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import { createInventoryPublisher } from "../inventory/inventory-publisher.ts";
 import { createEventPublisher } from "../publishing/event-publisher.ts";

@@ -4,7 +4,7 @@
 // the transitions it missed and the inventory, and only then does the runtime deliver the new
 // subscription's events. So a runtime knows nothing of the tracker, the queue or the record of
 // what was published, and every runtime gets the same guarantee: each transition published once.
-import type { ContainerInfo, EventMessage } from "@crowsnest/shared";
+import type { ContainerInfo, EventMessage } from "@crowsnest/shared/agent";
 import type { ContainerSnapshot } from "../resync/container-state-tracker.ts";
 
 /** `startup` for the first subscription, `resync` after each reconnect. */

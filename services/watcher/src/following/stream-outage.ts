@@ -1,7 +1,7 @@
 // What a runtime's event source says while its stream is away: one warning when an outage
 // begins, debug lines for the retries, one info line with the outage's length when the stream
 // is back. And the one chain its events are handled on, one task after the other.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import type { CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 
 export class StreamOutage {

@@ -1,6 +1,6 @@
 // A container's compose project, service and replica number, from the labels Docker Compose
 // writes (and nerdctl compose writes the same): null when the container is not part of a project.
-import type { ContainerInfo } from "@crowsnest/shared";
+import type { ContainerInfo } from "@crowsnest/shared/agent";
 
 export function composeInfo(labels: Readonly<Record<string, string>>): ContainerInfo["compose"] {
   const project = labels["com.docker.compose.project"];

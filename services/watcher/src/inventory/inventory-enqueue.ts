@@ -4,12 +4,12 @@
 import { randomUUID } from "node:crypto";
 import {
   type ContainerInfo,
-  codecs,
+  checkedEncoders,
   type InventoryMessage,
   type Logger,
   type Runtime,
   type Subjects,
-} from "@crowsnest/shared";
+} from "@crowsnest/shared/agent";
 import type { PublishQueue } from "@crowsnest/shared/publishing";
 import { splitInventory } from "./inventory-splitter.ts";
 
@@ -50,7 +50,7 @@ export function enqueueInventory(
     );
   }
   for (const message of messages) {
-    const encoded = codecs.inventory.encode(message);
+    const encoded = checkedEncoders.inventory.encode(message);
     if (!encoded.ok) {
       logger.error(
         { detail: encoded.detail, snapshot_id: header.snapshot_id },

@@ -3,7 +3,7 @@
 // startup and resync inventories are handed in by the resynchronization, which has just
 // looked at every container; the periodic ones are observed here. For runtimes that follow an
 // event stream (Docker, containerd); Kubernetes lists from its informer's cache.
-import type { ContainerInfo, InventoryMessage, Logger, Runtime, Subjects } from "@crowsnest/shared";
+import type { ContainerInfo, InventoryMessage, Logger, Runtime, Subjects } from "@crowsnest/shared/agent";
 import type { PublishQueue } from "@crowsnest/shared/publishing";
 import type { ContainerObserver } from "../following/runtime-event-source.ts";
 import { enqueueInventory } from "./inventory-enqueue.ts";

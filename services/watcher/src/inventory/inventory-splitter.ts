@@ -1,6 +1,6 @@
 // Splits one inventory snapshot into as few messages as fit the server's max payload: a
 // host with thousands of labelled containers does not fit one NATS message.
-import type { ContainerInfo, InventoryMessage } from "@crowsnest/shared";
+import type { ContainerInfo, InventoryMessage } from "@crowsnest/shared/agent";
 
 export type InventoryHeader = Omit<InventoryMessage, "part" | "parts" | "containers">;
 

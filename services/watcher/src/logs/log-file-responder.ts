@@ -6,7 +6,7 @@
 // mounted are read, whatever the runtime says (`fileWithinRoot`).
 import { access } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
+import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared/agent";
 import { type LogReplyConnection, startLogReply } from "../rpc/log-reply-sender.ts";
 import {
   createLogRequestHandler,

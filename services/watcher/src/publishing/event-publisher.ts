@@ -2,7 +2,7 @@
 // or synthesized after a gap: validated against the contract, on the subject of its own host,
 // runtime, kind and action, with its event id as the JetStream message id (a republished event
 // is stored once). An event that fails validation is logged and not published.
-import { codecs, type EventMessage, type Logger, type Subjects } from "@crowsnest/shared";
+import { checkedEncoders, type EventMessage, type Logger, type Subjects } from "@crowsnest/shared/agent";
 import type { PublishQueue } from "@crowsnest/shared/publishing";
 
 /** Queues one event; false when it failed validation and was not queued. */
@@ -17,7 +17,7 @@ export interface EventPublisherOptions {
 export function createEventPublisher(options: EventPublisherOptions): EventPublisher {
   const { queue, subjects, logger } = options;
   return (event) => {
-    const encoded = codecs.event.encode(event);
+    const encoded = checkedEncoders.event.encode(event);
     if (!encoded.ok) {
       logger.error(
         { detail: encoded.detail, event_id: event.event_id, synthesized: event.synthesized },

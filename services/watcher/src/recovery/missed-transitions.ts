@@ -9,7 +9,7 @@
 // recorded what it published) republishes the same ids, which JetStream stores once within its
 // duplicate window. Used by the reconnect path (ContainerStateTracker.reconcile) and by the
 // restart recovery alike.
-import type { EventMessage } from "@crowsnest/shared";
+import type { EventMessage } from "@crowsnest/shared/agent";
 
 /**
  * The transitions of one object, oldest first. `known` undefined: the watcher did not know it

@@ -25,7 +25,7 @@ import {
   type Subjects,
   watcherStateBucketName,
   withAdminRetry,
-} from "@crowsnest/shared";
+} from "@crowsnest/shared/agent";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
@@ -43,7 +43,7 @@ export interface StateBucket {
 }
 
 // The bucket's name is shared: the NATS permissions of each host (nats-authorization.ts) name it too.
-export { watcherStateBucketName } from "@crowsnest/shared";
+export { watcherStateBucketName } from "@crowsnest/shared/agent";
 
 /**
  * Creates the bucket if it does not exist yet (history 1: only the newest value of a key

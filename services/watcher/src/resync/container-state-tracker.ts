@@ -13,7 +13,7 @@
 // comparison (the stream is read while the containers are inspected) would repeat a synthesized
 // transition; for a short while after synthesizing, a real event that matches the next
 // synthesized transition of its container is recognized as that one and dropped.
-import type { ContainerState, EventMessage, HealthStatus, Runtime } from "@crowsnest/shared";
+import type { ContainerState, EventMessage, HealthStatus, Runtime } from "@crowsnest/shared/agent";
 import { missedTransitions } from "../recovery/missed-transitions.ts";
 import { msToNanos, nanosToTimestamp } from "../time/nano-time.ts";
 

@@ -2,7 +2,7 @@
 // `state` of its entries in the watcher-state bucket, see recovery/published-state-store.ts),
 // and back. A value it cannot use (another version wrote it, someone edited the bucket) reads
 // as undefined, never as a wrong state.
-import { healthStatus } from "@crowsnest/shared";
+import { isHealthStatus } from "@crowsnest/shared/agent";
 import type { StateCodec } from "../recovery/published-state-store.ts";
 import type { RememberedContainer } from "./container-state-tracker.ts";
 
@@ -36,15 +36,14 @@ export const rememberedContainerCodec: StateCodec<RememberedContainer> = {
     if (typeof phase !== "string" || !PHASES.has(phase)) return undefined;
     if (lastStart !== null && (typeof lastStart !== "string" || !/^\d{1,30}$/.test(lastStart)))
       return undefined;
-    const parsedHealth = health === null ? null : healthStatus.safeParse(health);
-    if (parsedHealth !== null && !parsedHealth.success) return undefined;
+    if (health !== null && !isHealthStatus(health)) return undefined;
     return {
       name,
       image,
       labels,
       phase: phase as RememberedContainer["phase"],
       lastStartNano: lastStart === null ? undefined : BigInt(lastStart),
-      health: parsedHealth === null ? null : parsedHealth.data,
+      health,
     };
   },
 };

@@ -3,7 +3,7 @@
 // before it stopped, if the tracker was restored from it; else none: there is nothing to
 // compare with), then the inventory. The runtime holds its new stream's events until this is done,
 // so replayed events are applied before and the new stream's events after it.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
 import type {
   ContainerObserver,

@@ -2,9 +2,16 @@
 // request, a bound on inspections at once, and an answer that has passed the contract's schema
 // (an invalid one becomes an `internal` error rather than silence). How a container is found and
 // described is the runtime's (a ContainerInspector).
-import { type ContainerInfo, codecs, type InspectReply, type Logger, type RpcError } from "@crowsnest/shared";
+import {
+  type ContainerInfo,
+  checkedEncoders,
+  type InspectReply,
+  type Logger,
+  type RpcError,
+} from "@crowsnest/shared/agent";
 import type { RpcConnection, RpcMessage } from "./rpc-connection.ts";
 import { errorReply } from "./rpc-replies.ts";
+import { requestCodecs } from "./rpc-request-codecs.ts";
 
 /** One container described as the contract's containerInfo, or why it cannot be. */
 export type ContainerInspector = (reference: string) => Promise<ContainerInfo | RpcError>;
@@ -25,7 +32,7 @@ export function createInspectResponder(options: InspectResponderOptions): Inspec
   let active = 0;
 
   const answer = async (data: Uint8Array): Promise<InspectReply> => {
-    const decoded = codecs.inspectRequest.decode(data);
+    const decoded = (await requestCodecs()).inspectRequest.decode(data);
     if (!decoded.ok) return errorReply("bad_request", `not an inspect request: ${decoded.detail}`);
     if (active >= maxConcurrent) {
       return errorReply("runtime_unavailable", `${maxConcurrent} inspect requests in progress; try again`);
@@ -45,10 +52,12 @@ export function createInspectResponder(options: InspectResponderOptions): Inspec
       return;
     }
     const reply = await answer(message.data);
-    let encoded = codecs.inspectReply.encode(reply);
+    let encoded = checkedEncoders.inspectReply.encode(reply);
     if (!encoded.ok) {
       logger.error({ detail: encoded.detail }, "inspect reply failed validation");
-      encoded = codecs.inspectReply.encode(errorReply("internal", "the watcher produced an invalid reply"));
+      encoded = checkedEncoders.inspectReply.encode(
+        errorReply("internal", "the watcher produced an invalid reply"),
+      );
     }
     if (!reply.ok)
       logger.debug({ code: reply.error.code, message: reply.error.message }, "inspect request refused");

@@ -1,7 +1,7 @@
 // Sends the chunks of one log reply in order, numbering them (`seq` from 0), with the
 // backpressure, error ending and requester probe every log responder (Docker, Kubernetes)
 // shares. See logs-responder.ts for the protocol.
-import type { Logger, RpcError } from "@crowsnest/shared";
+import type { Logger, RpcError } from "@crowsnest/shared/agent";
 import type { AssembledLine } from "../logs/log-line-assembler.ts";
 import { LogStreamControl, type LogStreamTiming } from "./log-stream-control.ts";
 import { isNoRespondersError, type RpcConnection } from "./rpc-connection.ts";

@@ -3,9 +3,10 @@
 // ends every stream in progress and waits for it. Each runtime declares what its logs can do
 // (capabilities: the core refuses or adapts a request accordingly), says which other requests it
 // refuses (admit) and how it streams the lines (serve).
-import { codecs, type Logger, type LogsRequest, type RpcError } from "@crowsnest/shared";
+import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared/agent";
 import type { RpcConnection, RpcMessage } from "./rpc-connection.ts";
 import { encodeLogsReply, errorReply } from "./rpc-replies.ts";
+import { requestCodecs } from "./rpc-request-codecs.ts";
 
 export interface LogsResponder {
   handle(message: RpcMessage): Promise<void>;
@@ -89,7 +90,7 @@ export function createLogRequestHandler<Target>(handling: LogRequestHandling<Tar
       logger.warn({ subject: message.subject }, "log request without a reply subject dropped");
       return;
     }
-    const decoded = codecs.logsRequest.decode(message.data);
+    const decoded = (await requestCodecs()).logsRequest.decode(message.data);
     const admission: Admission<Target> = decoded.ok
       ? refusalOf(decoded.value)
       : { refusal: errorReply("bad_request", `not a logs request: ${decoded.detail}`) };

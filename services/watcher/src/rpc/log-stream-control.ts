@@ -3,7 +3,7 @@
 // limit, the requester left, the watcher stops, the bus is gone); follow mode probes the
 // requester and sends what it gathered after a short delay; and the reply is closed in the one
 // way that reason calls for.
-import type { Logger, LogsRequest } from "@crowsnest/shared";
+import type { Logger, LogsRequest } from "@crowsnest/shared/agent";
 import { LogChunkPacker } from "../logs/log-chunk-packer.ts";
 import type { AssembledLine } from "../logs/log-line-assembler.ts";
 import type { LogReplySender } from "./log-reply-sender.ts";

@@ -5,7 +5,7 @@
 // A runtime whose window is coarser than asked (capabilities.exactWindow false) has `since` and
 // `until` applied here, by each line's time. The runtime adapts only the lines: how they are
 // tagged, and, for a tail it had to read more than, the newest N to keep.
-import type { Logger, LogsRequest } from "@crowsnest/shared";
+import type { Logger, LogsRequest } from "@crowsnest/shared/agent";
 import type { AssembledLine, LogLineAssembler } from "../logs/log-line-assembler.ts";
 import type { LogReplySender } from "./log-reply-sender.ts";
 import type { LogCapabilities } from "./log-request-handling.ts";

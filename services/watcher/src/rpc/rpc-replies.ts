@@ -1,6 +1,6 @@
-// Encodes the watcher's RPC answers through the contract's codecs and names the error codes,
-// so every reply a requester gets has passed the schema it decodes with.
-import { codecs, type LogsReply, type RpcError } from "@crowsnest/shared";
+// Encodes the watcher's RPC answers through the contract's checks and names the error codes,
+// so every reply a requester gets is one the schema it decodes with accepts.
+import { checkedEncoders, type LogsReply, type RpcError } from "@crowsnest/shared/agent";
 import type { AssembledLine } from "../logs/log-line-assembler.ts";
 
 export type RpcErrorCode = RpcError["error"]["code"];
@@ -18,8 +18,10 @@ export function logsChunk(seq: number, lines: readonly AssembledLine[], done: bo
  * still gets an answer, an `internal` error, rather than silence.
  */
 export function encodeLogsReply(reply: LogsReply): { data: Uint8Array; failure: string | undefined } {
-  const encoded = codecs.logsReply.encode(reply);
+  const encoded = checkedEncoders.logsReply.encode(reply);
   if (encoded.ok) return { data: encoded.data, failure: undefined };
-  const fallback = codecs.logsReply.encode(errorReply("internal", "the watcher produced an invalid reply"));
+  const fallback = checkedEncoders.logsReply.encode(
+    errorReply("internal", "the watcher produced an invalid reply"),
+  );
   return { data: fallback.ok ? fallback.data : new Uint8Array(0), failure: encoded.detail };
 }

@@ -2,7 +2,7 @@
 // on plain subscriptions (one watcher per host, so no queue group). Each request is handled
 // on its own, so a long follow stream never holds up an inspect. stop() stops intake (drains
 // the subscriptions), ends the log streams in progress and waits for every answer.
-import type { Logger, Subjects } from "@crowsnest/shared";
+import type { Logger, Subjects } from "@crowsnest/shared/agent";
 import type { InspectResponder } from "./inspect-responder.ts";
 import type { LogsResponder } from "./log-request-handling.ts";
 import type { RpcConnection, RpcMessage, RpcSubscription } from "./rpc-connection.ts";

@@ -1,7 +1,7 @@
 // Every runtime the watcher can follow, each loaded only when it is the one selected: Docker
 // mode never loads the Kubernetes modules, Kubernetes mode never loads dockerode, only containerd and cri modes load gRPC. Typed by the
 // shared list of runtimes, so a runtime added there does not compile until it has an entry here.
-import type { Logger, Runtime } from "@crowsnest/shared";
+import type { Logger, Runtime } from "@crowsnest/shared/agent";
 import type { WatcherConfig } from "../config.ts";
 import type { PreparedRuntime, WatcherRuntimeModule } from "./watcher-runtime.ts";
 

@@ -5,7 +5,7 @@
 // it is, how to follow its containers' lifecycle, how to read a container's logs and describe
 // one container. Adding a runtime is a folder under runtimes/ exporting a WatcherRuntimeModule,
 // plus its entry in registry.ts.
-import type { Logger, Runtime, Subjects } from "@crowsnest/shared";
+import type { Logger, Runtime, Subjects } from "@crowsnest/shared/agent";
 import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import type { WatcherConfigFor } from "../config.ts";
 import type { PublishedStateStore, StateCodec } from "../recovery/published-state-store.ts";

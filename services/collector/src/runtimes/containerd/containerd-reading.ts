@@ -4,7 +4,7 @@
 // answer (cgroup v1 or v2) turned into the same counters the cgroup files give.
 
 import { join } from "node:path";
-import type { ContainerRef } from "@crowsnest/shared";
+import type { ContainerRef } from "@crowsnest/shared/agent";
 import {
   type CgroupV1Metrics,
   type CgroupV2Metrics,

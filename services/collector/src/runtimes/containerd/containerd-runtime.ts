@@ -7,7 +7,7 @@
 // CROWSNEST_HOST_NAME says otherwise. In a container that is the container's own host name
 // unless it shares the host's UTS namespace (compose: `uts: host`), so set one of the two.
 import { hostname } from "node:os";
-import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared";
+import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared/agent";
 import { ContainerdClient } from "@crowsnest/shared/containerd";
 import type { CgroupNaming } from "../../cgroup/cgroup-stats-reader.ts";
 import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";

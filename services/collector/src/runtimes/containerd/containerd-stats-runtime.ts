@@ -18,7 +18,7 @@
 // ticks keeps its CPU figure. A task with another PID than last tick is a new run of the container.
 
 import { basename, dirname, join } from "node:path";
-import { DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES, type Logger } from "@crowsnest/shared";
+import { DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES, type Logger } from "@crowsnest/shared/agent";
 import type { ContainerdClient, ContainerdTask } from "@crowsnest/shared/containerd";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";

@@ -1,7 +1,7 @@
 // The cri variant of the collector's config: the CRI socket and call deadline it shares with the
 // watcher, and the cgroup settings it shares with Docker and containerd (the fast path, how long
 // the container lists are reused).
-import type { CriTarget, EnvValues } from "@crowsnest/shared";
+import type { CriTarget, EnvValues } from "@crowsnest/shared/agent";
 import { type CgroupSettings, type cgroupCollectorEnv, cgroupSettings } from "../../cgroup/cgroup-config.ts";
 
 export interface CriCollectorSettings extends CriTarget, CgroupSettings {}

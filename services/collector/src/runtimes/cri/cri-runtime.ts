@@ -3,7 +3,7 @@
 // machine's: the CRI reports none) and builds the adapter (cgroup files where readable,
 // ListContainerStats otherwise). Loaded only when CROWSNEST_RUNTIME=cri.
 import { hostname } from "node:os";
-import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared";
+import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared/agent";
 import { openCriClient } from "@crowsnest/shared/cri";
 import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";
 import type { PreparedRuntime, RuntimeModuleSettings } from "../runtime-module.ts";

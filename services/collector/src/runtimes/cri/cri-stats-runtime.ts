@@ -13,7 +13,7 @@
 // over wall time on both paths, so a container that changes path keeps its figure; a new CRI
 // container under the same pod container name is a new run (CPU and rates start over).
 import { availableParallelism } from "node:os";
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import {
   type CriClient,
   type CriContainer,

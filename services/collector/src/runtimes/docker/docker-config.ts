@@ -1,6 +1,6 @@
 // The collector's Docker-only settings: their variables (documented with every other collector
 // variable in config.ts's collectorEnv) and the Docker variant of the collector's config.
-import { type EnvValues, envInteger } from "@crowsnest/shared";
+import { type EnvValues, envInteger } from "@crowsnest/shared/agent";
 import { type CgroupSettings, type cgroupCollectorEnv, cgroupSettings } from "../../cgroup/cgroup-config.ts";
 
 export const dockerCollectorEnv = {

@@ -2,7 +2,7 @@
 // `unknown`: the sampling code checks every field it uses, so a surprising engine version or a
 // half-written answer can never crash a tick. docker-socket-port.ts implements it; tests pass
 // plain objects.
-import { CrowsnestError } from "@crowsnest/shared";
+import { CrowsnestError } from "@crowsnest/shared/agent";
 
 export interface DockerPort {
   /** `GET /containers/json`: the running containers. */

@@ -1,7 +1,7 @@
 // The Docker runtime's module for the composition root: reaches dockerd, names the host after
 // it, and builds the Docker adapter (cgroup files where readable, the Docker API otherwise).
 // Loaded only when CROWSNEST_RUNTIME=docker.
-import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared";
+import { type Logger, resolveRuntimeHostName } from "@crowsnest/shared/agent";
 import { field } from "@crowsnest/shared/util/json-fields";
 import type { PreparedRuntime, RuntimeModuleSettings } from "../runtime-module.ts";
 import type { DockerCollectorTarget } from "./docker-config.ts";

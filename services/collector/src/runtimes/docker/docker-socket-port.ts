@@ -3,7 +3,7 @@
 // SSH support) costs it about 13 MB of memory, and a new connection per call costs both it and
 // dockerd CPU on every container of every tick.
 import { Agent, type IncomingMessage, request } from "node:http";
-import { CrowsnestError } from "@crowsnest/shared";
+import { CrowsnestError } from "@crowsnest/shared/agent";
 import { field } from "@crowsnest/shared/util/json-fields";
 import { ContainerGoneError, type DockerPort } from "./docker-port.ts";
 

@@ -13,7 +13,7 @@
 //
 // Either way a tick hands its readings to the core together (all those read from files, then all
 // those read through the API once every answer is in), so the bus client sends them in one write.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";

@@ -1,7 +1,7 @@
 // The Docker runtime's cgroup fast path: where dockerd puts its containers' cgroups (the cgroupfs
 // driver's `docker/<id>`, the systemd driver's `system.slice/docker-<id>.scope`, or under the
 // container's `--cgroup-parent`), and which process shows a container's network.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import type { CgroupNaming, CgroupStatsReader } from "../../cgroup/cgroup-stats-reader.ts";
 import { setUpCgroupReader } from "../../cgroup/file-reader-setup.ts";
 import { containerCgroupCandidates } from "../../procfs/cgroup-layout.ts";

@@ -1,6 +1,6 @@
 // A Docker container's configured CPU and memory limits and its start time, read from its
 // inspect JSON.
-import { cpuLimitCores } from "@crowsnest/shared";
+import { cpuLimitCores } from "@crowsnest/shared/agent";
 import { field, positiveInteger } from "@crowsnest/shared/util/json-fields";
 import type { ContainerLimits } from "../../core/container-limits.ts";
 

@@ -6,7 +6,7 @@
 // many are missing at once the list is fetched early instead, at most every EARLY_REFRESH_MIN_MS.
 // A failed fetch keeps the previous answer, and a pod gone from a new list is kept for one more
 // list (a deleted pod's containers are still sampled while they stop).
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
 import type { KubernetesApiPort } from "./kubernetes-api-port.ts";

@@ -4,7 +4,7 @@
 // account's token, re-read as it rotates, or the kubeconfig's), checked by the kubelet against
 // `nodes/stats`, and the CA the kubelet's serving certificate must chain to.
 import { readFile } from "node:fs/promises";
-import { ConfigError } from "@crowsnest/shared";
+import { ConfigError } from "@crowsnest/shared/agent";
 import type { KubeAccess } from "@crowsnest/shared/kubernetes";
 import type { KubeletConfig } from "./kubernetes-config.ts";
 

@@ -7,7 +7,7 @@ import {
   envInteger,
   envOptionalString,
   type KubernetesTarget,
-} from "@crowsnest/shared";
+} from "@crowsnest/shared/agent";
 
 export const kubernetesCollectorEnv = {
   CROWSNEST_KUBERNETES_TIMEOUT_MS: envInteger({

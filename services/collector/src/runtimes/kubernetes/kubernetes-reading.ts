@@ -3,7 +3,7 @@
 // core publishes, with the same fields and units as a Docker sample. CPU comes from two readings
 // of the cumulative counter over their read times, or from the kubelet's own rate
 // (`usageNanoCores`) where there is no counter; neither API has block I/O.
-import type { ContainerRef } from "@crowsnest/shared";
+import type { ContainerRef } from "@crowsnest/shared/agent";
 import type { ContainerLimits } from "../../core/container-limits.ts";
 import type { ContainerReading, StatsSource } from "../../core/container-reading.ts";
 import type { KubernetesContainerReading } from "./container-reading.ts";

@@ -2,7 +2,7 @@
 // server (a kubeconfig, or the pod's service account when it runs in a cluster) and, in node mode,
 // the node's kubelet; which host name it publishes under; and the Kubernetes adapter. Loaded only
 // when CROWSNEST_RUNTIME=kubernetes, so Docker mode loads none of it.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import {
   createKubeClient,
   type KubeClient,

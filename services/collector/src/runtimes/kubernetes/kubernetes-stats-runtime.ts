@@ -11,7 +11,7 @@
 //
 // Nodes are fetched a few at a time with a deadline each; a node that cannot be read is skipped
 // for the tick.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";

@@ -3,7 +3,7 @@
 // Pure. The summary has CPU and memory; it has no load averages or uptime, which come from the
 // node's kernel (see NodeLoadReading) or, without them, make the sample impossible: the
 // contract requires both.
-import { type HostStatsMessage, SCHEMA_VERSION, toTimestamp } from "@crowsnest/shared";
+import { type HostStatsMessage, SCHEMA_VERSION, toTimestamp } from "@crowsnest/shared/agent";
 import type { NodeFacts } from "./pod-facts.ts";
 import type { SummaryNode } from "./summary-reading.ts";
 

@@ -1,7 +1,7 @@
 // What the containerd watcher knows of each container's name, image and labels, for events that
 // carry only an id: filled by every look at the containers, by the events themselves, and for a
 // container first met through an event, by one Containers.Get.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { type ContainerdClient, containerdContainerName } from "@crowsnest/shared/containerd";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import type { KnownIdentity } from "./containerd-event-normalizer.ts";

@@ -2,7 +2,7 @@
 // containerInfo and to the tracker's snapshot, the way a Docker host's containers look: the id,
 // name and limits the collector gives it too (@crowsnest/shared/containerd's identity), compose
 // projects from the labels nerdctl compose writes, the task's state. Pure, so unit-tested.
-import type { ContainerInfo, ContainerState } from "@crowsnest/shared";
+import type { ContainerInfo, ContainerState } from "@crowsnest/shared/agent";
 import {
   type ContainerdContainer,
   type ContainerdTask,

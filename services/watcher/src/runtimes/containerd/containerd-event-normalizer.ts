@@ -5,7 +5,7 @@
 // label → rename. `/tasks/create` and `/tasks/delete` (a task made before its start, removed
 // after its exit) and an exec's exit have no counterpart and are skipped. Pure (who the container
 // is and whether an oom came before are passed in as questions), so every mapping is unit-tested.
-import type { EventMessage } from "@crowsnest/shared";
+import type { EventMessage } from "@crowsnest/shared/agent";
 import {
   type ContainerdEvent,
   containerdContainerName,

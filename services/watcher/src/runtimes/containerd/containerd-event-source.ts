@@ -12,7 +12,7 @@
 // its container, or a moment for an `oom` reported just after it); the stream is read all the
 // while, so a slow step never makes containerd drop the subscriber.
 import { randomUUID } from "node:crypto";
-import type { EventMessage, Logger } from "@crowsnest/shared";
+import type { EventMessage, Logger } from "@crowsnest/shared/agent";
 import {
   type ContainerdClient,
   type ContainerdEvent,

@@ -6,7 +6,7 @@
 // `logs_unavailable` with the reason, never an empty success that would read as "the container
 // printed nothing". An unknown container is `not_found`, as on every runtime.
 import { basename, join } from "node:path";
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { createJsonFileAssembler } from "../../logs/json-file-log.ts";
 import { createLogFileResponder, fileWithinRoot } from "../../logs/log-file-responder.ts";
 import type { ContainerInspector } from "../../rpc/inspect-responder.ts";

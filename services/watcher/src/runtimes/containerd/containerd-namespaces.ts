@@ -1,7 +1,7 @@
 // Which containerd namespaces a containerd host reports: the ones CROWSNEST_CONTAINERD_NAMESPACES
 // names, else every namespace but those other runtimes report (Docker's `moby`, the CRI's
 // `k8s.io`). Decided per namespace, so a namespace made after the watcher started is followed.
-import { DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES } from "@crowsnest/shared";
+import { DEFAULT_EXCLUDED_CONTAINERD_NAMESPACES } from "@crowsnest/shared/agent";
 
 export interface NamespaceSelection {
   /** Whether the containers (and events) of this namespace are reported. */

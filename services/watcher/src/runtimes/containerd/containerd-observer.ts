@@ -1,7 +1,7 @@
 // Looks at every container of the namespaces a containerd host reports: per namespace, one list
 // of containers and one of tasks (two requests, whatever the number of containers), joined by id.
 // A namespace that disappears between the namespace list and its own lists is skipped.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import type { ContainerdClient } from "@crowsnest/shared/containerd";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import type { ContainerObserver, ObservedContainer } from "../../following/runtime-event-source.ts";

@@ -5,7 +5,7 @@
 // state that the old one did not have. So a live poll, the first poll after a restart of the
 // watcher (compared with what it recorded) and a repeat of either all give the same ids, and
 // JetStream stores each fact once. Pure, so every mapping is unit-tested.
-import type { EventKind, EventMessage } from "@crowsnest/shared";
+import type { EventKind, EventMessage } from "@crowsnest/shared/agent";
 import { nanosToTimestamp } from "../../time/nano-time.ts";
 import { containerBusId, criContainerLabels, sandboxLabels } from "./cri-identity.ts";
 import type { CriContainerRecord, CriSandboxRecord } from "./cri-status-cache.ts";

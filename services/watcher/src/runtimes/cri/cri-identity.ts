@@ -2,7 +2,7 @@
 // (`namespace/pod/container`, whichever run of it), with the labels the kubelet puts on
 // containers (io.kubernetes.pod.namespace, .pod.name, .pod.uid, .container.name) so the api's
 // namespace filter works, and a `kubernetes` object in inventories and inspect replies.
-import type { ContainerInfo, ContainerState } from "@crowsnest/shared";
+import type { ContainerInfo, ContainerState } from "@crowsnest/shared/agent";
 import { nanosToTimestamp } from "../../time/nano-time.ts";
 import type { CriContainerRecord, CriSandboxRecord } from "./cri-status-cache.ts";
 

@@ -5,7 +5,7 @@
 // runtime still keeps one (for `previous` logs). A container the cache does not know yet (made
 // since the last poll) is waited for, bounded: the request waits for the cache to bring an entry
 // newer than the request, and looks once more.
-import type { RpcError } from "@crowsnest/shared";
+import type { RpcError } from "@crowsnest/shared/agent";
 import type { ContainerInspector } from "../../rpc/inspect-responder.ts";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 import { containerBusId, toContainerInfo } from "./cri-identity.ts";

@@ -4,7 +4,7 @@
 // file under the same name is read from its start), and `previous`: the file of the run before
 // the newest, while the runtime keeps that container (the kubelet keeps the last one). Files
 // outside CROWSNEST_CRI_LOG_ROOT are never read, whatever the runtime says.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { createCriLogAssembler } from "../../logs/cri-log-format.ts";
 import { createLogFileResponder, fileWithinRoot } from "../../logs/log-file-responder.ts";
 import type { LogReplyConnection } from "../../rpc/log-reply-sender.ts";

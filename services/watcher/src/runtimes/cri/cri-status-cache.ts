@@ -5,7 +5,7 @@
 // changed after a given time and wait, bounded, until one does (the kubelet's "newer than").
 // Each poll returns what changed, for the event differ. The clock is injected, so unit tests
 // drive polls and waits by hand.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import type {
   CriClient,
   CriContainer,

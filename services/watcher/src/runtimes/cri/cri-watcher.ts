@@ -13,7 +13,7 @@
 // (and the resync). containerd 1.6 answers UNIMPLEMENTED; its own event service on the same socket
 // tells when a task is deleted, which is when its CRI records the exit: each deletion hastens the
 // polls until they show that container exited (exit-hastener.ts).
-import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
+import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared/agent";
 import { type CriClient, isUnimplemented } from "@crowsnest/shared/cri";
 import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";

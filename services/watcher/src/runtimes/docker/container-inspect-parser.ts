@@ -2,7 +2,7 @@
 // metadata of inventories and inspect replies, the state and times resynchronization compares,
 // OOMKilled for a `die`, the health streak and output for a `health_status`, and Tty for logs.
 // It is outside input: a missing or odd field makes one value unknown, never an error.
-import { type ContainerState, cpuLimitCores, type HealthStatus } from "@crowsnest/shared";
+import { type ContainerState, cpuLimitCores, type HealthStatus } from "@crowsnest/shared/agent";
 import { field, isJsonObject, positiveInteger } from "@crowsnest/shared/util/json-fields";
 import { rfc3339ToNanos } from "../../time/nano-time.ts";
 

@@ -2,7 +2,7 @@
 // at a time, each with a deadline) for what only inspect knows. A container that vanished
 // between the list and its inspect is left out; one whose inspect failed otherwise is described
 // from its list entry, so one slow container never costs the whole inventory.
-import type { ContainerInfo, Logger } from "@crowsnest/shared";
+import type { ContainerInfo, Logger } from "@crowsnest/shared/agent";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";

@@ -2,7 +2,7 @@
 // everything (times, exit code, pid, health, limits); an entry of the list call, which is one
 // request for the whole host, gives what it has and leaves the rest null. The list form is
 // used for a container whose inspect failed.
-import type { ContainerInfo } from "@crowsnest/shared";
+import type { ContainerInfo } from "@crowsnest/shared/agent";
 import { composeInfo } from "../../inventory/compose-info.ts";
 import { nanosToTimestamp } from "../../time/nano-time.ts";
 import type { InspectedContainer } from "./container-inspect-parser.ts";

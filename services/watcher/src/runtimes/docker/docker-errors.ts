@@ -1,7 +1,7 @@
 // How a failed Docker API call is told apart: the container is not there, dockerd refused the
 // request as malformed, or dockerd could not be reached or did not answer in time. Requesters
 // of the watcher's RPC get a different error code for each.
-import { CrowsnestError } from "@crowsnest/shared";
+import { CrowsnestError } from "@crowsnest/shared/agent";
 
 export class DockerNotFoundError extends CrowsnestError {
   readonly ref: string;

@@ -1,5 +1,5 @@
 // The RPC error a requester gets when a Docker call for its request failed.
-import type { RpcError } from "@crowsnest/shared";
+import type { RpcError } from "@crowsnest/shared/agent";
 import { errorReply } from "../../rpc/rpc-replies.ts";
 import { classifyDockerError, dockerErrorMessage } from "./docker-errors.ts";
 

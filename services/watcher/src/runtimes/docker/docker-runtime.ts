@@ -1,6 +1,6 @@
 // The Docker runtime of the watcher: dockerd's socket, the host name dockerd reports (unless one
 // is configured), and the event follower, log streams and inspections built on dockerode.
-import { resolveRuntimeHostName } from "@crowsnest/shared";
+import { resolveRuntimeHostName } from "@crowsnest/shared/agent";
 import Docker from "dockerode";
 import { rememberedContainerCodec } from "../../resync/remembered-container-codec.ts";
 import type { WatcherRuntimeModule } from "../watcher-runtime.ts";

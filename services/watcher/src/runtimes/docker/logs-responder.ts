@@ -9,7 +9,7 @@
 // probe interval an empty chunk goes out as a NATS request, and the server answers "no
 // responders" as soon as nobody is subscribed to the reply inbox any more; a requester that is
 // still there simply receives an empty chunk (which also tells it the stream is alive).
-import type { Logger, LogsRequest } from "@crowsnest/shared";
+import type { Logger, LogsRequest } from "@crowsnest/shared/agent";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { createLogLineAssembler } from "../../logs/log-line-assembler.ts";
 import { containerReference } from "../../rpc/container-reference.ts";

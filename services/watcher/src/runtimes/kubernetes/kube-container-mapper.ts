@@ -2,7 +2,7 @@
 // replies carry for Docker too. Kubernetes has no container health check of its own; the
 // probes are mapped: ready → healthy, running but not ready → unhealthy, not running yet →
 // starting, and a container without readiness or liveness probe has health `none`.
-import type { ContainerInfo, ContainerState, HealthStatus } from "@crowsnest/shared";
+import type { ContainerInfo, ContainerState, HealthStatus } from "@crowsnest/shared/agent";
 import { podContainerLabels } from "./kube-labels.ts";
 import type { ContainerSpecState, ContainerStatusState, InstanceState, PodState } from "./kube-objects.ts";
 

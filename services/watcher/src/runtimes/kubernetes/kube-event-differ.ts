@@ -5,7 +5,7 @@
 // another replica seeing the same object all produce the same ids, JetStream stores each fact
 // once, and a re-list emits exactly the transitions that were missed. Pure, so every mapping
 // is unit-tested.
-import type { EventKind, EventMessage } from "@crowsnest/shared";
+import type { EventKind, EventMessage } from "@crowsnest/shared/agent";
 import { podContainerLabels, podLabels } from "./kube-labels.ts";
 import type {
   ContainerStatusState,

@@ -5,7 +5,7 @@
 // cache are reported as synthesized changes. Errors back off exponentially up to a cap, and a
 // watch that goes silent (no event, bookmark or close within stallMs: a connection that died
 // without closing raises nothing) is restarted.
-import type { Logger } from "@crowsnest/shared";
+import type { Logger } from "@crowsnest/shared/agent";
 import { KubeApiError, type KubeClient, type Query } from "@crowsnest/shared/kubernetes";
 import { abortableSleep } from "@crowsnest/shared/util/abortable-sleep";
 import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";

@@ -2,7 +2,7 @@
 // informer's cache: after every list (startup, re-list) and periodically. Splitting, encoding
 // and publishing are the Docker inventory's (enqueueInventory and the ordered publish queue);
 // only the source differs, and there is nothing to observe: the cache is current.
-import type { ContainerInfo, InventoryMessage, Logger, Subjects } from "@crowsnest/shared";
+import type { ContainerInfo, InventoryMessage, Logger, Subjects } from "@crowsnest/shared/agent";
 import type { PublishQueue } from "@crowsnest/shared/publishing";
 import { enqueueInventory } from "../../inventory/inventory-enqueue.ts";
 

@@ -6,7 +6,7 @@
 // last terminated instance. Timestamps are always asked for, so `since` and `until` are
 // applied exactly (the API server has no `until`, and `sinceTime` is cut to seconds).
 import type { Readable } from "node:stream";
-import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared";
+import type { Logger, LogsRequest, RpcError } from "@crowsnest/shared/agent";
 import { KubeApiError, type KubeClient } from "@crowsnest/shared/kubernetes";
 import { createLogLineAssembler } from "../../logs/log-line-assembler.ts";
 import { type LogReplyConnection, startLogReply } from "../../rpc/log-reply-sender.ts";

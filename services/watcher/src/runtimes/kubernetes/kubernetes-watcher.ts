@@ -5,7 +5,7 @@
 // transition missed meanwhile is published once, with the id it would have had live. main.ts
 // builds it from configuration; the integration tests and the benchmark build it the same way
 // against a real API server.
-import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared";
+import type { ContainerInfo, EventMessage, Logger, Subjects } from "@crowsnest/shared/agent";
 import type { KubeClient } from "@crowsnest/shared/kubernetes";
 import type { JetStreamPublisher } from "@crowsnest/shared/publishing";
 import type { BackoffOptions } from "@crowsnest/shared/util/capped-backoff";

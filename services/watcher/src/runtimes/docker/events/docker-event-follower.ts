@@ -18,7 +18,7 @@
 // bus before it stopped reflects dockerd (see recovery/): the first subscription is then handled
 // like a reconnect, replaying what dockerd still has since then (and nothing up to it again)
 // before the startup resynchronization.
-import type { EventMessage, Logger } from "@crowsnest/shared";
+import type { EventMessage, Logger } from "@crowsnest/shared/agent";
 import { abortableSleep, unlessAborted } from "@crowsnest/shared/util/abortable-sleep";
 import { type BackoffOptions, CappedBackoff } from "@crowsnest/shared/util/capped-backoff";
 import { LateOomWatch } from "../../../following/late-oom-watch.ts";

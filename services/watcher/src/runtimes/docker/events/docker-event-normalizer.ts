@@ -1,7 +1,7 @@
 // Turns one Docker engine event into the bus's normalized event message. This is the one
 // place that knows how Docker names container actions and attributes; it is pure (the OOM
 // memory is passed in as a question), so every mapping is unit-tested.
-import { type EventMessage, healthStatus, type KNOWN_EVENT_ACTIONS } from "@crowsnest/shared";
+import { type EventMessage, isHealthStatus, type KNOWN_EVENT_ACTIONS } from "@crowsnest/shared/agent";
 import type { DockerEvent } from "./docker-event-parser.ts";
 
 /** Container actions published, by Docker's action word; exec_*, attach, resize and the like are noise. */
@@ -80,8 +80,8 @@ export function normalizeDockerEvent(event: DockerEvent, context: NormalizeConte
   let health: EventMessage["health_status"] = null;
   if (action === "health_status") {
     // Docker 20.10 puts the status in the action word; accept an attribute as well.
-    const parsed = healthStatus.safeParse(detail ?? attributes.health_status);
-    health = parsed.success ? parsed.data : null;
+    const status = detail ?? attributes.health_status;
+    health = isHealthStatus(status) ? status : null;
   }
   const image = attributes.image ?? event.from;
   const exitCode = action === "die" ? parseExitCode(attributes.exitCode) : null;

@@ -6,7 +6,7 @@
 //   `health_failing_streak` and `health_output`.
 // The inspect has a deadline; when it fails the event goes out as it is (for `die`, with what
 // the `oom` memory says), never held back.
-import type { EventMessage, Logger } from "@crowsnest/shared";
+import type { EventMessage, Logger } from "@crowsnest/shared/agent";
 import { withDeadline } from "@crowsnest/shared/util/call-deadline";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
 import { type InspectedContainer, parseContainerInspect } from "../container-inspect-parser.ts";

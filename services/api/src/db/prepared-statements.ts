@@ -2,6 +2,7 @@
 // Postgres parses and analyzes one once per connection instead of on every request, and after a
 // few executions may keep a generic plan too. On the 24 h chart, parsing, analyzing and planning
 // a statement over two tiers and several day partitions cost Postgres about as much as running it.
+import { createHash } from "node:crypto";
 import type { CompiledQuery } from "kysely";
 import type pg from "pg";
 
@@ -23,7 +24,9 @@ export class PreparedStatements {
   async query<Row extends pg.QueryResultRow>(compiled: CompiledQuery<Row>): Promise<Row[]> {
     let name = this.#names.get(compiled.sql);
     if (name === undefined && this.#names.size < MAX_NAMED) {
-      name = `crowsnest_api_${this.#names.size}`;
+      // Named after the text, so that two instances on one pool (tests) never give one name two
+      // texts on a connection, which pg refuses.
+      name = `crowsnest_api_${createHash("sha256").update(compiled.sql).digest("hex").slice(0, 32)}`;
       this.#names.set(compiled.sql, name);
     }
     const result = await this.#pool.query<Row>({

@@ -93,7 +93,7 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
       const nowMs = Date.now();
       const window = resolveWindow(query, nowMs);
       const id = await (typeof param.id === "string"
-        ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined)
+        ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined, c.var.prepared)
         : existingHostId(c.var.db, param.id));
       const range = { ...window, nowMs };
       if (query.format === "csv") {

@@ -20,7 +20,11 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
 import { alignToSteps } from "../../services/api/src/history/range-params.ts";
-import { CONTAINER_SERIES, seriesSql, seriesTuplesSql } from "../../services/api/src/history/series-query.ts";
+import {
+  CONTAINER_SERIES,
+  seriesColumnsSql,
+  seriesSql,
+} from "../../services/api/src/history/series-query.ts";
 import { topSql } from "../../services/api/src/top/top-query.ts";
 import type { StoreDatabase } from "../../services/store/src/db/database.ts";
 import { migrateToLatest } from "../../services/store/src/db/migrations.ts";
@@ -163,7 +167,7 @@ async function printPlans(url: string): Promise<void> {
       ["history 1h, raw", seriesSql(CONTAINER_SERIES, [46], { ...hour, stepMs: 1 })?.query],
       [
         `${SPARKLINES} sparklines, 1h / 1m, cpu_percent`,
-        seriesTuplesSql(CONTAINER_SERIES, ids, hour, { values: ["cpu_percent"] })?.query,
+        seriesColumnsSql(CONTAINER_SERIES, ids, hour, { values: ["cpu_percent"] })?.query,
       ],
       ["top cpu 24h", topSql({ metric: "cpu", period: "24h", limit: 10, labels: [], nowMs })],
     ];

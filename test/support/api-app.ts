@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { AgentRegistry } from "../../services/api/src/agents/agent-registry.ts";
 import { type AppServices, createApp } from "../../services/api/src/app.ts";
 import type { ApiDatabase } from "../../services/api/src/db/api-database.ts";
+import { PreparedStatements } from "../../services/api/src/db/prepared-statements.ts";
 import { createInspectClient } from "../../services/api/src/inspect/watcher-inspect-client.ts";
 import { LiveHub } from "../../services/api/src/live/live-hub.ts";
 import { createLogsClient } from "../../services/api/src/logs/watcher-logs-client.ts";
@@ -50,6 +51,7 @@ export async function createTestApp(options: {
   );
   const app = createApp({
     db: options.postgres.db,
+    prepared: new PreparedStatements(options.postgres.pool),
     logger,
     readiness: { natsConnected: () => true },
     agents,

@@ -17,6 +17,7 @@ import { containerRoutes } from "./containers/container-routes.ts";
 import { CONTRACT_PATHS, registerContract } from "./contract/contract-routes.ts";
 import { dashboardRoutes, isDashboardPath } from "./dashboard/dashboard-routes.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
+import type { PreparedStatements } from "./db/prepared-statements.ts";
 import { DOCS_PATH, OPENAPI_PATH, registerDocs } from "./docs/docs-routes.ts";
 import { eventRoutes } from "./events/event-routes.ts";
 import { healthRoutes, type ReadinessProbe } from "./health/health-routes.ts";
@@ -43,6 +44,8 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface AppServices {
   db: Kysely<ApiDatabase>;
+  /** Named prepared statements on db's pool. */
+  prepared: PreparedStatements;
   logger: Logger;
   readiness: ReadinessProbe;
   agents: AgentDirectory;
@@ -94,6 +97,7 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
   app.use(async function injectServices(c, next) {
     c.set("db", services.db);
+    c.set("prepared", services.prepared);
     await next();
   });
   if (services.auth) {

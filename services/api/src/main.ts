@@ -31,6 +31,7 @@ import { type AgentDirectory, AgentRegistry } from "./agents/agent-registry.ts";
 import { createApp } from "./app.ts";
 import { type ApiConfig, readConfig } from "./config.ts";
 import type { ApiDatabase } from "./db/api-database.ts";
+import { PreparedStatements } from "./db/prepared-statements.ts";
 import { createApiServer } from "./http/api-server.ts";
 import { createInspectClient, type InspectClient } from "./inspect/watcher-inspect-client.ts";
 import { LiveHub } from "./live/live-hub.ts";
@@ -94,6 +95,7 @@ runService("api", async (lifecycle) => {
   );
   const app = createApp({
     db: database.db,
+    prepared: new PreparedStatements(database.pool),
     logger,
     // Ready once everything on the bus is built and the connection is up now.
     readiness: { natsConnected: () => connected?.bus.isConnected() ?? false },

@@ -1,11 +1,13 @@
 // The benchmark's yardstick: plain Hono on @hono/node-server running the very same SQL text the
 // api runs for the history and top-consumer routes (history's points as the JSON text Postgres
-// builds), with pg directly and no validation, auth, middleware or response shaping; and the
-// raw-samples-only history as the baseline. Started as a child process by test/bench/api.bench.ts.
+// builds, run as the same named prepared statement), with pg directly and no validation, auth,
+// middleware or response shaping; and the raw-samples-only history as the baseline (unprepared, as
+// the api ran it before the minute tier). Started as a child process by test/bench/api.bench.ts.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { PreparedStatements } from "../../../services/api/src/db/prepared-statements.ts";
 import {
   CONTAINER_SERIES,
   seriesPointsJsonSql,
@@ -16,6 +18,7 @@ import { topSql } from "../../../services/api/src/top/top-query.ts";
 const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: 10 });
 // Only used to turn the statements into SQL text and parameters; queries go to pg directly.
 const compiler = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+const prepared = new PreparedStatements(pool);
 const HOUR = 3600_000;
 
 const app = new Hono();
@@ -28,9 +31,8 @@ app.get("/history/:id", async (c) => {
     nowMs,
   });
   if (!statement) return c.json([]);
-  const compiled = statement.query.compile(compiler);
-  const result = await pool.query<{ points: string }>(compiled.sql, [...compiled.parameters]);
-  return c.body(result.rows[0]?.points ?? "[]", 200, { "Content-Type": "application/json" });
+  const rows = await prepared.query(statement.query.compile(compiler));
+  return c.body(rows[0]?.points ?? "[]", 200, { "Content-Type": "application/json" });
 });
 // The baseline: the same history from raw samples only, as the api read it before the minute tier.
 app.get("/history-raw/:id", async (c) => {

@@ -7,6 +7,7 @@
 import { type createRoute, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
+import type { PreparedStatements } from "../db/prepared-statements.ts";
 import { ApiError, errorDoc, errorEnvelope } from "../http/api-error.ts";
 import { textParam } from "../http/params.ts";
 
@@ -73,12 +74,15 @@ export const containerRefResponses = {
  * order, as `docker` itself does — the numeric id, the runtime's full id, the name, a runtime
  * id prefix — and the first form that fits anything decides. Within it a container that still
  * exists wins over removed ones (a recreated container keeps its name); several that exist, or
- * only several removed ones, are ambiguous.
+ * only several removed ones, are ambiguous. With `prepared`, the lookup runs as a named prepared
+ * statement (its text depends only on which forms `ref` could be): the history chart's route
+ * asks it on every request, and Postgres then parses and plans it once per connection.
  */
 export async function resolveContainerId(
   db: Kysely<ApiDatabase>,
   ref: string,
   host: string | undefined,
+  prepared?: PreparedStatements,
 ): Promise<number> {
   const numericId = NUMERIC_ID.test(ref) && Number.isSafeInteger(Number(ref)) ? Number(ref) : null;
   // A name is stored without the leading slash dockerd's inspect gives it.
@@ -105,7 +109,7 @@ export async function resolveContainerId(
     .orderBy("id")
     .limit(MAX_CANDIDATES + 1);
   if (host !== undefined) select = select.where("host", "=", host);
-  const rows = await select.execute();
+  const rows = prepared ? await prepared.query(select.compile()) : await select.execute();
   const first = rows[0];
   if (!first) throw notFound(ref, numericId, host);
   const sameForm = rows.filter((row) => Number(row.tier) === Number(first.tier));

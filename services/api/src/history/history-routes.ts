@@ -93,7 +93,7 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
       const nowMs = Date.now();
       const window = resolveWindow(query, nowMs);
       const id = await (typeof param.id === "string"
-        ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined)
+        ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined, c.var.prepared)
         : existingHostId(c.var.db, param.id));
       const range = { ...window, nowMs };
       if (query.format === "csv") {
@@ -106,7 +106,9 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
       // The points arrive as JSON text built by Postgres (seriesPointsJsonSql) and are sent as
       // they are: the envelope around them is the only JSON the api writes.
       const statement = seriesPointsJsonSql(spec, id, range);
-      const points = statement ? ((await statement.query.execute(c.var.db)).rows[0]?.points ?? "[]") : "[]";
+      // Prepared (db/prepared-statements.ts): a chart's statement has the same text every time.
+      const rows = statement ? await c.var.prepared.query(statement.query.compile(c.var.db)) : [];
+      const points = rows[0]?.points ?? "[]";
       const envelope = JSON.stringify({
         id,
         from: new Date(window.fromMs).toISOString(),

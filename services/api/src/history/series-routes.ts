@@ -4,20 +4,21 @@
 // (series-query.ts). The answer is columnar — one time axis, then per series one array per
 // value — which is what chart libraries draw from and a fraction of the size of point objects.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
 import { textParam, timestampParam } from "../http/params.ts";
-import { CSV_CONTENT_TYPE, formatParam, seriesCsv } from "./history-csv.ts";
+import { CSV_CONTENT_TYPE, formatParam, type SeriesColumns, seriesCsv } from "./history-csv.ts";
 import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
 import {
   allValues,
+  arrayJson,
   CONTAINER_SERIES,
   HOST_SERIES,
   type SeriesSpec,
-  seriesTuplesSql,
+  seriesColumnsSql,
 } from "./series-query.ts";
 
 /** Series per request: 500 sparklines of 60 points read about 30 000 minute rows. */
@@ -228,6 +229,9 @@ export function resolveSeriesWindow(
   return { fromMs: aligned.fromMs, toMs: aligned.toMs, stepMs, step: `${count}${suffix}` };
 }
 
+/** The JSON answer as CSV export reads it back. */
+type SeriesAnswer = { metrics: string[]; ts: string[]; series: SeriesColumns[] };
+
 interface Subject {
   id: number;
   name: string;
@@ -260,7 +264,8 @@ async function containersAsked(
     .select(["id", "name", "host"])
     .orderBy("id")
     .limit(MAX_SERIES + 1);
-  if (query.ids !== undefined) select = select.where("id", "in", query.ids);
+  // One array parameter, not a list of 500 (binding each cost more than the lookup).
+  if (query.ids !== undefined) select = select.where(sql<boolean>`id = ANY(${query.ids}::bigint[])`);
   // A filter alone means the containers there now; ids name gone ones too.
   else select = select.where("gone_at", "is", null);
   if (query.host !== undefined) select = select.where("host", "=", query.host);
@@ -284,13 +289,36 @@ async function hostsAsked(db: Kysely<ApiDatabase>, ids: number[] | undefined): P
     .select(["id", "name"])
     .orderBy("id")
     .limit(MAX_SERIES + 1);
-  if (ids !== undefined) select = select.where("id", "in", ids);
+  if (ids !== undefined) select = select.where(sql<boolean>`id = ANY(${ids}::bigint[])`);
   const rows = await select.execute();
   if (rows.length > MAX_SERIES)
     throw new ApiError("invalid_request", `ids: more than ${MAX_SERIES} hosts; give ids`);
   return rows;
 }
 
+/** `[a,b,…]` of `count` copies of `element`: a column of a series without points. */
+const filledArray = (count: number, element: string) =>
+  `[${new Array<string>(count).fill(element).join(",")}]`;
+
+/**
+ * A series' column whose points do not cover every step in order (gaps, a container started
+ * late): its values placed at their steps' indexes, `fill` elsewhere.
+ */
+function denseColumn(indexes: readonly number[], column: string, steps: number, fill: number | null): string {
+  const dense = new Array<number | null>(steps).fill(fill);
+  const values = JSON.parse(arrayJson(column)) as (number | null)[];
+  indexes.forEach((index, n) => {
+    if (index >= 0 && index < steps) dense[index] = values[n] ?? null;
+  });
+  return JSON.stringify(dense);
+}
+
+/**
+ * The answer as JSON text. Postgres sends each series' columns as arrays' text
+ * (seriesColumnsSql), and where a series has a point at every step — sparklines of running
+ * containers — they are the answer's columns as they are: 500 sparklines are 1 MB of numbers,
+ * which the api neither parses nor prints. Other series are placed on the steps in JS.
+ */
 async function answer(
   db: Kysely<ApiDatabase>,
   spec: SeriesSpec,
@@ -299,71 +327,49 @@ async function answer(
   metrics: string[],
   window: SeriesWindow,
   nowMs: number,
-) {
+): Promise<string> {
   const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
-  const statement = seriesTuplesSql(
+  const statement = seriesColumnsSql(
     spec,
     subjects.map((subject) => subject.id),
     { ...window, nowMs },
     { values: metrics },
   );
   const rows = statement ? (await statement.query.execute(db)).rows : [];
-  const series = new Map(
-    subjects.map((subject) => [
-      subject.id,
-      {
-        ...subject,
-        samples: new Array<number>(steps).fill(0),
-        values: Object.fromEntries(
-          metrics.map((metric) => [
-            metric,
-            spec.gauges.includes(metric)
-              ? {
-                  avg: new Array<number | null>(steps).fill(null),
-                  max: new Array<number | null>(steps).fill(null),
-                }
-              : { avg: new Array<number | null>(steps).fill(null) },
-          ]),
-        ),
-      },
-    ]),
-  );
-  // Where each metric's avg and max are in a point's tuple: [step, samples, ...columns].
-  const positionOf = (column: string) => {
-    const position = statement?.columns.indexOf(column) ?? -1;
-    return position < 0 ? undefined : position + 2;
-  };
-  const positions = metrics.map((metric) => ({
-    metric,
-    avg: positionOf(`${metric}_avg`),
-    max: positionOf(`${metric}_max`),
-  }));
-  for (const row of rows) {
-    const entry = series.get(Number(row.k));
-    if (!entry) continue;
-    for (const point of JSON.parse(row.points) as (number | null)[][]) {
-      const index = point[0] ?? -1;
-      if (index < 0 || index >= steps) continue;
-      entry.samples[index] = point[1] ?? 0;
-      for (const { metric, avg, max } of positions) {
-        const columns = entry.values[metric];
-        if (!columns) continue;
-        if (avg !== undefined) columns.avg[index] = point[avg] ?? null;
-        if (columns.max && max !== undefined) columns.max[index] = point[max] ?? null;
-      }
-    }
-  }
+  const byKey = new Map(rows.map((row) => [Number(row.k), row]));
+  const everyStep = `{${Array.from({ length: steps }, (_, n) => n).join(",")}}`;
+  const noSamples = filledArray(steps, "0");
+  const noValues = filledArray(steps, "null");
+  const series = subjects.map((subject) => {
+    const row = byKey.get(subject.id);
+    const indexes =
+      row && row.steps !== everyStep ? row.steps.slice(1, -1).split(",").map(Number) : undefined;
+    const column = (name: string, fill: number | null, none: string) => {
+      const text = row?.[name];
+      if (text === undefined) return none;
+      return indexes ? denseColumn(indexes, text, steps, fill) : arrayJson(text);
+    };
+    const values = metrics.map((metric) => {
+      const avg = column(`${metric}_avg`, null, noValues);
+      const pair = spec.gauges.includes(metric)
+        ? `{"avg":${avg},"max":${column(`${metric}_max`, null, noValues)}}`
+        : `{"avg":${avg}}`;
+      return `${JSON.stringify(metric)}:${pair}`;
+    });
+    const front = JSON.stringify({ id: subject.id, name: subject.name, host: subject.host });
+    return `${front.slice(0, -1)},"samples":${column("samples", 0, noSamples)},"values":{${values.join(",")}}}`;
+  });
   const known = new Set(subjects.map((subject) => subject.id));
-  return {
+  const envelope = JSON.stringify({
     from: new Date(window.fromMs).toISOString(),
     to: new Date(window.toMs).toISOString(),
     step: window.step,
     sources: statement?.sources ?? [],
     metrics,
     ts: Array.from({ length: steps }, (_, n) => new Date(window.fromMs + n * window.stepMs).toISOString()),
-    series: [...series.values()],
-    unknown_ids: (askedIds ?? []).filter((id) => !known.has(id)),
-  };
+  });
+  const unknown = JSON.stringify((askedIds ?? []).filter((id) => !known.has(id)));
+  return `${envelope.slice(0, -1)},"series":[${series.join(",")}],"unknown_ids":${unknown}}`;
 }
 
 const csvHeaders = (filename: string) => ({
@@ -380,9 +386,10 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
     const subjects = await containersAsked(c.var.db, query);
     const body = await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs);
     if (query.format === "csv") {
-      return c.body(seriesCsv(CONTAINER_SERIES, body, true), 200, csvHeaders("containers-series.csv"));
+      const columns = JSON.parse(body) as SeriesAnswer;
+      return c.body(seriesCsv(CONTAINER_SERIES, columns, true), 200, csvHeaders("containers-series.csv"));
     }
-    return c.json(body, 200);
+    return c.body(body, 200, { "Content-Type": "application/json" });
   });
   app.openapi(hostSeriesRoute, async (c) => {
     const query = c.req.valid("query");
@@ -391,9 +398,10 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
     const subjects = await hostsAsked(c.var.db, query.ids);
     const body = await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs);
     if (query.format === "csv") {
-      return c.body(seriesCsv(HOST_SERIES, body, false), 200, csvHeaders("hosts-series.csv"));
+      const columns = JSON.parse(body) as SeriesAnswer;
+      return c.body(seriesCsv(HOST_SERIES, columns, false), 200, csvHeaders("hosts-series.csv"));
     }
-    return c.json(body, 200);
+    return c.body(body, 200, { "Content-Type": "application/json" });
   });
   return app;
 }

@@ -179,6 +179,45 @@ describe("series of many containers", () => {
     }
   });
 
+  it("places a series with steps without samples on its steps: 6 hours of which 70 minutes have samples", async () => {
+    const { status, body, text } = await series("ids=7,8&metrics=cpu_percent,mem_limit&range=6h&points=36");
+    expect(status).toBe(200);
+    expect(text).toBe(JSON.stringify(body));
+    expect(body.step).toBe("10m");
+    for (const id of [7, 8]) {
+      const entry = body.series.find((candidate) => candidate.id === id);
+      const statement = seriesSql(
+        CONTAINER_SERIES,
+        [id],
+        { fromMs: Date.parse(body.from), toMs: Date.parse(body.to), stepMs: 10 * MINUTE, nowMs: Date.now() },
+        { sources: ["raw"] },
+      );
+      const points = ((await statement?.query.execute(postgres.db))?.rows ?? []).map((row) =>
+        toPoint(CONTAINER_SERIES, row),
+      );
+      expect(points.length).toBeGreaterThanOrEqual(7);
+      expect(points.length).toBeLessThan(body.ts.length);
+      const byTs = new Map(points.map((point) => [point.ts, point]));
+      body.ts.forEach((ts, n) => {
+        const point = byTs.get(ts);
+        const cpu = point?.cpu_percent as { avg: number; max: number } | undefined;
+        expect(entry?.samples[n], `container ${id} at ${ts}`).toBe(point?.samples ?? 0);
+        if (cpu === undefined) {
+          expect(entry?.values.cpu_percent).toMatchObject({ avg: expect.any(Array), max: expect.any(Array) });
+          expect([entry?.values.cpu_percent?.avg[n], entry?.values.cpu_percent?.max?.[n]]).toEqual([
+            null,
+            null,
+          ]);
+          expect(entry?.values.mem_limit?.avg[n]).toBeNull();
+        } else {
+          expect(entry?.values.cpu_percent?.avg[n]).toBeCloseTo(cpu.avg, 9);
+          expect(entry?.values.cpu_percent?.max?.[n]).toBe(cpu.max);
+          expect(entry?.values.mem_limit?.avg[n]).toBe(1e6);
+        }
+      });
+    }
+  });
+
   it("lists unknown ids apart and answers for the others", async () => {
     const { status, body, text } = await series(`ids=3,999999,4,888888&metrics=cpu_percent,mem_limit`);
     expect(status).toBe(200);

@@ -6,6 +6,7 @@ import { describeIssues } from "@crowsnest/shared";
 import type { Hook } from "@hono/zod-openapi";
 import type { Kysely } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
+import type { PreparedStatements } from "../db/prepared-statements.ts";
 import { ApiError } from "./api-error.ts";
 
 export interface AppEnv {
@@ -14,6 +15,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     db: Kysely<ApiDatabase>;
+    /** The same pool's statements run as named prepared statements (the history chart's). */
+    prepared: PreparedStatements;
   };
 }
 

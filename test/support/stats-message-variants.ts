@@ -3,19 +3,9 @@
 // every field mutated to values at and across each constraint's edges. Deterministic, so a
 // failure reproduces.
 import { type StatsMessage, statsMessage } from "@crowsnest/shared";
+import { seededRandom } from "./seeded-random.ts";
 
-/** mulberry32 */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const next = random(20261121);
+const next = seededRandom(20261121);
 const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
 const orNull = <T>(value: T): T | null => (next() < 0.2 ? null : value);
 const integer = (max: number) => Math.floor(next() * max);

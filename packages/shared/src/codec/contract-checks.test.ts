@@ -4,6 +4,7 @@
 // must accept and refuse the same messages, and what is accepted must be what the schema
 // returns. Deterministic, so a failure reproduces.
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../../../test/support/seeded-random.ts";
 import { validMessage as validStatsMessage } from "../../../../test/support/stats-message-variants.ts";
 import { timestamp } from "../messages/common.ts";
 import {
@@ -41,18 +42,7 @@ import {
   statsCheck,
 } from "./contract-checks.ts";
 
-/** mulberry32 */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const next = random(20261205);
+const next = seededRandom(20261205);
 const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
 const orNull = <T>(value: T): T | null => (next() < 0.25 ? null : value);
 const integer = (max: number) => Math.floor(next() * max);

@@ -272,9 +272,15 @@ describe("dashboard in a browser", () => {
       try {
         await offline.page.goto(`/containers/${ghostId}`);
         await offline.page.locator("details.inspect summary").click();
-        await offline.page
-          .getByText(`The watcher of ${offlineHost} is not answering (is the host offline?)`)
-          .waitFor({ timeout: WAIT_MS });
+        // Whatever the inspection ended in, so that a failure says what the page showed.
+        const outcome = offline.page.locator("details.inspect p.inspect-source");
+        await outcome.waitFor({ timeout: WAIT_MS }).catch(async (error: unknown) => {
+          const shown = await offline.page.locator("details.inspect").textContent();
+          throw new Error(`no inspection outcome; the inspect section shows: ${shown}`, { cause: error });
+        });
+        expect(await outcome.textContent()).toContain(
+          `The watcher of ${offlineHost} is not answering (is the host offline?)`,
+        );
         await offline.page.getByText("showing the stored record instead").waitFor();
         const stored = JSON.parse(
           (await offline.page.locator('pre[data-source="stored"]').textContent()) ?? "{}",

@@ -16,25 +16,44 @@ export class ApiFailure extends Error {
 /** Fired on window when the api answers 401: the session expired or was never there. */
 export const SESSION_ENDED_EVENT = "crowsnest:session-ended";
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch {
-    throw new ApiFailure(
-      0,
-      "unreachable",
-      "The api is not reachable: check that it is running, then reload.",
-    );
+/**
+ * Waits before each new attempt of a read whose request never got an answer. Browsers drop open
+ * connections when the machine's network changes (Chromium's ERR_NETWORK_CHANGED, e.g. when a
+ * container's interface appears on the same machine): a read asked again a moment later is
+ * answered. Writes are never repeated: the first may have arrived.
+ */
+const READ_RETRY_DELAYS_MS = [250, 1000];
+
+async function send(method: string, path: string, body: unknown): Promise<Response> {
+  const init: RequestInit = {
+    method,
+    credentials: "same-origin",
+    headers: {
+      Accept: "application/json",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  };
+  const retryDelays = method === "GET" ? READ_RETRY_DELAYS_MS : [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(path, init);
+    } catch {
+      const delayMs = retryDelays[attempt];
+      if (delayMs === undefined) {
+        throw new ApiFailure(
+          0,
+          "unreachable",
+          "The api is not reachable: check that it is running, then reload.",
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await send(method, path, body);
   if (response.status === 204) return undefined as T;
   const text = await response.text();
   let parsed: unknown;

@@ -53,6 +53,8 @@ export async function startWatcherHost(options: {
   const recorded: RecordedEvent[] = [];
   let recording = true;
   let lastSeenNano = BigInt(Date.now()) * 1_000_000n;
+  /** When the watcher was following; what happened before is its first inventory's, not an event's. */
+  let followedFromNano = lastSeenNano;
 
   // The recorder: dockerd's own event stream, resumed after the restart from the last one seen
   // (dockerd keeps no events across a restart, so nothing before it is asked for twice).
@@ -78,6 +80,9 @@ export async function startWatcherHost(options: {
             const action = event.Action?.split(":")[0] ?? "";
             if (!event.id || !PUBLISHED_ACTIONS.has(action) || timeNano === undefined) continue;
             const nano = BigInt(timeNano);
+            // `since` is in whole seconds: the second the watcher started following in can hold
+            // the setup's own creates and starts, which came before it.
+            if (nano < followedFromNano) continue;
             const eventId = `${host}/docker/${nano}/${event.id}/${action}`;
             if (recorded.some((each) => each.eventId === eventId)) continue;
             if (nano > lastSeenNano) lastSeenNano = nano;
@@ -114,7 +119,8 @@ export async function startWatcherHost(options: {
   // The containers that run already reach the bus as the watcher's first inventory; events are
   // what happens from the moment it follows dockerd's.
   await watcher.waitForLog((record) => record.msg === "following Docker events", 120_000);
-  lastSeenNano = BigInt(Date.now()) * 1_000_000n;
+  followedFromNano = BigInt(Date.now()) * 1_000_000n;
+  lastSeenNano = followedFromNano;
   const recorder = follow();
 
   const running = async (container: Docker.Container) => (await container.inspect()).State.Running;

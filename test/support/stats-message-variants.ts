@@ -28,7 +28,8 @@ const NUMBER_EDGES = [
   Number.NaN,
 ];
 const OTHER_EDGES = [null, true, false, "", "1", "docker", [], [1], {}, { v: 1 }, undefined];
-const TIMESTAMPS = [
+/** Timestamps at and across the contract's edges (leap days, precision, offsets, stray spaces). */
+export const TIMESTAMPS = [
   "2026-11-21T20:15:00.123Z",
   "2024-02-29T23:59:59.999Z",
   "2023-02-29T00:00:00.000Z",

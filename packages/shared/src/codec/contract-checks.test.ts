@@ -5,7 +5,10 @@
 // returns. Deterministic, so a failure reproduces.
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../../../test/support/seeded-random.ts";
-import { validMessage as validStatsMessage } from "../../../../test/support/stats-message-variants.ts";
+import {
+  TIMESTAMPS,
+  validMessage as validStatsMessage,
+} from "../../../../test/support/stats-message-variants.ts";
 import { timestamp } from "../messages/common.ts";
 import {
   CONTAINER_STATES,
@@ -118,20 +121,6 @@ const STRINGS = [
   ...STATS_SOURCES,
   ...RPC_ERROR_CODES,
   ...LOG_STREAMS,
-];
-const TIMESTAMPS = [
-  "2026-11-21T20:15:00.123Z",
-  "2024-02-29T23:59:59.999Z",
-  "2023-02-29T00:00:00.000Z",
-  "2026-11-21T20:15:00Z",
-  "2026-11-21T20:15:00.1234Z",
-  "2026-11-21T20:15:00.123+00:00",
-  "2026-11-21T24:00:00.000Z",
-  "2026-13-01T00:00:00.000Z",
-  "2026-11-21 20:15:00.123Z",
-  "2026-11-21T20:15:00.123z",
-  " 2026-11-21T20:15:00.123Z",
-  "2026-11-21T20:15:00.123Z\n",
 ];
 /** Each field is replaced by each of these, and removed (undefined). */
 const REPLACEMENTS: unknown[] = [...NUMBER_EDGES, ...OTHER_EDGES, ...STRINGS, ...TIMESTAMPS, undefined];

@@ -167,6 +167,34 @@ describe("JetStreamAckPublisher when the connection drops", () => {
   });
 });
 
+describe("JetStreamAckPublisher.send, the publish queue's callback path", () => {
+  it("reports the acknowledgement once, and a publish refused at once only after send() returned", async () => {
+    const connection = fakeConnection();
+    const publisher = new JetStreamAckPublisher({ nc: connection.nc });
+    const outcomes: string[] = [];
+    publisher.send("s", new Uint8Array(), { msgID: "a" }, (error, ack) => {
+      outcomes.push(error === undefined ? `stored ${ack?.seq}` : error.name);
+    });
+    connection.acknowledge(connection.published[0]?.reply, 7);
+    connection.acknowledge(connection.published[0]?.reply, 7);
+    expect(outcomes).toEqual(["stored 7"]);
+    expect(publisher.pending).toBe(0);
+
+    connection.emit("disconnect");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // The queue sends from a loop; a failure reported inside send() would be retried inside it.
+    publisher.send("s", new Uint8Array(), { msgID: "b" }, (error) => outcomes.push(error?.name ?? "stored"));
+    publisher.send("s", new Uint8Array(), { msgID: "c\n" }, (error) =>
+      outcomes.push(error?.name ?? "stored"),
+    );
+    expect(outcomes).toEqual(["stored 7"]);
+    await Promise.resolve();
+    expect(outcomes).toEqual(["stored 7", "DisconnectedError", "DisconnectedError"]);
+    expect(connection.published).toHaveLength(1);
+    publisher.close();
+  });
+});
+
 /** Deadline timers that fire only when the test moves time on: "in time" is then exact under any load. */
 class ManualDeadlineClock implements AckDeadlineClock {
   #nowMs = 1_000_000;

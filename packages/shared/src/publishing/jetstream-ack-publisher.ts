@@ -107,9 +107,11 @@ const systemDeadlineClock: AckDeadlineClock = {
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
 
+/** How a publish's outcome is reported: an error, or none and the stream's acknowledgement. */
+export type AckCallback = (error: Error | undefined, ack?: PubAck) => void;
+
 interface Pending {
-  resolve(ack: PubAck): void;
-  reject(error: Error): void;
+  settled: AckCallback;
   deadlineMs: number;
 }
 
@@ -192,33 +194,60 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     payload: Uint8Array,
     options: { msgID: string; timeout?: number },
   ): Promise<PubAck> {
-    if (this.#closed) return Promise.reject(new PublisherClosedError("the publisher is closed"));
-    if (!this.#connected) return Promise.reject(new DisconnectedError("not connected to NATS"));
-    const token = (this.#next++).toString(36);
+    return new Promise<PubAck>((resolve, reject) => {
+      this.send(subject, payload, options, (error, ack) => {
+        if (error === undefined && ack !== undefined) resolve(ack);
+        else reject(error ?? new InvalidAckError("no acknowledgement"));
+      });
+    });
+  }
+
+  /**
+   * publish() without its promise: `settled` is called once, with the acknowledgement or the
+   * error publish() would reject with, and never before send() has returned. The publish queue
+   * sends every sample this way: a promise, its executor and its reaction jobs per message were a
+   * measurable part of what a sample allocates.
+   */
+  send(
+    subject: string,
+    payload: Uint8Array,
+    options: { msgID: string; timeout?: number },
+    settled: AckCallback,
+  ): void {
+    if (this.#closed) {
+      failLater(settled, new PublisherClosedError("the publisher is closed"));
+      return;
+    }
+    if (!this.#connected) {
+      failLater(settled, new DisconnectedError("not connected to NATS"));
+      return;
+    }
     let header: MsgIdHeader;
     try {
       header = new MsgIdHeader(options.msgID);
     } catch (error) {
-      return Promise.reject(error);
+      failLater(settled, asError(error));
+      return;
     }
-    // The client reads nothing of a headers object but encode() (see MsgIdHeader).
-    const messageHeaders = header as unknown as MsgHdrs;
-    return new Promise<PubAck>((resolve, reject) => {
-      const deadlineMs = this.#clock.now() + (options.timeout ?? this.#defaultTimeoutMs);
-      this.#pending.set(token, { resolve, reject, deadlineMs });
-      try {
-        this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers: messageHeaders });
-      } catch (error) {
-        this.#pending.delete(token);
-        this.#settled();
-        reject(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      // Publishes mostly share one timeout, so a later one rarely moves the earliest deadline.
-      if (this.#deadlineTimerAtMs === undefined || deadlineMs < this.#deadlineTimerAtMs) {
-        this.#armDeadlineTimer(deadlineMs);
-      }
-    });
+    const token = (this.#next++).toString(36);
+    const deadlineMs = this.#clock.now() + (options.timeout ?? this.#defaultTimeoutMs);
+    this.#pending.set(token, { settled, deadlineMs });
+    try {
+      // The client reads nothing of a headers object but encode() (see MsgIdHeader).
+      this.#nc.publish(subject, payload, {
+        reply: `${this.#prefix}.${token}`,
+        headers: header as unknown as MsgHdrs,
+      });
+    } catch (error) {
+      this.#pending.delete(token);
+      this.#settled();
+      failLater(settled, asError(error));
+      return;
+    }
+    // Publishes mostly share one timeout, so a later one rarely moves the earliest deadline.
+    if (this.#deadlineTimerAtMs === undefined || deadlineMs < this.#deadlineTimerAtMs) {
+      this.#armDeadlineTimer(deadlineMs);
+    }
   }
 
   /** Fails every publish still waiting and stops listening; later publishes reject at once. */
@@ -226,9 +255,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     if (this.#closed) return;
     this.#closed = true;
     this.#subscription.unsubscribe();
-    for (const pending of this.#pending.values())
-      pending.reject(new PublisherClosedError("the publisher was closed"));
-    this.#pending.clear();
+    failAll(this.#pending, new PublisherClosedError("the publisher was closed"));
     this.#settled();
   }
 
@@ -238,10 +265,10 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
       if (status.type === "reconnect") this.#connected = true;
       if (status.type !== "disconnect") continue;
       this.#connected = false;
-      for (const pending of this.#pending.values()) {
-        pending.reject(new DisconnectedError("the connection to NATS dropped before the acknowledgement"));
-      }
-      this.#pending.clear();
+      failAll(
+        this.#pending,
+        new DisconnectedError("the connection to NATS dropped before the acknowledgement"),
+      );
       this.#settled();
     }
   }
@@ -249,8 +276,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   #onReply(error: Error | null, msg: Msg): void {
     if (error !== null) {
       // The inbox subscription itself failed (a permission error): no acknowledgement will come.
-      for (const pending of this.#pending.values()) pending.reject(error);
-      this.#pending.clear();
+      failAll(this.#pending, error);
       this.#settled();
       return;
     }
@@ -261,9 +287,9 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
     if (pending === undefined) return;
     this.#pending.delete(token);
     this.#settled();
-    const settled = parseAck(msg);
-    if (settled instanceof Error) pending.reject(settled);
-    else pending.resolve(settled);
+    const ack = parseAck(msg);
+    if (ack instanceof Error) pending.settled(ack);
+    else pending.settled(undefined, ack);
   }
 
   #armDeadlineTimer(deadlineMs: number): void {
@@ -293,10 +319,30 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
         continue;
       }
       this.#pending.delete(token);
-      pending.reject(new AckTimeoutError("no acknowledgement from JetStream in time"));
+      pending.settled(new AckTimeoutError("no acknowledgement from JetStream in time"));
     }
     if (earliestMs !== Number.POSITIVE_INFINITY) this.#armDeadlineTimer(earliestMs);
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Reports a publish that failed before it was sent, after the caller's send() has returned (as
+ * a rejected promise would): a caller that sends from a loop, as the publish queue does, must not
+ * see the failure inside that loop.
+ */
+function failLater(settled: AckCallback, error: Error): void {
+  queueMicrotask(() => settled(error));
+}
+
+/** Fails every publish awaiting its acknowledgement, the map emptied first (a callback may publish again). */
+function failAll(pending: Map<string, Pending>, error: Error): void {
+  const failed = [...pending.values()];
+  pending.clear();
+  for (const { settled } of failed) settled(error);
 }
 
 /** A PubAck, or the error the reply stands for. */

@@ -24,6 +24,17 @@ export interface JetStreamPublisher {
     payload: Uint8Array,
     options: { msgID: string; timeout?: number },
   ): Promise<unknown>;
+  /**
+   * The same publish, its outcome reported to `settled` (an error, or undefined once stored)
+   * instead of a promise, and never before send() returns; used when present, as it costs less
+   * per message (JetStreamAckPublisher has it).
+   */
+  send?(
+    subject: string,
+    payload: Uint8Array,
+    options: { msgID: string; timeout?: number },
+    settled: (error: Error | undefined) => void,
+  ): void;
 }
 
 export interface OutgoingMessage {
@@ -322,6 +333,18 @@ export class PublishQueue {
 
   #send(entry: Entry, timeoutMs: number): void {
     this.#inFlightSeqs.add(entry.seq);
+    if (this.#js.send !== undefined) {
+      this.#js.send(
+        entry.message.subject,
+        entry.message.payload,
+        { msgID: entry.message.msgID, timeout: timeoutMs },
+        (error) => {
+          if (error === undefined) this.#acknowledged(entry);
+          else this.#failed(entry, error);
+        },
+      );
+      return;
+    }
     let sent: Promise<unknown>;
     try {
       sent = this.#js.publish(entry.message.subject, entry.message.payload, {

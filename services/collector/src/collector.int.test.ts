@@ -70,7 +70,6 @@ describe("collector on a real Docker host", () => {
   let publisher: StatsPublisher;
   let acks: JetStreamAckPublisher;
   let queue: PublishQueue;
-  let hostStats: HostStatsCollector | undefined;
   let heartbeat: Heartbeat | undefined;
 
   beforeAll(async () => {
@@ -128,6 +127,12 @@ describe("collector on a real Docker host", () => {
     acks = new JetStreamAckPublisher({ nc: bus.nc });
     queue = new PublishQueue({ js: acks, logger, maxBuffered: 10_000, maxInFlight: 64 });
     publisher = new StatsPublisher({ queue, subjects: bus.subjects });
+    const hostStats = new HostStatsCollector({
+      procRoot: config.procRoot,
+      host,
+      sink: new HostStatsPublisher({ queue, subjects: bus.subjects }),
+      logger,
+    });
     collector = dockerSampler({
       docker: dockerPort,
       sink: publisher,
@@ -136,16 +141,9 @@ describe("collector on a real Docker host", () => {
       concurrency: config.collectConcurrency,
       dockerTimeoutMs: dockerSettings.timeoutMs,
       logger,
+      everyInterval: () => hostStats.sample(),
     });
     await collector.start();
-    hostStats = new HostStatsCollector({
-      procRoot: config.procRoot,
-      host,
-      intervalMs: config.collectIntervalMs,
-      sink: new HostStatsPublisher({ queue, subjects: bus.subjects }),
-      logger,
-    });
-    hostStats.start();
     heartbeat = startHeartbeat({
       nc: bus.nc,
       subjects: bus.subjects,
@@ -160,7 +158,6 @@ describe("collector on a real Docker host", () => {
 
   afterAll(async () => {
     heartbeat?.stop();
-    hostStats?.stop();
     await collector?.stop();
     await queue?.stop(2000);
     acks?.close();
@@ -279,8 +276,8 @@ describe("collector on a real Docker host", () => {
     expect(first.subject).toBe(bus.subjects.stats(host, "docker", busy.name));
     expect(first.msgId).toBe(`${host}/docker/${busy.id}/${first.message.ts}`);
 
+    // Stops the host's samples too: they run on the tick's timer.
     await collector.stop();
-    hostStats?.stop();
     expect(await queue.flush(5000)).toBe(true);
     const jsm = await jetstreamManager(bus.nc);
     const telemetry = streamName(bus.subjects, "telemetry");

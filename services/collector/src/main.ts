@@ -52,6 +52,10 @@ runService(SERVICE, async (lifecycle) => {
   lifecycle.defer("publish queue", () => queue.stop(config.common.shutdownTimeoutMs / 2));
 
   const hostSink = new HostStatsPublisher({ queue, subjects: bus.subjects });
+  const hostStats =
+    prepared.hostStats === "procfs"
+      ? new HostStatsCollector({ procRoot: config.procRoot, host, sink: hostSink, logger })
+      : undefined;
   const sampler = new StatsSampler({
     runtime: prepared.createStatsRuntime(logger),
     sink: new StatsPublisher({ queue, subjects: bus.subjects }),
@@ -59,24 +63,12 @@ runService(SERVICE, async (lifecycle) => {
     host,
     intervalMs: config.collectIntervalMs,
     logger,
+    // On the tick's timer, and just before the tick: its sample is then sent in the tick's write.
+    everyInterval: hostStats === undefined ? undefined : () => hostStats.sample(),
   });
-  const hostStats =
-    prepared.hostStats === "procfs"
-      ? new HostStatsCollector({
-          procRoot: config.procRoot,
-          host,
-          intervalMs: config.collectIntervalMs,
-          sink: hostSink,
-          logger,
-        })
-      : undefined;
-  lifecycle.defer("sampling", async () => {
-    hostStats?.stop();
-    await sampler.stop();
-  });
+  lifecycle.defer("sampling", () => sampler.stop());
 
   // The first tick runs before the first heartbeat, so that heartbeat already tells whether the runtime is reachable.
-  hostStats?.start();
   await sampler.start();
   const heartbeat = startHeartbeat({
     nc: bus.nc,

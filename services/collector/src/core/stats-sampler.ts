@@ -28,6 +28,11 @@ export interface StatsSamplerOptions<Detail extends object> {
   logger: Logger;
   /** The scheduling's clock; the system clock by default. */
   clock?: Clock;
+  /**
+   * Runs at every interval on the tick's timer, also while a long tick skips ticks (the host's
+   * own sample, which must not wait for a slow runtime): see TickLoop.
+   */
+  everyInterval?: (() => void) | undefined;
 }
 
 /** What one tick did: the core's counts and the adapter's own detail. */
@@ -59,6 +64,7 @@ export class StatsSampler<Detail extends object> {
       logger: options.logger,
       clock: options.clock ?? systemClock,
       tick: () => this.tick(),
+      everyInterval: options.everyInterval,
       describe: (summary) => ({
         ...this.#runtime.describe(summary),
         published: summary.published,

@@ -65,4 +65,40 @@ describe("TickLoop", () => {
     expect(calls).toBe(2);
     await loop.stop();
   });
+
+  it("runs the work at the interval before every tick, also while a long tick skips ticks, until stopped", async () => {
+    vi.useFakeTimers();
+    const { logger, lines } = captureLogger();
+    const order: string[] = [];
+    let ticks = 0;
+    let release: (() => void) | undefined;
+    const loop = new TickLoop({
+      intervalMs: 100,
+      logger,
+      tick: async () => {
+        ticks += 1;
+        order.push(`tick ${ticks}`);
+        if (ticks === 2) await new Promise<void>((resolve) => (release = resolve));
+        return {};
+      },
+      describe: () => ({}),
+      everyInterval: () => {
+        order.push("host");
+        if (order.length === 5) throw new Error("boom");
+      },
+    });
+    await loop.start();
+    expect(order).toEqual(["host", "tick 1"]);
+    await vi.advanceTimersByTimeAsync(100); // the second tick hangs
+    await vi.advanceTimersByTimeAsync(300); // three timers while it does: the work runs, the tick not
+    expect(order).toEqual(["host", "tick 1", "host", "tick 2", "host", "host", "host"]);
+    expect(linesWith(lines, "error", "work at the interval failed unexpectedly")).toHaveLength(1);
+    release?.();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(order.slice(-2)).toEqual(["host", "tick 3"]);
+    await loop.stop();
+    const count = order.length;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(order).toHaveLength(count);
+  });
 });

@@ -1,5 +1,7 @@
 // Runs a collector's tick every interval without ever overlapping two: while one is still
 // running, the ticks due are skipped with one log line, and one more when it finally ends.
+// Work that must keep its pace whatever a tick does (the host's own sample) runs on the same
+// timer, so an idle collector wakes up once per interval instead of once per timer.
 import type { Logger } from "@crowsnest/shared/agent";
 import { type Clock, type ClockTimer, systemClock } from "./clock.ts";
 
@@ -12,6 +14,11 @@ export interface TickLoopOptions<Summary> {
   tick: () => Promise<Summary>;
   /** The fields of the per-tick debug line. */
   describe: (summary: Summary) => Record<string, unknown>;
+  /**
+   * Runs at every interval just before the tick, also when a tick still running skips it;
+   * synchronous, and anything it throws is logged as a bug.
+   */
+  everyInterval?: (() => void) | undefined;
 }
 
 export class TickLoop<Summary> {
@@ -50,7 +57,14 @@ export class TickLoop<Summary> {
   }
 
   #onTimer(): void {
-    const { logger } = this.#options;
+    const { logger, everyInterval } = this.#options;
+    if (everyInterval !== undefined) {
+      try {
+        everyInterval();
+      } catch (error) {
+        logger.error({ err: error }, "work at the interval failed unexpectedly");
+      }
+    }
     if (this.#inFlight !== undefined) {
       this.#skippedTicks += 1;
       if (this.#skippedTicks === 1) {

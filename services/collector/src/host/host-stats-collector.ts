@@ -1,7 +1,10 @@
-// Samples the host itself every interval from its /proc (the host's, mounted at a configurable
-// root when the collector runs in a container): CPU busy share from /proc/stat deltas, memory
-// from /proc/meminfo, load averages and uptime; and hands one `hostStatsMessage` per tick to the
-// publisher. Independent of Docker, so a host whose engine is down still reports itself.
+// Samples the host itself from its /proc (the host's, mounted at a configurable root when the
+// collector runs in a container): CPU busy share from /proc/stat deltas, memory from
+// /proc/meminfo, load averages and uptime; and hands one `hostStatsMessage` per call to the
+// publisher. main.ts calls it at every interval on the sampling core's timer (StatsSampler's
+// `everyInterval`), which runs it also while a slow runtime holds up the ticks, so a host whose
+// engine is down or hung still reports itself; one timer, not two, so the idle collector wakes
+// up once per interval.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HostStatsMessage, type Logger, SCHEMA_VERSION, toTimestamp } from "@crowsnest/shared/agent";
@@ -25,7 +28,6 @@ export interface HostStatsCollectorOptions {
   /** Where the host's /proc is visible (`/proc`, or `/host/proc` in a container). */
   procRoot: string;
   host: string;
-  intervalMs: number;
   sink: HostStatsSink;
   logger: Logger;
   now?: () => number;
@@ -125,7 +127,6 @@ export class HostStatsCollector {
   readonly #now: () => number;
   readonly #unreadable: OutageLog;
   #previous: HostReading | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #invalidLogged = false;
 
   constructor(options: HostStatsCollectorOptions) {
@@ -136,18 +137,6 @@ export class HostStatsCollector {
       failureMessage: "cannot read the host's stats; no host samples until the files are readable",
       recoveryMessage: "host stats readable again",
     });
-  }
-
-  /** Samples now, then every interval. */
-  start(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.sample(), this.#options.intervalMs);
-    this.sample();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
   }
 
   /** One sample, handed to the sink; returns it (undefined when the files could not be read). Never throws. */
@@ -172,7 +161,7 @@ export class HostStatsCollector {
       }
       return message;
     } catch (error) {
-      // Nothing above should throw; a bug here must not stop the timer.
+      // Nothing above should throw; a bug here must not stop the sampling core's timer.
       this.#options.logger.error({ err: error }, "host sample failed unexpectedly");
       return undefined;
     }

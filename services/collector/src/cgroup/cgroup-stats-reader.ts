@@ -119,6 +119,12 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   readonly #naming: CgroupNaming<Process>;
   readonly #now: () => number;
   readonly #resolved = new Map<string, ResolvedContainer>();
+  /**
+   * containerIds()' last answer and the directory entries it came from, parent by parent: while
+   * they are the same names, the answer is the same, and is not built again every tick (a match
+   * array per entry and a new set).
+   */
+  #lastIds: { entries: string[][]; ids: ReadonlySet<string> } | undefined;
   readonly #networks: ProcessNetworks;
   /** Whether the cgroup files can be kept open (kernel-file.ts). */
   readonly #keepCgroupsOpen: boolean;
@@ -225,17 +231,26 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   containerIds(): ReadonlySet<string> | undefined {
     const parents = this.#naming.defaultParents;
     if (parents.length === 0) return undefined;
+    // Names only, every tick: a container's pattern never matches a control file's name, so
+    // telling directories from files (a Dirent per entry) is not needed here.
+    const entries: string[][] = [];
+    for (const [parent] of parents) {
+      const names = this.#entries(parent, false);
+      if (names === undefined) return undefined;
+      entries.push(names);
+    }
+    const last = this.#lastIds;
+    if (last !== undefined && entries.every((names, index) => sameNames(names, last.entries[index]))) {
+      return last.ids;
+    }
     const ids = new Set<string>();
-    for (const [parent, pattern] of parents) {
-      // Names only, every tick: a container's pattern never matches a control file's name, so
-      // telling directories from files (a Dirent per entry) is not needed here.
-      const entries = this.#entries(parent, false);
-      if (entries === undefined) return undefined;
-      for (const entry of entries) {
+    parents.forEach(([, pattern], index) => {
+      for (const entry of entries[index] ?? []) {
         const id = pattern.exec(entry)?.[1];
         if (id !== undefined) ids.add(id);
       }
-    }
+    });
+    this.#lastIds = { entries, ids };
     return ids;
   }
 
@@ -285,6 +300,13 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
     }
     return undefined;
   }
+}
+
+/** The same names in the same order (readdir lists an unchanged directory in the same order). */
+function sameNames(names: readonly string[], last: readonly string[] | undefined): boolean {
+  if (last === undefined || names.length !== last.length) return false;
+  for (let index = 0; index < names.length; index++) if (names[index] !== last[index]) return false;
+  return true;
 }
 
 type CounterResult =

@@ -206,8 +206,13 @@ describe("CgroupStatsReader.containerIds", () => {
       {},
     );
     expect(reader.containerIds()).toEqual(new Set([ID, other]));
+    expect(reader.containerIds()).toEqual(new Set([ID, other]));
     cgroup.remove(`cpuacct/docker/${ID}`);
     expect(reader.containerIds()).toEqual(new Set([other]));
+    // A new container under a parent whose other entries did not change.
+    const third = "b".repeat(64);
+    cgroup.write(`cpuacct/docker/${third}/cpuacct.usage`, "1\n");
+    expect(reader.containerIds()).toEqual(new Set([other, third]));
   });
 
   it("is empty on a host where no container ran yet (v2)", () => {

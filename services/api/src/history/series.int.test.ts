@@ -298,6 +298,24 @@ describe("series of many containers", () => {
     expect((await get(`/api/v1/hosts/stats/series?metrics=mem_used_bogus`)).status).toBe(400);
   });
 
+  it("serves hosts' 1-minute series from the minute tier's computed minutes and raw samples too", async () => {
+    const { status, body, text } = await get<SeriesBody>(
+      "/api/v1/hosts/stats/series?metrics=cpu_percent,mem_total&range=1h&points=60",
+    );
+    expect(status).toBe(200);
+    expect(text).toBe(JSON.stringify(body));
+    expect(body.step).toBe("1m");
+    expect(body.sources).toEqual(["minute", "raw"]);
+    const host = body.series[0];
+    const sampled = body.ts.flatMap((_, n) => ((host?.samples[n] ?? 0) > 0 ? [n] : []));
+    expect(sampled.length).toBeGreaterThan(50);
+    for (const n of sampled) {
+      expect(host?.values.cpu_percent?.avg[n]).toBe(25);
+      expect(host?.values.cpu_percent?.max?.[n]).toBe(25);
+      expect(host?.values.mem_total?.avg[n]).toBe(1000);
+    }
+  });
+
   it("exports series as CSV, one line per series and step with samples, as the JSON answer holds them", async () => {
     const query = "ids=3,999999,4&metrics=cpu_percent,mem_limit&range=1h&points=60";
     const json = await series(query);

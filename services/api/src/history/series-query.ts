@@ -17,7 +17,8 @@ const DAY_MS = 24 * HOUR_MS;
 /**
  * How far behind now the minute tier is trusted: a minute is computed 20 s after it closed, by a
  * job running every minute (services/store/src/rollup/rollup-job.ts), so three minutes leave it
- * time; the raw samples of those minutes are a few dozen rows.
+ * time; the raw samples of those minutes are a few dozen rows. (1-minute series of the last
+ * hours read the store's marks of what it computed instead: minute-points.ts.)
  */
 const MINUTE_LAG_MS = 3 * MINUTE_MS;
 

@@ -322,6 +322,8 @@ function denseColumn(indexes: readonly number[], column: string, steps: number, 
  * (seriesColumnsSql), and where a series has a point at every step — sparklines of running
  * containers — they are the answer's columns as they are: 500 sparklines are 1 MB of numbers,
  * which the api neither parses nor prints. Other series are placed on the steps in JS.
+ * 1-minute series of the last hours (sparklines) are joined instead from the closed minutes the
+ * api keeps and the raw samples of the minutes the store has not computed (minute-points.ts).
  */
 async function answer(
   db: Kysely<ApiDatabase>,

@@ -19,6 +19,7 @@ import autocannon from "autocannon";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
+import { minuteMarksSql, rawMinutesSql } from "../../services/api/src/history/minute-points.ts";
 import { alignToSteps } from "../../services/api/src/history/range-params.ts";
 import {
   CONTAINER_SERIES,
@@ -169,6 +170,20 @@ async function printPlans(url: string): Promise<void> {
         `${SPARKLINES} sparklines, 1h / 1m, cpu_percent`,
         seriesColumnsSql(CONTAINER_SERIES, ids, hour, { values: ["cpu_percent"] })?.query,
       ],
+      [
+        `${SPARKLINES} sparklines now: the window's computed minutes (rollup_buckets)`,
+        minuteMarksSql(CONTAINER_SERIES, hour.fromMs, hour.toMs),
+      ],
+      [
+        `${SPARKLINES} sparklines now: the last 2 minutes from raw samples`,
+        rawMinutesSql(
+          CONTAINER_SERIES,
+          ids,
+          ["cpu_percent"],
+          [hour.toMs - 2 * 60_000, hour.toMs - 60_000],
+          nowMs,
+        ),
+      ],
       ["top cpu 24h", topSql({ metric: "cpu", period: "24h", limit: 10, labels: [], nowMs })],
     ];
     const figures: Record<string, unknown>[] = [];
@@ -263,6 +278,10 @@ export async function run(): Promise<void> {
       CROWSNEST_API_LISTEN_HOST: "127.0.0.1",
       CROWSNEST_API_READ_TOKENS: TOKEN,
       CROWSNEST_LOG_LEVEL: "warn",
+      // BENCH_API_CPU_PROF=<dir>: the api writes a V8 CPU profile there when it stops.
+      ...(process.env.BENCH_API_CPU_PROF
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_API_CPU_PROF}` }
+        : {}),
     });
     children.push(api);
     const bare = spawn(

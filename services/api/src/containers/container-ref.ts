@@ -78,13 +78,22 @@ export const containerRefResponses = {
  * statement (its text depends only on which forms `ref` could be): the history chart's route
  * asks it on every request, and Postgres then parses and plans it once per connection.
  */
+/**
+ * The id a reference names if it is numeric: a container with that id is what it resolves to
+ * (an id match comes before every other form below), so a caller that finds the id may skip the
+ * lookup. Null for any other form.
+ */
+export function numericContainerRef(ref: string): number | null {
+  return NUMERIC_ID.test(ref) && Number.isSafeInteger(Number(ref)) ? Number(ref) : null;
+}
+
 export async function resolveContainerId(
   db: Kysely<ApiDatabase>,
   ref: string,
   host: string | undefined,
   prepared?: PreparedStatements,
 ): Promise<number> {
-  const numericId = NUMERIC_ID.test(ref) && Number.isSafeInteger(Number(ref)) ? Number(ref) : null;
+  const numericId = numericContainerRef(ref);
   // A name is stored without the leading slash dockerd's inspect gives it.
   const name = ref.startsWith("/") ? ref.slice(1) : ref;
   const prefix = HEX_PREFIX.test(ref.toLowerCase()) ? ref.toLowerCase() : null;

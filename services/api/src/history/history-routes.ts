@@ -1,11 +1,12 @@
 // GET /containers/{id}/stats/history and /hosts/{id}/stats/history: points with avg and max,
 // the granularity and the tables used stated in the answer; `format=csv` for export.
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import {
   containerRefPath,
   containerRefQuery,
   containerRefResponses,
+  numericContainerRef,
   resolveContainerId,
 } from "../containers/container-ref.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
@@ -92,11 +93,14 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
       const query = c.req.valid("query");
       const nowMs = Date.now();
       const window = resolveWindow(query, nowMs);
-      const id = await (typeof param.id === "string"
-        ? resolveContainerId(c.var.db, param.id, "host" in query ? query.host : undefined, c.var.prepared)
-        : existingHostId(c.var.db, param.id));
       const range = { ...window, nowMs };
+      const host = "host" in query ? query.host : undefined;
+      const resolve = () =>
+        typeof param.id === "string"
+          ? resolveContainerId(c.var.db, param.id, host, c.var.prepared)
+          : existingHostId(c.var.db, param.id);
       if (query.format === "csv") {
+        const id = await resolve();
         const { points } = await querySeries(c.var.db, spec, id, range);
         return c.body(historyCsv(spec, points), 200, {
           "Content-Type": CSV_CONTENT_TYPE,
@@ -104,17 +108,42 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
         });
       }
       // The points arrive as JSON text built by Postgres (seriesPointsJsonSql) and are sent as
-      // they are: the envelope around them is the only JSON the api writes.
-      const statement = seriesPointsJsonSql(spec, id, range);
-      // Prepared (db/prepared-statements.ts): a chart's statement has the same text every time.
-      const rows = statement ? await c.var.prepared.query(statement.query.compile(c.var.db)) : [];
-      const points = rows[0]?.points ?? "[]";
+      // they are: the envelope around them is the only JSON the api writes. The statement also
+      // says whether the id exists, so a numeric id (what charts ask with) costs one round trip:
+      // other references (names, id prefixes, a host to tell names apart) are resolved first.
+      const chart = async (id: number) => {
+        const statement = seriesPointsJsonSql(spec, id, range);
+        const found = sql<boolean>`EXISTS (SELECT 1 FROM ${sql.table(kind)} WHERE id = ${id})`;
+        const query = statement
+          ? sql<{
+              found: boolean;
+              points: string;
+            }>`SELECT ${found} AS found, points FROM (${statement.query}) AS chart`
+          : sql<{ found: boolean; points: string }>`SELECT ${found} AS found, '[]' AS points`;
+        // Prepared (db/prepared-statements.ts): a chart's statement has the same text every time.
+        const rows = await c.var.prepared.query(query.compile(c.var.db));
+        return {
+          found: rows[0]?.found === true,
+          points: rows[0]?.points ?? "[]",
+          sources: statement?.sources ?? [],
+        };
+      };
+      const direct =
+        typeof param.id === "number" ? param.id : host === undefined ? numericContainerRef(param.id) : null;
+      let id = direct ?? (await resolve());
+      let answer = await chart(id);
+      if (!answer.found && direct !== null) {
+        // No container with that id: the reference may still be a name; hosts answer 404.
+        id = await resolve();
+        answer = await chart(id);
+      }
+      const { points, sources } = answer;
       const envelope = JSON.stringify({
         id,
         from: new Date(window.fromMs).toISOString(),
         to: new Date(window.toMs).toISOString(),
         granularity: window.granularity,
-        sources: statement?.sources ?? [],
+        sources,
       });
       return c.body(`${envelope.slice(0, -1)},"points":${points}}`, 200, {
         "Content-Type": "application/json",

@@ -17,7 +17,8 @@ const DAY_MS = 24 * HOUR_MS;
 /**
  * How far behind now the minute tier is trusted: a minute is computed 20 s after it closed, by a
  * job running every minute (services/store/src/rollup/rollup-job.ts), so three minutes leave it
- * time; the raw samples of those minutes are a few dozen rows.
+ * time; the raw samples of those minutes are a few dozen rows. (1-minute series of the last
+ * hours read the store's marks of what it computed instead: minute-points.ts.)
  */
 const MINUTE_LAG_MS = 3 * MINUTE_MS;
 
@@ -31,6 +32,8 @@ export interface SeriesSpec {
   minuteTable: "container_stats_minute" | "host_stats_minute";
   hourlyTable: "container_stats_hourly" | "host_stats_hourly";
   dailyTable: "container_stats_daily" | "host_stats_daily";
+  /** The minute tier's series in rollup_buckets, whose marks say which minutes are computed. */
+  minuteSeries: "container_minute" | "host_minute";
   key: "container_id" | "host_id";
   /** Values with an average and a maximum. */
   gauges: readonly string[];
@@ -48,6 +51,7 @@ export const CONTAINER_SERIES: SeriesSpec = {
   minuteTable: "container_stats_minute",
   hourlyTable: "container_stats_hourly",
   dailyTable: "container_stats_daily",
+  minuteSeries: "container_minute",
   key: "container_id",
   gauges: [
     "cpu_percent",
@@ -67,6 +71,7 @@ export const HOST_SERIES: SeriesSpec = {
   minuteTable: "host_stats_minute",
   hourlyTable: "host_stats_hourly",
   dailyTable: "host_stats_daily",
+  minuteSeries: "host_minute",
   key: "host_id",
   gauges: ["cpu_percent", "mem_used", "load_1"],
   averagesOnly: ["mem_total"],
@@ -79,7 +84,7 @@ export interface SeriesPoint {
   [value: string]: string | number | { avg: number | null; max?: number | null };
 }
 
-interface Segment {
+export interface Segment {
   source: SeriesSource;
   from: number;
   to: number;
@@ -241,7 +246,7 @@ export function seriesSql(
  * computed as the aggregation would compute them from that single row (the same types, so the
  * same numbers: a bigint sum divided as numeric, as sum() makes it).
  */
-function bucketPointsSql(
+export function bucketPointsSql(
   spec: SeriesSpec,
   segment: Segment,
   keys: readonly number[],
@@ -345,7 +350,7 @@ export function toNumber(value: number | string | Date | null | undefined): numb
  * A value as an element of a float8 array whose text becomes JSON (seriesColumnsSql): the double
  * jsonNumberSql prints, and NULL for what JSON has no number for.
  */
-const finiteSql = (column: string) =>
+export const finiteSql = (column: string) =>
   `nullif(nullif(nullif(${column}::float8, 'Infinity'), '-Infinity'), 'NaN')`;
 
 /**

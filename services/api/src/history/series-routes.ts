@@ -6,11 +6,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type Kysely, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
+import type { PreparedStatements } from "../db/prepared-statements.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
 import { textParam, timestampParam } from "../http/params.ts";
 import { CSV_CONTENT_TYPE, formatParam, type SeriesColumns, seriesCsv } from "./history-csv.ts";
+import { MinutePointCache, minutePoints, servesFromMinutes } from "./minute-points.ts";
 import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
 import {
   allValues,
@@ -240,6 +242,7 @@ interface Subject {
 
 async function containersAsked(
   db: Kysely<ApiDatabase>,
+  prepared: PreparedStatements,
   query: {
     ids?: number[] | undefined;
     host?: string | undefined;
@@ -276,7 +279,8 @@ async function containersAsked(
     const clause = { key: KUBERNETES_NAMESPACE_LABEL, value: query.namespace, equal: true };
     select = select.where(matchesLabels<ApiDatabase, "containers">([clause]));
   }
-  const rows = await select.execute();
+  // Prepared: the text is the same for every request of one kind (ids, or a filter's shape).
+  const rows = await prepared.query(select.compile());
   if (rows.length > MAX_SERIES) {
     throw new ApiError("invalid_request", `ids: more than ${MAX_SERIES} containers match; narrow the filter`);
   }
@@ -318,9 +322,13 @@ function denseColumn(indexes: readonly number[], column: string, steps: number, 
  * (seriesColumnsSql), and where a series has a point at every step — sparklines of running
  * containers — they are the answer's columns as they are: 500 sparklines are 1 MB of numbers,
  * which the api neither parses nor prints. Other series are placed on the steps in JS.
+ * 1-minute series of the last hours (sparklines) are joined instead from the closed minutes the
+ * api keeps and the raw samples of the minutes the store has not computed (minute-points.ts).
  */
 async function answer(
   db: Kysely<ApiDatabase>,
+  prepared: PreparedStatements,
+  cache: MinutePointCache,
   spec: SeriesSpec,
   subjects: Subject[],
   askedIds: number[] | undefined,
@@ -329,6 +337,42 @@ async function answer(
   nowMs: number,
 ): Promise<string> {
   const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
+  const known = new Set(subjects.map((subject) => subject.id));
+  const envelope = (sources: readonly string[]) =>
+    JSON.stringify({
+      from: new Date(window.fromMs).toISOString(),
+      to: new Date(window.toMs).toISOString(),
+      step: window.step,
+      sources,
+      metrics,
+      ts: Array.from({ length: steps }, (_, n) => new Date(window.fromMs + n * window.stepMs).toISOString()),
+    }).slice(0, -1);
+  const unknown = JSON.stringify((askedIds ?? []).filter((id) => !known.has(id)));
+  if (servesFromMinutes(window, nowMs) && subjects.length > 0) {
+    const points = await minutePoints(
+      db,
+      prepared,
+      cache,
+      spec,
+      subjects.map((subject) => subject.id),
+      metrics,
+      window,
+      nowMs,
+    );
+    const series = subjects.map((subject, i) => {
+      const column = (name: string) => points.columns.get(name)?.[i] ?? "[]";
+      const values = metrics.map((metric) => {
+        const avg = column(`${metric}_avg`);
+        const pair = spec.gauges.includes(metric)
+          ? `{"avg":${avg},"max":${column(`${metric}_max`)}}`
+          : `{"avg":${avg}}`;
+        return `${JSON.stringify(metric)}:${pair}`;
+      });
+      const front = JSON.stringify({ id: subject.id, name: subject.name, host: subject.host });
+      return `${front.slice(0, -1)},"samples":${column("samples")},"values":{${values.join(",")}}}`;
+    });
+    return `${envelope(points.sources)},"series":[${series.join(",")}],"unknown_ids":${unknown}}`;
+  }
   const statement = seriesColumnsSql(
     spec,
     subjects.map((subject) => subject.id),
@@ -359,17 +403,7 @@ async function answer(
     const front = JSON.stringify({ id: subject.id, name: subject.name, host: subject.host });
     return `${front.slice(0, -1)},"samples":${column("samples", 0, noSamples)},"values":{${values.join(",")}}}`;
   });
-  const known = new Set(subjects.map((subject) => subject.id));
-  const envelope = JSON.stringify({
-    from: new Date(window.fromMs).toISOString(),
-    to: new Date(window.toMs).toISOString(),
-    step: window.step,
-    sources: statement?.sources ?? [],
-    metrics,
-    ts: Array.from({ length: steps }, (_, n) => new Date(window.fromMs + n * window.stepMs).toISOString()),
-  });
-  const unknown = JSON.stringify((askedIds ?? []).filter((id) => !known.has(id)));
-  return `${envelope.slice(0, -1)},"series":[${series.join(",")}],"unknown_ids":${unknown}}`;
+  return `${envelope(statement?.sources ?? [])},"series":[${series.join(",")}],"unknown_ids":${unknown}}`;
 }
 
 const csvHeaders = (filename: string) => ({
@@ -379,12 +413,25 @@ const csvHeaders = (filename: string) => ({
 
 export function seriesRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
+  // The closed minutes' points read so far (minute-points.ts), one cache per tier's series.
+  const containerMinutes = new MinutePointCache();
+  const hostMinutes = new MinutePointCache();
   app.openapi(containerSeriesRoute, async (c) => {
     const query = c.req.valid("query");
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
-    const subjects = await containersAsked(c.var.db, query);
-    const body = await answer(c.var.db, CONTAINER_SERIES, subjects, query.ids, query.metrics, window, nowMs);
+    const subjects = await containersAsked(c.var.db, c.var.prepared, query);
+    const body = await answer(
+      c.var.db,
+      c.var.prepared,
+      containerMinutes,
+      CONTAINER_SERIES,
+      subjects,
+      query.ids,
+      query.metrics,
+      window,
+      nowMs,
+    );
     if (query.format === "csv") {
       const columns = JSON.parse(body) as SeriesAnswer;
       return c.body(seriesCsv(CONTAINER_SERIES, columns, true), 200, csvHeaders("containers-series.csv"));
@@ -396,7 +443,17 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
     const subjects = await hostsAsked(c.var.db, query.ids);
-    const body = await answer(c.var.db, HOST_SERIES, subjects, query.ids, query.metrics, window, nowMs);
+    const body = await answer(
+      c.var.db,
+      c.var.prepared,
+      hostMinutes,
+      HOST_SERIES,
+      subjects,
+      query.ids,
+      query.metrics,
+      window,
+      nowMs,
+    );
     if (query.format === "csv") {
       const columns = JSON.parse(body) as SeriesAnswer;
       return c.body(seriesCsv(HOST_SERIES, columns, false), 200, csvHeaders("hosts-series.csv"));

@@ -18,6 +18,7 @@ import type { StoreDatabase } from "../../../store/src/db/database.ts";
 import { migrateToLatest } from "../../../store/src/db/migrations.ts";
 import { dayNumber, ensureDayPartition } from "../../../store/src/db/partitions.ts";
 import { RollupJob } from "../../../store/src/rollup/rollup-job.ts";
+import { markLateBuckets } from "../../../store/src/rollup/rollup-marks.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
 import {
   CONTAINER_SERIES,
@@ -297,6 +298,24 @@ describe("series of many containers", () => {
     expect((await get(`/api/v1/hosts/stats/series?metrics=mem_used_bogus`)).status).toBe(400);
   });
 
+  it("serves hosts' 1-minute series from the minute tier's computed minutes and raw samples too", async () => {
+    const { status, body, text } = await get<SeriesBody>(
+      "/api/v1/hosts/stats/series?metrics=cpu_percent,mem_total&range=1h&points=60",
+    );
+    expect(status).toBe(200);
+    expect(text).toBe(JSON.stringify(body));
+    expect(body.step).toBe("1m");
+    expect(body.sources).toEqual(["minute", "raw"]);
+    const host = body.series[0];
+    const sampled = body.ts.flatMap((_, n) => ((host?.samples[n] ?? 0) > 0 ? [n] : []));
+    expect(sampled.length).toBeGreaterThan(50);
+    for (const n of sampled) {
+      expect(host?.values.cpu_percent?.avg[n]).toBe(25);
+      expect(host?.values.cpu_percent?.max?.[n]).toBe(25);
+      expect(host?.values.mem_total?.avg[n]).toBe(1000);
+    }
+  });
+
   it("exports series as CSV, one line per series and step with samples, as the JSON answer holds them", async () => {
     const query = "ids=3,999999,4&metrics=cpu_percent,mem_limit&range=1h&points=60";
     const json = await series(query);
@@ -444,5 +463,59 @@ describe("series of many containers", () => {
     ]);
     expect(lines[1]?.split(",")[6]).toBe(""); // no network rate in the samples
     expect((await get("/api/v1/containers/7/stats/history?format=xml")).status).toBe(400);
+  });
+
+  it("keeps closed minutes' points between requests, and a late sample into a kept minute shows up in the next answer", async () => {
+    const query = "ids=518,519&metrics=cpu_percent,mem_limit&range=1h&points=60";
+    const first = await series(query);
+    expect(first.status).toBe(200);
+    expect(first.body.sources).toEqual(["minute", "raw"]);
+    // A minute the store computed, in the middle of the window: its points are kept now.
+    const n = 30;
+    const minute = first.body.ts[n] ?? "";
+    const before = first.body.series.find((entry) => entry.id === 519);
+    expect(before?.samples[n]).toBe(6);
+    const computed = await sql<{ fresh: boolean; generation: string }>`
+      SELECT computed_generation = generation AS fresh, generation::text FROM rollup_buckets
+      WHERE series = 'container_minute' AND bucket = ${minute}::timestamptz`.execute(postgres.db);
+    expect(computed.rows[0]?.fresh).toBe(true);
+    // A late sample into that minute, marked as ingest marks it (rollup-marks.ts).
+    const late = new Date(Date.parse(minute) + 4_500).toISOString();
+    await sql`
+      INSERT INTO container_stats (container_id, ts, cpu_percent, mem_used, mem_limit, pids)
+      VALUES (519, ${late}::timestamptz, 1000, 1, 1000000, 1)`.execute(postgres.db);
+    await markLateBuckets(postgres.pool, "container", [late]);
+    const expectLate = (body: SeriesBody) => {
+      const entry = body.series.find((candidate) => candidate.id === 519);
+      expect(body.ts[n]).toBe(minute);
+      expect(entry?.samples[n]).toBe(7);
+      expect(entry?.values.cpu_percent?.max?.[n]).toBe(1000);
+      const avg = ((before?.values.cpu_percent?.avg[n] ?? 0) * 6 + 1000) / 7;
+      expect(entry?.values.cpu_percent?.avg[n]).toBeCloseTo(avg, 9);
+      // The other container and the other minutes are as they were.
+      expect(body.series.find((candidate) => candidate.id === 518)?.samples[n]).toBe(6);
+      expect(entry?.samples[n - 1]).toBe(before?.samples[n - 1]);
+    };
+    // Not computed at its generation now: read from raw samples, late sample included.
+    const afterMark = await series(query);
+    expect(afterMark.body.from).toBe(first.body.from);
+    expectLate(afterMark.body);
+    // Computed again by the store: read from the minute tier again, not from what was kept.
+    await new RollupJob({
+      db: (postgres as unknown as PostgresHandle<StoreDatabase>).db,
+      logger: createLogger({ service: "store", level: "silent" }),
+      rawRetentionDays: 7,
+      granularities: ["minute"],
+    }).run();
+    const recomputed = await sql<{ fresh: boolean; generation: string }>`
+      SELECT computed_generation = generation AS fresh, generation::text FROM rollup_buckets
+      WHERE series = 'container_minute' AND bucket = ${minute}::timestamptz`.execute(postgres.db);
+    expect(recomputed.rows[0]).toEqual({
+      fresh: true,
+      generation: String(Number(computed.rows[0]?.generation) + 1),
+    });
+    const afterRecompute = await series(query);
+    expect(afterRecompute.body.sources).toEqual(["minute", "raw"]);
+    expectLate(afterRecompute.body);
   });
 });

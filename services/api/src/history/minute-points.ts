@@ -1,0 +1,388 @@
+// 1-minute series (sparklines) from the minute tier as far as the store has computed it, and from
+// raw samples for the rest, with the api keeping the closed minutes it already read.
+//
+// Why: 500 sparklines of an hour read 30 000 minute rows and the last three minutes of raw
+// samples on every request, though 59 of their 60 minutes are the same rows as a request before
+// read. Here the minute tier is trusted exactly for the minutes rollup_buckets marks as computed
+// at their current generation (services/store/src/rollup/rollup-job.ts writes those marks in the
+// transaction that writes the rows), so only the minutes not computed yet — the current one and
+// usually the one just closed — come from raw samples; and the points of computed minutes are
+// kept in memory, keyed by minute and by the generation they were computed at, so a request reads
+// from Postgres only what it has not seen: the marks of its window (one index range of 60 rows),
+// the raw minutes, and the minute rows of a minute computed since (or of containers not asked
+// before).
+//
+// Correct under late samples: a sample stored into a closed minute bumps the minute's generation
+// (services/store/src/rollup/rollup-marks.ts), so from the next request on the minute is not
+// computed at its generation and is read from raw samples, late sample included; once a store
+// instance computed it again, its computed generation differs from the kept one, and its rows are
+// read anew. Any number of store instances share those marks. The marks are read before the rows,
+// so kept rows are never older than the generation they are kept under (the job writes rows and
+// marks in one transaction): at worst they are newer, and are read again the next time.
+//
+// What is kept is the points' JSON texts (the numbers as Postgres prints the doubles, as the
+// uncached answer has them), per minute, value column and container: an answer is then joined
+// from texts, without printing a number. Bounded: minutes older than CACHE_MINUTES before now are
+// dropped, and past MAX_CACHED_TEXTS texts the oldest minutes go first.
+import { type Kysely, type RawBuilder, sql } from "kysely";
+import type { ApiDatabase } from "../db/api-database.ts";
+import type { PreparedStatements } from "../db/prepared-statements.ts";
+import { bucketPointsSql, finiteSql, type SeriesSource, type SeriesSpec, seriesSql } from "./series-query.ts";
+
+const MINUTE_MS = 60_000;
+/** How far back windows are served this way (and minutes kept): 1 h sparklines and 3 h charts. */
+export const CACHE_MINUTES = 180;
+/**
+ * Texts kept at most, about 50 bytes each with their map entries: 1000 containers' 3 h of one
+ * value's avg and max and the sample counts are 540 000.
+ */
+export const MAX_CACHED_TEXTS = 600_000;
+/** A container without a row in a computed minute: no samples. */
+const NO_POINT = "";
+/** Joined texts kept at most (keys × columns; each about 60 texts' worth). */
+const MAX_JOINED = 20_000;
+
+interface KeptMinute {
+  ms: number;
+  /** The generation the minute was computed at when its rows were read. */
+  generation: string;
+  /** Value column (`samples`, `cpu_percent_avg`, …) → key → the point's JSON text, or NO_POINT. */
+  columns: Map<string, Map<number, string>>;
+}
+
+/** The points of the computed minutes read so far, of one tier's series (containers or hosts). */
+export class MinutePointCache {
+  readonly #minutes = new Map<number, KeptMinute>();
+  #texts = 0;
+  /**
+   * Key → column → the texts of a window's leading computed minutes, joined, and what they were
+   * joined from (the window's start and those minutes' generations): an answer of 500 sparklines
+   * is 90 000 texts, and joining them anew each time cost as much as the rest of the request.
+   */
+  readonly #joined = new Map<number, Map<string, { signature: string; text: string }>>();
+  #joinedCount = 0;
+  /** The statement reading rows not kept yet, while one runs: requests wait for it, not repeat it. */
+  #filling: Promise<void> | undefined;
+
+  /** Texts held (tests and the bound). */
+  get size(): number {
+    return this.#texts;
+  }
+
+  /** The minute's kept points, if they were read at this generation; older ones are dropped. */
+  minute(ms: number, generation: string): KeptMinute {
+    const kept = this.#minutes.get(ms);
+    if (kept && kept.generation === generation) return kept;
+    if (kept) this.#drop(ms, kept);
+    const fresh: KeptMinute = { ms, generation, columns: new Map() };
+    this.#minutes.set(ms, fresh);
+    return fresh;
+  }
+
+  put(kept: KeptMinute, column: string, key: number, text: string): void {
+    let byKey = kept.columns.get(column);
+    if (!byKey) {
+      byKey = new Map();
+      kept.columns.set(column, byKey);
+    }
+    // A minute dropped meanwhile (trimmed, or computed again) is no longer counted.
+    if (!byKey.has(key) && this.#minutes.get(kept.ms) === kept) this.#texts++;
+    byKey.set(key, text);
+  }
+
+  /** The joined texts of `key`'s column if they were joined under this signature. */
+  joined(key: number, column: string, signature: string): string | undefined {
+    const entry = this.#joined.get(key)?.get(column);
+    return entry?.signature === signature ? entry.text : undefined;
+  }
+
+  join(key: number, column: string, signature: string, text: string): void {
+    let byColumn = this.#joined.get(key);
+    if (!byColumn) {
+      // Bounded: past the bound everything joined is dropped and joined again as asked.
+      if (this.#joinedCount >= MAX_JOINED) {
+        this.#joined.clear();
+        this.#joinedCount = 0;
+      }
+      byColumn = new Map();
+      this.#joined.set(key, byColumn);
+    }
+    if (!byColumn.has(column)) this.#joinedCount++;
+    byColumn.set(column, { signature, text });
+  }
+
+  /**
+   * Runs `read` (a statement reading rows not kept yet, and keeping them) after any such read in
+   * flight, one after another: concurrent requests that miss the same rows (a cold start, a
+   * minute just computed) then read them once, the later ones finding them kept when their turn
+   * comes (`read` checks again what is missing).
+   */
+  async fill(read: () => Promise<void>): Promise<void> {
+    const done = (this.#filling ?? Promise.resolve()).then(read);
+    const guarded = done.catch(() => undefined);
+    this.#filling = guarded;
+    try {
+      await done;
+    } finally {
+      if (this.#filling === guarded) this.#filling = undefined;
+    }
+  }
+
+  /** Resolves once no read of rows is in flight. */
+  async settled(): Promise<void> {
+    while (this.#filling) await this.#filling;
+  }
+
+  /** Drops minutes older than `oldestMs`, then the oldest until at most `maxTexts` remain. */
+  trim(oldestMs: number, maxTexts: number): void {
+    const byAge = [...this.#minutes.keys()].sort((a, b) => a - b);
+    for (const ms of byAge) {
+      if (ms >= oldestMs && this.#texts <= maxTexts) break;
+      const kept = this.#minutes.get(ms);
+      if (kept) this.#drop(ms, kept);
+    }
+  }
+
+  #drop(ms: number, kept: KeptMinute): void {
+    for (const byKey of kept.columns.values()) this.#texts -= byKey.size;
+    this.#minutes.delete(ms);
+  }
+}
+
+/** Whether a series request is served by minutePoints: 1-minute steps within the kept minutes. */
+export function servesFromMinutes(window: { fromMs: number; stepMs: number }, nowMs: number): boolean {
+  return window.stepMs === MINUTE_MS && window.fromMs >= nowMs - CACHE_MINUTES * MINUTE_MS;
+}
+
+/** The value columns of an answer: `samples`, then each value's `_avg` (and `_max` for gauges). */
+export function answerColumns(spec: SeriesSpec, values: readonly string[]): string[] {
+  return [
+    "samples",
+    ...values.flatMap((value) =>
+      spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
+    ),
+  ];
+}
+
+/** Columns of the points as JSON texts, with the key and the minute (ms since the epoch) as text. */
+function asTexts(statement: RawBuilder<unknown>, columns: readonly string[]) {
+  const texts = columns
+    .map((column) =>
+      column === "samples"
+        ? "samples::text AS samples"
+        : `coalesce(${finiteSql(column)}::text, 'null') AS ${column}`,
+    )
+    .join(", ");
+  return sql<Record<string, string>>`
+    SELECT k::text AS k, (extract(epoch FROM t) * 1000)::bigint::text AS t, ${sql.raw(texts)}
+    FROM (${statement}) AS points`;
+}
+
+/** Contiguous runs of minutes, [from, to). */
+function runs(minutes: readonly number[]): { from: number; to: number }[] {
+  const out: { from: number; to: number }[] = [];
+  for (const ms of minutes) {
+    const last = out.at(-1);
+    if (last && last.to === ms) last.to = ms + MINUTE_MS;
+    else out.push({ from: ms, to: ms + MINUTE_MS });
+  }
+  return out;
+}
+
+/** The minutes of [fromMs, toMs) that the store computed at their current generation. */
+export function minuteMarksSql(spec: SeriesSpec, fromMs: number, toMs: number) {
+  return sql<{ ms: string; generation: string }>`
+    SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS ms, computed_generation::text AS generation
+    FROM rollup_buckets
+    WHERE series = ${spec.minuteSeries} AND bucket >= ${new Date(fromMs).toISOString()}::timestamptz
+      AND bucket < ${new Date(toMs).toISOString()}::timestamptz AND computed_generation = generation`;
+}
+
+/** The 1-minute points of `minutes` (starts, ascending) from raw samples, as history aggregates them. */
+export function rawMinutesSql(
+  spec: SeriesSpec,
+  keys: readonly number[],
+  values: readonly string[],
+  minutes: readonly number[],
+  nowMs: number,
+) {
+  const columns = answerColumns(spec, values);
+  const statements = runs(minutes).flatMap((run) => {
+    const statement = seriesSql(
+      spec,
+      keys,
+      { fromMs: run.from, toMs: run.to, stepMs: MINUTE_MS, nowMs },
+      { sources: ["raw"], values },
+    );
+    return statement ? [asTexts(statement.query, columns)] : [];
+  });
+  return statements.length > 0 ? sql.join(statements, sql` UNION ALL `) : undefined;
+}
+
+export interface MinutePoints {
+  sources: SeriesSource[];
+  /** Per column, per key (in the order asked), its JSON array: one text per step, `0` or `null` without samples. */
+  columns: Map<string, string[]>;
+}
+
+/**
+ * The 1-minute points of `keys` over the window, one text per step and column. The minute tier
+ * serves the minutes rollup_buckets marks as computed at their current generation, from the
+ * cache where it holds them; raw samples serve the others.
+ */
+export async function minutePoints(
+  db: Kysely<ApiDatabase>,
+  prepared: PreparedStatements,
+  cache: MinutePointCache,
+  spec: SeriesSpec,
+  keys: readonly number[],
+  values: readonly string[],
+  window: { fromMs: number; toMs: number },
+  nowMs: number,
+): Promise<MinutePoints> {
+  const columns = answerColumns(spec, values);
+  const steps = Math.round((window.toMs - window.fromMs) / MINUTE_MS);
+  const marks = await prepared.query(minuteMarksSql(spec, window.fromMs, window.toMs).compile(db));
+  const computed = new Map(marks.map((mark) => [Number(mark.ms), mark.generation]));
+  // Rows another request is reading now are kept once it is done: wait rather than read them too.
+  await cache.settled();
+  cache.trim(nowMs - CACHE_MINUTES * MINUTE_MS, MAX_CACHED_TEXTS);
+
+  const kept: (KeptMinute | undefined)[] = [];
+  const rawMinutes: number[] = [];
+  for (let n = 0; n < steps; n++) {
+    const ms = window.fromMs + n * MINUTE_MS;
+    const generation = computed.get(ms);
+    if (generation === undefined) rawMinutes.push(ms);
+    kept.push(generation === undefined ? undefined : cache.minute(ms, generation));
+  }
+  // The leading steps whose minutes are all computed (all but the last one or two, usually):
+  // each series' texts there are joined once per window start and generations, and kept.
+  let prefix = 0;
+  while (prefix < steps && kept[prefix]) prefix++;
+  const signature = `${window.fromMs}:${kept
+    .slice(0, prefix)
+    .map((minute) => minute?.generation)
+    .join(",")}`;
+  // cells[c][i]: column c of the i-th key, a text per step (its JSON array's elements); joined[c][i]
+  // the kept join of its leading steps, if any. Indexed arrays, not maps: 500 sparklines place
+  // 90 000 texts.
+  const cells = columns.map((column) =>
+    keys.map(() => new Array<string>(steps).fill(column === "samples" ? "0" : "null")),
+  );
+  const joined = columns.map((column) => keys.map((key) => cache.joined(key, column, signature)));
+  const index = new Map(keys.map((key, i) => [key, i]));
+  // The kept points of computed minutes; what is not kept (a minute computed since, a container
+  // not asked before) is read in one statement and kept.
+  const fromKept = () => {
+    const missing = new Set<number>();
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    columns.forEach((column, c) => {
+      const byIndex = cells[c] ?? [];
+      const joinedByIndex = joined[c] ?? [];
+      for (let n = 0; n < steps; n++) {
+        const minute = kept[n];
+        if (!minute) continue;
+        const byKey = minute.columns.get(column);
+        for (let i = 0; i < keys.length; i++) {
+          if (n < prefix && joinedByIndex[i] !== undefined) continue;
+          const key = keys[i] ?? 0;
+          const text = byKey?.get(key);
+          if (text === undefined) {
+            missing.add(key);
+            first = Math.min(first, n);
+            last = Math.max(last, n);
+          } else if (text !== NO_POINT) {
+            const texts = byIndex[i];
+            if (texts) texts[n] = text;
+          }
+        }
+      }
+    });
+    return { missing: [...missing], first, last };
+  };
+  const gauges = spec.gauges.filter((value) => values.includes(value));
+  const averagesOnly = spec.averagesOnly.filter((value) => values.includes(value));
+  if (fromKept().missing.length > 0) {
+    await cache.fill(async () => {
+      // What is still missing once the reads before this one kept their rows.
+      const notKept = fromKept();
+      if (notKept.missing.length === 0) return;
+      const firstMs = window.fromMs + notKept.first * MINUTE_MS;
+      const rows = await prepared.query(
+        asTexts(
+          bucketPointsSql(
+            spec,
+            { source: "minute", from: firstMs, to: window.fromMs + (notKept.last + 1) * MINUTE_MS },
+            notKept.missing,
+            gauges,
+            averagesOnly,
+          ),
+          columns,
+        ).compile(db),
+      );
+      const found = new Map<string, Record<string, string>>();
+      for (const row of rows) found.set(`${row.k} ${row.t}`, row);
+      for (let n = notKept.first; n <= notKept.last; n++) {
+        const minute = kept[n];
+        if (!minute) continue;
+        const ms = window.fromMs + n * MINUTE_MS;
+        for (const key of notKept.missing) {
+          const row = found.get(`${key} ${ms}`);
+          for (const column of columns) {
+            if (!minute.columns.get(column)?.has(key))
+              cache.put(minute, column, key, row?.[column] ?? NO_POINT);
+          }
+        }
+      }
+    });
+    fromKept();
+    cache.trim(nowMs - CACHE_MINUTES * MINUTE_MS, MAX_CACHED_TEXTS);
+  }
+  // Join what was not joined yet, and keep it.
+  columns.forEach((column, c) => {
+    keys.forEach((key, i) => {
+      const byIndex = joined[c];
+      if (prefix === 0 || !byIndex || byIndex[i] !== undefined) return;
+      const text = (cells[c]?.[i] ?? []).slice(0, prefix).join(",");
+      byIndex[i] = text;
+      cache.join(key, column, signature, text);
+    });
+  });
+
+  // Minutes not computed (yet, or again after a late sample): raw samples, aggregated by minute
+  // as history aggregates them.
+  if (rawMinutes.length > 0) {
+    const statement = rawMinutesSql(spec, keys, values, rawMinutes, nowMs);
+    const rows = statement ? await prepared.query(statement.compile(db)) : [];
+    for (const row of rows) {
+      const n = Math.round((Number(row.t) - window.fromMs) / MINUTE_MS);
+      const i = index.get(Number(row.k));
+      if (i === undefined || n < 0 || n >= steps) continue;
+      columns.forEach((column, c) => {
+        const texts = cells[c]?.[i];
+        const text = row[column];
+        if (texts && text !== undefined) texts[n] = text;
+      });
+    }
+  }
+
+  const sources: SeriesSource[] = [];
+  if (kept.some((minute) => minute !== undefined)) sources.push("minute");
+  if (rawMinutes.length > 0) sources.push("raw");
+  return {
+    sources,
+    columns: new Map(
+      columns.map((column, c) => [
+        column,
+        (cells[c] ?? []).map((texts, i) => {
+          const head = joined[c]?.[i];
+          if (head === undefined) return `[${texts.join(",")}]`;
+          if (prefix === steps) return `[${head}]`;
+          return `[${head},${texts.slice(prefix).join(",")}]`;
+        }),
+      ]),
+    ),
+  };
+}

@@ -45,6 +45,7 @@ const PHASES = (process.env.CROWSNEST_BENCH_PHASES || "latency,memory").split(",
 const IMAGE_FLAGS = flagList(process.env.CROWSNEST_BENCH_AGENT_FLAGS) ?? [
   "--max-semi-space-size=1",
   "--v8-pool-size=1",
+  "--single-threaded",
 ];
 /** A second flag set for this tree's agents, measured beside IMAGE_FLAGS (CROWSNEST_BENCH_COMPARE_FLAGS). */
 const COMPARE_FLAGS = flagList(process.env.CROWSNEST_BENCH_COMPARE_FLAGS);

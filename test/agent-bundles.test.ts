@@ -1,7 +1,7 @@
 // The agents' bundles (docker/bundle-agents.ts), what the image runs: at start an agent loads
 // neither zod (the contract's checks are hand-written for what it publishes; the watcher loads
 // the schemas with its first RPC request) nor another runtime's modules, and the watcher loads
-// dockerode from node_modules, where its optional parts are deferred.
+// dockerode from node_modules, where its optional parts are deferred. Neither bundles pino.
 import { mkdtempSync, rmSync } from "node:fs";
 import { isBuiltin } from "node:module";
 import { tmpdir } from "node:os";
@@ -51,6 +51,14 @@ describe.each(AGENTS)("the %s's bundle", (agent) => {
         /shared\/src\/(kubernetes|containerd|cri)\/|\/@grpc\/|\/protobufjs\//.test(input),
     );
     expect(runtimeModules).toEqual([]);
+  });
+
+  it("logs without pino (the light logger writes pino's lines)", async () => {
+    const metafile = await built;
+    const all = inputsOf(metafile, Object.keys(metafile.outputs));
+    expect(
+      all.filter((input) => /\/(pino|sonic-boom|thread-stream|pino-std-serializers)\//.test(input)),
+    ).toEqual([]);
   });
 
   it("keeps zod for the watcher's requests only, and dockerode outside", async () => {

@@ -14,8 +14,12 @@
 //    pages with every shared page counted once (support/service-memory.ts; needs root, else PSS
 //    is the figure to read).
 //
-// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two; CROWSNEST_BENCH_AGENT_FLAGS
-// replaces the V8 flags the image gives the agents.
+// CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two; CROWSNEST_BENCH_STARTS sets the
+// number of timed starts (50); CROWSNEST_BENCH_AGENT_FLAGS replaces the V8 flags the image gives
+// the agents. CROWSNEST_BENCH_COMPARE_FLAGS names a second flag set: this tree's agents then also
+// run with it, side by side with the first in each phase (one more watcher in the latency phase;
+// one more pair, and a bare pair with the same flags, in the memory phase), so that a flag's cost
+// and gain are measured in one run under one load.
 //
 // Measures and prints; asserts nothing. Every container and stream it creates is removed.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -38,18 +42,36 @@ const PHASES = (process.env.CROWSNEST_BENCH_PHASES || "latency,memory").split(",
  * docker-compose.yml's V8 flags for the two agents (and the bare pair); CROWSNEST_BENCH_AGENT_FLAGS
  * (space-separated) replaces them, to measure other flags on all three alike.
  */
-const SMALL_HEAP_FLAGS = process.env.CROWSNEST_BENCH_AGENT_FLAGS?.split(" ").filter(
-  (flag) => flag !== "",
-) ?? ["--max-semi-space-size=1", "--v8-pool-size=1"];
+const IMAGE_FLAGS = flagList(process.env.CROWSNEST_BENCH_AGENT_FLAGS) ?? [
+  "--max-semi-space-size=1",
+  "--v8-pool-size=1",
+  "--single-threaded",
+];
+/** A second flag set for this tree's agents, measured beside IMAGE_FLAGS (CROWSNEST_BENCH_COMPARE_FLAGS). */
+const COMPARE_FLAGS = flagList(process.env.CROWSNEST_BENCH_COMPARE_FLAGS);
 const LABEL = "dev.crowsnest.bench";
-const STARTS = 50;
+/** Starts timed in the latency phase (CROWSNEST_BENCH_STARTS): with 50, the p99 is the slowest start. */
+const STARTS = Number(process.env.CROWSNEST_BENCH_STARTS || 50);
 const MEMORY_CONTAINERS = 100;
 const MEMORY_SECONDS = 30;
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
+function flagList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value.split(" ").filter((flag) => flag !== "");
+}
+
 interface Tree {
   label: string;
   root: string;
+  prefix: string;
+}
+
+/** A tree's agents as built for its image, run with one set of V8 flags. */
+interface Variant {
+  label: string;
+  built: BuiltAgents;
+  flags: readonly string[];
   prefix: string;
 }
 
@@ -89,9 +111,36 @@ interface BuiltAgents {
   cleanup: () => void;
 }
 
-/** The agent as the image runs it, with the V8 flags. */
-function startBuiltAgent(built: BuiltAgents, name: "collector" | "watcher", prefix: string): ChildProcess {
-  return startNode(built.dir, [...SMALL_HEAP_FLAGS, built.entry(name)], agentEnv(prefix));
+/** The agent as the image runs it, with the variant's V8 flags. */
+function startBuiltAgent(variant: Variant, name: "collector" | "watcher", prefix: string): ChildProcess {
+  return startNode(variant.built.dir, [...variant.flags, variant.built.entry(name)], agentEnv(prefix));
+}
+
+/**
+ * Each tree as its image runs it with the image's flags, then this tree (the first) with
+ * COMPARE_FLAGS when they are set.
+ */
+function variantsOf(trees: readonly Tree[], builds: readonly BuiltAgents[]): Variant[] {
+  const variants = trees.map((tree, index) => {
+    const built = builds[index];
+    if (built === undefined) throw new Error(`no build of ${tree.label}`);
+    return { label: tree.label, built, flags: IMAGE_FLAGS, prefix: tree.prefix };
+  });
+  const [first] = variants;
+  if (COMPARE_FLAGS !== undefined && first !== undefined) {
+    variants.push({
+      label: `${first.label}, ${COMPARE_FLAGS.join(" ")}`,
+      built: first.built,
+      flags: COMPARE_FLAGS,
+      prefix: `${first.prefix}-cmp`,
+    });
+    // Two flag sets in the table: every row names its own.
+    for (const [index, variant] of variants.entries()) {
+      if (variant.flags === IMAGE_FLAGS)
+        variants[index] = { ...variant, label: `${variant.label}, ${IMAGE_FLAGS.join(" ")}` };
+    }
+  }
+  return variants;
 }
 
 /** User + system CPU seconds the process has used so far (/proc/<pid>/stat), NaN once it is gone. */
@@ -156,11 +205,15 @@ async function createContainers(docker: Docker, runId: string, count: number): P
   return containers;
 }
 
-/** Resolves once every tree's watcher has published its startup inventory. */
-async function watchersReady(nc: NatsConnection, trees: readonly Tree[], timeoutMs: number): Promise<void> {
+/** Resolves once every variant's watcher has published its startup inventory. */
+async function watchersReady(
+  nc: NatsConnection,
+  variants: readonly Variant[],
+  timeoutMs: number,
+): Promise<void> {
   await Promise.all(
-    trees.map(async (tree) => {
-      const subscription = nc.subscribe(createSubjects(tree.prefix).inventory(tree.prefix, "docker"), {
+    variants.map(async ({ prefix }) => {
+      const subscription = nc.subscribe(createSubjects(prefix).inventory(prefix, "docker"), {
         max: 1,
         timeout: timeoutMs,
       });
@@ -188,23 +241,18 @@ async function buildAsImage(tree: Tree): Promise<BuiltAgents> {
 async function measureLatency(
   docker: Docker,
   nc: NatsConnection,
-  trees: readonly Tree[],
-  builds: readonly BuiltAgents[],
+  variants: readonly Variant[],
   runId: string,
 ) {
   const containers = await createContainers(docker, runId, STARTS);
   // The watchers see every container of this dockerd; only the bench's own starts are timed.
   const ours = new Set(containers.map((container) => container.id));
-  const watchers = trees.map((tree, index) => {
-    const built = builds[index];
-    if (built === undefined) throw new Error(`no build of ${tree.label}`);
-    return startBuiltAgent(built, "watcher", tree.prefix);
-  });
-  /** Per tree: the arrival latencies (ms) of the start events. */
-  const latencies = trees.map(() => [] as number[]);
-  const seen = trees.map(() => new Set<string>());
-  const subscriptions = trees.map((tree, index) =>
-    nc.subscribe(createSubjects(tree.prefix).event(tree.prefix, "docker", "container", "start"), {
+  const watchers = variants.map((variant) => startBuiltAgent(variant, "watcher", variant.prefix));
+  /** Per variant: the arrival latencies (ms) of the start events. */
+  const latencies = variants.map(() => [] as number[]);
+  const seen = variants.map(() => new Set<string>());
+  const subscriptions = variants.map(({ prefix }, index) =>
+    nc.subscribe(createSubjects(prefix).event(prefix, "docker", "container", "start"), {
       callback: (error, message) => {
         if (error !== null) return;
         const arrived = nowNano();
@@ -216,8 +264,12 @@ async function measureLatency(
       },
     }),
   );
+  /** Each watcher's CPU seconds once ready and once every start is timed. */
+  const cpuReady: number[] = [];
+  const cpuDone: number[] = [];
   try {
-    await watchersReady(nc, trees, 60_000);
+    await watchersReady(nc, variants, 60_000);
+    for (const watcher of watchers) cpuReady.push(cpuSeconds(watcher.pid ?? -1));
     const startAndWait = async (container: Docker.Container) => {
       await container.start();
       const deadline = Date.now() + 10_000;
@@ -226,6 +278,7 @@ async function measureLatency(
       }
     };
     for (const container of containers) await startAndWait(container);
+    for (const watcher of watchers) cpuDone.push(cpuSeconds(watcher.pid ?? -1));
   } finally {
     for (const subscription of subscriptions) subscription.unsubscribe();
     await stopAll(watchers);
@@ -236,20 +289,25 @@ async function measureLatency(
   console.log(
     `\nevent latency: dockerd's time of a container's start event → its arrival at a NATS subscriber, ${STARTS} starts, one at a time`,
   );
-  const rows = trees.map((tree, index) => {
+  const rows = variants.map((variant, index) => {
     const sorted = [...(latencies[index] ?? [])].sort((a, b) => a - b);
     return {
-      watcher: tree.label,
+      watcher: variant.label,
       events: sorted.length,
       "median ms": fixed(percentile(sorted, 50), 2),
       "p99 ms": fixed(percentile(sorted, 99), 2),
+      "CPU s": fixed((cpuDone[index] ?? Number.NaN) - (cpuReady[index] ?? Number.NaN), 2),
     };
   });
   console.table(rows);
-  const [current, baseline] = rows;
-  if (current && baseline) {
+  // Against the first row: this tree with the image's flags. A baseline tree's row reads
+  // "this tree / baseline", a second flag set's row "this flag set / the image's".
+  const [reference] = rows;
+  for (const row of rows.slice(1)) {
+    if (reference === undefined) break;
+    const [numerator, denominator] = row.watcher.startsWith("baseline") ? [reference, row] : [row, reference];
     console.log(
-      `median ${fixed(current["median ms"] / baseline["median ms"], 3)}×, p99 ${fixed(current["p99 ms"] / baseline["p99 ms"], 3)}× the baseline (target: within 5 %)`,
+      `${numerator.watcher} against ${denominator.watcher}: median ${fixed(numerator["median ms"] / denominator["median ms"], 3)}×, p99 ${fixed(numerator["p99 ms"] / denominator["p99 ms"], 3)}× (target: within 5 %)`,
     );
   }
 }
@@ -257,27 +315,35 @@ async function measureLatency(
 async function measureMemory(
   docker: Docker,
   trees: readonly Tree[],
-  builds: readonly BuiltAgents[],
+  variants: readonly Variant[],
   runId: string,
 ) {
   const containers = await createContainers(docker, runId, MEMORY_CONTAINERS);
   await forEachBounded(containers, 6, (container) => container.start().then(() => undefined));
-  const bareFlaggedLabel = `two bare Node processes, NATS client only, ${SMALL_HEAP_FLAGS.join(" ")}`;
-  const barePlainLabel = "two bare Node processes, NATS client only";
+  const bareLabel = (flags: readonly string[]) =>
+    `two bare Node processes, NATS client only${flags.length === 0 ? "" : `, ${flags.join(" ")}`}`;
+  const barePlainLabel = bareLabel([]);
+  /** Each flag set the agents run with, once: a bare pair per set. */
+  const flagSets = [...new Map(variants.map((variant) => [variant.flags.join(" "), variant.flags])).values()];
+  /** The label of the bare pair to hold each group against. */
+  const bareOf = new Map<string, string>();
   const groups = [
-    ...trees.map((tree, index) => {
-      const built = builds[index];
-      if (built === undefined) throw new Error(`no build of ${tree.label}`);
-      const prefix = `${tree.prefix}-js`;
+    ...variants.map((variant) => {
+      const prefix = `${variant.prefix}-js`;
+      const label = `collector + watcher, ${variant.label}, as the image runs`;
+      bareOf.set(label, bareLabel(variant.flags));
       return {
-        label: `collector + watcher, ${tree.label}, as the image runs`,
-        children: [startBuiltAgent(built, "collector", prefix), startBuiltAgent(built, "watcher", prefix)],
+        label,
+        children: [
+          startBuiltAgent(variant, "collector", prefix),
+          startBuiltAgent(variant, "watcher", prefix),
+        ],
       };
     }),
-    {
-      label: bareFlaggedLabel,
-      children: [startBareNatsClient(SMALL_HEAP_FLAGS), startBareNatsClient(SMALL_HEAP_FLAGS)],
-    },
+    ...flagSets.map((flags) => ({
+      label: bareLabel(flags),
+      children: [startBareNatsClient(flags), startBareNatsClient(flags)],
+    })),
     ...trees.map((tree) => ({
       label: `collector + watcher, ${tree.label}, src/main.ts`,
       children: [startAgent(tree, "collector"), startAgent(tree, "watcher")],
@@ -320,7 +386,7 @@ async function measureMemory(
     `\nmemory: ${MEMORY_CONTAINERS} running containers, after ${MEMORY_SECONDS} s, collect interval 2 s; × bare: against the bare pair run the same way`,
   );
   const bareFor = (label: string) =>
-    last.get(label.endsWith("src/main.ts") || label === barePlainLabel ? barePlainLabel : bareFlaggedLabel);
+    last.get(bareOf.get(label) ?? (label.endsWith("src/main.ts") ? barePlainLabel : label));
   const rows = [...last.entries()].map(([label, { figures, unionMb }]) => {
     const sum = (pick: (f: MemoryFigures) => number) =>
       fixed(
@@ -364,9 +430,10 @@ export async function run(): Promise<void> {
   const docker = new Docker({ socketPath: "/var/run/docker.sock" });
   const nc = await connect({ servers: NATS_URL });
   const builds = await Promise.all(trees.map(buildAsImage));
+  const variants = variantsOf(trees, builds);
   try {
-    if (PHASES.includes("latency")) await measureLatency(docker, nc, trees, builds, runId);
-    if (PHASES.includes("memory")) await measureMemory(docker, trees, builds, runId);
+    if (PHASES.includes("latency")) await measureLatency(docker, nc, variants, runId);
+    if (PHASES.includes("memory")) await measureMemory(docker, trees, variants, runId);
   } finally {
     for (const build of builds) build.cleanup();
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
@@ -377,8 +444,8 @@ export async function run(): Promise<void> {
         .catch(() => undefined),
     );
     const jsm = await jetstreamManager(nc);
-    for (const tree of trees) {
-      for (const prefix of [tree.prefix, `${tree.prefix}-js`]) {
+    for (const { prefix: variantPrefix } of variants) {
+      for (const prefix of [variantPrefix, `${variantPrefix}-js`]) {
         for (const { config } of streamDefinitions(createSubjects(prefix), DEFAULT_STREAM_RETENTION)) {
           await jsm.streams.delete(config.name).catch(() => undefined);
         }

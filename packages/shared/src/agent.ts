@@ -66,7 +66,9 @@ export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecyc
 export { retryUntilReady } from "./lifecycle/retry-until-ready.ts";
 export { resolveRuntimeHostName } from "./lifecycle/runtime-host-name.ts";
 export { runService, ServiceLifecycle } from "./lifecycle/service-lifecycle.ts";
-export { createLogger, type Logger, type LoggerOptions, type LogLevel } from "./log/logger.ts";
+// The agents log through the light logger: the same lines as pino's, without loading pino.
+export { createJsonLineLogger as createLogger } from "./log/json-line-logger.ts";
+export type { LogFn, Logger, LoggerOptions, LogLevel } from "./log/logger.ts";
 export type { ContainerRef } from "./messages/common.ts";
 export type { ContainerInfo } from "./messages/container-info.ts";
 export {

@@ -6,6 +6,8 @@ export * from "./agent.ts";
 export { codecs } from "./codec/codecs.ts";
 export { createCodec, describeIssues } from "./codec/message-codec.ts";
 export { createDeadletterSink, type DeadletterSink, zeroDeadletterCounts } from "./lifecycle/deadletter.ts";
+// The api and the store log through pino (this explicit export shadows the agents' light logger).
+export { createLogger } from "./log/logger.ts";
 export {
   type AlertState,
   type AlertTransitionMessage,

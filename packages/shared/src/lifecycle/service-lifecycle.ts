@@ -5,7 +5,8 @@
 // deadline, and the process exits 0. A second signal exits at once. A dependency lost for good
 // while running (`exitWhenLost`) also ends the process with one fatal line and exit 1.
 import { ConfigError, NatsSetupError } from "../errors/crowsnest-error.ts";
-import { createLogger, type Logger } from "../log/logger.ts";
+import { createJsonLineLogger } from "../log/json-line-logger.ts";
+import type { Logger } from "../log/logger.ts";
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -25,7 +26,7 @@ export class ServiceLifecycle {
 
   constructor(service: string) {
     this.#service = service;
-    this.#logger = createLogger({ service, level: "info" });
+    this.#logger = createJsonLineLogger({ service, level: "info" });
     this.#stopRequested = new Promise((resolve) => {
       this.#requestStop = resolve;
     });

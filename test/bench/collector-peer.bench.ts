@@ -23,12 +23,21 @@
 // CROWSNEST_BENCH_PEER_WARM_UP_TICKS (default 30) intervals pass after both tools cover every
 // container and before the first window, so that the collector is measured past its JIT warm-up
 // (5 minutes at 10 s).
+// CROWSNEST_BENCH_PEER_INTERVALS (default "1,10") lists the intervals to measure, in seconds,
+// comma-separated: "10" measures the 10 s phase alone.
 // CROWSNEST_BENCH_BASELINE names another checkout (a git worktree with its dependencies installed):
 // its collector then runs beside this tree's, on the same containers in every window, each in a
-// cgroup of its own, for a before/after comparison that meets the same load.
+// cgroup of its own, for a before/after comparison that meets the same load. It may name this
+// checkout itself (e.g. "."), to compare Node flags on the same code:
+// CROWSNEST_BENCH_NODE_FLAGS and CROWSNEST_BENCH_BASELINE_NODE_FLAGS (space-separated) are added
+// after docker-compose.yml's flags for this tree's collector and the baseline's respectively, e.g.
+// CROWSNEST_BENCH_BASELINE=. CROWSNEST_BENCH_NODE_FLAGS=--no-memory-reducer.
+// CROWSNEST_BENCH_PEER_STDOUT_DIR: each collector's standard output (otherwise dropped) goes to
+// <dir>/<interval s>s-<collector|baseline>.log there, e.g. V8's lines under --trace-gc.
 import type { ChildProcess } from "node:child_process";
-import { closeSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -55,7 +64,13 @@ const IDLE = 50;
 const BUSY = 3;
 /** Started together at the end of each phase, for the cost of a new container. */
 const NEW_PER_PHASE = 5;
-const INTERVALS_MS = [1000, 10_000];
+const INTERVALS_MS = (process.env.CROWSNEST_BENCH_PEER_INTERVALS || "1,10")
+  .split(",")
+  .map((seconds) => Math.round(Number(seconds) * 1000));
+if (INTERVALS_MS.some((ms) => !(ms > 0)))
+  throw new Error(
+    `CROWSNEST_BENCH_PEER_INTERVALS: not seconds above 0: ${process.env.CROWSNEST_BENCH_PEER_INTERVALS}`,
+  );
 const WINDOW_S = Number(process.env.CROWSNEST_BENCH_PEER_WINDOW_S || 120);
 const ROUNDS = Number(process.env.CROWSNEST_BENCH_PEER_ROUNDS || 3);
 const WARM_UP_TICKS = Number(process.env.CROWSNEST_BENCH_PEER_WARM_UP_TICKS || 30);
@@ -63,6 +78,15 @@ const COVERAGE_TIMEOUT_MS = 180_000;
 const CLOCK_TICKS_PER_SECOND = 100;
 const TARGET_RATIO = 0.8;
 const BASELINE = process.env.CROWSNEST_BENCH_BASELINE || undefined;
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+/** The baseline is this checkout: its stripped copy is this tree's, only its Node flags differ. */
+const BASELINE_IS_THIS_TREE = BASELINE !== undefined && resolve(BASELINE) === resolve(REPO);
+const nodeFlags = (name: string) => (process.env[name] ?? "").split(/\s+/).filter((flag) => flag !== "");
+const EXTRA_FLAGS: Record<"collector" | "baseline", string[]> = {
+  collector: nodeFlags("CROWSNEST_BENCH_NODE_FLAGS"),
+  baseline: nodeFlags("CROWSNEST_BENCH_BASELINE_NODE_FLAGS"),
+};
+const STDOUT_DIR = process.env.CROWSNEST_BENCH_PEER_STDOUT_DIR || undefined;
 
 type Tool = "netdata" | "collector" | "baseline";
 type CollectorTool = Exclude<Tool, "netdata">;
@@ -130,7 +154,8 @@ export async function run(): Promise<void> {
   }
   const docker = new Docker();
   const built = buildStrippedCopy();
-  const baselineBuilt = BASELINE === undefined ? undefined : buildStrippedCopy(BASELINE);
+  const baselineBuilt =
+    BASELINE === undefined || BASELINE_IS_THIS_TREE ? undefined : buildStrippedCopy(BASELINE);
   if (BASELINE === undefined) console.log("CROWSNEST_BENCH_BASELINE unset: no baseline collector beside");
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
   const cleanup = async () => {
@@ -171,7 +196,7 @@ export async function run(): Promise<void> {
           version,
           netdata,
           builtDir: built.dir,
-          baselineDir: baselineBuilt?.dir,
+          baselineDir: BASELINE_IS_THIS_TREE ? built.dir : baselineBuilt?.dir,
           intervalMs,
           running,
           newIds,
@@ -299,11 +324,13 @@ async function measurePhase(options: {
     for (const [name, dir] of Object.entries(collectors) as [CollectorTool, string][]) {
       const cgroup = new CpuCgroup(`crowsnest-bench-${prefix}-${name}`, options.version);
       const toolPrefix = collectorPrefix(prefix, name);
+      const stdout =
+        STDOUT_DIR === undefined ? undefined : openSync(join(STDOUT_DIR, `${intervalS}s-${name}.log`), "w");
       tools[name] = {
         cgroup,
         child: cgroup.spawn(
           process.execPath,
-          [...composeNodeFlags(), join(dir, "collector", "src", "main.js")],
+          [...composeNodeFlags(), ...EXTRA_FLAGS[name], join(dir, "collector", "src", "main.js")],
           {
             PATH: process.env.PATH ?? "",
             HOME: process.env.HOME ?? "/tmp",
@@ -314,8 +341,12 @@ async function measurePhase(options: {
             CROWSNEST_STATS_SOURCE: "auto",
             CROWSNEST_LOG_LEVEL: "warn",
           },
+          false,
+          stdout,
         ),
       };
+      // The child holds its own copy of the descriptor.
+      if (stdout !== undefined) closeSync(stdout);
     }
     if (options.netdata !== undefined) {
       const setup = await prepareNetdata({
@@ -403,9 +434,9 @@ async function measurePhase(options: {
       };
       console.log(
         `  window ${attempt + 1}${disturbed ? " (discarded: a container started or stopped on this host during it)" : ""}: ` +
-          `collector ${fixed(window.cpuMs.collector / window.samples.collector)} ms/sample` +
+          `collector ${fixed(window.cpuMs.collector / window.samples.collector)} ms/sample (RSS ${fixed(window.rssMb.collector, 1)} MB)` +
           (tools.baseline
-            ? `, baseline ${fixed(window.cpuMs.baseline / window.samples.baseline)} ms/sample`
+            ? `, baseline ${fixed(window.cpuMs.baseline / window.samples.baseline)} ms/sample (RSS ${fixed(window.rssMb.baseline, 1)} MB)`
             : "") +
           (tools.netdata
             ? `, Netdata ${fixed(window.cpuMs.netdata / window.samples.netdata)} ms/sample`
@@ -540,6 +571,11 @@ async function measureApiTick(
   return (spent.user + spent.system) / 1000 + daemonMs;
 }
 
+/** ", plus <flags>" when the bench adds Node flags to that collector. */
+function flagsLabel(tool: CollectorTool): string {
+  return EXTRA_FLAGS[tool].length === 0 ? "" : `, plus ${EXTRA_FLAGS[tool].join(" ")}`;
+}
+
 function report(results: readonly PhaseResult[]): void {
   const rows: Record<string, string | number>[] = [];
   const verdicts: Record<string, string | number>[] = [];
@@ -560,8 +596,9 @@ function report(results: readonly PhaseResult[]): void {
       "CPU ms per new container": fixed(phase.perNewContainerMs[tool] ?? Number.NaN, 1),
     });
     if (phase.netdataMissing === undefined) rows.push(toolRow("netdata", "Netdata (cgroups only, RAM db)"));
-    rows.push(toolRow("collector", "collector (as compose runs it)"));
-    if (BASELINE !== undefined) rows.push(toolRow("baseline", `baseline collector (${BASELINE})`));
+    rows.push(toolRow("collector", `collector (as compose runs it${flagsLabel("collector")})`));
+    if (BASELINE !== undefined)
+      rows.push(toolRow("baseline", `baseline collector (${BASELINE}${flagsLabel("baseline")})`));
     for (const [loop, label] of [
       ["(c)", "(c) bare one-shot API calls, incl. dockerd"],
       ["(d)", "(d) bare cgroup file reads"],

@@ -58,11 +58,18 @@ export class CpuCgroup {
   }
 
   /** Starts `command` inside the cgroup; its standard error shows unless `quiet`. */
-  spawn(command: string, args: readonly string[], env: NodeJS.ProcessEnv, quiet = false): ChildProcess {
+  spawn(
+    command: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    quiet = false,
+    /** A descriptor for the program's standard output, which is otherwise dropped. */
+    stdout?: number,
+  ): ChildProcess {
     return spawn(
       "/bin/sh",
       ["-c", 'echo $$ > "$0" && exec "$@"', join(this.path, "cgroup.procs"), command, ...args],
-      { env, stdio: ["ignore", "ignore", quiet ? "ignore" : "inherit"] },
+      { env, stdio: ["ignore", stdout ?? "ignore", quiet ? "ignore" : "inherit"] },
     );
   }
 

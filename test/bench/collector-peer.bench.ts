@@ -13,8 +13,9 @@
 // windows', marked "all disturbed"); what a new container costs each tool is
 // measured on its own at the end of each phase, from 5 containers started together.
 //
-// The collector runs as docker-compose.yml runs it (plain JavaScript, its Node flags,
-// CROWSNEST_STATS_SOURCE=auto) and its samples are counted on the bus; Netdata's are its charted containers times the window over its
+// The collector runs as docker-compose.yml runs it (its tree's image build: this tree's bundle,
+// docker/bundle-agents.ts; compose's Node flags; CROWSNEST_STATS_SOURCE=auto) and its samples are
+// counted on the bus; Netdata's are its charted containers times the window over its
 // interval. Netdata is optional: when it is not installed the benchmark says so and measures the
 // rest (CI's prepare step installs Debian's netdata-core). Needs root (cgroups).
 //
@@ -47,7 +48,7 @@ import { parse } from "yaml";
 import { containerPids } from "./collector.bench.ts";
 import { type CgroupVersion, CpuCgroup, cgroupVersion } from "./support/cpu-cgroup.ts";
 import { findNetdata, netdataCoverage, prepareNetdata } from "./support/netdata-peer.ts";
-import { buildStrippedCopy } from "./support/service-memory.ts";
+import { buildAgentsAsImage } from "./support/service-memory.ts";
 import {
   bareFileReads,
   bareKeptReads,
@@ -79,7 +80,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
 const TARGET_RATIO = 0.8;
 const BASELINE = process.env.CROWSNEST_BENCH_BASELINE || undefined;
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-/** The baseline is this checkout: its stripped copy is this tree's, only its Node flags differ. */
+/** The baseline is this checkout: its build is this tree's, only its Node flags differ. */
 const BASELINE_IS_THIS_TREE = BASELINE !== undefined && resolve(BASELINE) === resolve(REPO);
 const nodeFlags = (name: string) => (process.env[name] ?? "").split(/\s+/).filter((flag) => flag !== "");
 const EXTRA_FLAGS: Record<"collector" | "baseline", string[]> = {
@@ -153,9 +154,10 @@ export async function run(): Promise<void> {
     return;
   }
   const docker = new Docker();
-  const built = buildStrippedCopy();
+  // Each collector as its tree's image runs it (this tree's: the bundle), not its sources.
+  const built = await buildAgentsAsImage(REPO);
   const baselineBuilt =
-    BASELINE === undefined || BASELINE_IS_THIS_TREE ? undefined : buildStrippedCopy(BASELINE);
+    BASELINE === undefined || BASELINE_IS_THIS_TREE ? undefined : await buildAgentsAsImage(resolve(BASELINE));
   if (BASELINE === undefined) console.log("CROWSNEST_BENCH_BASELINE unset: no baseline collector beside");
   const nc = await connect({ servers: NATS_URL, name: `crowsnest-${runId}` });
   const cleanup = async () => {
@@ -195,8 +197,8 @@ export async function run(): Promise<void> {
           runId,
           version,
           netdata,
-          builtDir: built.dir,
-          baselineDir: BASELINE_IS_THIS_TREE ? built.dir : baselineBuilt?.dir,
+          collectorEntry: built.entry("collector"),
+          baselineEntry: BASELINE_IS_THIS_TREE ? built.entry("collector") : baselineBuilt?.entry("collector"),
           intervalMs,
           running,
           newIds,
@@ -274,9 +276,9 @@ async function measurePhase(options: {
   runId: string;
   version: CgroupVersion;
   netdata: string | undefined;
-  builtDir: string;
-  /** The baseline checkout's stripped copy, when there is one. */
-  baselineDir: string | undefined;
+  collectorEntry: string;
+  /** The baseline checkout's collector as its image ran it, when there is one. */
+  baselineEntry: string | undefined;
   intervalMs: number;
   running: readonly string[];
   newIds: readonly string[];
@@ -296,8 +298,8 @@ async function measurePhase(options: {
     netdataValuesPerContainer: undefined,
     netdataMissing: options.netdata === undefined ? "not installed" : undefined,
   };
-  const collectors: Partial<Record<CollectorTool, string>> = { collector: options.builtDir };
-  if (options.baselineDir !== undefined) collectors.baseline = options.baselineDir;
+  const collectors: Partial<Record<CollectorTool, string>> = { collector: options.collectorEntry };
+  if (options.baselineEntry !== undefined) collectors.baseline = options.baselineEntry;
   console.log(
     `\n${intervalS} s interval: starting the collector${collectors.baseline ? ", the baseline collector" : ""}${options.netdata ? " and Netdata" : ""}…`,
   );
@@ -321,7 +323,7 @@ async function measurePhase(options: {
   const tools: Partial<Record<Tool, RunningTool>> = {};
   const kept: number[][] = [];
   try {
-    for (const [name, dir] of Object.entries(collectors) as [CollectorTool, string][]) {
+    for (const [name, entry] of Object.entries(collectors) as [CollectorTool, string][]) {
       const cgroup = new CpuCgroup(`crowsnest-bench-${prefix}-${name}`, options.version);
       const toolPrefix = collectorPrefix(prefix, name);
       const stdout =
@@ -330,7 +332,7 @@ async function measurePhase(options: {
         cgroup,
         child: cgroup.spawn(
           process.execPath,
-          [...composeNodeFlags(), ...EXTRA_FLAGS[name], join(dir, "collector", "src", "main.js")],
+          [...composeNodeFlags(), ...EXTRA_FLAGS[name], entry],
           {
             PATH: process.env.PATH ?? "",
             HOME: process.env.HOME ?? "/tmp",

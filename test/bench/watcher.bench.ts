@@ -25,14 +25,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
-import { type MemoryFigures, memoryFigures, residentUnionMb } from "./support/service-memory.ts";
+import {
+  type BuiltAgents,
+  buildAgentsAsImage,
+  type MemoryFigures,
+  memoryFigures,
+  residentUnionMb,
+} from "./support/service-memory.ts";
 
 const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
@@ -102,13 +107,6 @@ function startAgent(tree: Tree, name: "collector" | "watcher"): ChildProcess {
     ],
     agentEnv(tree.prefix),
   );
-}
-
-/** The agents as a tree's image runs them: the file to run per agent, in a temporary directory. */
-interface BuiltAgents {
-  dir: string;
-  entry: (name: "collector" | "watcher") => string;
-  cleanup: () => void;
 }
 
 /** The agent as the image runs it, with the variant's V8 flags. */
@@ -220,22 +218,6 @@ async function watchersReady(
       for await (const _ of subscription) break;
     }),
   );
-}
-
-/**
- * A tree's agents as its image runs them, built by the tree's own build script from its own
- * sources: the bundles, or for a tree from before them, the plain JavaScript copy its image ran.
- */
-async function buildAsImage(tree: Tree): Promise<BuiltAgents> {
-  const memory = (await import(
-    pathToFileURL(join(tree.root, "test/bench/support/service-memory.ts")).href
-  )) as {
-    buildAgentBundles?: () => Promise<BuiltAgents>;
-    buildStrippedCopy: () => { dir: string; cleanup: () => void };
-  };
-  if (memory.buildAgentBundles !== undefined) return memory.buildAgentBundles();
-  const copy = memory.buildStrippedCopy();
-  return { ...copy, entry: (name) => join(copy.dir, name, "src", "main.js") };
 }
 
 async function measureLatency(
@@ -429,7 +411,7 @@ export async function run(): Promise<void> {
   }
   const docker = new Docker({ socketPath: "/var/run/docker.sock" });
   const nc = await connect({ servers: NATS_URL });
-  const builds = await Promise.all(trees.map(buildAsImage));
+  const builds = await Promise.all(trees.map((tree) => buildAgentsAsImage(tree.root)));
   const variants = variantsOf(trees, builds);
   try {
     if (PHASES.includes("latency")) await measureLatency(docker, nc, variants, runId);

@@ -25,7 +25,7 @@ import {
 import { stripTypeScriptTypes } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { AGENTS, type Agent, bundleAgent } from "../../../docker/bundle-agents.ts";
 
 const MB = 1024 * 1024;
@@ -192,4 +192,26 @@ export async function buildAgentBundles(
     entry: (agent) => join(dir, agent, "main.js"),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** The agents as a tree's image runs them: the file to run per agent, in a temporary directory. */
+export interface BuiltAgents {
+  dir: string;
+  entry: (agent: Agent) => string;
+  cleanup: () => void;
+}
+
+/**
+ * The agents of the tree at `root` as its image runs them, built by that tree's own bench support
+ * from its own sources: the bundles, or for a tree from before them, the plain JavaScript copy its
+ * image ran. So a baseline worktree is measured as it shipped.
+ */
+export async function buildAgentsAsImage(root: string): Promise<BuiltAgents> {
+  const support = (await import(pathToFileURL(join(root, "test/bench/support/service-memory.ts")).href)) as {
+    buildAgentBundles?: () => Promise<BuiltAgents>;
+    buildStrippedCopy: () => { dir: string; cleanup: () => void };
+  };
+  if (support.buildAgentBundles !== undefined) return support.buildAgentBundles();
+  const copy = support.buildStrippedCopy();
+  return { ...copy, entry: (agent) => join(copy.dir, agent, "src", "main.js") };
 }

@@ -24,6 +24,7 @@
 // uncached answer has them), per minute, value column and container: an answer is then joined
 // from texts, without printing a number. Bounded: minutes older than CACHE_MINUTES before now are
 // dropped, and past MAX_CACHED_TEXTS texts the oldest minutes go first.
+import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import type { PreparedStatements } from "../db/prepared-statements.ts";
@@ -178,17 +179,6 @@ function asTexts(statement: RawBuilder<unknown>, columns: readonly string[]) {
     FROM (${statement}) AS points`;
 }
 
-/** Contiguous runs of minutes, [from, to). */
-function runs(minutes: readonly number[]): { from: number; to: number }[] {
-  const out: { from: number; to: number }[] = [];
-  for (const ms of minutes) {
-    const last = out.at(-1);
-    if (last && last.to === ms) last.to = ms + MINUTE_MS;
-    else out.push({ from: ms, to: ms + MINUTE_MS });
-  }
-  return out;
-}
-
 /** The minutes of [fromMs, toMs) that the store computed at their current generation. */
 export function minuteMarksSql(spec: SeriesSpec, fromMs: number, toMs: number) {
   return sql<{ ms: string; generation: string }>`
@@ -207,11 +197,11 @@ export function rawMinutesSql(
   nowMs: number,
 ) {
   const columns = answerColumns(spec, values);
-  const statements = runs(minutes).flatMap((run) => {
+  const statements = contiguousRuns(minutes, MINUTE_MS).flatMap((run) => {
     const statement = seriesSql(
       spec,
       keys,
-      { fromMs: run.from, toMs: run.to, stepMs: MINUTE_MS, nowMs },
+      { fromMs: run.fromMs, toMs: run.toMs, stepMs: MINUTE_MS, nowMs },
       { sources: ["raw"], values },
     );
     return statement ? [asTexts(statement.query, columns)] : [];

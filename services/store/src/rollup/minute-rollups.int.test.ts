@@ -4,6 +4,7 @@
 // yesterday (test-clock.ts), the job's clock injected.
 import { createLogger } from "@crowsnest/shared";
 import { openPostgres } from "@crowsnest/shared/postgres";
+import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statsFixture } from "../../../../test/support/bus-fixtures.ts";
@@ -13,7 +14,7 @@ import { type MigratedDatabase, openMigratedDatabase } from "../fixtures/migrate
 import { ContainerDirectory } from "../ingest/container-directory.ts";
 import { HostStatsWriter } from "../ingest/host-stats-writer.ts";
 import { StatsWriter } from "../ingest/stats-writer.ts";
-import { contiguousRuns, RollupJob } from "./rollup-job.ts";
+import { RollupJob } from "./rollup-job.ts";
 
 const logger = createLogger({ service: "store", level: "silent" });
 const MINUTE_MS = 60_000;

@@ -7,6 +7,7 @@
 // tier and another the hourly and daily ones (main.ts), so a long catch-up of one never holds up
 // the other.
 import type { Logger } from "@crowsnest/shared";
+import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
 import { type Kysely, sql } from "kysely";
 import type { StoreDatabase } from "../db/database.ts";
 import { dayStart, oldestKeptDay, partitionName } from "../db/partitions.ts";
@@ -314,20 +315,6 @@ export class RollupJob {
     await sql`SELECT crowsnest_ensure_day_partition(${table}, ${date}::date)`.execute(this.#db);
     this.#minuteDays.add(key);
   }
-}
-
-/** Sorted bucket starts as [from, to) runs of adjacent buckets. */
-export function contiguousRuns(
-  startsMs: readonly number[],
-  widthMs: number,
-): { fromMs: number; toMs: number }[] {
-  const runs: { fromMs: number; toMs: number }[] = [];
-  for (const startMs of startsMs) {
-    const last = runs.at(-1);
-    if (last && last.toMs === startMs) last.toMs = startMs + widthMs;
-    else runs.push({ fromMs: startMs, toMs: startMs + widthMs });
-  }
-  return runs;
 }
 
 function granularityOf(series: RollupSeries): RollupGranularity {

@@ -70,6 +70,15 @@ export const containerRefResponses = {
 } as const satisfies NonNullable<Parameters<typeof createRoute>[0]["responses"]>;
 
 /**
+ * The id a reference names if it is numeric: a container with that id is what it resolves to
+ * (an id match comes before every other form resolveContainerId tries), so a caller that finds
+ * the id may skip the lookup. Null for any other form.
+ */
+export function numericContainerRef(ref: string): number | null {
+  return NUMERIC_ID.test(ref) && Number.isSafeInteger(Number(ref)) ? Number(ref) : null;
+}
+
+/**
  * The api's id of the container `ref` names, optionally only on `host`. Forms are tried in
  * order, as `docker` itself does — the numeric id, the runtime's full id, the name, a runtime
  * id prefix — and the first form that fits anything decides. Within it a container that still
@@ -78,15 +87,6 @@ export const containerRefResponses = {
  * statement (its text depends only on which forms `ref` could be): the history chart's route
  * asks it on every request, and Postgres then parses and plans it once per connection.
  */
-/**
- * The id a reference names if it is numeric: a container with that id is what it resolves to
- * (an id match comes before every other form below), so a caller that finds the id may skip the
- * lookup. Null for any other form.
- */
-export function numericContainerRef(ref: string): number | null {
-  return NUMERIC_ID.test(ref) && Number.isSafeInteger(Number(ref)) ? Number(ref) : null;
-}
-
 export async function resolveContainerId(
   db: Kysely<ApiDatabase>,
   ref: string,

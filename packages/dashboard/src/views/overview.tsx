@@ -58,8 +58,9 @@ interface SeriesAnswer {
   series: {
     id: number;
     name: string;
-    samples: number[];
-    values: Record<string, { avg: (number | null)[] }>;
+    /** Absent when not asked for (`aggregates=avg`). */
+    samples?: number[];
+    values: Record<string, { avg?: (number | null)[] }>;
   }[];
 }
 
@@ -81,7 +82,7 @@ async function loadHostDetails(hosts: HostJson[]): Promise<HostDetails> {
   const sampled = new Set<number>();
   for (const entry of series?.series ?? []) {
     hostLoad.set(entry.name, sparkline(entry.values.load_1?.avg));
-    if (entry.samples.some((count) => count > 0)) sampled.add(entry.id);
+    if (entry.samples?.some((count) => count > 0)) sampled.add(entry.id);
   }
   await Promise.all(
     hosts
@@ -101,7 +102,10 @@ const SERIES_BATCH = 500;
 /** Minute rollups change once a minute: the sparklines are fetched again that often. */
 const SPARKLINE_REFRESH_MS = 60_000;
 
-/** The last hour of CPU of the given containers, in requests of up to 500 ids. */
+/**
+ * The last hour of CPU of the given containers, in requests of up to 500 ids: averages only,
+ * all a sparkline draws (a third of the answer with maxima and sample counts).
+ */
 async function loadCpuSparklines(ids: number[]): Promise<Map<number, number[]>> {
   const byId = new Map<number, number[]>();
   const batches: number[][] = [];
@@ -110,7 +114,7 @@ async function loadCpuSparklines(ids: number[]): Promise<Map<number, number[]>> 
   await Promise.all(
     batches.map(async (batch) => {
       const answer = await api.get<SeriesAnswer>(
-        `/api/v1/stats/series?ids=${batch.join(",")}&metrics=cpu_percent&range=1h&points=${SPARKLINE_POINTS}`,
+        `/api/v1/stats/series?ids=${batch.join(",")}&metrics=cpu_percent&aggregates=avg&range=1h&points=${SPARKLINE_POINTS}`,
       );
       for (const entry of answer.series) byId.set(entry.id, sparkline(entry.values.cpu_percent?.avg));
     }),

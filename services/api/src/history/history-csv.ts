@@ -3,6 +3,7 @@
 // step had no value. Series add the container's or host's id and name (and a container's host)
 // in front, one line per series and step with samples, series after series.
 import { z } from "@hono/zod-openapi";
+import { AGGREGATES, type Aggregate } from "./minute-points.ts";
 import { allValues, type SeriesPoint, type SeriesSpec } from "./series-query.ts";
 
 export const formatParam = z.enum(["json", "csv"]).optional().openapi({
@@ -12,10 +13,22 @@ export const formatParam = z.enum(["json", "csv"]).optional().openapi({
 
 export const CSV_CONTENT_TYPE = "text/csv; charset=utf-8";
 
-function valueHeader(spec: SeriesSpec, values: readonly string[]): string[] {
-  return values.flatMap((value) =>
-    spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
-  );
+/** Each value's columns of those asked for: `_avg`, and `_max` where it has a maximum. */
+function valueColumns(spec: SeriesSpec, values: readonly string[], aggregates: readonly Aggregate[]) {
+  return values.flatMap((value) => [
+    ...(aggregates.includes("avg") ? [{ value, aggregate: "avg" as const }] : []),
+    ...(aggregates.includes("max") && spec.gauges.includes(value)
+      ? [{ value, aggregate: "max" as const }]
+      : []),
+  ]);
+}
+
+function valueHeader(
+  spec: SeriesSpec,
+  values: readonly string[],
+  aggregates: readonly Aggregate[] = AGGREGATES,
+): string[] {
+  return valueColumns(spec, values, aggregates).map(({ value, aggregate }) => `${value}_${aggregate}`);
 }
 
 const number = (value: number | null | undefined) =>
@@ -50,16 +63,27 @@ export interface SeriesColumns {
   name: string;
   host?: string;
   samples: readonly number[];
-  values: Record<string, { avg: readonly (number | null)[]; max?: readonly (number | null)[] }>;
+  values: Record<string, { avg?: readonly (number | null)[]; max?: readonly (number | null)[] }>;
 }
 
+/** `answer` holds the sample counts; `aggregates` says which columns to print (default all). */
 export function seriesCsv(
   spec: SeriesSpec,
   answer: { metrics: readonly string[]; ts: readonly string[]; series: readonly SeriesColumns[] },
   withHost: boolean,
+  aggregates: readonly Aggregate[] = AGGREGATES,
 ): string {
   const subject = withHost ? ["id", "name", "host"] : ["id", "name"];
-  const lines = [[...subject, "ts", "samples", ...valueHeader(spec, answer.metrics)].join(",")];
+  const withSamples = aggregates.includes("samples");
+  const columns = valueColumns(spec, answer.metrics, aggregates);
+  const lines = [
+    [
+      ...subject,
+      "ts",
+      ...(withSamples ? ["samples"] : []),
+      ...valueHeader(spec, answer.metrics, aggregates),
+    ].join(","),
+  ];
   for (const series of answer.series) {
     const front = withHost
       ? [String(series.id), text(series.name), text(series.host ?? "")]
@@ -67,12 +91,9 @@ export function seriesCsv(
     answer.ts.forEach((ts, step) => {
       const samples = series.samples[step] ?? 0;
       if (samples === 0) return;
-      const fields = [...front, ts, String(samples)];
-      for (const metric of answer.metrics) {
-        const columns = series.values[metric];
-        fields.push(number(columns?.avg[step]));
-        if (spec.gauges.includes(metric)) fields.push(number(columns?.max?.[step]));
-      }
+      const fields = [...front, ts, ...(withSamples ? [String(samples)] : [])];
+      for (const { value, aggregate } of columns)
+        fields.push(number(series.values[value]?.[aggregate]?.[step]));
       lines.push(fields.join(","));
     });
   }

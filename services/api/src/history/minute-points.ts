@@ -28,6 +28,7 @@ import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import type { PreparedStatements } from "../db/prepared-statements.ts";
+import type { AnswerPiece } from "../http/byte-answer.ts";
 import { bucketPointsSql, finiteSql, type SeriesSource, type SeriesSpec, seriesSql } from "./series-query.ts";
 
 const MINUTE_MS = 60_000;
@@ -40,7 +41,7 @@ export const CACHE_MINUTES = 180;
 export const MAX_CACHED_TEXTS = 600_000;
 /** A container without a row in a computed minute: no samples. */
 const NO_POINT = "";
-/** Joined texts kept at most (keys × columns; each about 60 texts' worth). */
+/** Joined texts kept at most (keys × columns; each about 60 texts' worth, as UTF-8 bytes). */
 const MAX_JOINED = 20_000;
 
 interface KeptMinute {
@@ -59,8 +60,9 @@ export class MinutePointCache {
    * Key → column → the texts of a window's leading computed minutes, joined, and what they were
    * joined from (the window's start and those minutes' generations): an answer of 500 sparklines
    * is 90 000 texts, and joining them anew each time cost as much as the rest of the request.
+   * Kept as bytes: the answer is written into one Buffer (http/byte-answer.ts), copying them once.
    */
-  readonly #joined = new Map<number, Map<string, { signature: string; text: string }>>();
+  readonly #joined = new Map<number, Map<string, { signature: string; bytes: Uint8Array }>>();
   #joinedCount = 0;
   /** The statement reading rows not kept yet, while one runs: requests wait for it, not repeat it. */
   #filling: Promise<void> | undefined;
@@ -92,12 +94,12 @@ export class MinutePointCache {
   }
 
   /** The joined texts of `key`'s column if they were joined under this signature. */
-  joined(key: number, column: string, signature: string): string | undefined {
+  joined(key: number, column: string, signature: string): Uint8Array | undefined {
     const entry = this.#joined.get(key)?.get(column);
-    return entry?.signature === signature ? entry.text : undefined;
+    return entry?.signature === signature ? entry.bytes : undefined;
   }
 
-  join(key: number, column: string, signature: string, text: string): void {
+  join(key: number, column: string, signature: string, bytes: Uint8Array): void {
     let byColumn = this.#joined.get(key);
     if (!byColumn) {
       // Bounded: past the bound everything joined is dropped and joined again as asked.
@@ -109,7 +111,7 @@ export class MinutePointCache {
       this.#joined.set(key, byColumn);
     }
     if (!byColumn.has(column)) this.#joinedCount++;
-    byColumn.set(column, { signature, text });
+    byColumn.set(column, { signature, bytes });
   }
 
   /**
@@ -155,13 +157,25 @@ export function servesFromMinutes(window: { fromMs: number; stepMs: number }, no
   return window.stepMs === MINUTE_MS && window.fromMs >= nowMs - CACHE_MINUTES * MINUTE_MS;
 }
 
-/** The value columns of an answer: `samples`, then each value's `_avg` (and `_max` for gauges). */
-export function answerColumns(spec: SeriesSpec, values: readonly string[]): string[] {
+/** What a series answer holds per step: the sample count, and each value's average and maximum. */
+export const AGGREGATES = ["avg", "max", "samples"] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+
+/**
+ * The value columns of an answer: `samples`, then each value's `_avg` (and `_max` for gauges),
+ * of those asked for.
+ */
+export function answerColumns(
+  spec: SeriesSpec,
+  values: readonly string[],
+  aggregates: readonly Aggregate[] = AGGREGATES,
+): string[] {
   return [
-    "samples",
-    ...values.flatMap((value) =>
-      spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
-    ),
+    ...(aggregates.includes("samples") ? ["samples"] : []),
+    ...values.flatMap((value) => [
+      ...(aggregates.includes("avg") ? [`${value}_avg`] : []),
+      ...(aggregates.includes("max") && spec.gauges.includes(value) ? [`${value}_max`] : []),
+    ]),
   ];
 }
 
@@ -195,8 +209,8 @@ export function rawMinutesSql(
   values: readonly string[],
   minutes: readonly number[],
   nowMs: number,
+  columns: readonly string[] = answerColumns(spec, values),
 ) {
-  const columns = answerColumns(spec, values);
   const statements = contiguousRuns(minutes, MINUTE_MS).flatMap((run) => {
     const statement = seriesSql(
       spec,
@@ -211,12 +225,16 @@ export function rawMinutesSql(
 
 export interface MinutePoints {
   sources: SeriesSource[];
-  /** Per column, per key (in the order asked), its JSON array: one text per step, `0` or `null` without samples. */
-  columns: Map<string, string[]>;
+  /**
+   * Per column, per key (in the order asked), its JSON array as pieces to write one after another:
+   * one text per step, `0` or `null` without samples.
+   */
+  columns: Map<string, AnswerPiece[][]>;
 }
 
 /**
- * The 1-minute points of `keys` over the window, one text per step and column. The minute tier
+ * The 1-minute points of `keys` over the window, one text per step and column (`columns`, of
+ * answerColumns). The minute tier
  * serves the minutes rollup_buckets marks as computed at their current generation, from the
  * cache where it holds them; raw samples serve the others.
  */
@@ -227,10 +245,10 @@ export async function minutePoints(
   spec: SeriesSpec,
   keys: readonly number[],
   values: readonly string[],
+  columns: readonly string[],
   window: { fromMs: number; toMs: number },
   nowMs: number,
 ): Promise<MinutePoints> {
-  const columns = answerColumns(spec, values);
   const steps = Math.round((window.toMs - window.fromMs) / MINUTE_MS);
   const marks = await prepared.query(minuteMarksSql(spec, window.fromMs, window.toMs).compile(db));
   const computed = new Map(marks.map((mark) => [Number(mark.ms), mark.generation]));
@@ -335,16 +353,16 @@ export async function minutePoints(
     keys.forEach((key, i) => {
       const byIndex = joined[c];
       if (prefix === 0 || !byIndex || byIndex[i] !== undefined) return;
-      const text = (cells[c]?.[i] ?? []).slice(0, prefix).join(",");
-      byIndex[i] = text;
-      cache.join(key, column, signature, text);
+      const bytes = Buffer.from((cells[c]?.[i] ?? []).slice(0, prefix).join(","));
+      byIndex[i] = bytes;
+      cache.join(key, column, signature, bytes);
     });
   });
 
   // Minutes not computed (yet, or again after a late sample): raw samples, aggregated by minute
   // as history aggregates them.
   if (rawMinutes.length > 0) {
-    const statement = rawMinutesSql(spec, keys, values, rawMinutes, nowMs);
+    const statement = rawMinutesSql(spec, keys, values, rawMinutes, nowMs, columns);
     const rows = statement ? await prepared.query(statement.compile(db)) : [];
     for (const row of rows) {
       const n = Math.round((Number(row.t) - window.fromMs) / MINUTE_MS);
@@ -366,11 +384,11 @@ export async function minutePoints(
     columns: new Map(
       columns.map((column, c) => [
         column,
-        (cells[c] ?? []).map((texts, i) => {
+        (cells[c] ?? []).map((texts, i): AnswerPiece[] => {
           const head = joined[c]?.[i];
-          if (head === undefined) return `[${texts.join(",")}]`;
-          if (prefix === steps) return `[${head}]`;
-          return `[${head},${texts.slice(prefix).join(",")}]`;
+          if (head === undefined) return [`[${texts.join(",")}]`];
+          if (prefix === steps) return ["[", head, "]"];
+          return ["[", head, `,${texts.slice(prefix).join(",")}]`];
         }),
       ]),
     ),

@@ -9,10 +9,18 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import type { PreparedStatements } from "../db/prepared-statements.ts";
 import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
+import { type AnswerPiece, ByteAnswer } from "../http/byte-answer.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
 import { textParam, timestampParam } from "../http/params.ts";
 import { CSV_CONTENT_TYPE, formatParam, type SeriesColumns, seriesCsv } from "./history-csv.ts";
-import { MinutePointCache, minutePoints, servesFromMinutes } from "./minute-points.ts";
+import {
+  AGGREGATES,
+  type Aggregate,
+  answerColumns,
+  MinutePointCache,
+  minutePoints,
+  servesFromMinutes,
+} from "./minute-points.ts";
 import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
 import {
   allValues,
@@ -79,6 +87,28 @@ function metricsParam(spec: SeriesSpec) {
     });
 }
 
+const aggregatesParam = z
+  .string()
+  .max(100)
+  .transform((list, ctx) => {
+    const asked = [...new Set(list.split(","))];
+    if (!asked.every((name): name is Aggregate => (AGGREGATES as readonly string[]).includes(name))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be comma-separated values out of ${AGGREGATES.join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    return asked;
+  })
+  .optional()
+  .openapi({
+    type: "string",
+    example: "avg",
+    description:
+      "What each series holds per step, out of avg, max (gauges only) and samples; default all three. A sparkline needs avg alone: a third of the answer.",
+  });
+
 const windowQuery = {
   range: z
     .enum(Object.keys(RANGE_PRESETS) as [keyof typeof RANGE_PRESETS, ...(keyof typeof RANGE_PRESETS)[]])
@@ -103,7 +133,7 @@ const windowQuery = {
 };
 
 const valueColumns = z.object({
-  avg: z.array(z.number().nullable()),
+  avg: z.array(z.number().nullable()).optional(),
   max: z.array(z.number().nullable()).optional(),
 });
 
@@ -125,7 +155,7 @@ function seriesResponse(kind: "container" | "host") {
                 id: z.number().int(),
                 name: z.string(),
                 host: z.string().optional(),
-                samples: z.array(z.number().int()),
+                samples: z.array(z.number().int()).optional(),
                 values: z.record(z.string(), valueColumns),
               }),
             ),
@@ -163,6 +193,7 @@ const containerSeriesRoute = createRoute({
         .optional()
         .openapi({ description: "Kubernetes namespace (the io.kubernetes.pod.namespace label)." }),
       metrics: metricsParam(CONTAINER_SERIES),
+      aggregates: aggregatesParam,
       ...windowQuery,
       format: formatParam,
     }),
@@ -180,6 +211,7 @@ const hostSeriesRoute = createRoute({
         .optional()
         .openapi({ description: `Host ids, at most ${MAX_SERIES}; default every host` }),
       metrics: metricsParam(HOST_SERIES),
+      aggregates: aggregatesParam,
       ...windowQuery,
       format: formatParam,
     }),
@@ -238,6 +270,32 @@ interface Subject {
   id: number;
   name: string;
   host?: string;
+}
+
+interface SeriesRequest {
+  spec: SeriesSpec;
+  subjects: Subject[];
+  /** The ids asked for, if any: those not among `subjects` are the answer's `unknown_ids`. */
+  askedIds: number[] | undefined;
+  metrics: string[];
+  aggregates: readonly Aggregate[];
+  window: SeriesWindow;
+  nowMs: number;
+}
+
+/** The aggregates asked for (default all), if they give the metrics at least one column. */
+function askedAggregates(
+  spec: SeriesSpec,
+  query: { metrics: string[]; aggregates?: Aggregate[] | undefined },
+): readonly Aggregate[] {
+  const aggregates = query.aggregates ?? AGGREGATES;
+  if (answerColumns(spec, query.metrics, aggregates).length === 0) {
+    throw new ApiError(
+      "invalid_request",
+      `aggregates: ${query.metrics.join(", ")} ${query.metrics.length > 1 ? "have" : "has"} no maximum (an average only); ask for avg`,
+    );
+  }
+  return aggregates;
 }
 
 async function containersAsked(
@@ -318,26 +376,25 @@ function denseColumn(indexes: readonly number[], column: string, steps: number, 
 }
 
 /**
- * The answer as JSON text. Postgres sends each series' columns as arrays' text
+ * The answer as JSON, in one Buffer. Postgres sends each series' columns as arrays' text
  * (seriesColumnsSql), and where a series has a point at every step — sparklines of running
  * containers — they are the answer's columns as they are: 500 sparklines are 1 MB of numbers,
  * which the api neither parses nor prints. Other series are placed on the steps in JS.
  * 1-minute series of the last hours (sparklines) are joined instead from the closed minutes the
  * api keeps and the raw samples of the minutes the store has not computed (minute-points.ts).
+ * The pieces are written once into a Buffer (http/byte-answer.ts), not joined into a string.
  */
 async function answer(
   db: Kysely<ApiDatabase>,
   prepared: PreparedStatements,
   cache: MinutePointCache,
-  spec: SeriesSpec,
-  subjects: Subject[],
-  askedIds: number[] | undefined,
-  metrics: string[],
-  window: SeriesWindow,
-  nowMs: number,
-): Promise<string> {
+  request: SeriesRequest,
+): Promise<Buffer<ArrayBuffer>> {
+  const { spec, subjects, askedIds, metrics, aggregates, window, nowMs } = request;
+  const columns = new Set(answerColumns(spec, metrics, aggregates));
   const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
   const known = new Set(subjects.map((subject) => subject.id));
+  const out = new ByteAnswer();
   const envelope = (sources: readonly string[]) =>
     JSON.stringify({
       from: new Date(window.fromMs).toISOString(),
@@ -347,7 +404,27 @@ async function answer(
       metrics,
       ts: Array.from({ length: steps }, (_, n) => new Date(window.fromMs + n * window.stepMs).toISOString()),
     }).slice(0, -1);
-  const unknown = JSON.stringify((askedIds ?? []).filter((id) => !known.has(id)));
+  /** One series: its id, name and host, then `samples` and each metric's columns, those asked for. */
+  const writeSeries = (subject: Subject, n: number, column: (name: string) => readonly AnswerPiece[]) => {
+    const front = JSON.stringify({ id: subject.id, name: subject.name, host: subject.host });
+    out.push(n === 0 ? "" : ",", front.slice(0, -1));
+    if (columns.has("samples")) out.push(',"samples":', ...column("samples"));
+    out.push(',"values":{');
+    metrics.forEach((metric, m) => {
+      out.push(m === 0 ? "" : ",", `${JSON.stringify(metric)}:{`);
+      const avg = columns.has(`${metric}_avg`);
+      if (avg) out.push('"avg":', ...column(`${metric}_avg`));
+      if (columns.has(`${metric}_max`)) out.push(avg ? ',"max":' : '"max":', ...column(`${metric}_max`));
+      out.push("}");
+    });
+    out.push("}}");
+  };
+  const finish = (sources: readonly string[], write: () => void) => {
+    out.push(envelope(sources), ',"series":[');
+    write();
+    out.push('],"unknown_ids":', JSON.stringify((askedIds ?? []).filter((id) => !known.has(id))), "}");
+    return out.toBuffer();
+  };
   if (servesFromMinutes(window, nowMs) && subjects.length > 0) {
     const points = await minutePoints(
       db,
@@ -356,22 +433,15 @@ async function answer(
       spec,
       subjects.map((subject) => subject.id),
       metrics,
+      [...columns],
       window,
       nowMs,
     );
-    const series = subjects.map((subject, i) => {
-      const column = (name: string) => points.columns.get(name)?.[i] ?? "[]";
-      const values = metrics.map((metric) => {
-        const avg = column(`${metric}_avg`);
-        const pair = spec.gauges.includes(metric)
-          ? `{"avg":${avg},"max":${column(`${metric}_max`)}}`
-          : `{"avg":${avg}}`;
-        return `${JSON.stringify(metric)}:${pair}`;
-      });
-      const front = JSON.stringify({ id: subject.id, name: subject.name, host: subject.host });
-      return `${front.slice(0, -1)},"samples":${column("samples")},"values":{${values.join(",")}}}`;
-    });
-    return `${envelope(points.sources)},"series":[${series.join(",")}],"unknown_ids":${unknown}}`;
+    return finish(points.sources, () =>
+      subjects.forEach((subject, i) => {
+        writeSeries(subject, i, (name) => points.columns.get(name)?.[i] ?? ["[]"]);
+      }),
+    );
   }
   const statement = seriesColumnsSql(
     spec,
@@ -384,26 +454,36 @@ async function answer(
   const everyStep = `{${Array.from({ length: steps }, (_, n) => n).join(",")}}`;
   const noSamples = filledArray(steps, "0");
   const noValues = filledArray(steps, "null");
-  const series = subjects.map((subject) => {
-    const row = byKey.get(subject.id);
-    const indexes =
-      row && row.steps !== everyStep ? row.steps.slice(1, -1).split(",").map(Number) : undefined;
-    const column = (name: string, fill: number | null, none: string) => {
-      const text = row?.[name];
-      if (text === undefined) return none;
-      return indexes ? denseColumn(indexes, text, steps, fill) : arrayJson(text);
-    };
-    const values = metrics.map((metric) => {
-      const avg = column(`${metric}_avg`, null, noValues);
-      const pair = spec.gauges.includes(metric)
-        ? `{"avg":${avg},"max":${column(`${metric}_max`, null, noValues)}}`
-        : `{"avg":${avg}}`;
-      return `${JSON.stringify(metric)}:${pair}`;
-    });
-    const front = JSON.stringify({ id: subject.id, name: subject.name, host: subject.host });
-    return `${front.slice(0, -1)},"samples":${column("samples", 0, noSamples)},"values":{${values.join(",")}}}`;
-  });
-  return `${envelope(statement?.sources ?? [])},"series":[${series.join(",")}],"unknown_ids":${unknown}}`;
+  return finish(statement?.sources ?? [], () =>
+    subjects.forEach((subject, i) => {
+      const row = byKey.get(subject.id);
+      const indexes =
+        row && row.steps !== everyStep ? row.steps.slice(1, -1).split(",").map(Number) : undefined;
+      writeSeries(subject, i, (name) => {
+        const samples = name === "samples";
+        const text = row?.[name];
+        if (text === undefined) return [samples ? noSamples : noValues];
+        return [indexes ? denseColumn(indexes, text, steps, samples ? 0 : null) : arrayJson(text)];
+      });
+    }),
+  );
+}
+
+/**
+ * CSV export: the JSON answer read back, with the sample counts whether asked for or not (a line
+ * per step with samples), printing the aggregates asked for.
+ */
+async function csvAnswer(
+  db: Kysely<ApiDatabase>,
+  prepared: PreparedStatements,
+  cache: MinutePointCache,
+  request: SeriesRequest,
+  withHost: boolean,
+): Promise<string> {
+  const withSamples: Aggregate[] = [...new Set<Aggregate>([...request.aggregates, "samples"])];
+  const body = await answer(db, prepared, cache, { ...request, aggregates: withSamples });
+  const columns = JSON.parse(body.toString()) as SeriesAnswer;
+  return seriesCsv(request.spec, columns, withHost, request.aggregates);
 }
 
 const csvHeaders = (filename: string) => ({
@@ -420,44 +500,48 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
     const query = c.req.valid("query");
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
+    const aggregates = askedAggregates(CONTAINER_SERIES, query);
     const subjects = await containersAsked(c.var.db, c.var.prepared, query);
-    const body = await answer(
-      c.var.db,
-      c.var.prepared,
-      containerMinutes,
-      CONTAINER_SERIES,
+    const request = {
+      spec: CONTAINER_SERIES,
       subjects,
-      query.ids,
-      query.metrics,
+      askedIds: query.ids,
+      metrics: query.metrics,
       window,
       nowMs,
-    );
+    };
     if (query.format === "csv") {
-      const columns = JSON.parse(body) as SeriesAnswer;
-      return c.body(seriesCsv(CONTAINER_SERIES, columns, true), 200, csvHeaders("containers-series.csv"));
+      const csv = await csvAnswer(
+        c.var.db,
+        c.var.prepared,
+        containerMinutes,
+        { ...request, aggregates },
+        true,
+      );
+      return c.body(csv, 200, csvHeaders("containers-series.csv"));
     }
+    const body = await answer(c.var.db, c.var.prepared, containerMinutes, { ...request, aggregates });
     return c.body(body, 200, { "Content-Type": "application/json" });
   });
   app.openapi(hostSeriesRoute, async (c) => {
     const query = c.req.valid("query");
     const nowMs = Date.now();
     const window = resolveSeriesWindow(query, nowMs);
+    const aggregates = askedAggregates(HOST_SERIES, query);
     const subjects = await hostsAsked(c.var.db, query.ids);
-    const body = await answer(
-      c.var.db,
-      c.var.prepared,
-      hostMinutes,
-      HOST_SERIES,
+    const request = {
+      spec: HOST_SERIES,
       subjects,
-      query.ids,
-      query.metrics,
+      askedIds: query.ids,
+      metrics: query.metrics,
       window,
       nowMs,
-    );
+    };
     if (query.format === "csv") {
-      const columns = JSON.parse(body) as SeriesAnswer;
-      return c.body(seriesCsv(HOST_SERIES, columns, false), 200, csvHeaders("hosts-series.csv"));
+      const csv = await csvAnswer(c.var.db, c.var.prepared, hostMinutes, { ...request, aggregates }, false);
+      return c.body(csv, 200, csvHeaders("hosts-series.csv"));
     }
+    const body = await answer(c.var.db, c.var.prepared, hostMinutes, { ...request, aggregates });
     return c.body(body, 200, { "Content-Type": "application/json" });
   });
   return app;

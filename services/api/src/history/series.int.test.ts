@@ -272,6 +272,10 @@ describe("series of many containers", () => {
     ["ids=1&metrics=cpu_percent&to=2026-01-01T00:00:00Z", "from"],
     ["ids=1&metrics=cpu_percent&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to"],
     ["ids=1&metrics=cpu_percent&range=2d", "range"],
+    ["ids=1&metrics=cpu_percent&aggregates=avg,median", "aggregates"],
+    ["ids=1&metrics=cpu_percent&aggregates=", "aggregates"],
+    // mem_limit has an average only: max alone would be an answer without values.
+    ["ids=1&metrics=mem_limit&aggregates=max", "aggregates"],
     // All 519 live containers: more than one answer holds.
     ["label=tier!%3Dnone&metrics=cpu_percent", "ids"],
   ])("answers %s with a 400 naming %s", async (query, field) => {
@@ -314,6 +318,49 @@ describe("series of many containers", () => {
       expect(host?.values.cpu_percent?.max?.[n]).toBe(25);
       expect(host?.values.mem_total?.avg[n]).toBe(1000);
     }
+  });
+
+  it.each([
+    ["1-minute sparklines (kept minutes and raw samples)", "range=1h&points=60"],
+    ["5-minute points (the tiers' statement)", "range=6h&points=72"],
+  ])("answers only the aggregates asked for: %s", async (_, window) => {
+    const query = `ids=${ids(1, 40)},999999&metrics=cpu_percent,mem_limit&${window}`;
+    const all = await series(query);
+    const avgOnly = await series(`${query}&aggregates=avg`);
+    expect(avgOnly.status).toBe(200);
+    expect(avgOnly.text).toBe(JSON.stringify(avgOnly.body));
+    expect(avgOnly.text.length).toBeLessThan(all.text.length);
+    expect(avgOnly.body.ts).toEqual(all.body.ts);
+    expect(avgOnly.body.unknown_ids).toEqual([999999]);
+    expect(avgOnly.body.series).toEqual(
+      all.body.series.map(({ samples: _samples, values, ...front }) => ({
+        ...front,
+        values: { cpu_percent: { avg: values.cpu_percent?.avg }, mem_limit: { avg: values.mem_limit?.avg } },
+      })),
+    );
+    // The order asked does not matter; mem_limit has no maximum to give.
+    const maxAndSamples = await series(`${query}&aggregates=samples,max`);
+    expect(maxAndSamples.status).toBe(200);
+    expect(maxAndSamples.text).toBe(JSON.stringify(maxAndSamples.body));
+    expect(maxAndSamples.body.series).toEqual(
+      all.body.series.map(({ values, ...rest }) => ({
+        ...rest,
+        values: { cpu_percent: { max: values.cpu_percent?.max }, mem_limit: {} },
+      })),
+    );
+    // CSV prints the columns asked for, on the same lines (steps with samples).
+    const csvAll = (await get(`/api/v1/stats/series?${query}&format=csv`)).text.trimEnd().split("\r\n");
+    const csvAvg = (await get(`/api/v1/stats/series?${query}&format=csv&aggregates=avg`)).text
+      .trimEnd()
+      .split("\r\n");
+    expect(csvAvg[0]).toBe("id,name,host,ts,cpu_percent_avg,mem_limit_avg");
+    expect(csvAvg.slice(1)).toEqual(
+      csvAll.slice(1).map((line) => {
+        const [id, name, host, ts, , cpuAvg, , memAvg] = line.split(",");
+        return [id, name, host, ts, cpuAvg, memAvg].join(",");
+      }),
+    );
+    expect(csvAvg.length).toBeGreaterThan(40);
   });
 
   it("exports series as CSV, one line per series and step with samples, as the JSON answer holds them", async () => {

@@ -11,6 +11,14 @@ describe("an answer written from pieces", () => {
     expect(JSON.parse(bytes.toString("utf8"))).toEqual({ name: "wébserver-ü", note: "naïve ☃ 🚀" });
   });
 
+  it("counts its length between pushes and keeps writing after", () => {
+    const answer = new ByteAnswer().push("[", "é");
+    expect(answer.byteLength).toBe(3);
+    answer.push(",", Buffer.from("2"), "]");
+    expect(answer.toBuffer().toString("utf8")).toBe("[é,2]");
+    expect(answer.byteLength).toBe(6);
+  });
+
   it("is empty with no pieces", () => {
     expect(new ByteAnswer().toBuffer().byteLength).toBe(0);
   });

@@ -12,21 +12,33 @@ export type AnswerPiece = string | Uint8Array;
 export class ByteAnswer {
   readonly #pieces: AnswerPiece[] = [];
   #length = 0;
+  /**
+   * Text pushed since the last bytes, joined: an answer alternates kept bytes with a few short
+   * texts (`,"avg":[`), and measuring and writing each of those alone cost more than the copy.
+   */
+  #text = "";
 
   push(...pieces: readonly AnswerPiece[]): this {
     for (const piece of pieces) {
-      this.#pieces.push(piece);
-      this.#length += typeof piece === "string" ? Buffer.byteLength(piece) : piece.byteLength;
+      if (typeof piece === "string") {
+        this.#text += piece;
+      } else {
+        this.#endText();
+        this.#pieces.push(piece);
+        this.#length += piece.byteLength;
+      }
     }
     return this;
   }
 
   get byteLength(): number {
+    this.#endText();
     return this.#length;
   }
 
   /** The pieces, in order, in one Buffer. */
   toBuffer(): Buffer<ArrayBuffer> {
+    this.#endText();
     const out = Buffer.allocUnsafe(this.#length);
     let offset = 0;
     for (const piece of this.#pieces) {
@@ -38,5 +50,12 @@ export class ByteAnswer {
       }
     }
     return out;
+  }
+
+  #endText(): void {
+    if (this.#text === "") return;
+    this.#pieces.push(this.#text);
+    this.#length += Buffer.byteLength(this.#text);
+    this.#text = "";
   }
 }

@@ -7,8 +7,9 @@
 //    watcher, each run as its tree's image runs it. Every watcher sees the same starts. Median and p99.
 // 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
 //    against two bare Node processes that only load the NATS client and connect: as the image
-//    runs them (docker-compose.yml's V8 flags, the bare pair with the same flags; the agents
-//    bundled by docker/bundle-agents.ts, or plain JavaScript for a tree from before the bundles)
+//    runs them (each agent with the V8 flags its tree's docker-compose.yml gives it, the bare pair
+//    with the flags the two agents share; the agents bundled by docker/bundle-agents.ts, or plain
+//    JavaScript for a tree from before the bundles)
 //    and from src/main.ts (types stripped at load). With each process's CPU time over the
 //    measured seconds, so that a change in how the agents are built shows its cost as well. The pair's figure is its resident
 //    pages with every shared page counted once (support/service-memory.ts; needs root, else PSS
@@ -16,7 +17,7 @@
 //
 // CROWSNEST_BENCH_PHASES=latency or =memory runs one of the two; CROWSNEST_BENCH_STARTS sets the
 // number of timed starts (50); CROWSNEST_BENCH_AGENT_FLAGS replaces the V8 flags the image gives
-// the agents. CROWSNEST_BENCH_COMPARE_FLAGS names a second flag set: this tree's agents then also
+// the agents (both alike). CROWSNEST_BENCH_COMPARE_FLAGS names a second flag set: this tree's agents then also
 // run with it, side by side with the first in each phase (one more watcher in the latency phase;
 // one more pair, and a bare pair with the same flags, in the memory phase), so that a flag's cost
 // and gain are measured in one run under one load.
@@ -25,12 +26,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
+import { parse } from "yaml";
 import {
   type BuiltAgents,
   buildAgentsAsImage,
@@ -43,16 +46,9 @@ const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busyb
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
 const BASELINE = process.env.CROWSNEST_BENCH_BASELINE;
 const PHASES = (process.env.CROWSNEST_BENCH_PHASES || "latency,memory").split(",");
-/**
- * docker-compose.yml's V8 flags for the two agents (and the bare pair); CROWSNEST_BENCH_AGENT_FLAGS
- * (space-separated) replaces them, to measure other flags on all three alike.
- */
-const IMAGE_FLAGS = flagList(process.env.CROWSNEST_BENCH_AGENT_FLAGS) ?? [
-  "--max-semi-space-size=1",
-  "--v8-pool-size=1",
-  "--single-threaded",
-];
-/** A second flag set for this tree's agents, measured beside IMAGE_FLAGS (CROWSNEST_BENCH_COMPARE_FLAGS). */
+/** CROWSNEST_BENCH_AGENT_FLAGS (space-separated): replaces the flags of both agents (and the bare pair). */
+const AGENT_FLAGS = flagList(process.env.CROWSNEST_BENCH_AGENT_FLAGS);
+/** A second flag set for both of this tree's agents, measured beside the image's (CROWSNEST_BENCH_COMPARE_FLAGS). */
 const COMPARE_FLAGS = flagList(process.env.CROWSNEST_BENCH_COMPARE_FLAGS);
 const LABEL = "dev.crowsnest.bench";
 /** Starts timed in the latency phase (CROWSNEST_BENCH_STARTS): with 50, the p99 is the slowest start. */
@@ -72,12 +68,48 @@ interface Tree {
   prefix: string;
 }
 
-/** A tree's agents as built for its image, run with one set of V8 flags. */
+/** The V8 flags of each agent. */
+type AgentFlags = Readonly<Record<"collector" | "watcher", readonly string[]>>;
+
+/** A tree's agents as built for its image, each run with its V8 flags. */
 interface Variant {
   label: string;
   built: BuiltAgents;
-  flags: readonly string[];
+  flags: AgentFlags;
   prefix: string;
+}
+
+/**
+ * The V8 flags the tree's docker-compose.yml gives each agent (what its `node` command holds
+ * between `node` and the entry point), so that a baseline tree runs with its own.
+ */
+function composeFlags(root: string): AgentFlags {
+  const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
+    services: Record<string, { command?: string[] }>;
+  };
+  const flagsOf = (agent: "collector" | "watcher") => {
+    const command = compose.services[agent]?.command;
+    if (command?.[0] !== "node")
+      throw new Error(`${root}/docker-compose.yml: no node command for the ${agent}`);
+    return command.slice(1, -1);
+  };
+  return { collector: flagsOf("collector"), watcher: flagsOf("watcher") };
+}
+
+const bothAgents = (flags: readonly string[]): AgentFlags => ({ collector: flags, watcher: flags });
+
+/** The flags both agents have: the bare pair's, so that it is held against what the agents share. */
+const sharedFlags = (flags: AgentFlags) => flags.collector.filter((flag) => flags.watcher.includes(flag));
+
+/** How a variant's flags read in a label: once when both agents have the same. */
+function describeFlags(flags: AgentFlags): string {
+  const common = sharedFlags(flags);
+  const own = (agent: "collector" | "watcher") => flags[agent].filter((flag) => !common.includes(flag));
+  const extra = (["collector", "watcher"] as const)
+    .filter((agent) => own(agent).length > 0)
+    .map((agent) => `; ${agent} also ${own(agent).join(" ")}`)
+    .join("");
+  return `${common.join(" ")}${extra}`;
 }
 
 function startNode(root: string, args: readonly string[], env: Record<string, string>): ChildProcess {
@@ -111,34 +143,34 @@ function startAgent(tree: Tree, name: "collector" | "watcher"): ChildProcess {
 
 /** The agent as the image runs it, with the variant's V8 flags. */
 function startBuiltAgent(variant: Variant, name: "collector" | "watcher", prefix: string): ChildProcess {
-  return startNode(variant.built.dir, [...variant.flags, variant.built.entry(name)], agentEnv(prefix));
+  return startNode(variant.built.dir, [...variant.flags[name], variant.built.entry(name)], agentEnv(prefix));
 }
 
 /**
- * Each tree as its image runs it with the image's flags, then this tree (the first) with
- * COMPARE_FLAGS when they are set.
+ * Each tree as its image runs it with its compose file's flags (or CROWSNEST_BENCH_AGENT_FLAGS),
+ * then this tree (the first) with COMPARE_FLAGS when they are set.
  */
 function variantsOf(trees: readonly Tree[], builds: readonly BuiltAgents[]): Variant[] {
-  const variants = trees.map((tree, index) => {
+  const variants: Variant[] = trees.map((tree, index) => {
     const built = builds[index];
     if (built === undefined) throw new Error(`no build of ${tree.label}`);
-    return { label: tree.label, built, flags: IMAGE_FLAGS, prefix: tree.prefix };
+    const flags = AGENT_FLAGS === undefined ? composeFlags(tree.root) : bothAgents(AGENT_FLAGS);
+    return { label: tree.label, built, flags, prefix: tree.prefix };
   });
   const [first] = variants;
   if (COMPARE_FLAGS !== undefined && first !== undefined) {
     variants.push({
-      label: `${first.label}, ${COMPARE_FLAGS.join(" ")}`,
+      label: first.label,
       built: first.built,
-      flags: COMPARE_FLAGS,
+      flags: bothAgents(COMPARE_FLAGS),
       prefix: `${first.prefix}-cmp`,
     });
-    // Two flag sets in the table: every row names its own.
-    for (const [index, variant] of variants.entries()) {
-      if (variant.flags === IMAGE_FLAGS)
-        variants[index] = { ...variant, label: `${variant.label}, ${IMAGE_FLAGS.join(" ")}` };
-    }
   }
-  return variants;
+  // Every row names its flags.
+  return variants.map((variant) => ({
+    ...variant,
+    label: `${variant.label}, ${describeFlags(variant.flags)}`,
+  }));
 }
 
 /** User + system CPU seconds the process has used so far (/proc/<pid>/stat), NaN once it is gone. */
@@ -306,14 +338,18 @@ async function measureMemory(
     `two bare Node processes, NATS client only${flags.length === 0 ? "" : `, ${flags.join(" ")}`}`;
   const barePlainLabel = bareLabel([]);
   /** Each flag set the agents run with, once: a bare pair per set. */
-  const flagSets = [...new Map(variants.map((variant) => [variant.flags.join(" "), variant.flags])).values()];
+  const flagSets = [
+    ...new Map(
+      variants.map((variant) => [sharedFlags(variant.flags).join(" "), sharedFlags(variant.flags)]),
+    ).values(),
+  ];
   /** The label of the bare pair to hold each group against. */
   const bareOf = new Map<string, string>();
   const groups = [
     ...variants.map((variant) => {
       const prefix = `${variant.prefix}-js`;
       const label = `collector + watcher, ${variant.label}, as the image runs`;
-      bareOf.set(label, bareLabel(variant.flags));
+      bareOf.set(label, bareLabel(sharedFlags(variant.flags)));
       return {
         label,
         children: [

@@ -31,19 +31,34 @@ export interface ServiceProcess {
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 export function startService(name: ServiceName, env: Record<string, string>): ServiceProcess {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      "--conditions=crowsnest-source",
-      "--disable-warning=ExperimentalWarning",
-      `services/${name}/src/main.ts`,
-    ],
+  return startServiceCommand(
+    name,
     {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+      args: [
+        "--conditions=crowsnest-source",
+        "--disable-warning=ExperimentalWarning",
+        `services/${name}/src/main.ts`,
+      ],
     },
+    env,
   );
+}
+
+/**
+ * The service run by `node` with other arguments (e.g. its bundle with the V8 flags compose gives
+ * it, as the image runs it), in `cwd`; otherwise as startService.
+ */
+export function startServiceCommand(
+  name: ServiceName,
+  command: { cwd: string; args: readonly string[] },
+  env: Record<string, string>,
+): ServiceProcess {
+  const child: ChildProcess = spawn(process.execPath, [...command.args], {
+    cwd: command.cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const logs: LogRecord[] = [];
   const otherOutput: string[] = [];
   const waiters = new Set<() => void>();

@@ -1,5 +1,5 @@
 import { headers, type Msg, type MsgHdrs, MsgHdrsImpl } from "@nats-io/transport-node";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { captureLogger } from "../../../../test/support/capture-logger.ts";
 import {
   type AckConnection,
@@ -13,6 +13,7 @@ import {
   NoStreamError,
   parseAck,
   StreamRefusedError,
+  systemDeadlineClock,
 } from "./jetstream-ack-publisher.ts";
 import { PublishQueue } from "./publish-queue.ts";
 
@@ -331,5 +332,56 @@ describe("JetStreamAckPublisher acknowledgement deadlines", () => {
     await expect.poll(() => queue.counts().published, { timeout: 5000 }).toBe(1);
     await queue.stop(1000);
     publisher.close();
+  });
+});
+
+describe("the system deadline clock", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  /** Node timers armed from here on, by their delay (fake ones: time moves only when the test says). */
+  function nodeTimerDelays(): number[] {
+    vi.useFakeTimers();
+    const delays: number[] = [];
+    const fake = globalThis.setTimeout;
+    vi.spyOn(globalThis, "setTimeout").mockImplementation(((run: () => void, delayMs?: number) => {
+      delays.push(delayMs ?? 0);
+      return fake(run, delayMs);
+    }) as typeof setTimeout);
+    return delays;
+  }
+
+  it("runs a deadline at its delay, not once cleared, and never keeps the process alive by it", () => {
+    nodeTimerDelays();
+    const clock = systemDeadlineClock();
+    const run = vi.fn();
+    const armed = clock.setTimeout(run, 5000) as { timer: NodeJS.Timeout };
+    expect(armed.timer.hasRef()).toBe(false);
+    vi.advanceTimersByTime(4999);
+    expect(run).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(run).toHaveBeenCalledTimes(1);
+
+    const cleared = vi.fn();
+    clock.clearTimeout(clock.setTimeout(cleared, 5000));
+    vi.advanceTimersByTime(10_000);
+    expect(cleared).not.toHaveBeenCalled();
+  });
+
+  it("after clearing a deadline armed longer after the previous one than its delay, sets a 1 ms timer (libuv's wake-up set anew); after one armed sooner, none", () => {
+    const delays = nodeTimerDelays();
+    const clock = systemDeadlineClock();
+    clock.clearTimeout(clock.setTimeout(() => undefined, 5000));
+    expect(delays).toEqual([5000, 1]);
+
+    vi.advanceTimersByTime(1000);
+    clock.clearTimeout(clock.setTimeout(() => undefined, 5000));
+    expect(delays).toEqual([5000, 1, 5000]);
+
+    vi.advanceTimersByTime(10_000);
+    clock.clearTimeout(clock.setTimeout(() => undefined, 5000));
+    expect(delays).toEqual([5000, 1, 5000, 5000, 1]);
   });
 });

@@ -17,7 +17,8 @@
 // Timeouts cost one timer, armed for the earliest deadline of the publishes awaiting their
 // acknowledgement and cleared as soon as none does: a collector whose acknowledgements all come
 // back within its tick wakes up for no timer between ticks (a fixed-rate sweeper woke it ten
-// times a second whatever the interval: most of an idle collector's wake-ups at 10 s).
+// times a second whatever the interval: most of an idle collector's wake-ups at 10 s), nor for
+// a deadline it cleared (systemDeadlineClock).
 import {
   createInbox,
   type Msg,
@@ -100,12 +101,51 @@ export interface AckDeadlineClock {
   clearTimeout(timer: unknown): void;
 }
 
-const systemDeadlineClock: AckDeadlineClock = {
-  now: () => Date.now(),
-  setTimeout: (run, delayMs) => setTimeout(run, delayMs).unref(),
-  // The timers this clock hands out are Node's own.
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-};
+/** A deadline timer of the system clock. */
+interface SystemDeadlineTimer {
+  timer: NodeJS.Timeout;
+  /** Armed longer after the previous one than its delay: most likely the process's next wake-up. */
+  earliest: boolean;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * Node's timers, cleared without leaving the process a wake-up. Node keeps the list of an
+ * unref'd timer that is cleared (it deletes only a ref'd timer's emptied list), and does not move
+ * its one libuv timer when a list goes: the process still woke when a cleared deadline would have
+ * fired, for nothing. A deadline armed as a tick's publishes went out and cleared a millisecond
+ * later, when their acknowledgements were in, woke the collector 5 s after every tick at a 10 s
+ * interval, each time for most of a millisecond of CPU (the process cold after the pause). So a
+ * timer is made ref'd just before it is cleared, which deletes its list; and one that was most
+ * likely the next thing to wake the process (armed longer after the previous deadline than its
+ * delay: nothing of the caller's comes sooner) leaves a 1 ms timer behind, which makes Node set
+ * libuv's timer anew, for the next timer due after it. A caller that arms deadlines more often than
+ * their delay (a collector at 1 s with 5 s deadlines) has a wake-up before each anyway and gets
+ * no extra timer. test/bench/support/tick-cpu-trace.ts shows the collector's wake-up gone
+ * (docs/benchmarks.md, issue #22).
+ */
+export function systemDeadlineClock(): AckDeadlineClock {
+  let lastArmedAtMs = Number.NEGATIVE_INFINITY;
+  return {
+    now: () => Date.now(),
+    setTimeout: (run, delayMs) => {
+      const nowMs = Date.now();
+      const armed: SystemDeadlineTimer = {
+        timer: setTimeout(run, delayMs).unref(),
+        earliest: nowMs - lastArmedAtMs > delayMs,
+      };
+      lastArmedAtMs = nowMs;
+      return armed;
+    },
+    clearTimeout: (timer) => {
+      const armed = timer as SystemDeadlineTimer;
+      armed.timer.ref();
+      clearTimeout(armed.timer);
+      if (armed.earliest) setTimeout(noop, 1).unref();
+    },
+  };
+}
 
 /** How a publish's outcome is reported: an error, or none and the stream's acknowledgement. */
 export type AckCallback = (error: Error | undefined, ack?: PubAck) => void;
@@ -176,7 +216,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   constructor(options: JetStreamAckPublisherOptions) {
     this.#nc = options.nc;
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 5000;
-    this.#clock = options.clock ?? systemDeadlineClock;
+    this.#clock = options.clock ?? systemDeadlineClock();
     this.#prefix = createInbox(options.inboxPrefix);
     this.#subscription = this.#nc.subscribe(`${this.#prefix}.*`, {
       callback: (error, msg) => this.#onReply(error, msg),

@@ -48,7 +48,7 @@ import { parse } from "yaml";
 import { containerPids } from "./collector.bench.ts";
 import { type CgroupVersion, CpuCgroup, cgroupVersion } from "./support/cpu-cgroup.ts";
 import { findNetdata, netdataCoverage, prepareNetdata } from "./support/netdata-peer.ts";
-import { buildAgentsAsImage } from "./support/service-memory.ts";
+import { benchCollectorEnv, buildAgentsAsImage } from "./support/service-memory.ts";
 import {
   bareFileReads,
   bareKeptReads,
@@ -333,16 +333,7 @@ async function measurePhase(options: {
         child: cgroup.spawn(
           process.execPath,
           [...composeNodeFlags(), ...EXTRA_FLAGS[name], entry],
-          {
-            PATH: process.env.PATH ?? "",
-            HOME: process.env.HOME ?? "/tmp",
-            CROWSNEST_NATS_URL: NATS_URL,
-            CROWSNEST_SUBJECT_PREFIX: toolPrefix,
-            CROWSNEST_HOST_NAME: toolPrefix,
-            CROWSNEST_COLLECT_INTERVAL_MS: String(intervalMs),
-            CROWSNEST_STATS_SOURCE: "auto",
-            CROWSNEST_LOG_LEVEL: "warn",
-          },
+          { ...benchCollectorEnv(NATS_URL, toolPrefix, intervalMs), CROWSNEST_STATS_SOURCE: "auto" },
           false,
           stdout,
         ),

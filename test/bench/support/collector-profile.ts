@@ -20,7 +20,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import Docker from "dockerode";
 import { summarizeCpuProfile } from "./cpu-profile-summary.ts";
-import { buildStrippedCopy } from "./service-memory.ts";
+import { benchCollectorEnv, buildStrippedCopy } from "./service-memory.ts";
 
 const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
@@ -116,15 +116,7 @@ async function runCollector(
       join(built.dir, "collector", "src", "main.js"),
     ],
     {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/tmp",
-        CROWSNEST_NATS_URL: NATS_URL,
-        CROWSNEST_SUBJECT_PREFIX: runId,
-        CROWSNEST_HOST_NAME: runId,
-        CROWSNEST_COLLECT_INTERVAL_MS: String(intervalMs),
-        CROWSNEST_LOG_LEVEL: "warn",
-      },
+      env: benchCollectorEnv(NATS_URL, runId, intervalMs),
       stdio: ["ignore", "inherit", "inherit"],
     },
   );

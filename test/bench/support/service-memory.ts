@@ -215,3 +215,19 @@ export async function buildAgentsAsImage(root: string): Promise<BuiltAgents> {
   const copy = support.buildStrippedCopy();
   return { ...copy, entry: (agent) => join(copy.dir, agent, "src", "main.js") };
 }
+
+/**
+ * The environment a bench's own collector runs with: only PATH and HOME of the bench's, its run's
+ * subjects and host name, the interval, and warnings only.
+ */
+export function benchCollectorEnv(natsUrl: string, runId: string, intervalMs: number): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "/tmp",
+    CROWSNEST_NATS_URL: natsUrl,
+    CROWSNEST_SUBJECT_PREFIX: runId,
+    CROWSNEST_HOST_NAME: runId,
+    CROWSNEST_COLLECT_INTERVAL_MS: String(intervalMs),
+    CROWSNEST_LOG_LEVEL: "warn",
+  };
+}

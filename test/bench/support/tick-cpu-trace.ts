@@ -22,7 +22,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import Docker from "dockerode";
 import { parse } from "yaml";
-import { buildAgentsAsImage } from "./service-memory.ts";
+import { benchCollectorEnv, buildAgentsAsImage } from "./service-memory.ts";
 
 const IMAGE = process.env.CROWSNEST_TEST_WORKLOAD_IMAGE || "crowsnest-test/busybox:1";
 const NATS_URL = process.env.CROWSNEST_TEST_NATS_URL || "nats://127.0.0.1:4222";
@@ -62,16 +62,7 @@ try {
     },
   );
   const child = spawn(process.execPath, [...composeFlags, ...extraNodeFlags, built.entry("collector")], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      CROWSNEST_NATS_URL: NATS_URL,
-      CROWSNEST_SUBJECT_PREFIX: runId,
-      CROWSNEST_HOST_NAME: runId,
-      CROWSNEST_COLLECT_INTERVAL_MS: String(intervalMs),
-      CROWSNEST_STATS_SOURCE: "auto",
-      CROWSNEST_LOG_LEVEL: "warn",
-    },
+    env: { ...benchCollectorEnv(NATS_URL, runId, intervalMs), CROWSNEST_STATS_SOURCE: "auto" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const cpuNs = () => {

@@ -2,6 +2,7 @@
 // containers with 70 minutes of 10 s samples, rolled up by the store's minute job. Sparklines of
 // 500 ids agree with the raw samples; unknown ids, filters, the rows-per-series limit and bad
 // input answer as documented.
+import type { AddressInfo } from "node:net";
 import { createLogger, createSubjects } from "@crowsnest/shared";
 import { openPostgres, type PostgresHandle } from "@crowsnest/shared/postgres";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -20,6 +21,7 @@ import { dayNumber, ensureDayPartition } from "../../../store/src/db/partitions.
 import { RollupJob } from "../../../store/src/rollup/rollup-job.ts";
 import { markLateBuckets } from "../../../store/src/rollup/rollup-marks.ts";
 import type { ApiDatabase } from "../db/api-database.ts";
+import { createApiServer } from "../http/api-server.ts";
 import {
   CONTAINER_SERIES,
   jsonNumberSql,
@@ -361,6 +363,41 @@ describe("series of many containers", () => {
       }),
     );
     expect(csvAvg.length).toBeGreaterThan(40);
+  });
+
+  it("sends a series answer over a real socket as UTF-8 bytes of the length it announces", async () => {
+    // A name outside ASCII: the answer is written as bytes, so its length in bytes is not its
+    // length in characters.
+    await sql`UPDATE containers SET name = 'wébapp ☃' WHERE id = 510`.execute(postgres.db);
+    const { server } = createApiServer({
+      fetch: testApp.app.fetch,
+      logger: createLogger({ service: "api", level: "silent" }),
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const aggregates of ["avg", "avg,max,samples"]) {
+        const response = await fetch(
+          `http://127.0.0.1:${port}/api/v1/stats/series?ids=${ids(1, 40)},510&metrics=cpu_percent&range=1h&points=60&aggregates=${aggregates}`,
+          { headers: { Authorization: `Bearer ${TEST_READ_TOKEN}` } },
+        );
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+        const bytes = Buffer.from(await response.arrayBuffer());
+        expect(Number(response.headers.get("content-length"))).toBe(bytes.byteLength);
+        const text = bytes.toString("utf8");
+        const body = JSON.parse(text) as SeriesBody;
+        expect(text).toBe(JSON.stringify(body));
+        expect(body.series).toHaveLength(41);
+        expect(body.series.at(-1)?.name).toBe("wébapp ☃");
+        expect(body.series.every((entry) => entry.values.cpu_percent?.avg.length === body.ts.length)).toBe(
+          true,
+        );
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await sql`UPDATE containers SET name = 'c510' WHERE id = 510`.execute(postgres.db);
+    }
   });
 
   it("exports series as CSV, one line per series and step with samples, as the JSON answer holds them", async () => {

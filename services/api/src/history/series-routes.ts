@@ -492,6 +492,37 @@ const csvHeaders = (filename: string) => ({
   "Content-Disposition": `attachment; filename="${filename}"`,
 });
 
+/** What both series routes' queries have: the window, the values, what of them, the format. */
+type SeriesQuery = Parameters<typeof resolveSeriesWindow>[0] & {
+  ids?: number[] | undefined;
+  metrics: string[];
+  aggregates?: Aggregate[] | undefined;
+  format?: "json" | "csv" | undefined;
+};
+
+/**
+ * A series route's answer: JSON bytes, or CSV text. The window and the aggregates are checked
+ * before `lookup` reads the containers or hosts asked for.
+ */
+async function seriesAnswer(
+  db: Kysely<ApiDatabase>,
+  prepared: PreparedStatements,
+  cache: MinutePointCache,
+  spec: SeriesSpec,
+  query: SeriesQuery,
+  lookup: () => Promise<Subject[]>,
+  withHost: boolean,
+): Promise<string | Buffer<ArrayBuffer>> {
+  const nowMs = Date.now();
+  const window = resolveSeriesWindow(query, nowMs);
+  const aggregates = askedAggregates(spec, query);
+  const subjects = await lookup();
+  const request = { spec, subjects, askedIds: query.ids, metrics: query.metrics, aggregates, window, nowMs };
+  return query.format === "csv"
+    ? csvAnswer(db, prepared, cache, request, withHost)
+    : answer(db, prepared, cache, request);
+}
+
 export function seriesRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalidInput });
   // The closed minutes' points read so far (minute-points.ts), one cache per tier's series.
@@ -499,51 +530,21 @@ export function seriesRoutes(): OpenAPIHono<AppEnv> {
   const hostMinutes = new MinutePointCache();
   app.openapi(containerSeriesRoute, async (c) => {
     const query = c.req.valid("query");
-    const nowMs = Date.now();
-    const window = resolveSeriesWindow(query, nowMs);
-    const aggregates = askedAggregates(CONTAINER_SERIES, query);
-    const subjects = await containersAsked(c.var.db, c.var.prepared, query);
-    const request = {
-      spec: CONTAINER_SERIES,
-      subjects,
-      askedIds: query.ids,
-      metrics: query.metrics,
-      window,
-      nowMs,
-    };
-    if (query.format === "csv") {
-      const csv = await csvAnswer(
-        c.var.db,
-        c.var.prepared,
-        containerMinutes,
-        { ...request, aggregates },
-        true,
-      );
-      return c.body(csv, 200, csvHeaders("containers-series.csv"));
-    }
-    const body = await answer(c.var.db, c.var.prepared, containerMinutes, { ...request, aggregates });
-    return c.body(body, 200, { "Content-Type": "application/json" });
+    const { db, prepared } = c.var;
+    const lookup = () => containersAsked(db, prepared, query);
+    const result = await seriesAnswer(db, prepared, containerMinutes, CONTAINER_SERIES, query, lookup, true);
+    return typeof result === "string"
+      ? c.body(result, 200, csvHeaders("containers-series.csv"))
+      : c.body(result, 200, { "Content-Type": "application/json" });
   });
   app.openapi(hostSeriesRoute, async (c) => {
     const query = c.req.valid("query");
-    const nowMs = Date.now();
-    const window = resolveSeriesWindow(query, nowMs);
-    const aggregates = askedAggregates(HOST_SERIES, query);
-    const subjects = await hostsAsked(c.var.db, query.ids);
-    const request = {
-      spec: HOST_SERIES,
-      subjects,
-      askedIds: query.ids,
-      metrics: query.metrics,
-      window,
-      nowMs,
-    };
-    if (query.format === "csv") {
-      const csv = await csvAnswer(c.var.db, c.var.prepared, hostMinutes, { ...request, aggregates }, false);
-      return c.body(csv, 200, csvHeaders("hosts-series.csv"));
-    }
-    const body = await answer(c.var.db, c.var.prepared, hostMinutes, { ...request, aggregates });
-    return c.body(body, 200, { "Content-Type": "application/json" });
+    const { db, prepared } = c.var;
+    const lookup = () => hostsAsked(db, query.ids);
+    const result = await seriesAnswer(db, prepared, hostMinutes, HOST_SERIES, query, lookup, false);
+    return typeof result === "string"
+      ? c.body(result, 200, csvHeaders("hosts-series.csv"))
+      : c.body(result, 200, { "Content-Type": "application/json" });
   });
   return app;
 }

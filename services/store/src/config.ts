@@ -53,7 +53,7 @@ export const storeEnv = {
   }),
   CROWSNEST_RETENTION_MINUTE_DAYS: envInteger({
     description:
-      "Days minute rollups are kept (whole UTC days, like raw samples); they serve history from 1 hour up to 2 days.",
+      "Days minute and five-minute rollups are kept (whole UTC days, like raw samples); they serve history from 1 hour up to 7 days.",
     default: 14,
     min: 1,
     max: 3650,

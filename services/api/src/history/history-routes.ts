@@ -16,6 +16,7 @@ import { idPath } from "../http/params.ts";
 import { CSV_CONTENT_TYPE, formatParam, historyCsv } from "./history-csv.ts";
 import { historyQuery, resolveWindow } from "./range-params.ts";
 import {
+  ALL_SOURCES,
   CONTAINER_SERIES,
   HOST_SERIES,
   querySeries,
@@ -54,9 +55,9 @@ function historyRoute(kind: "containers" | "hosts", spec: SeriesSpec) {
               granularity: z
                 .string()
                 .openapi({ description: "raw, or the step (1m, 5m, 1h, 1d, or the one asked for)" }),
-              sources: z.array(z.enum(["raw", "minute", "hourly", "daily"])).openapi({
+              sources: z.array(z.enum(ALL_SOURCES)).openapi({
                 description:
-                  "The stored tiers read, oldest part first: daily, hourly or minute rollups (whichever divides the step), and raw samples for the newest minutes",
+                  "The stored tiers read, oldest part first: daily, hourly, five-minute or minute rollups (the coarsest whose buckets divide the step), then finer ones, and raw samples for the newest minutes",
               }),
               points: z.array(z.object({ ts: z.string(), samples: z.number().int(), ...values })),
             }),

@@ -85,7 +85,9 @@ describe("stats history", () => {
       { timeoutMs: 20_000, what: "hourly history with rollups" },
     );
     expect(body.granularity).toBe("1h");
-    expect(body.sources).toEqual(["hourly", "minute", "raw"]);
+    // Closed hours, then five-minute rows, minute rows (unless the minutes trusted end on a
+    // five-minute edge) and raw samples for the newest minutes.
+    expect(body.sources.filter((source) => source !== "minute")).toEqual(["hourly", "five_minute", "raw"]);
     for (const point of body.points) {
       const bucket = Date.parse(point.ts);
       const inBucket = samples.filter((s) => s.ts >= bucket && s.ts < bucket + HOUR).map((s) => s.cpu);
@@ -213,18 +215,25 @@ describe("history windows that do not start or end on a step", () => {
           .where("name", "=", "unaligned")
           .executeTakeFirst();
         if (!row || (await api.count("container_stats")) !== samples.length) return undefined;
-        // Every hour and minute of yesterday's samples rolled up.
-        const rolledUp = await sql<{ hourly: string | null; minute: string | null }>`
+        // Every hour, five minutes and minute of yesterday's samples rolled up.
+        const rolledUp = await sql<{
+          hourly: string | null;
+          five_minute: string | null;
+          minute: string | null;
+        }>`
           SELECT (SELECT sum(samples) FROM container_stats_hourly WHERE container_id = ${row.id}) AS hourly,
+            (SELECT sum(samples) FROM container_stats_five_minute WHERE container_id = ${row.id}) AS five_minute,
             (SELECT sum(samples) FROM container_stats_minute WHERE container_id = ${row.id}) AS minute`.execute(
           api.postgres.db,
         );
         const counts = rolledUp.rows[0];
-        return Number(counts?.hourly) === samples.length && Number(counts?.minute) === samples.length
+        return [counts?.hourly, counts?.five_minute, counts?.minute].every(
+          (count) => Number(count) === samples.length,
+        )
           ? row.id
           : undefined;
       },
-      { timeoutMs: 90_000, what: "the samples stored and rolled up by hour and minute" },
+      { timeoutMs: 90_000, what: "the samples stored and rolled up by hour, five minutes and minute" },
     );
   });
 
@@ -258,9 +267,16 @@ describe("history windows that do not start or end on a step", () => {
     expect(body.points.at(-1)).toMatchObject({ ts: iso(at("07:00")), samples: 60 });
   });
 
-  it("applies the same rule to steps served from minute rollups", async () => {
+  it("applies the same rule to steps served from five-minute and minute rollups", async () => {
+    const minutes = await history(`from=${iso(at("05:35"))}&to=${iso(at("05:41"))}&step=2m`);
+    expect(minutes.sources).toEqual(["minute"]);
+    expect(minutes.from).toBe(iso(at("05:34")));
+    expect(minutes.to).toBe(iso(at("05:42")));
+    expect(minutes.points.map((point) => [point.ts, point.samples])).toEqual(
+      ["05:34", "05:36", "05:38", "05:40"].map((minute) => [iso(at(minute)), 2]),
+    );
     const body = await history(`from=${iso(at("05:35"))}&to=${iso(at("06:40"))}&step=30m`);
-    expect(body.sources).toEqual(["minute"]);
+    expect(body.sources).toEqual(["five_minute"]);
     expect(body.from).toBe(iso(at("05:30")));
     expect(body.to).toBe(iso(at("07:00")));
     expect(body.points.map((point) => [point.ts, point.samples])).toEqual([
@@ -307,6 +323,12 @@ describe("history windows that do not start or end on a step", () => {
     const fiveMinutesFromRaw = await answer(5 * MINUTE, ["raw"]);
     expect(fiveMinutesFromRaw).toHaveLength(60);
     close(await answer(5 * MINUTE, ["minute", "raw"]), fiveMinutesFromRaw);
+    // Five-minute rows: as points where they are the step, aggregated where they divide it.
+    close(await answer(5 * MINUTE, ["five_minute", "minute", "raw"]), fiveMinutesFromRaw);
+    close(await answer(HOUR, ["five_minute", "minute", "raw"]), hourlyFromRaw);
+    const quartersFromRaw = await answer(15 * MINUTE, ["raw"]);
+    expect(quartersFromRaw).toHaveLength(20);
+    close(await answer(15 * MINUTE, ["five_minute", "minute", "raw"]), quartersFromRaw);
     // Steps that are the minute rows themselves: read as points, not aggregated.
     const minutesFromRaw = await answer(MINUTE, ["raw"]);
     expect(minutesFromRaw.length).toBeGreaterThan(0);

@@ -7,6 +7,7 @@ import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, timestampParam } from "../http/para
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const FIVE_MINUTES = 5 * MINUTE;
 const DAY = 24 * HOUR;
 /**
  * Stored rows one series may read for a window (issue #16): the presets read at most 1 440 (24 h
@@ -45,7 +46,7 @@ export const historyQuery = {
     .optional()
     .openapi({
       description:
-        "Point spacing: steps of whole days use daily rollups, whole hours hourly ones, whole minutes minute ones, any other step raw samples. A window may read at most 2000 stored rows per series at its step (raw samples counted at one per 10 s): a step of whole minutes spans at most 33h20m, whole hours 83d8h; a longer window is a 400 naming the finest step that fits, never answered at another step. Points are whole steps from 2000-01-01T00:00:00Z (whole hours on the hour, whole days at UTC midnight): from is moved down and to up to the nearest step boundary, and the answer gives the window used.",
+        "Point spacing: steps of whole days use daily rollups, whole hours hourly ones, multiples of 5 minutes five-minute ones, other whole minutes minute ones, any other step raw samples. A window may read at most 2000 stored rows per series at its step (raw samples counted at one per 10 s): a step of whole minutes spans at most 33h20m, multiples of 5 minutes 6d22h40m, whole hours 83d8h; a longer window is a 400 naming the finest step that fits, never answered at another step. Points are whole steps from 2000-01-01T00:00:00Z (whole hours on the hour, whole days at UTC midnight): from is moved down and to up to the nearest step boundary, and the answer gives the window used.",
     }),
 };
 
@@ -94,9 +95,13 @@ export function resolveWindow(
 }
 
 /** The tier a step is served from (series-query.ts): the coarsest rollup whose buckets divide it. */
-function tierOfStep(stepMs: number): { tier: "daily" | "hourly" | "minute" | "raw"; rowMs: number } {
+function tierOfStep(stepMs: number): {
+  tier: "daily" | "hourly" | "five-minute" | "minute" | "raw";
+  rowMs: number;
+} {
   if (stepMs % DAY === 0) return { tier: "daily", rowMs: DAY };
   if (stepMs % HOUR === 0) return { tier: "hourly", rowMs: HOUR };
+  if (stepMs % FIVE_MINUTES === 0) return { tier: "five-minute", rowMs: FIVE_MINUTES };
   if (stepMs % MINUTE === 0) return { tier: "minute", rowMs: MINUTE };
   return { tier: "raw", rowMs: RAW_ROW_MS };
 }
@@ -110,9 +115,9 @@ export function rowsPerSeries(spanMs: number, stepMs: number): number {
  * An explicit step is answered as asked or refused, never changed behind the caller's back (an
  * export at 5-minute spacing that came back hourly would be wrong without anyone noticing): a
  * window that would read more than MAX_ROWS_PER_SERIES rows is a 400 saying the limit, the
- * finest step that fits the window and the longest window that fits the step. Only whole hours
- * or days reduce what a long window reads: any other step is served from minute rows (or raw
- * samples), however coarse.
+ * finest step that fits the window and the longest window that fits the step. Only multiples of
+ * 5 minutes, whole hours or days reduce what a long window reads: any other step is served from
+ * minute rows (or raw samples), however coarse.
  */
 function checkRowsPerSeries(window: HistoryWindow, step: string): void {
   const spanMs = window.toMs - window.fromMs;
@@ -126,9 +131,11 @@ function checkRowsPerSeries(window: HistoryWindow, step: string): void {
       ? `a step of at least ${Math.ceil(spanMs / MAX_ROWS_PER_SERIES / SECOND)}s`
       : fits(MINUTE) && rowMs < MINUTE
         ? "a step of whole minutes (1m, 5m, …)"
-        : fits(HOUR) && rowMs < HOUR
-          ? "a step of whole hours (1h, 6h, …)"
-          : "a step of whole days (1d, 7d, …)";
+        : fits(FIVE_MINUTES) && rowMs < FIVE_MINUTES
+          ? "a step of a multiple of 5 minutes (5m, 10m, 15m, …)"
+          : fits(HOUR) && rowMs < HOUR
+            ? "a step of whole hours (1h, 6h, …)"
+            : "a step of whole days (1d, 7d, …)";
   const longest = MAX_ROWS_PER_SERIES * Math.min(window.stepMs, rowMs);
   throw new ApiError(
     "invalid_request",

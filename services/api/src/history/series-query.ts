@@ -1,7 +1,8 @@
 // Time series of containers or hosts at a chosen step, from whichever stored tier reads the
-// fewest rows: daily rollups for steps of whole days, hourly for whole hours, minute rollups for
-// whole minutes, raw samples otherwise. Each range then reads about as many stored rows per
-// series as it draws points (the presets at most 1440). The recent edge comes from the next
+// fewest rows: daily rollups for steps of whole days, hourly for whole hours, five-minute rollups
+// for multiples of five minutes, minute rollups for whole minutes, raw samples otherwise. Each
+// range then reads about as many stored rows per series as it draws points (the presets at most
+// 1440). The recent edge comes from the next
 // finer tier and at last from raw samples, because rollups cover closed buckets only and lag a
 // run behind: charts reach the present. Segments are combined through sums and sample counts,
 // so every point is an exact average over its samples (never an average of averages) and its
@@ -22,14 +23,16 @@ const DAY_MS = 24 * HOUR_MS;
  */
 const MINUTE_LAG_MS = 3 * MINUTE_MS;
 
-export type SeriesSource = "raw" | "minute" | "hourly" | "daily";
 /** Every tier, coarse to fine. */
-export const ALL_SOURCES: readonly SeriesSource[] = ["daily", "hourly", "minute", "raw"];
+export const ALL_SOURCES = ["daily", "hourly", "five_minute", "minute", "raw"] as const;
+export type SeriesSource = (typeof ALL_SOURCES)[number];
+type RollupSource = Exclude<SeriesSource, "raw">;
 
 export interface SeriesSpec {
   /** Raw table and its key column. */
   rawTable: "container_stats" | "host_stats";
   minuteTable: "container_stats_minute" | "host_stats_minute";
+  fiveMinuteTable: "container_stats_five_minute" | "host_stats_five_minute";
   hourlyTable: "container_stats_hourly" | "host_stats_hourly";
   dailyTable: "container_stats_daily" | "host_stats_daily";
   /** The minute tier's series in rollup_buckets, whose marks say which minutes are computed. */
@@ -49,6 +52,7 @@ export interface SeriesSpec {
 export const CONTAINER_SERIES: SeriesSpec = {
   rawTable: "container_stats",
   minuteTable: "container_stats_minute",
+  fiveMinuteTable: "container_stats_five_minute",
   hourlyTable: "container_stats_hourly",
   dailyTable: "container_stats_daily",
   minuteSeries: "container_minute",
@@ -69,6 +73,7 @@ export const CONTAINER_SERIES: SeriesSpec = {
 export const HOST_SERIES: SeriesSpec = {
   rawTable: "host_stats",
   minuteTable: "host_stats_minute",
+  fiveMinuteTable: "host_stats_five_minute",
   hourlyTable: "host_stats_hourly",
   dailyTable: "host_stats_daily",
   minuteSeries: "host_minute",
@@ -92,17 +97,28 @@ export interface Segment {
 
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
 
-const BUCKET_MS: Record<Exclude<SeriesSource, "raw">, number> = {
+const BUCKET_MS: Record<RollupSource, number> = {
   daily: DAY_MS,
   hourly: HOUR_MS,
+  five_minute: 5 * MINUTE_MS,
   minute: MINUTE_MS,
 };
+
+function rollupTableOf(spec: SeriesSpec, source: RollupSource): string {
+  return {
+    daily: spec.dailyTable,
+    hourly: spec.hourlyTable,
+    five_minute: spec.fiveMinuteTable,
+    minute: spec.minuteTable,
+  }[source];
+}
 
 /**
  * Which table serves which part of [from, to): the coarsest tier whose buckets divide the step
  * for the older part, then finer ones up to `now`. The last closed day and hour are read from
  * the finer tier too, and the last three minutes from raw samples, in case the rollup job has
- * not computed them yet. `sources` limits the tiers (the benchmark's raw-only baseline).
+ * not computed them yet; five minutes are read where all their minutes are older than that
+ * (the minute job writes them with their last minute). `sources` limits the tiers (the benchmark's raw-only baseline).
  */
 export function planSegments(
   fromMs: number,
@@ -111,10 +127,12 @@ export function planSegments(
   nowMs: number,
   sources: readonly SeriesSource[] = ALL_SOURCES,
 ): Segment[] {
+  const minutesUntil = floorTo(nowMs, MINUTE_MS) - MINUTE_LAG_MS;
   const until: Record<SeriesSource, number> = {
     daily: floorTo(nowMs, DAY_MS) - DAY_MS,
     hourly: floorTo(nowMs, HOUR_MS) - HOUR_MS,
-    minute: floorTo(nowMs, MINUTE_MS) - MINUTE_LAG_MS,
+    five_minute: floorTo(minutesUntil, BUCKET_MS.five_minute),
+    minute: minutesUntil,
     raw: Number.POSITIVE_INFINITY,
   };
   const usable = sources.filter((source) => source === "raw" || stepMs % BUCKET_MS[source] === 0);
@@ -156,9 +174,7 @@ function segmentSql(
     return sql`SELECT ${key} AS k, date_bin(${step}, ts, ${origin}) AS t, ${sql.raw(columns)}
       FROM ${sql.table(spec.rawTable)} WHERE ${keyMatch} AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz`;
   }
-  const table = { minute: spec.minuteTable, hourly: spec.hourlyTable, daily: spec.dailyTable }[
-    segment.source
-  ];
+  const table = rollupTableOf(spec, segment.source);
   const columns = [
     "samples",
     ...gauges.map((g) => `${g}_samples, ${g}_sum, ${g}_max`),
@@ -224,7 +240,7 @@ export function seriesSql(
   }
   // Every step lies within one segment, so each segment's points are final on their own; a
   // rollup segment whose bucket is the step (1-minute points from minute rows: sparklines, 6 h
-  // charts) holds them already, one row each, and is not aggregated at all. For 500 sparklines
+  // charts; 5-minute points from five-minute rows) holds them already, one row each, and is not aggregated at all. For 500 sparklines
   // that leaves out hashing 30 000 groups, about a quarter of the statement's time.
   const points = sql.join(
     segments.map((segment) =>
@@ -253,9 +269,7 @@ export function bucketPointsSql(
   gauges: readonly string[],
   averagesOnly: readonly string[],
 ): RawBuilder<unknown> {
-  const table = { minute: spec.minuteTable, hourly: spec.hourlyTable, daily: spec.dailyTable }[
-    segment.source as Exclude<SeriesSource, "raw">
-  ];
+  const table = rollupTableOf(spec, segment.source as RollupSource);
   const average = (value: string) =>
     `${value}_sum${spec.bigintSums.includes(value) ? "::numeric" : ""} / nullif(${value}_samples::bigint, 0) AS ${value}_avg`;
   const columns = [

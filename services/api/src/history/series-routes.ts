@@ -23,6 +23,7 @@ import {
 } from "./minute-points.ts";
 import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
 import {
+  ALL_SOURCES,
   allValues,
   arrayJson,
   CONTAINER_SERIES,
@@ -148,7 +149,7 @@ function seriesResponse(kind: "container" | "host") {
             from: z.string(),
             to: z.string(),
             step: z.string().openapi({ description: "The step, e.g. 1m, 15m, 2h, 1d" }),
-            sources: z.array(z.enum(["raw", "minute", "hourly", "daily"])),
+            sources: z.array(z.enum(ALL_SOURCES)),
             metrics: z.array(z.string()),
             ts: z.array(z.string()).openapi({ description: "The start of every step, oldest first" }),
             series: z.array(

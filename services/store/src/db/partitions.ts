@@ -1,5 +1,5 @@
-// Day partitions of the raw tables (container_stats, host_stats) and of the minute rollups
-// (container_stats_minute, host_stats_minute): named `<table>_pYYYYMMDD`, covering [day, day + 1)
+// Day partitions of the raw tables (container_stats, host_stats) and of the minute and
+// five-minute rollups (container_stats_minute, container_stats_five_minute, and the hosts'): named `<table>_pYYYYMMDD`, covering [day, day + 1)
 // in UTC. Writers make sure the days of a batch exist before inserting
 // (cached, so steady-state ingest asks nothing); the maintenance job creates days ahead and
 // drops whole expired days.
@@ -8,7 +8,9 @@ export type PartitionedTable =
   | "container_stats"
   | "host_stats"
   | "container_stats_minute"
-  | "host_stats_minute";
+  | "host_stats_minute"
+  | "container_stats_five_minute"
+  | "host_stats_five_minute";
 
 /** The subset of pg's Pool or PoolClient this needs. */
 export interface Queryable {

@@ -1,6 +1,6 @@
 // Keeps the database to its configured ages, at any ingest rate:
-// - raw samples (container_stats, host_stats) and minute rollups (container_stats_minute,
-//   host_stats_minute) leave by whole UTC days: a day partition goes once its end is older than
+// - raw samples (container_stats, host_stats) and minute and five-minute rollups
+//   (container_stats_minute, container_stats_five_minute and the hosts') leave by whole UTC days: a day partition goes once its end is older than
 //   its retention (DETACH … CONCURRENTLY, then DROP: no bloat,
 //   and writers are never blocked behind a long lock). Raw data is kept between the retention
 //   and the retention plus one day.
@@ -76,6 +76,9 @@ export class RetentionJob {
       ["host_stats", this.#days.raw],
       ["container_stats_minute", this.#days.minute],
       ["host_stats_minute", this.#days.minute],
+      // Five-minute rows are kept as long as the minutes they are made of.
+      ["container_stats_five_minute", this.#days.minute],
+      ["host_stats_five_minute", this.#days.minute],
     ] as const;
     for (const [table, days] of partitioned) {
       await this.createAhead(table, nowMs);

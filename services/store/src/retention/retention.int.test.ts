@@ -46,13 +46,15 @@ describe("retention", () => {
       FROM generate_series('2026-11-20T00:00:00Z'::timestamptz, '2026-11-24T23:00:00Z', interval '1 hour') g`.execute(
       pg.db,
     );
-    // Minute rollups of 11-14 … 11-17: kept 14 days, so 11-14 and 11-15 (ended by 11-16 12:00) go.
+    // Minute and five-minute rollups of 11-14 … 11-17: kept 14 days, so 11-14 and 11-15 (ended
+    // by 11-16 12:00) go.
     for (
       let day = dayNumber("2026-11-14T00:00:00.000Z");
       day <= dayNumber("2026-11-17T00:00:00.000Z");
       day++
     ) {
       await ensureDayPartition(pg.pool, "container_stats_minute", day);
+      await ensureDayPartition(pg.pool, "container_stats_five_minute", day);
     }
     await sql`
       INSERT INTO container_stats_minute (container_id, bucket, samples, cpu_percent_samples, mem_used_samples,
@@ -60,6 +62,14 @@ describe("retention", () => {
         blk_write_bytes_per_s_samples)
       SELECT 1, g, 6, 0, 0, 0, 0, 0, 0, 0
       FROM generate_series('2026-11-14T00:00:00Z'::timestamptz, '2026-11-17T23:59:00Z', interval '1 minute') g`.execute(
+      pg.db,
+    );
+    await sql`
+      INSERT INTO container_stats_five_minute (container_id, bucket, samples, cpu_percent_samples, mem_used_samples,
+        mem_limit_samples, net_rx_bytes_per_s_samples, net_tx_bytes_per_s_samples, blk_read_bytes_per_s_samples,
+        blk_write_bytes_per_s_samples, pids_samples)
+      SELECT 1, g, 30, 0, 0, 0, 0, 0, 0, 0, 0
+      FROM generate_series('2026-11-14T00:00:00Z'::timestamptz, '2026-11-17T23:55:00Z', interval '5 minutes') g`.execute(
       pg.db,
     );
     // A day table a crash left detached but not dropped.
@@ -102,6 +112,8 @@ describe("retention", () => {
     const summary = await job.run();
     // Raw cutoff 11-23 12:00: days ending by then go (11-19 … 11-22); 11-23 still has young samples.
     expect(summary.droppedPartitions.sort()).toEqual([
+      "container_stats_five_minute_p20261114",
+      "container_stats_five_minute_p20261115",
       "container_stats_minute_p20261114",
       "container_stats_minute_p20261115",
       "container_stats_p20261119",
@@ -135,10 +147,15 @@ describe("retention", () => {
       "container_stats_minute_p20261202",
       "container_stats_minute_p20261203",
     ]);
+    const fiveMinuteDays = (await listDayPartitions(pg.pool, "container_stats_five_minute"))
+      .map((p) => p.name)
+      .sort();
+    expect(fiveMinuteDays).toEqual(minuteDays.map((name) => name.replace("_minute_", "_five_minute_")));
     const counts = await sql<{
       raw: number;
       oldest: Date;
       minutes: number;
+      five_minutes: number;
       hourly: number;
       events: string[];
       alerts: number;
@@ -146,6 +163,7 @@ describe("retention", () => {
       SELECT (SELECT count(*)::int FROM container_stats) AS raw,
              (SELECT min(ts) FROM container_stats) AS oldest,
              (SELECT count(*)::int FROM container_stats_minute) AS minutes,
+             (SELECT count(*)::int FROM container_stats_five_minute) AS five_minutes,
              (SELECT count(*)::int FROM container_stats_hourly) AS hourly,
              (SELECT array_agg(event_id) FROM container_events) AS events,
              (SELECT count(*)::int FROM alert_history) AS alerts`.execute(pg.db);
@@ -153,6 +171,7 @@ describe("retention", () => {
       raw: 48,
       oldest: new Date("2026-11-23T00:00:00.000Z"),
       minutes: 2 * 1440,
+      five_minutes: 2 * 288,
       hourly: 100,
       events: ["young"],
       alerts: 1,

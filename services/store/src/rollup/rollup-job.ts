@@ -1,11 +1,13 @@
-// Computes the minute, hourly and daily rollups of containers and hosts: every closed UTC bucket
+// Computes the minute, five-minute, hourly and daily rollups of containers and hosts: every closed UTC bucket
 // whose raw data still exists (the days the retention job keeps) that has not been computed, or
 // that received samples after it was (late samples bump its generation, see rollup-marks.ts). On
 // start this is the catch-up over every bucket missed while no store ran. Each bucket is computed
 // in its own transaction under a Postgres advisory lock, and re-checked under it, so however many
 // store instances run, each bucket is computed once per generation. One job serves the minute
 // tier and another the hourly and daily ones (main.ts), so a long catch-up of one never holds up
-// the other.
+// the other. Five-minute rows are made from minute rows, in the transaction that computes the
+// last of their minutes or recomputes any of them (late samples), so they always add up to
+// their five minute rows and need no bookkeeping of their own.
 import type { Logger } from "@crowsnest/shared";
 import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
 import { type Kysely, sql } from "kysely";
@@ -19,9 +21,10 @@ import {
   type RollupSpec,
   rollupTable,
 } from "./rollup-spec.ts";
-import { dailyFromHourlyStatement, rawRollupStatement } from "./rollup-sql.ts";
+import { rawRollupStatement, rollupFromFinerTierStatement } from "./rollup-sql.ts";
 
 const MINUTE_MS = 60_000;
+const FIVE_MINUTES_MS = 5 * MINUTE_MS;
 const HOUR_MS = 3_600_000;
 /** Sorting one hour of 1000 containers' samples by (container, ts) for the counter deltas fits in memory. */
 export const ROLLUP_WORK_MEM = "64MB";
@@ -212,7 +215,7 @@ export class RollupJob {
           await rawRollupStatement(spec, "daily", bucket, end).execute(trx);
         } else {
           source = "hourly";
-          await dailyFromHourlyStatement(spec, bucket, end).execute(trx);
+          await rollupFromFinerTierStatement(spec, "daily", bucket, end).execute(trx);
         }
       }
       await sql`
@@ -232,7 +235,10 @@ export class RollupJob {
    * then costs a statement per hour, not per minute, and steady state computes the minute or two
    * closed since the last run. Returns how many minutes it computed, or "busy" when another
    * instance holds the hour. Only minutes that ended before `untilMs` on the job's clock, and
-   * settled on Postgres' (MINUTE_SETTLE_MS), are computed.
+   * settled on Postgres' (MINUTE_SETTLE_MS), are computed. Then the five-minute rows of every
+   * five minutes one of those minutes falls in are made from their minute rows, if all five have
+   * closed and settled: each is written once, with its last minute, and again whenever a late
+   * sample has a minute of it recomputed.
    */
   async computeMinutes(spec: RollupSpec, hour: Date, untilMs: number): Promise<number | "busy"> {
     const series: RollupSeries = `${spec.subject}_minute`;
@@ -245,8 +251,9 @@ export class RollupJob {
       if (lock.rows[0]?.locked !== true) return "busy";
       // On Postgres' clock, which the late marks use too (rollup-marks.ts): a sample committed
       // after this transaction began then always marks its minute again.
-      const due = await sql<{ bucket: Date; generation: string }>`
-        SELECT c.bucket, coalesce(r.generation, 0)::text AS generation
+      const due = await sql<{ bucket: Date; generation: string; settled_until: Date }>`
+        SELECT c.bucket, coalesce(r.generation, 0)::text AS generation,
+          now() - make_interval(secs => ${MINUTE_SETTLE_MS / 1000}) AS settled_until
         FROM generate_series(${hour}::timestamptz, ${hour}::timestamptz + interval '59 minutes', interval '1 minute') AS c(bucket)
         LEFT JOIN rollup_buckets r ON r.series = ${series} AND r.bucket = c.bucket
         WHERE c.bucket + interval '1 minute' <= ${new Date(untilMs)}::timestamptz
@@ -260,6 +267,20 @@ export class RollupJob {
         MINUTE_MS,
       )) {
         await rawRollupStatement(spec, "minute", new Date(run.fromMs), new Date(run.toMs)).execute(trx);
+      }
+      const closedUntilMs = Math.min(untilMs, due.rows[0]?.settled_until.getTime() ?? 0);
+      const fiveMinutes = [
+        ...new Set(
+          due.rows.map((row) => Math.floor(row.bucket.getTime() / FIVE_MINUTES_MS) * FIVE_MINUTES_MS),
+        ),
+      ].filter((startMs) => startMs + FIVE_MINUTES_MS <= closedUntilMs);
+      for (const run of contiguousRuns(fiveMinutes, FIVE_MINUTES_MS)) {
+        await rollupFromFinerTierStatement(
+          spec,
+          "five_minute",
+          new Date(run.fromMs),
+          new Date(run.toMs),
+        ).execute(trx);
       }
       await sql`
         INSERT INTO rollup_buckets (series, bucket, generation, computed_generation, computed_at, computations, source)
@@ -294,26 +315,29 @@ export class RollupJob {
   }
 
   /**
-   * Marks the minute rows just written all-visible, so charts read them by an index-only scan
-   * of the covering primary key (migration 0011) and never visit the heap. Autovacuum would do it
+   * Marks the minute and five-minute rows just written all-visible, so charts read them by an
+   * index-only scan of the covering primary keys (migrations 0011, 0012) and never visit the heap. Autovacuum would do it
    * only after a fifth of the partition's rows were new (hours of minutes), and a row on a page
    * not marked costs a heap fetch. Only the pages written since the last vacuum are scanned and,
    * with no dead rows, no index is, so this costs a few milliseconds. SKIP_LOCKED: a vacuum
    * already running (autovacuum, another instance) does the same.
    */
   async vacuumMinutePartition(spec: RollupSpec, day: number): Promise<void> {
-    const partition = partitionName(`${spec.raw}_minute` as const, day);
-    await sql.raw(`VACUUM (SKIP_LOCKED) ${partition}`).execute(this.#db);
+    const partitions = (["minute", "five_minute"] as const).map((tier) =>
+      partitionName(`${spec.raw}_${tier}`, day),
+    );
+    await sql.raw(`VACUUM (SKIP_LOCKED) ${partitions.join(", ")}`).execute(this.#db);
   }
 
-  /** The minute table's day partition (the retention job also creates days ahead). */
+  /** The minute and five-minute tables' day partitions (the retention job also creates days ahead). */
   async #ensureMinutePartition(spec: RollupSpec, bucket: Date): Promise<void> {
-    const table = rollupTable(spec, "minute");
     const date = bucket.toISOString().slice(0, 10);
-    const key = `${table} ${date}`;
-    if (this.#minuteDays.has(key)) return;
-    await sql`SELECT crowsnest_ensure_day_partition(${table}, ${date}::date)`.execute(this.#db);
-    this.#minuteDays.add(key);
+    for (const table of [rollupTable(spec, "minute"), rollupTable(spec, "five_minute")]) {
+      const key = `${table} ${date}`;
+      if (this.#minuteDays.has(key)) continue;
+      await sql`SELECT crowsnest_ensure_day_partition(${table}, ${date}::date)`.execute(this.#db);
+      this.#minuteDays.add(key);
+    }
   }
 }
 

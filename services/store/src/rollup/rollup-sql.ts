@@ -8,7 +8,13 @@
 // Summed over buckets this is exactly the counter's total growth; after a gap in sampling the
 // bytes of the gap land in the first bucket after it.
 import { type RawBuilder, sql } from "kysely";
-import { type RollupGranularity, type RollupSpec, rollupColumns, rollupTable } from "./rollup-spec.ts";
+import {
+  type RollupGranularity,
+  type RollupSpec,
+  type RollupTier,
+  rollupColumns,
+  rollupTable,
+} from "./rollup-spec.ts";
 
 const id = (name: string) => sql.raw(name);
 const list = (names: readonly string[]) => sql.raw(names.join(", "));
@@ -140,8 +146,24 @@ export function rawRollupStatement(
     ${sql.raw(upsertTail(spec, target))}`;
 }
 
-/** Daily rows from hourly rows: sums and sample counts add up, maxima take the max. */
-export function dailyFromHourlyStatement(spec: RollupSpec, start: Date, end: Date): RawBuilder<unknown> {
+/** The finer tier each tier built from rollup rows is built from, and its bucket in seconds. */
+const BUILT_FROM = {
+  daily: { source: "hourly", seconds: BUCKET_SECONDS.daily },
+  five_minute: { source: "minute", seconds: 300 },
+} as const satisfies Record<string, { source: RollupTier; seconds: number }>;
+
+/**
+ * Rows of a coarser tier from the rows of the finer one (daily from hourly, five-minute from
+ * minute) for the target buckets in [start, end): sums, sample counts and bytes moved add up,
+ * maxima take the max, so the result is what the raw samples would give.
+ */
+export function rollupFromFinerTierStatement(
+  spec: RollupSpec,
+  target: keyof typeof BUILT_FROM,
+  start: Date,
+  end: Date,
+): RawBuilder<unknown> {
+  const { source, seconds } = BUILT_FROM[target];
   const columns = rollupColumns(spec);
   const aggregates = columns.map((column) => {
     if (column.name.endsWith("_max")) return `max(${column.name})`;
@@ -150,10 +172,11 @@ export function dailyFromHourlyStatement(spec: RollupSpec, start: Date, end: Dat
     return `sum(${column.name})`;
   });
   return sql`
-    INSERT INTO ${id(rollupTable(spec, "daily"))} (${list([spec.key, "bucket", ...columns.map((c) => c.name)])})
-    SELECT ${id(spec.key)}, ${start}::timestamptz, ${sql.raw(aggregates.join(", "))}
-    FROM ${id(rollupTable(spec, "hourly"))}
+    INSERT INTO ${id(rollupTable(spec, target))} (${list([spec.key, "bucket", ...columns.map((c) => c.name)])})
+    SELECT ${id(spec.key)}, date_bin(make_interval(secs => ${seconds}), bucket, 'epoch'::timestamptz),
+      ${sql.raw(aggregates.join(", "))}
+    FROM ${id(rollupTable(spec, source))}
     WHERE bucket >= ${start}::timestamptz AND bucket < ${end}::timestamptz
-    GROUP BY ${id(spec.key)}
-    ${sql.raw(upsertTail(spec, rollupTable(spec, "daily")))}`;
+    GROUP BY 1, 2
+    ${sql.raw(upsertTail(spec, rollupTable(spec, target)))}`;
 }

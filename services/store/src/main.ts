@@ -201,7 +201,7 @@ runService("store", async (lifecycle) => {
       // Late rollup buckets are marked and alerts evaluated after the samples commit and before
       // they are acked, batch after batch in delivery order (rollup-marks.ts, alert-engine.ts).
       afterWrite: async (samples, ids) => {
-        await statsWriter.markLateBuckets(samples);
+        await statsWriter.markLateBuckets(samples, ids);
         await alertEngine.evaluateSamples(samples, ids);
       },
       writeConcurrency: config.ingest.statsWriteConcurrency,

@@ -88,16 +88,35 @@ export class StatsWriter {
   }
 
   /**
-   * Marks the closed buckets the samples landed in for recomputation. Run after write() and
-   * before the samples are acked (a crash in between redelivers them, and this runs then), one
-   * batch at a time: concurrent batches would otherwise queue on the same rollup_buckets rows.
+   * Marks the closed buckets the samples landed in for recomputation, and those of the samples
+   * stored right after them: a pair of samples moves its bytes in the bucket of its later
+   * sample, so a sample stored after its successor (redelivered out of order) changes what the
+   * successor's bucket moved too. Run after write() and before the samples are acked (a crash
+   * in between redelivers them, and this runs then), one batch at a time: concurrent batches
+   * would otherwise queue on the same rollup_buckets rows.
    */
-  async markLateBuckets(samples: readonly { ts: string }[]): Promise<void> {
-    await markLateBuckets(
-      this.#pool,
-      "container",
-      samples.map((sample) => sample.ts),
-    );
+  async markLateBuckets(
+    samples: readonly { ts: string }[],
+    containerIds: readonly number[],
+    nowMs: number = Date.now(),
+  ): Promise<void> {
+    const timestamps = samples.map((sample) => sample.ts);
+    // RFC 3339 UTC timestamps sort by time: a sample before the open minute is late (every
+    // rollup bucket that can be computed already has closed minutes only).
+    const openMinute = new Date(nowMs).toISOString().slice(0, 16);
+    const late = samples.flatMap((sample, index) => (sample.ts.slice(0, 16) < openMinute ? [index] : []));
+    if (late.length > 0) {
+      const successors = await this.#pool.query<{ ts: Date }>(
+        `SELECT DISTINCT next.ts FROM unnest($1::bigint[], $2::timestamptz[]) AS late(container_id, ts)
+         CROSS JOIN LATERAL (
+           SELECT s.ts FROM container_stats s
+           WHERE s.container_id = late.container_id AND s.ts > late.ts ORDER BY s.ts LIMIT 1
+         ) AS next`,
+        [late.map((index) => containerIds[index]), late.map((index) => timestamps[index])],
+      );
+      for (const row of successors.rows) timestamps.push(row.ts.toISOString());
+    }
+    await markLateBuckets(this.#pool, "container", timestamps, nowMs);
   }
 
   /** Writes the samples; returns each one's container id. */

@@ -135,8 +135,7 @@ describe("five-minute rollups", () => {
 
   it("is written again when a late sample has one of its minutes recomputed", async () => {
     const late = [sample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
-    await writer.write(late);
-    await writer.markLateBuckets(late);
+    await writer.markLateBuckets(late, await writer.write(late));
     expect(await minuteJob(pg, testTime("10:05:20.000")).run()).toEqual({ computed: 1, busy: 0 });
     // 300 → 700 → 800: the same bytes, in one more pair.
     expect((await fiveMinuteRows(a))[1]).toMatchObject({
@@ -145,6 +144,25 @@ describe("five-minute rollups", () => {
       cpu_percent_max: 100,
       mem_used_sum: 2700,
       mem_used_max: 1000,
+      net_rx_bytes: 1600,
+    });
+  });
+
+  it("recomputes the bucket of a sample stored before it arrived: bytes moved add up", async () => {
+    // 10:02:30 arrives after 10:03:10 was stored: the pair 10:01:00 → 10:03:10 moved 100 bytes in
+    // 10:03; now 10:01:00 → 10:02:30 moves 50 in 10:02 and 10:02:30 → 10:03:10 50 in 10:03.
+    const late = [sample(A, testTime("10:02:30.000"), { cpu: 30, mem: 300, rx: 950 })];
+    await writer.markLateBuckets(late, await writer.write(late));
+    expect(await minuteJob(pg, testTime("10:05:20.000")).run()).toEqual({ computed: 2, busy: 0 });
+    const minutes = await sql<{ bucket: Date; net_rx_bytes: string }>`
+      SELECT bucket, net_rx_bytes::text FROM container_stats_minute
+      WHERE container_id = ${a} AND bucket IN (${testTime("10:02:00.000")}, ${testTime("10:03:00.000")})
+      ORDER BY bucket`.execute(pg.db);
+    expect(minutes.rows.map((row) => row.net_rx_bytes)).toEqual(["50", "50"]);
+    expect((await fiveMinuteRows(a))[1]).toMatchObject({
+      samples: 8,
+      cpu_percent_sum: 270,
+      mem_used_sum: 3000,
       net_rx_bytes: 1600,
     });
   });

@@ -178,8 +178,7 @@ describe("minute rollups", () => {
 
   it("recomputes a minute that received a late sample, once", async () => {
     const late = [sample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
-    await writer.write(late);
-    await writer.markLateBuckets(late);
+    await writer.markLateBuckets(late, await writer.write(late));
     expect(await minuteJob(testTime("10:04:30.000")).run()).toEqual({ computed: 1, busy: 0 });
     // 1000 → 1500 (+500), reset to 300 (+300), 300 → 700 (+400), 700 → 800 (+100).
     expect((await minuteRows(a))[1]).toMatchObject({ samples: 4, cpu_percent_max: 100, net_rx_bytes: 1300 });

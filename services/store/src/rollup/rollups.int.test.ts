@@ -189,8 +189,7 @@ describe("rollups", () => {
   it("recomputes an hour that received a late sample, once", async () => {
     // As the stats consumer does: write, then mark the closed buckets before acknowledging.
     const late = [sample(A, at("01:45:00.000"), { cpu: 100, mem: 1000, limit: 1000, rx: 700, rate: 1 })];
-    await writer.write(late);
-    await writer.markLateBuckets(late);
+    await writer.markLateBuckets(late, await writer.write(late));
     await job(at("04:10:00.000")).run();
     // 1000 → 1500 (+500), reset to 300 (+300), 300 → 700 (+400), 700 → 800 (+100).
     expect(await hourly(ids.a ?? 0, at("01:00:00.000"))).toMatchObject({
@@ -256,8 +255,9 @@ describe("rollups", () => {
       const ts = new Date(Date.parse("2026-11-20T00:00:00.000Z") + minute * 60_000).toISOString();
       samples.push(sample(D, ts, { cpu: 1, mem: 1, limit: null, rx: minute, rate: null }));
     }
-    const [dId] = await writer.write(samples);
-    await writer.markLateBuckets(samples);
+    const written = await writer.write(samples);
+    const [dId] = written;
+    await writer.markLateBuckets(samples, written);
     const before = job("2026-11-20T06:05:00.000Z");
     await before.run();
     const rows = async () =>

@@ -3,50 +3,17 @@
 // minute; each written once with two instances catching up after an outage; and the minutes
 // stored before migration 0012 rolled up by it. Times are on yesterday (test-clock.ts), the
 // job's clock injected.
-import { createLogger } from "@crowsnest/shared";
-import { openPostgres } from "@crowsnest/shared/postgres";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { statsFixture } from "../../../../test/support/bus-fixtures.ts";
 import { TEST_DAY, TEST_DAY_MS, testTime } from "../../../../test/support/test-clock.ts";
 import { createTestDatabase } from "../../../../test/support/test-env.ts";
-import type { StoreDatabase } from "../db/database.ts";
 import { migrateTo, migrateToLatest } from "../db/migrations.ts";
-import { type MigratedDatabase, openMigratedDatabase } from "../fixtures/migrated-database.ts";
+import { type MigratedDatabase, openMigratedDatabase, openStorePool } from "../fixtures/migrated-database.ts";
+import { A, bucketRows, handComputedSamples, minuteJob, minuteSample } from "../fixtures/minute-fixtures.ts";
 import { ContainerDirectory } from "../ingest/container-directory.ts";
 import { StatsWriter } from "../ingest/stats-writer.ts";
-import { RollupJob } from "./rollup-job.ts";
 
-const logger = createLogger({ service: "store", level: "silent" });
 const HOUR_MS = 3_600_000;
-const A = { external_id: "a".repeat(64), name: "a" };
-
-const sample = (
-  container: { external_id: string; name: string },
-  ts: string,
-  values: { cpu: number | null; mem: number; rx: number | null; pids?: number | null },
-) =>
-  statsFixture({
-    container,
-    ts,
-    cpu_percent: values.cpu,
-    pids: values.pids === undefined ? 1 : values.pids,
-    mem_used: values.mem,
-    mem_limit: 1000,
-    net_rx_bytes: values.rx,
-    blk_read_bytes: null,
-    blk_write_bytes: null,
-  });
-
-const minuteJob = (db: { db: MigratedDatabase["db"] }, now: string | number) =>
-  new RollupJob({
-    db: db.db,
-    logger,
-    rawRetentionDays: 7,
-    minuteRetentionDays: 14,
-    granularities: ["minute"],
-    now: () => new Date(now),
-  });
 
 /** The columns every rollup tier has, in one order, as text (bigint sums and counts alike). */
 const TIER_COLUMNS = [
@@ -69,28 +36,17 @@ describe("five-minute rollups", () => {
   let pg: MigratedDatabase;
   let writer: StatsWriter;
   let a: number;
-  const fiveMinuteRows = async (containerId: number) =>
-    (
-      await sql<Record<string, unknown> & { bucket: Date }>`
-        SELECT * FROM container_stats_five_minute WHERE container_id = ${containerId} ORDER BY bucket`.execute(
-        pg.db,
-      )
-    ).rows.map((row) => ({ ...row, bucket: row.bucket.toISOString().slice(11, 16) }));
+  const fiveMinuteRows = (containerId: number) => bucketRows(pg, "container_stats_five_minute", containerId);
 
   beforeAll(async () => {
     pg = await openMigratedDatabase("five-minute-rollup-test");
     writer = new StatsWriter({ pool: pg.pool, directory: new ContainerDirectory(pg.db) });
     const written = await writer.write([
-      sample(A, testTime("09:59:55.000"), { cpu: 10, mem: 100, rx: 1000 }),
-      // The five minutes from 10:00: a counter reset, a minute without a value, a gap (10:02).
-      sample(A, testTime("10:00:00.000"), { cpu: 20, mem: 200, rx: 1500, pids: 3 }),
-      sample(A, testTime("10:00:30.000"), { cpu: 40, mem: 400, rx: 300, pids: 7 }),
-      sample(A, testTime("10:00:59.999"), { cpu: null, mem: 300, rx: 800, pids: null }),
-      sample(A, testTime("10:01:00.000"), { cpu: 60, mem: 600, rx: 900 }),
-      sample(A, testTime("10:03:10.000"), { cpu: 5, mem: 50, rx: 1000 }),
+      // The five minutes from 10:00: a counter reset, a value missing, a gap (10:02).
+      ...handComputedSamples(),
       // 1 ms before the five minutes end, and the first sample of the next five.
-      sample(A, testTime("10:04:59.999"), { cpu: 15, mem: 150, rx: 1100, pids: 2 }),
-      sample(A, testTime("10:05:00.000"), { cpu: 90, mem: 900, rx: 1200 }),
+      minuteSample(A, testTime("10:04:59.999"), { cpu: 15, mem: 150, rx: 1100, pids: 2 }),
+      minuteSample(A, testTime("10:05:00.000"), { cpu: 90, mem: 900, rx: 1200 }),
     ]);
     a = written[0] ?? 0;
   });
@@ -134,7 +90,7 @@ describe("five-minute rollups", () => {
   });
 
   it("is written again when a late sample has one of its minutes recomputed", async () => {
-    const late = [sample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
+    const late = [minuteSample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
     await writer.markLateBuckets(late, await writer.write(late));
     expect(await minuteJob(pg, testTime("10:05:20.000")).run()).toEqual({ computed: 1, busy: 0 });
     // 300 → 700 → 800: the same bytes, in one more pair.
@@ -151,7 +107,7 @@ describe("five-minute rollups", () => {
   it("recomputes the bucket of a sample stored before it arrived: bytes moved add up", async () => {
     // 10:02:30 arrives after 10:03:10 was stored: the pair 10:01:00 → 10:03:10 moved 100 bytes in
     // 10:03; now 10:01:00 → 10:02:30 moves 50 in 10:02 and 10:02:30 → 10:03:10 50 in 10:03.
-    const late = [sample(A, testTime("10:02:30.000"), { cpu: 30, mem: 300, rx: 950 })];
+    const late = [minuteSample(A, testTime("10:02:30.000"), { cpu: 30, mem: 300, rx: 950 })];
     await writer.markLateBuckets(late, await writer.write(late));
     expect(await minuteJob(pg, testTime("10:05:20.000")).run()).toEqual({ computed: 2, busy: 0 });
     const minutes = await sql<{ bucket: Date; net_rx_bytes: string }>`
@@ -173,7 +129,7 @@ describe("five-minute rollups", () => {
     for (let ms = TEST_DAY_MS + 12 * HOUR_MS; ms < TEST_DAY_MS + 14 * HOUR_MS; ms += 10_000) {
       for (let c = 0; c < 20; c++) {
         samples.push(
-          sample(
+          minuteSample(
             { external_id: c.toString(16).padStart(64, "e"), name: `e${c}` },
             new Date(ms).toISOString(),
             {
@@ -187,12 +143,7 @@ describe("five-minute rollups", () => {
     }
     await writer.write(samples);
     await minuteJob(pg, TEST_DAY_MS + 12 * HOUR_MS + 30_000).run();
-    const second = openPostgres<StoreDatabase>({
-      url: pg.url,
-      poolSize: 2,
-      applicationName: "five-minute-rollup-test-2",
-      onIdleError: () => {},
-    });
+    const second = openStorePool(pg.url, "five-minute-rollup-test-2");
     try {
       const now = TEST_DAY_MS + 14 * HOUR_MS + 30_000;
       await Promise.all([minuteJob(pg, now).run(), minuteJob(second, now).run()]);
@@ -247,12 +198,7 @@ describe("five-minute rollups", () => {
 describe("migration 0012", () => {
   it("rolls up the minutes stored before it into five-minute rows", async () => {
     const database = await createTestDatabase();
-    const handle = openPostgres<StoreDatabase>({
-      url: database.url,
-      poolSize: 2,
-      applicationName: "five-minute-migration-test",
-      onIdleError: () => {},
-    });
+    const handle = openStorePool(database.url, "five-minute-migration-test");
     try {
       await migrateTo(handle.db, "0011-covering-minute-keys");
       await sql`SELECT crowsnest_ensure_day_partition('container_stats_minute', ${TEST_DAY}::date)`.execute(

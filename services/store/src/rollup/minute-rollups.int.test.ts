@@ -7,10 +7,16 @@ import { openPostgres } from "@crowsnest/shared/postgres";
 import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { statsFixture } from "../../../../test/support/bus-fixtures.ts";
 import { TEST_DAY_MS, testTime } from "../../../../test/support/test-clock.ts";
 import type { StoreDatabase } from "../db/database.ts";
 import { type MigratedDatabase, openMigratedDatabase } from "../fixtures/migrated-database.ts";
+import {
+  A,
+  bucketRows,
+  handComputedSamples,
+  minuteJob as jobAt,
+  minuteSample,
+} from "../fixtures/minute-fixtures.ts";
 import { ContainerDirectory } from "../ingest/container-directory.ts";
 import { HostStatsWriter } from "../ingest/host-stats-writer.ts";
 import { StatsWriter } from "../ingest/stats-writer.ts";
@@ -19,59 +25,19 @@ import { RollupJob } from "./rollup-job.ts";
 const logger = createLogger({ service: "store", level: "silent" });
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
-const A = { external_id: "a".repeat(64), name: "a" };
-
-const sample = (
-  container: { external_id: string; name: string },
-  ts: string,
-  values: { cpu: number | null; mem: number; rx: number | null; pids?: number | null },
-) =>
-  statsFixture({
-    container,
-    ts,
-    cpu_percent: values.cpu,
-    pids: values.pids === undefined ? 1 : values.pids,
-    mem_used: values.mem,
-    mem_limit: 1000,
-    net_rx_bytes: values.rx,
-    blk_read_bytes: null,
-    blk_write_bytes: null,
-  });
 
 describe("minute rollups", () => {
   let pg: MigratedDatabase;
   let writer: StatsWriter;
   let a: number;
-  const minuteJob = (now: string | number, db: { db: MigratedDatabase["db"] } = pg) =>
-    new RollupJob({
-      db: db.db,
-      logger,
-      rawRetentionDays: 7,
-      minuteRetentionDays: 14,
-      granularities: ["minute"],
-      now: () => new Date(now),
-    });
-  const minuteRows = async (containerId: number) =>
-    (
-      await sql<Record<string, unknown> & { bucket: Date }>`
-        SELECT * FROM container_stats_minute WHERE container_id = ${containerId} ORDER BY bucket`.execute(
-        pg.db,
-      )
-    ).rows.map((row) => ({ ...row, bucket: row.bucket.toISOString().slice(11, 16) }));
+  const minuteJob = (now: string | number, db: { db: MigratedDatabase["db"] } = pg) => jobAt(db, now);
+  const minuteRows = (containerId: number) => bucketRows(pg, "container_stats_minute", containerId);
 
   beforeAll(async () => {
     pg = await openMigratedDatabase("minute-rollup-test");
     writer = new StatsWriter({ pool: pg.pool, directory: new ContainerDirectory(pg.db) });
-    const written = await writer.write([
-      sample(A, testTime("09:59:55.000"), { cpu: 10, mem: 100, rx: 1000 }),
-      // Exactly on the minute's start, a counter reset (a restart), 1 ms before its end.
-      sample(A, testTime("10:00:00.000"), { cpu: 20, mem: 200, rx: 1500, pids: 3 }),
-      sample(A, testTime("10:00:30.000"), { cpu: 40, mem: 400, rx: 300, pids: 7 }),
-      sample(A, testTime("10:00:59.999"), { cpu: null, mem: 300, rx: 800, pids: null }),
-      sample(A, testTime("10:01:00.000"), { cpu: 60, mem: 600, rx: 900 }),
-      // Nothing in 10:02: the bytes of the gap land in 10:03.
-      sample(A, testTime("10:03:10.000"), { cpu: 5, mem: 50, rx: 1000 }),
-    ]);
+    // Minute edges, a counter reset (a restart) and a gap (minute-fixtures.ts).
+    const written = await writer.write(handComputedSamples());
     a = written[0] ?? 0;
     const hosts = new HostStatsWriter({ pool: pg.pool });
     await hosts.write(
@@ -177,7 +143,7 @@ describe("minute rollups", () => {
   });
 
   it("recomputes a minute that received a late sample, once", async () => {
-    const late = [sample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
+    const late = [minuteSample(A, testTime("10:00:45.000"), { cpu: 100, mem: 1000, rx: 700 })];
     await writer.markLateBuckets(late, await writer.write(late));
     expect(await minuteJob(testTime("10:04:30.000")).run()).toEqual({ computed: 1, busy: 0 });
     // 1000 → 1500 (+500), reset to 300 (+300), 300 → 700 (+400), 700 → 800 (+100).
@@ -194,7 +160,7 @@ describe("minute rollups", () => {
     for (let ms = TEST_DAY_MS + 12 * HOUR_MS; ms < TEST_DAY_MS + 15 * HOUR_MS; ms += 10_000) {
       for (let c = 0; c < 20; c++) {
         samples.push(
-          sample(
+          minuteSample(
             { external_id: c.toString(16).padStart(64, "e"), name: `e${c}` },
             new Date(ms).toISOString(),
             {
@@ -240,7 +206,7 @@ describe("minute rollups", () => {
     // The store ran until 16:00:30 and was down until 18:00:30; samples kept arriving meanwhile.
     const samples = [];
     for (let ms = TEST_DAY_MS + 15 * HOUR_MS; ms < TEST_DAY_MS + 18 * HOUR_MS; ms += 10_000) {
-      samples.push(sample(A, new Date(ms).toISOString(), { cpu: 1, mem: 1, rx: ms / 1000 }));
+      samples.push(minuteSample(A, new Date(ms).toISOString(), { cpu: 1, mem: 1, rx: ms / 1000 }));
     }
     await writer.write(samples);
     await minuteJob(TEST_DAY_MS + 16 * HOUR_MS + 30_000).run();
@@ -298,7 +264,7 @@ describe("recomputing minutes", () => {
       for (let c = 0; c < 5; c++) {
         for (const second of ["00", "20", "40"]) {
           samples.push(
-            sample(
+            minuteSample(
               { external_id: c.toString(16).padStart(64, "f"), name: `f${c}` },
               testTime(`12:00:${second}.000`),
               {

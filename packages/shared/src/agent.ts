@@ -62,7 +62,14 @@ export {
   streamName,
   watcherStateBucketName,
 } from "./jetstream/streams.ts";
-export { type Heartbeat, type HeartbeatOptions, startHeartbeat } from "./lifecycle/heartbeat.ts";
+export {
+  type Heartbeat,
+  type HeartbeatOptions,
+  startHeartbeat,
+  startTickedHeartbeat,
+  type TickedHeartbeat,
+  type TickedHeartbeatOptions,
+} from "./lifecycle/heartbeat.ts";
 export { retryUntilReady } from "./lifecycle/retry-until-ready.ts";
 export { resolveRuntimeHostName } from "./lifecycle/runtime-host-name.ts";
 export { runService, ServiceLifecycle } from "./lifecycle/service-lifecycle.ts";

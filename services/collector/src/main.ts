@@ -3,7 +3,16 @@
 // and runs the sampling core on the runtime's adapter, the host's own sampling and the heartbeat
 // until SIGTERM. Everything it opens is released in reverse order (runService). Nothing else
 // wires components together.
-import { createLogger, openBus, runService, startHeartbeat } from "@crowsnest/shared/agent";
+import {
+  createLogger,
+  type Heartbeat,
+  type HeartbeatOptions,
+  openBus,
+  runService,
+  startHeartbeat,
+  startTickedHeartbeat,
+  type TickedHeartbeat,
+} from "@crowsnest/shared/agent";
 import { JetStreamAckPublisher, PublishQueue } from "@crowsnest/shared/publishing";
 import { readConfig } from "./config.ts";
 import { StatsSampler } from "./core/stats-sampler.ts";
@@ -56,6 +65,8 @@ runService(SERVICE, async (lifecycle) => {
     prepared.hostStats === "procfs"
       ? new HostStatsCollector({ procRoot: config.procRoot, host, sink: hostSink, logger })
       : undefined;
+  // Set once the first tick is done; the beats then come on the tick's timer (below).
+  let tickedHeartbeat: TickedHeartbeat | undefined;
   const sampler = new StatsSampler({
     runtime: prepared.createStatsRuntime(logger),
     sink: new StatsPublisher({ queue, subjects: bus.subjects }),
@@ -63,14 +74,18 @@ runService(SERVICE, async (lifecycle) => {
     host,
     intervalMs: config.collectIntervalMs,
     logger,
-    // On the tick's timer, and just before the tick: its sample is then sent in the tick's write.
-    everyInterval: hostStats === undefined ? undefined : () => hostStats.sample(),
+    // On the tick's timer, and just before the tick: the host's sample and the heartbeat are then
+    // sent in the tick's write.
+    everyInterval: () => {
+      hostStats?.sample();
+      tickedHeartbeat?.onTick();
+    },
   });
   lifecycle.defer("sampling", () => sampler.stop());
 
   // The first tick runs before the first heartbeat, so that heartbeat already tells whether the runtime is reachable.
   await sampler.start();
-  const heartbeat = startHeartbeat({
+  const heartbeatOptions: HeartbeatOptions = {
     nc: bus.nc,
     subjects: bus.subjects,
     host,
@@ -81,7 +96,17 @@ runService(SERVICE, async (lifecycle) => {
     isConnected: () => sampler.connected,
     livenessFile: config.common.livenessFile,
     logger,
-  });
+  };
+  // When ticks come at least as often as beats (the default 10 s against 15 s), they carry the
+  // beats: the collector does not wake up between two ticks for a beat. Longer intervals keep the
+  // heartbeat's own timer.
+  let heartbeat: Heartbeat;
+  if (config.collectIntervalMs <= config.common.heartbeatIntervalMs) {
+    tickedHeartbeat = startTickedHeartbeat({ ...heartbeatOptions, tickIntervalMs: config.collectIntervalMs });
+    heartbeat = tickedHeartbeat;
+  } else {
+    heartbeat = startHeartbeat(heartbeatOptions);
+  }
   lifecycle.defer("heartbeat", () => heartbeat.stop());
   logger.info("collecting");
 });

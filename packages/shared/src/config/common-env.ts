@@ -90,7 +90,8 @@ export const commonEnv = {
     max: 600_000,
   }),
   CROWSNEST_HEARTBEAT_INTERVAL_MS: envInteger({
-    description: "How often the service publishes its heartbeat on the agents subject.",
+    description:
+      "How often the service publishes its heartbeat on the agents subject: at least this often (the collector, when its interval is not longer, beats on its ticks, so possibly more often: every 10 s with the default 10 s interval).",
     default: 15_000,
     min: 1000,
     max: 3_600_000,

@@ -18,7 +18,7 @@ export const cgroupCollectorEnv = {
   }),
   CROWSNEST_CONTAINER_LIST_MAX_AGE_MS: envInteger({
     description:
-      "Docker and containerd, with cgroup files as the source: the container list (containerd: the task list) is fetched from the runtime only when the host's container cgroups change, and at the latest when it is this old (a `docker rename`, or a changed nerdctl name or limit, shows within it); cri: the sandbox and container lists are fetched only when a running container is not known yet (with cgroup files as the source the container list is fetched every tick, to know which containers run), and at the latest when this old; 0: every tick.",
+      "Docker and containerd, with cgroup files as the source: the container list (containerd: the task list) is fetched from the runtime only when the host's container cgroups change, and at the latest when it is this old (a `docker rename` or `docker update` of a limit, or a changed nerdctl name or limit, shows within it); cri: the sandbox and container lists are fetched only when a running container is not known yet (with cgroup files as the source the container list is fetched every tick, to know which containers run), and at the latest when this old; 0: every tick.",
     default: 60_000,
     min: 0,
     max: 3_600_000,

@@ -52,6 +52,13 @@ export interface ContainerFileReader<Process> {
   cgroupEntries(dirs: readonly string[]): ReadonlySet<string> | undefined;
   /** Forgets containers not in `keys`. */
   retainOnly(keys: ReadonlySet<string>): void;
+  /**
+   * What the limit files of a container read since its cgroup was found say now, as a string to
+   * compare with an earlier one: it changes when a limit does and when the container's cgroup
+   * is a new one (a new run). Undefined when it cannot be told; absent: limits are not read from
+   * files.
+   */
+  limitsSignature?(key: string): string | undefined;
 }
 
 /** Where a runtime puts its containers' cgroups, and which process shows a container's network. */
@@ -102,16 +109,24 @@ type ContainerFiles =
 
 interface ResolvedContainer {
   files: ContainerFiles;
+  /** The container's cgroup directory, relative to each hierarchy's root. */
+  relative: string;
   /** The last component of the container's cgroup directory, which its process's /proc/<pid>/cgroup names. */
   cgroupName: string;
+  /** Tells this cgroup apart from an earlier one of the same container: a number no other resolution had. */
+  run: number;
+  /** The limit files, opened at the first limitsSignature(): most ticks do not read them. */
+  limitFiles: readonly KernelFile[] | undefined;
 }
 
-function closeAll(files: ContainerFiles): void {
+function closeAll(resolved: ResolvedContainer): void {
+  const { files } = resolved;
   const all =
     files.version === 1
       ? [files.cpu, files.memUsage, files.memStat, files.blkioCfq, files.blkioThrottle, files.pids]
       : [files.cpu, files.memUsage, files.memStat, files.io, files.pids];
   for (const file of all) file?.close();
+  for (const file of resolved.limitFiles ?? []) file.close();
 }
 
 export class CgroupStatsReader<Process> implements ContainerFileReader<Process> {
@@ -131,6 +146,8 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
   readonly #procStat: KernelFile;
   #systemCpuNs: number | null = null;
   #onlineCpus: number | null = null;
+  /** Resolutions so far: each resolved container's run. */
+  #runs = 0;
 
   constructor(options: CgroupStatsReaderOptions<Process>) {
     this.#layout = options.layout;
@@ -210,6 +227,19 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
     };
   }
 
+  limitsSignature(key: string): string | undefined {
+    const resolved = this.#resolved.get(key);
+    if (resolved === undefined) return undefined;
+    resolved.limitFiles ??= limitFiles(this.#layout, resolved.relative, this.#keepCgroupsOpen);
+    let signature = String(resolved.run);
+    for (const file of resolved.limitFiles) {
+      const text = file.read();
+      if (text === undefined) return undefined;
+      signature += `\n${text}`;
+    }
+    return signature;
+  }
+
   retainOnly(keys: ReadonlySet<string>): void {
     // forEach, not for-of: no entry array and iterator result per container every tick.
     this.#resolved.forEach((resolved, key) => {
@@ -223,7 +253,7 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
    * run, whose process (and network namespace) is checked afresh.
    */
   #forget(key: string, resolved: ResolvedContainer): void {
-    closeAll(resolved.files);
+    closeAll(resolved);
     this.#resolved.delete(key);
     this.#networks.forget(key);
   }
@@ -291,9 +321,13 @@ export class CgroupStatsReader<Process> implements ContainerFileReader<Process> 
           ? join(layout.cpuacct, relative, "cpuacct.usage")
           : join(layout.root, relative, "cpu.stat");
       if (!existsSync(cpu)) continue;
+      this.#runs += 1;
       const resolved: ResolvedContainer = {
         files: containerFiles(layout, relative, cpu, this.#keepCgroupsOpen),
+        relative,
         cgroupName: basename(relative),
+        run: this.#runs,
+        limitFiles: undefined,
       };
       this.#resolved.set(key, resolved);
       return resolved;
@@ -396,6 +430,25 @@ function containerFiles(
     io: optional("io.stat"),
     pids: optional("pids.current"),
   };
+}
+
+/**
+ * The files that hold a container's memory and CPU limits, as `docker update` writes them: on v1
+ * memory.limit_in_bytes and the CFS quota and period of the cpu hierarchy (mounted with cpuacct
+ * or on its own, `cpu` names it either way), on v2 memory.max and cpu.max.
+ */
+function limitFiles(layout: CgroupLayout, relative: string, keepOpen: boolean): KernelFile[] {
+  const file = (path: string) => kernelFile(path, keepOpen, { oneRecord: true });
+  if (layout.version === 1) {
+    const cpu = join(layout.root, "cpu", relative);
+    return [
+      file(join(layout.memory, relative, "memory.limit_in_bytes")),
+      file(join(cpu, "cpu.cfs_quota_us")),
+      file(join(cpu, "cpu.cfs_period_us")),
+    ];
+  }
+  const dir = join(layout.root, relative);
+  return [file(join(dir, "memory.max")), file(join(dir, "cpu.max"))];
 }
 
 // v1 has both keys; the hierarchical total_inactive_file is the one usage includes.

@@ -3,7 +3,7 @@ import { codecs } from "@crowsnest/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureLogger, linesWith } from "../fixtures/capture-logger.ts";
 import { type FileTree, fileTree } from "../procfs/fixtures/file-tree.ts";
-import { HostStatsCollector, readHostFiles } from "./host-stats-collector.ts";
+import { HostFiles, HostStatsCollector } from "./host-stats-collector.ts";
 
 const T0 = Date.parse("2026-11-21T21:00:00.000Z");
 const GIB = 1024 ** 3;
@@ -102,7 +102,7 @@ describe("HostStatsCollector", () => {
   it("falls back to free plus page cache on kernels without MemAvailable", () => {
     const { proc } = setup(HOST_FILES);
     proc.write("meminfo", "MemTotal: 4194304 kB\nMemFree: 1048576 kB\nBuffers: 0 kB\nCached: 1048576 kB\n");
-    const read = readHostFiles(proc.root);
+    const read = new HostFiles(proc.root).read();
     expect(read).toMatchObject({ ok: true, reading: { memTotalBytes: 4 * GIB, memAvailableBytes: 2 * GIB } });
   });
 

@@ -4,11 +4,13 @@
 // publisher. main.ts calls it at every interval on the sampling core's timer (StatsSampler's
 // `everyInterval`), which runs it also while a slow runtime holds up the ticks, so a host whose
 // engine is down or hung still reports itself; one timer, not two, so the idle collector wakes
-// up once per interval.
-import { readFileSync } from "node:fs";
+// up once per interval. The four files are kept open and read with one pread each
+// (cgroup/kernel-file.ts), as the containers' files are: opening, reading to the end and closing
+// each of them cost five system calls every interval.
 import { join } from "node:path";
 import { type HostStatsMessage, type Logger, SCHEMA_VERSION, toTimestamp } from "@crowsnest/shared/agent";
 import { OutageLog } from "@crowsnest/shared/util/outage-log";
+import { type KernelFile, kernelFile, regeneratesOnRead } from "../cgroup/kernel-file.ts";
 import {
   hostCpuTicks,
   parseLoadavg,
@@ -45,38 +47,55 @@ export interface HostReading {
 
 export type HostReadResult = { ok: true; reading: HostReading } | { ok: false; detail: string };
 
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
+/** The host's four files under a /proc, each opened once (every one is a single record: kernel-file.ts). */
+export class HostFiles {
+  readonly #stat: KernelFile;
+  readonly #meminfo: KernelFile;
+  readonly #loadavg: KernelFile;
+  readonly #uptime: KernelFile;
+
+  constructor(procRoot: string) {
+    const keepOpen = regeneratesOnRead(procRoot);
+    const file = (name: string) => kernelFile(join(procRoot, name), keepOpen, { oneRecord: true });
+    this.#stat = file("stat");
+    this.#meminfo = file("meminfo");
+    this.#loadavg = file("loadavg");
+    this.#uptime = file("uptime");
+  }
+
+  /** Reads the four files; a missing or unrecognized one makes the whole reading unusable. */
+  read(): HostReadResult {
+    return readHostFiles(this.#stat, this.#meminfo, this.#loadavg, this.#uptime);
   }
 }
 
-/** Reads the four files; a missing or unrecognized one makes the whole reading unusable. */
-export function readHostFiles(procRoot: string): HostReadResult {
-  const path = (name: string) => join(procRoot, name);
-  const statText = read(path("stat"));
+function readHostFiles(
+  statFile: KernelFile,
+  meminfoFile: KernelFile,
+  loadavgFile: KernelFile,
+  uptimeFile: KernelFile,
+): HostReadResult {
+  const statText = statFile.read();
   const cpu = statText === undefined ? undefined : parseProcStat(statText);
-  if (cpu === undefined) return { ok: false, detail: `${path("stat")} is missing or not a /proc/stat` };
+  if (cpu === undefined) return { ok: false, detail: `${statFile.path} is missing or not a /proc/stat` };
 
-  const meminfoText = read(path("meminfo"));
+  const meminfoText = meminfoFile.read();
   const meminfo = meminfoText === undefined ? undefined : parseMeminfo(meminfoText);
   const memTotalBytes = meminfo?.get("MemTotal");
   if (meminfo === undefined || memTotalBytes === undefined) {
-    return { ok: false, detail: `${path("meminfo")} is missing or has no MemTotal` };
+    return { ok: false, detail: `${meminfoFile.path} is missing or has no MemTotal` };
   }
   // MemAvailable is the kernel's own estimate (since 3.14); before it, free plus page cache is the usual stand-in.
   const memAvailableBytes =
     meminfo.get("MemAvailable") ??
     (meminfo.get("MemFree") ?? 0) + (meminfo.get("Buffers") ?? 0) + (meminfo.get("Cached") ?? 0);
 
-  const loadText = read(path("loadavg"));
+  const loadText = loadavgFile.read();
   const load = loadText === undefined ? undefined : parseLoadavg(loadText);
-  if (load === undefined) return { ok: false, detail: `${path("loadavg")} is missing or malformed` };
-  const uptimeText = read(path("uptime"));
+  if (load === undefined) return { ok: false, detail: `${loadavgFile.path} is missing or malformed` };
+  const uptimeText = uptimeFile.read();
   const uptimeS = uptimeText === undefined ? undefined : parseUptime(uptimeText);
-  if (uptimeS === undefined) return { ok: false, detail: `${path("uptime")} is missing or malformed` };
+  if (uptimeS === undefined) return { ok: false, detail: `${uptimeFile.path} is missing or malformed` };
 
   return {
     ok: true,
@@ -126,12 +145,14 @@ export class HostStatsCollector {
   readonly #options: HostStatsCollectorOptions;
   readonly #now: () => number;
   readonly #unreadable: OutageLog;
+  readonly #files: HostFiles;
   #previous: HostReading | undefined;
   #invalidLogged = false;
 
   constructor(options: HostStatsCollectorOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#files = new HostFiles(options.procRoot);
     this.#unreadable = new OutageLog({
       logger: options.logger,
       failureMessage: "cannot read the host's stats; no host samples until the files are readable",
@@ -143,7 +164,7 @@ export class HostStatsCollector {
   sample(): HostStatsMessage | undefined {
     try {
       const tsMs = this.#now();
-      const result = readHostFiles(this.#options.procRoot);
+      const result = this.#files.read();
       if (!result.ok) {
         this.#unreadable.failed({ detail: result.detail, proc_root: this.#options.procRoot });
         return undefined;

@@ -281,3 +281,62 @@ describe("CgroupStatsReader on cgroup v2", () => {
     });
   });
 });
+
+describe("CgroupStatsReader.limitsSignature", () => {
+  const none: ContainerProcess = { pid: null, networkMode: "none", cgroupParent: null };
+
+  it("changes with a container's memory or CPU limit on v1, and with a new cgroup of the container", () => {
+    const relative = `docker/${ID}`;
+    const { reader, cgroup } = host(
+      {
+        ...CGROUP_V1_ROOTS,
+        ...cgroupV1Files(relative, COUNTERS),
+        [`memory/${relative}/memory.limit_in_bytes`]: "67108864\n",
+        [`cpu/${relative}/cpu.cfs_quota_us`]: "50000\n",
+        [`cpu/${relative}/cpu.cfs_period_us`]: "100000\n",
+      },
+      { stat: procStat(COUNTERS.systemCpuNs, 4) },
+    );
+    // Not read before the container's cgroup is found.
+    expect(reader.limitsSignature(ID)).toBeUndefined();
+    fileReading(reader, ID, none);
+    const first = reader.limitsSignature(ID);
+    expect(first).toBeDefined();
+    expect(reader.limitsSignature(ID)).toBe(first);
+
+    cgroup.write(`memory/${relative}/memory.limit_in_bytes`, "134217728\n");
+    const memoryRaised = reader.limitsSignature(ID);
+    expect(memoryRaised).not.toBe(first);
+    cgroup.write(`cpu/${relative}/cpu.cfs_quota_us`, "-1\n");
+    const cpuUnlimited = reader.limitsSignature(ID);
+    expect(cpuUnlimited).not.toBe(memoryRaised);
+
+    // Forgotten and found again: the same limits, but another cgroup's.
+    reader.retainOnly(new Set());
+    fileReading(reader, ID, none);
+    expect(reader.limitsSignature(ID)).not.toBe(cpuUnlimited);
+  });
+
+  it("changes with memory.max or cpu.max on v2, and cannot tell when a limit file is missing", () => {
+    const relative = `system.slice/docker-${ID}.scope`;
+    const { reader, cgroup } = host(
+      {
+        ...CGROUP_V2_ROOTS,
+        ...cgroupV2Files(relative, COUNTERS),
+        [`${relative}/memory.max`]: "max\n",
+        [`${relative}/cpu.max`]: "max 100000\n",
+      },
+      { stat: procStat(COUNTERS.systemCpuNs, 4) },
+    );
+    fileReading(reader, ID, none);
+    const first = reader.limitsSignature(ID);
+    expect(first).toBeDefined();
+    cgroup.write(`${relative}/cpu.max`, "150000 100000\n");
+    const cpuLimited = reader.limitsSignature(ID);
+    expect(cpuLimited).not.toBe(first);
+    cgroup.write(`${relative}/memory.max`, "268435456\n");
+    expect(reader.limitsSignature(ID)).not.toBe(cpuLimited);
+    cgroup.remove(`${relative}/memory.max`);
+    expect(reader.limitsSignature(ID)).toBeUndefined();
+  });
+});

@@ -442,6 +442,14 @@ class FakeFiles implements ContainerFileReader<ContainerProcess> {
   ticks = 0;
   /** The container cgroups the fake host shows; undefined: it cannot tell. */
   cgroups: Set<string> | undefined;
+  /** What each container's limit files say; absent: they cannot be read. */
+  readonly limitFiles = new Map<string, string>();
+  limitReads = 0;
+
+  limitsSignature(id: string): string | undefined {
+    this.limitReads += 1;
+    return this.limitFiles.get(id);
+  }
 
   containerIds(): ReadonlySet<string> | undefined {
     return this.cgroups === undefined ? undefined : new Set(this.cgroups);
@@ -666,6 +674,90 @@ describe("the Docker runtime with the cgroup fast path", () => {
     await collector.tick();
     expect(sink.of("aaa").map((m) => m.cpu_percent)).toEqual([null, 50, null, 50]);
     expect(files.reads.map((r) => r.process.pid)).toEqual([100, 100, 100, 200, 200]);
+  });
+
+  it("checks the limit files whenever it lists, instead of inspecting when the TTL runs out", async () => {
+    let nowMs = T0;
+    const { docker, files, sink, collector } = setupFiles({
+      listMaxAgeMs: 60_000,
+      limitsTtlMs: 300_000,
+      now: () => nowMs,
+    });
+    const web = docker.add("aaa");
+    web.inspect = inspectFixture({ Memory: 128 * MIB });
+    files.readable.add("aaa");
+    files.cgroups = new Set(["aaa"]);
+    files.limitFiles.set("aaa", "1\n134217728\n-1\n100000");
+    await collector.tick();
+    expect(files.limitReads).toBe(1);
+    // Ten minutes, a list every minute: the files are read with each, and say the same.
+    for (let minute = 1; minute <= 10; minute++) {
+      nowMs += 10_000;
+      expect(await collector.tick()).toMatchObject({ listed: false });
+      nowMs += 50_000;
+      expect(await collector.tick()).toMatchObject({ listed: true });
+    }
+    expect(files.limitReads).toBe(11);
+    expect(docker.inspected).toEqual(["aaa"]);
+
+    // `docker update`: the files change; the next list's check inspects, and the sample has the new limits.
+    web.inspect = inspectFixture({ Memory: 256 * MIB, NanoCpus: 1e9 });
+    files.limitFiles.set("aaa", "1\n268435456\n100000\n100000");
+    nowMs += 10_000;
+    await collector.tick();
+    expect(sink.of("aaa").at(-1)).toMatchObject({ mem_limit: 128 * MIB, cpu_limit_cores: null });
+    nowMs += 60_000;
+    await collector.tick();
+    expect(sink.of("aaa").at(-1)).toMatchObject({
+      mem_limit: 256 * MIB,
+      cpu_limit_cores: 1,
+      // Not a restart: CPU goes on.
+      cpu_percent: 50,
+    });
+    expect(docker.inspected).toEqual(["aaa", "aaa"]);
+    // The new files are the ones compared from then on.
+    nowMs += 60_000;
+    await collector.tick();
+    expect(docker.inspected).toEqual(["aaa", "aaa"]);
+    expect(sink.of("aaa").at(-1)).toMatchObject({ mem_limit: 256 * MIB });
+  });
+
+  it("inspects again when the limit files belong to a new cgroup, and tells a restart the counters hid", async () => {
+    let nowMs = T0;
+    const { docker, files, sink, collector } = setupFiles({ listMaxAgeMs: 60_000, now: () => nowMs });
+    const web = docker.add("aaa");
+    web.inspect = inspectWithPid(100);
+    files.readable.add("aaa");
+    files.cgroups = new Set(["aaa"]);
+    files.limitFiles.set("aaa", "1\nmax\nmax 100000");
+    await collector.tick();
+    // A new run whose counters did not go backwards: only the cgroup's run number tells.
+    const rerun = inspectWithPid(200);
+    web.inspect = { ...rerun, State: { ...rerun.State, StartedAt: "2026-11-21T21:00:30Z" } };
+    files.limitFiles.set("aaa", "2\nmax\nmax 100000");
+    nowMs += 60_000;
+    await collector.tick();
+    // Told as a restart: CPU and rates start over.
+    expect(sink.of("aaa").map((m) => m.cpu_percent)).toEqual([null, null]);
+    expect(files.reads.map((r) => r.process.pid)).toEqual([100, 100, 200]);
+  });
+
+  it("inspects when the TTL runs out if the limit files cannot be read", async () => {
+    let nowMs = T0;
+    const { docker, files, collector } = setupFiles({
+      listMaxAgeMs: 60_000,
+      limitsTtlMs: 300_000,
+      now: () => nowMs,
+    });
+    docker.add("aaa");
+    files.readable.add("aaa");
+    files.cgroups = new Set(["aaa"]);
+    await collector.tick();
+    for (let minute = 1; minute <= 5; minute++) {
+      nowMs += 60_000;
+      await collector.tick();
+    }
+    expect(docker.inspected).toEqual(["aaa", "aaa"]);
   });
 
   it("reads a container it cannot inspect through the API", async () => {

@@ -11,6 +11,13 @@
 // fetched again every tick until it has them, for a bounded time per container, so a container
 // is sampled from the first tick after dockerd lists it.
 //
+// A container's limits (and what the fast path needs of its process) come from its inspect,
+// cached (limits-cache.ts). On the cgroup path, whenever the tick fetched the container list, the
+// containers' limit files are read too: a `docker update` shows then (within `listMaxAgeMs`), and
+// while they say what they said after the inspect the cached entry stays, instead of an inspect
+// of every container each time the cache's TTL runs out. Containers read through the API are
+// inspected again when their entry is older than the TTL.
+//
 // Either way a tick hands its readings to the core together (all those read from files, then all
 // those read through the API once every answer is in), so the bus client sends them in one write.
 import type { Logger } from "@crowsnest/shared/agent";
@@ -37,7 +44,10 @@ export interface DockerStatsRuntimeOptions {
   concurrency: number;
   /** Bound on each Docker call (list, stats, inspect). */
   dockerTimeoutMs: number;
-  /** How long a container's inspected limits are trusted; defaults to 5 minutes. */
+  /**
+   * How long a container's inspected limits are trusted; defaults to 5 minutes. On the cgroup
+   * path, each check of the limit files that finds them unchanged trusts them this long again.
+   */
   limitsTtlMs?: number;
   /** The cgroup fast path; undefined: every container is read through the Docker API. */
   files?: ContainerFileReader<ContainerProcess> | undefined;
@@ -53,7 +63,7 @@ export interface DockerStatsRuntimeOptions {
    * a leftover) and is then left alone. Defaults to 30 s.
    */
   unlistedCgroupRefetchMs?: number;
-  /** The clock of list ages; Date.now by default. */
+  /** The clock of list ages and of the limits' TTL; Date.now by default. */
   now?: () => number;
   logger: Logger;
 }
@@ -110,6 +120,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
           options.docker.inspectContainer(id, signal),
         ),
       ...(options.limitsTtlMs === undefined ? {} : { ttlMs: options.limitsTtlMs }),
+      now: this.#now,
     });
     this.#dockerOutage = new OutageLog({
       logger: options.logger,
@@ -248,7 +259,9 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
       }
       this.#notePath(container, "cgroup files");
       detail.viaFiles += 1;
-      readouts.push(this.#finishFromFiles(tick, files, container, lookup, result.reading));
+      // Right after an inspect, the limit files are read to be compared later.
+      const checkLimits = detail.listed || lookup.inspected;
+      readouts.push(this.#finishFromFiles(tick, files, container, lookup, result.reading, checkLimits));
     }
     if (readouts.length > 0) await tick.publish(readouts);
     return throughApi;
@@ -260,39 +273,55 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
     container: ContainerSummary,
     lookup: LimitsLookup,
     reading: StatsReading,
+    checkLimits: boolean,
   ): Readout {
     const ready = containerReading(container, reading, lookup.limits, lookup.restarted);
     const previous = tick.previous(container.id);
     if (previous !== undefined && isCounterReset(previous, ready)) {
-      return this.#finishAfterRestart(files, container, reading, lookup.limits);
+      return this.#finishAfterInspect(files, container, reading, lookup.limits, true);
+    }
+    if (checkLimits && !this.#limitFilesUnchanged(files, container.id)) {
+      return this.#finishAfterInspect(files, container, reading, lookup.limits, false);
     }
     return ready;
   }
 
   /**
-   * A new run of the container in a new cgroup: its PID (whose network was read) and perhaps its
-   * limits are not the cached ones. Inspects again and reads again with the new PID.
+   * Whether the container's limit files say what they said after its last inspect (recorded now
+   * if they were not read since); true when they cannot be read: the TTL then applies.
    */
-  async #finishAfterRestart(
+  #limitFilesUnchanged(files: ContainerFileReader<ContainerProcess>, id: string): boolean {
+    const signature = files.limitsSignature?.(id);
+    return signature === undefined || this.#limits.confirm(id, signature);
+  }
+
+  /**
+   * A new run of the container in a new cgroup (`counterReset`), or limit files that changed: its
+   * PID (whose network was read) and its limits may not be the cached ones. Inspects again and,
+   * for a new run, reads again with the PID inspected.
+   */
+  async #finishAfterInspect(
     files: ContainerFileReader<ContainerProcess>,
     container: ContainerSummary,
     firstReading: StatsReading,
     cachedLimits: ContainerLimits,
+    counterReset: boolean,
   ): Promise<ContainerReading> {
     let reading = firstReading;
     let limits = cachedLimits;
+    let restarted = counterReset;
     try {
       const fresh = await this.#limits.get(container.id, { refresh: true });
       limits = fresh.limits;
-      const again = files.read(container.id, fresh.process);
-      if (again.ok) reading = again.reading;
+      restarted ||= fresh.restarted;
+      // A new run: its process is the one just inspected, and its cgroup perhaps a new one.
+      const again = restarted ? files.read(container.id, fresh.process) : undefined;
+      if (again?.ok) reading = again.reading;
+      this.#limitFilesUnchanged(files, container.id);
     } catch (error) {
-      this.#containerLog(container).debug(
-        { err: error },
-        "inspect after a restart failed; keeping the cached limits",
-      );
+      this.#containerLog(container).debug({ err: error }, "inspect failed; keeping the cached limits");
     }
-    return containerReading(container, reading, limits, true);
+    return containerReading(container, reading, limits, restarted);
   }
 
   /** A logger naming the container: made only when something is logged, not for every sample. */

@@ -67,6 +67,27 @@ describe("LimitsCache", () => {
     await expect(cache.get("b")).rejects.toThrow("cannot inspect b");
   });
 
+  it("counts an entry as fresh again while the limit files say what they said after the inspect", async () => {
+    const { cache, inspected, advance, current } = setup({ a: inspectFixture({ Memory: 1024 }) });
+    expect((await cache.get("a")).inspected).toBe(true);
+    expect(cache.confirm("a", "1\n1024")).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      advance(50_000);
+      expect(cache.confirm("a", "1\n1024")).toBe(true);
+    }
+    expect(cache.peek("a")).toMatchObject({ inspected: false, limits: { memLimitBytes: 1024 } });
+    expect(inspected).toEqual(["a"]);
+    // Changed files: not confirmed, and the entry ages on until it is inspected again.
+    expect(cache.confirm("a", "1\n2048")).toBe(false);
+    advance(60_000);
+    expect(cache.peek("a")).toBeUndefined();
+    current.a = inspectFixture({ Memory: 2048 });
+    expect((await cache.get("a", { refresh: true })).limits.memLimitBytes).toBe(2048);
+    // The first answer after that inspect is the one compared from then on.
+    expect(cache.confirm("a", "1\n2048")).toBe(true);
+    expect(cache.confirm("b", "1\n2048")).toBe(false);
+  });
+
   it("forgets containers that are gone", async () => {
     const { cache } = setup({ a: inspectFixture(), b: inspectFixture() });
     await cache.get("a");

@@ -6,6 +6,11 @@
 // counter went backwards) and the caller asks for a refresh; the TTL catches `docker update`,
 // which changes limits of a running container without restarting it. Each inspect also tells
 // whether StartedAt moved since the previous one, which catches a restart the counters hid.
+//
+// On the cgroup path the container's limit files stand in for the TTL's inspect (confirm()):
+// while they say what they said just after the inspect, its limits are still in force, and the
+// entry counts as fresh again. A `docker update` then shows at the next check of the files, and a
+// host whose containers do not change is not inspected at all.
 import type { ContainerLimits } from "../../core/container-limits.ts";
 import { type ContainerProcess, processFromInspect } from "./container-process.ts";
 import { limitsFromInspect, startedAtFromInspect } from "./inspect-limits.ts";
@@ -17,6 +22,8 @@ interface CacheEntry {
   process: ContainerProcess;
   startedAt: string | null;
   fetchedAtMs: number;
+  /** What the limit files said first after the inspect (confirm()); undefined until then. */
+  fileLimits: string | undefined;
 }
 
 export interface LimitsLookup {
@@ -24,6 +31,8 @@ export interface LimitsLookup {
   process: ContainerProcess;
   /** This lookup inspected the container and found a StartedAt other than the cached one. */
   restarted: boolean;
+  /** This lookup inspected the container. */
+  inspected: boolean;
 }
 
 export interface LimitsCacheOptions {
@@ -52,13 +61,13 @@ export class LimitsCache {
   async get(id: string, options: { refresh: boolean } = { refresh: false }): Promise<LimitsLookup> {
     const cached = this.#entries.get(id);
     if (cached && !options.refresh && this.#now() - cached.fetchedAtMs < this.#ttlMs) {
-      return { limits: cached.limits, process: cached.process, restarted: false };
+      return cachedLookup(cached);
     }
     let inspect: unknown;
     try {
       inspect = await this.#inspect(id);
     } catch (error) {
-      if (cached) return { limits: cached.limits, process: cached.process, restarted: false };
+      if (cached) return cachedLookup(cached);
       throw error;
     }
     const entry: CacheEntry = {
@@ -66,17 +75,32 @@ export class LimitsCache {
       process: processFromInspect(inspect),
       startedAt: startedAtFromInspect(inspect),
       fetchedAtMs: this.#now(),
+      fileLimits: undefined,
     };
     this.#entries.set(id, entry);
     const restarted = cached !== undefined && cached.startedAt !== entry.startedAt;
-    return { limits: entry.limits, process: entry.process, restarted };
+    return { limits: entry.limits, process: entry.process, restarted, inspected: true };
   }
 
   /** The cached answer while it is fresh, without inspecting: undefined when get() would inspect. */
   peek(id: string): LimitsLookup | undefined {
     const cached = this.#entries.get(id);
     if (!cached || this.#now() - cached.fetchedAtMs >= this.#ttlMs) return undefined;
-    return { limits: cached.limits, process: cached.process, restarted: false };
+    return cachedLookup(cached);
+  }
+
+  /**
+   * The container's limit files say `fileLimits` now (ContainerFileReader.limitsSignature). The
+   * first answer after an inspect is recorded with it; while later ones are the same, the entry
+   * counts as fresh again. False when they differ (a `docker update`, a new run): inspect again.
+   */
+  confirm(id: string, fileLimits: string): boolean {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return false;
+    if (entry.fileLimits === undefined) entry.fileLimits = fileLimits;
+    else if (entry.fileLimits !== fileLimits) return false;
+    entry.fetchedAtMs = this.#now();
+    return true;
   }
 
   /** Drops every container not in `ids`: containers that are gone never come back under the same id. */
@@ -90,4 +114,8 @@ export class LimitsCache {
   get size(): number {
     return this.#entries.size;
   }
+}
+
+function cachedLookup(entry: CacheEntry): LimitsLookup {
+  return { limits: entry.limits, process: entry.process, restarted: false, inspected: false };
 }

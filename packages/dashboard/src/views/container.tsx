@@ -37,14 +37,15 @@ const MAX_ROWS = 1900;
 /**
  * A step for a custom window: about CUSTOM_POINTS points, in the finest unit the api serves the
  * window in: seconds (raw samples, counted at one per 10 s) up to 5 h, whole minutes up to 31 h,
- * whole hours up to 79 days, then whole days — so rollups serve long windows, and none reads more
- * rows than the api allows.
+ * multiples of 5 minutes (five-minute rollups) up to 6.5 days, whole hours up to 79 days, then
+ * whole days — so rollups serve long windows, and none reads more rows than the api allows.
  */
 export function stepFor(spanMs: number): string {
   const stepS = Math.max(1, Math.ceil(spanMs / CUSTOM_POINTS / 1000));
   const fits = (rowS: number) => spanMs / 1000 / rowS <= MAX_ROWS;
   if (stepS < 60 && fits(10)) return `${stepS}s`;
   if (stepS < 3600 && fits(60)) return `${Math.ceil(stepS / 60)}m`;
+  if (stepS < 3600 && fits(300)) return `${Math.ceil(stepS / 300) * 5}m`;
   if (stepS < 86_400 && fits(3600)) return `${Math.ceil(stepS / 3600)}h`;
   return `${Math.ceil(stepS / 86_400)}d`;
 }

@@ -6,7 +6,9 @@
 //    dockerd's own time of the `start` event (ts_nano) to its arrival at a NATS subscriber, per
 //    watcher, each run as its tree's image runs it. Every watcher sees the same starts. Median and
 //    p99 per watcher, and paired: per start, one watcher's latency over the other's (median,
-//    quartiles, which was faster how often). The starts are shared out into rounds
+//    quartiles, which was faster how often). Measured twice: to the arrival at the bench's
+//    subscriber, and to the time NATS stored the message (the events stream's own timestamp),
+//    which leaves out when the subscriber's event loop got to it. The starts are shared out into rounds
 //    (CROWSNEST_BENCH_LATENCY_ROUNDS, 2); each round starts the watchers anew, one after the
 //    other, in another order, and its paired figures are printed with which was started first.
 // 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
@@ -33,9 +35,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
-import { watcherStateBucketName } from "@crowsnest/shared/agent";
+import { streamName, watcherStateBucketName } from "@crowsnest/shared/agent";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
 import { parse } from "yaml";
@@ -270,12 +272,47 @@ interface Arrival {
   data: Uint8Array;
 }
 
-/** What one round measured: per variant, each timed start's latency (ms) by container id, and CPU seconds. */
+/** What one round measured, per variant: each timed start's latency (ms) by container id, two ways, and CPU seconds. */
 interface LatencyRound {
   /** Variant indexes in the order their watchers were started (and subscribed to dockerd's events). */
   order: readonly number[];
+  /** Until the event reached the bench's subscriber. */
   latencies: Map<string, number>[];
+  /** Until NATS stored it: the events stream's own time of the message. */
+  stored: Map<string, number>[];
   cpuSeconds: number[];
+}
+
+/**
+ * Per timed start, the time from dockerd's time of the event to the time the events stream
+ * stored the watcher's message (JetStream's own timestamp): the watcher's part of the latency
+ * and nothing of the subscriber's. The subscriber stamps an arrival only when its event loop
+ * gets to it, often two watchers' messages at once.
+ */
+async function storedLatencies(
+  nc: NatsConnection,
+  prefix: string,
+  ours: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const subjects = createSubjects(prefix);
+  const consumer = await jetstream(nc).consumers.get(streamName(subjects, "events"), {
+    filter_subjects: [subjects.event(prefix, "docker", "container", "start")],
+  });
+  const latencies = new Map<string, number>();
+  for (;;) {
+    let fetched = 0;
+    for await (const message of await consumer.fetch({ max_messages: 256, expires: 1000 })) {
+      fetched++;
+      const decoded = codecs.event.decode(message.data);
+      if (!decoded.ok || decoded.value.ts_nano === null || decoded.value.synthesized) continue;
+      if (!ours.has(decoded.value.actor.external_id)) continue;
+      latencies.set(
+        decoded.value.actor.external_id,
+        Number(message.timestampNanos - BigInt(decoded.value.ts_nano)) / 1e6,
+      );
+    }
+    if (fetched === 0) return latencies;
+  }
 }
 
 /** The round's variant order: the variants rotated by the round, so each watcher is started first in turn. */
@@ -345,7 +382,8 @@ async function latencyRound(
     for (const subscription of subscriptions) subscription.unsubscribe();
     await stopAll(watchers.filter((watcher) => watcher !== undefined));
   }
-  return { order, latencies, cpuSeconds: cpuSecondsUsed };
+  const stored = await Promise.all(prefixes.map((prefix) => storedLatencies(nc, prefix, ours)));
+  return { order, latencies, stored, cpuSeconds: cpuSecondsUsed };
 }
 
 /**
@@ -399,11 +437,28 @@ async function measureLatency(
     );
   }
   console.log(
-    `\nevent latency: dockerd's time of a container's start event → its arrival at a NATS subscriber, ${STARTS} starts, one at a time, in ${LATENCY_ROUNDS} rounds (each round starts the watchers in another order)`,
+    `\nevent latency: from dockerd's time of a container's start event, ${STARTS} starts, one at a time, in ${LATENCY_ROUNDS} rounds (each round starts the watchers in another order)`,
   );
+  reportLatencies("to its arrival at a NATS subscriber", variants, rounds, (round) => round.latencies);
+  reportLatencies(
+    "to its message stored by NATS (the stream's time)",
+    variants,
+    rounds,
+    (round) => round.stored,
+  );
+}
+
+/** Per watcher, median and p99 of one kind of latency over all rounds; then each watcher against the first, paired. */
+function reportLatencies(
+  title: string,
+  variants: readonly Variant[],
+  rounds: readonly LatencyRound[],
+  pick: (round: LatencyRound) => readonly Map<string, number>[],
+): void {
+  console.log(`\n${title}`);
   const all = variants.map((_, variant) => {
     const merged = new Map<string, number>();
-    for (const round of rounds) for (const [id, ms] of round.latencies[variant] ?? []) merged.set(id, ms);
+    for (const round of rounds) for (const [id, ms] of pick(round)[variant] ?? []) merged.set(id, ms);
     return merged;
   });
   const rows = variants.map((variant, index) => {
@@ -422,11 +477,9 @@ async function measureLatency(
   console.table(rows);
   // Against the first row: this tree with the image's flags. A baseline tree's row reads
   // "this tree / baseline", a second flag set's row "this flag set / the image's".
-  const [reference] = rows;
-  for (const [offset, row] of rows.slice(1).entries()) {
-    if (reference === undefined) break;
-    const index = offset + 1;
-    const [numerator, denominator] = row.watcher.startsWith("baseline") ? [0, index] : [index, 0];
+  for (const index of rows.keys()) {
+    if (index === 0) continue;
+    const [numerator, denominator] = rows[index]?.watcher.startsWith("baseline") ? [0, index] : [index, 0];
     const numeratorRow = rows[numerator];
     const denominatorRow = rows[denominator];
     if (numeratorRow === undefined || denominatorRow === undefined) continue;
@@ -437,19 +490,16 @@ async function measureLatency(
       "the same starts, paired (numerator: the first watcher named above), all rounds and each round:",
     );
     const pairs = (round: LatencyRound | undefined) => {
-      const latencyOf = (variant: number) => (round === undefined ? all[variant] : round.latencies[variant]);
+      const latencyOf = (variant: number) => (round === undefined ? all[variant] : pick(round)[variant]);
       return describePairs(latencyOf(numerator) ?? new Map(), latencyOf(denominator) ?? new Map());
     };
+    const firstOf = (round: LatencyRound) =>
+      round.order[0] === numerator ? "numerator" : round.order[0] === denominator ? "denominator" : "another";
     console.table([
       { round: "all", "started first": "—", ...pairs(undefined) },
       ...rounds.map((round, number) => ({
         round: String(number + 1),
-        "started first":
-          round.order[0] === numerator
-            ? "numerator"
-            : round.order[0] === denominator
-              ? "denominator"
-              : "another",
+        "started first": firstOf(round),
         ...pairs(round),
       })),
     ]);

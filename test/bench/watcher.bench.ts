@@ -296,7 +296,8 @@ async function storedLatencies(
 ): Promise<Map<string, number>> {
   const subjects = createSubjects(prefix);
   const consumer = await jetstream(nc).consumers.get(streamName(subjects, "events"), {
-    filter_subjects: [subjects.event(prefix, "docker", "container", "start")],
+    // One subject as a string: a list needs NATS 2.10.
+    filter_subjects: subjects.event(prefix, "docker", "container", "start"),
   });
   const latencies = new Map<string, number>();
   for (;;) {

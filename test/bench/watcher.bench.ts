@@ -4,7 +4,13 @@
 //
 // 1. Event latency: STARTS containers are started one at a time and, for each, the time from
 //    dockerd's own time of the `start` event (ts_nano) to its arrival at a NATS subscriber, per
-//    watcher, each run as its tree's image runs it. Every watcher sees the same starts. Median and p99.
+//    watcher, each run as its tree's image runs it. Every watcher sees the same starts. Median and
+//    p99 per watcher, and paired: per start, one watcher's latency over the other's (median,
+//    quartiles, which was faster how often). Measured twice: to the arrival at the bench's
+//    subscriber, and to the time NATS stored the message (the events stream's own timestamp),
+//    which leaves out when the subscriber's event loop got to it. The starts are shared out into rounds
+//    (CROWSNEST_BENCH_LATENCY_ROUNDS, 2); each round starts the watchers anew, one after the
+//    other, in another order, and its paired figures are printed with which was started first.
 // 2. Memory: collector + watcher with MEMORY_CONTAINERS running containers, after MEMORY_SECONDS,
 //    against two bare Node processes that only load the NATS client and connect: as the image
 //    runs them (each agent with the V8 flags its tree's docker-compose.yml gives it, the bare pair
@@ -29,8 +35,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs, createSubjects, DEFAULT_STREAM_RETENTION, streamDefinitions } from "@crowsnest/shared";
+import { streamName, watcherStateBucketName } from "@crowsnest/shared/agent";
 import { forEachBounded } from "@crowsnest/shared/util/bounded-concurrency";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
 import { parse } from "yaml";
@@ -53,6 +60,12 @@ const COMPARE_FLAGS = flagList(process.env.CROWSNEST_BENCH_COMPARE_FLAGS);
 const LABEL = "dev.crowsnest.bench";
 /** Starts timed in the latency phase (CROWSNEST_BENCH_STARTS): with 50, the p99 is the slowest start. */
 const STARTS = Number(process.env.CROWSNEST_BENCH_STARTS || 50);
+/**
+ * Rounds the latency phase's starts are shared out into (CROWSNEST_BENCH_LATENCY_ROUNDS, 2): each
+ * round starts the watchers anew in another order, so that being first on dockerd's stream (or
+ * on the machine) favours each in turn.
+ */
+const LATENCY_ROUNDS = Math.max(1, Number(process.env.CROWSNEST_BENCH_LATENCY_ROUNDS || 2));
 const MEMORY_CONTAINERS = 100;
 const MEMORY_SECONDS = 30;
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -235,14 +248,14 @@ async function createContainers(docker: Docker, runId: string, count: number): P
   return containers;
 }
 
-/** Resolves once every variant's watcher has published its startup inventory. */
+/** Resolves once the watcher of each prefix has published its startup inventory. */
 async function watchersReady(
   nc: NatsConnection,
-  variants: readonly Variant[],
+  prefixes: readonly string[],
   timeoutMs: number,
 ): Promise<void> {
   await Promise.all(
-    variants.map(async ({ prefix }) => {
+    prefixes.map(async (prefix) => {
       const subscription = nc.subscribe(createSubjects(prefix).inventory(prefix, "docker"), {
         max: 1,
         timeout: timeoutMs,
@@ -252,6 +265,159 @@ async function watchersReady(
   );
 }
 
+/** A start event as it arrived: stamped first, decoded later, so one watcher's decoding never delays the other's stamp. */
+interface Arrival {
+  variant: number;
+  arrivedNano: bigint;
+  data: Uint8Array;
+}
+
+/** What one round measured, per variant: each timed start's latency (ms) by container id, two ways, and CPU seconds. */
+interface LatencyRound {
+  /** Variant indexes in the order their watchers were started (and subscribed to dockerd's events). */
+  order: readonly number[];
+  /** Until the event reached the bench's subscriber. */
+  latencies: Map<string, number>[];
+  /** Until NATS stored it: the events stream's own time of the message. */
+  stored: Map<string, number>[];
+  cpuSeconds: number[];
+}
+
+/**
+ * Per timed start, the time from dockerd's time of the event to the time the events stream
+ * stored the watcher's message (JetStream's own timestamp): the watcher's part of the latency
+ * and nothing of the subscriber's. The subscriber stamps an arrival only when its event loop
+ * gets to it, often two watchers' messages at once.
+ */
+async function storedLatencies(
+  nc: NatsConnection,
+  prefix: string,
+  ours: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const subjects = createSubjects(prefix);
+  const consumer = await jetstream(nc).consumers.get(streamName(subjects, "events"), {
+    // One subject as a string: a list needs NATS 2.10.
+    filter_subjects: subjects.event(prefix, "docker", "container", "start"),
+  });
+  const latencies = new Map<string, number>();
+  for (;;) {
+    let fetched = 0;
+    for await (const message of await consumer.fetch({ max_messages: 256, expires: 1000 })) {
+      fetched++;
+      const decoded = codecs.event.decode(message.data);
+      if (!decoded.ok || decoded.value.ts_nano === null || decoded.value.synthesized) continue;
+      if (!ours.has(decoded.value.actor.external_id)) continue;
+      latencies.set(
+        decoded.value.actor.external_id,
+        Number(message.timestampNanos - BigInt(decoded.value.ts_nano)) / 1e6,
+      );
+    }
+    if (fetched === 0) return latencies;
+  }
+}
+
+/** The round's variant order: the variants rotated by the round, so each watcher is started first in turn. */
+const roundOrder = (count: number, round: number): number[] =>
+  Array.from({ length: count }, (_, index) => (index + round) % count);
+
+/** The prefix of a variant's watcher in one round of the latency phase. */
+const roundPrefix = (prefix: string, round: number) => `${prefix}-r${round}`;
+
+async function latencyRound(
+  nc: NatsConnection,
+  variants: readonly Variant[],
+  containers: readonly Docker.Container[],
+  round: number,
+): Promise<LatencyRound> {
+  const order = roundOrder(variants.length, round);
+  // The watchers see every container of this dockerd; only this round's starts are timed.
+  const ours = new Set(containers.map((container) => container.id));
+  const latencies = variants.map(() => new Map<string, number>());
+  const prefixes = variants.map((variant) => roundPrefix(variant.prefix, round));
+  const arrivals: Arrival[] = [];
+  const subscriptions = prefixes.map((prefix, variant) =>
+    nc.subscribe(createSubjects(prefix).event(prefix, "docker", "container", "start"), {
+      callback: (error, message) => {
+        if (error === null) arrivals.push({ variant, arrivedNano: nowNano(), data: message.data });
+      },
+    }),
+  );
+  const decodeArrivals = () => {
+    for (const { variant, arrivedNano, data } of arrivals.splice(0)) {
+      const decoded = codecs.event.decode(data);
+      if (!decoded.ok || decoded.value.ts_nano === null || decoded.value.synthesized) continue;
+      if (!ours.has(decoded.value.actor.external_id)) continue;
+      latencies[variant]?.set(
+        decoded.value.actor.external_id,
+        Number(arrivedNano - BigInt(decoded.value.ts_nano)) / 1e6,
+      );
+    }
+  };
+  const watchers: ChildProcess[] = [];
+  const cpuReady: number[] = [];
+  const cpuSecondsUsed: number[] = [];
+  try {
+    // One after the other, each once the one before is ready: dockerd then writes each event to
+    // the watchers' streams in this order.
+    for (const variant of order) {
+      const started = variants[variant];
+      const prefix = prefixes[variant];
+      if (started === undefined || prefix === undefined) throw new Error(`no variant ${variant}`);
+      watchers[variant] = startBuiltAgent(started, "watcher", prefix);
+      await watchersReady(nc, [prefix], 60_000);
+    }
+    for (const [variant, watcher] of watchers.entries()) cpuReady[variant] = cpuSeconds(watcher.pid ?? -1);
+    for (const container of containers) {
+      await container.start();
+      const deadline = Date.now() + 10_000;
+      decodeArrivals();
+      while (!latencies.every((byId) => byId.has(container.id)) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        decodeArrivals();
+      }
+    }
+    for (const [variant, watcher] of watchers.entries()) {
+      cpuSecondsUsed[variant] = cpuSeconds(watcher.pid ?? -1) - (cpuReady[variant] ?? Number.NaN);
+    }
+  } finally {
+    for (const subscription of subscriptions) subscription.unsubscribe();
+    await stopAll(watchers.filter((watcher) => watcher !== undefined));
+  }
+  const stored = await Promise.all(prefixes.map((prefix) => storedLatencies(nc, prefix, ours)));
+  return { order, latencies, stored, cpuSeconds: cpuSecondsUsed };
+}
+
+/**
+ * The same starts seen by two watchers: per start, `numerator`'s latency over `denominator`'s.
+ * Both watchers met the same moment of the machine, so the ratio cancels most of what the load
+ * does to a start; its median and quartiles say how far apart the two are, start by start.
+ */
+function pairedRatios(
+  numerator: ReadonlyMap<string, number>,
+  denominator: ReadonlyMap<string, number>,
+): { ratios: number[]; differencesMs: number[] } {
+  const ratios: number[] = [];
+  const differencesMs: number[] = [];
+  for (const [id, latency] of numerator) {
+    const other = denominator.get(id);
+    if (other === undefined || other <= 0) continue;
+    ratios.push(latency / other);
+    differencesMs.push(latency - other);
+  }
+  return { ratios: ratios.sort((a, b) => a - b), differencesMs: differencesMs.sort((a, b) => a - b) };
+}
+
+function describePairs(numerator: ReadonlyMap<string, number>, denominator: ReadonlyMap<string, number>) {
+  const { ratios, differencesMs } = pairedRatios(numerator, denominator);
+  return {
+    starts: ratios.length,
+    "median ratio": fixed(percentile(ratios, 50), 3),
+    "ratio p25–p75": `${fixed(percentile(ratios, 25), 3)}–${fixed(percentile(ratios, 75), 3)}`,
+    "median difference ms": fixed(percentile(differencesMs, 50), 2),
+    "numerator faster": `${fixed((100 * ratios.filter((ratio) => ratio < 1).length) / Math.max(1, ratios.length), 0)} %`,
+  };
+}
+
 async function measureLatency(
   docker: Docker,
   nc: NatsConnection,
@@ -259,70 +425,85 @@ async function measureLatency(
   runId: string,
 ) {
   const containers = await createContainers(docker, runId, STARTS);
-  // The watchers see every container of this dockerd; only the bench's own starts are timed.
-  const ours = new Set(containers.map((container) => container.id));
-  const watchers = variants.map((variant) => startBuiltAgent(variant, "watcher", variant.prefix));
-  /** Per variant: the arrival latencies (ms) of the start events. */
-  const latencies = variants.map(() => [] as number[]);
-  const seen = variants.map(() => new Set<string>());
-  const subscriptions = variants.map(({ prefix }, index) =>
-    nc.subscribe(createSubjects(prefix).event(prefix, "docker", "container", "start"), {
-      callback: (error, message) => {
-        if (error !== null) return;
-        const arrived = nowNano();
-        const decoded = codecs.event.decode(message.data);
-        if (!decoded.ok || decoded.value.ts_nano === null || decoded.value.synthesized) return;
-        if (!ours.has(decoded.value.actor.external_id)) return;
-        latencies[index]?.push(Number(arrived - BigInt(decoded.value.ts_nano)) / 1e6);
-        seen[index]?.add(decoded.value.actor.external_id);
-      },
-    }),
-  );
-  /** Each watcher's CPU seconds once ready and once every start is timed. */
-  const cpuReady: number[] = [];
-  const cpuDone: number[] = [];
+  const rounds: LatencyRound[] = [];
   try {
-    await watchersReady(nc, variants, 60_000);
-    for (const watcher of watchers) cpuReady.push(cpuSeconds(watcher.pid ?? -1));
-    const startAndWait = async (container: Docker.Container) => {
-      await container.start();
-      const deadline = Date.now() + 10_000;
-      while (!seen.every((ids) => ids.has(container.id)) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-    };
-    for (const container of containers) await startAndWait(container);
-    for (const watcher of watchers) cpuDone.push(cpuSeconds(watcher.pid ?? -1));
+    for (let round = 0; round < LATENCY_ROUNDS; round++) {
+      // The starts shared out between the rounds, in the order they were created.
+      const share = containers.filter((_, index) => index % LATENCY_ROUNDS === round);
+      rounds.push(await latencyRound(nc, variants, share, round));
+    }
   } finally {
-    for (const subscription of subscriptions) subscription.unsubscribe();
-    await stopAll(watchers);
     await forEachBounded(containers, 6, (container) =>
       container.remove({ force: true }).catch(() => undefined),
     );
   }
   console.log(
-    `\nevent latency: dockerd's time of a container's start event → its arrival at a NATS subscriber, ${STARTS} starts, one at a time`,
+    `\nevent latency: from dockerd's time of a container's start event, ${STARTS} starts, one at a time, in ${LATENCY_ROUNDS} rounds (each round starts the watchers in another order)`,
   );
+  reportLatencies("to its arrival at a NATS subscriber", variants, rounds, (round) => round.latencies);
+  reportLatencies(
+    "to its message stored by NATS (the stream's time)",
+    variants,
+    rounds,
+    (round) => round.stored,
+  );
+}
+
+/** Per watcher, median and p99 of one kind of latency over all rounds; then each watcher against the first, paired. */
+function reportLatencies(
+  title: string,
+  variants: readonly Variant[],
+  rounds: readonly LatencyRound[],
+  pick: (round: LatencyRound) => readonly Map<string, number>[],
+): void {
+  console.log(`\n${title}`);
+  const all = variants.map((_, variant) => {
+    const merged = new Map<string, number>();
+    for (const round of rounds) for (const [id, ms] of pick(round)[variant] ?? []) merged.set(id, ms);
+    return merged;
+  });
   const rows = variants.map((variant, index) => {
-    const sorted = [...(latencies[index] ?? [])].sort((a, b) => a - b);
+    const sorted = [...(all[index]?.values() ?? [])].sort((a, b) => a - b);
     return {
       watcher: variant.label,
       events: sorted.length,
       "median ms": fixed(percentile(sorted, 50), 2),
       "p99 ms": fixed(percentile(sorted, 99), 2),
-      "CPU s": fixed((cpuDone[index] ?? Number.NaN) - (cpuReady[index] ?? Number.NaN), 2),
+      "CPU s": fixed(
+        rounds.reduce((total, round) => total + (round.cpuSeconds[index] ?? Number.NaN), 0),
+        2,
+      ),
     };
   });
   console.table(rows);
   // Against the first row: this tree with the image's flags. A baseline tree's row reads
   // "this tree / baseline", a second flag set's row "this flag set / the image's".
-  const [reference] = rows;
-  for (const row of rows.slice(1)) {
-    if (reference === undefined) break;
-    const [numerator, denominator] = row.watcher.startsWith("baseline") ? [reference, row] : [row, reference];
+  for (const index of rows.keys()) {
+    if (index === 0) continue;
+    const [numerator, denominator] = rows[index]?.watcher.startsWith("baseline") ? [0, index] : [index, 0];
+    const numeratorRow = rows[numerator];
+    const denominatorRow = rows[denominator];
+    if (numeratorRow === undefined || denominatorRow === undefined) continue;
     console.log(
-      `${numerator.watcher} against ${denominator.watcher}: median ${fixed(numerator["median ms"] / denominator["median ms"], 3)}×, p99 ${fixed(numerator["p99 ms"] / denominator["p99 ms"], 3)}× (target: within 5 %)`,
+      `${numeratorRow.watcher} against ${denominatorRow.watcher}: median ${fixed(numeratorRow["median ms"] / denominatorRow["median ms"], 3)}×, p99 ${fixed(numeratorRow["p99 ms"] / denominatorRow["p99 ms"], 3)}× (target: within 5 %)`,
     );
+    console.log(
+      "the same starts, paired (numerator: the first watcher named above), all rounds and each round:",
+    );
+    const pairs = (round: LatencyRound | undefined) => {
+      const latencyOf = (variant: number) => (round === undefined ? all[variant] : pick(round)[variant]);
+      return describePairs(latencyOf(numerator) ?? new Map(), latencyOf(denominator) ?? new Map());
+    };
+    const firstOf = (round: LatencyRound) =>
+      round.order[0] === numerator ? "numerator" : round.order[0] === denominator ? "denominator" : "another";
+    console.table([
+      { round: "all", "started first": "—", ...pairs(undefined) },
+      ...rounds.map((round, number) => ({
+        round: String(number + 1),
+        "started first": firstOf(round),
+        ...pairs(round),
+      })),
+    ]);
   }
 }
 
@@ -463,10 +644,14 @@ export async function run(): Promise<void> {
     );
     const jsm = await jetstreamManager(nc);
     for (const { prefix: variantPrefix } of variants) {
-      for (const prefix of [variantPrefix, `${variantPrefix}-js`]) {
-        for (const { config } of streamDefinitions(createSubjects(prefix), DEFAULT_STREAM_RETENTION)) {
+      const rounds = Array.from({ length: LATENCY_ROUNDS }, (_, round) => roundPrefix(variantPrefix, round));
+      for (const prefix of [variantPrefix, `${variantPrefix}-js`, ...rounds]) {
+        const subjects = createSubjects(prefix);
+        for (const { config } of streamDefinitions(subjects, DEFAULT_STREAM_RETENTION)) {
           await jsm.streams.delete(config.name).catch(() => undefined);
         }
+        // The watcher's published state (a KV bucket is the stream KV_<bucket>).
+        await jsm.streams.delete(`KV_${watcherStateBucketName(subjects)}`).catch(() => undefined);
       }
     }
     await nc.close();

@@ -24,7 +24,16 @@ export async function runWatcher(lifecycle: ServiceLifecycle): Promise<void> {
   lifecycle.configure({ logger, shutdownTimeoutMs: config.common.shutdownTimeoutMs });
   logger.info({ runtime: config.runtime, ...prepared.describe }, "starting watcher");
 
-  const bus = await openBus({ config: config.common, service: "watcher", host, logger });
+  const bus = await openBus({
+    config: config.common,
+    service: "watcher",
+    host,
+    logger,
+    // Every event is followed by two writes of the published state (JetStream KV puts, each a
+    // request); without a JIT, the two stacks the client captures for each are a measurable
+    // part of an event's CPU (docs/benchmarks.md). A failed write is logged with its message.
+    asyncTraces: false,
+  });
   lifecycle.defer("NATS connection", () => bus.drain());
   lifecycle.exitWhenLost("NATS connection", bus.closed());
   const js = new JetStreamAckPublisher({ nc: bus.nc, inboxPrefix: config.common.natsInboxPrefix });

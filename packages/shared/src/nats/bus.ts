@@ -33,6 +33,8 @@ export async function openBus(options: {
   service: ServiceName;
   host: string;
   logger: Logger;
+  /** False: requests' errors without the caller's stack, for a client whose CPU per request counts (see connectNats). */
+  asyncTraces?: boolean;
 }): Promise<Bus> {
   const { config, logger } = options;
   const subjects = createSubjects(config.subjectPrefix);
@@ -43,6 +45,7 @@ export async function openBus(options: {
     inboxPrefix: config.natsInboxPrefix,
     tls: config.natsTls,
     name: `crowsnest-${options.service}@${options.host}`,
+    asyncTraces: options.asyncTraces,
     logger,
   });
   try {

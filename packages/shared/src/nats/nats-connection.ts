@@ -29,6 +29,12 @@ export interface NatsConnectOptions {
   inboxPrefix?: string;
   /** Undefined: TLS only for `tls://` URLs, with the system's CAs. */
   tls?: NatsTlsFiles | undefined;
+  /**
+   * False: a request's error does not carry the caller's stack. The client otherwise captures
+   * a stack for every request (and every JetStream publish) ahead of any failure, twice: one
+   * Error for the request, one for its timer. Default true.
+   */
+  asyncTraces?: boolean | undefined;
   logger: Logger;
 }
 
@@ -91,7 +97,8 @@ export async function connectNats(options: NatsConnectOptions): Promise<WatchedN
   };
 }
 
-function clientOptions(options: NatsConnectOptions): ConnectionOptions {
+/** The client's options for these settings; the first connection's attempts add their retry settings. */
+export function natsClientOptions(options: NatsConnectOptions): ConnectionOptions {
   const tls = options.tls === undefined ? undefined : natsTlsOptions(options.tls);
   return {
     servers: [...options.servers],
@@ -100,6 +107,7 @@ function clientOptions(options: NatsConnectOptions): ConnectionOptions {
     ...(options.user === undefined ? {} : { user: options.user.user, pass: options.user.password }),
     ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
     ...(tls === undefined ? {} : { tls }),
+    ...(options.asyncTraces === false ? { noAsyncTraces: true } : {}),
   };
 }
 
@@ -116,7 +124,7 @@ async function refusalIn(error: unknown, options: NatsConnectOptions): Promise<N
 /** One connection with the service's settings (every server tried once), closed at once. */
 async function attemptOnce(options: NatsConnectOptions): Promise<NatsSetupError | undefined> {
   try {
-    const probe = await connect({ ...clientOptions(options), reconnect: false, timeout: 10_000 });
+    const probe = await connect({ ...natsClientOptions(options), reconnect: false, timeout: 10_000 });
     await probe.close();
     return undefined;
   } catch (error) {
@@ -134,7 +142,7 @@ async function connectFirstTime(options: NatsConnectOptions): Promise<NatsConnec
   for (;;) {
     try {
       return await connect({
-        ...clientOptions(options),
+        ...natsClientOptions(options),
         maxReconnectAttempts: -1,
         waitOnFirstConnect: false,
         reconnectTimeWait: 1000,

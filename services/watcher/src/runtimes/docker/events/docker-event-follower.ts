@@ -31,7 +31,12 @@ import type {
 import { SerialTasks, StreamOutage } from "../../../following/stream-outage.ts";
 import { msToNanos, nanosToDockerTime } from "../../../time/nano-time.ts";
 import type { DockerApi, DockerEventStream } from "../docker-api.ts";
-import { dockerEventTimeNano, normalizeDockerEvent, splitDockerAction } from "./docker-event-normalizer.ts";
+import {
+  dockerEventTimeNano,
+  type NormalizeContext,
+  normalizeDockerEvent,
+  splitDockerAction,
+} from "./docker-event-normalizer.ts";
 import { parseDockerEventLine } from "./docker-event-parser.ts";
 import { createLineSplitter, DEFAULT_MAX_LINE_LENGTH } from "./ndjson-line-splitter.ts";
 import { RecentIdSet } from "./recent-id-set.ts";
@@ -111,6 +116,12 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
     return undefined;
   };
 
+  // One for every event: without a JIT each closure made per event costs.
+  const normalizeContext: NormalizeContext = {
+    host,
+    wasOomKilled: (containerId, at) => oom.wasOomKilled(containerId, at),
+  };
+
   const handleLine = async (line: string): Promise<void> => {
     const parsed = parseDockerEventLine(line);
     if (!parsed.ok) {
@@ -123,10 +134,7 @@ export function createDockerEventFollower(options: DockerEventFollowerOptions): 
       return;
     }
     if (timeNano !== undefined && timeNano > lastEventNano) lastEventNano = timeNano;
-    const result = normalizeDockerEvent(parsed.event, {
-      host,
-      wasOomKilled: (containerId, at) => oom.wasOomKilled(containerId, at),
-    });
+    const result = normalizeDockerEvent(parsed.event, normalizeContext);
     if (result.kind === "skipped") return;
     if (result.kind === "invalid") {
       logger.warn({ detail: result.detail, line: line.slice(0, 300) }, "unusable Docker event skipped");

@@ -2,7 +2,7 @@
 // a busy loop, a container that filled 64 MiB of /dev/shm, and an idle one on a bridge network of
 // this test (whose network counters come from /proc/<pid>/net/dev). Both paths must give the
 // same numbers.
-import { createLogger, type StatsMessage } from "@crowsnest/shared";
+import { createLogger } from "@crowsnest/shared";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,8 +12,8 @@ import {
   type Workload,
 } from "../../../../../test/support/docker-workloads.ts";
 import { eventually, uniqueSuffix } from "../../../../../test/support/test-env.ts";
-import type { StatsSink } from "../../core/stats-sink.ts";
 import { captureLogger, linesWith } from "../../fixtures/capture-logger.ts";
+import { CaptureSink } from "../../fixtures/capture-sink.ts";
 import { median, type SchedPoint, schedPoint, truePercent } from "../../fixtures/cpu-truth.ts";
 import type { DockerPort } from "./docker-port.ts";
 import { createDockerSocketPort } from "./docker-socket-port.ts";
@@ -23,17 +23,6 @@ import { dockerSampler } from "./fixtures/docker-sampler.ts";
 const MIB = 1024 * 1024;
 const PAGE = 4096;
 const TICKS = 6;
-
-class CaptureSink implements StatsSink {
-  readonly messages: StatsMessage[] = [];
-  publish(message: StatsMessage) {
-    this.messages.push(message);
-    return { status: "published" } as const;
-  }
-  of(id: string): StatsMessage[] {
-    return this.messages.filter((m) => m.container.external_id === id);
-  }
-}
 
 describe("cgroup files and the Docker API, side by side", () => {
   const docker = testDocker();

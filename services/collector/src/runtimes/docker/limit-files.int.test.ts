@@ -2,10 +2,10 @@
 // `docker update` shows at the next check of the limit files (when the container list is fetched)
 // without waiting for the limits' TTL, and containers whose limits did not change are not
 // inspected again, however long they run.
-import { createLogger, type StatsMessage } from "@crowsnest/shared";
+import { createLogger } from "@crowsnest/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkload, testDocker, type Workload } from "../../../../../test/support/docker-workloads.ts";
-import type { StatsSink } from "../../core/stats-sink.ts";
+import { CaptureSink } from "../../fixtures/capture-sink.ts";
 import type { DockerPort } from "./docker-port.ts";
 import { createDockerSocketPort } from "./docker-socket-port.ts";
 import { setUpFileReader } from "./file-reader-setup.ts";
@@ -14,17 +14,6 @@ import { type DockerSampler, dockerSampler } from "./fixtures/docker-sampler.ts"
 const MIB = 1024 * 1024;
 const LIST_MAX_AGE_MS = 60_000;
 const LIMITS_TTL_MS = 300_000;
-
-class CaptureSink implements StatsSink {
-  readonly messages: StatsMessage[] = [];
-  publish(message: StatsMessage) {
-    this.messages.push(message);
-    return { status: "published" } as const;
-  }
-  last(id: string): StatsMessage | undefined {
-    return this.messages.filter((m) => m.container.external_id === id).at(-1);
-  }
-}
 
 describe("limits on the cgroup path, with `docker update`", () => {
   const docker = testDocker();

@@ -26,6 +26,8 @@ import { navigate, withParams } from "../routing.ts";
 /** How often the table takes in what the live stream brought (a sample per container every few seconds). */
 const REFRESH_MS = 1000;
 const SPARKLINE_POINTS = 60;
+/** Significant digits a sparkline's values need: a line tens of pixels high shows three. */
+const SPARKLINE_DIGITS = 3;
 
 interface OverviewData {
   containers: ContainerJson[];
@@ -77,7 +79,9 @@ async function loadHostDetails(hosts: HostJson[]): Promise<HostDetails> {
   const hostLoad = new Map<string, number[]>();
   if (hosts.length === 0) return { hostStats, hostLoad };
   const series = await api
-    .get<SeriesAnswer>(`/api/v1/hosts/stats/series?metrics=load_1&range=1h&points=${SPARKLINE_POINTS}`)
+    .get<SeriesAnswer>(
+      `/api/v1/hosts/stats/series?metrics=load_1&range=1h&points=${SPARKLINE_POINTS}&digits=${SPARKLINE_DIGITS}`,
+    )
     .catch(() => undefined);
   const sampled = new Set<number>();
   for (const entry of series?.series ?? []) {
@@ -114,7 +118,7 @@ async function loadCpuSparklines(ids: number[]): Promise<Map<number, number[]>> 
   await Promise.all(
     batches.map(async (batch) => {
       const answer = await api.get<SeriesAnswer>(
-        `/api/v1/stats/series?ids=${batch.join(",")}&metrics=cpu_percent&aggregates=avg&range=1h&points=${SPARKLINE_POINTS}`,
+        `/api/v1/stats/series?ids=${batch.join(",")}&metrics=cpu_percent&aggregates=avg&digits=${SPARKLINE_DIGITS}&range=1h&points=${SPARKLINE_POINTS}`,
       );
       for (const entry of answer.series) byId.set(entry.id, sparkline(entry.values.cpu_percent?.avg));
     }),

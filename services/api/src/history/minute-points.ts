@@ -21,7 +21,8 @@
 // marks in one transaction): at worst they are newer, and are read again the next time.
 //
 // What is kept is the points' JSON texts (the numbers as Postgres prints the doubles, as the
-// uncached answer has them), per minute, value column and container: an answer is then joined
+// uncached answer has them, or rounded as a request's `digits` asks), per minute, value column
+// (and digits) and container: an answer is then joined
 // from texts, without printing a number. Bounded: minutes older than CACHE_MINUTES before now are
 // dropped, and past MAX_CACHED_TEXTS texts the oldest minutes go first.
 import { contiguousRuns } from "@crowsnest/shared/util/contiguous-runs";
@@ -29,7 +30,13 @@ import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { ApiDatabase } from "../db/api-database.ts";
 import type { PreparedStatements } from "../db/prepared-statements.ts";
 import type { AnswerPiece } from "../http/byte-answer.ts";
-import { bucketPointsSql, finiteSql, type SeriesSource, type SeriesSpec, seriesSql } from "./series-query.ts";
+import {
+  answerValueSql,
+  bucketPointsSql,
+  type SeriesSource,
+  type SeriesSpec,
+  seriesSql,
+} from "./series-query.ts";
 
 const MINUTE_MS = 60_000;
 /** How far back windows are served this way (and minutes kept): 1 h sparklines and 3 h charts. */
@@ -179,13 +186,16 @@ export function answerColumns(
   ];
 }
 
-/** Columns of the points as JSON texts, with the key and the minute (ms since the epoch) as text. */
-function asTexts(statement: RawBuilder<unknown>, columns: readonly string[]) {
+/**
+ * Columns of the points as JSON texts (the values to `digits` significant digits if given), with
+ * the key and the minute (ms since the epoch) as text.
+ */
+function asTexts(statement: RawBuilder<unknown>, columns: readonly string[], digits: number | undefined) {
   const texts = columns
     .map((column) =>
       column === "samples"
         ? "samples::text AS samples"
-        : `coalesce(${finiteSql(column)}::text, 'null') AS ${column}`,
+        : `coalesce((${answerValueSql(column, digits)})::text, 'null') AS ${column}`,
     )
     .join(", ");
   return sql<Record<string, string>>`
@@ -210,6 +220,7 @@ export function rawMinutesSql(
   minutes: readonly number[],
   nowMs: number,
   columns: readonly string[] = answerColumns(spec, values),
+  digits?: number,
 ) {
   const statements = contiguousRuns(minutes, MINUTE_MS).flatMap((run) => {
     const statement = seriesSql(
@@ -218,7 +229,7 @@ export function rawMinutesSql(
       { fromMs: run.fromMs, toMs: run.toMs, stepMs: MINUTE_MS, nowMs },
       { sources: ["raw"], values },
     );
-    return statement ? [asTexts(statement.query, columns)] : [];
+    return statement ? [asTexts(statement.query, columns, digits)] : [];
   });
   return statements.length > 0 ? sql.join(statements, sql` UNION ALL `) : undefined;
 }
@@ -248,6 +259,7 @@ export async function minutePoints(
   columns: readonly string[],
   window: { fromMs: number; toMs: number },
   nowMs: number,
+  digits?: number,
 ): Promise<MinutePoints> {
   const steps = Math.round((window.toMs - window.fromMs) / MINUTE_MS);
   const marks = await prepared.query(minuteMarksSql(spec, window.fromMs, window.toMs).compile(db));
@@ -278,7 +290,11 @@ export async function minutePoints(
   const cells = columns.map((column) =>
     keys.map(() => new Array<string>(steps).fill(column === "samples" ? "0" : "null")),
   );
-  const joined = columns.map((column) => keys.map((key) => cache.joined(key, column, signature)));
+  // Texts rounded to fewer digits are other texts: kept apart, under the column and the digits.
+  const keptColumns = columns.map((column) =>
+    digits === undefined || column === "samples" ? column : `${column}/${digits}`,
+  );
+  const joined = keptColumns.map((column) => keys.map((key) => cache.joined(key, column, signature)));
   const index = new Map(keys.map((key, i) => [key, i]));
   // The kept points of computed minutes; what is not kept (a minute computed since, a container
   // not asked before) is read in one statement and kept.
@@ -286,7 +302,7 @@ export async function minutePoints(
     const missing = new Set<number>();
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
-    columns.forEach((column, c) => {
+    keptColumns.forEach((column, c) => {
       const byIndex = cells[c] ?? [];
       const joinedByIndex = joined[c] ?? [];
       for (let n = 0; n < steps; n++) {
@@ -328,6 +344,7 @@ export async function minutePoints(
             averagesOnly,
           ),
           columns,
+          digits,
         ).compile(db),
       );
       const found = new Map<string, Record<string, string>>();
@@ -338,10 +355,11 @@ export async function minutePoints(
         const ms = window.fromMs + n * MINUTE_MS;
         for (const key of notKept.missing) {
           const row = found.get(`${key} ${ms}`);
-          for (const column of columns) {
-            if (!minute.columns.get(column)?.has(key))
-              cache.put(minute, column, key, row?.[column] ?? NO_POINT);
-          }
+          columns.forEach((column, c) => {
+            const keptColumn = keptColumns[c] ?? column;
+            if (!minute.columns.get(keptColumn)?.has(key))
+              cache.put(minute, keptColumn, key, row?.[column] ?? NO_POINT);
+          });
         }
       }
     });
@@ -349,7 +367,7 @@ export async function minutePoints(
     cache.trim(nowMs - CACHE_MINUTES * MINUTE_MS, MAX_CACHED_TEXTS);
   }
   // Join what was not joined yet, and keep it.
-  columns.forEach((column, c) => {
+  keptColumns.forEach((column, c) => {
     keys.forEach((key, i) => {
       const byIndex = joined[c];
       if (prefix === 0 || !byIndex || byIndex[i] !== undefined) return;
@@ -362,7 +380,7 @@ export async function minutePoints(
   // Minutes not computed (yet, or again after a late sample): raw samples, aggregated by minute
   // as history aggregates them.
   if (rawMinutes.length > 0) {
-    const statement = rawMinutesSql(spec, keys, values, rawMinutes, nowMs, columns);
+    const statement = rawMinutesSql(spec, keys, values, rawMinutes, nowMs, columns, digits);
     const rows = statement ? await prepared.query(statement.compile(db)) : [];
     for (const row of rows) {
       const n = Math.round((Number(row.t) - window.fromMs) / MINUTE_MS);

@@ -198,6 +198,8 @@ export interface SeriesOptions {
   sources?: readonly SeriesSource[];
   /** The values to compute; default all of the spec's. */
   values?: readonly string[];
+  /** Significant digits of the values in the answer (seriesColumnsSql); default all a double has. */
+  digits?: number | undefined;
 }
 
 /**
@@ -367,6 +369,24 @@ export function toNumber(value: number | string | Date | null | undefined): numb
 export const finiteSql = (column: string) =>
   `nullif(nullif(nullif(${column}::float8, 'Infinity'), '-Infinity'), 'NaN')`;
 
+/** The most significant digits an answer may be rounded to: a float8 cast to numeric has 15. */
+export const MAX_DIGITS = 15;
+
+/**
+ * A float8 value (or NULL) rounded to `digits` significant digits, as numeric without trailing
+ * zeros (`12.35`, `0.00005`, `104900000`), for answers that ask for fewer digits than a double
+ * prints (sparklines: a 60-pixel line shows three). NULL stays NULL, 0 stays 0.
+ */
+export function significantSql(value: string, digits: number): string {
+  if (!Number.isInteger(digits) || digits < 1 || digits > MAX_DIGITS)
+    throw new RangeError(`digits must be an integer from 1 to ${MAX_DIGITS}`);
+  return `CASE WHEN ${value} = 0 THEN 0::numeric ELSE trim_scale(round((${value})::numeric, ${digits - 1} - floor(log(abs(${value})))::integer)) END`;
+}
+
+/** A value column of a series answer: its finite double, rounded if `digits` is given. */
+export const answerValueSql = (column: string, digits: number | undefined) =>
+  digits === undefined ? finiteSql(column) : significantSql(finiteSql(column), digits);
+
 /**
  * One series of seriesColumnsSql, one element per step with samples, oldest first, each a
  * Postgres array's text (`{1.5,NULL}`): `steps` the steps' indexes from `fromMs`, `samples`, and
@@ -401,7 +421,9 @@ export function seriesColumnsSql(
     spec.gauges.includes(value) ? [`${value}_avg`, `${value}_max`] : [`${value}_avg`],
   );
   const from = new Date(range.fromMs).toISOString();
-  const arrays = columns.map((column) => `array_agg(${finiteSql(column)})::text AS ${column}`).join(", ");
+  const arrays = columns
+    .map((column) => `array_agg(${answerValueSql(column, options.digits)})::text AS ${column}`)
+    .join(", ");
   return {
     query: sql<SeriesColumnsRow>`
       SELECT k, array_agg(step)::text AS steps, array_agg(samples)::text AS samples,

@@ -28,6 +28,7 @@ import {
   arrayJson,
   CONTAINER_SERIES,
   HOST_SERIES,
+  MAX_DIGITS,
   type SeriesSpec,
   seriesColumnsSql,
 } from "./series-query.ts";
@@ -109,6 +110,20 @@ const aggregatesParam = z
     example: "avg",
     description:
       "What each series holds per step, out of avg, max (gauges only) and samples; default all three. A sparkline needs avg alone: a third of the answer.",
+  });
+
+const digitsParam = z
+  .string()
+  .regex(/^[0-9]{1,2}$/, `must be an integer from 1 to ${MAX_DIGITS}`)
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= MAX_DIGITS, `must be an integer from 1 to ${MAX_DIGITS}`)
+  .optional()
+  .openapi({
+    type: "integer",
+    minimum: 1,
+    maximum: MAX_DIGITS,
+    description:
+      "Significant digits of every value (not of the sample counts), rounded half away from zero: 3 gives 12.3, 0.00457, 105000000. Default every digit a double prints. A sparkline draws three; the dashboard asks for 3, which makes its answer about a third of the size.",
   });
 
 const windowQuery = {
@@ -196,6 +211,7 @@ const containerSeriesRoute = createRoute({
         .openapi({ description: "Kubernetes namespace (the io.kubernetes.pod.namespace label)." }),
       metrics: metricsParam(CONTAINER_SERIES),
       aggregates: aggregatesParam,
+      digits: digitsParam,
       ...windowQuery,
       format: formatParam,
     }),
@@ -214,6 +230,7 @@ const hostSeriesRoute = createRoute({
         .openapi({ description: `Host ids, at most ${MAX_SERIES}; default every host` }),
       metrics: metricsParam(HOST_SERIES),
       aggregates: aggregatesParam,
+      digits: digitsParam,
       ...windowQuery,
       format: formatParam,
     }),
@@ -281,6 +298,8 @@ interface SeriesRequest {
   askedIds: number[] | undefined;
   metrics: string[];
   aggregates: readonly Aggregate[];
+  /** Significant digits of the values, if fewer than a double's. */
+  digits: number | undefined;
   window: SeriesWindow;
   nowMs: number;
 }
@@ -392,7 +411,7 @@ async function answer(
   cache: MinutePointCache,
   request: SeriesRequest,
 ): Promise<Buffer<ArrayBuffer>> {
-  const { spec, subjects, askedIds, metrics, aggregates, window, nowMs } = request;
+  const { spec, subjects, askedIds, metrics, aggregates, digits, window, nowMs } = request;
   const columns = new Set(answerColumns(spec, metrics, aggregates));
   const steps = Math.round((window.toMs - window.fromMs) / window.stepMs);
   const known = new Set(subjects.map((subject) => subject.id));
@@ -438,6 +457,7 @@ async function answer(
       [...columns],
       window,
       nowMs,
+      digits,
     );
     return finish(points.sources, () =>
       subjects.forEach((subject, i) => {
@@ -449,7 +469,7 @@ async function answer(
     spec,
     subjects.map((subject) => subject.id),
     { ...window, nowMs },
-    { values: metrics },
+    { values: metrics, digits },
   );
   const rows = statement ? (await statement.query.execute(db)).rows : [];
   const byKey = new Map(rows.map((row) => [Number(row.k), row]));
@@ -498,6 +518,7 @@ type SeriesQuery = Parameters<typeof resolveSeriesWindow>[0] & {
   ids?: number[] | undefined;
   metrics: string[];
   aggregates?: Aggregate[] | undefined;
+  digits?: number | undefined;
   format?: "json" | "csv" | undefined;
 };
 
@@ -518,7 +539,16 @@ async function seriesAnswer(
   const window = resolveSeriesWindow(query, nowMs);
   const aggregates = askedAggregates(spec, query);
   const subjects = await lookup();
-  const request = { spec, subjects, askedIds: query.ids, metrics: query.metrics, aggregates, window, nowMs };
+  const request = {
+    spec,
+    subjects,
+    askedIds: query.ids,
+    metrics: query.metrics,
+    aggregates,
+    digits: query.digits,
+    window,
+    nowMs,
+  };
   return query.format === "csv"
     ? csvAnswer(db, prepared, cache, request, withHost)
     : answer(db, prepared, cache, request);

@@ -24,10 +24,12 @@ import type { ApiDatabase } from "../db/api-database.ts";
 import { createApiServer } from "../http/api-server.ts";
 import {
   CONTAINER_SERIES,
+  finiteSql,
   jsonNumberSql,
   querySeries,
   seriesPointsJsonSql,
   seriesSql,
+  significantSql,
   toPoint,
 } from "./series-query.ts";
 
@@ -275,6 +277,10 @@ describe("series of many containers", () => {
     ["ids=1&metrics=cpu_percent&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to"],
     ["ids=1&metrics=cpu_percent&range=2d", "range"],
     ["ids=1&metrics=cpu_percent&aggregates=avg,median", "aggregates"],
+    ["ids=1&metrics=cpu_percent&digits=0", "digits"],
+    ["ids=1&metrics=cpu_percent&digits=16", "digits"],
+    ["ids=1&metrics=cpu_percent&digits=2.5", "digits"],
+    ["ids=1&metrics=cpu_percent&digits=", "digits"],
     ["ids=1&metrics=cpu_percent&aggregates=", "aggregates"],
     // mem_limit has an average only: max alone would be an answer without values.
     ["ids=1&metrics=mem_limit&aggregates=max", "aggregates"],
@@ -287,6 +293,82 @@ describe("series of many containers", () => {
     expect(status).toBe(400);
     expect(body.error.code).toBe("invalid_request");
     expect(body.error.message).toContain(field);
+  });
+
+  it("rounds values to significant digits in Postgres: half away from zero, zeros and nulls kept", async () => {
+    const rounded = await sql<{ v: string | null; digits: number }>`
+      SELECT ${sql.raw(significantSql(finiteSql("v"), 3))}::text AS v, 3 AS digits
+      FROM (VALUES (1.23456::float8, 1), (-1.23456, 2), (0.000123456, 3), (123456789, 4), (999.95, 5),
+        (0, 6), (NULL, 7), ('NaN', 8), ('Infinity', 9), (12.25, 10), (-12.25, 11), (5e-300, 12)) AS t(v, n)
+      ORDER BY n`.execute(postgres.db);
+    expect(rounded.rows.map((row) => row.v)).toEqual([
+      "1.23",
+      "-1.23",
+      "0.000123",
+      "123000000",
+      "1000",
+      "0",
+      null,
+      null,
+      null,
+      "12.3",
+      "-12.3",
+      `0.${"0".repeat(299)}5`,
+    ]);
+    expect(() => significantSql("v", 0)).toThrow(RangeError);
+    expect(() => significantSql("v", 16)).toThrow(RangeError);
+  });
+
+  it("answers values to `digits` significant digits from the kept minutes, raw samples and other tiers alike", async () => {
+    // Within half a unit of the digits' last place of the full value, and no more digits than asked.
+    const expectRounded = (
+      full: number | null | undefined,
+      value: number | null | undefined,
+      digits: number,
+    ) => {
+      if (full === null || full === undefined) return expect(value).toBe(full);
+      expect(value).not.toBeNull();
+      const unit = 10 ** (Math.floor(Math.log10(Math.abs(full))) - digits + 1);
+      expect(Math.abs((value ?? Number.NaN) - full)).toBeLessThanOrEqual(unit / 2 + unit * 1e-9);
+      expect(String(value).replace(/^[-0.]+|\.|0+$/g, "").length).toBeLessThanOrEqual(digits);
+    };
+    for (const window of ["range=1h&points=60", "range=6h&points=36"]) {
+      const query = `ids=1,2,257,999999&metrics=cpu_percent,mem_used,mem_limit&${window}`;
+      // Rounded first, then every digit, then rounded again: the kept texts of one do not leak into the other.
+      const first = await series(`${query}&digits=2`);
+      const full = await series(query);
+      const again = await series(`${query}&digits=1`);
+      for (const [answer, digits] of [
+        [first, 2],
+        [again, 1],
+      ] as const) {
+        expect(answer.status).toBe(200);
+        expect(answer.text).toBe(JSON.stringify(answer.body));
+        expect(answer.body.unknown_ids).toEqual([999999]);
+        expect(answer.body.sources).toEqual(full.body.sources);
+        for (const entry of answer.body.series) {
+          const whole = full.body.series.find((candidate) => candidate.id === entry.id);
+          const wholeAt = new Map(full.body.ts.map((ts, n) => [ts, n]));
+          answer.body.ts.forEach((ts, n) => {
+            const m = wholeAt.get(ts);
+            // A step the other answer does not hold (a minute turned between them) or whose
+            // samples differ (the current minute grew) is not comparable.
+            if (m === undefined || whole?.samples[m] !== entry.samples[n]) return;
+            for (const metric of ["cpu_percent", "mem_used", "mem_limit"]) {
+              expectRounded(whole?.values[metric]?.avg[m], entry.values[metric]?.avg[n], digits);
+              expectRounded(whole?.values[metric]?.max?.[m], entry.values[metric]?.max?.[n], digits);
+            }
+          });
+        }
+      }
+      // The full answer has the digits the others lost: 1000 × 257 and c % 50 + 2.8 at every step.
+      const c257 = full.body.series.find((entry) => entry.id === 257);
+      expect(c257?.values.mem_used?.avg.filter((value) => value !== null).every((v) => v === 257000)).toBe(
+        true,
+      );
+      expect(first.body.series.find((entry) => entry.id === 257)?.values.mem_used?.avg).toContain(260000);
+      expect(again.body.series.find((entry) => entry.id === 257)?.values.mem_used?.avg).toContain(300000);
+    }
   });
 
   it("serves hosts the same way", async () => {

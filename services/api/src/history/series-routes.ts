@@ -28,6 +28,7 @@ import {
   arrayJson,
   CONTAINER_SERIES,
   HOST_SERIES,
+  idArrayText,
   MAX_DIGITS,
   type SeriesSpec,
   seriesColumnsSql,
@@ -347,7 +348,8 @@ async function containersAsked(
     .orderBy("id")
     .limit(MAX_SERIES + 1);
   // One array parameter, not a list of 500 (binding each cost more than the lookup).
-  if (query.ids !== undefined) select = select.where(sql<boolean>`id = ANY(${query.ids}::bigint[])`);
+  if (query.ids !== undefined)
+    select = select.where(sql<boolean>`id = ANY(${idArrayText(query.ids)}::bigint[])`);
   // A filter alone means the containers there now; ids name gone ones too.
   else select = select.where("gone_at", "is", null);
   if (query.host !== undefined) select = select.where("host", "=", query.host);
@@ -372,7 +374,7 @@ async function hostsAsked(db: Kysely<ApiDatabase>, ids: number[] | undefined): P
     .select(["id", "name"])
     .orderBy("id")
     .limit(MAX_SERIES + 1);
-  if (ids !== undefined) select = select.where(sql<boolean>`id = ANY(${ids}::bigint[])`);
+  if (ids !== undefined) select = select.where(sql<boolean>`id = ANY(${idArrayText(ids)}::bigint[])`);
   const rows = await select.execute();
   if (rows.length > MAX_SERIES)
     throw new ApiError("invalid_request", `ids: more than ${MAX_SERIES} hosts; give ids`);

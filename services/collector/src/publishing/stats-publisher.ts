@@ -4,10 +4,12 @@
 //
 // Validation takes the shared quick check (isStatsMessage) where it recognises the message
 // (every sample this collector builds), and the contract's schema for anything else, which also
-// words the reason a message is refused.
+// words the reason a message is refused. A message the quick check accepts is written as JSON
+// by StatsJsonWriter (the same bytes as JSON.stringify, without its string).
 import { checkedEncoders, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared/agent";
 import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import type { PublishResult, StatsSink } from "../core/stats-sink.ts";
+import { StatsJsonWriter } from "./stats-json.ts";
 
 /** The subset of PublishQueue the publishers need. */
 export interface MessageQueue {
@@ -32,6 +34,7 @@ const SUBJECT_CACHE_MAX = 10_000;
 export class StatsPublisher implements StatsSink {
   readonly #queue: MessageQueue;
   readonly #subjects: Subjects;
+  readonly #json = new StatsJsonWriter();
   /**
    * Each container's subject by name, for the host and runtime of the samples: the same every
    * tick, so it is encoded once instead of for every sample (three subject tokens checked
@@ -50,7 +53,7 @@ export class StatsPublisher implements StatsSink {
   publish(message: StatsMessage): PublishResult {
     let payload: Uint8Array;
     if (isStatsMessage(message)) {
-      payload = Buffer.from(JSON.stringify(message));
+      payload = this.#json.encode(message) ?? Buffer.from(JSON.stringify(message));
     } else {
       const encoded = checkedEncoders.stats.encode(message);
       if (!encoded.ok) return { status: "invalid", detail: encoded.detail };

@@ -10,6 +10,7 @@ import {
   InvalidMsgIdError,
   JetStreamAckPublisher,
   MsgIdHeader,
+  MsgIdStart,
   NoStreamError,
   parseAck,
   StreamRefusedError,
@@ -82,6 +83,26 @@ describe("MsgIdHeader", () => {
         msgID.trim(),
       );
     }
+  });
+
+  it("is what MsgIdStart encodes for a start and an end, or MsgIdStart leaves the id to it", () => {
+    const starts = ["h/docker/abc/", "  spaced ", "hôte/ns/pod/c/", "", " ", "line\nbreak/", "x"];
+    const ends = ["2026-12-05T23:00:00.000Z", "tail ", " lead", "", "  ", "ü", "a\rb", "x"];
+    let encoded = 0;
+    for (const start of starts) {
+      const ids = new MsgIdStart(start);
+      for (const end of ends) {
+        const id = ids.with(end);
+        expect(String(id)).toBe(start + end);
+        if (typeof id === "string") continue;
+        encoded++;
+        expect(Buffer.from(id.encode()).equals(Buffer.from(new MsgIdHeader(start + end).encode()))).toBe(
+          true,
+        );
+      }
+    }
+    // Every start without a line break, with every end that has nothing to trim or refuse.
+    expect(encoded).toBe(6 * 3);
   });
 
   it("refuses a message id with a line break, as the client does, and the publish fails for good", async () => {

@@ -181,12 +181,16 @@ const HEADER_END = Buffer.from("\r\n\r\n", "latin1");
  * MsgHdrsImpl.append does; jetstream-ack-publisher.test.ts compares the bytes with the client's
  * own, and the integration test sees JetStream store a message id once.
  */
-export class MsgIdHeader {
+export class MsgIdHeader implements EncodedMsgId {
   readonly #value: string;
 
   constructor(msgID: string) {
     if (/[\r\n]/.test(msgID)) throw new InvalidMsgIdError("a message id cannot contain \\r or \\n");
     this.#value = msgID.trim();
+  }
+
+  toString(): string {
+    return this.#value;
   }
 
   encode(): Uint8Array {
@@ -196,6 +200,82 @@ export class MsgIdHeader {
     bytes.write(this.#value, MSG_ID_HEADER_START.length, valueLength, "utf8");
     HEADER_END.copy(bytes, MSG_ID_HEADER_START.length + valueLength);
     return bytes;
+  }
+}
+
+/**
+ * A message id whose header block is encoded already (its encode(), as MsgIdHeader's): sent as
+ * is, without a MsgIdHeader or an id string per message. toString() is the id.
+ */
+export interface EncodedMsgId {
+  encode(): Uint8Array;
+  toString(): string;
+}
+
+/**
+ * Message ids made of a fixed start and a varying end (a container's `<host>/<runtime>/<id>/` and
+ * each sample's timestamp): the start is checked and encoded once, and each message's header
+ * block is its bytes and the end's, which MsgIdHeader would write for the id `start + end`
+ * (jetstream-ack-publisher.test.ts compares them). An end MsgIdHeader would trim or refuse gets
+ * the id as a string, left to MsgIdHeader.
+ */
+export class MsgIdStart {
+  readonly #start: string;
+  /** `NATS/1.0\r\nNats-Msg-Id: ` and the start without its leading white space; undefined when the start holds \r or \n. */
+  readonly #header: Buffer | undefined;
+  #checkedEnd = "";
+
+  constructor(start: string) {
+    this.#start = start;
+    if (/[\r\n]/.test(start)) return;
+    const trimmed = start.trimStart();
+    const header = Buffer.allocUnsafe(MSG_ID_HEADER_START.length + Buffer.byteLength(trimmed, "utf8"));
+    MSG_ID_HEADER_START.copy(header, 0);
+    header.write(trimmed, MSG_ID_HEADER_START.length, "utf8");
+    this.#header = header;
+  }
+
+  /** The id `start + end`, encoded when `end` is one MsgIdHeader would send as it is. */
+  with(end: string): EncodedMsgId | string {
+    if (this.#header === undefined || !this.#plainEnd(end)) return this.#start + end;
+    return new JoinedMsgId(this.#start, this.#header, end);
+  }
+
+  /**
+   * Not empty, no \r or \n, no white space at either end: then `(start + end).trim()` is the
+   * start without its leading white space, then `end`. Consecutive messages mostly share their
+   * end (a tick's timestamp), so the last one that passed is remembered.
+   */
+  #plainEnd(end: string): boolean {
+    if (end === this.#checkedEnd) return true;
+    if (end === "" || /[\r\n]/.test(end) || end.trim() !== end) return false;
+    this.#checkedEnd = end;
+    return true;
+  }
+}
+
+class JoinedMsgId implements EncodedMsgId {
+  readonly #start: string;
+  readonly #header: Buffer;
+  readonly #end: string;
+
+  constructor(start: string, header: Buffer, end: string) {
+    this.#start = start;
+    this.#header = header;
+    this.#end = end;
+  }
+
+  encode(): Uint8Array {
+    const endLength = Buffer.byteLength(this.#end, "utf8");
+    const bytes = Buffer.allocUnsafe(this.#header.length + endLength + HEADER_END.length);
+    this.#header.copy(bytes, 0);
+    bytes.write(this.#end, this.#header.length, endLength, "utf8");
+    HEADER_END.copy(bytes, this.#header.length + endLength);
+    return bytes;
+  }
+
+  toString(): string {
+    return this.#start + this.#end;
   }
 }
 
@@ -232,7 +312,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   publish(
     subject: string,
     payload: Uint8Array,
-    options: { msgID: string; timeout?: number },
+    options: { msgID: string | EncodedMsgId; timeout?: number },
   ): Promise<PubAck> {
     return new Promise<PubAck>((resolve, reject) => {
       this.send(subject, payload, options, (error, ack) => {
@@ -251,7 +331,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   send(
     subject: string,
     payload: Uint8Array,
-    options: { msgID: string; timeout?: number },
+    options: { msgID: string | EncodedMsgId; timeout?: number },
     settled: AckCallback,
   ): void {
     if (this.#closed) {
@@ -262,9 +342,9 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
       failLater(settled, new DisconnectedError("not connected to NATS"));
       return;
     }
-    let header: MsgIdHeader;
+    let header: EncodedMsgId;
     try {
-      header = new MsgIdHeader(options.msgID);
+      header = typeof options.msgID === "string" ? new MsgIdHeader(options.msgID) : options.msgID;
     } catch (error) {
       failLater(settled, asError(error));
       return;

@@ -56,6 +56,49 @@ describe("parseAck", () => {
     expect((error as Error).message).toContain("message size");
   });
 
+  it("reads JetStream's usual PubAck from its bytes as JSON.parse reads it, and leaves every other reply to JSON.parse", () => {
+    const texts = [
+      '{"stream":"ACME_TELEMETRY", "seq":42}',
+      '{"stream":"ACME_TELEMETRY", "seq":43,"duplicate": true}',
+      '{"stream":"ACME_TELEMETRY",  "seq":43}',
+      '{"stream":"ACME_TELEMETRY", "seq":43,"duplicate":  true}',
+      '{"stream":"ACME_TELEMETRY", "seq":43, "duplicate": true}',
+      '{"stream":"ACME_TELEMETRY", "domain":"hub", "seq":44}',
+      '{"stream":"ACME_TELEMETRY","seq":42}',
+      '{"stream":"ACME_TELEMETRY","seq":43,"duplicate":true}',
+      '{"stream":"ACME_TELEMETRY","seq":0}',
+      '{"stream":"OTHER","seq":9007199254740991}',
+      '{"stream":"OTHER","seq":123456789012345}',
+      '{"stream":"OTHER","seq":1234567890123456}',
+      '{"stream":"ACME_TELEMETRY","seq":42,"duplicate":false}',
+      '{"stream":"ACME_TELEMETRY","seq":42,"domain":"hub"}',
+      '{"stream":"ACME_TELEMETRY","seq":007}',
+      '{"stream":"ACME_TELEMETRY","seq":-1}',
+      '{"stream":"ACME_TELEMETRY","seq":1.5}',
+      '{"stream":"A\\"B","seq":1}',
+      '{"stream":"A\\u0042","seq":1}',
+      '{"stream":"strömung","seq":1}',
+      '{"stream":"","seq":1}',
+      '{"stream":"S","seq":}',
+      '{"stream":"S","seq":1',
+      '{"stream":"S","seq":1}}',
+      '{"stream":"S"}',
+      '{"stream":"S","seq":1,"duplicate":true',
+    ];
+    for (const text of texts) {
+      const bytes = new TextEncoder().encode(text);
+      // A leading space is still the same JSON, but not JetStream's usual bytes: the general way.
+      const general = parseAck(reply(new TextEncoder().encode(` ${text}`)));
+      const read = parseAck(reply(bytes));
+      if (general instanceof Error) {
+        expect(read, text).toBeInstanceOf(general.constructor);
+        expect((read as Error).message, text).toBe(general.message);
+      } else {
+        expect(read, text).toEqual(general);
+      }
+    }
+  });
+
   it("refuses anything else as not a PubAck", () => {
     for (const odd of [encode("ok"), encode({ seq: 1 }), new TextEncoder().encode("{"), new Uint8Array()]) {
       const error = parseAck(reply(odd));

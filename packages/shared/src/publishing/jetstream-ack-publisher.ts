@@ -223,7 +223,6 @@ export class MsgIdStart {
   readonly #start: string;
   /** `NATS/1.0\r\nNats-Msg-Id: ` and the start without its leading white space; undefined when the start holds \r or \n. */
   readonly #header: Buffer | undefined;
-  #checkedEnd = "";
 
   constructor(start: string) {
     this.#start = start;
@@ -237,40 +236,48 @@ export class MsgIdStart {
 
   /** The id `start + end`, encoded when `end` is one MsgIdHeader would send as it is. */
   with(end: string): EncodedMsgId | string {
-    if (this.#header === undefined || !this.#plainEnd(end)) return this.#start + end;
-    return new JoinedMsgId(this.#start, this.#header, end);
+    const endBytes = this.#header === undefined ? undefined : plainEndBytes(end);
+    if (this.#header === undefined || endBytes === undefined) return this.#start + end;
+    return new JoinedMsgId(this.#start, this.#header, end, endBytes);
   }
+}
 
-  /**
-   * Not empty, no \r or \n, no white space at either end: then `(start + end).trim()` is the
-   * start without its leading white space, then `end`. Consecutive messages mostly share their
-   * end (a tick's timestamp), so the last one that passed is remembered.
-   */
-  #plainEnd(end: string): boolean {
-    if (end === this.#checkedEnd) return true;
-    if (end === "" || /[\r\n]/.test(end) || end.trim() !== end) return false;
-    this.#checkedEnd = end;
-    return true;
-  }
+/** The last end plainEndBytes() encoded (the ends of many messages in a row are one tick's timestamp). */
+let lastEnd = "";
+let lastEndBytes: Buffer = Buffer.alloc(0);
+
+/**
+ * The end's bytes, if it is not empty and has no \r or \n and no white space at either end:
+ * then `(start + end).trim()` is the start without its leading white space, then `end`.
+ */
+function plainEndBytes(end: string): Buffer | undefined {
+  if (end === lastEnd && end !== "") return lastEndBytes;
+  if (end === "" || /[\r\n]/.test(end) || end.trim() !== end) return undefined;
+  lastEndBytes = Buffer.from(end, "utf8");
+  lastEnd = end;
+  return lastEndBytes;
 }
 
 class JoinedMsgId implements EncodedMsgId {
   readonly #start: string;
   readonly #header: Buffer;
   readonly #end: string;
+  readonly #endBytes: Buffer;
 
-  constructor(start: string, header: Buffer, end: string) {
+  constructor(start: string, header: Buffer, end: string, endBytes: Buffer) {
     this.#start = start;
     this.#header = header;
     this.#end = end;
+    this.#endBytes = endBytes;
   }
 
   encode(): Uint8Array {
-    const endLength = Buffer.byteLength(this.#end, "utf8");
-    const bytes = Buffer.allocUnsafe(this.#header.length + endLength + HEADER_END.length);
-    this.#header.copy(bytes, 0);
-    bytes.write(this.#end, this.#header.length, endLength, "utf8");
-    HEADER_END.copy(bytes, this.#header.length + endLength);
+    const header = this.#header;
+    const end = this.#endBytes;
+    const bytes = Buffer.allocUnsafe(header.length + end.length + HEADER_END.length);
+    bytes.set(header, 0);
+    bytes.set(end, header.length);
+    bytes.set(HEADER_END, header.length + end.length);
     return bytes;
   }
 

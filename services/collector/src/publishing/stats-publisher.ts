@@ -26,6 +26,9 @@ export interface StatsPublisherOptions {
 /** Subjects made for this many containers are kept; beyond it the cache starts over. */
 const SUBJECT_CACHE_MAX = 10_000;
 
+/** Every queued sample's answer, one object (its fields are read-only) instead of one per sample. */
+const QUEUED: PublishResult = { status: "queued" };
+
 export class StatsPublisher implements StatsSink {
   readonly #queue: MessageQueue;
   readonly #subjects: Subjects;
@@ -64,7 +67,7 @@ export class StatsPublisher implements StatsSink {
       payload,
       msgID: this.#msgID(message),
     });
-    return { status: "queued" };
+    return QUEUED;
   }
 
   /**

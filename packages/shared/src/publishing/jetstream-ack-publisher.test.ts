@@ -10,6 +10,7 @@ import {
   InvalidMsgIdError,
   JetStreamAckPublisher,
   MsgIdHeader,
+  MsgIdStart,
   NoStreamError,
   parseAck,
   StreamRefusedError,
@@ -55,6 +56,49 @@ describe("parseAck", () => {
     expect((error as Error).message).toContain("message size");
   });
 
+  it("reads JetStream's usual PubAck from its bytes as JSON.parse reads it, and leaves every other reply to JSON.parse", () => {
+    const texts = [
+      '{"stream":"ACME_TELEMETRY", "seq":42}',
+      '{"stream":"ACME_TELEMETRY", "seq":43,"duplicate": true}',
+      '{"stream":"ACME_TELEMETRY",  "seq":43}',
+      '{"stream":"ACME_TELEMETRY", "seq":43,"duplicate":  true}',
+      '{"stream":"ACME_TELEMETRY", "seq":43, "duplicate": true}',
+      '{"stream":"ACME_TELEMETRY", "domain":"hub", "seq":44}',
+      '{"stream":"ACME_TELEMETRY","seq":42}',
+      '{"stream":"ACME_TELEMETRY","seq":43,"duplicate":true}',
+      '{"stream":"ACME_TELEMETRY","seq":0}',
+      '{"stream":"OTHER","seq":9007199254740991}',
+      '{"stream":"OTHER","seq":123456789012345}',
+      '{"stream":"OTHER","seq":1234567890123456}',
+      '{"stream":"ACME_TELEMETRY","seq":42,"duplicate":false}',
+      '{"stream":"ACME_TELEMETRY","seq":42,"domain":"hub"}',
+      '{"stream":"ACME_TELEMETRY","seq":007}',
+      '{"stream":"ACME_TELEMETRY","seq":-1}',
+      '{"stream":"ACME_TELEMETRY","seq":1.5}',
+      '{"stream":"A\\"B","seq":1}',
+      '{"stream":"A\\u0042","seq":1}',
+      '{"stream":"strömung","seq":1}',
+      '{"stream":"","seq":1}',
+      '{"stream":"S","seq":}',
+      '{"stream":"S","seq":1',
+      '{"stream":"S","seq":1}}',
+      '{"stream":"S"}',
+      '{"stream":"S","seq":1,"duplicate":true',
+    ];
+    for (const text of texts) {
+      const bytes = new TextEncoder().encode(text);
+      // A leading space is still the same JSON, but not JetStream's usual bytes: the general way.
+      const general = parseAck(reply(new TextEncoder().encode(` ${text}`)));
+      const read = parseAck(reply(bytes));
+      if (general instanceof Error) {
+        expect(read, text).toBeInstanceOf(general.constructor);
+        expect((read as Error).message, text).toBe(general.message);
+      } else {
+        expect(read, text).toEqual(general);
+      }
+    }
+  });
+
   it("refuses anything else as not a PubAck", () => {
     for (const odd of [encode("ok"), encode({ seq: 1 }), new TextEncoder().encode("{"), new Uint8Array()]) {
       const error = parseAck(reply(odd));
@@ -82,6 +126,26 @@ describe("MsgIdHeader", () => {
         msgID.trim(),
       );
     }
+  });
+
+  it("is what MsgIdStart encodes for a start and an end, or MsgIdStart leaves the id to it", () => {
+    const starts = ["h/docker/abc/", "  spaced ", "hôte/ns/pod/c/", "", " ", "line\nbreak/", "x"];
+    const ends = ["2026-12-05T23:00:00.000Z", "tail ", " lead", "", "  ", "ü", "a\rb", "x"];
+    let encoded = 0;
+    for (const start of starts) {
+      const ids = new MsgIdStart(start);
+      for (const end of ends) {
+        const id = ids.with(end);
+        expect(String(id)).toBe(start + end);
+        if (typeof id === "string") continue;
+        encoded++;
+        expect(Buffer.from(id.encode()).equals(Buffer.from(new MsgIdHeader(start + end).encode()))).toBe(
+          true,
+        );
+      }
+    }
+    // Every start without a line break, with every end that has nothing to trim or refuse.
+    expect(encoded).toBe(6 * 3);
   });
 
   it("refuses a message id with a line break, as the client does, and the publish fails for good", async () => {

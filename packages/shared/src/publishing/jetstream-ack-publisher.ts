@@ -181,12 +181,16 @@ const HEADER_END = Buffer.from("\r\n\r\n", "latin1");
  * MsgHdrsImpl.append does; jetstream-ack-publisher.test.ts compares the bytes with the client's
  * own, and the integration test sees JetStream store a message id once.
  */
-export class MsgIdHeader {
+export class MsgIdHeader implements EncodedMsgId {
   readonly #value: string;
 
   constructor(msgID: string) {
     if (/[\r\n]/.test(msgID)) throw new InvalidMsgIdError("a message id cannot contain \\r or \\n");
     this.#value = msgID.trim();
+  }
+
+  toString(): string {
+    return this.#value;
   }
 
   encode(): Uint8Array {
@@ -196,6 +200,89 @@ export class MsgIdHeader {
     bytes.write(this.#value, MSG_ID_HEADER_START.length, valueLength, "utf8");
     HEADER_END.copy(bytes, MSG_ID_HEADER_START.length + valueLength);
     return bytes;
+  }
+}
+
+/**
+ * A message id whose header block is encoded already (its encode(), as MsgIdHeader's): sent as
+ * is, without a MsgIdHeader or an id string per message. toString() is the id.
+ */
+export interface EncodedMsgId {
+  encode(): Uint8Array;
+  toString(): string;
+}
+
+/**
+ * Message ids made of a fixed start and a varying end (a container's `<host>/<runtime>/<id>/` and
+ * each sample's timestamp): the start is checked and encoded once, and each message's header
+ * block is its bytes and the end's, which MsgIdHeader would write for the id `start + end`
+ * (jetstream-ack-publisher.test.ts compares them). An end MsgIdHeader would trim or refuse gets
+ * the id as a string, left to MsgIdHeader.
+ */
+export class MsgIdStart {
+  readonly #start: string;
+  /** `NATS/1.0\r\nNats-Msg-Id: ` and the start without its leading white space; undefined when the start holds \r or \n. */
+  readonly #header: Buffer | undefined;
+
+  constructor(start: string) {
+    this.#start = start;
+    if (/[\r\n]/.test(start)) return;
+    const trimmed = start.trimStart();
+    const header = Buffer.allocUnsafe(MSG_ID_HEADER_START.length + Buffer.byteLength(trimmed, "utf8"));
+    MSG_ID_HEADER_START.copy(header, 0);
+    header.write(trimmed, MSG_ID_HEADER_START.length, "utf8");
+    this.#header = header;
+  }
+
+  /** The id `start + end`, encoded when `end` is one MsgIdHeader would send as it is. */
+  with(end: string): EncodedMsgId | string {
+    const endBytes = this.#header === undefined ? undefined : plainEndBytes(end);
+    if (this.#header === undefined || endBytes === undefined) return this.#start + end;
+    return new JoinedMsgId(this.#start, this.#header, end, endBytes);
+  }
+}
+
+/** The last end plainEndBytes() encoded (the ends of many messages in a row are one tick's timestamp). */
+let lastEnd = "";
+let lastEndBytes: Buffer = Buffer.alloc(0);
+
+/**
+ * The end's bytes, if it is not empty and has no \r or \n and no white space at either end:
+ * then `(start + end).trim()` is the start without its leading white space, then `end`.
+ */
+function plainEndBytes(end: string): Buffer | undefined {
+  if (end === lastEnd && end !== "") return lastEndBytes;
+  if (end === "" || /[\r\n]/.test(end) || end.trim() !== end) return undefined;
+  lastEndBytes = Buffer.from(end, "utf8");
+  lastEnd = end;
+  return lastEndBytes;
+}
+
+class JoinedMsgId implements EncodedMsgId {
+  readonly #start: string;
+  readonly #header: Buffer;
+  readonly #end: string;
+  readonly #endBytes: Buffer;
+
+  constructor(start: string, header: Buffer, end: string, endBytes: Buffer) {
+    this.#start = start;
+    this.#header = header;
+    this.#end = end;
+    this.#endBytes = endBytes;
+  }
+
+  encode(): Uint8Array {
+    const header = this.#header;
+    const end = this.#endBytes;
+    const bytes = Buffer.allocUnsafe(header.length + end.length + HEADER_END.length);
+    bytes.set(header, 0);
+    bytes.set(end, header.length);
+    bytes.set(HEADER_END, header.length + end.length);
+    return bytes;
+  }
+
+  toString(): string {
+    return this.#start + this.#end;
   }
 }
 
@@ -232,7 +319,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   publish(
     subject: string,
     payload: Uint8Array,
-    options: { msgID: string; timeout?: number },
+    options: { msgID: string | EncodedMsgId; timeout?: number },
   ): Promise<PubAck> {
     return new Promise<PubAck>((resolve, reject) => {
       this.send(subject, payload, options, (error, ack) => {
@@ -251,7 +338,7 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
   send(
     subject: string,
     payload: Uint8Array,
-    options: { msgID: string; timeout?: number },
+    options: { msgID: string | EncodedMsgId; timeout?: number },
     settled: AckCallback,
   ): void {
     if (this.#closed) {
@@ -262,9 +349,9 @@ export class JetStreamAckPublisher implements JetStreamPublisher {
       failLater(settled, new DisconnectedError("not connected to NATS"));
       return;
     }
-    let header: MsgIdHeader;
+    let header: EncodedMsgId;
     try {
-      header = new MsgIdHeader(options.msgID);
+      header = typeof options.msgID === "string" ? new MsgIdHeader(options.msgID) : options.msgID;
     } catch (error) {
       failLater(settled, asError(error));
       return;
@@ -388,6 +475,8 @@ function failAll(pending: Map<string, Pending>, error: Error): void {
 /** A PubAck, or the error the reply stands for. */
 export function parseAck(msg: { data: Uint8Array; headers?: MsgHdrs | undefined }): PubAck | Error {
   if (msg.headers?.code === 503) return new NoStreamError("no JetStream stream listens on the subject");
+  const plain = plainPubAck(msg.data);
+  if (plain !== undefined) return plain;
   if (msg.data.length === 0) {
     const status = msg.headers?.code ?? 0;
     return new InvalidAckError(`empty reply${status === 0 ? "" : ` with status ${status}`}`);
@@ -413,4 +502,90 @@ export function parseAck(msg: { data: Uint8Array; headers?: MsgHdrs | undefined 
     return new InvalidAckError("the reply is not a PubAck");
   }
   return { stream: record.stream, seq: record.seq, duplicate: record.duplicate === true };
+}
+
+// What JetStream answers a publish with, byte by byte (nats-server formats it itself):
+// `{"stream":"<name>", "seq":<n>}`, with `,"duplicate": true` before the brace for a message id
+// it had stored already; read here with or without the space after a comma or colon.
+const PUBACK_START = Buffer.from('{"stream":"', "latin1");
+const PUBACK_SEQ = Buffer.from('"seq":', "latin1");
+const PUBACK_DUPLICATE = Buffer.from(',"duplicate":', "latin1");
+const PUBACK_TRUE = Buffer.from("true}", "latin1");
+const BACKSLASH = 0x5c;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const SPACE = 0x20;
+const CLOSE = 0x7d;
+/** Digits of a sequence number read here; longer ones (past 2^53 at 16) are left to JSON.parse. */
+const SEQ_DIGITS_MAX = 15;
+
+/** The stream name of the last plain PubAck, as bytes and as the string JSON.parse made of them. */
+let lastStreamBytes: Buffer = Buffer.alloc(0);
+let lastStream = "";
+
+/** Where `expected` ends if `data` holds it at `at`; -1 if not. */
+function matchAt(data: Uint8Array, at: number, expected: Uint8Array): number {
+  if (at + expected.length > data.length) return -1;
+  for (let index = 0; index < expected.length; index++) {
+    if (data[at + index] !== expected[index]) return -1;
+  }
+  return at + expected.length;
+}
+
+/** Past one optional space. */
+function skipSpace(data: Uint8Array, at: number): number {
+  return data[at] === SPACE ? at + 1 : at;
+}
+
+/**
+ * The PubAck of a reply that is exactly JetStream's usual answer, read from its bytes: what
+ * JSON.parse would make of it, without the reply's text, the parsed object and, while the stream
+ * is the last one's, its name's string (every acknowledgement of a collector's tick names the
+ * same stream). Undefined for any other reply (another key, an escape in the name, a refusal),
+ * which parseAck reads the general way.
+ */
+function plainPubAck(data: Uint8Array): PubAck | undefined {
+  const nameStart = matchAt(data, 0, PUBACK_START);
+  if (nameStart < 0) return undefined;
+  let nameEnd = nameStart;
+  while (nameEnd < data.length) {
+    const byte = data[nameEnd] as number;
+    if (byte === QUOTE) break;
+    // An escape, or a control character JSON does not allow in a string.
+    if (byte === BACKSLASH || byte < 0x20) return undefined;
+    nameEnd++;
+  }
+  if (nameEnd === nameStart || data[nameEnd + 1] !== COMMA) return undefined;
+  const seqStart = matchAt(data, skipSpace(data, nameEnd + 2), PUBACK_SEQ);
+  if (seqStart < 0) return undefined;
+  let seqEnd = seqStart;
+  let seq = 0;
+  while (seqEnd < data.length && (data[seqEnd] as number) >= 0x30 && (data[seqEnd] as number) <= 0x39) {
+    seq = seq * 10 + ((data[seqEnd] as number) - 0x30);
+    seqEnd++;
+  }
+  const digits = seqEnd - seqStart;
+  // JSON has no leading zeros (a lone 0 is fine).
+  if (digits === 0 || digits > SEQ_DIGITS_MAX || (digits > 1 && data[seqStart] === 0x30)) return undefined;
+  let duplicate: boolean;
+  if (seqEnd === data.length - 1 && data[seqEnd] === CLOSE) {
+    duplicate = false;
+  } else {
+    const value = matchAt(data, seqEnd, PUBACK_DUPLICATE);
+    if (value < 0 || matchAt(data, skipSpace(data, value), PUBACK_TRUE) !== data.length) return undefined;
+    duplicate = true;
+  }
+  return { stream: streamName(data, nameStart, nameEnd), seq, duplicate };
+}
+
+/** The name's string: the last one's while the bytes are the same. */
+function streamName(data: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  let same = lastStreamBytes.length === length;
+  for (let index = 0; same && index < length; index++) same = lastStreamBytes[index] === data[start + index];
+  if (!same) {
+    lastStreamBytes = Buffer.from(data.subarray(start, end));
+    lastStream = decoder.decode(lastStreamBytes);
+  }
+  return lastStream;
 }

@@ -14,6 +14,7 @@
 // afterStored() lets a caller act once everything it queued so far is stored (the watcher records
 // what it published, to resume from after a restart), and not at all if some of it was lost.
 import type { Logger } from "../log/logger.ts";
+import type { EncodedMsgId } from "./jetstream-ack-publisher.ts";
 import { isRetryablePublishError } from "./publish-failure.ts";
 
 /** The subset of a JetStream client the queue needs (a Bus's `js` has it; so does JetStreamAckPublisher). */
@@ -32,7 +33,7 @@ export interface JetStreamPublisher {
   send?(
     subject: string,
     payload: Uint8Array,
-    options: { msgID: string; timeout?: number },
+    options: { msgID: string | EncodedMsgId; timeout?: number },
     settled: (error: Error | undefined) => void,
   ): void;
 }
@@ -40,8 +41,11 @@ export interface JetStreamPublisher {
 export interface OutgoingMessage {
   readonly subject: string;
   readonly payload: Uint8Array;
-  /** JetStream's Nats-Msg-Id: the same message sent twice is stored once. */
-  readonly msgID: string;
+  /**
+   * JetStream's Nats-Msg-Id: the same message sent twice is stored once. Encoded already
+   * (MsgIdStart), it goes out as it is where the publisher has send(), as a string otherwise.
+   */
+  readonly msgID: string | EncodedMsgId;
 }
 
 export interface PublishQueueOptions {
@@ -348,7 +352,7 @@ export class PublishQueue {
     let sent: Promise<unknown>;
     try {
       sent = this.#js.publish(entry.message.subject, entry.message.payload, {
-        msgID: entry.message.msgID,
+        msgID: String(entry.message.msgID),
         timeout: timeoutMs,
       });
     } catch (error) {

@@ -16,10 +16,11 @@ import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { CgroupLayout } from "../procfs/cgroup-layout.ts";
 import {
+  type BlockTotals,
   blkioHasDevices,
   dockerSystemCpuNs,
-  hasKey,
   keyedValue,
+  keyedValueIfPresent,
   parseBlkioV1,
   parseIoStatV2,
   parseProcStat,
@@ -366,9 +367,10 @@ function missing(path: string): { ok: false; detail: string } {
 function memUsed(usage: number | null, length: number, keys: readonly string[]): number | null {
   if (usage === null) return null;
   const bytes = kernelFileBytes();
-  for (const key of keys) {
-    if (!hasKey(bytes, length, key)) continue;
-    const inactive = keyedValue(bytes, length, key);
+  // Indexed: no iterator per container every tick where this runs unoptimized.
+  for (let index = 0; index < keys.length; index++) {
+    const inactive = keyedValueIfPresent(bytes, length, keys[index] as string);
+    if (inactive === undefined) continue;
     return inactive === null ? null : Math.max(0, usage - inactive);
   }
   return usage;
@@ -462,7 +464,7 @@ function readV1(files: Extract<ContainerFiles, { version: 1 }>): CounterResult {
   const usage = readCounter(files.memUsage);
   const memUsedBytes = usage === undefined ? undefined : readMemUsed(files.memStat, usage, V1_CACHE_KEYS);
   if (memUsedBytes === undefined) return missing(files.memUsage.path);
-  let block: { read: number | null; write: number | null } = { read: null, write: null };
+  let block: BlockTotals | undefined;
   if (files.blkioThrottle !== null) {
     const totals = readBlkioV1(files.blkioCfq, files.blkioThrottle);
     if (totals === "missing") return missing(files.blkioThrottle.path);
@@ -478,8 +480,8 @@ function readV1(files: Extract<ContainerFiles, { version: 1 }>): CounterResult {
     ok: true,
     cpuTotalNs,
     memUsedBytes,
-    blkReadBytes: block.read,
-    blkWriteBytes: block.write,
+    blkReadBytes: block?.readBytes ?? null,
+    blkWriteBytes: block?.writeBytes ?? null,
     pids,
   };
 }
@@ -511,15 +513,13 @@ function readV2(files: Extract<ContainerFiles, { version: 2 }>): CounterResult {
 function readBlkioV1(
   cfqFile: KernelFile | null,
   throttleFile: KernelFile,
-): { read: number | null; write: number | null } | "missing" {
+): BlockTotals | undefined | "missing" {
   const cfqLength = cfqFile?.readBytes();
   const length =
     cfqLength !== undefined && blkioHasDevices(kernelFileBytes(), cfqLength)
       ? cfqLength
       : throttleFile.readBytes();
   if (length === undefined) return "missing";
-  const totals = parseBlkioV1(kernelFileBytes(), length);
-  return totals === undefined
-    ? { read: null, write: null }
-    : { read: totals.readBytes, write: totals.writeBytes };
+  // Undefined when not of the blkio shape: no figures.
+  return parseBlkioV1(kernelFileBytes(), length);
 }

@@ -29,8 +29,14 @@ export function readingFromCounters(
   counters: StatsReading,
   runtimeSide: Pick<ContainerReading, "container" | "cpu" | "limits" | "restarted">,
 ): ContainerReading {
+  // Every field named, not `...runtimeSide`: a spread makes the object from the smaller one's
+  // shape and adds the rest one by one (out of the object, in a second allocation), for every
+  // sample of every tick.
   return {
-    ...runtimeSide,
+    container: runtimeSide.container,
+    restarted: runtimeSide.restarted,
+    cpu: runtimeSide.cpu,
+    limits: runtimeSide.limits,
     readAtMs: counters.readAtMs,
     // Neither the container list nor the files carry a start time; a restart shows in `restarted` or in the counters.
     startedAtMs: null,

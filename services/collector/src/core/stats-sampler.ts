@@ -117,7 +117,10 @@ export class StatsSampler<Detail extends object> {
   async #publishAll(readouts: readonly Readout[], counts: SampleCounts): Promise<void> {
     const pending: Promise<void>[] = [];
     let handedOver = false;
-    for (const readout of readouts) {
+    // Indexed: this runs a few times a tick, seldom optimized, and for-of would then make an
+    // iterator result per sample.
+    for (let index = 0; index < readouts.length; index++) {
+      const readout = readouts[index] as Readout;
       if (readout instanceof Promise) {
         pending.push(
           readout.then(async (settled) => {

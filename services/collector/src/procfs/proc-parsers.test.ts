@@ -4,9 +4,9 @@ import {
   counterAt,
   decimalCounter,
   dockerSystemCpuNs,
-  hasKey,
   hostCpuTicks,
   keyedValue,
+  keyedValueIfPresent,
   parseBlkioV1,
   parseIoStatV2,
   parseLoadavg,
@@ -300,7 +300,9 @@ describe("the byte parsers mean what the same code on the text means", () => {
         expect(keyedValue(...bytes, key), `${key} in ${JSON.stringify(text)}`).toBe(
           onText.keyedValue(text, key),
         );
-        expect(hasKey(...bytes, key), `${key} in ${JSON.stringify(text)}`).toBe(onText.hasKey(text, key));
+        expect(keyedValueIfPresent(...bytes, key), `${key} in ${JSON.stringify(text)}`).toBe(
+          onText.hasKey(text, key) ? onText.keyedValue(text, key) : undefined,
+        );
       }
       expect(singleCounter(...inStaleBuffer(text, "5")), JSON.stringify(text)).toBe(
         onText.singleCounter(text),

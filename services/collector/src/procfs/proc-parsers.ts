@@ -234,9 +234,10 @@ export function keyedValue(bytes: Buffer, length: number, key: string): number |
   return start < 0 ? null : trimmedCounter(bytes, start, lineEnd(bytes, start, length));
 }
 
-/** Whether a flat keyed file has a line for `key`. */
-export function hasKey(bytes: Buffer, length: number, key: string): boolean {
-  return keyValueStart(bytes, length, key) >= 0;
+/** keyedValue, but undefined when no line has the key (null: its value is not a counter): one search for both. */
+export function keyedValueIfPresent(bytes: Buffer, length: number, key: string): number | null | undefined {
+  const start = keyValueStart(bytes, length, key);
+  return start < 0 ? undefined : trimmedCounter(bytes, start, lineEnd(bytes, start, length));
 }
 
 /** Where the value of `key`'s line starts (after `<key> `), or -1 when no line has the key. */

@@ -48,7 +48,7 @@ describe("StatsPublisher", () => {
     expect(queued).toHaveLength(1);
     const [sent] = queued;
     expect(sent?.subject).toBe("acme.v1.stats.node-1~2Eexample~2Ecom.docker.shop~2Eapi~2E1");
-    expect(sent?.msgID).toBe(`node-1.example.com/docker/${ID}/2026-11-21T21:00:10.124Z`);
+    expect(String(sent?.msgID)).toBe(`node-1.example.com/docker/${ID}/2026-11-21T21:00:10.124Z`);
     const decoded = codecs.stats.decode(sent?.payload ?? new Uint8Array());
     expect(decoded).toEqual({ ok: true, value: message() });
   });

@@ -4,10 +4,12 @@
 //
 // Validation takes the shared quick check (isStatsMessage) where it recognises the message
 // (every sample this collector builds), and the contract's schema for anything else, which also
-// words the reason a message is refused.
+// words the reason a message is refused. A message the quick check accepts is written as JSON
+// by StatsJsonWriter (the same bytes as JSON.stringify, without its string).
 import { checkedEncoders, isStatsMessage, type StatsMessage, type Subjects } from "@crowsnest/shared/agent";
-import type { OutgoingMessage } from "@crowsnest/shared/publishing";
+import { type EncodedMsgId, MsgIdStart, type OutgoingMessage } from "@crowsnest/shared/publishing";
 import type { PublishResult, StatsSink } from "../core/stats-sink.ts";
+import { StatsJsonWriter } from "./stats-json.ts";
 
 /** The subset of PublishQueue the publishers need. */
 export interface MessageQueue {
@@ -21,17 +23,16 @@ export interface StatsPublisherOptions {
   subjects: Subjects;
 }
 
-/** `<host>/<runtime>/<container id>/<ts>`: one sample of one container, whatever its name. */
-export function statsMessageId(message: StatsMessage): string {
-  return `${message.host}/${message.runtime}/${message.container.external_id}/${message.ts}`;
-}
-
 /** Subjects made for this many containers are kept; beyond it the cache starts over. */
 const SUBJECT_CACHE_MAX = 10_000;
+
+/** Every queued sample's answer, one object (its fields are read-only) instead of one per sample. */
+const QUEUED: PublishResult = { status: "queued" };
 
 export class StatsPublisher implements StatsSink {
   readonly #queue: MessageQueue;
   readonly #subjects: Subjects;
+  readonly #json = new StatsJsonWriter();
   /**
    * Each container's subject by name, for the host and runtime of the samples: the same every
    * tick, so it is encoded once instead of for every sample (three subject tokens checked
@@ -39,6 +40,11 @@ export class StatsPublisher implements StatsSink {
    * the cache over.
    */
   readonly #subjectByName = new Map<string, string>();
+  /**
+   * Each container's start of its message id (`<host>/<runtime>/<id>/`), checked and encoded
+   * once: a sample's id header is those bytes and its timestamp's, without an id string.
+   */
+  readonly #msgIdStartById = new Map<string, MsgIdStart>();
   #subjectHost: string | undefined;
   #subjectRuntime: string | undefined;
 
@@ -50,7 +56,7 @@ export class StatsPublisher implements StatsSink {
   publish(message: StatsMessage): PublishResult {
     let payload: Uint8Array;
     if (isStatsMessage(message)) {
-      payload = Buffer.from(JSON.stringify(message));
+      payload = this.#json.encode(message) ?? Buffer.from(JSON.stringify(message));
     } else {
       const encoded = checkedEncoders.stats.encode(message);
       if (!encoded.ok) return { status: "invalid", detail: encoded.detail };
@@ -59,18 +65,41 @@ export class StatsPublisher implements StatsSink {
     this.#queue.enqueue({
       subject: this.#subject(message),
       payload,
-      msgID: statsMessageId(message),
+      msgID: this.#msgID(message),
     });
-    return { status: "queued" };
+    return QUEUED;
+  }
+
+  /**
+   * `<host>/<runtime>/<container id>/<ts>`: one sample of one container, whatever its name;
+   * encoded from the container's start of it, kept, and the timestamp.
+   */
+  #msgID(message: StatsMessage): EncodedMsgId | string {
+    this.#forHostAndRuntime(message);
+    const id = message.container.external_id;
+    let start = this.#msgIdStartById.get(id);
+    if (start === undefined) {
+      // Removed containers leave their entries behind: bounded by starting over.
+      if (this.#msgIdStartById.size >= SUBJECT_CACHE_MAX) this.#msgIdStartById.clear();
+      start = new MsgIdStart(`${message.host}/${message.runtime}/${id}/`);
+      this.#msgIdStartById.set(id, start);
+    }
+    return start.with(message.ts);
+  }
+
+  /** The caches hold one host's and runtime's subjects and ids; another one starts them over. */
+  #forHostAndRuntime(message: StatsMessage): void {
+    const { host, runtime } = message;
+    if (host === this.#subjectHost && runtime === this.#subjectRuntime) return;
+    this.#subjectByName.clear();
+    this.#msgIdStartById.clear();
+    this.#subjectHost = host;
+    this.#subjectRuntime = runtime;
   }
 
   #subject(message: StatsMessage): string {
+    this.#forHostAndRuntime(message);
     const { host, runtime } = message;
-    if (host !== this.#subjectHost || runtime !== this.#subjectRuntime) {
-      this.#subjectByName.clear();
-      this.#subjectHost = host;
-      this.#subjectRuntime = runtime;
-    }
     const name = message.container.name;
     let subject = this.#subjectByName.get(name);
     if (subject === undefined) {

@@ -104,6 +104,8 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
   readonly #paths = new Map<string, ReadPath>();
   #dockerReachable = false;
   #lastList: ListSnapshot | undefined;
+  /** The ids of the container list last sampled (#idsOf). */
+  #listIds: { containers: readonly ContainerSummary[]; ids: ReadonlySet<string> } | undefined;
   /** A container vanished without its cgroup telling (one with a --cgroup-parent): list again. */
   #listStale = false;
   /** Container cgroups the last list lacked, with when each was first seen unlisted. */
@@ -164,7 +166,7 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
     detail.containers = containers.length;
 
     // Containers that are gone take their previous readings and limits with them.
-    const ids = new Set(containers.map((container) => container.id));
+    const ids = this.#idsOf(containers);
     tick.retain((reading) => ids.has(reading.container.external_id));
     // forEach, not for-of: no iterator result per container every tick.
     this.#paths.forEach((_path, id) => {
@@ -178,19 +180,8 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
         ? containers
         : await this.#sampleFromFiles(tick, this.#options.files, containers, detail);
     detail.viaApi = throughApi.length;
-    const readouts: (ContainerReading | Skipped)[] = [];
-    await forEachBounded(
-      throughApi,
-      this.#options.concurrency,
-      async (container) => {
-        const readout = await this.#sampleViaApi(tick, container);
-        if ("skipped" in readout && readout.skipped === "gone") this.#listStale = true;
-        readouts.push(readout);
-      },
-      () => tick.stopping,
-    );
-    const sampledViaApi = readouts.filter((readout) => !("skipped" in readout)).length;
-    await tick.publish(readouts);
+    // Usually none once the files are read: then no closures, workers and promises for nothing.
+    const sampledViaApi = throughApi.length === 0 ? 0 : await this.#sampleAllViaApi(tick, throughApi);
     this.#notices.endTick({
       containers: containers.length,
       // Only containers the API could sample count: one that stopped between the list and its
@@ -199,6 +190,23 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
       failed: tick.counts.failed,
     });
     return detail;
+  }
+
+  /** Reads the containers through the Docker API and hands the readings to the core; returns how many it could read. */
+  async #sampleAllViaApi(tick: SamplingTick, containers: readonly ContainerSummary[]): Promise<number> {
+    const readouts: (ContainerReading | Skipped)[] = [];
+    await forEachBounded(
+      containers,
+      this.#options.concurrency,
+      async (container) => {
+        const readout = await this.#sampleViaApi(tick, container);
+        if ("skipped" in readout && readout.skipped === "gone") this.#listStale = true;
+        readouts.push(readout);
+      },
+      () => tick.stopping,
+    );
+    await tick.publish(readouts);
+    return readouts.filter((readout) => !("skipped" in readout)).length;
   }
 
   /**
@@ -214,33 +222,40 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
     const throughApi: ContainerSummary[] = [];
     // The PID, network mode and cgroup parent come from inspect, cached like the limits: after
     // the first tick this pass makes no Docker call at all, and costs no await per container.
-    const lookups = new Map<string, LimitsLookup>();
-    const uncached: ContainerSummary[] = [];
-    for (const container of containers) {
-      const cached = this.#limits.peek(container.id);
-      if (cached) lookups.set(container.id, cached);
-      else uncached.push(container);
+    // Each container's lookup at its index in `containers` (no map per tick); indexed loops, as
+    // a pass that runs once a tick is seldom optimized, and for-of then makes an iterator
+    // result per container.
+    const lookups: (LimitsLookup | undefined)[] = new Array(containers.length);
+    const uncached: number[] = [];
+    for (let index = 0; index < containers.length; index++) {
+      const cached = this.#limits.peek((containers[index] as ContainerSummary).id);
+      if (cached) lookups[index] = cached;
+      else uncached.push(index);
     }
-    await forEachBounded(
-      uncached,
-      this.#options.concurrency,
-      async (container) => {
-        try {
-          lookups.set(container.id, await this.#limits.get(container.id));
-        } catch (error) {
-          this.#notePath(container, "Docker API", `inspect failed: ${(error as Error).message}`);
-          throughApi.push(container);
-        }
-      },
-      () => tick.stopping,
-    );
+    if (uncached.length > 0) {
+      await forEachBounded(
+        uncached,
+        this.#options.concurrency,
+        async (index) => {
+          const container = containers[index] as ContainerSummary;
+          try {
+            lookups[index] = await this.#limits.get(container.id);
+          } catch (error) {
+            this.#notePath(container, "Docker API", `inspect failed: ${(error as Error).message}`);
+            throughApi.push(container);
+          }
+        },
+        () => tick.stopping,
+      );
+    }
 
     // Only now the host's CPU clock, then every container right after it in one synchronous pass:
     // both ends of every CPU delta are read microseconds apart.
     const begun = files.beginTick();
     if (!begun.ok) {
-      for (const container of containers) {
-        if (lookups.has(container.id)) {
+      for (let index = 0; index < containers.length; index++) {
+        if (lookups[index] !== undefined) {
+          const container = containers[index] as ContainerSummary;
           this.#notePath(container, "Docker API", begun.detail);
           throughApi.push(container);
         }
@@ -248,9 +263,10 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
       return throughApi;
     }
     const readouts: Readout[] = [];
-    for (const container of containers) {
-      const lookup = lookups.get(container.id);
+    for (let index = 0; index < containers.length; index++) {
+      const lookup = lookups[index];
       if (lookup === undefined) continue;
+      const container = containers[index] as ContainerSummary;
       const result = files.read(container.id, lookup.process);
       if (!result.ok) {
         this.#notePath(container, "Docker API", result.detail);
@@ -390,6 +406,16 @@ export class DockerStatsRuntime implements StatsRuntime<DockerTickDetail> {
         ? "container read from its cgroup files"
         : "container read through the Docker API",
     );
+  }
+
+  /** The ids of a container list, made once per list: the list is kept across ticks while it holds. */
+  #idsOf(containers: readonly ContainerSummary[]): ReadonlySet<string> {
+    const last = this.#listIds;
+    if (last !== undefined && last.containers === containers) return last.ids;
+    const ids = new Set<string>();
+    for (const container of containers) ids.add(container.id);
+    this.#listIds = { containers, ids };
+    return ids;
   }
 
   /** The running containers: the previous list while it still holds, else a fresh one. */

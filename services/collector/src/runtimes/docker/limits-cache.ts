@@ -24,15 +24,18 @@ interface CacheEntry {
   fetchedAtMs: number;
   /** What the limit files said first after the inspect (confirm()); undefined until then. */
   fileLimits: string | undefined;
+  /** The answer from the cache, made once per entry: peek() gives it for every container every tick. */
+  cached: LimitsLookup | undefined;
 }
 
+/** Shared by every answer from the same cache entry: read, never changed. */
 export interface LimitsLookup {
-  limits: ContainerLimits;
-  process: ContainerProcess;
+  readonly limits: ContainerLimits;
+  readonly process: ContainerProcess;
   /** This lookup inspected the container and found a StartedAt other than the cached one. */
-  restarted: boolean;
+  readonly restarted: boolean;
   /** This lookup inspected the container. */
-  inspected: boolean;
+  readonly inspected: boolean;
 }
 
 export interface LimitsCacheOptions {
@@ -76,6 +79,7 @@ export class LimitsCache {
       startedAt: startedAtFromInspect(inspect),
       fetchedAtMs: this.#now(),
       fileLimits: undefined,
+      cached: undefined,
     };
     this.#entries.set(id, entry);
     const restarted = cached !== undefined && cached.startedAt !== entry.startedAt;
@@ -117,5 +121,6 @@ export class LimitsCache {
 }
 
 function cachedLookup(entry: CacheEntry): LimitsLookup {
-  return { limits: entry.limits, process: entry.process, restarted: false, inspected: false };
+  entry.cached ??= { limits: entry.limits, process: entry.process, restarted: false, inspected: false };
+  return entry.cached;
 }

@@ -1,34 +1,7 @@
 import { isStatsMessage, type StatsMessage } from "@crowsnest/shared/agent";
 import { describe, expect, it } from "vitest";
+import { CONTAINER_ID, statsMessage } from "../fixtures/stats-message.ts";
 import { StatsJsonWriter } from "./stats-json.ts";
-
-const ID = "77d442b90627ae51ef8ed7c4cc05d0e0835cfbe8bc4ead991f65a563cd9cea6e";
-
-function message(overrides: Partial<StatsMessage> = {}): StatsMessage {
-  return {
-    v: 1,
-    host: "node-1.example.com",
-    runtime: "docker",
-    container: { external_id: ID, name: "shop.api.1" },
-    ts: "2026-11-21T21:00:10.124Z",
-    interval_ms: 10_001,
-    cpu_percent: 50,
-    online_cpus: 4,
-    cpu_limit_cores: null,
-    mem_used: 104_857_600,
-    mem_limit: null,
-    net_rx_bytes: 1_600_010,
-    net_tx_bytes: 350_005,
-    net_rx_bytes_per_s: 10_000,
-    net_tx_bytes_per_s: 5000,
-    blk_read_bytes: 0,
-    blk_write_bytes: 0,
-    blk_read_bytes_per_s: 0,
-    blk_write_bytes_per_s: 0,
-    pids: 12,
-    ...overrides,
-  };
-}
 
 /** A deterministic generator, so a failure names a reproducible case. */
 function random(seed: number): () => number {
@@ -73,11 +46,11 @@ function generated(next: () => number): StatsMessage {
     const value = int();
     return value === null || value === 0 ? null : value;
   };
-  const sample = message({
+  const sample = statsMessage({
     host: HOSTS[Math.floor(next() * HOSTS.length)] as string,
     runtime: next() < 0.5 ? "docker" : "kubernetes",
     container: {
-      external_id: next() < 0.5 ? ID : `${Math.floor(next() * 1000)}`,
+      external_id: next() < 0.5 ? CONTAINER_ID : `${Math.floor(next() * 1000)}`,
       name: NAMES[Math.floor(next() * NAMES.length)] as string,
     },
     ts: new Date(Math.floor(next() * 4e12)).toISOString(),
@@ -110,8 +83,8 @@ function expected(sample: StatsMessage): Buffer {
 
 describe("StatsJsonWriter", () => {
   it("writes a sample as JSON.stringify does, byte for byte", () => {
-    const bytes = new StatsJsonWriter().encode(message());
-    expect(Buffer.from(bytes ?? []).equals(expected(message()))).toBe(true);
+    const bytes = new StatsJsonWriter().encode(statsMessage());
+    expect(Buffer.from(bytes ?? []).equals(expected(statsMessage()))).toBe(true);
   });
 
   it("writes thousands of generated samples as JSON.stringify does, the same containers again and again", () => {
@@ -136,11 +109,11 @@ describe("StatsJsonWriter", () => {
   it("follows a container's renamed name, host and runtime instead of its cached start", () => {
     const writer = new StatsJsonWriter();
     const samples = [
-      message(),
-      message({ container: { external_id: ID, name: "renamed" } }),
-      message({ host: "other-host", container: { external_id: ID, name: "renamed" } }),
-      message({ runtime: "containerd", container: { external_id: ID, name: "renamed" } }),
-      message({ ts: "2026-11-21T21:00:11.000Z" }),
+      statsMessage(),
+      statsMessage({ container: { external_id: CONTAINER_ID, name: "renamed" } }),
+      statsMessage({ host: "other-host", container: { external_id: CONTAINER_ID, name: "renamed" } }),
+      statsMessage({ runtime: "containerd", container: { external_id: CONTAINER_ID, name: "renamed" } }),
+      statsMessage({ ts: "2026-11-21T21:00:11.000Z" }),
     ];
     for (const sample of samples) {
       expect(Buffer.from(writer.encode(sample) ?? []).equals(expected(sample))).toBe(true);
@@ -149,16 +122,16 @@ describe("StatsJsonWriter", () => {
 
   it("leaves a message of any other shape to JSON.stringify", () => {
     const writer = new StatsJsonWriter();
-    const { cpu_percent, ...rest } = message();
+    const { cpu_percent, ...rest } = statsMessage();
     const reordered = { ...rest, cpu_percent } as StatsMessage;
-    const extraKey = { ...message(), note: "x" } as StatsMessage;
-    const extraContainerKey = message({
-      container: { external_id: ID, name: "db", image: "x" } as StatsMessage["container"],
+    const extraKey = { ...statsMessage(), note: "x" } as StatsMessage;
+    const extraContainerKey = statsMessage({
+      container: { external_id: CONTAINER_ID, name: "db", image: "x" } as StatsMessage["container"],
     });
-    const swappedContainerKeys = message({
-      container: { name: "db", external_id: ID } as StatsMessage["container"],
+    const swappedContainerKeys = statsMessage({
+      container: { name: "db", external_id: CONTAINER_ID } as StatsMessage["container"],
     });
-    const missingKey = { ...message() } as Partial<StatsMessage>;
+    const missingKey = { ...statsMessage() } as Partial<StatsMessage>;
     delete missingKey.pids;
     for (const sample of [reordered, extraKey, extraContainerKey, swappedContainerKeys, missingKey]) {
       expect(writer.encode(sample as StatsMessage)).toBeUndefined();
@@ -167,9 +140,9 @@ describe("StatsJsonWriter", () => {
 
   it("returns a buffer of its own for every message", () => {
     const writer = new StatsJsonWriter();
-    const first = writer.encode(message({ pids: 1 }));
-    const second = writer.encode(message({ pids: 2 }));
-    expect(Buffer.from(first ?? []).equals(expected(message({ pids: 1 })))).toBe(true);
-    expect(Buffer.from(second ?? []).equals(expected(message({ pids: 2 })))).toBe(true);
+    const first = writer.encode(statsMessage({ pids: 1 }));
+    const second = writer.encode(statsMessage({ pids: 2 }));
+    expect(Buffer.from(first ?? []).equals(expected(statsMessage({ pids: 1 })))).toBe(true);
+    expect(Buffer.from(second ?? []).equals(expected(statsMessage({ pids: 2 })))).toBe(true);
   });
 });

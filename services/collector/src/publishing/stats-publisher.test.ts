@@ -1,36 +1,9 @@
 import { codecs, createSubjects, type HostStatsMessage, type StatsMessage } from "@crowsnest/shared";
 import type { OutgoingMessage } from "@crowsnest/shared/publishing";
 import { describe, expect, it } from "vitest";
+import { CONTAINER_ID, statsMessage } from "../fixtures/stats-message.ts";
 import { HostStatsPublisher } from "./host-stats-publisher.ts";
 import { StatsPublisher } from "./stats-publisher.ts";
-
-const ID = "77d442b90627ae51ef8ed7c4cc05d0e0835cfbe8bc4ead991f65a563cd9cea6e";
-
-function message(overrides: Partial<StatsMessage> = {}): StatsMessage {
-  return {
-    v: 1,
-    host: "node-1.example.com",
-    runtime: "docker",
-    container: { external_id: ID, name: "shop.api.1" },
-    ts: "2026-11-21T21:00:10.124Z",
-    interval_ms: 10_001,
-    cpu_percent: 50,
-    online_cpus: 4,
-    cpu_limit_cores: null,
-    mem_used: 104_857_600,
-    mem_limit: null,
-    net_rx_bytes: 1_600_010,
-    net_tx_bytes: 350_005,
-    net_rx_bytes_per_s: 10_000,
-    net_tx_bytes_per_s: 5000,
-    blk_read_bytes: 0,
-    blk_write_bytes: 0,
-    blk_read_bytes_per_s: 0,
-    blk_write_bytes_per_s: 0,
-    pids: 12,
-    ...overrides,
-  };
-}
 
 function setup() {
   const queued: OutgoingMessage[] = [];
@@ -44,29 +17,29 @@ function setup() {
 describe("StatsPublisher", () => {
   it("queues the sample on the container's subject with a message id that names the sample", () => {
     const { publisher, queued } = setup();
-    expect(publisher.publish(message())).toEqual({ status: "queued" });
+    expect(publisher.publish(statsMessage())).toEqual({ status: "queued" });
     expect(queued).toHaveLength(1);
     const [sent] = queued;
     expect(sent?.subject).toBe("acme.v1.stats.node-1~2Eexample~2Ecom.docker.shop~2Eapi~2E1");
-    expect(String(sent?.msgID)).toBe(`node-1.example.com/docker/${ID}/2026-11-21T21:00:10.124Z`);
+    expect(String(sent?.msgID)).toBe(`node-1.example.com/docker/${CONTAINER_ID}/2026-11-21T21:00:10.124Z`);
     const decoded = codecs.stats.decode(sent?.payload ?? new Uint8Array());
-    expect(decoded).toEqual({ ok: true, value: message() });
+    expect(decoded).toEqual({ ok: true, value: statsMessage() });
   });
 
   it("puts every sample on its own container's, host's and runtime's subject, also after a rename or another host", () => {
     const { publisher, queued } = setup();
     const samples = [
-      message(),
-      message({ container: { external_id: "b".repeat(64), name: "db" } }),
-      message(),
-      message({ container: { external_id: ID, name: "shop-renamed" } }),
-      message({ host: "node-2", container: { external_id: ID, name: "shop-renamed" } }),
-      message({
+      statsMessage(),
+      statsMessage({ container: { external_id: "b".repeat(64), name: "db" } }),
+      statsMessage(),
+      statsMessage({ container: { external_id: CONTAINER_ID, name: "shop-renamed" } }),
+      statsMessage({ host: "node-2", container: { external_id: CONTAINER_ID, name: "shop-renamed" } }),
+      statsMessage({
         host: "node-2",
         runtime: "containerd",
-        container: { external_id: ID, name: "shop-renamed" },
+        container: { external_id: CONTAINER_ID, name: "shop-renamed" },
       }),
-      message(),
+      statsMessage(),
     ];
     for (const sample of samples) expect(publisher.publish(sample)).toEqual({ status: "queued" });
     const subjects = createSubjects("acme");
@@ -78,7 +51,7 @@ describe("StatsPublisher", () => {
 
   it("does not queue a message that fails the contract", () => {
     const { publisher, queued } = setup();
-    const result = publisher.publish(message({ cpu_percent: -1 }));
+    const result = publisher.publish(statsMessage({ cpu_percent: -1 }));
     expect(result).toMatchObject({ status: "invalid", detail: expect.stringContaining("cpu_percent") });
     expect(queued).toHaveLength(0);
   });
@@ -99,12 +72,12 @@ describe("StatsPublisher", () => {
       ["pids", -1],
     ];
     for (const [field, value] of bad) {
-      expect(publisher.publish(message({ [field]: value }))).toMatchObject({
+      expect(publisher.publish(statsMessage({ [field]: value }))).toMatchObject({
         status: "invalid",
         detail: expect.stringContaining(field),
       });
     }
-    expect(publisher.publish(message({ ts: "2026-02-30T21:00:10.124Z" }))).toMatchObject({
+    expect(publisher.publish(statsMessage({ ts: "2026-02-30T21:00:10.124Z" }))).toMatchObject({
       status: "invalid",
     });
     expect(queued).toHaveLength(0);
@@ -112,10 +85,10 @@ describe("StatsPublisher", () => {
 
   it("publishes a valid message the quick check leaves to the schema, as the schema reads it", () => {
     const { publisher, queued } = setup();
-    expect(publisher.publish(message({ source: "metrics_api" }))).toEqual({ status: "queued" });
+    expect(publisher.publish(statsMessage({ source: "metrics_api" }))).toEqual({ status: "queued" });
     expect(codecs.stats.decode(queued[0]?.payload ?? new Uint8Array())).toEqual({
       ok: true,
-      value: message({ source: "metrics_api" }),
+      value: statsMessage({ source: "metrics_api" }),
     });
   });
 });

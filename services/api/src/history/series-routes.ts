@@ -11,7 +11,7 @@ import { ApiError, errorEnvelope } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
 import { type AnswerPiece, ByteAnswer } from "../http/byte-answer.ts";
 import { labelSelectorParam, matchesLabels } from "../http/label-selector.ts";
-import { textParam, timestampParam } from "../http/params.ts";
+import { boundedIntegerParam, textParam, timestampParam } from "../http/params.ts";
 import { CSV_CONTENT_TYPE, formatParam, type SeriesColumns, seriesCsv } from "./history-csv.ts";
 import {
   AGGREGATES,
@@ -113,19 +113,13 @@ const aggregatesParam = z
       "What each series holds per step, out of avg, max (gauges only) and samples; default all three. A sparkline needs avg alone: a third of the answer.",
   });
 
-const digitsParam = z
-  .string()
-  .regex(/^[0-9]{1,2}$/, `must be an integer from 1 to ${MAX_DIGITS}`)
-  .transform(Number)
-  .refine((n) => n >= 1 && n <= MAX_DIGITS, `must be an integer from 1 to ${MAX_DIGITS}`)
-  .optional()
-  .openapi({
-    type: "integer",
-    minimum: 1,
-    maximum: MAX_DIGITS,
-    description:
-      "Significant digits of every value (not of the sample counts), rounded half away from zero: 3 gives 12.3, 0.00457, 105000000. Default every digit a double prints. A sparkline draws three; the dashboard asks for 3, which makes its answer about a third of the size.",
-  });
+const digitsParam = boundedIntegerParam(MAX_DIGITS, 2).openapi({
+  type: "integer",
+  minimum: 1,
+  maximum: MAX_DIGITS,
+  description:
+    "Significant digits of every value (not of the sample counts), rounded half away from zero: 3 gives 12.3, 0.00457, 105000000. Default every digit a double prints. A sparkline draws three; the dashboard asks for 3, which makes its answer about a third of the size.",
+});
 
 const windowQuery = {
   range: z
@@ -134,20 +128,14 @@ const windowQuery = {
     .openapi({ description: "A preset window ending now; default 1h. Not combined with from/to." }),
   from: timestampParam.optional(),
   to: timestampParam.optional().openapi({ description: "Default now." }),
-  points: z
-    .string()
-    .regex(/^[0-9]{1,4}$/, `must be an integer from 1 to ${MAX_POINTS}`)
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= MAX_POINTS, `must be an integer from 1 to ${MAX_POINTS}`)
-    .optional()
-    .openapi({
-      type: "integer",
-      minimum: 1,
-      maximum: MAX_POINTS,
-      default: 60,
-      description:
-        "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days; to whole hours when minutes would read more than 2000 minute rows per series (windows over 33h20m), to whole days past 2000 hours.",
-    }),
+  points: boundedIntegerParam(MAX_POINTS, 4).openapi({
+    type: "integer",
+    minimum: 1,
+    maximum: MAX_POINTS,
+    default: 60,
+    description:
+      "Most points per series: the step is the window over this, rounded up to whole minutes (at least one), hours or days; to whole hours when minutes would read more than 2000 minute rows per series (windows over 33h20m), to whole days past 2000 hours.",
+  }),
 };
 
 const valueColumns = z.object({

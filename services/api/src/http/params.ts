@@ -14,13 +14,19 @@ export const idPath = z.object({
   id: idParam.openapi({ param: { name: "id", in: "path" }, type: "integer" }),
 });
 
-export function limitParam(options: { default: number; max: number }) {
+/** An optional integer from 1 to `max` in a query, written with at most `width` digits. */
+export function boundedIntegerParam(max: number, width: number) {
+  const message = `must be an integer from 1 to ${max}`;
   return z
     .string()
-    .regex(/^[0-9]{1,6}$/, `must be an integer from 1 to ${options.max}`)
+    .regex(new RegExp(`^[0-9]{1,${width}}$`), message)
     .transform(Number)
-    .refine((n) => n >= 1 && n <= options.max, `must be an integer from 1 to ${options.max}`)
-    .optional()
+    .refine((n) => n >= 1 && n <= max, message)
+    .optional();
+}
+
+export function limitParam(options: { default: number; max: number }) {
+  return boundedIntegerParam(options.max, 6)
     .transform((n) => n ?? options.default)
     .openapi({ type: "integer", minimum: 1, maximum: options.max, default: options.default });
 }

@@ -184,6 +184,11 @@ describe("history windows that do not start or end on a step", () => {
   const iso = (ms: number) => new Date(ms).toISOString();
   const samples = Array.from({ length: 300 }, (_, i) => at("04:00") + i * MINUTE + 5_000);
   const inRange = (from: number, to: number) => samples.filter((ts) => ts >= from && ts < to).length;
+  // Points equal within float rounding (sums of doubles added in another order).
+  const rounded = (points: unknown) =>
+    JSON.parse(JSON.stringify(points), (_key, value: unknown) =>
+      typeof value === "number" ? Number(value.toPrecision(12)) : value,
+    );
   let api: StoreBackedApi;
   let containerId: number;
   interface Answer {
@@ -310,11 +315,6 @@ describe("history windows that do not start or end on a step", () => {
       const rows = (await statement?.query.execute(api.postgres.db))?.rows ?? [];
       return rows.map((row) => toPoint(CONTAINER_SERIES, row));
     };
-    // Equal within float rounding (sums of doubles added in another order).
-    const rounded = (points: unknown) =>
-      JSON.parse(JSON.stringify(points), (_key, value: unknown) =>
-        typeof value === "number" ? Number(value.toPrecision(12)) : value,
-      );
     const close = (a: unknown, b: unknown) => expect(rounded(a)).toEqual(rounded(b));
     const hourlyFromRaw = await answer(HOUR, ["raw"]);
     expect(hourlyFromRaw).toHaveLength(5);
@@ -333,5 +333,33 @@ describe("history windows that do not start or end on a step", () => {
     const minutesFromRaw = await answer(MINUTE, ["raw"]);
     expect(minutesFromRaw.length).toBeGreaterThan(0);
     close(await answer(MINUTE, ["minute", "raw"]), minutesFromRaw);
+  });
+
+  it("gives the same answer where a chart's tiers meet off the step grid, as they do near the present", async () => {
+    // A 24 h chart's window ends at the present: five-minute rows up to the last five-minute edge
+    // the minute tier is trusted to, minute rows after it, and raw samples for the newest minutes.
+    // The minute tier's edge lies off the grid four minutes in five, so one step takes its rows
+    // from two tiers; the five-minute rows before it are points as they are.
+    const chart = async (nowMs: number, sources?: readonly SeriesSource[]) => {
+      const statement = seriesSql(
+        CONTAINER_SERIES,
+        [containerId],
+        { fromMs: at("04:00"), toMs: at("07:25"), stepMs: 5 * MINUTE, nowMs },
+        sources ? { sources } : {},
+      );
+      const rows = (await statement?.query.execute(api.postgres.db))?.rows ?? [];
+      return { sources: statement?.sources, points: rows.map((row) => toPoint(CONTAINER_SERIES, row)) };
+    };
+    // 07:20:30: minutes trusted up to 07:17, five-minute rows up to 07:15, the 07:15 step from
+    // minute rows (07:15, 07:16) and raw samples (07:17 on). 07:23:30: the edge is 07:20, on the grid.
+    for (const nowMs of [at("07:20") + 30_000, at("07:23") + 30_000]) {
+      const fromRaw = await chart(nowMs, ["raw"]);
+      expect(fromRaw.points).toHaveLength(41);
+      const tiers = await chart(nowMs);
+      expect(tiers.sources).toEqual(
+        nowMs < at("07:21") ? ["five_minute", "minute", "raw"] : ["five_minute", "raw"],
+      );
+      expect(rounded(tiers.points)).toEqual(rounded(fromRaw.points));
+    }
   });
 });

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { kernelFile, kernelFileBytes, regeneratesOnRead } from "./kernel-file.ts";
+import { type KernelFileOptions, kernelFile, kernelFileBytes, regeneratesOnRead } from "./kernel-file.ts";
+import { NET_DEV_LINE_MAX_BYTES } from "./process-network.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -80,12 +81,12 @@ describe("kernelFile", () => {
     file.close();
   });
 
-  it("reads a kept file of one record with one system call, and a file of many records until a read returns nothing", () => {
+  it("reads a kept file of one record with one system call, and a file of many records until a read returns nothing", async () => {
     // This thread's read system calls (pread included), as the kernel counts them; the count is
     // read before and after, so the reads of /proc/thread-self/io itself cancel out.
     const readCalls = () => Number(/^syscr: (\d+)$/m.exec(readFileSync("/proc/thread-self/io", "utf8"))?.[1]);
-    const callsPerRead = (path: string, oneRecord: boolean) => {
-      const file = kernelFile(path, true, { oneRecord });
+    const callsPerRead = (path: string, options: KernelFileOptions) => {
+      const file = kernelFile(path, true, options);
       // Whole: the numbers move between two reads, the lines do not.
       const lines = (text: string | undefined) => text?.split("\n").map((line) => line.split(" ")[0]);
       expect(lines(file.read())).toEqual(lines(readFileSync(path, "latin1")));
@@ -98,8 +99,37 @@ describe("kernelFile", () => {
       return calls / 100;
     };
     // /proc/<pid>/stat is one record, like every cgroup file; so is /proc/stat.
-    expect(callsPerRead(`/proc/${process.pid}/stat`, true)).toBe(1);
-    expect(callsPerRead("/proc/stat", true)).toBe(1);
-    expect(callsPerRead(`/proc/${process.pid}/stat`, false)).toBe(2);
+    expect(callsPerRead(`/proc/${process.pid}/stat`, { oneRecord: true })).toBe(1);
+    expect(callsPerRead("/proc/stat", { oneRecord: true })).toBe(1);
+    expect(callsPerRead(`/proc/${process.pid}/stat`, {})).toBe(2);
+    // net/dev of a network namespace of its own with few interfaces, as a container's is: a
+    // first read well short of a page (this process's own may list a host's hundred veths).
+    const child = spawn("unshare", ["--net", "sh", "-c", "echo in-namespace; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      await once(child.stdout, "data");
+      const namespaceNetDev = `/proc/${child.pid}/net/dev`;
+      expect(readFileSync(namespaceNetDev).length).toBeLessThan(4096 - NET_DEV_LINE_MAX_BYTES);
+      expect(callsPerRead(namespaceNetDev, { recordMaxBytes: NET_DEV_LINE_MAX_BYTES })).toBe(1);
+      expect(callsPerRead(namespaceNetDev, {})).toBe(2);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("reads a seq_file of bounded records that fills a page until a read returns nothing", () => {
+    // /proc/self/maps: a line per mapping, hundreds of them in a Node process, each short of 1 KB
+    // (the paths here are short); the kernel hands them over a page at a time.
+    const path = "/proc/self/maps";
+    const file = kernelFile(path, true, { recordMaxBytes: 1024 });
+    const first = (text: string | undefined) => text?.split("\n").map((line) => line.split(" ")[0]);
+    const text = file.read();
+    expect(text?.length).toBeGreaterThan(2 * 4096);
+    // The mappings' address ranges, as a fresh read lists them (the heap's may move in between: compared by count and last).
+    const fresh = first(readFileSync(path, "latin1"));
+    expect(first(text)?.length).toBe(fresh?.length);
+    expect(first(text)?.at(-2)).toBe(fresh?.at(-2));
+    file.close();
   });
 });

@@ -7,11 +7,19 @@
 // a proc root from another PID namespace could show an unrelated process under the same number,
 // whose network would be reported as the container's. That is checked once per PID; the file is
 // then kept open (kernel-file.ts). A kept net/dev stays with the network namespace it was opened
-// on; a restart gives the container a new PID, which is checked and opened afresh.
+// on; a restart gives the container a new PID, which is checked and opened afresh. Its lines are
+// bounded (NET_DEV_LINE_MAX_BYTES), so a namespace of a few interfaces is read with one pread.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseNetDev } from "../procfs/proc-parsers.ts";
 import { type KernelFile, kernelFile, kernelFileBytes, regeneratesOnRead } from "./kernel-file.ts";
+
+/**
+ * The longest line net/dev can hold (the kernel's dev_seq_printf_stats): an interface name of at
+ * most 15 bytes, a colon, 16 counters of at most 20 digits with a space between two, and the
+ * newline. Its two header lines, the first record, are shorter.
+ */
+export const NET_DEV_LINE_MAX_BYTES = 15 + 1 + 16 * 20 + 15 + 1;
 
 export type NetworkResult =
   | { readonly ok: true; readonly rxBytes: number | null; readonly txBytes: number | null }
@@ -52,7 +60,12 @@ export class ProcessNetworks {
       if (!cgroups.includes(cgroupName)) {
         return { ok: false, detail: `${pidDir} is not a process of this container` };
       }
-      verified = { pid, netDev: kernelFile(join(pidDir, "net", "dev"), this.#keepOpen) };
+      verified = {
+        pid,
+        netDev: kernelFile(join(pidDir, "net", "dev"), this.#keepOpen, {
+          recordMaxBytes: NET_DEV_LINE_MAX_BYTES,
+        }),
+      };
       this.#verified.set(key, verified);
     }
     const length = verified.netDev.readBytes();

@@ -227,7 +227,7 @@ export function rawMinutesSql(
       spec,
       keys,
       { fromMs: run.fromMs, toMs: run.toMs, stepMs: MINUTE_MS, nowMs },
-      { sources: ["raw"], values },
+      { sources: ["raw"], values, unordered: true },
     );
     return statement ? [asTexts(statement.query, columns, digits)] : [];
   });
@@ -243,38 +243,75 @@ export interface MinutePoints {
   columns: Map<string, AnswerPiece[][]>;
 }
 
+/** What a 1-minute series answer is read as it is asked (the kept points aside). */
+export interface SeriesAsked {
+  spec: SeriesSpec;
+  values: readonly string[];
+  /** The answer's columns, of answerColumns. */
+  columns: readonly string[];
+  window: { fromMs: number; toMs: number };
+  nowMs: number;
+  /** Significant digits of the values, if fewer than a double's. */
+  digits: number | undefined;
+}
+
+/** A window's minutes the store computed (start → generation), and the others' points from raw samples. */
+export interface RecentMinutes {
+  computed: Map<number, string>;
+  rawMinutes: number[];
+  rawRows: Record<string, string>[];
+}
+
 /**
- * The 1-minute points of `keys` over the window, one text per step and column (`columns`, of
- * answerColumns). The minute tier
- * serves the minutes rollup_buckets marks as computed at their current generation, from the
- * cache where it holds them; raw samples serve the others.
+ * The marks of the window's computed minutes, then the points of the other minutes (the current
+ * one, usually the one just closed) from raw samples, aggregated by minute as history aggregates
+ * them. Nothing here depends on the cache or on which of `keys` exist, so the series route runs
+ * it while it looks the ids up: one at a time, a sparkline request then waits for the longer
+ * of the two, not for both.
+ */
+export async function readRecentMinutes(
+  db: Kysely<ApiDatabase>,
+  prepared: PreparedStatements,
+  keys: readonly number[],
+  asked: SeriesAsked,
+): Promise<RecentMinutes> {
+  const { spec, window } = asked;
+  const marks = await prepared.query(minuteMarksSql(spec, window.fromMs, window.toMs).compile(db));
+  const computed = new Map(marks.map((mark) => [Number(mark.ms), mark.generation]));
+  const rawMinutes: number[] = [];
+  for (let ms = window.fromMs; ms < window.toMs; ms += MINUTE_MS) if (!computed.has(ms)) rawMinutes.push(ms);
+  const statement =
+    rawMinutes.length > 0
+      ? rawMinutesSql(spec, keys, asked.values, rawMinutes, asked.nowMs, asked.columns, asked.digits)
+      : undefined;
+  const rawRows = statement ? await prepared.query(statement.compile(db)) : [];
+  return { computed, rawMinutes, rawRows };
+}
+
+/**
+ * The 1-minute points of `keys` over the window, one text per step and column. The minute tier
+ * serves the minutes rollup_buckets marks as computed at their current generation (`recent`,
+ * read before), from the cache where it holds them; raw samples serve the others.
  */
 export async function minutePoints(
   db: Kysely<ApiDatabase>,
   prepared: PreparedStatements,
   cache: MinutePointCache,
-  spec: SeriesSpec,
   keys: readonly number[],
-  values: readonly string[],
-  columns: readonly string[],
-  window: { fromMs: number; toMs: number },
-  nowMs: number,
-  digits?: number,
+  asked: SeriesAsked,
+  recent: RecentMinutes,
 ): Promise<MinutePoints> {
+  const { spec, values, columns, window, nowMs, digits } = asked;
+  const { computed, rawMinutes } = recent;
   const steps = Math.round((window.toMs - window.fromMs) / MINUTE_MS);
-  const marks = await prepared.query(minuteMarksSql(spec, window.fromMs, window.toMs).compile(db));
-  const computed = new Map(marks.map((mark) => [Number(mark.ms), mark.generation]));
   // Rows another request is reading now are kept once it is done: wait rather than read them too.
   await cache.settled();
   cache.trim(nowMs - CACHE_MINUTES * MINUTE_MS, MAX_CACHED_TEXTS);
 
   const kept: (KeptMinute | undefined)[] = [];
-  const rawMinutes: number[] = [];
   for (let n = 0; n < steps; n++) {
-    const ms = window.fromMs + n * MINUTE_MS;
-    const generation = computed.get(ms);
-    if (generation === undefined) rawMinutes.push(ms);
-    kept.push(generation === undefined ? undefined : cache.minute(ms, generation));
+    const generation = computed.get(window.fromMs + n * MINUTE_MS);
+    kept.push(generation === undefined ? undefined : cache.minute(window.fromMs + n * MINUTE_MS, generation));
   }
   // The leading steps whose minutes are all computed (all but the last one or two, usually):
   // each series' texts there are joined once per window start and generations, and kept.
@@ -377,12 +414,10 @@ export async function minutePoints(
     });
   });
 
-  // Minutes not computed (yet, or again after a late sample): raw samples, aggregated by minute
-  // as history aggregates them.
+  // Minutes not computed (yet, or again after a late sample): their points from raw samples.
+  // Rows of ids not among `keys` (ids asked for that do not exist) have no place and are skipped.
   if (rawMinutes.length > 0) {
-    const statement = rawMinutesSql(spec, keys, values, rawMinutes, nowMs, columns, digits);
-    const rows = statement ? await prepared.query(statement.compile(db)) : [];
-    for (const row of rows) {
+    for (const row of recent.rawRows) {
       const n = Math.round((Number(row.t) - window.fromMs) / MINUTE_MS);
       const i = index.get(Number(row.k));
       if (i === undefined || n < 0 || n >= steps) continue;

@@ -211,6 +211,12 @@ export interface SeriesOptions {
   values?: readonly string[];
   /** Significant digits of the values in the answer (seriesColumnsSql); default all a double has. */
   digits?: number | undefined;
+  /**
+   * Rows in any order, for a caller that places each row by its key and time itself (the
+   * sparklines' raw minutes): without ORDER BY, Postgres hashes the (key, minute) groups instead
+   * of sorting the rows, about a quarter of that statement's time (4 500 rows of 500 containers).
+   */
+  unordered?: boolean;
 }
 
 /**
@@ -253,13 +259,14 @@ export function seriesSql(
       group.map((segment) => segmentSql(spec, segment, keys, range.stepMs, values)),
       sql` UNION ALL `,
     );
+  const order = options.unordered ? sql`` : sql` ORDER BY k, t`;
   const [only] = groups;
   if (groups.length === 1 && only !== undefined && only.length > 1) {
     return {
       query: sql<SeriesRow>`
       SELECT k, t, ${sql.raw(aggregates)}
       FROM (${union(only)}) AS segments
-      GROUP BY k, t ORDER BY k, t`,
+      GROUP BY k, t${order}`,
       sources,
     };
   }
@@ -287,7 +294,7 @@ export function seriesSql(
     sql` UNION ALL `,
   );
   return {
-    query: sql<SeriesRow>`SELECT * FROM (${points}) AS points ORDER BY k, t`,
+    query: sql<SeriesRow>`SELECT * FROM (${points}) AS points${order}`,
     sources,
   };
 }

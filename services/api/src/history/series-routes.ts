@@ -19,6 +19,9 @@ import {
   answerColumns,
   MinutePointCache,
   minutePoints,
+  type RecentMinutes,
+  readRecentMinutes,
+  type SeriesAsked,
   servesFromMinutes,
 } from "./minute-points.ts";
 import { alignToSteps, MAX_ROWS_PER_SERIES, RANGE_PRESETS } from "./range-params.ts";
@@ -291,6 +294,14 @@ interface SeriesRequest {
   digits: number | undefined;
   window: SeriesWindow;
   nowMs: number;
+  /** The window's recent minutes, if read before the series were looked up (ids asked for). */
+  recent?: RecentMinutes | undefined;
+}
+
+/** A 1-minute series request as minute-points.ts reads it. */
+function minutesAsked(request: Omit<SeriesRequest, "subjects" | "askedIds" | "recent">): SeriesAsked {
+  const { spec, metrics, aggregates, window, nowMs, digits } = request;
+  return { spec, values: metrics, columns: answerColumns(spec, metrics, aggregates), window, nowMs, digits };
 }
 
 /** The aggregates asked for (default all), if they give the metrics at least one column. */
@@ -437,18 +448,10 @@ async function answer(
     return out.toBuffer();
   };
   if (servesFromMinutes(window, nowMs) && subjects.length > 0) {
-    const points = await minutePoints(
-      db,
-      prepared,
-      cache,
-      spec,
-      subjects.map((subject) => subject.id),
-      metrics,
-      [...columns],
-      window,
-      nowMs,
-      digits,
-    );
+    const keys = subjects.map((subject) => subject.id);
+    const asked = minutesAsked(request);
+    const recent = request.recent ?? (await readRecentMinutes(db, prepared, keys, asked));
+    const points = await minutePoints(db, prepared, cache, keys, asked, recent);
     return finish(points.sources, () =>
       subjects.forEach((subject, i) => {
         writeSeries(subject, i, (name) => points.columns.get(name)?.[i] ?? ["[]"]);
@@ -490,12 +493,12 @@ async function csvAnswer(
   prepared: PreparedStatements,
   cache: MinutePointCache,
   request: SeriesRequest,
+  printed: readonly Aggregate[],
   withHost: boolean,
 ): Promise<string> {
-  const withSamples: Aggregate[] = [...new Set<Aggregate>([...request.aggregates, "samples"])];
-  const body = await answer(db, prepared, cache, { ...request, aggregates: withSamples });
+  const body = await answer(db, prepared, cache, request);
   const columns = JSON.parse(body.toString()) as SeriesAnswer;
-  return seriesCsv(request.spec, columns, withHost, request.aggregates);
+  return seriesCsv(request.spec, columns, withHost, printed);
 }
 
 const csvHeaders = (filename: string) => ({
@@ -527,20 +530,20 @@ async function seriesAnswer(
 ): Promise<string | Buffer<ArrayBuffer>> {
   const nowMs = Date.now();
   const window = resolveSeriesWindow(query, nowMs);
-  const aggregates = askedAggregates(spec, query);
-  const subjects = await lookup();
-  const request = {
-    spec,
-    subjects,
-    askedIds: query.ids,
-    metrics: query.metrics,
-    aggregates,
-    digits: query.digits,
-    window,
-    nowMs,
-  };
+  const printed = askedAggregates(spec, query);
+  // CSV prints a line per step with samples, so its answer has the sample counts whether asked or not.
+  const aggregates = query.format === "csv" ? [...new Set<Aggregate>([...printed, "samples"])] : printed;
+  const asked = { spec, metrics: query.metrics, aggregates, digits: query.digits, window, nowMs };
+  // With ids, a 1-minute window's recent minutes are read while the ids are looked up (in
+  // parallel, on another pooled connection): they do not depend on which ids exist.
+  const early =
+    query.ids !== undefined && servesFromMinutes(window, nowMs)
+      ? readRecentMinutes(db, prepared, query.ids, minutesAsked(asked))
+      : undefined;
+  const [subjects, recent] = await Promise.all([lookup(), early]);
+  const request = { ...asked, subjects, askedIds: query.ids, recent };
   return query.format === "csv"
-    ? csvAnswer(db, prepared, cache, request, withHost)
+    ? csvAnswer(db, prepared, cache, request, printed, withHost)
     : answer(db, prepared, cache, request);
 }
 

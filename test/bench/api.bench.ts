@@ -35,7 +35,12 @@ import type { StoreDatabase } from "../../services/store/src/db/database.ts";
 import { migrateToLatest } from "../../services/store/src/db/migrations.ts";
 import { dayNumber, ensureDayPartition } from "../../services/store/src/db/partitions.ts";
 import { median } from "../../services/store/src/fixtures/bench-database.ts";
-import { MINUTE_SETTLE_MS, RollupJob } from "../../services/store/src/rollup/rollup-job.ts";
+import { PeriodicJob } from "../../services/store/src/jobs/periodic-job.ts";
+import {
+  MINUTE_JOB_PHASE_MS,
+  MINUTE_SETTLE_MS,
+  RollupJob,
+} from "../../services/store/src/rollup/rollup-job.ts";
 import { deleteTestStreams } from "../support/bus-fixtures.ts";
 import { startService } from "../support/service-process.ts";
 import { meterCpu } from "./support/request-cpu.ts";
@@ -92,7 +97,7 @@ async function load(url: string): Promise<number> {
 /**
  * While the routes are measured, what the collectors and the store do in production: every
  * container's sample each 10 s at the wall clock (from the data set's end on, so the samples
- * stay continuous), and the minute job every minute on the real clock, as the store runs it. The
+ * stay continuous), and the minute job each minute once it settled, as the store runs it. The
  * minutes a sparkline reads from raw samples (the current one, and the one just closed until the
  * job computed it) then hold samples, about 4 500 rows for 500 containers, as they do in
  * production; with the data set ending at its load they were empty, which understated a
@@ -107,37 +112,43 @@ async function startLiveIngest(url: string, fromMs: number): Promise<{ stop(): P
     applicationName: "bench-minute-job",
     onIdleError: () => undefined,
   });
+  const logger = pino({ level: "silent" });
   const minuteJob = new RollupJob({
     db: store.db,
-    logger: pino({ level: "silent" }),
+    logger,
     rawRetentionDays: 7,
     granularities: ["minute"],
   });
   let nextMs = fromMs;
-  let lastJobMs = 0;
-  let stopped = false;
-  const tick = async () => {
-    const untilMs = Math.floor(Date.now() / (INTERVAL_S * 1000)) * INTERVAL_S * 1000 + INTERVAL_S * 1000;
-    if (untilMs > nextMs) {
+  const ingest = new PeriodicJob({
+    name: "bench ingest",
+    intervalMs: INTERVAL_S * 1000,
+    phaseMs: 0,
+    logger,
+    run: async () => {
+      // The samples up to now, the one of the current 10 s included.
+      const untilMs = Math.floor(Date.now() / (INTERVAL_S * 1000)) * INTERVAL_S * 1000 + INTERVAL_S * 1000;
+      if (untilMs <= nextMs) return;
       await insertSamples(client, nextMs, untilMs);
       nextMs = untilMs;
-    }
-    if (Date.now() - lastJobMs >= 60_000) {
-      lastJobMs = Date.now();
-      await minuteJob.run();
-    }
-  };
-  await tick();
-  const loop = (async () => {
-    while (!stopped) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      if (!stopped) await tick();
-    }
-  })();
+    },
+  });
+  // Scheduled as the store schedules it (services/store/src/main.ts).
+  const minutes = new PeriodicJob({
+    name: "bench minute rollups",
+    intervalMs: 60_000,
+    phaseMs: MINUTE_JOB_PHASE_MS,
+    logger,
+    run: async () => void (await minuteJob.run()),
+  });
+  await ingest.runNow();
+  await minuteJob.run();
+  ingest.start();
+  minutes.start();
   return {
     stop: async () => {
-      stopped = true;
-      await loop;
+      await ingest.stop();
+      await minutes.stop();
       await client.end();
       await store.destroy();
     },

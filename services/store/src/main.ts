@@ -48,7 +48,7 @@ import {
 import { NotificationDispatcher } from "./notifications/notification-dispatcher.ts";
 import { NotificationFanout } from "./notifications/notification-fanout.ts";
 import { RetentionJob } from "./retention/retention-job.ts";
-import { RollupJob } from "./rollup/rollup-job.ts";
+import { MINUTE_JOB_PHASE_MS, RollupJob } from "./rollup/rollup-job.ts";
 
 runService("store", async (lifecycle) => {
   const config = readConfig();
@@ -148,6 +148,7 @@ runService("store", async (lifecycle) => {
     new PeriodicJob({
       name: "minute rollups",
       intervalMs: config.rollupIntervalMs,
+      phaseMs: MINUTE_JOB_PHASE_MS,
       run: async () => void (await minuteRollups.run()),
       logger,
     }),

@@ -6,6 +6,12 @@ import type { Logger } from "@crowsnest/shared";
 export interface PeriodicJobOptions {
   name: string;
   intervalMs: number;
+  /**
+   * Tick on the interval's grid (multiples of intervalMs since the epoch) this far into it,
+   * instead of every interval from start: the minute job runs as soon as a minute has settled
+   * (services/store/src/rollup/rollup-job.ts), not up to an interval later.
+   */
+  phaseMs?: number;
   run: () => Promise<void>;
   logger: Logger;
 }
@@ -24,7 +30,25 @@ export class PeriodicJob {
   start(): void {
     this.#stopped = false;
     this.#tick();
-    this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs);
+    const { intervalMs, phaseMs } = this.#options;
+    if (phaseMs === undefined) {
+      this.#timer = setInterval(() => this.#tick(), intervalMs);
+      return;
+    }
+    // A timeout per tick, each set from the clock, so the ticks stay on the grid however long
+    // a run or the event loop took.
+    // From the tick just due at the latest: a timer that fires a moment before its time (the
+    // timers' clock is not the wall clock) does not schedule the same tick twice.
+    const schedule = (dueMs: number) => {
+      const now = Date.now();
+      const next =
+        Math.floor((Math.max(now, dueMs) - phaseMs) / intervalMs) * intervalMs + intervalMs + phaseMs;
+      this.#timer = setTimeout(() => {
+        this.#tick();
+        if (!this.#stopped) schedule(next);
+      }, next - now);
+    };
+    schedule(0);
   }
 
   /** Runs now unless a run is going; resolves when that run (or the one going) ends. */
@@ -35,7 +59,8 @@ export class PeriodicJob {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
+    // clearTimeout clears an interval too (Node keeps one kind of timer).
+    if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
   }
 

@@ -44,6 +44,14 @@ export const BUCKET_MS: Record<RollupGranularity, number> = {
  */
 export const MINUTE_SETTLE_MS = 20_000;
 
+/**
+ * How far into each interval the minute job runs (services/store/src/main.ts): as soon as the
+ * minute just closed has settled, with a second's margin for the store's clock against
+ * Postgres'. Every reader then finds a minute computed about 21 s after it closed rather than
+ * 20 to 80 s after, and the sparklines read one minute from raw samples most of the time, not two.
+ */
+export const MINUTE_JOB_PHASE_MS = MINUTE_SETTLE_MS + 1000;
+
 /** Advisory lock class per series; the object id is the bucket's number (minutes, hours or days since the epoch). */
 const LOCK_CLASS: Record<RollupSeries, number> = {
   container_hourly: 1131573770,

@@ -1,8 +1,8 @@
 // The benchmark's yardstick: plain Hono on @hono/node-server running the very same SQL text the
 // api runs for the history and top-consumer routes (history's points as the JSON text Postgres
-// builds, run as the same named prepared statement), with pg directly and no validation, auth,
-// middleware or response shaping; and the raw-samples-only history as the baseline (unprepared, as
-// the api ran it before the minute tier). Started as a child process by test/bench/api.bench.ts.
+// builds, run as the same named prepared statement and written into one Buffer as the api writes
+// it), with pg directly and no validation, auth, middleware or response shaping; and the
+// raw-samples-only history as the baseline (unprepared, as the api ran it before the minute tier). Started as a child process by test/bench/api.bench.ts.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { Kysely, PostgresDialect } from "kysely";
@@ -10,9 +10,11 @@ import pg from "pg";
 import { PreparedStatements } from "../../../services/api/src/db/prepared-statements.ts";
 import {
   CONTAINER_SERIES,
+  pointsJsonPieces,
   seriesPointsJsonSql,
   seriesSql,
 } from "../../../services/api/src/history/series-query.ts";
+import { ByteAnswer } from "../../../services/api/src/http/byte-answer.ts";
 import { topSql } from "../../../services/api/src/top/top-query.ts";
 
 const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: 10 });
@@ -32,7 +34,9 @@ app.get("/history/:id", async (c) => {
   });
   if (!statement) return c.json([]);
   const rows = await prepared.query(statement.query.compile(compiler));
-  return c.body(rows[0]?.points ?? "[]", 200, { "Content-Type": "application/json" });
+  return c.body(new ByteAnswer().push(...pointsJsonPieces(rows)).toBuffer(), 200, {
+    "Content-Type": "application/json",
+  });
 });
 // The baseline: the same history from raw samples only, as the api read it before the minute tier.
 app.get("/history-raw/:id", async (c) => {

@@ -12,6 +12,7 @@ import {
 import type { ApiDatabase } from "../db/api-database.ts";
 import { ApiError, errorDoc } from "../http/api-error.ts";
 import { type AppEnv, rejectInvalidInput } from "../http/app-env.ts";
+import { ByteAnswer } from "../http/byte-answer.ts";
 import { idPath } from "../http/params.ts";
 import { CSV_CONTENT_TYPE, formatParam, historyCsv } from "./history-csv.ts";
 import { historyQuery, resolveWindow } from "./range-params.ts";
@@ -19,6 +20,7 @@ import {
   ALL_SOURCES,
   CONTAINER_SERIES,
   HOST_SERIES,
+  pointsJsonPieces,
   querySeries,
   type SeriesSpec,
   seriesPointsJsonSql,
@@ -115,17 +117,17 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
       const chart = async (id: number) => {
         const statement = seriesPointsJsonSql(spec, id, range);
         const found = sql<boolean>`EXISTS (SELECT 1 FROM ${sql.table(kind)} WHERE id = ${id})`;
+        // One row per part of the points (none without points), each saying whether the id exists.
         const query = statement
-          ? sql<{
-              found: boolean;
-              points: string;
-            }>`SELECT ${found} AS found, points FROM (${statement.query}) AS chart`
-          : sql<{ found: boolean; points: string }>`SELECT ${found} AS found, '[]' AS points`;
+          ? sql<{ found: boolean; points: string | null }>`
+              SELECT found, chart.points FROM (SELECT ${found} AS found) AS container
+              LEFT JOIN (${statement.query}) AS chart ON true ORDER BY chart.part`
+          : sql<{ found: boolean; points: string | null }>`SELECT ${found} AS found, NULL AS points`;
         // Prepared (db/prepared-statements.ts): a chart's statement has the same text every time.
         const rows = await c.var.prepared.query(query.compile(c.var.db));
         return {
           found: rows[0]?.found === true,
-          points: rows[0]?.points ?? "[]",
+          parts: rows.flatMap((row) => (row.points === null ? [] : [{ points: row.points }])),
           sources: statement?.sources ?? [],
         };
       };
@@ -138,7 +140,7 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
         id = await resolve();
         answer = await chart(id);
       }
-      const { points, sources } = answer;
+      const { parts, sources } = answer;
       const envelope = JSON.stringify({
         id,
         from: new Date(window.fromMs).toISOString(),
@@ -146,9 +148,12 @@ export function historyRoutes(): OpenAPIHono<AppEnv> {
         granularity: window.granularity,
         sources,
       });
-      return c.body(`${envelope.slice(0, -1)},"points":${points}}`, 200, {
-        "Content-Type": "application/json",
-      });
+      const body = new ByteAnswer().push(
+        `${envelope.slice(0, -1)},"points":`,
+        ...pointsJsonPieces(parts),
+        "}",
+      );
+      return c.body(body.toBuffer(), 200, { "Content-Type": "application/json" });
     });
   }
   return app;

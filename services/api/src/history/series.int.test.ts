@@ -26,6 +26,7 @@ import {
   CONTAINER_SERIES,
   finiteSql,
   jsonNumberSql,
+  pointsJsonPieces,
   querySeries,
   seriesPointsJsonSql,
   seriesSql,
@@ -550,16 +551,22 @@ describe("series of many containers", () => {
       { fromMs: nowMs - 70 * MINUTE, stepMs: 5 * MINUTE }, // minute rows aggregated
       { fromMs: nowMs - 70 * MINUTE, stepMs: 7_000 }, // raw samples aggregated
     ];
+    let mostPoints = 0;
     for (const [id, window] of windows.flatMap((window) =>
       [7, 520, 999_999].map((id) => [id, window] as const),
     )) {
       const range = { fromMs: window.fromMs, toMs: nowMs, stepMs: window.stepMs, nowMs };
       const { points } = await querySeries(postgres.db, CONTAINER_SERIES, id, range);
-      const text = (await seriesPointsJsonSql(CONTAINER_SERIES, id, range)?.query.execute(postgres.db))
-        ?.rows[0]?.points;
+      const rows = (await seriesPointsJsonSql(CONTAINER_SERIES, id, range)?.query.execute(postgres.db))?.rows;
+      const text = pointsJsonPieces(rows ?? []).join("");
       expect(text, `container ${id}, step ${window.stepMs}`).toBe(JSON.stringify(points));
+      // Parts of at most 128 points, in order.
+      expect(rows?.length).toBe(Math.ceil(points.length / 128));
       if (id === 7) expect(points.length).toBeGreaterThan(5);
+      mostPoints = Math.max(mostPoints, points.length);
     }
+    // Some window's points span three parts or more, so the parts' order and joins are checked.
+    expect(mostPoints).toBeGreaterThan(256);
     // Values the data set has none of: JSON numbers for the same doubles, null for non-finite ones.
     const edges = await sql<{ text: string }>`
       SELECT ${sql.raw(jsonNumberSql("x"))} AS text

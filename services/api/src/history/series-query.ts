@@ -388,7 +388,9 @@ const POINTS_PER_ROW = 128;
  * parsing 5 000 fields, building 2 600 objects and stringifying 107 KB. Concatenated rather than
  * json_build_object, which puts spaces around every colon and comma. One row per POINTS_PER_ROW
  * points, in order, each the points' texts joined by commas; none without points
- * (pointsJsonPieces makes the array of them).
+ * (pointsJsonPieces makes the array of them). The points are numbered in the order they arrive,
+ * seriesSql's ORDER BY k, t (as seriesColumnsSql relies on it): numbering them OVER (ORDER BY t)
+ * sorted them again, 0.2 ms of a 1 h chart's 2.6 ms in Postgres.
  */
 export function seriesPointsJsonSql(spec: SeriesSpec, key: number, range: SeriesRange) {
   const statement = seriesSql(spec, [key], range);
@@ -403,7 +405,7 @@ export function seriesPointsJsonSql(spec: SeriesSpec, key: number, range: Series
     query: sql<{ part: string; points: string }>`
       SELECT part, string_agg(point, ',' ORDER BY t) AS points
       FROM (
-        SELECT t, (row_number() OVER (ORDER BY t) - 1) / ${sql.lit(POINTS_PER_ROW)} AS part,
+        SELECT t, (row_number() OVER () - 1) / ${sql.lit(POINTS_PER_ROW)} AS part,
           '{"ts":"' || to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '","samples":' || samples
           || ${sql.raw(fields.join(" || "))} || '}' AS point
         FROM (${statement.query}) AS points

@@ -84,7 +84,7 @@ export const storeEnv = {
   }),
   CROWSNEST_ROLLUP_INTERVAL_MS: envInteger({
     description:
-      "How often the store looks for closed minute, hourly and daily buckets to roll up (also at start, catching up on what it missed).",
+      "How often the store looks for closed minute, hourly and daily buckets to roll up (also at start, catching up on what it missed). The minute job runs on this interval's grid 21 s into it (with the default, 21 s after every minute, once the minute just closed has settled), so a minute is computed about 21 s after it closed.",
     default: 60_000,
     min: 1000,
     max: 3_600_000,

@@ -310,8 +310,9 @@ export async function minutePoints(
 
   const kept: (KeptMinute | undefined)[] = [];
   for (let n = 0; n < steps; n++) {
-    const generation = computed.get(window.fromMs + n * MINUTE_MS);
-    kept.push(generation === undefined ? undefined : cache.minute(window.fromMs + n * MINUTE_MS, generation));
+    const ms = window.fromMs + n * MINUTE_MS;
+    const generation = computed.get(ms);
+    kept.push(generation === undefined ? undefined : cache.minute(ms, generation));
   }
   // The leading steps whose minutes are all computed (all but the last one or two, usually):
   // each series' texts there are joined once per window start and generations, and kept.

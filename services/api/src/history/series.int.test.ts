@@ -448,7 +448,7 @@ describe("series of many containers", () => {
     expect(csvAvg.length).toBeGreaterThan(40);
   });
 
-  it("sends a series answer over a real socket as UTF-8 bytes of the length it announces", async () => {
+  it("sends a series answer and a chart in parts over a real socket as UTF-8 bytes of the length they announce", async () => {
     // A name outside ASCII: the answer is written as bytes, so its length in bytes is not its
     // length in characters.
     await sql`UPDATE containers SET name = 'wébapp ☃' WHERE id = 510`.execute(postgres.db);
@@ -477,6 +477,18 @@ describe("series of many containers", () => {
           true,
         );
       }
+      // A chart whose points come in several parts (70 minutes of 10 s steps: 420 points), written
+      // as one Buffer: the bytes are the length announced and the answer app.request gives.
+      const chart = `/api/v1/containers/7/stats/history?from=${new Date(nowMs - 70 * MINUTE).toISOString()}&step=10s`;
+      const response = await fetch(`http://127.0.0.1:${port}${chart}`, {
+        headers: { Authorization: `Bearer ${TEST_READ_TOKEN}` },
+      });
+      expect(response.status).toBe(200);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      expect(Number(response.headers.get("content-length"))).toBe(bytes.byteLength);
+      const body = JSON.parse(bytes.toString("utf8")) as { points: unknown[] };
+      expect(body.points.length).toBeGreaterThan(256);
+      expect(bytes.toString("utf8")).toBe((await get(chart)).text);
     } finally {
       await new Promise((resolve) => server.close(resolve));
       await sql`UPDATE containers SET name = 'c510' WHERE id = 510`.execute(postgres.db);
